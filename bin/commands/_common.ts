@@ -1,0 +1,61 @@
+import { isLocalCloudUp, startLocalCloud, DEFAULT_PORT, type LocalCloud, type LocalCloudOptions } from '../../local/server.js';
+
+/** Where the CLI's AWS clients go: a local cloud (in-process or already running) or AWS. */
+export interface CloudTarget {
+  endpoint: string;
+  /** Present when this process started the cloud; close it when done. */
+  cloud?: LocalCloud;
+  /** True when an already-running `ami-factory cloud` was reused. */
+  reused: boolean;
+}
+
+export const DEFAULT_TIME_SCALE = 600;
+
+/**
+ * Uses the local cloud already listening on the default port (`ami-factory cloud`), or
+ * starts one in-process. If the port is taken by something else, a free port is used.
+ */
+export async function connectLocalCloud(opts: LocalCloudOptions & { port?: number } = {}): Promise<CloudTarget> {
+  const port = opts.port ?? DEFAULT_PORT;
+  const existing = `http://127.0.0.1:${port}`;
+  if (await isLocalCloudUp(existing)) return { endpoint: existing, reused: true };
+  try {
+    const cloud = await startLocalCloud({ timeScale: DEFAULT_TIME_SCALE, ...opts, port });
+    return { endpoint: cloud.endpoint, cloud, reused: false };
+  } catch (e) {
+    if (e instanceof Error && (e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      const cloud = await startLocalCloud({ timeScale: DEFAULT_TIME_SCALE, ...opts, port: 0 });
+      return { endpoint: cloud.endpoint, cloud, reused: false };
+    }
+    throw e;
+  }
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  const rest = Math.round(s - m * 60);
+  if (m < 60) return `${m}m ${String(rest).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** A plain text table: header row, rule, rows; columns padded to their widest cell. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(headers), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** The message inside a Step Functions Lambda failure cause (`{"errorType","errorMessage"}`), or the cause itself. */
+export function causeMessage(cause: string | undefined): string {
+  if (cause === undefined || cause === '') return '(no cause given)';
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // not JSON: the cause is the message
+  }
+  return cause;
+}

@@ -1,0 +1,60 @@
+import { parseArgs } from 'node:util';
+import { startLocalCloud, DEFAULT_PORT } from '../../local/server.js';
+import { DEFAULT_TIME_SCALE } from './_common.js';
+
+export const summary = 'Run the embedded local cloud (EC2, Step Functions) in the foreground';
+
+const HELP = `usage: ami-factory cloud [--port N] [--time-scale X] [--state-dir DIR] [--no-throttling]
+
+Serves the AWS APIs the factory uses on one loopback port, so the AWS CLI or any SDK can
+talk to it with an endpoint override. State persists in --state-dir (default .ami-factory/).
+  --port N          listen port (default ${DEFAULT_PORT})
+  --time-scale X    simulated seconds per real second (default ${DEFAULT_TIME_SCALE}: EC2's minutes pass in tenths of a second)
+  --no-throttling   turn off EC2's token-bucket request throttling`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        port: { type: 'string' },
+        'time-scale': { type: 'string' },
+        'state-dir': { type: 'string' },
+        'no-throttling': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    console.error(`ami-factory cloud: ${e instanceof Error ? e.message : String(e)}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help === true) {
+    console.log(HELP);
+    return 0;
+  }
+  const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
+  const timeScale = values['time-scale'] === undefined ? DEFAULT_TIME_SCALE : Number(values['time-scale']);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`ami-factory cloud: --port must be a port number, got "${values.port}"`);
+    return 2;
+  }
+  if (!(timeScale > 0)) {
+    console.error(`ami-factory cloud: --time-scale must be a positive number, got "${values['time-scale']}"`);
+    return 2;
+  }
+  const opts: Parameters<typeof startLocalCloud>[0] = { port, timeScale, throttling: values['no-throttling'] !== true };
+  if (values['state-dir'] !== undefined) opts.stateDir = values['state-dir'];
+  const cloud = await startLocalCloud(opts);
+  console.log(`ami-factory local cloud listening on ${cloud.endpoint} (account ${cloud.accountId}, time scale ×${timeScale})`);
+  console.log(`state: ${cloud.stateDir ?? '(memory)'}`);
+  console.log(`try:   aws ec2 describe-images --owners self --endpoint-url ${cloud.endpoint} --region us-east-1`);
+  console.log('press Ctrl-C to stop');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await cloud.close();
+  console.log('local cloud stopped; state saved');
+  return 0;
+}

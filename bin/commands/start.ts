@@ -1,0 +1,348 @@
+import { parseArgs } from 'node:util';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  SFNClient,
+  StartExecutionCommand,
+  type HistoryEvent,
+} from '@aws-sdk/client-sfn';
+import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { buildRequestFor, loadFactoryConfig } from '../../functions/lib/config.js';
+import type { BuildRequest } from '../../functions/lib/build-request.js';
+import { PROJECT_ROOT } from '../../local/server.js';
+import { causeMessage, connectLocalCloud, formatDuration, table, DEFAULT_TIME_SCALE } from './_common.js';
+
+export const summary = 'Build a golden image end to end on the local cloud (what `npm start` runs)';
+
+const HELP = `usage: ami-factory start [--family NAME] [--reboot | --no-reboot] [--config FILE] [--time-scale X]
+
+Starts the local cloud (or uses one already running on port 4566), starts an execution of
+the image-factory state machine with a BuildRequest for the family, shows its progress and
+a summary, and exits 0 once the image is available.
+  --family NAME   family from the config (default: the first one, "web" in the demo)
+  --no-reboot     crash-consistent image without rebooting the instance (default: the family's setting)
+  --config FILE   factory config (default factory.config.yml)
+  --time-scale X  simulated seconds per real second for an in-process cloud (default ${DEFAULT_TIME_SCALE})`;
+
+interface StartValues {
+  family?: string;
+  reboot?: boolean;
+  'no-reboot'?: boolean;
+  config?: string;
+  'time-scale'?: string;
+  help?: boolean;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values: StartValues;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        family: { type: 'string' },
+        reboot: { type: 'boolean' },
+        'no-reboot': { type: 'boolean' },
+        config: { type: 'string' },
+        'time-scale': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    console.error(`ami-factory start: ${e instanceof Error ? e.message : String(e)}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help === true) {
+    console.log(HELP);
+    return 0;
+  }
+  if (values.reboot === true && values['no-reboot'] === true) {
+    console.error('ami-factory start: --reboot and --no-reboot contradict each other');
+    return 2;
+  }
+  const timeScale = values['time-scale'] === undefined ? DEFAULT_TIME_SCALE : Number(values['time-scale']);
+  if (!(timeScale > 0)) {
+    console.error(`ami-factory start: --time-scale must be a positive number, got "${values['time-scale']}"`);
+    return 2;
+  }
+
+  let config;
+  try {
+    config = loadFactoryConfig(values.config ?? join(PROJECT_ROOT, 'factory.config.yml'));
+  } catch (e) {
+    console.error(`ami-factory start: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+  const family = values.family ?? Object.keys(config.families)[0] ?? '';
+  const noReboot = values['no-reboot'] === true ? true : values.reboot === true ? false : undefined;
+  let request;
+  try {
+    request = buildRequestFor(config, family, {
+      buildId: randomUUID(),
+      requestedAt: new Date().toISOString(),
+      trigger: { type: 'cli', actor: process.env.USER ?? 'local' },
+      ...(noReboot === undefined ? {} : { noReboot }),
+    });
+  } catch (e) {
+    console.error(`ami-factory start: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+
+  const started = Date.now();
+  const target = await connectLocalCloud({ timeScale });
+  const clientConfig = {
+    region: request.region,
+    endpoint: target.endpoint,
+    credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local' },
+  };
+  const sfn = new SFNClient(clientConfig);
+  const ec2 = new EC2Client(clientConfig);
+  try {
+    const where = target.reused ? 'running cloud' : `in-process, time scale ×${timeScale}`;
+    console.log(`ami-factory: building family "${family}" in ${request.region}`);
+    console.log(`  local cloud  ${target.endpoint} (${where})`);
+    const stateMachineArn = `arn:aws:states:${request.region}:111122223333:stateMachine:image-factory`;
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn, name: `${family}-${request.buildId}`, input: JSON.stringify(request) }),
+    );
+    if (executionArn === undefined) throw new Error('StartExecution returned no executionArn');
+    console.log(`  build        ${request.buildId}`);
+    console.log(`  execution    ${executionArn}\n`);
+
+    const statsBefore = await localStats(target.endpoint);
+    const final = await followExecution(sfn, executionArn, started);
+    const elapsed = Date.now() - started;
+    const history = await fullHistory(sfn, executionArn);
+    const statsAfter = await localStats(target.endpoint);
+    const counts = {
+      transitions: history.filter((e) => e.type?.endsWith('StateEntered') === true).length,
+      lambda: history.filter((e) => e.type === 'TaskScheduled').length,
+      ec2: statsAfter !== undefined && statsBefore !== undefined ? sum(statsAfter.ec2.calls) - sum(statsBefore.ec2.calls) : undefined,
+    };
+    if (final.status !== 'SUCCEEDED') {
+      console.error(`\n✗ build failed (${final.status}): ${final.error ?? 'unknown error'}: ${causeMessage(final.cause)}`);
+      printCounts(counts);
+      return 1;
+    }
+    const report = JSON.parse(final.output ?? '{}') as Report;
+    const rows: string[][] = [];
+    let allAvailable = true;
+    for (const r of report.regions ?? []) {
+      let state = r.status === 'failed' ? 'failed' : 'unknown';
+      if (r.imageId !== undefined && r.imageId !== null && r.status === 'succeeded') {
+        const regional = new EC2Client({ ...clientConfig, region: r.region });
+        const image = (await regional.send(new DescribeImagesCommand({ ImageIds: [r.imageId] }))).Images?.[0];
+        regional.destroy();
+        state = image?.State ?? 'missing';
+      }
+      if (state !== 'available') allAvailable = false;
+      const home = r.region === request.region;
+      rows.push([
+        family,
+        r.region,
+        r.imageId ?? '-',
+        r.status === 'failed' ? `failed: ${r.error ?? ''}` : state,
+        home ? sourceOf(request) : `copy of ${request.region}`,
+        request.source.type === 'instance' ? (request.source.noReboot ? 'no' : 'yes') : '-',
+        sharedWith(request),
+        formatDuration(regionElapsed(history, r.region, home) ?? elapsed),
+      ]);
+    }
+    console.log(`\n${report.outcome ?? ''} · ${report.imageName ?? ''}\n`);
+    console.log(table(['family', 'region', 'image id', 'state', 'source', 'reboot', 'shared with', 'elapsed'], rows));
+    for (const r of (report.regions ?? []).filter((x) => x.status === 'failed')) {
+      console.log(`  ${r.region}: ${r.error ?? ''}: ${causeMessage(r.cause)}`);
+    }
+    printCounts(counts);
+    if (report.outcome !== 'BuildSucceeded' || !allAvailable) {
+      console.error(`\n✗ ${report.outcome === 'BuildPartiallySucceeded' ? 'some regions failed' : 'the build did not produce available images'}`);
+      return 1;
+    }
+    console.log(`\n✓ ${rows.length} image${rows.length === 1 ? '' : 's'} available in ${elapsedLabel(elapsed)}`);
+    return 0;
+  } catch (e) {
+    console.error(`\n✗ ami-factory start: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    return 1;
+  } finally {
+    sfn.destroy();
+    ec2.destroy();
+    await target.cloud?.close();
+  }
+}
+
+interface Report {
+  outcome?: string;
+  imageName?: string | null;
+  regions?: { region: string; status: string; imageId?: string | null; error?: string; cause?: string }[];
+}
+
+interface LocalStats {
+  ec2: { calls: Record<string, number>; throttled: Record<string, number> };
+}
+
+async function localStats(endpoint: string): Promise<LocalStats | undefined> {
+  try {
+    const r = await fetch(`${endpoint}/_local/stats`);
+    return r.ok ? ((await r.json()) as LocalStats) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function sum(m: Record<string, number>): number {
+  return Object.values(m).reduce((a, b) => a + b, 0);
+}
+
+function printCounts(c: { transitions: number; lambda: number; ec2: number | undefined }): void {
+  console.log(
+    `\ncost: ${c.transitions} state transitions · ${c.lambda} Lambda invocations · ${c.ec2 === undefined ? '?' : c.ec2} EC2 API calls`,
+  );
+}
+
+function elapsedLabel(ms: number): string {
+  return formatDuration(ms);
+}
+
+function sourceOf(request: BuildRequest): string {
+  switch (request.source.type) {
+    case 'instance':
+      return request.source.instanceId ?? Object.entries(request.source.tags ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+    case 'base-image':
+      return `builder from ${request.source.imageId ?? request.source.nameFilter ?? ''}`;
+    case 'snapshots':
+      return request.source.blockDeviceMappings.map((m) => m.snapshotId).join(',');
+  }
+}
+
+function sharedWith(request: BuildRequest): string {
+  const s = request.sharing;
+  const parts = [...s.accounts, ...s.organizationArns.map((a) => a.split('/').pop() ?? a), ...s.organizationalUnitArns.map((a) => a.split('/').pop() ?? a)];
+  if (s.public) parts.push('public');
+  return parts.length === 0 ? '-' : parts.join(',');
+}
+
+/** When the region's image was ready: FinalizeHome's exit, or the copy's CopySucceeded/CopyFailed. */
+function regionElapsed(history: HistoryEvent[], region: string, home: boolean): number | undefined {
+  const start = history[0]?.timestamp?.getTime();
+  if (start === undefined) return undefined;
+  for (const e of history) {
+    const d = e.stateExitedEventDetails;
+    if (d?.name === undefined) continue;
+    if (home && (d.name === 'FinalizeHome' || d.name === 'Report')) return (e.timestamp?.getTime() ?? start) - start;
+    if (!home && (d.name === 'CopySucceeded' || d.name === 'CopyFailed') && (d.output ?? '').includes(`"region":"${region}"`)) {
+      return (e.timestamp?.getTime() ?? start) - start;
+    }
+  }
+  return undefined;
+}
+
+async function fullHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
+  const out: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
+    out.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken !== undefined);
+  return out;
+}
+
+interface Final {
+  status: string;
+  output?: string;
+  error?: string;
+  cause?: string;
+}
+
+/** Polls GetExecutionHistory and prints one readable line per step until the execution ends. */
+async function followExecution(sfn: SFNClient, executionArn: string, started: number): Promise<Final> {
+  let seen = 0;
+  let nextToken: string | undefined;
+  const deadline = Date.now() + 30 * 60_000;
+  for (;;) {
+    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
+    const events = page.events ?? [];
+    for (const ev of events.slice(seen)) printEvent(ev, started);
+    seen = events.length;
+    if (page.nextToken !== undefined) {
+      nextToken = page.nextToken;
+      seen = 0;
+      continue;
+    }
+    const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    if (d.status !== 'RUNNING') {
+      const again = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
+      for (const ev of (again.events ?? []).slice(seen)) printEvent(ev, started);
+      const final: Final = { status: d.status ?? 'UNKNOWN' };
+      if (d.output !== undefined) final.output = d.output;
+      if (d.error !== undefined) final.error = d.error;
+      if (d.cause !== undefined) final.cause = d.cause;
+      return final;
+    }
+    if (Date.now() > deadline) throw new Error(`execution still running after 30 minutes: ${executionArn}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function printEvent(ev: HistoryEvent, started: number): void {
+  const at = `[${((Date.now() - started) / 1000).toFixed(2).padStart(6)}s]`;
+  const exited = ev.stateExitedEventDetails;
+  if (exited?.name !== undefined) {
+    const out = safeJson(exited.output);
+    const line = describeStep(exited.name, out);
+    if (line !== undefined) console.log(`  ${at} ${exited.name.padEnd(16)} ${line}`);
+    return;
+  }
+  if (ev.type === 'TaskFailed' && ev.taskFailedEventDetails !== undefined) {
+    console.log(`  ${at} ${'task failed'.padEnd(16)} ${ev.taskFailedEventDetails.error}: ${causeMessage(ev.taskFailedEventDetails.cause)}`);
+  }
+}
+
+function describeStep(name: string, out: Record<string, unknown>): string | undefined {
+  const get = (path: string): unknown =>
+    path.split('.').reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : undefined), out);
+  switch (name) {
+    case 'Plan':
+      return get('plan.imageId') === null ? `new image ${String(get('plan.imageName'))}` : `resuming: ${String(get('plan.imageId'))} exists`;
+    case 'ResolveSource':
+      return `source instance ${String(get('source.instanceId'))} (${String(get('source.state'))})`;
+    case 'ResolveBaseImage':
+      return `base image ${String(get('base.imageId'))}`;
+    case 'LaunchBuilder':
+      return `builder ${String(get('builder.instanceId'))} running the build script`;
+    case 'AwaitBuilder':
+      return 'builder finished and stopped itself';
+    case 'CreateImage':
+    case 'CreateBuilderImage':
+    case 'RegisterImage':
+      return `${get('home.created') === true ? 'started' : 'found'} ${String(get('home.imageId'))}${name === 'CreateImage' ? (get('request.source.noReboot') === true ? ' (no reboot)' : ' (reboot)') : ''}`;
+    case 'AwaitImage':
+      return `${String(get('home.imageId'))} available`;
+    case 'TerminateBuilder':
+      return 'builder terminated';
+    case 'FinalizeHome':
+      return `deprecation ${String(get('homeResult.deprecateAt') ?? 'none')}, sharing ${get('homeResult.sharing') === null ? 'none' : 'applied'}`;
+    case 'CopyImage':
+      return `→ ${String(get('target.region'))}: copy ${String(get('copy.imageId'))}`;
+    case 'AwaitCopy':
+      return `→ ${String(get('target.region'))}: ${String(get('copy.imageId'))} available`;
+    case 'FinalizeCopy':
+      return `→ ${String(get('target.region'))}: deprecation and sharing applied`;
+    case 'CopyFailed':
+      return `→ ${String(get('region'))}: failed (${String(get('error'))}), cleaned up`;
+    case 'Report':
+      return String(get('outcome'));
+    default:
+      return undefined;
+  }
+}
+
+function safeJson(s: string | undefined): Record<string, unknown> {
+  try {
+    const v = JSON.parse(s ?? '{}') as unknown;
+    return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,158 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import {
+  BaseImageSourceSchema,
+  BuildRequestSchema,
+  CopyTargetSchema,
+  FamilySchema,
+  InstanceIdSchema,
+  RegionSchema,
+  SharingSchema,
+  SnapshotsSourceSchema,
+  TagMapSchema,
+  type BuildRequest,
+} from './build-request.js';
+import { ValidationError } from './errors.js';
+
+/**
+ * `factory.config.yml`: the image families the factory builds. One schema validates it;
+ * errors name the file, the path inside it and the problem.
+ */
+const InstanceSourceConfigSchema = z
+  .object({
+    type: z.literal('instance'),
+    instanceId: InstanceIdSchema.optional(),
+    tags: TagMapSchema.optional(),
+  })
+  .strict()
+  .refine((s) => (s.instanceId === undefined) !== (s.tags === undefined), { message: 'give exactly one of instanceId or tags' });
+
+export const RetentionSchema = z
+  .object({
+    /** Deprecation time set on every image and copy at creation. */
+    deprecateAfterDays: z.number().int().min(1).max(3650).optional(),
+  })
+  .passthrough();
+
+export const FamilyConfigSchema = z
+  .object({
+    description: z.string().max(255).optional(),
+    /** The region the family is built in. */
+    region: RegionSchema,
+    source: z.discriminatedUnion('type', [InstanceSourceConfigSchema, BaseImageSourceSchema, SnapshotsSourceSchema]),
+    /** Instance sources: true (default) reboots for a consistent image; false images without downtime. */
+    reboot: z.boolean().default(true),
+    /** Regions the image is copied to, each with an optional KMS key of that region. */
+    copies: z.array(CopyTargetSchema).max(30).default([]),
+    sharing: SharingSchema.optional(),
+    /**
+     * An existing instance cannot be sanitized; sharing its image publicly needs this
+     * explicit acknowledgement.
+     */
+    acknowledgeUnsanitizedPublic: z.boolean().default(false),
+    retention: RetentionSchema.default({}),
+    /** Extra tags put on every image of the family. */
+    tags: TagMapSchema.default({}),
+  })
+  .strict();
+
+export const FactoryConfigSchema = z
+  .object({
+    families: z.record(FamilySchema, FamilyConfigSchema).refine((f) => Object.keys(f).length > 0, 'declare at least one family'),
+  })
+  .strict();
+
+export type FactoryConfig = z.infer<typeof FactoryConfigSchema>;
+export type FamilyConfig = z.infer<typeof FamilyConfigSchema>;
+
+export class ConfigFileError extends ValidationError {}
+
+function issuesOf(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`);
+}
+
+export function parseFactoryConfig(text: string, file = 'factory.config.yml'): FactoryConfig {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (e) {
+    throw new ConfigFileError(`${file}: not valid YAML (${e instanceof Error ? e.message : String(e)})`, [], { cause: e });
+  }
+  const r = FactoryConfigSchema.safeParse(doc);
+  if (!r.success) throw new ConfigFileError(`${file} is invalid`, issuesOf(r.error));
+  // Every family must also make a valid BuildRequest (copies vs region, public sharing rules).
+  const problems: string[] = [];
+  for (const family of Object.keys(r.data.families)) {
+    try {
+      buildRequestFor(r.data, family, { buildId: 'config-check-0000', requestedAt: '2026-01-01T00:00:00Z', trigger: { type: 'cli' } });
+    } catch (e) {
+      if (e instanceof ValidationError) problems.push(...e.issues.map((i) => `families.${family}.${i}`));
+      else throw e;
+    }
+  }
+  if (problems.length > 0) throw new ConfigFileError(`${file} is invalid`, problems);
+  return r.data;
+}
+
+export function loadFactoryConfig(path: string): FactoryConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigFileError(`Cannot read the factory config ${path}`, [], { cause: e });
+  }
+  return parseFactoryConfig(text, path);
+}
+
+export interface BuildOverrides {
+  noReboot?: boolean;
+  /** Restrict the copies to these regions (they must be among the family's). */
+  regions?: string[];
+  buildId: string;
+  requestedAt: string;
+  trigger: BuildRequest['trigger'];
+}
+
+/** The self-contained BuildRequest for one build of a family. */
+export function buildRequestFor(config: FactoryConfig, family: string, o: BuildOverrides): BuildRequest {
+  const f = config.families[family];
+  if (f === undefined) {
+    throw new ValidationError(`Unknown family "${family}"; the config declares: ${Object.keys(config.families).join(', ')}`);
+  }
+  let source: unknown;
+  if (f.source.type === 'instance') {
+    source = { ...f.source, noReboot: o.noReboot ?? !f.reboot };
+  } else {
+    if (o.noReboot !== undefined) throw new ValidationError(`--reboot/--no-reboot apply to instance sources; ${family} is built from ${f.source.type}`);
+    source = f.source;
+  }
+  let copies = f.copies;
+  if (o.regions !== undefined) {
+    const known = new Set(f.copies.map((c) => c.region));
+    const unknown = o.regions.filter((r) => !known.has(r) && r !== f.region);
+    if (unknown.length > 0) {
+      throw new ValidationError(`Family ${family} does not copy to ${unknown.join(', ')}; it copies to: ${[...known].join(', ') || '(none)'}`);
+    }
+    copies = f.copies.filter((c) => o.regions?.includes(c.region));
+  }
+  const preparation = f.source.type === 'base-image' && f.source.sanitize ? 'sanitized' : 'none';
+  const candidate = {
+    buildId: o.buildId,
+    family,
+    requestedAt: o.requestedAt,
+    region: f.region,
+    source,
+    tags: f.tags,
+    trigger: o.trigger,
+    copies,
+    preparation,
+    acknowledgeUnsanitizedPublic: f.acknowledgeUnsanitizedPublic,
+    ...(f.sharing !== undefined ? { sharing: f.sharing } : {}),
+    ...(f.retention.deprecateAfterDays !== undefined ? { deprecateAfterDays: f.retention.deprecateAfterDays } : {}),
+    ...(f.description !== undefined ? { description: f.description } : {}),
+  };
+  const r = BuildRequestSchema.safeParse(candidate);
+  if (!r.success) throw new ValidationError(`Family ${family} does not make a valid build request`, issuesOf(r.error));
+  return r.data;
+}

@@ -1,0 +1,64 @@
+/**
+ * The factory's named errors. Step Functions `Retry`/`Catch` match on `name`, so every
+ * class sets a stable `name` ending in `Error`, and `cause` is kept through ErrorOptions.
+ */
+export class FactoryError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad input (event, config, request): not retried, changes nothing. */
+export class ValidationError extends FactoryError {
+  constructor(
+    message: string,
+    readonly issues: string[] = [],
+    options?: ErrorOptions,
+  ) {
+    super(issues.length > 0 ? `${message}: ${issues.join('; ')}` : message, options);
+  }
+}
+
+/** A required environment variable is missing or malformed (cold-start failure). */
+export class ConfigurationError extends FactoryError {}
+
+/** No instance matches the build's source selector. */
+export class SourceNotFoundError extends FactoryError {}
+
+/** More than one instance matches a tag selector that must select exactly one. */
+export class AmbiguousSourceError extends FactoryError {}
+
+/** The source instance is in a state EC2 cannot image (terminated, shutting-down). */
+export class SourceNotImageableError extends FactoryError {}
+
+/** EC2 reported the image as failed (or otherwise unusable); the message carries EC2's reason. */
+export class ImageFailedError extends FactoryError {}
+
+/** The image is still pending after the wait budget of the build. */
+export class ImageWaitTimeoutError extends FactoryError {}
+
+/**
+ * EC2 said the name exists but the image is not visible yet (eventual consistency).
+ * Retryable: the next attempt finds it.
+ */
+export class ImageNotVisibleYetError extends FactoryError {}
+
+/** An AWS API answered with something the factory cannot use (missing ids, unknown states). */
+export class UnexpectedResponseError extends FactoryError {}
+
+export function isError(value: unknown): value is Error {
+  return value instanceof Error || (typeof value === 'object' && value !== null && 'name' in value && 'message' in value);
+}
+
+/** Narrows an unknown catch value; rethrows anything that is not an Error-like value. */
+export function assertIsError(value: unknown): asserts value is Error {
+  if (!isError(value)) {
+    throw new TypeError(`Expected an Error, got ${typeof value}: ${String(value)}`, { cause: value });
+  }
+}
+
+/** True when `e` is an AWS error with the given code (the SDK sets `name` to EC2's code). */
+export function hasErrorName(e: unknown, ...names: string[]): boolean {
+  return isError(e) && names.includes(e.name);
+}

@@ -1,0 +1,89 @@
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import { describeInstance } from './ec2/builder.js';
+import { imageStatus, imageStatuses } from './ec2/images.js';
+import { builderOutcome, imageOutcome } from './wait-outcome.js';
+import { completeWait, heartbeatWait, type WaitOutcome, type WaitRecord, type WaitRecords } from './waits.js';
+
+export interface WaitDeps {
+  store: WaitRecords;
+  sfn: SFNClient;
+  ec2: (region: string) => EC2Client;
+}
+
+/** Looks once at the resource a wait is for. */
+export async function checkWait(deps: WaitDeps, rec: WaitRecord): Promise<WaitOutcome> {
+  const ec2 = deps.ec2(rec.region);
+  if (rec.kind === 'image') return imageOutcome(await imageStatus(ec2, rec.resourceId));
+  return builderOutcome(rec.resourceId, await describeInstance(ec2, rec.resourceId), rec.signal ?? 'stopped');
+}
+
+/** Records the wait, then checks once: a resource already done completes the token at once. */
+export async function registerWait(deps: WaitDeps, rec: WaitRecord): Promise<'sent' | 'stale' | 'pending'> {
+  await deps.store.put(rec);
+  return completeWait(deps.sfn, deps.store, rec, await checkWait(deps, rec));
+}
+
+/** An EC2 state-change event for a resource: complete every wait recorded for it. */
+export async function completeWaitsFor(deps: WaitDeps, kind: WaitRecord['kind'], region: string, resourceId: string): Promise<number> {
+  const records = await deps.store.list({ kind, region, resourceId });
+  let completed = 0;
+  for (const rec of records) {
+    // The event carries no details (and may be stale): look at the resource itself.
+    if ((await completeWait(deps.sfn, deps.store, rec, await checkWait(deps, rec))) !== 'pending') completed++;
+  }
+  return completed;
+}
+
+function timedOut(rec: WaitRecord): WaitOutcome {
+  const what = rec.kind === 'image' ? `Image ${rec.resourceId}` : `Builder ${rec.resourceId}`;
+  return {
+    done: true,
+    success: false,
+    error: rec.kind === 'image' ? 'ImageWaitTimeoutError' : 'BuildTimeoutError',
+    cause: `${what} in ${rec.region} was not done by ${rec.deadline}`,
+  };
+}
+
+export interface SweepResult {
+  checked: number;
+  completed: number;
+  heartbeats: number;
+  stale: number;
+}
+
+/**
+ * The poll fallback: every recorded wait is checked (images in batches of 100 ids per
+ * DescribeImages), done ones are completed, pending ones get a heartbeat.
+ */
+export async function sweepWaits(deps: WaitDeps): Promise<SweepResult> {
+  const result: SweepResult = { checked: 0, completed: 0, heartbeats: 0, stale: 0 };
+  const records = await deps.store.list();
+  const images = records.filter((r) => r.kind === 'image');
+  const byRegion = new Map<string, WaitRecord[]>();
+  for (const r of images) byRegion.set(r.region, [...(byRegion.get(r.region) ?? []), r]);
+  const outcomes = new Map<WaitRecord, WaitOutcome>();
+  for (const [region, recs] of byRegion) {
+    const ids = [...new Set(recs.map((r) => r.resourceId))];
+    for (let i = 0; i < ids.length; i += 100) {
+      const statuses = await imageStatuses(deps.ec2(region), ids.slice(i, i + 100));
+      for (const rec of recs) {
+        const st = statuses.get(rec.resourceId);
+        if (st !== undefined) outcomes.set(rec, imageOutcome(st));
+      }
+    }
+  }
+  for (const rec of records.filter((r) => r.kind === 'builder')) outcomes.set(rec, await checkWait(deps, rec));
+  const now = Date.now();
+  for (const rec of records) {
+    result.checked++;
+    let outcome = outcomes.get(rec) ?? { done: false };
+    if (!outcome.done && Date.parse(rec.deadline) <= now) outcome = timedOut(rec);
+    const sent = await completeWait(deps.sfn, deps.store, rec, outcome);
+    if (sent === 'sent') result.completed++;
+    else if (sent === 'stale') result.stale++;
+    else if ((await heartbeatWait(deps.sfn, deps.store, rec)) === 'alive') result.heartbeats++;
+    else result.stale++;
+  }
+  return result;
+}

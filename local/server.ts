@@ -1,0 +1,296 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { VirtualClock } from './clock.js';
+import { parseSigV4Scope, type LocalRequest, type LocalResponse, type LocalService } from './http.js';
+import { writeJsonAtomic } from './persist.js';
+import { LocalLambda, readFunctionTriggers } from './lambda.js';
+import { SfnService } from './sfn/service.js';
+import { createEc2Service, LOCAL_ACCOUNT_ID, type Ec2Service } from './ec2/service.js';
+import { createS3Service, type S3Service } from './s3/service.js';
+import { createEventsService, type EventsService } from './events/service.js';
+import type { JsonValue } from './json.js';
+
+/**
+ * The embedded local cloud: EC2, Step Functions, EventBridge and S3 on one loopback port,
+ * wire-compatible with the AWS SDK v3 clients and the AWS CLI through an endpoint override.
+ * The real handlers run in-process (LocalLambda); the EventBridge rules of `serverless.yml`
+ * (EC2 state-change events, schedules) are installed as they would be in AWS; EC2 emits its
+ * `EC2 AMI State Change` events on the default bus. State lives under `stateDir`.
+ */
+export interface LocalCloudOptions {
+  /** Port to listen on; 0 picks a free port (tests). Default 4566. */
+  port?: number;
+  host?: string;
+  /** Where the world is persisted; `null` keeps it in memory only. Default `<projectRoot>/.ami-factory`. */
+  stateDir?: string | null;
+  /** Simulated ms per real ms (600: EC2's 5 minutes take half a second). Default 1. */
+  timeScale?: number;
+  /** Seed the demo world on first start (default true). */
+  seed?: boolean;
+  /** Simulated ms an image takes to become available (default: the EC2 endpoint's default). */
+  imageAvailableAfterMs?: number;
+  /** Token-bucket throttling (default true). */
+  throttling?: boolean;
+  /** Install the serverless.yml schedules (default true). Tests that drive the sweeper by hand turn them off. */
+  schedules?: boolean;
+  /** Deliver EC2's state-change events (default true); false models lost events. */
+  ec2Events?: boolean;
+  /** Point in-process handlers' AWS clients at this cloud (default true). */
+  configureHandlers?: boolean;
+  projectRoot?: string;
+}
+
+export interface LocalCloud {
+  endpoint: string;
+  port: number;
+  accountId: string;
+  clock: VirtualClock;
+  ec2: Ec2Service;
+  sfn: SfnService;
+  s3: S3Service;
+  events: EventsService;
+  lambda: LocalLambda;
+  stateDir: string | null;
+  stateBucket: string;
+  eventBus: string;
+  stateMachineArn(name: string, region?: string): string;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_PORT = 4566;
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const LOCAL_STATE_BUCKET = 'ami-factory-local-state';
+export const LOCAL_EVENT_BUS = 'ami-factory';
+
+interface ClockState {
+  virtualMs: number;
+}
+
+export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
+  const projectRoot = options.projectRoot ?? PROJECT_ROOT;
+  const stateDir = options.stateDir === null ? null : (options.stateDir ?? join(projectRoot, '.ami-factory'));
+  if (stateDir !== null) mkdirSync(stateDir, { recursive: true });
+  const file = (name: string): string | undefined => (stateDir === null ? undefined : join(stateDir, name));
+  const timeScale = options.timeScale ?? 1;
+
+  // Simulated time never goes backwards across runs: start from the last persisted instant.
+  const clockFile = file('clock.json');
+  const lastVirtual =
+    clockFile !== undefined && existsSync(clockFile) ? (JSON.parse(readFileSync(clockFile, 'utf8')) as ClockState).virtualMs : 0;
+  const clock = new VirtualClock(timeScale, Math.max(Date.now(), lastVirtual));
+
+  const lambda = new LocalLambda(projectRoot, 'us-east-1', LOCAL_ACCOUNT_ID);
+  const sfnOpts: ConstructorParameters<typeof SfnService>[0] = { projectRoot, accountId: LOCAL_ACCOUNT_ID, lambda, timeScale };
+  const sfnFile = file('sfn.json');
+  if (sfnFile !== undefined) sfnOpts.stateFile = sfnFile;
+  const sfn = new SfnService(sfnOpts);
+
+  const eventsOpts: Parameters<typeof createEventsService>[0] = {
+    accountId: LOCAL_ACCOUNT_ID,
+    clock,
+    dispatcher: {
+      invokeLambda: (name, payload) => lambda.invoke(name, payload as JsonValue),
+      startExecution: async (arn, input, name) => {
+        sfn.start(arn, input, name);
+      },
+    },
+  };
+  const eventsFile = file('events.json');
+  if (eventsFile !== undefined) eventsOpts.stateFile = eventsFile;
+  const events = createEventsService(eventsOpts);
+
+  const ec2Events = options.ec2Events ?? true;
+  const ec2Opts: Parameters<typeof createEc2Service>[0] = {
+    clock,
+    seed: options.seed ?? true,
+    throttling: options.throttling ?? true,
+    onEvent: (e) => {
+      if (!ec2Events) return;
+      const emit: Parameters<EventsService['emit']>[0] = {
+        source: e.source,
+        detailType: e.detailType,
+        detail: e.detail,
+        region: e.region,
+        resources: e.resources,
+        time: e.time,
+        account: e.account,
+      };
+      void events.emit(emit);
+    },
+  };
+  const ec2File = file('ec2.json');
+  if (ec2File !== undefined) ec2Opts.stateFile = ec2File;
+  if (options.imageAvailableAfterMs !== undefined) ec2Opts.imageAvailableAfterMs = options.imageAvailableAfterMs;
+  const ec2 = createEc2Service(ec2Opts);
+
+  const s3Opts: Parameters<typeof createS3Service>[0] = { accountId: LOCAL_ACCOUNT_ID, clock };
+  const s3Dir = file('s3');
+  if (s3Dir !== undefined) s3Opts.rootDir = s3Dir;
+  const s3 = createS3Service(s3Opts);
+
+  const services: LocalService[] = [sfn, events, ec2, s3];
+  const localApi = (path: string): LocalResponse | undefined => {
+    if (path === '/_local/health') return json({ ok: true, service: 'ami-factory-local-cloud' });
+    if (path === '/_local/stats') {
+      return json({ ec2: ec2.stats(), lambda: Object.fromEntries(lambda.invocations), timeScale, virtualTime: clock.now().toISOString() });
+    }
+    return undefined;
+  };
+  const server = createServer((req, res) => {
+    void route(services, localApi, req, res);
+  });
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? DEFAULT_PORT, host, () => {
+      server.off('error', reject);
+      resolveListen();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const endpoint = `http://${host}:${port}`;
+
+  if (options.configureHandlers ?? true) {
+    process.env.AMI_FACTORY_AWS_ENDPOINT = endpoint;
+    process.env.AMI_FACTORY_STATE_BUCKET = LOCAL_STATE_BUCKET;
+    process.env.AMI_FACTORY_EVENT_BUS = LOCAL_EVENT_BUS;
+    process.env.AWS_ACCESS_KEY_ID ??= 'AKIDLOCALCLOUD';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'local-cloud-secret';
+    process.env.AWS_REGION ??= 'us-east-1';
+  }
+  await provision(endpoint, projectRoot, options.schedules ?? true);
+  sfn.resume();
+
+  const persistClock = (): void => {
+    if (clockFile !== undefined) writeJsonAtomic(clockFile, { virtualMs: clock.nowMs() } satisfies ClockState);
+  };
+  const clockTimer = setInterval(persistClock, 1000);
+  clockTimer.unref();
+
+  return {
+    endpoint,
+    port,
+    accountId: LOCAL_ACCOUNT_ID,
+    clock,
+    ec2,
+    sfn,
+    s3,
+    events,
+    lambda,
+    stateDir,
+    stateBucket: LOCAL_STATE_BUCKET,
+    eventBus: LOCAL_EVENT_BUS,
+    stateMachineArn: (name, region = 'us-east-1') => sfn.stateMachineArn(region, name),
+    close: async () => {
+      clearInterval(clockTimer);
+      events.close();
+      sfn.close();
+      ec2.close();
+      s3.close();
+      persistClock();
+      await closeServer(server);
+    },
+  };
+}
+
+/**
+ * What `osls deploy` would create, made through the cloud's own APIs (so they are exercised
+ * too): the state bucket, the factory bus, and the EventBridge rules of serverless.yml.
+ */
+async function provision(endpoint: string, projectRoot: string, schedules: boolean): Promise<void> {
+  const call = async (target: string, body: Record<string, unknown>): Promise<void> => {
+    const r = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `AWSEvents.${target}` },
+      body: JSON.stringify(body),
+    });
+    if (!r.ok) {
+      const text = await r.text();
+      if (!text.includes('ResourceAlreadyExistsException')) throw new Error(`local provisioning: ${target} failed: ${text}`);
+    }
+  };
+  const bucket = await fetch(`${endpoint}/${LOCAL_STATE_BUCKET}`, {
+    method: 'PUT',
+    headers: { authorization: 'AWS4-HMAC-SHA256 Credential=AKIDLOCAL/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0' },
+  });
+  if (!bucket.ok && !(await bucket.text()).includes('BucketAlreadyOwnedByYou')) throw new Error('local provisioning: state bucket');
+  await call('CreateEventBus', { Name: LOCAL_EVENT_BUS });
+  for (const [i, t] of readFunctionTriggers(projectRoot).entries()) {
+    if (t.schedule !== undefined && !schedules) continue;
+    const rule = `${t.functionName}-${t.schedule !== undefined ? 'schedule' : 'events'}-${i}`;
+    await call('PutRule', {
+      Name: rule,
+      State: 'ENABLED',
+      ...(t.schedule !== undefined ? { ScheduleExpression: t.schedule } : { EventPattern: JSON.stringify(t.pattern) }),
+    });
+    await call('PutTargets', {
+      Rule: rule,
+      Targets: [{ Id: t.functionName, Arn: `arn:aws:lambda:us-east-1:${LOCAL_ACCOUNT_ID}:function:${t.functionName}` }],
+    });
+  }
+}
+
+async function route(
+  services: LocalService[],
+  localApi: (path: string) => LocalResponse | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const url = new URL(req.url ?? '/', 'http://local');
+  const scope = parseSigV4Scope(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
+  const request: LocalRequest = {
+    method: req.method ?? 'GET',
+    path: url.pathname,
+    query: url.searchParams,
+    headers: req.headers,
+    body: Buffer.concat(chunks),
+    region: scope.region ?? 'us-east-1',
+    service: scope.service,
+  };
+  let response: LocalResponse;
+  try {
+    const local = request.path.startsWith('/_local/') ? localApi(request.path) : undefined;
+    if (local !== undefined) {
+      response = local;
+    } else {
+      const service = services.find((s) => s.matches(request));
+      response =
+        service === undefined
+          ? { status: 400, headers: { 'content-type': 'text/plain' }, body: 'ami-factory local cloud: no service answers this request' }
+          : await service.handle(request);
+    }
+  } catch (e) {
+    const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    response = { status: 500, headers: { 'content-type': 'text/plain' }, body: `local cloud internal error: ${message}` };
+  }
+  res.writeHead(response.status, response.headers ?? {});
+  res.end(response.body ?? '');
+}
+
+function json(v: unknown): LocalResponse {
+  return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(v) };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolveClose) => {
+    server.close(() => resolveClose());
+    server.closeAllConnections();
+  });
+}
+
+/** True when a local cloud already answers on this endpoint. */
+export async function isLocalCloudUp(endpoint: string): Promise<boolean> {
+  try {
+    const r = await fetch(`${endpoint}/_local/health`, { signal: AbortSignal.timeout(500) });
+    if (!r.ok) return false;
+    const body = (await r.json()) as { service?: string };
+    return body.service === 'ami-factory-local-cloud';
+  } catch {
+    return false;
+  }
+}

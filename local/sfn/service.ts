@@ -1,0 +1,553 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { parse } from 'yaml';
+import { headerValue, type LocalRequest, type LocalResponse, type LocalService } from '../http.js';
+import { JsonFileStore } from '../persist.js';
+import { isJsonObject, type JsonObject, type JsonValue } from '../json.js';
+import type { LocalLambda } from '../lambda.js';
+import { runDefinition, checkDefinition, TOKEN_PLACEHOLDER, type CallbackLimits, type EngineRun, type HistoryEvent, type TaskTokenRegistry } from './engine.js';
+
+/**
+ * The local Step Functions endpoint (JSON 1.0 protocol, `X-Amz-Target: AWSStepFunctions.*`).
+ * State machines are the ASL files in `statemachines/` (`<name>.asl.yml`); executions run
+ * them with the local engine and are persisted, history included. An execution that was
+ * running when the process stopped is re-driven from its input at the next start: every
+ * step is idempotent, which is exactly what Step Functions assumes of tasks.
+ */
+export interface ExecutionRecord {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+  startDate: number;
+  stopDate?: number;
+  input: string;
+  output?: string;
+  error?: string;
+  cause?: string;
+  history: HistoryEvent[];
+}
+
+interface SfnState {
+  executions: Record<string, ExecutionRecord>;
+}
+
+export interface SfnServiceOptions {
+  projectRoot: string;
+  accountId: string;
+  lambda: LocalLambda;
+  timeScale: number;
+  stateFile?: string;
+}
+
+export class SfnApiError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+    this.name = code;
+  }
+}
+
+const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']);
+
+/** An error a callback task fails with (its `name` is what Retry/Catch match). */
+class TaskError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+interface PendingToken {
+  executionArn: string;
+  stateName: string;
+  resolve: (v: JsonValue) => void;
+  reject: (e: Error) => void;
+  timeout?: NodeJS.Timeout;
+  heartbeat?: NodeJS.Timeout;
+  heartbeatMs?: number;
+}
+
+/**
+ * The task tokens of the local engine's callback states: SendTaskSuccess/Failure settle
+ * them, SendTaskHeartbeat restarts their heartbeat timer, TimeoutSeconds/HeartbeatSeconds
+ * (time-scaled) fail them with States.Timeout / States.HeartbeatTimeout as in AWS.
+ */
+class TokenRegistry {
+  private readonly pending = new Map<string, PendingToken>();
+  /** Tokens that ended, kept to answer TaskTimedOut rather than TaskDoesNotExist. */
+  private readonly closed = new Map<string, 'timed-out' | 'done'>();
+
+  forExecution(executionArn: string): TaskTokenRegistry {
+    return {
+      create: (stateName: string, limits: CallbackLimits) => {
+        const token = `AQ${randomBytes(48).toString('base64url')}`;
+        let resolve!: (v: JsonValue) => void;
+        let reject!: (e: Error) => void;
+        const result = new Promise<JsonValue>((res, rej) => {
+          resolve = res;
+          reject = rej;
+        });
+        // Never an unhandled rejection: the engine awaits it, or the task was cancelled.
+        result.catch(() => undefined);
+        const p: PendingToken = { executionArn, stateName, resolve, reject };
+        if (limits.timeoutMs !== undefined) {
+          p.timeout = setTimeout(() => this.fail(token, 'timed-out', new TaskError('States.Timeout', `${stateName} timed out`)), limits.timeoutMs);
+        }
+        if (limits.heartbeatMs !== undefined) {
+          p.heartbeatMs = limits.heartbeatMs;
+          p.heartbeat = setTimeout(() => this.fail(token, 'timed-out', new TaskError('States.HeartbeatTimeout', `${stateName} missed its heartbeat`)), limits.heartbeatMs);
+        }
+        this.pending.set(token, p);
+        return { token, result, cancel: () => this.fail(token, 'done', new TaskError('States.Runtime', 'cancelled')) };
+      },
+    };
+  }
+
+  private take(token: string): PendingToken {
+    if (!token.startsWith('AQ') || token.length < 10) throw new SfnApiError('InvalidToken', 'Invalid Token');
+    const p = this.pending.get(token);
+    if (p === undefined) {
+      if (this.closed.get(token) === 'timed-out') throw new SfnApiError('TaskTimedOut', 'Task Timed Out');
+      throw new SfnApiError('TaskDoesNotExist', 'Task Does Not Exist');
+    }
+    return p;
+  }
+
+  private end(token: string, p: PendingToken, how: 'timed-out' | 'done'): void {
+    clearTimeout(p.timeout);
+    clearTimeout(p.heartbeat);
+    this.pending.delete(token);
+    this.closed.set(token, how);
+    if (this.closed.size > 10_000) this.closed.delete(this.closed.keys().next().value as string);
+  }
+
+  private fail(token: string, how: 'timed-out' | 'done', e: Error): void {
+    const p = this.pending.get(token);
+    if (p === undefined) return;
+    this.end(token, p, how);
+    p.reject(e);
+  }
+
+  success(token: string, output: JsonValue): void {
+    const p = this.take(token);
+    this.end(token, p, 'done');
+    p.resolve(output);
+  }
+
+  failure(token: string, error: string, cause: string): void {
+    const p = this.take(token);
+    this.end(token, p, 'done');
+    p.reject(new TaskError(error, cause));
+  }
+
+  heartbeat(token: string): void {
+    const p = this.take(token);
+    if (p.heartbeatMs !== undefined) {
+      clearTimeout(p.heartbeat);
+      const ms = p.heartbeatMs;
+      p.heartbeat = setTimeout(() => this.fail(token, 'timed-out', new TaskError('States.HeartbeatTimeout', `${p.stateName} missed its heartbeat`)), ms);
+    }
+  }
+
+  cancelExecution(executionArn: string): void {
+    for (const [token, p] of this.pending) {
+      if (p.executionArn === executionArn) this.fail(token, 'done', new TaskError('States.Runtime', 'execution stopped'));
+    }
+  }
+
+  size(): number {
+    return this.pending.size;
+  }
+}
+
+export class SfnService implements LocalService {
+  readonly name = 'states';
+  private readonly store: JsonFileStore<SfnState>;
+  private readonly definitions = new Map<string, JsonObject>();
+  private readonly running = new Map<string, EngineRun>();
+  private readonly waiters = new Map<string, (() => void)[]>();
+  readonly tokens = new TokenRegistry();
+  private closing = false;
+
+  constructor(private readonly opts: SfnServiceOptions) {
+    this.store = new JsonFileStore<SfnState>(opts.stateFile, () => ({ executions: {} }));
+    const dir = join(opts.projectRoot, 'statemachines');
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.asl.yml'))) {
+      const def = parse(readFileSync(join(dir, file), 'utf8')) as JsonObject;
+      checkDefinition(def);
+      this.definitions.set(file.slice(0, -'.asl.yml'.length), def);
+    }
+  }
+
+  /** Re-drives executions left running by a previous process. */
+  resume(): void {
+    for (const rec of Object.values(this.store.data.executions)) {
+      if (rec.status === 'RUNNING' && !this.running.has(rec.executionArn)) this.launch(rec);
+    }
+  }
+
+  matches(req: LocalRequest): boolean {
+    return (headerValue(req.headers, 'x-amz-target') ?? '').startsWith('AWSStepFunctions.');
+  }
+
+  async handle(req: LocalRequest): Promise<LocalResponse> {
+    const action = (headerValue(req.headers, 'x-amz-target') ?? '').slice('AWSStepFunctions.'.length);
+    let body: JsonObject;
+    try {
+      const parsed = JSON.parse(req.body.length > 0 ? req.body.toString('utf8') : '{}') as unknown;
+      if (!isJsonObject(parsed as JsonValue)) throw new Error('not an object');
+      body = parsed as JsonObject;
+    } catch {
+      return errorResponse(new SfnApiError('SerializationException', 'Request body is not a JSON object'));
+    }
+    try {
+      const out = this.dispatch(action, body, req.region);
+      return { status: 200, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: JSON.stringify(out) };
+    } catch (e) {
+      if (e instanceof SfnApiError) return errorResponse(e);
+      throw e;
+    }
+  }
+
+  private dispatch(action: string, body: JsonObject, region: string): JsonObject {
+    switch (action) {
+      case 'StartExecution':
+        return this.startExecution(body, region);
+      case 'DescribeExecution':
+        return this.describeExecution(body);
+      case 'ListExecutions':
+        return this.listExecutions(body);
+      case 'GetExecutionHistory':
+        return this.getExecutionHistory(body);
+      case 'StopExecution':
+        return this.stopExecution(body);
+      case 'SendTaskSuccess': {
+        const output = str(body, 'output');
+        let parsed: JsonValue;
+        try {
+          parsed = JSON.parse(output) as JsonValue;
+        } catch {
+          throw new SfnApiError('InvalidOutput', 'Invalid Output: not JSON');
+        }
+        this.tokens.success(str(body, 'taskToken'), parsed);
+        return {};
+      }
+      case 'SendTaskFailure':
+        this.tokens.failure(
+          str(body, 'taskToken'),
+          typeof body.error === 'string' ? body.error : '',
+          typeof body.cause === 'string' ? body.cause : '',
+        );
+        return {};
+      case 'SendTaskHeartbeat':
+        this.tokens.heartbeat(str(body, 'taskToken'));
+        return {};
+      case 'ListStateMachines':
+        return {
+          stateMachines: [...this.definitions.keys()].map((n) => ({
+            stateMachineArn: this.stateMachineArn(region, n),
+            name: n,
+            type: 'STANDARD',
+            creationDate: 0,
+          })),
+        };
+      case 'DescribeStateMachine': {
+        const name = this.machineName(str(body, 'stateMachineArn'));
+        return {
+          stateMachineArn: str(body, 'stateMachineArn'),
+          name,
+          status: 'ACTIVE',
+          definition: JSON.stringify(this.definitions.get(name)),
+          roleArn: `arn:aws:iam::${this.opts.accountId}:role/local`,
+          type: 'STANDARD',
+          creationDate: 0,
+        };
+      }
+      default:
+        throw new SfnApiError('UnknownOperationException', `Unknown operation ${action}`);
+    }
+  }
+
+  /** StartExecution from inside the local cloud (EventBridge targets); errors as the API's. */
+  start(stateMachineArn: string, input: string, name?: string): string {
+    const body: JsonObject = { stateMachineArn, input };
+    if (name !== undefined) body.name = name;
+    const region = stateMachineArn.split(':')[3] ?? 'us-east-1';
+    return String(this.startExecution(body, region).executionArn);
+  }
+
+  stateMachineArn(region: string, name: string): string {
+    return `arn:aws:states:${region}:${this.opts.accountId}:stateMachine:${name}`;
+  }
+
+  private machineName(arn: string): string {
+    const m = /^arn:aws:states:[a-z0-9-]+:\d{12}:stateMachine:([A-Za-z0-9_-]+)$/.exec(arn);
+    if (m === null) throw new SfnApiError('InvalidArn', `Invalid Arn: '${arn}'`);
+    const name = m[1] as string;
+    if (!this.definitions.has(name)) throw new SfnApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
+    return name;
+  }
+
+  private startExecution(body: JsonObject, region: string): JsonObject {
+    const smArn = str(body, 'stateMachineArn');
+    const machine = this.machineName(smArn);
+    const name = typeof body.name === 'string' ? body.name : randomUUID();
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) throw new SfnApiError('InvalidName', `Invalid Name: '${name}'`);
+    const input = typeof body.input === 'string' ? body.input : '{}';
+    try {
+      JSON.parse(input);
+    } catch {
+      throw new SfnApiError('InvalidExecutionInput', 'Invalid State Machine Execution Input: not JSON');
+    }
+    const arnRegion = smArn.split(':')[3] ?? region;
+    const executionArn = `arn:aws:states:${arnRegion}:${this.opts.accountId}:execution:${machine}:${name}`;
+    const existing = this.store.data.executions[executionArn];
+    if (existing !== undefined) {
+      // AWS: same name and input while running is idempotent; otherwise ExecutionAlreadyExists.
+      if (existing.status === 'RUNNING' && existing.input === input) {
+        return { executionArn, startDate: existing.startDate / 1000 };
+      }
+      throw new SfnApiError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
+    }
+    const rec: ExecutionRecord = {
+      executionArn,
+      stateMachineArn: smArn,
+      name,
+      status: 'RUNNING',
+      startDate: Date.now(),
+      input,
+      history: [],
+    };
+    this.store.data.executions[executionArn] = rec;
+    this.store.markDirty();
+    this.launch(rec);
+    return { executionArn, startDate: rec.startDate / 1000 };
+  }
+
+  private launch(rec: ExecutionRecord): void {
+    const machine = this.machineName(rec.stateMachineArn);
+    const definition = this.definitions.get(machine) as JsonObject;
+    rec.history = [];
+    this.record(rec, 'ExecutionStarted', { input: rec.input, roleArn: `arn:aws:iam::${this.opts.accountId}:role/local` });
+    const input = JSON.parse(rec.input) as JsonValue;
+    const run = runDefinition(definition, input, {
+      lambda: this.opts.lambda,
+      timeScale: this.opts.timeScale,
+      context: {
+        Execution: {
+          Id: rec.executionArn,
+          Name: rec.name,
+          Input: input,
+          StartTime: new Date(rec.startDate).toISOString(),
+          RoleArn: `arn:aws:iam::${this.opts.accountId}:role/local`,
+        },
+        StateMachine: { Id: rec.stateMachineArn, Name: machine },
+        Task: { Token: TOKEN_PLACEHOLDER },
+      },
+      onEvent: (type, details) => this.record(rec, type, details),
+      tokens: this.tokens.forExecution(rec.executionArn),
+    });
+    this.running.set(rec.executionArn, run);
+    run.result.then(
+      (output) => {
+        // Let the engine's event stream drain first so ExecutionSucceeded is the last event.
+        setImmediate(() => this.finish(rec, 'SUCCEEDED', { output: JSON.stringify(output) }));
+      },
+      (e: unknown) => {
+        const inner = e instanceof Error && e.cause instanceof Error ? e.cause : e;
+        const aborted = e instanceof Error && e.name === 'ExecutionAbortedError';
+        const timedOut = e instanceof Error && e.name === 'ExecutionTimeoutError';
+        const error = inner instanceof Error ? inner.name : 'States.Runtime';
+        const cause = inner instanceof Error ? inner.message : String(inner);
+        setImmediate(() =>
+          this.finish(rec, aborted ? 'ABORTED' : timedOut ? 'TIMED_OUT' : 'FAILED', aborted ? {} : { error, cause }),
+        );
+      },
+    );
+  }
+
+  private finish(rec: ExecutionRecord, status: ExecutionRecord['status'], r: { output?: string; error?: string; cause?: string }): void {
+    if (TERMINAL.has(rec.status) || this.closing) return;
+    rec.status = status;
+    rec.stopDate = Date.now();
+    if (r.output !== undefined) rec.output = r.output;
+    if (r.error !== undefined) rec.error = r.error;
+    if (r.cause !== undefined) rec.cause = r.cause;
+    const type = { SUCCEEDED: 'ExecutionSucceeded', FAILED: 'ExecutionFailed', TIMED_OUT: 'ExecutionTimedOut', ABORTED: 'ExecutionAborted', RUNNING: '' }[status];
+    const details: JsonObject = {};
+    if (r.output !== undefined) details.output = r.output;
+    if (r.error !== undefined) details.error = r.error;
+    if (r.cause !== undefined) details.cause = r.cause;
+    this.record(rec, type, details);
+    this.running.delete(rec.executionArn);
+    this.tokens.cancelExecution(rec.executionArn);
+    this.store.markDirty();
+    for (const w of this.waiters.get(rec.executionArn) ?? []) w();
+    this.waiters.delete(rec.executionArn);
+  }
+
+  private record(rec: ExecutionRecord, type: string, details: JsonObject): void {
+    const id = rec.history.length + 1;
+    rec.history.push({ id, previousEventId: id - 1, timestamp: new Date().toISOString(), type, details });
+    this.store.markDirty();
+  }
+
+  private get(body: JsonObject): ExecutionRecord {
+    const arn = str(body, 'executionArn');
+    const rec = this.store.data.executions[arn];
+    if (rec === undefined) throw new SfnApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+    return rec;
+  }
+
+  private describeExecution(body: JsonObject): JsonObject {
+    const rec = this.get(body);
+    const out: JsonObject = {
+      executionArn: rec.executionArn,
+      stateMachineArn: rec.stateMachineArn,
+      name: rec.name,
+      status: rec.status,
+      startDate: rec.startDate / 1000,
+      input: rec.input,
+    };
+    if (rec.stopDate !== undefined) out.stopDate = rec.stopDate / 1000;
+    if (rec.output !== undefined) out.output = rec.output;
+    if (rec.error !== undefined) out.error = rec.error;
+    if (rec.cause !== undefined) out.cause = rec.cause;
+    return out;
+  }
+
+  private listExecutions(body: JsonObject): JsonObject {
+    const smArn = str(body, 'stateMachineArn');
+    this.machineName(smArn);
+    const filter = typeof body.statusFilter === 'string' ? body.statusFilter : undefined;
+    const all = Object.values(this.store.data.executions)
+      .filter((e) => e.stateMachineArn === smArn && (filter === undefined || e.status === filter))
+      .sort((a, b) => b.startDate - a.startDate || (a.name < b.name ? -1 : 1));
+    const { items, nextToken } = page(all, body);
+    const out: JsonObject = {
+      executions: items.map((e) => {
+        const item: JsonObject = {
+          executionArn: e.executionArn,
+          stateMachineArn: e.stateMachineArn,
+          name: e.name,
+          status: e.status,
+          startDate: e.startDate / 1000,
+        };
+        if (e.stopDate !== undefined) item.stopDate = e.stopDate / 1000;
+        return item;
+      }),
+    };
+    if (nextToken !== undefined) out.nextToken = nextToken;
+    return out;
+  }
+
+  private getExecutionHistory(body: JsonObject): JsonObject {
+    const rec = this.get(body);
+    const events = body.reverseOrder === true ? [...rec.history].reverse() : rec.history;
+    const { items, nextToken } = page(events, body);
+    const out: JsonObject = { events: items.map(toAwsEvent) };
+    if (nextToken !== undefined) out.nextToken = nextToken;
+    return out;
+  }
+
+  private stopExecution(body: JsonObject): JsonObject {
+    const rec = this.get(body);
+    const run = this.running.get(rec.executionArn);
+    if (run !== undefined) run.abort();
+    const r: { error?: string; cause?: string } = {};
+    if (typeof body.error === 'string') r.error = body.error;
+    if (typeof body.cause === 'string') r.cause = body.cause;
+    this.finish(rec, 'ABORTED', r);
+    return { stopDate: (rec.stopDate ?? Date.now()) / 1000 };
+  }
+
+  /** In-process access for the CLI, tests and benchmarks. */
+  execution(arn: string): ExecutionRecord | undefined {
+    return this.store.data.executions[arn];
+  }
+
+  /** Resolves when the execution reaches a terminal status. */
+  waitFor(arn: string): Promise<ExecutionRecord> {
+    const rec = this.store.data.executions[arn];
+    if (rec === undefined) return Promise.reject(new SfnApiError('ExecutionDoesNotExist', arn));
+    if (TERMINAL.has(rec.status)) return Promise.resolve(rec);
+    return new Promise((resolve) => {
+      const list = this.waiters.get(arn) ?? [];
+      list.push(() => resolve(rec));
+      this.waiters.set(arn, list);
+    });
+  }
+
+  flush(): void {
+    this.store.flush();
+  }
+
+  close(): void {
+    this.closing = true;
+    for (const [arn, run] of this.running) {
+      // Leave the record RUNNING: the next start re-drives it, as a crash would.
+      run.result.catch(() => undefined);
+      this.tokens.cancelExecution(arn);
+      run.abort();
+    }
+    this.running.clear();
+    this.store.flush();
+  }
+}
+
+const DETAIL_KEYS: Record<string, string> = {
+  ExecutionStarted: 'executionStartedEventDetails',
+  ExecutionSucceeded: 'executionSucceededEventDetails',
+  ExecutionFailed: 'executionFailedEventDetails',
+  ExecutionAborted: 'executionAbortedEventDetails',
+  ExecutionTimedOut: 'executionTimedOutEventDetails',
+  TaskScheduled: 'taskScheduledEventDetails',
+  TaskSucceeded: 'taskSucceededEventDetails',
+  TaskFailed: 'taskFailedEventDetails',
+  MapIterationStarted: 'mapIterationStartedEventDetails',
+  MapIterationSucceeded: 'mapIterationSucceededEventDetails',
+  MapIterationFailed: 'mapIterationFailedEventDetails',
+};
+
+function toAwsEvent(e: HistoryEvent): JsonObject {
+  const key = e.type.endsWith('StateEntered')
+    ? 'stateEnteredEventDetails'
+    : e.type.endsWith('StateExited')
+      ? 'stateExitedEventDetails'
+      : DETAIL_KEYS[e.type];
+  const out: JsonObject = { id: e.id, previousEventId: e.previousEventId, timestamp: Date.parse(e.timestamp) / 1000, type: e.type };
+  if (key !== undefined) out[key] = e.details;
+  return out;
+}
+
+function page<T>(all: T[], body: JsonObject): { items: T[]; nextToken?: string } {
+  const max = typeof body.maxResults === 'number' && body.maxResults > 0 ? Math.min(body.maxResults, 1000) : 100;
+  let start = 0;
+  if (typeof body.nextToken === 'string') {
+    const n = Number.parseInt(Buffer.from(body.nextToken, 'base64url').toString('utf8'), 10);
+    if (!Number.isInteger(n) || n < 0) throw new SfnApiError('InvalidToken', 'Invalid Token');
+    start = n;
+  }
+  const items = all.slice(start, start + max);
+  const next = start + max < all.length ? Buffer.from(String(start + max)).toString('base64url') : undefined;
+  return next === undefined ? { items } : { items, nextToken: next };
+}
+
+function str(body: JsonObject, key: string): string {
+  const v = body[key];
+  if (typeof v !== 'string' || v === '') throw new SfnApiError('ValidationException', `${key} is required`);
+  return v;
+}
+
+function errorResponse(e: SfnApiError): LocalResponse {
+  return {
+    status: e.status,
+    headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': e.code },
+    body: JSON.stringify({ __type: e.code, message: e.message }),
+  };
+}

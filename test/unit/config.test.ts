@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import { buildRequestFor, parseFactoryConfig, ConfigFileError } from '../../functions/lib/config.js';
+import { BuildRequestSchema } from '../../functions/lib/build-request.js';
+
+const base = { buildId: 'b1234567-aaaa', requestedAt: '2026-11-23T07:00:00Z', trigger: { type: 'cli' as const } };
+
+describe('factory config', () => {
+  it('parses the shipped factory.config.yml into valid BuildRequests', () => {
+    const config = parseFactoryConfig(readFileSync('factory.config.yml', 'utf8'));
+    const req = buildRequestFor(config, 'web', base);
+    expect(BuildRequestSchema.parse(req)).toEqual(req);
+    expect(req.source).toEqual({ type: 'instance', tags: { Role: 'web', Golden: 'true' }, noReboot: false });
+  });
+
+  it('lets a request override the family reboot default', () => {
+    const config = parseFactoryConfig(readFileSync('factory.config.yml', 'utf8'));
+    const source = buildRequestFor(config, 'web', { ...base, noReboot: true }).source;
+    expect(source.type === 'instance' && source.noReboot).toBe(true);
+  });
+
+  it('maps copies, sharing, retention and preparation into the request', () => {
+    const config = parseFactoryConfig(readFileSync('factory.config.yml', 'utf8'));
+    const web = buildRequestFor(config, 'web', base);
+    expect(web.copies).toEqual([{ region: 'us-west-2' }, { region: 'eu-west-1', kmsKeyId: 'alias/ami-factory' }]);
+    expect(web.sharing.accounts).toEqual(['444455556666']);
+    expect(web.deprecateAfterDays).toBe(180);
+    expect(web.preparation).toBe('none');
+    const al = buildRequestFor(config, 'al2023-base', base);
+    expect(al.preparation).toBe('sanitized');
+    expect(al.source.type).toBe('base-image');
+  });
+
+  it('restricts copies to the requested regions and refuses unknown ones', () => {
+    const config = parseFactoryConfig(readFileSync('factory.config.yml', 'utf8'));
+    expect(buildRequestFor(config, 'web', { ...base, regions: ['eu-west-1'] }).copies.map((c) => c.region)).toEqual(['eu-west-1']);
+    expect(() => buildRequestFor(config, 'web', { ...base, regions: ['ap-south-1'] })).toThrow(/does not copy to ap-south-1/);
+    expect(() => buildRequestFor(config, 'al2023-base', { ...base, noReboot: true })).toThrow(/instance sources/);
+  });
+
+  it('checks that every family makes a valid build request', () => {
+    const text = 'families:\n  web:\n    region: us-east-1\n    source: { type: instance, instanceId: i-0123456789abcdef0 }\n    copies: [{ region: us-east-1 }]\n';
+    expect(() => parseFactoryConfig(text, 'c.yml')).toThrow(/families\.web\.copies: copies must not include the build region/);
+  });
+
+  it('names the file, path and problem of a bad config', () => {
+    const text = 'families:\n  web:\n    region: us-east-1\n    source: { type: instance }\n    reboot: maybe\n';
+    expect(() => parseFactoryConfig(text, 'my.yml')).toThrow(ConfigFileError);
+    expect(() => parseFactoryConfig(text, 'my.yml')).toThrow(/my\.yml is invalid.*families\.web\.source.*exactly one.*families\.web\.reboot/s);
+  });
+
+  it('refuses YAML that does not parse and unknown families', () => {
+    expect(() => parseFactoryConfig('families: [', 'x.yml')).toThrow(/x\.yml: not valid YAML/);
+    const config = parseFactoryConfig(readFileSync('factory.config.yml', 'utf8'));
+    expect(() => buildRequestFor(config, 'db', base)).toThrow(/Unknown family "db"/);
+  });
+});
