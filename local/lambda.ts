@@ -78,7 +78,13 @@ export function readFunctionTable(projectRoot: string): Map<string, LambdaFuncti
   return table;
 }
 
-export class LocalLambda {
+/** What the engine needs of a Lambda service. */
+export interface LambdaInvoker {
+  has(name: string): boolean;
+  invoke(name: string, payload: JsonValue): Promise<JsonValue>;
+}
+
+export class LocalLambda implements LambdaInvoker {
   private readonly table: Map<string, LambdaFunctionSpec>;
   private readonly loaded = new Map<string, Handler>();
   /** Invocations per function name since start (or the last reset). */

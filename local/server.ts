@@ -201,10 +201,16 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
  * too): the state bucket, the factory bus, and the EventBridge rules of serverless.yml.
  */
 async function provision(endpoint: string, projectRoot: string, schedules: boolean): Promise<void> {
-  const call = async (target: string, body: Record<string, unknown>): Promise<void> => {
+  const scope = (region: string, service: string): string =>
+    `AWS4-HMAC-SHA256 Credential=AKIDLOCAL/20260101/${region}/${service}/aws4_request, SignedHeaders=host, Signature=0`;
+  const call = async (target: string, body: Record<string, unknown>, region = HOME_REGION): Promise<void> => {
     const r = await fetch(endpoint, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `AWSEvents.${target}` },
+      headers: {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': `AWSEvents.${target}`,
+        authorization: scope(region, 'events'),
+      },
       body: JSON.stringify(body),
     });
     if (!r.ok) {
@@ -212,10 +218,7 @@ async function provision(endpoint: string, projectRoot: string, schedules: boole
       if (!text.includes('ResourceAlreadyExistsException')) throw new Error(`local provisioning: ${target} failed: ${text}`);
     }
   };
-  const bucket = await fetch(`${endpoint}/${LOCAL_STATE_BUCKET}`, {
-    method: 'PUT',
-    headers: { authorization: 'AWS4-HMAC-SHA256 Credential=AKIDLOCAL/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0' },
-  });
+  const bucket = await fetch(`${endpoint}/${LOCAL_STATE_BUCKET}`, { method: 'PUT', headers: { authorization: scope(HOME_REGION, 's3') } });
   if (!bucket.ok && !(await bucket.text()).includes('BucketAlreadyOwnedByYou')) throw new Error('local provisioning: state bucket');
   await call('CreateEventBus', { Name: LOCAL_EVENT_BUS });
   for (const [i, t] of readFunctionTriggers(projectRoot).entries()) {
@@ -228,10 +231,33 @@ async function provision(endpoint: string, projectRoot: string, schedules: boole
     });
     await call('PutTargets', {
       Rule: rule,
-      Targets: [{ Id: t.functionName, Arn: `arn:aws:lambda:us-east-1:${LOCAL_ACCOUNT_ID}:function:${t.functionName}` }],
+      Targets: [{ Id: t.functionName, Arn: `arn:aws:lambda:${HOME_REGION}:${LOCAL_ACCOUNT_ID}:function:${t.functionName}` }],
     });
   }
+  // EC2 events are regional: every other region forwards its EC2 state changes to the home
+  // region's default bus (resources/region-forwarder.yml deploys the same rule in AWS).
+  for (const region of FORWARDING_REGIONS.filter((r) => r !== HOME_REGION)) {
+    await call(
+      'PutRule',
+      { Name: 'ami-factory-forward-ec2-events', State: 'ENABLED', EventPattern: JSON.stringify(EC2_FORWARD_PATTERN) },
+      region,
+    );
+    await call(
+      'PutTargets',
+      {
+        Rule: 'ami-factory-forward-ec2-events',
+        Targets: [{ Id: 'home-bus', Arn: `arn:aws:events:${HOME_REGION}:${LOCAL_ACCOUNT_ID}:event-bus/default` }],
+      },
+      region,
+    );
+  }
 }
+
+/** The factory's home region locally (state machines, bus, state bucket). */
+const HOME_REGION = 'us-east-1';
+/** The regions of the local EC2 world (DescribeRegions). */
+const FORWARDING_REGIONS = ['us-east-1', 'us-east-2', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-2'];
+const EC2_FORWARD_PATTERN = { source: ['aws.ec2'], 'detail-type': ['EC2 AMI State Change', 'EC2 Instance State-change Notification'] };
 
 async function route(
   services: LocalService[],

@@ -1,7 +1,7 @@
 import '../polyfills.js';
 import { StateMachine, type StateMachineDefinition, type RunOptions } from 'aws-local-stepfunctions';
 import { isJsonObject, type JsonObject, type JsonValue } from '../json.js';
-import type { LocalLambda } from '../lambda.js';
+import type { LambdaInvoker } from '../lambda.js';
 
 /**
  * Runs one execution of a real ASL definition with aws-local-stepfunctions and reports an
@@ -24,7 +24,7 @@ export interface EngineRun {
 }
 
 export interface EngineOptions {
-  lambda: LocalLambda;
+  lambda: LambdaInvoker;
   timeScale: number;
   context: JsonObject;
   onEvent: (type: string, details: JsonObject) => void;

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
-import type { BuildRequest } from '../../functions/lib/build-request.js';
+import { BuildRequestSchema, type BuildRequest, type BuildRequestInput } from '../../functions/lib/build-request.js';
 import { imageName } from '../../functions/lib/naming.js';
 import { runBuild, startHarness, tagMap, type Harness } from './harness.js';
 
-function request(overrides: Partial<BuildRequest> = {}): BuildRequest {
-  return {
+function request(overrides: Partial<BuildRequestInput> = {}): BuildRequest {
+  return BuildRequestSchema.parse({
     buildId: randomUUID(),
     family: 'web',
     requestedAt: new Date().toISOString(),
@@ -17,10 +17,15 @@ function request(overrides: Partial<BuildRequest> = {}): BuildRequest {
     source: { type: 'instance', tags: { Role: 'web', Golden: 'true' }, noReboot: false },
     tags: { Team: 'platform' },
     trigger: { type: 'test' },
-    wait: { maxChecks: 240 },
     ...overrides,
-  };
+  });
 }
+
+interface Report {
+  outcome: string;
+  regions: { region: string; status: string; imageId?: string | null }[];
+}
+const homeImage = (output: string | undefined): string => (JSON.parse(output ?? '{}') as Report).regions[0]?.imageId ?? '';
 
 describe('image-factory state machine on the local cloud (real ASL, real handlers, no mocks)', () => {
   let h: Harness;
@@ -50,9 +55,9 @@ describe('image-factory state machine on the local cloud (real ASL, real handler
     const exec = await runBuild(h, req);
 
     expect(exec.status).toBe('SUCCEEDED');
-    const out = JSON.parse(exec.output ?? '{}') as Record<string, unknown>;
-    expect(out).toMatchObject({ family: 'web', region: 'us-east-1', state: 'available', sourceInstanceId: instanceId, noReboot });
-    const imageId = String(out.imageId);
+    const out = JSON.parse(exec.output ?? '{}') as Report;
+    expect(out).toMatchObject({ outcome: 'BuildSucceeded', regions: [{ region: 'us-east-1', status: 'succeeded' }] });
+    const imageId = homeImage(exec.output);
 
     const image = (await h.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images?.[0];
     expect(image?.State).toBe('available');
@@ -92,9 +97,7 @@ describe('image-factory state machine on the local cloud (real ASL, real handler
 
     expect(first.status).toBe('SUCCEEDED');
     expect(second.status).toBe('SUCCEEDED');
-    const a = JSON.parse(first.output ?? '{}') as { imageId: string };
-    const b = JSON.parse(second.output ?? '{}') as { imageId: string };
-    expect(b.imageId).toBe(a.imageId);
+    expect(homeImage(second.output)).toBe(homeImage(first.output));
     const named = await h.ec2.send(
       new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: [imageName('web', req.requestedAt, req.buildId)] }] }),
     );
@@ -110,7 +113,7 @@ describe('image-factory state machine on the local cloud (real ASL, real handler
     expect(exec.error).toBe('ImageFailedError');
     expect(exec.cause).toContain('simulated snapshot failure');
     const history = await h.sfn.send(new GetExecutionHistoryCommand({ executionArn: exec.executionArn }));
-    expect(history.events?.some((e) => e.type === 'FailStateEntered' && e.stateEnteredEventDetails?.name === 'BuildFailed')).toBe(true);
+    expect(history.events?.some((e: { type?: string; stateEnteredEventDetails?: { name?: string } }) => e.type === 'FailStateEntered' && e.stateEnteredEventDetails?.name === 'BuildFailed')).toBe(true);
   });
 
   it('fails clearly when the tag selector matches several instances', async () => {
@@ -144,7 +147,7 @@ describe('the persisted local world', () => {
       const images = (await h.ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'tag:ami-factory:family', Values: ['web'] }] }))).Images ?? [];
       await h.close();
 
-      const ids = [first, second].map((e) => (JSON.parse(e.output ?? '{}') as { imageId: string }).imageId);
+      const ids = [first, second].map((e) => homeImage(e.output));
       expect(new Set(ids).size).toBe(2);
       expect(images.map((i) => i.ImageId).sort()).toEqual([...ids].sort());
       expect(images.every((i) => i.State === 'available')).toBe(true);

@@ -1,0 +1,79 @@
+/**
+ * Numbers of the local EC2 endpoint that change behaviour, all from
+ * /work/shared/specs/aws-facts.md ("Request throttling", "Quotas", "RegisterImage",
+ * "Retirement"). Keep them here and only here.
+ */
+
+/** A token bucket: `capacity` tokens, refilled at `refillPerSecond` (simulated seconds). */
+export interface BucketSpec {
+  capacity: number;
+  refillPerSecond: number;
+}
+
+/**
+ * Request throttling: one token bucket per account, per region, per action class
+ * (aws-facts.md, "Request throttling (token bucket per account per region: capacity / refill per second)").
+ */
+export const THROTTLE_BUCKETS = {
+  /** "Non-mutating actions (Describe*): 100 / 20." (also Get*) */
+  describe: { capacity: 100, refillPerSecond: 20 },
+  /** "Unfiltered, unpaginated Describe of instances/snapshots: 50 / 10." */
+  describeUnfiltered: { capacity: 50, refillPerSecond: 10 },
+  /** "Mutating actions (CreateImage, RegisterImage, deprecation calls, ...): 50 / 5." */
+  mutating: { capacity: 50, refillPerSecond: 5 },
+  /** "CopyImage: 100 / 1 — sustained copying is about one call per second per region." */
+  copyImage: { capacity: 100, refillPerSecond: 1 },
+  /** "DeregisterImage, ModifyImageAttribute, ModifySnapshotAttribute, DeleteSnapshot: 100 / 5 each." */
+  deregisterImage: { capacity: 100, refillPerSecond: 5 },
+  modifyImageAttribute: { capacity: 100, refillPerSecond: 5 },
+  modifySnapshotAttribute: { capacity: 100, refillPerSecond: 5 },
+  deleteSnapshot: { capacity: 100, refillPerSecond: 5 },
+  /** "CreateTags, DeleteTags: 100 / 10." (one bucket each, as AWS lists them as separate actions) */
+  createTags: { capacity: 100, refillPerSecond: 10 },
+  deleteTags: { capacity: 100, refillPerSecond: 10 },
+} as const satisfies Record<string, BucketSpec>;
+
+export type ThrottleClass = keyof typeof THROTTLE_BUCKETS;
+
+/** Quotas per region (aws-facts.md, "Quotas (per region)"); accounts can raise them, so they are options. */
+export interface Ec2Quotas {
+  /** "300 concurrent AMI copies per destination region." */
+  concurrentCopiesPerRegion: number;
+  /** "50,000 AMIs (available + pending + Recycle Bin)". */
+  imagesPerRegion: number;
+  /** "5 public AMIs". */
+  publicImagesPerRegion: number;
+  /** "An AMI can be shared with at most 1,000 entities (an organization or OU counts as one)." */
+  shareEntitiesPerImage: number;
+}
+
+export const DEFAULT_QUOTAS: Ec2Quotas = {
+  concurrentCopiesPerRegion: 300,
+  imagesPerRegion: 50_000,
+  publicImagesPerRegion: 5,
+  shareEntitiesPerImage: 1000,
+};
+
+/** EnableImageDeprecation: "DeprecateAt UTC, rounded to the minute, not in the past, at most 10 years ahead". */
+export const DEPRECATION_MAX_YEARS = 10;
+/** EnableImageDeregistrationProtection WithCooldown: protection lasts 24 hours after it is disabled. */
+export const DEREGISTRATION_COOLDOWN_MS = 24 * 3_600_000;
+
+/** Simulated durations of the local world (not AWS facts; defaults of Ec2ServiceOptions). */
+export const DEFAULT_DURATIONS = {
+  /** CreateImage/RegisterImage: pending → available. */
+  imageAvailableAfterMs: 5 * 60_000,
+  /** CopyImage: pending → available (twice the image time when only that is given). */
+  copyAvailableAfterMs: 10 * 60_000,
+  /** RunInstances/StartInstances: pending → running. */
+  instanceBootMs: 30_000,
+  /** StopInstances: stopping → stopped; TerminateInstances: shutting-down → terminated. */
+  instanceStopMs: 30_000,
+  /** A builder instance's user data runs this long before its done signal (see builder marker). */
+  builderBuildMs: 3 * 60_000,
+  /** A deregistered image stays visible (state `deregistered`) this long, then is gone. */
+  deregisteredVisibleMs: 60 * 60_000,
+} as const;
+
+/** MaxResults bounds of the paginated Describe actions. */
+export const MAX_RESULTS = { min: 5, max: 1000 } as const;

@@ -1,0 +1,153 @@
+import { tagSet } from './context.js';
+import {
+  INSTANCE_STATE_CODES,
+  isoMs,
+  LOCAL_ACCOUNT_ID,
+  type BlockDeviceRecord,
+  type ImageRecord,
+  type InstanceRecord,
+  type LaunchPermissionRecord,
+  type SnapshotRecord,
+} from './model.js';
+import type { World } from './world.js';
+import type { XmlObject } from './xml.js';
+
+/** Element names as @aws-sdk/client-ec2 deserializes them (`imagesSet/item`, `imageOwnerId`, ...). */
+export function blockDeviceXml(b: BlockDeviceRecord): XmlObject {
+  const out: XmlObject = { deviceName: b.deviceName };
+  if (b.virtualName !== undefined) out.virtualName = b.virtualName;
+  if (b.noDevice === true) out.noDevice = '';
+  if (b.ebs !== undefined) {
+    out.ebs = {
+      snapshotId: b.ebs.snapshotId,
+      volumeSize: b.ebs.volumeSize,
+      deleteOnTermination: b.ebs.deleteOnTermination,
+      volumeType: b.ebs.volumeType,
+      iops: b.ebs.iops,
+      throughput: b.ebs.throughput,
+      encrypted: b.ebs.encrypted,
+      kmsKeyId: b.ebs.kmsKeyId,
+    };
+  }
+  return out;
+}
+
+export function imageIsPublic(image: ImageRecord): boolean {
+  return image.launchPermissions.some((lp) => lp.group === 'all');
+}
+
+export function imageXml(image: ImageRecord): XmlObject {
+  return {
+    imageId: image.imageId,
+    imageLocation: image.imageLocation ?? `${image.ownerAlias ?? image.ownerId}/${image.name}`,
+    imageState: image.state,
+    imageOwnerId: image.ownerId,
+    creationDate: isoMs(image.createdMs),
+    isPublic: imageIsPublic(image),
+    architecture: image.architecture,
+    imageType: image.imageType,
+    platform: image.platform,
+    platformDetails: image.platformDetails,
+    usageOperation: image.usageOperation,
+    imageOwnerAlias: image.ownerAlias,
+    name: image.name,
+    description: image.description,
+    rootDeviceType: image.rootDeviceType,
+    rootDeviceName: image.rootDeviceName,
+    blockDeviceMapping: image.blockDeviceMappings.map(blockDeviceXml),
+    virtualizationType: image.virtualizationType,
+    tagSet: tagSet(image.tags),
+    hypervisor: image.hypervisor,
+    enaSupport: image.enaSupport,
+    sriovNetSupport: image.sriovNetSupport,
+    bootMode: image.bootMode,
+    tpmSupport: image.tpmSupport,
+    imdsSupport: image.imdsSupport,
+    deprecationTime: image.deprecationMs !== undefined ? isoMs(image.deprecationMs) : undefined,
+    stateReason: image.stateReason,
+    sourceInstanceId: image.sourceInstanceId,
+    sourceImageId: image.sourceImageId,
+    sourceImageRegion: image.sourceImageRegion,
+    deregistrationProtection: deregistrationProtectionValue(image),
+  };
+}
+
+/** `disabled`, `enabled-with-cooldown`, `enabled-without-cooldown`, or `disabled-until <time>` during a cooldown. */
+export function deregistrationProtectionValue(image: ImageRecord, now = Date.now()): string {
+  if (image.deregistrationProtection === 'disabled' && image.protectedUntilMs !== undefined && image.protectedUntilMs > now) {
+    return `disabled-until ${isoMs(image.protectedUntilMs).replace(/\.\d{3}Z$/, 'Z')}`;
+  }
+  return image.deregistrationProtection;
+}
+
+export function launchPermissionXml(lp: LaunchPermissionRecord): XmlObject {
+  return { group: lp.group, userId: lp.userId, organizationArn: lp.organizationArn, organizationalUnitArn: lp.organizationalUnitArn };
+}
+
+export function instanceXml(world: World, inst: InstanceRecord, launchIndex: number): XmlObject {
+  const entry = world.instanceEntry(inst);
+  const state = entry.state;
+  const stopped = state === 'stopped' || state === 'terminated' || state === 'stopping' || state === 'shutting-down';
+  const reasonCode = entry.reason ?? (state === 'terminated' || state === 'shutting-down' ? 'Client.UserInitiatedShutdown' : 'Client.UserInitiatedShutdown');
+  const attached = state !== 'terminated';
+  return {
+    instanceId: inst.instanceId,
+    imageId: inst.imageId,
+    instanceState: { code: INSTANCE_STATE_CODES[state], name: state },
+    privateDnsName: attached ? `ip-${inst.privateIp.replace(/\./g, '-')}.ec2.internal` : '',
+    dnsName: '',
+    reason: stopped ? `User initiated (${isoMs(entry.atMs).replace('T', ' ').replace(/\.\d{3}Z$/, ' GMT')})` : '',
+    amiLaunchIndex: launchIndex,
+    productCodes: [],
+    instanceType: inst.instanceType,
+    launchTime: isoMs(inst.launchMs),
+    placement: { availabilityZone: inst.availabilityZone, groupName: '', tenancy: 'default' },
+    monitoring: { state: 'disabled' },
+    subnetId: attached ? inst.subnetId : undefined,
+    vpcId: attached ? inst.vpcId : undefined,
+    privateIpAddress: attached ? inst.privateIp : undefined,
+    sourceDestCheck: true,
+    groupSet: [{ groupId: 'sg-0a1b2c3d4e5f60718', groupName: 'default' }],
+    stateReason: stopped ? { code: reasonCode, message: `${reasonCode}: User initiated shutdown` } : undefined,
+    architecture: inst.architecture,
+    rootDeviceType: 'ebs',
+    rootDeviceName: inst.rootDeviceName,
+    blockDeviceMapping: attached
+      ? inst.volumes.map((v) => ({
+          deviceName: v.deviceName,
+          ebs: { volumeId: v.volumeId, status: 'attached', attachTime: isoMs(v.attachMs), deleteOnTermination: v.deleteOnTermination },
+        }))
+      : [],
+    virtualizationType: 'hvm',
+    clientToken: inst.clientToken ?? '',
+    tagSet: tagSet(inst.tags),
+    hypervisor: 'xen',
+    enaSupport: true,
+    bootMode: inst.bootMode,
+    platformDetails: 'Linux/UNIX',
+    usageOperation: 'RunInstances',
+  };
+}
+
+export function snapshotXml(snap: SnapshotRecord, now: number): XmlObject {
+  let progress = snap.state === 'completed' ? 100 : 0;
+  if (snap.state === 'pending' && snap.completeAtMs !== undefined && snap.completeAtMs > snap.startMs) {
+    progress = Math.min(99, Math.max(0, Math.floor(((now - snap.startMs) / (snap.completeAtMs - snap.startMs)) * 100)));
+  }
+  return {
+    snapshotId: snap.snapshotId,
+    volumeId: snap.volumeId,
+    status: snap.state,
+    statusMessage: snap.stateMessage,
+    startTime: isoMs(snap.startMs),
+    progress: `${progress}%`,
+    ownerId: snap.ownerId,
+    ownerAlias: snap.ownerId === LOCAL_ACCOUNT_ID ? undefined : 'amazon',
+    volumeSize: snap.volumeSize,
+    description: snap.description,
+    encrypted: snap.encrypted,
+    kmsKeyId: snap.kmsKeyId,
+    tagSet: tagSet(snap.tags),
+    storageTier: 'standard',
+  };
+}
