@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.serverless/', '.esbuild/', '.ami-factory/', 'coverage/', 'dist/'] },
+  { ignores: ['test/summary-reporter.cjs', 'node_modules/', '.serverless/', '.esbuild/', '.ami-factory/', 'coverage/', 'dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

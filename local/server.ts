@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from './paths.js';
 import { VirtualClock } from './clock.js';
 import { parseSigV4Scope, type LocalRequest, type LocalResponse, type LocalService } from './http.js';
 import { writeJsonAtomic } from './persist.js';
@@ -61,7 +61,7 @@ export interface LocalCloud {
 }
 
 export const DEFAULT_PORT = 4566;
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export { PROJECT_ROOT };
 export const LOCAL_STATE_BUCKET = 'ami-factory-local-state';
 export const LOCAL_EVENT_BUS = 'ami-factory';
 

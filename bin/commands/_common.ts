@@ -1,3 +1,6 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../local/paths.js';
 import { isLocalCloudUp, startLocalCloud, DEFAULT_PORT, type LocalCloud, type LocalCloudOptions } from '../../local/server.js';
 
 /** Where the CLI's AWS clients go: a local cloud (in-process or already running) or AWS. */
@@ -19,6 +22,10 @@ export async function connectLocalCloud(opts: LocalCloudOptions & { port?: numbe
   const port = opts.port ?? DEFAULT_PORT;
   const existing = `http://127.0.0.1:${port}`;
   if (await isLocalCloudUp(existing)) return { endpoint: existing, reused: true };
+  // Handlers run in this process: their JSON logs go to a file, not between the progress lines.
+  const stateDir = typeof opts.stateDir === 'string' ? opts.stateDir : join(PROJECT_ROOT, '.ami-factory');
+  mkdirSync(stateDir, { recursive: true });
+  process.env.AMI_FACTORY_LOG_FILE ??= join(stateDir, 'handlers.log');
   try {
     const cloud = await startLocalCloud({ timeScale: DEFAULT_TIME_SCALE, ...opts, port });
     return { endpoint: cloud.endpoint, cloud, reused: false };

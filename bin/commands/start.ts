@@ -143,7 +143,7 @@ export async function run(argv: string[]): Promise<number> {
         r.region,
         r.imageId ?? '-',
         r.status === 'failed' ? `failed: ${r.error ?? ''}` : state,
-        home ? sourceOf(request) : `copy of ${request.region}`,
+        home ? sourceOf(request, history) : `copy of ${request.region}`,
         request.source.type === 'instance' ? (request.source.noReboot ? 'no' : 'yes') : '-',
         sharedWith(request),
         formatDuration(regionElapsed(history, r.region, home) ?? elapsed),
@@ -204,10 +204,13 @@ function elapsedLabel(ms: number): string {
   return formatDuration(ms);
 }
 
-function sourceOf(request: BuildRequest): string {
+function sourceOf(request: BuildRequest, history: HistoryEvent[]): string {
   switch (request.source.type) {
-    case 'instance':
-      return request.source.instanceId ?? Object.entries(request.source.tags ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+    case 'instance': {
+      const resolved = history.find((e) => e.stateExitedEventDetails?.name === 'ResolveSource')?.stateExitedEventDetails?.output;
+      const id = (safeJson(resolved).source as { instanceId?: string } | undefined)?.instanceId;
+      return id ?? request.source.instanceId ?? Object.entries(request.source.tags ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+    }
     case 'base-image':
       return `builder from ${request.source.imageId ?? request.source.nameFilter ?? ''}`;
     case 'snapshots':

@@ -14,6 +14,8 @@ import {
   type BuildRequest,
 } from './build-request.js';
 import { ValidationError } from './errors.js';
+import { ChatOpsPermissionsSchema } from './chatops/permissions.js';
+import { FamilyTriggersSchema, ssmParameterNeedsBaseImage } from './triggers/config.js';
 
 /**
  * `factory.config.yml`: the image families the factory builds. One schema validates it;
@@ -54,8 +56,13 @@ export const FamilyConfigSchema = z
     retention: RetentionSchema.default({}),
     /** Extra tags put on every image of the family. */
     tags: TagMapSchema.default({}),
+    /** Who may run which Slack command (defaults: functions/lib/chatops/permissions.ts). */
+    chatops: ChatOpsPermissionsSchema.optional(),
+    /** { schedule?: 'cron(...)'|'rate(...)', ssmParameter?: '/aws/service/...' } */
+    triggers: FamilyTriggersSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine(ssmParameterNeedsBaseImage, { message: 'triggers.ssmParameter needs a base-image source', path: ['triggers', 'ssmParameter'] });
 
 export const FactoryConfigSchema = z
   .object({

@@ -1,4 +1,5 @@
 import { appendFileSync } from 'node:fs';
+import { AsyncLocalStorage } from 'node:async_hooks';
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level | 'silent', number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -12,24 +13,35 @@ export type LogFields = Record<string, unknown>;
  * so handler logs do not interleave with the CLI's progress).
  */
 export class Logger {
-  private keys: LogFields;
+  /**
+   * Per-invocation keys. In Lambda one container runs one invocation at a time; the local
+   * cloud runs many handlers in one process, so keys live in the invocation's async context.
+   */
+  private readonly context = new AsyncLocalStorage<LogFields>();
+  private readonly base: LogFields;
 
   constructor(
     private readonly service: string,
     keys: LogFields = {},
   ) {
-    this.keys = { ...keys };
+    this.base = { ...keys };
   }
 
-  /** Keys added to every following line (e.g. `buildId`, `imageId`). */
-  appendKeys(keys: LogFields): void {
-    for (const [k, v] of Object.entries(keys)) {
-      if (v !== undefined) this.keys[k] = v;
-    }
-  }
-
+  /** Starts a fresh set of keys for the current invocation (its async continuation). */
   resetKeys(): void {
-    this.keys = {};
+    this.context.enterWith({});
+  }
+
+  /** Keys added to every following line of this invocation (e.g. `buildId`, `imageId`). */
+  appendKeys(keys: LogFields): void {
+    let store = this.context.getStore();
+    if (store === undefined) {
+      store = {};
+      this.context.enterWith(store);
+    }
+    for (const [k, v] of Object.entries(keys)) {
+      if (v !== undefined) store[k] = v;
+    }
   }
 
   debug(message: string, fields?: LogFields): void {
@@ -49,7 +61,7 @@ export class Logger {
     const threshold = (process.env.AMI_FACTORY_LOG_LEVEL ?? 'info') as Level | 'silent';
     if (ORDER[level] < (ORDER[threshold] ?? ORDER.info)) return;
     const line = JSON.stringify(
-      { level, time: new Date().toISOString(), service: this.service, message, ...this.keys, ...fields },
+      { level, time: new Date().toISOString(), service: this.service, message, ...this.base, ...this.context.getStore(), ...fields },
       (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message } : v),
     );
     const file = process.env.AMI_FACTORY_LOG_FILE;

@@ -3,6 +3,7 @@ import { Ec2ApiError, invalidCombination, invalidValue } from './errors.js';
 import { MAX_RESULTS, type Ec2Quotas } from './limits.js';
 import { ID_PATTERNS, LOCAL_ACCOUNT_ID, type ImageRecord, type InstanceRecord, type RegionState, type SnapshotRecord, type TagMap } from './model.js';
 import type { Params } from './query.js';
+import type { RegisterFromImageLocation } from './register-location.js';
 import type { World } from './world.js';
 import type { XmlObject, XmlValue } from './xml.js';
 
@@ -42,6 +43,8 @@ export interface ActionContext {
   durations: Durations;
   quotas: Ec2Quotas;
   faults: Ec2Faults;
+  /** RegisterImage with ImageLocation (instance-store), see register-location.ts. */
+  registerFromImageLocation: RegisterFromImageLocation;
 }
 
 export type ActionResult = XmlObject | Promise<XmlObject>;

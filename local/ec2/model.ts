@@ -45,6 +45,8 @@ export interface InstanceRecord {
   instanceType: string;
   architecture: string;
   launchMs: number;
+  /** amiLaunchIndex within its reservation. */
+  launchIndex?: number;
   availabilityZone: string;
   subnetId: string;
   vpcId: string;

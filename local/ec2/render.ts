@@ -36,7 +36,7 @@ export function imageIsPublic(image: ImageRecord): boolean {
   return image.launchPermissions.some((lp) => lp.group === 'all');
 }
 
-export function imageXml(image: ImageRecord): XmlObject {
+export function imageXml(image: ImageRecord, now: number): XmlObject {
   return {
     imageId: image.imageId,
     imageLocation: image.imageLocation ?? `${image.ownerAlias ?? image.ownerId}/${image.name}`,
@@ -68,12 +68,12 @@ export function imageXml(image: ImageRecord): XmlObject {
     sourceInstanceId: image.sourceInstanceId,
     sourceImageId: image.sourceImageId,
     sourceImageRegion: image.sourceImageRegion,
-    deregistrationProtection: deregistrationProtectionValue(image),
+    deregistrationProtection: deregistrationProtectionValue(image, now),
   };
 }
 
 /** `disabled`, `enabled-with-cooldown`, `enabled-without-cooldown`, or `disabled-until <time>` during a cooldown. */
-export function deregistrationProtectionValue(image: ImageRecord, now = Date.now()): string {
+export function deregistrationProtectionValue(image: ImageRecord, now: number): string {
   if (image.deregistrationProtection === 'disabled' && image.protectedUntilMs !== undefined && image.protectedUntilMs > now) {
     return `disabled-until ${isoMs(image.protectedUntilMs).replace(/\.\d{3}Z$/, 'Z')}`;
   }
@@ -88,7 +88,7 @@ export function instanceXml(world: World, inst: InstanceRecord, launchIndex: num
   const entry = world.instanceEntry(inst);
   const state = entry.state;
   const stopped = state === 'stopped' || state === 'terminated' || state === 'stopping' || state === 'shutting-down';
-  const reasonCode = entry.reason ?? (state === 'terminated' || state === 'shutting-down' ? 'Client.UserInitiatedShutdown' : 'Client.UserInitiatedShutdown');
+  const reasonCode = entry.reason ?? 'Client.UserInitiatedShutdown';
   const attached = state !== 'terminated';
   return {
     instanceId: inst.instanceId,

@@ -206,6 +206,12 @@ export class World {
     this.schedule();
   }
 
+  /** Announces an immediate image state change (deregistered, disabled, re-enabled). */
+  announce(region: string, image: ImageRecord, state: string): void {
+    this.hooks.emit(this.imageEvent(region, image, state));
+    this.schedule();
+  }
+
   imageEvent(region: string, image: ImageRecord, state: string, errorMessage?: string, atMs = this.now()): Ec2Event {
     return {
       source: 'aws.ec2',

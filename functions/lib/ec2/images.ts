@@ -58,11 +58,12 @@ export async function createImageFromInstance(
   request: BuildRequest,
   instanceId: string,
   noReboot: boolean,
+  source: string = instanceId,
 ): Promise<CreatedImage> {
   const name = imageName(request.family, request.requestedAt, request.buildId);
   const existing = await findOwnImageByName(ec2, name);
   if (existing !== undefined) return adopt(existing, request, name);
-  const tags = buildImageTags(request, instanceId, noReboot);
+  const tags = buildImageTags(request, source, request.source.type === 'instance' ? noReboot : undefined);
   return createOrAdopt(ec2, request, name, async () => {
     const r = await ec2.send(
       new CreateImageCommand({
@@ -173,7 +174,7 @@ export async function imageStatus(ec2: EC2Client, imageId: string): Promise<Imag
 export async function imageStatuses(ec2: EC2Client, imageIds: string[]): Promise<Map<string, ImageStatus>> {
   const out = new Map<string, ImageStatus>();
   if (imageIds.length === 0) return out;
-  let images: Image[] = [];
+  let images: Image[];
   try {
     const r = await ec2.send(new DescribeImagesCommand({ ImageIds: imageIds, IncludeDeprecated: true, IncludeDisabled: true }));
     images = r.Images ?? [];

@@ -1,0 +1,122 @@
+import {
+  DescribeImageReferencesCommand,
+  DescribeInstancesCommand,
+  DescribeLaunchTemplatesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import {
+  DescribeAutoScalingGroupsCommand,
+  DescribeLaunchConfigurationsCommand,
+  type AutoScalingClient,
+  type LaunchTemplateSpecification,
+} from '@aws-sdk/client-auto-scaling';
+import { AWS_LIMITS } from '../constants.js';
+
+/**
+ * Which of the given images are in use in one region, and by what. An image is in use when
+ * any non-terminated instance runs it, a launch template version that can still be launched
+ * names it ($Default, $Latest, and every version an Auto Scaling group pins), a launch
+ * configuration of an Auto Scaling group names it, or DescribeImageReferences reports a
+ * reference. Any error propagates: when in doubt, nothing is retired.
+ */
+export async function findImageReferences(ec2: EC2Client, autoscaling: AutoScalingClient, imageIds: string[]): Promise<Map<string, string[]>> {
+  const wanted = new Set(imageIds);
+  const uses = new Map<string, string[]>();
+  const add = (imageId: string | undefined, why: string): void => {
+    if (imageId === undefined || !wanted.has(imageId)) return;
+    const list = uses.get(imageId) ?? [];
+    if (!list.includes(why)) list.push(why);
+    uses.set(imageId, list);
+  };
+  if (wanted.size === 0) return uses;
+
+  // 1. Instances in any state but terminated.
+  const ids = [...wanted];
+  for (let i = 0; i < ids.length; i += 200) {
+    let NextToken: string | undefined;
+    do {
+      const page = await ec2.send(
+        new DescribeInstancesCommand({
+          Filters: [
+            { Name: 'image-id', Values: ids.slice(i, i + 200) },
+            { Name: 'instance-state-name', Values: ['pending', 'running', 'shutting-down', 'stopping', 'stopped'] },
+          ],
+          MaxResults: 1000,
+          NextToken,
+        }),
+      );
+      for (const r of page.Reservations ?? []) for (const inst of r.Instances ?? []) add(inst.ImageId, `instance ${inst.InstanceId} (${inst.State?.Name})`);
+      NextToken = page.NextToken;
+    } while (NextToken);
+  }
+
+  // 2. Auto Scaling groups: pinned launch template versions, launch configurations.
+  const pinned = new Map<string, Set<string>>();
+  const pin = (spec: LaunchTemplateSpecification | undefined, group: string): void => {
+    const id = spec?.LaunchTemplateId ?? spec?.LaunchTemplateName;
+    if (id === undefined) return;
+    const set = pinned.get(id) ?? new Set<string>();
+    set.add(`${spec?.Version ?? '$Default'}|${group}`);
+    pinned.set(id, set);
+  };
+  const launchConfigs = new Map<string, string[]>();
+  let asgToken: string | undefined;
+  do {
+    const page = await autoscaling.send(new DescribeAutoScalingGroupsCommand({ NextToken: asgToken, MaxRecords: 100 }));
+    for (const g of page.AutoScalingGroups ?? []) {
+      const name = g.AutoScalingGroupName ?? '?';
+      pin(g.LaunchTemplate, name);
+      const mixed = g.MixedInstancesPolicy?.LaunchTemplate;
+      pin(mixed?.LaunchTemplateSpecification, name);
+      for (const o of mixed?.Overrides ?? []) pin(o.LaunchTemplateSpecification, name);
+      if (g.LaunchConfigurationName !== undefined) launchConfigs.set(g.LaunchConfigurationName, [...(launchConfigs.get(g.LaunchConfigurationName) ?? []), name]);
+    }
+    asgToken = page.NextToken;
+  } while (asgToken);
+  const lcNames = [...launchConfigs.keys()];
+  for (let i = 0; i < lcNames.length; i += 50) {
+    const r = await autoscaling.send(new DescribeLaunchConfigurationsCommand({ LaunchConfigurationNames: lcNames.slice(i, i + 50) }));
+    for (const lc of r.LaunchConfigurations ?? []) {
+      for (const g of launchConfigs.get(lc.LaunchConfigurationName ?? '') ?? []) add(lc.ImageId, `launch configuration ${lc.LaunchConfigurationName} of Auto Scaling group ${g}`);
+    }
+  }
+
+  // 3. Launch templates: $Default, $Latest, and the versions groups pin.
+  let ltToken: string | undefined;
+  do {
+    const page = await ec2.send(new DescribeLaunchTemplatesCommand({ NextToken: ltToken, MaxResults: 200 }));
+    for (const lt of page.LaunchTemplates ?? []) {
+      const id = lt.LaunchTemplateId as string;
+      const pins = new Set([...(pinned.get(id) ?? []), ...(pinned.get(lt.LaunchTemplateName ?? '') ?? [])]);
+      const versions = new Set(['$Default', '$Latest', ...[...pins].map((p) => p.split('|')[0] as string)]);
+      const r = await ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: id, Versions: [...versions] }));
+      for (const v of r.LaunchTemplateVersions ?? []) {
+        const labels: string[] = [];
+        if (v.DefaultVersion === true) labels.push('$Default');
+        if (v.VersionNumber === lt.LatestVersionNumber) labels.push('$Latest');
+        for (const p of pins) {
+          const [ver, group] = p.split('|');
+          if (ver === String(v.VersionNumber) || (ver === '$Latest' && v.VersionNumber === lt.LatestVersionNumber) || (ver === '$Default' && v.DefaultVersion === true)) {
+            labels.push(`pinned by Auto Scaling group ${group}`);
+          }
+        }
+        add(v.LaunchTemplateData?.ImageId, `launch template ${id} version ${v.VersionNumber}${labels.length > 0 ? ` (${labels.join(', ')})` : ''}`);
+      }
+    }
+    ltToken = page.NextToken;
+  } while (ltToken);
+
+  // 4. EC2's own view: instances, launch templates, SSM parameters, Image Builder recipes.
+  for (let i = 0; i < ids.length; i += AWS_LIMITS.imageReferencesBatch) {
+    let NextToken: string | undefined;
+    do {
+      const page = await ec2.send(
+        new DescribeImageReferencesCommand({ ImageIds: ids.slice(i, i + AWS_LIMITS.imageReferencesBatch), IncludeAllResourceTypes: true, NextToken }),
+      );
+      for (const ref of page.ImageReferences ?? []) add(ref.ImageId, `${ref.ResourceType ?? 'resource'} ${ref.Arn ?? ''}`.trim());
+      NextToken = page.NextToken;
+    } while (NextToken);
+  }
+  return uses;
+}

@@ -1,0 +1,338 @@
+import { randomUUID } from 'node:crypto';
+import type { VirtualClock } from '../clock.js';
+import { headerValue, type LocalRequest, type LocalResponse, type LocalService } from '../http.js';
+import { JsonFileStore } from '../persist.js';
+import type { ActionContext, ActionHandler, Durations, Ec2Faults } from './context.js';
+import { Ec2ApiError } from './errors.js';
+import { createImage, describeImages } from './images.js';
+import {
+  copyImage,
+  deregisterImage,
+  describeImageAttribute,
+  disableImage,
+  disableImageBlockPublicAccess,
+  disableImageDeprecation,
+  disableImageDeregistrationProtection,
+  enableImage,
+  enableImageBlockPublicAccess,
+  enableImageDeprecation,
+  enableImageDeregistrationProtection,
+  getImageBlockPublicAccessState,
+  modifyImageAttribute,
+  registerImage,
+  resetImageAttribute,
+} from './image-lifecycle.js';
+import { describeInstances, runInstances, startInstances, stopInstances, terminateInstances } from './instances.js';
+import { DEFAULT_DURATIONS, DEFAULT_QUOTAS, type Ec2Quotas } from './limits.js';
+import { isoMs, LOCAL_ACCOUNT_ID, REGIONS, type Ec2State, type ImageRecord, type RegionState } from './model.js';
+import { parseQueryBody } from './query.js';
+import { registerFromImageLocation, type RegisterFromImageLocation } from './register-location.js';
+import { describeRegions } from './regions.js';
+import { seedWorld } from './seed.js';
+import {
+  deleteSnapshot,
+  describeSnapshotAttribute,
+  describeSnapshots,
+  modifySnapshotAttribute,
+  resetSnapshotAttribute,
+} from './snapshots.js';
+import { createTags, deleteTags } from './tags.js';
+import { throttleClass, TokenBuckets } from './throttle.js';
+import { World, type Ec2Event } from './world.js';
+import { errorXml, responseXml } from './xml.js';
+
+export { LOCAL_ACCOUNT_ID } from './model.js';
+export type { Ec2Event } from './world.js';
+export type { Ec2Faults } from './context.js';
+
+/**
+ * The local EC2 endpoint (Query protocol), wire-compatible with @aws-sdk/client-ec2 through an
+ * endpoint override. Per-region world of instances, volumes, images and snapshots, persisted
+ * with JsonFileStore; asynchronous state changes in simulated time (VirtualClock); token-bucket
+ * throttling with the numbers of aws-facts.md (limits.ts); fault injection (`faults`).
+ */
+export interface Ec2ServiceOptions {
+  clock: VirtualClock;
+  /** e.g. `.ami-factory/ec2.json`; undefined = in memory. */
+  stateFile?: string;
+  /** Seed the demo world when the state file is new (default true). */
+  seed?: boolean;
+  /** Simulated ms pending → available of CreateImage/RegisterImage (default 5 min). */
+  imageAvailableAfterMs?: number;
+  /** Simulated ms pending → available of CopyImage (default 10 min, or 2 × imageAvailableAfterMs when that is given). */
+  copyAvailableAfterMs?: number;
+  /** Simulated ms a builder's user data runs before its done signal (default 3 min). */
+  builderBuildMs?: number;
+  /** Token buckets on (default true). */
+  throttling?: boolean;
+  /** Quotas AWS lets accounts raise (default: aws-facts.md). */
+  quotas?: Partial<Ec2Quotas>;
+  /** Initial fault switches (also mutable later through `service.faults`). */
+  faults?: Ec2Faults;
+  /** Instance-store RegisterImage (ImageLocation); default: register-location.ts. */
+  registerFromImageLocation?: RegisterFromImageLocation;
+  /** 'EC2 AMI State Change' and 'EC2 Instance State-change Notification' events. */
+  onEvent?: (e: Ec2Event) => void;
+}
+
+export interface ImageSnapshot {
+  imageId: string;
+  name: string;
+  state: string;
+  ownerId: string;
+  tags: Record<string, string>;
+  snapshotIds: string[];
+  launchPermissions: { userId?: string; group?: string; organizationArn?: string; organizationalUnitArn?: string }[];
+  deprecationTime?: string;
+  creationDate: string;
+}
+
+export interface Ec2Service extends LocalService {
+  /** Fault switches, mutable at runtime. */
+  readonly faults: Ec2Faults;
+  /** Every state the instance has been in, with the simulated time it began (planned future states excluded). */
+  instanceHistory(region: string, instanceId: string): { state: string; at: string }[];
+  /** Calls answered (errors included) and calls throttled, keyed `${region}:${Action}`. */
+  stats(): { calls: Record<string, number>; throttled: Record<string, number> };
+  resetStats(): void;
+  /** Refills every token bucket (tests). */
+  resetThrottling(): void;
+  /** Images of a region as the world holds them (tests, CLI); applies due state changes first. */
+  images(region: string): ImageSnapshot[];
+  /** The raw region state (read-only use: tests and inspection). */
+  regionState(region: string): RegionState;
+  /** Persist now. */
+  flush(): void;
+  /** Stop timers and persist. */
+  close(): void;
+}
+
+export function createEc2Service(opts: Ec2ServiceOptions): Ec2Service {
+  return new LocalEc2(opts);
+}
+
+const ACTIONS: Record<string, ActionHandler> = {
+  DescribeRegions: describeRegions,
+  DescribeInstances: describeInstances,
+  RunInstances: runInstances,
+  StopInstances: stopInstances,
+  StartInstances: startInstances,
+  TerminateInstances: terminateInstances,
+  CreateImage: createImage,
+  DescribeImages: describeImages,
+  RegisterImage: registerImage,
+  CopyImage: copyImage,
+  DeregisterImage: deregisterImage,
+  ModifyImageAttribute: modifyImageAttribute,
+  DescribeImageAttribute: describeImageAttribute,
+  ResetImageAttribute: resetImageAttribute,
+  EnableImageDeprecation: enableImageDeprecation,
+  DisableImageDeprecation: disableImageDeprecation,
+  EnableImage: enableImage,
+  DisableImage: disableImage,
+  EnableImageDeregistrationProtection: enableImageDeregistrationProtection,
+  DisableImageDeregistrationProtection: disableImageDeregistrationProtection,
+  GetImageBlockPublicAccessState: getImageBlockPublicAccessState,
+  EnableImageBlockPublicAccess: enableImageBlockPublicAccess,
+  DisableImageBlockPublicAccess: disableImageBlockPublicAccess,
+  CreateTags: createTags,
+  DeleteTags: deleteTags,
+  DescribeSnapshots: describeSnapshots,
+  DeleteSnapshot: deleteSnapshot,
+  ModifySnapshotAttribute: modifySnapshotAttribute,
+  DescribeSnapshotAttribute: describeSnapshotAttribute,
+  ResetSnapshotAttribute: resetSnapshotAttribute,
+};
+
+/** Names of the actions this endpoint serves. */
+export const SUPPORTED_ACTIONS: readonly string[] = Object.keys(ACTIONS);
+
+class LocalEc2 implements Ec2Service {
+  readonly name = 'ec2';
+  readonly faults: Ec2Faults;
+  private readonly store: JsonFileStore<Ec2State>;
+  private readonly world: World;
+  private readonly buckets: TokenBuckets;
+  private readonly durations: Durations;
+  private readonly quotas: Ec2Quotas;
+  private calls: Record<string, number> = {};
+  private throttled: Record<string, number> = {};
+
+  constructor(private readonly opts: Ec2ServiceOptions) {
+    this.faults = opts.faults ?? {};
+    const imageMs = opts.imageAvailableAfterMs ?? DEFAULT_DURATIONS.imageAvailableAfterMs;
+    this.durations = {
+      ...DEFAULT_DURATIONS,
+      imageAvailableAfterMs: imageMs,
+      copyAvailableAfterMs:
+        opts.copyAvailableAfterMs ?? (opts.imageAvailableAfterMs !== undefined ? 2 * opts.imageAvailableAfterMs : DEFAULT_DURATIONS.copyAvailableAfterMs),
+      builderBuildMs: opts.builderBuildMs ?? DEFAULT_DURATIONS.builderBuildMs,
+    };
+    this.quotas = { ...DEFAULT_QUOTAS, ...(opts.quotas ?? {}) };
+    this.buckets = new TokenBuckets(() => opts.clock.nowMs());
+    this.store = new JsonFileStore<Ec2State>(opts.stateFile, () => ({ version: 1, seeded: false, regions: {} }));
+    this.world = new World(this.store, opts.clock, {
+      failureOf: (region, image) => this.failureOf(region, image),
+      emit: (e) => this.emit(e),
+      deregisteredVisibleMs: this.durations.deregisteredVisibleMs,
+    });
+    for (const r of REGIONS) this.world.region(r);
+    if (!this.store.data.seeded && (opts.seed ?? true)) {
+      seedWorld(this.store.data, opts.clock.nowMs(), (r) => this.world.region(r));
+      this.store.markDirty();
+      this.store.flush();
+    }
+    // A reloaded world continues: due changes apply now, pending ones get their timers again.
+    this.world.advance();
+  }
+
+  // ---- LocalService ---------------------------------------------------------------------------
+
+  matches(req: LocalRequest): boolean {
+    if (req.service === 'ec2') return true;
+    if (req.service !== undefined) return false;
+    if (headerValue(req.headers, 'x-amz-target') !== undefined) return false;
+    const type = headerValue(req.headers, 'content-type') ?? '';
+    const body = req.body.toString('utf8');
+    return (type === '' || type.startsWith('application/x-www-form-urlencoded')) && /(^|&)Action=/.test(body);
+  }
+
+  async handle(req: LocalRequest): Promise<LocalResponse> {
+    const requestId = randomUUID();
+    const params = parseQueryBody(req.body.toString('utf8'));
+    for (const [k, v] of req.query) if (params.tree[k] === undefined) params.tree[k] = v;
+    const action = params.str('Action') ?? '';
+    const region = req.region;
+    const key = `${region}:${action}`;
+    try {
+      if (!(REGIONS as readonly string[]).includes(region)) {
+        throw new Ec2ApiError('AuthFailure', `The local cloud does not serve region '${region}' (regions: ${REGIONS.join(', ')})`, 401);
+      }
+      if (this.faults.unreachableRegions?.includes(region) === true) {
+        throw new Ec2ApiError('Unavailable', `The service is unavailable in ${region}. Please try again shortly.`, 503);
+      }
+      const handler = ACTIONS[action];
+      if (handler === undefined) {
+        throw new Ec2ApiError('InvalidAction', `The action ${action === '' ? '(none)' : action} is not valid for this web service.`);
+      }
+      const unfiltered = !params.has('InstanceId') && !params.has('SnapshotId') && !params.has('Filter') && !params.has('MaxResults') && !params.has('Owner');
+      if (this.faults.throttleAll === true || ((this.opts.throttling ?? true) && !this.takeToken(region, action, unfiltered))) {
+        this.throttled[key] = (this.throttled[key] ?? 0) + 1;
+        throw new Ec2ApiError('RequestLimitExceeded', 'Request limit exceeded.', 503);
+      }
+      this.calls[key] = (this.calls[key] ?? 0) + 1;
+      this.world.advance();
+      if (params.bool('DryRun') === true) {
+        throw new Ec2ApiError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
+      }
+      const ctx: ActionContext = {
+        action,
+        region,
+        rs: this.world.region(region),
+        world: this.world,
+        now: this.world.now(),
+        p: params,
+        requestId,
+        durations: this.durations,
+        quotas: this.quotas,
+        faults: this.faults,
+        registerFromImageLocation: this.opts.registerFromImageLocation ?? registerFromImageLocation,
+      };
+      const body = await handler(ctx);
+      this.store.markDirty();
+      return { status: 200, headers: { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': requestId }, body: responseXml(action, requestId, body) };
+    } catch (e) {
+      if (e instanceof Ec2ApiError) {
+        return { status: e.status, headers: { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': requestId }, body: errorXml(e.code, e.message, requestId) };
+      }
+      const message = e instanceof Error ? e.message : String(e);
+      return { status: 500, headers: { 'content-type': 'text/xml;charset=UTF-8' }, body: errorXml('InternalError', `An internal error has occurred: ${message}`, requestId) };
+    }
+  }
+
+  private takeToken(region: string, action: string, unfiltered: boolean): boolean {
+    return this.buckets.take(LOCAL_ACCOUNT_ID, region, throttleClass(action, unfiltered));
+  }
+
+  // ---- faults and events ------------------------------------------------------------------------
+
+  private failureOf(region: string, image: ImageRecord): string | undefined {
+    for (const f of this.faults.failImages ?? []) {
+      if (f.region !== undefined && f.region !== region) continue;
+      if (f.namePrefix !== undefined && !image.name.startsWith(f.namePrefix)) continue;
+      return f.reason ?? 'An internal error has occurred (local fault: failImages)';
+    }
+    if (image.copy !== undefined) {
+      if (this.faults.failCopiesTo?.includes(region) === true) return `Copy of ${image.copy.sourceImageId} to ${region} failed (local fault: failCopiesTo)`;
+      if (this.faults.unreachableRegions?.includes(image.copy.sourceRegion) === true) {
+        return `The source region ${image.copy.sourceRegion} could not be reached`;
+      }
+    }
+    return undefined;
+  }
+
+  private emit(e: Ec2Event): void {
+    if (this.opts.onEvent === undefined) return;
+    try {
+      this.opts.onEvent(e);
+    } catch {
+      // Best effort, like EC2's events: a failing consumer does not break the endpoint.
+    }
+  }
+
+  // ---- inspection -------------------------------------------------------------------------------
+
+  instanceHistory(region: string, instanceId: string): { state: string; at: string }[] {
+    this.world.advance();
+    const inst = this.world.state.regions[region]?.instances[instanceId];
+    if (inst === undefined) return [];
+    const now = this.world.now();
+    return inst.timeline.filter((e) => e.atMs <= now).map((e) => ({ state: e.state, at: isoMs(e.atMs) }));
+  }
+
+  stats(): { calls: Record<string, number>; throttled: Record<string, number> } {
+    return { calls: { ...this.calls }, throttled: { ...this.throttled } };
+  }
+
+  resetStats(): void {
+    this.calls = {};
+    this.throttled = {};
+  }
+
+  resetThrottling(): void {
+    this.buckets.reset();
+  }
+
+  images(region: string): ImageSnapshot[] {
+    this.world.advance();
+    return Object.values(this.world.region(region).images).map((i) => {
+      const out: ImageSnapshot = {
+        imageId: i.imageId,
+        name: i.name,
+        state: i.state,
+        ownerId: i.ownerId,
+        tags: { ...i.tags },
+        snapshotIds: i.blockDeviceMappings.flatMap((b) => (b.ebs?.snapshotId !== undefined ? [b.ebs.snapshotId] : [])),
+        launchPermissions: i.launchPermissions.map((lp) => ({ ...lp })),
+        creationDate: isoMs(i.createdMs),
+      };
+      if (i.deprecationMs !== undefined) out.deprecationTime = isoMs(i.deprecationMs);
+      return out;
+    });
+  }
+
+  regionState(region: string): RegionState {
+    this.world.advance();
+    return this.world.region(region);
+  }
+
+  flush(): void {
+    this.store.markDirty();
+    this.store.flush();
+  }
+
+  close(): void {
+    this.world.close();
+    this.flush();
+  }
+}
