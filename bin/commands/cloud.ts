@@ -1,5 +1,8 @@
 import { parseArgs } from 'node:util';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { startLocalCloud, DEFAULT_PORT } from '../../local/server.js';
+import { PROJECT_ROOT } from '../../local/paths.js';
 import { DEFAULT_TIME_SCALE } from './_common.js';
 
 export const summary = 'Run the embedded local cloud (EC2, Step Functions) in the foreground';
@@ -45,9 +48,13 @@ export async function run(argv: string[]): Promise<number> {
   }
   const opts: Parameters<typeof startLocalCloud>[0] = { port, timeScale, throttling: values['no-throttling'] !== true };
   if (values['state-dir'] !== undefined) opts.stateDir = values['state-dir'];
+  // The handlers run in this process; their JSON logs go to a file beside the state.
+  const stateDir = opts.stateDir ?? join(PROJECT_ROOT, '.ami-factory');
+  mkdirSync(stateDir, { recursive: true });
+  process.env.AMI_FACTORY_LOG_FILE ??= join(stateDir, 'handlers.log');
   const cloud = await startLocalCloud(opts);
   console.log(`ami-factory local cloud listening on ${cloud.endpoint} (account ${cloud.accountId}, time scale ×${timeScale})`);
-  console.log(`state: ${cloud.stateDir ?? '(memory)'}`);
+  console.log(`state: ${cloud.stateDir ?? '(memory)'}   handler logs: ${process.env.AMI_FACTORY_LOG_FILE}`);
   console.log(`try:   aws ec2 describe-images --owners self --endpoint-url ${cloud.endpoint} --region us-east-1`);
   console.log('press Ctrl-C to stop');
   await new Promise<void>((resolve) => {

@@ -108,7 +108,9 @@ export function instanceXml(world: World, inst: InstanceRecord, launchIndex: num
     privateIpAddress: attached ? inst.privateIp : undefined,
     sourceDestCheck: true,
     groupSet: [{ groupId: 'sg-0a1b2c3d4e5f60718', groupName: 'default' }],
-    stateReason: stopped ? { code: reasonCode, message: `${reasonCode}: User initiated shutdown` } : undefined,
+    stateReason: stopped
+      ? { code: reasonCode, message: `${reasonCode}: ${reasonCode === 'Client.InstanceInitiatedShutdown' ? 'Instance initiated shutdown' : 'User initiated shutdown'}` }
+      : undefined,
     architecture: inst.architecture,
     rootDeviceType: 'ebs',
     rootDeviceName: inst.rootDeviceName,

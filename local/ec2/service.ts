@@ -50,6 +50,21 @@ export type { Ec2Faults } from './context.js';
  * endpoint override. Per-region world of instances, volumes, images and snapshots, persisted
  * with JsonFileStore; asynchronous state changes in simulated time (VirtualClock); token-bucket
  * throttling with the numbers of aws-facts.md (limits.ts); fault injection (`faults`).
+ *
+ * Behaviours worth knowing (details in the modules):
+ * - CreateImage without NoReboot reboots a running instance (stopping → stopped → pending →
+ *   running, 15 simulated s each); snapshots start when it is stopped. Images (and their
+ *   snapshots) complete `imageAvailableAfterMs` after creation, copies `copyAvailableAfterMs`.
+ * - A builder (RunInstances) whose user data has a line `shutdown -h now` (or `poweroff`,
+ *   `halt -p`) shuts itself down `builderBuildMs` after it is running: stopped, or terminated
+ *   with InstanceInitiatedShutdownBehavior=terminate. `aws ec2 create-tags ... --tags Key=K,Value=V`
+ *   in the user data sets those tags on the instance at that moment (instances.ts).
+ * - Deprecated images leave searches unless IncludeDeprecated, asked for by id, or owned by
+ *   the caller; disabled images only with IncludeDisabled; deregistered ones stay visible
+ *   (state deregistered) for an hour of simulated time. Terminated instances stay visible.
+ * - Faults: see Ec2Faults (context.ts): failImages, failCopiesTo, unreachableRegions (503
+ *   Unavailable), throttleAll (503 RequestLimitExceeded), notFoundWindowMs (eventual
+ *   consistency), missingKmsKeys (CopyImage answers InvalidParameterValue).
  */
 export interface Ec2ServiceOptions {
   clock: VirtualClock;
@@ -239,7 +254,8 @@ class LocalEc2 implements Ec2Service {
         registerFromImageLocation: this.opts.registerFromImageLocation ?? registerFromImageLocation,
       };
       const body = await handler(ctx);
-      this.store.markDirty();
+      // Reads change nothing (due state changes mark the store themselves, in advance()).
+      if (!action.startsWith('Describe') && !action.startsWith('Get')) this.store.markDirty();
       return { status: 200, headers: { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': requestId }, body: responseXml(action, requestId, body) };
     } catch (e) {
       if (e instanceof Ec2ApiError) {

@@ -136,6 +136,22 @@ describe('local EC2 endpoint: instances and the image lifecycle', () => {
       expect(d.Reservations?.[0]?.Instances).toHaveLength(3);
     });
 
+    it('paginates DescribeInstances with MaxResults and NextToken', async () => {
+      await c.send(new RunInstancesCommand({ ImageId: await baseImage(c), MinCount: 7, MaxCount: 7, InstanceType: 't3.micro' }));
+      const seen: string[] = [];
+      let NextToken: string | undefined;
+      let pages = 0;
+      do {
+        const r = await c.send(new DescribeInstancesCommand({ MaxResults: 5, NextToken }));
+        seen.push(...(r.Reservations ?? []).flatMap((res) => (res.Instances ?? []).map((i) => i.InstanceId ?? '')));
+        NextToken = r.NextToken;
+        pages++;
+      } while (NextToken !== undefined);
+      expect(pages).toBe(2);
+      expect(new Set(seen).size).toBe(10); // 3 seeded + 7 launched
+      expect(await errorName(c.send(new DescribeInstancesCommand({ InstanceIds: [seen[0] ?? ''], MaxResults: 5 })))).toBe('InvalidParameterCombination');
+    });
+
     it('runs a builder: user data ending in `shutdown -h now` stops the instance after the build time', async () => {
       const r = await c.send(
         new RunInstancesCommand({
