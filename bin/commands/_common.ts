@@ -21,7 +21,7 @@ export const DEFAULT_TIME_SCALE = 600;
 export async function connectLocalCloud(opts: LocalCloudOptions & { port?: number } = {}): Promise<CloudTarget> {
   const port = opts.port ?? DEFAULT_PORT;
   const existing = `http://127.0.0.1:${port}`;
-  if (await isLocalCloudUp(existing)) return { endpoint: existing, reused: true };
+  if (port !== 0 && (await isLocalCloudUp(existing))) return { endpoint: existing, reused: true };
   // Handlers run in this process: their JSON logs go to a file, not between the progress lines.
   const stateDir = typeof opts.stateDir === 'string' ? opts.stateDir : join(PROJECT_ROOT, '.ami-factory');
   mkdirSync(stateDir, { recursive: true });

@@ -24,7 +24,9 @@ a summary, and exits 0 once the image is available.
   --family NAME   family from the config (default: the first one, "web" in the demo)
   --no-reboot     crash-consistent image without rebooting the instance (default: the family's setting)
   --config FILE   factory config (default factory.config.yml)
-  --time-scale X  simulated seconds per real second for an in-process cloud (default ${DEFAULT_TIME_SCALE})`;
+  --time-scale X  simulated seconds per real second for an in-process cloud (default ${DEFAULT_TIME_SCALE})
+  --port N        local cloud port (default 4566; 0 = a free port, always in-process)
+  --state-dir DIR where an in-process cloud keeps its world (default .ami-factory/)`;
 
 interface StartValues {
   family?: string;
@@ -32,6 +34,8 @@ interface StartValues {
   'no-reboot'?: boolean;
   config?: string;
   'time-scale'?: string;
+  port?: string;
+  'state-dir'?: string;
   help?: boolean;
 }
 
@@ -46,6 +50,8 @@ export async function run(argv: string[]): Promise<number> {
         'no-reboot': { type: 'boolean' },
         config: { type: 'string' },
         'time-scale': { type: 'string' },
+        port: { type: 'string' },
+        'state-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -90,7 +96,16 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const started = Date.now();
-  const target = await connectLocalCloud({ timeScale });
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+    console.error(`ami-factory start: --port must be a port number, got "${values.port}"`);
+    return 2;
+  }
+  const target = await connectLocalCloud({
+    timeScale,
+    ...(port !== undefined ? { port } : {}),
+    ...(values['state-dir'] !== undefined ? { stateDir: values['state-dir'] } : {}),
+  });
   const clientConfig = {
     region: request.region,
     endpoint: target.endpoint,
@@ -294,11 +309,11 @@ function printEvent(ev: HistoryEvent, started: number): void {
   if (exited?.name !== undefined) {
     const out = safeJson(exited.output);
     const line = describeStep(exited.name, out);
-    if (line !== undefined) console.log(`  ${at} ${exited.name.padEnd(16)} ${line}`);
+    if (line !== undefined) console.log(`  ${at} ${exited.name.padEnd(18)} ${line}`);
     return;
   }
   if (ev.type === 'TaskFailed' && ev.taskFailedEventDetails !== undefined) {
-    console.log(`  ${at} ${'task failed'.padEnd(16)} ${ev.taskFailedEventDetails.error}: ${causeMessage(ev.taskFailedEventDetails.cause)}`);
+    console.log(`  ${at} ${'task failed'.padEnd(18)} ${ev.taskFailedEventDetails.error}: ${causeMessage(ev.taskFailedEventDetails.cause)}`);
   }
 }
 

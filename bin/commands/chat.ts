@@ -1,0 +1,148 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { slackRequestHeaders } from '../../functions/lib/chatops/signature.js';
+import { renderPlainText, type Block } from '../../functions/lib/chatops/replies.js';
+import { LOCAL_SLACK_SIGNING_SECRET } from '../../local/function-url.js';
+import { connectLocalCloud, formatDuration } from './_common.js';
+
+export const summary = 'Play Slack against the local cloud: ami-factory chat "/ami bake web"';
+
+const HELP = `usage: ami-factory chat "/ami <command> [args]" [--user U…] [--channel C…] [--wait SECONDS]
+
+Signs the slash command with the local signing secret (${LOCAL_SLACK_SIGNING_SECRET}, or
+AMI_FACTORY_SLACK_SIGNING_SECRET), posts it to the local cloud's /slack/commands, prints the
+immediate reply, then waits for what the factory posts to the command's response_url (a
+receiver on a loopback port) and prints it. After a bake it exits 0 when the build succeeded.
+  --user U…        Slack user id of the requester (default U0LOCAL)
+  --channel C…     Slack channel id (default C0LOCAL)
+  --wait SECONDS   how long to wait for the result of a bake (default 600)`;
+
+interface Message {
+  text?: string;
+  blocks?: Block[];
+  response_type?: string;
+}
+
+const FINAL = /^Build of \S+ (succeeded|partially succeeded|failed)/;
+
+export async function run(argv: string[]): Promise<number> {
+  let values: { user?: string; channel?: string; wait?: string; help?: boolean };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { user: { type: 'string' }, channel: { type: 'string' }, wait: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }));
+  } catch (e) {
+    console.error(`ami-factory chat: ${e instanceof Error ? e.message : String(e)}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help === true) {
+    console.log(HELP);
+    return 0;
+  }
+  const line = positionals.join(' ').trim();
+  const m = /^(\/[\w-]+)\s*(.*)$/s.exec(line);
+  if (m === null) {
+    console.error(`ami-factory chat: give the slash command, e.g. "/ami bake web"\n\n${HELP}`);
+    return 2;
+  }
+  const [, command = '/ami', text = ''] = m;
+  const waitMs = Number(values.wait ?? '600') * 1000;
+  const secret = process.env.AMI_FACTORY_SLACK_SIGNING_SECRET ?? LOCAL_SLACK_SIGNING_SECRET;
+  // An in-process cloud runs the handlers in this process: give them the local settings.
+  process.env.AMI_FACTORY_SLACK_SIGNING_SECRET ??= secret;
+  process.env.AMI_FACTORY_STATE_MACHINE_ARN ??= 'arn:aws:states:us-east-1:111122223333:stateMachine:image-factory';
+
+  const posts: Message[] = [];
+  let notify: (() => void) | undefined;
+  const receiver: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        posts.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Message);
+      } catch {
+        posts.push({ text: Buffer.concat(chunks).toString('utf8') });
+      }
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      notify?.();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const responseUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/commands/${randomUUID()}`;
+
+  const started = Date.now();
+  const target = await connectLocalCloud();
+  try {
+    const body = new URLSearchParams({
+      token: 'local',
+      team_id: 'T0LOCAL',
+      team_domain: 'local',
+      channel_id: values.channel ?? 'C0LOCAL',
+      channel_name: 'local',
+      user_id: values.user ?? 'U0LOCAL',
+      user_name: process.env.USER ?? 'local',
+      command,
+      text,
+      api_app_id: 'A0LOCAL',
+      response_url: responseUrl,
+      trigger_id: randomUUID(),
+    }).toString();
+    const r = await fetch(`${target.endpoint}/slack/commands`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...slackRequestHeaders(secret, body) },
+      body,
+      signal: AbortSignal.timeout(10_000),
+    });
+    const replyText = await r.text();
+    if (r.status === 400 && replyText.includes('no service answers')) {
+      console.error('✗ the local cloud does not serve /slack/commands (local/server.ts needs the function-URL service)');
+      return 1;
+    }
+    if (r.status !== 200) {
+      console.error(`✗ HTTP ${r.status}: ${replyText}`);
+      return 1;
+    }
+    const reply = JSON.parse(replyText) as Message;
+    console.log(`${reply.response_type === 'in_channel' ? '[in channel]' : '[only you]'} ${renderPlainText(reply)}`);
+    const first = reply.blocks?.[0];
+    const refused = first?.type === 'section' && /^(:warning:|:no_entry:)/.test(first.text.text);
+    if (refused || !/^\s*bake\b/i.test(text)) return refused ? 1 : 0;
+
+    // A bake: wait (bounded) for the result the notifier posts to the response_url.
+    const deadline = Date.now() + waitMs;
+    let shown = 0;
+    for (;;) {
+      for (const p of posts.slice(shown)) console.log(`\n[response_url] ${renderPlainText(p)}`);
+      shown = posts.length;
+      const final = posts.map((p) => FINAL.exec(p.text ?? '')).find((x) => x !== null);
+      if (final) {
+        console.log(`\n${final[1] === 'succeeded' ? '✓' : '✗'} ${final[0]} in ${formatDuration(Date.now() - started)}`);
+        return final[1] === 'succeeded' ? 0 : 1;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        console.error(`\n✗ no result posted within ${formatDuration(waitMs)}`);
+        return 1;
+      }
+      await new Promise<void>((resolveWait) => {
+        const t = setTimeout(resolveWait, Math.min(left, 1000));
+        notify = () => {
+          clearTimeout(t);
+          resolveWait();
+        };
+      });
+    }
+  } catch (e) {
+    console.error(`✗ ami-factory chat: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    return 1;
+  } finally {
+    receiver.close();
+    receiver.closeAllConnections();
+    await target.cloud?.close();
+  }
+}
