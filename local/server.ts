@@ -10,6 +10,7 @@ import { LocalLambda, readFunctionTriggers } from './lambda.js';
 import { SfnService } from './sfn/service.js';
 import { createEc2Service, LOCAL_ACCOUNT_ID, type Ec2Service } from './ec2/service.js';
 import { createS3Service, type S3Service } from './s3/service.js';
+import { createAutoScalingService, type AutoScalingService } from './autoscaling/service.js';
 import { createEventsService, type EventsService } from './events/service.js';
 import type { JsonValue } from './json.js';
 
@@ -40,6 +41,8 @@ export interface LocalCloudOptions {
   ec2Events?: boolean;
   /** Point in-process handlers' AWS clients at this cloud (default true). */
   configureHandlers?: boolean;
+  /** Bulk inventory of managed images, seeded once per family (benchmarks; local/ec2/seed.ts). */
+  seedImages?: { count: number; regions: string[]; family: string };
   projectRoot?: string;
 }
 
@@ -52,6 +55,7 @@ export interface LocalCloud {
   sfn: SfnService;
   s3: S3Service;
   events: EventsService;
+  autoscaling: AutoScalingService;
   lambda: LocalLambda;
   stateDir: string | null;
   stateBucket: string;
@@ -124,14 +128,20 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const ec2File = file('ec2.json');
   if (ec2File !== undefined) ec2Opts.stateFile = ec2File;
   if (options.imageAvailableAfterMs !== undefined) ec2Opts.imageAvailableAfterMs = options.imageAvailableAfterMs;
+  if (options.seedImages !== undefined) ec2Opts.seedImages = options.seedImages;
   const ec2 = createEc2Service(ec2Opts);
+
+  const asgOpts: Parameters<typeof createAutoScalingService>[0] = { clock, ec2 };
+  const asgFile = file('autoscaling.json');
+  if (asgFile !== undefined) asgOpts.stateFile = asgFile;
+  const autoscaling = createAutoScalingService(asgOpts);
 
   const s3Opts: Parameters<typeof createS3Service>[0] = { accountId: LOCAL_ACCOUNT_ID, clock };
   const s3Dir = file('s3');
   if (s3Dir !== undefined) s3Opts.rootDir = s3Dir;
   const s3 = createS3Service(s3Opts);
 
-  const services: LocalService[] = [sfn, events, ec2, s3];
+  const services: LocalService[] = [sfn, events, autoscaling, ec2, s3];
   const localApi = (path: string): LocalResponse | undefined => {
     if (path === '/_local/health') return json({ ok: true, service: 'ami-factory-local-cloud' });
     if (path === '/_local/stats') {
@@ -179,6 +189,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     sfn,
     s3,
     events,
+    autoscaling,
     lambda,
     stateDir,
     stateBucket: LOCAL_STATE_BUCKET,
@@ -189,6 +200,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       events.close();
       sfn.close();
       ec2.close();
+      autoscaling.close();
       s3.close();
       persistClock();
       await closeServer(server);

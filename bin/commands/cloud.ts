@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLocalCloud, DEFAULT_PORT } from '../../local/server.js';
 import { PROJECT_ROOT } from '../../local/paths.js';
+import { REGIONS } from '../../local/ec2/model.js';
 import { DEFAULT_TIME_SCALE } from './_common.js';
 
 export const summary = 'Run the embedded local cloud (EC2, Step Functions) in the foreground';
@@ -13,7 +14,8 @@ Serves the AWS APIs the factory uses on one loopback port, so the AWS CLI or any
 talk to it with an endpoint override. State persists in --state-dir (default .ami-factory/).
   --port N          listen port (default ${DEFAULT_PORT})
   --time-scale X    simulated seconds per real second (default ${DEFAULT_TIME_SCALE}: EC2's minutes pass in tenths of a second)
-  --no-throttling   turn off EC2's token-bucket request throttling`;
+  --no-throttling   turn off EC2's token-bucket request throttling
+  --seed-images N   add N available managed images (family "bench") over all regions, dated across the past 400 days (once per state dir)`;
 
 export async function run(argv: string[]): Promise<number> {
   let values;
@@ -25,6 +27,7 @@ export async function run(argv: string[]): Promise<number> {
         'time-scale': { type: 'string' },
         'state-dir': { type: 'string' },
         'no-throttling': { type: 'boolean' },
+        'seed-images': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -46,8 +49,14 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`ami-factory cloud: --time-scale must be a positive number, got "${values['time-scale']}"`);
     return 2;
   }
+  const seedImages = values['seed-images'] === undefined ? undefined : Number(values['seed-images']);
+  if (seedImages !== undefined && !(Number.isInteger(seedImages) && seedImages >= 0)) {
+    console.error(`ami-factory cloud: --seed-images must be a non-negative integer, got "${values['seed-images']}"`);
+    return 2;
+  }
   const opts: Parameters<typeof startLocalCloud>[0] = { port, timeScale, throttling: values['no-throttling'] !== true };
   if (values['state-dir'] !== undefined) opts.stateDir = values['state-dir'];
+  if (seedImages !== undefined && seedImages > 0) opts.seedImages = { count: seedImages, regions: [...REGIONS], family: 'bench' };
   // The handlers run in this process; their JSON logs go to a file beside the state.
   const stateDir = opts.stateDir ?? join(PROJECT_ROOT, '.ami-factory');
   mkdirSync(stateDir, { recursive: true });

@@ -77,3 +77,10 @@ export const DEFAULT_DURATIONS = {
 
 /** MaxResults bounds of the paginated Describe actions. */
 export const MAX_RESULTS = { min: 5, max: 1000 } as const;
+/** MaxResults bounds of DescribeLaunchTemplates and DescribeLaunchTemplateVersions (EC2 API reference: 1–200). */
+export const LAUNCH_TEMPLATE_MAX_RESULTS = { min: 1, max: 200 } as const;
+
+/** DescribeImageReferences: "up to 10 image ids per call" (aws-facts.md, "Retirement"). */
+export const IMAGE_REFERENCES_MAX_IMAGE_IDS = 10;
+/** DescribeImageReferences `version-depth` of ec2:LaunchTemplate: 1–10000, default 10 (EC2 API reference, ResourceTypeOption). */
+export const IMAGE_REFERENCES_VERSION_DEPTH = { default: 10, min: 1, max: 10_000 } as const;

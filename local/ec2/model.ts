@@ -172,6 +172,36 @@ export interface ImageRecord {
   copy?: { sourceRegion: string; sourceImageId: string; clientToken?: string };
 }
 
+/** What a launch template version holds (the subset of LaunchTemplateData the local cloud models). */
+export interface LaunchTemplateDataRecord {
+  imageId?: string;
+  instanceType?: string;
+  keyName?: string;
+  /** Base64, as sent. */
+  userData?: string;
+  instanceInitiatedShutdownBehavior?: string;
+  securityGroupIds?: string[];
+  tagSpecifications?: { resourceType: string; tags: TagMap }[];
+}
+
+export interface LaunchTemplateVersionRecord {
+  versionNumber: number;
+  description?: string;
+  createdMs: number;
+  data: LaunchTemplateDataRecord;
+}
+
+export interface LaunchTemplateRecord {
+  launchTemplateId: string;
+  name: string;
+  createdMs: number;
+  defaultVersion: number;
+  latestVersion: number;
+  tags: TagMap;
+  /** Every version not deleted, ascending by number. */
+  versions: LaunchTemplateVersionRecord[];
+}
+
 export interface RegionState {
   instances: Record<string, InstanceRecord>;
   volumes: Record<string, VolumeRecord>;
@@ -182,12 +212,18 @@ export interface RegionState {
   runTokens: Record<string, { reservationId: string; instanceIds: string[]; fingerprint: string }>;
   /** CopyImage ClientToken → the copy it made. */
   copyTokens: Record<string, { imageId: string; fingerprint: string }>;
+  /** Launch templates by id (optional: worlds persisted before they existed lack it). */
+  launchTemplates?: Record<string, LaunchTemplateRecord>;
+  /** CreateLaunchTemplate / CreateLaunchTemplateVersion ClientToken → what it made. */
+  launchTemplateTokens?: Record<string, { launchTemplateId: string; versionNumber: number; fingerprint: string }>;
 }
 
 export interface Ec2State {
   version: 1;
   seeded: boolean;
   regions: Record<string, RegionState>;
+  /** Bulk-seeded managed images per family (seedManagedImages), so a restart does not seed again. */
+  managedSeeds?: Record<string, number>;
 }
 
 export function emptyRegion(): RegionState {
@@ -199,11 +235,13 @@ export function emptyRegion(): RegionState {
     imageBlockPublicAccess: 'unblocked',
     runTokens: {},
     copyTokens: {},
+    launchTemplates: {},
+    launchTemplateTokens: {},
   };
 }
 
 /** `ami-`, `snap-`, `vol-`, `i-` + 17 hex digits, like current EC2 ids. */
-export function newId(prefix: 'ami' | 'snap' | 'vol' | 'i' | 'r'): string {
+export function newId(prefix: 'ami' | 'snap' | 'vol' | 'i' | 'r' | 'lt'): string {
   return `${prefix}-${randomBytes(9).toString('hex').slice(0, 17)}`;
 }
 
@@ -212,11 +250,15 @@ export const ID_PATTERNS = {
   snap: /^snap-[0-9a-f]{8}([0-9a-f]{9})?$/,
   vol: /^vol-[0-9a-f]{8}([0-9a-f]{9})?$/,
   i: /^i-[0-9a-f]{8}([0-9a-f]{9})?$/,
+  lt: /^lt-[0-9a-f]{17}$/,
 } as const;
 
 export const imageArn = (region: string, imageId: string): string => `arn:aws:ec2:${region}::image/${imageId}`;
 export const instanceArn = (region: string, account: string, instanceId: string): string =>
   `arn:aws:ec2:${region}:${account}:instance/${instanceId}`;
+
+export const launchTemplateArn = (region: string, account: string, launchTemplateId: string): string =>
+  `arn:aws:ec2:${region}:${account}:launch-template/${launchTemplateId}`;
 
 /** A stable fake KMS key id for an alias (same alias, same region → same key). */
 export function kmsKeyArn(region: string, keyOrAlias: string): string {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   AMAZON_ACCOUNT_ID,
+  LOCAL_ACCOUNT_ID,
   newId,
   REGIONS,
   type Ec2State,
@@ -127,4 +128,91 @@ export function seedWorld(state: Ec2State, nowMs: number, region: (name: string)
     });
   }
   state.seeded = true;
+}
+
+/** Bulk inventory of managed images (benchmarks, retention at scale): see seedManagedImages. */
+export interface ManagedImageSeed {
+  /** Images in all (spread round-robin over `regions`). */
+  count: number;
+  regions: string[];
+  family: string;
+}
+
+/** How far back the creation dates of bulk-seeded images reach (simulated days before now). */
+export const MANAGED_SEED_SPAN_DAYS = 400;
+
+function stamp(ms: number): string {
+  // yyyymmddThhmmZ, the timestamp of the factory's deterministic names.
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\d{2}\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * Creates `count` available images owned by the account, as the factory would have built them:
+ * tags `ami-factory:managed=true`, `ami-factory:family`, `ami-factory:build-id`,
+ * `ami-factory:created-at`, names `<family>-<yyyymmddThhmmZ>-<buildId8>`, creation dates spread
+ * evenly over the past MANAGED_SEED_SPAN_DAYS simulated days (newest first), one completed 8 GiB
+ * snapshot each. Regions take turns. Idempotent per family: `state.managedSeeds` remembers how many
+ * were seeded, so a restart with the same option adds nothing. Returns the number created.
+ * The caller persists (once).
+ */
+export function seedManagedImages(state: Ec2State, nowMs: number, region: (name: string) => RegionState, seed: ManagedImageSeed): number {
+  if (!Number.isInteger(seed.count) || seed.count < 0) throw new RangeError(`seedImages.count must be a non-negative integer, got ${seed.count}`);
+  if (seed.regions.length === 0) throw new RangeError('seedImages.regions must name at least one region');
+  const unknown = seed.regions.filter((r) => !(REGIONS as readonly string[]).includes(r));
+  if (unknown.length > 0) throw new RangeError(`seedImages.regions: unknown region(s) ${unknown.join(', ')} (regions: ${REGIONS.join(', ')})`);
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(seed.family)) throw new RangeError(`seedImages.family must be a lower-case name, got '${seed.family}'`);
+  const seeds = (state.managedSeeds ??= {});
+  const done = seeds[seed.family] ?? 0;
+  if (done >= seed.count) return 0;
+  const regions = seed.regions.map(region);
+  const step = (MANAGED_SEED_SPAN_DAYS * DAY) / seed.count;
+  for (let i = done; i < seed.count; i++) {
+    const rs = regions[i % regions.length] as RegionState;
+    const createdMs = Math.floor(nowMs - 60_000 - i * step);
+    const buildId = randomUUID();
+    const imageId = newId('ami');
+    const snapshotId = newId('snap');
+    rs.snapshots[snapshotId] = {
+      snapshotId,
+      volumeId: 'vol-ffffffff',
+      volumeSize: 8,
+      encrypted: false,
+      description: `Created by CreateImage for ${imageId}`,
+      ownerId: LOCAL_ACCOUNT_ID,
+      startMs: createdMs,
+      state: 'completed',
+      tags: {},
+      createVolumePermission: { userIds: [], groups: [] },
+    };
+    rs.images[imageId] = {
+      imageId,
+      name: `${seed.family}-${stamp(createdMs)}-${buildId.slice(0, 8)}`,
+      ownerId: LOCAL_ACCOUNT_ID,
+      state: 'available',
+      createdMs,
+      kind: 'seed',
+      imageType: 'machine',
+      architecture: 'x86_64',
+      platformDetails: 'Linux/UNIX',
+      usageOperation: 'RunInstances',
+      rootDeviceType: 'ebs',
+      rootDeviceName: '/dev/xvda',
+      virtualizationType: 'hvm',
+      hypervisor: 'xen',
+      enaSupport: true,
+      bootMode: 'uefi-preferred',
+      blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { snapshotId, volumeSize: 8, volumeType: 'gp3', deleteOnTermination: true, encrypted: false } }],
+      launchPermissions: [],
+      tags: {
+        'ami-factory:managed': 'true',
+        'ami-factory:family': seed.family,
+        'ami-factory:build-id': buildId,
+        'ami-factory:created-at': new Date(createdMs).toISOString(),
+      },
+      deregistrationProtection: 'disabled',
+      requestId: buildId,
+    };
+  }
+  seeds[seed.family] = seed.count;
+  return seed.count - done;
 }

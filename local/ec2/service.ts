@@ -22,13 +22,25 @@ import {
   registerImage,
   resetImageAttribute,
 } from './image-lifecycle.js';
+import { describeImageReferences } from './image-references.js';
+import {
+  createLaunchTemplate,
+  createLaunchTemplateVersion,
+  deleteLaunchTemplate,
+  deleteLaunchTemplateVersions,
+  describeLaunchTemplates,
+  describeLaunchTemplateVersions,
+  modifyLaunchTemplate,
+  templateByName,
+  templatesOf,
+} from './launch-templates.js';
 import { describeInstances, runInstances, startInstances, stopInstances, terminateInstances } from './instances.js';
 import { DEFAULT_DURATIONS, DEFAULT_QUOTAS, type Ec2Quotas } from './limits.js';
 import { isoMs, LOCAL_ACCOUNT_ID, REGIONS, type Ec2State, type ImageRecord, type RegionState } from './model.js';
 import { parseQueryBody } from './query.js';
 import { registerFromImageLocation, type RegisterFromImageLocation } from './register-location.js';
 import { describeRegions } from './regions.js';
-import { seedWorld } from './seed.js';
+import { seedManagedImages, seedWorld, type ManagedImageSeed } from './seed.js';
 import {
   deleteSnapshot,
   describeSnapshotAttribute,
@@ -44,6 +56,7 @@ import { errorXml, responseXml } from './xml.js';
 export { LOCAL_ACCOUNT_ID } from './model.js';
 export type { Ec2Event } from './world.js';
 export type { Ec2Faults } from './context.js';
+export type { ManagedImageSeed } from './seed.js';
 
 /**
  * The local EC2 endpoint (Query protocol), wire-compatible with @aws-sdk/client-ec2 through an
@@ -62,6 +75,8 @@ export type { Ec2Faults } from './context.js';
  * - Deprecated images leave searches unless IncludeDeprecated, asked for by id, or owned by
  *   the caller; disabled images only with IncludeDisabled; deregistered ones stay visible
  *   (state deregistered) for an hour of simulated time. Terminated instances stay visible.
+ * - Launch templates (launch-templates.ts) persist with the region; DescribeImageReferences
+ *   (image-references.ts) finds the instances and launch templates that use an image.
  * - Faults: see Ec2Faults (context.ts): failImages, failCopiesTo, unreachableRegions (503
  *   Unavailable), throttleAll (503 RequestLimitExceeded), notFoundWindowMs (eventual
  *   consistency), missingKmsKeys (CopyImage answers InvalidParameterValue).
@@ -72,6 +87,8 @@ export interface Ec2ServiceOptions {
   stateFile?: string;
   /** Seed the demo world when the state file is new (default true). */
   seed?: boolean;
+  /** Bulk inventory of available managed images (benchmarks); seeded once per family, persisted once (seed.ts). */
+  seedImages?: ManagedImageSeed;
   /** Simulated ms pending → available of CreateImage/RegisterImage (default 5 min). */
   imageAvailableAfterMs?: number;
   /** Simulated ms pending → available of CopyImage (default 10 min, or 2 × imageAvailableAfterMs when that is given). */
@@ -102,6 +119,15 @@ export interface ImageSnapshot {
   creationDate: string;
 }
 
+/** A launch template as other local services (Auto Scaling) see it. */
+export interface LaunchTemplateInfo {
+  launchTemplateId: string;
+  launchTemplateName: string;
+  defaultVersion: number;
+  latestVersion: number;
+  versions: number[];
+}
+
 export interface Ec2Service extends LocalService {
   /** Fault switches, mutable at runtime. */
   readonly faults: Ec2Faults;
@@ -114,6 +140,10 @@ export interface Ec2Service extends LocalService {
   resetThrottling(): void;
   /** Images of a region as the world holds them (tests, CLI); applies due state changes first. */
   images(region: string): ImageSnapshot[];
+  /** A launch template of the region by id or by name (Auto Scaling's validation); undefined when there is none. */
+  launchTemplate(region: string, ref: { id?: string; name?: string }): LaunchTemplateInfo | undefined;
+  /** Whether the account can launch `imageId` in the region (exists, visible, not deregistered). */
+  imageUsable(region: string, imageId: string): boolean;
   /** The raw region state (read-only use: tests and inspection). */
   regionState(region: string): RegionState;
   /** Persist now. */
@@ -157,6 +187,14 @@ const ACTIONS: Record<string, ActionHandler> = {
   ModifySnapshotAttribute: modifySnapshotAttribute,
   DescribeSnapshotAttribute: describeSnapshotAttribute,
   ResetSnapshotAttribute: resetSnapshotAttribute,
+  CreateLaunchTemplate: createLaunchTemplate,
+  CreateLaunchTemplateVersion: createLaunchTemplateVersion,
+  DescribeLaunchTemplates: describeLaunchTemplates,
+  DescribeLaunchTemplateVersions: describeLaunchTemplateVersions,
+  ModifyLaunchTemplate: modifyLaunchTemplate,
+  DeleteLaunchTemplate: deleteLaunchTemplate,
+  DeleteLaunchTemplateVersions: deleteLaunchTemplateVersions,
+  DescribeImageReferences: describeImageReferences,
 };
 
 /** Names of the actions this endpoint serves. */
@@ -194,6 +232,10 @@ class LocalEc2 implements Ec2Service {
     for (const r of REGIONS) this.world.region(r);
     if (!this.store.data.seeded && (opts.seed ?? true)) {
       seedWorld(this.store.data, opts.clock.nowMs(), (r) => this.world.region(r));
+      this.store.markDirty();
+      this.store.flush();
+    }
+    if (opts.seedImages !== undefined && seedManagedImages(this.store.data, opts.clock.nowMs(), (r) => this.world.region(r), opts.seedImages) > 0) {
       this.store.markDirty();
       this.store.flush();
     }
@@ -335,6 +377,27 @@ class LocalEc2 implements Ec2Service {
       if (i.deprecationMs !== undefined) out.deprecationTime = isoMs(i.deprecationMs);
       return out;
     });
+  }
+
+  launchTemplate(region: string, ref: { id?: string; name?: string }): LaunchTemplateInfo | undefined {
+    const rs = this.world.region(region);
+    const t = ref.id !== undefined ? templatesOf(rs)[ref.id] : ref.name !== undefined ? templateByName(rs, ref.name) : undefined;
+    if (t === undefined) return undefined;
+    return {
+      launchTemplateId: t.launchTemplateId,
+      launchTemplateName: t.name,
+      defaultVersion: t.defaultVersion,
+      latestVersion: t.latestVersion,
+      versions: t.versions.map((v) => v.versionNumber),
+    };
+  }
+
+  imageUsable(region: string, imageId: string): boolean {
+    this.world.advance();
+    const image = this.world.region(region).images[imageId];
+    if (image === undefined || image.state === 'deregistered') return false;
+    if (image.visibleFromMs !== undefined && image.visibleFromMs > this.world.now()) return false;
+    return image.ownerId === LOCAL_ACCOUNT_ID || image.launchPermissions.some((lp) => lp.group === 'all' || lp.userId === LOCAL_ACCOUNT_ID);
   }
 
   regionState(region: string): RegionState {

@@ -47,6 +47,11 @@ const MUTATING: ReadonlySet<string> = new Set([
   'DisableImageBlockPublicAccess',
   'EnableImageDeregistrationProtection',
   'DisableImageDeregistrationProtection',
+  'CreateLaunchTemplate',
+  'CreateLaunchTemplateVersion',
+  'ModifyLaunchTemplate',
+  'DeleteLaunchTemplate',
+  'DeleteLaunchTemplateVersions',
 ]);
 
 const OWN_BUCKET: Record<string, ThrottleClass> = {
