@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { PROJECT_ROOT } from './paths.js';
 import { VirtualClock } from './clock.js';
 import { parseSigV4Scope, type LocalRequest, type LocalResponse, type LocalService } from './http.js';
@@ -145,7 +146,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const localApi = (path: string): LocalResponse | undefined => {
     if (path === '/_local/health') return json({ ok: true, service: 'ami-factory-local-cloud' });
     if (path === '/_local/stats') {
-      return json({ ec2: ec2.stats(), lambda: Object.fromEntries(lambda.invocations), timeScale, virtualTime: clock.now().toISOString() });
+      return json({ ec2: ec2.stats(), s3: s3.stats(), lambda: Object.fromEntries(lambda.invocations), timeScale, virtualTime: clock.now().toISOString() });
     }
     return undefined;
   };
@@ -280,17 +281,19 @@ async function route(
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const url = new URL(req.url ?? '/', 'http://local');
+  // The raw path: URL normalisation would rewrite S3 keys with '.' or '..' segments.
+  const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
   const scope = parseSigV4Scope(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
   const request: LocalRequest = {
     method: req.method ?? 'GET',
-    path: url.pathname,
+    path: rawPath,
     query: url.searchParams,
     headers: req.headers,
     body: Buffer.concat(chunks),
     region: scope.region ?? 'us-east-1',
     service: scope.service,
   };
-  let response: LocalResponse;
+  let response: LocalResponse & { stream?: NodeJS.ReadableStream };
   try {
     const local = request.path.startsWith('/_local/') ? localApi(request.path) : undefined;
     if (local !== undefined) {
@@ -300,14 +303,21 @@ async function route(
       response =
         service === undefined
           ? { status: 400, headers: { 'content-type': 'text/plain' }, body: 'ami-factory local cloud: no service answers this request' }
-          : await service.handle(request);
+          : 'handleStream' in service && typeof service.handleStream === 'function'
+            ? await (service as S3Service).handleStream(request)
+            : await service.handle(request);
     }
   } catch (e) {
     const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     response = { status: 500, headers: { 'content-type': 'text/plain' }, body: `local cloud internal error: ${message}` };
   }
   res.writeHead(response.status, response.headers ?? {});
-  res.end(response.body ?? '');
+  if (response.stream !== undefined) {
+    // Large objects (bundle parts, images) stream from disk instead of being buffered.
+    await pipeline(response.stream, res).catch(() => undefined);
+  } else {
+    res.end(response.body ?? '');
+  }
 }
 
 function json(v: unknown): LocalResponse {

@@ -1,110 +1,269 @@
-// TEMPORARY minimal S3 (buckets, objects, ListObjectsV2) so the pipeline can be integrated;
-// replaced by the full local S3 endpoint.
-import { createHash, randomUUID } from 'node:crypto';
-import type { LocalRequest, LocalResponse, LocalService } from '../http.js';
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { VirtualClock } from '../clock.js';
+import { headerValue, type LocalRequest, type LocalResponse, type LocalService } from '../http.js';
+import { EC2_BUNDLE_READER, aclName, grantsAllow, ownerForAccount, type Grant } from './acl.js';
+import {
+  createBucket,
+  deleteBucket,
+  getBucketAcl,
+  getBucketLocation,
+  getBucketVersioning,
+  headBucket,
+  listBuckets,
+  listObjects,
+  listObjectsV2,
+  putBucketAcl,
+} from './buckets.js';
+import { S3Error } from './errors.js';
+import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, listMultipartUploads, listParts, uploadPart } from './multipart.js';
+import { copyObject, deleteObject, deleteObjects, getObject, getObjectAcl, putObject, putObjectAcl } from './objects.js';
+import {
+  errorResponse,
+  isValidBucketName,
+  presignedScope,
+  requestId,
+  target,
+  virtualHostBucket,
+  type S3Call,
+  type S3Env,
+  type S3Response,
+} from './protocol.js';
+import { Store } from './store.js';
 
+/**
+ * The local S3 endpoint: REST-XML as `@aws-sdk/client-s3` speaks it (path-style and
+ * `bucket.localhost` virtual-host style), for the factory's state bucket and instance-store
+ * bundles. Objects live under `rootDir/<bucket>/` (see store.ts), or in memory.
+ *
+ * `handle()` answers with the whole body in memory (the LocalService contract);
+ * `handleStream()` answers GetObject from disk as a stream, for a server that can pipe it.
+ */
 export interface S3ServiceOptions {
+  /** Objects on disk under it; undefined keeps everything in memory. */
   rootDir?: string;
   accountId: string;
   clock?: VirtualClock;
+  /** Smallest part (except the last) CompleteMultipartUpload accepts; S3's 5 MiB by default. */
+  minPartSize?: number;
+  /**
+   * New buckets get ObjectOwnership BucketOwnerEnforced (ACLs disabled), as in S3 since
+   * April 2023, unless created with `x-amz-object-ownership`. Off by default: bundles need
+   * `aws-exec-read`, which such a bucket refuses (AccessControlListNotSupported).
+   */
+  enforceObjectOwnership?: boolean;
 }
 
+/** An object as other local services read it in-process (the local EC2 reads bundles at RegisterImage). */
+export interface S3ObjectView {
+  body: Buffer;
+  /** The canned ACL (`aws-exec-read`…), or the canned ACL its grants amount to, or `custom`. */
+  acl: string;
+  contentType?: string;
+  grants: Grant[];
+  /** EC2 may read it (its canonical user, or everyone, has READ): what `aws-exec-read` is for. */
+  ec2Readable: boolean;
+  etag: string;
+  size: number;
+  lastModified: Date;
+  metadata: Record<string, string>;
+}
+
+/** A response whose body may be a stream (GetObject from disk). */
+export type S3StreamingResponse = LocalResponse & { headers: Record<string, string>; stream?: Readable };
+
 export interface S3Service extends LocalService {
-  getObject(bucket: string, key: string): { body: Buffer; acl: string; contentType?: string } | undefined;
+  getObject(bucket: string, key: string): S3ObjectView | undefined;
   listKeys(bucket: string, prefix?: string): string[];
+  /** Calls per operation (`PutObject`, `ListObjectsV2`…). */
   stats(): Record<string, number>;
+  /** Like handle(), but object data read from disk comes as `stream` (body unset) instead of being buffered. */
+  handleStream(req: LocalRequest): Promise<S3StreamingResponse>;
   close(): void;
 }
 
-interface Obj {
-  body: Buffer;
-  acl: string;
-  etag: string;
-  modified: number;
-  contentType?: string;
+type Op = (env: S3Env, call: S3Call) => S3Response | Promise<S3Response>;
+
+/** Subresources this endpoint does not implement: answered NotImplemented rather than mistaken for another operation. */
+const UNSUPPORTED = [
+  'tagging',
+  'attributes',
+  'legal-hold',
+  'retention',
+  'torrent',
+  'restore',
+  'select',
+  'versions',
+  'policy',
+  'policyStatus',
+  'cors',
+  'lifecycle',
+  'website',
+  'logging',
+  'notification',
+  'replication',
+  'encryption',
+  'ownershipControls',
+  'publicAccessBlock',
+  'accelerate',
+  'requestPayment',
+  'analytics',
+  'inventory',
+  'metrics',
+  'intelligent-tiering',
+  'object-lock',
+  'session',
+  'renameObject',
+];
+
+function notImplemented(): never {
+  throw new S3Error('NotImplemented', 501, 'A header you provided implies functionality that is not implemented');
 }
 
-export function createS3Service(_opts: S3ServiceOptions): S3Service {
-  const buckets = new Map<string, Map<string, Obj>>();
-  const calls: Record<string, number> = {};
-  const count = (op: string): void => {
-    calls[op] = (calls[op] ?? 0) + 1;
+function methodNotAllowed(method: string): never {
+  throw new S3Error('MethodNotAllowed', 405, 'The specified method is not allowed against this resource.', { Method: method });
+}
+
+/** The operation a request is: its name (for stats) and its handler. */
+function route(call: S3Call): [string, Op] {
+  const q = call.req.query;
+  const has = (n: string): boolean => q.has(n);
+  const method = call.req.method.toUpperCase();
+  if (UNSUPPORTED.some(has)) return ['Unsupported', notImplemented];
+  if (call.bucket === '') {
+    if (method === 'GET') return ['ListBuckets', listBuckets];
+    return ['Unsupported', () => methodNotAllowed(method)];
+  }
+  if (call.key === '') {
+    switch (method) {
+      case 'PUT':
+        if (has('acl')) return ['PutBucketAcl', putBucketAcl];
+        if (has('versioning')) return ['Unsupported', notImplemented];
+        return ['CreateBucket', createBucket];
+      case 'HEAD':
+        return ['HeadBucket', headBucket];
+      case 'DELETE':
+        return ['DeleteBucket', deleteBucket];
+      case 'GET':
+        if (has('location')) return ['GetBucketLocation', getBucketLocation];
+        if (has('acl')) return ['GetBucketAcl', getBucketAcl];
+        if (has('versioning')) return ['GetBucketVersioning', getBucketVersioning];
+        if (has('uploads')) return ['ListMultipartUploads', listMultipartUploads];
+        if (q.get('list-type') === '2') return ['ListObjectsV2', listObjectsV2];
+        return ['ListObjects', listObjects];
+      case 'POST':
+        if (has('delete')) return ['DeleteObjects', deleteObjects];
+        return ['Unsupported', notImplemented];
+      default:
+        return ['Unsupported', () => methodNotAllowed(method)];
+    }
+  }
+  switch (method) {
+    case 'PUT':
+      if (has('uploadId') || has('partNumber')) {
+        if (headerValue(call.req.headers, 'x-amz-copy-source') !== undefined) return ['UploadPartCopy', notImplemented];
+        return ['UploadPart', uploadPart];
+      }
+      if (has('acl')) return ['PutObjectAcl', putObjectAcl];
+      if (headerValue(call.req.headers, 'x-amz-copy-source') !== undefined) return ['CopyObject', copyObject];
+      return ['PutObject', putObject];
+    case 'GET':
+      if (has('acl')) return ['GetObjectAcl', getObjectAcl];
+      if (has('uploadId')) return ['ListParts', listParts];
+      return ['GetObject', (env, c) => getObject(env, c, true)];
+    case 'HEAD':
+      return ['HeadObject', (env, c) => getObject(env, c, false)];
+    case 'DELETE':
+      if (has('uploadId')) return ['AbortMultipartUpload', abortMultipartUpload];
+      return ['DeleteObject', deleteObject];
+    case 'POST':
+      if (has('uploads')) return ['CreateMultipartUpload', createMultipartUpload];
+      if (has('uploadId')) return ['CompleteMultipartUpload', completeMultipartUpload];
+      return ['Unsupported', notImplemented];
+    default:
+      return ['Unsupported', () => methodNotAllowed(method)];
+  }
+}
+
+/**
+ * True for requests this endpoint should answer: SigV4-signed for `s3` (header or presigned
+ * query), and unsigned requests that can only be S3 (virtual-host style, or a path-style
+ * `/<valid-bucket>[/key]` that is not a Query-protocol form, a JSON-protocol target or `/_local/`).
+ */
+export function isS3Request(req: LocalRequest): boolean {
+  if (req.service !== undefined) return req.service === 's3';
+  const presigned = presignedScope(req);
+  if (presigned !== undefined) return presigned.service === 's3';
+  const auth = headerValue(req.headers, 'authorization');
+  if (auth !== undefined) return auth.startsWith('AWS '); // SigV2, which only S3 still accepts
+  if (headerValue(req.headers, 'x-amz-target') !== undefined || req.query.has('Action') || req.path.startsWith('/_local/')) return false;
+  if ((headerValue(req.headers, 'content-type') ?? '').startsWith('application/x-www-form-urlencoded')) return false;
+  if (virtualHostBucket(req) !== undefined) return true;
+  const first = req.path.split('/')[1] ?? '';
+  return isValidBucketName(first);
+}
+
+export function createS3Service(opts: S3ServiceOptions): S3Service {
+  const store = new Store(opts.rootDir);
+  const env: S3Env = {
+    store,
+    accountId: opts.accountId,
+    owner: ownerForAccount(opts.accountId),
+    nowMs: () => opts.clock?.nowMs() ?? Date.now(),
+    minPartSize: opts.minPartSize ?? 5 * 1024 * 1024,
+    enforceObjectOwnership: opts.enforceObjectOwnership ?? false,
   };
-  const xml = (status: number, body: string): LocalResponse => ({ status, headers: { 'content-type': 'application/xml' }, body: `<?xml version="1.0" encoding="UTF-8"?>${body}` });
-  const err = (status: number, code: string, message: string): LocalResponse => xml(status, `<Error><Code>${code}</Code><Message>${message}</Message><RequestId>${randomUUID()}</RequestId></Error>`);
-  const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const calls: Record<string, number> = {};
+
+  const handleStream = async (req: LocalRequest): Promise<S3StreamingResponse> => {
+    const id = requestId();
+    let r: S3Response;
+    try {
+      const { bucket, key } = target(req);
+      const call: S3Call = { req, bucket, key, region: presignedScope(req)?.region ?? req.region, requestId: id };
+      const [name, op] = route(call);
+      calls[name] = (calls[name] ?? 0) + 1;
+      r = await op(env, call);
+    } catch (e) {
+      const err = e instanceof S3Error ? e : new S3Error('InternalError', 500, `We encountered an internal error. Please try again. (${e instanceof Error ? e.message : String(e)})`);
+      r = errorResponse(err, { req, requestId: id });
+    }
+    const headers = { ...r.headers, 'x-amz-request-id': id, 'x-amz-id-2': randomBytes(24).toString('base64'), server: 'AmazonS3' };
+    const out: S3StreamingResponse = { status: r.status, headers };
+    if (r.body !== undefined) out.body = r.body;
+    if (r.stream !== undefined) out.stream = r.stream;
+    return out;
+  };
+
   return {
     name: 's3',
-    matches: (req) => req.service === 's3',
-    async handle(req: LocalRequest): Promise<LocalResponse> {
-      const parts = req.path.split('/').filter((p) => p !== '');
-      const bucket = decodeURIComponent(parts[0] ?? '');
-      const key = parts.slice(1).map(decodeURIComponent).join('/');
-      if (bucket === '') return err(400, 'InvalidRequest', 'no bucket');
-      const b = buckets.get(bucket);
-      if (key === '') {
-        if (req.method === 'PUT') {
-          count('CreateBucket');
-          if (b !== undefined) return err(409, 'BucketAlreadyOwnedByYou', 'exists');
-          buckets.set(bucket, new Map());
-          return { status: 200 };
-        }
-        if (b === undefined) return err(404, 'NoSuchBucket', 'The specified bucket does not exist');
-        if (req.method === 'GET') {
-          count('ListObjectsV2');
-          const prefix = req.query.get('prefix') ?? '';
-          const max = Number(req.query.get('max-keys') ?? '1000');
-          const after = req.query.get('continuation-token') ?? req.query.get('start-after') ?? '';
-          const keys = [...b.keys()].filter((k) => k.startsWith(prefix) && k > after).sort();
-          const page = keys.slice(0, max);
-          const truncated = keys.length > page.length;
-          const contents = page
-            .map((k) => {
-              const o = b.get(k) as Obj;
-              return `<Contents><Key>${esc(k)}</Key><LastModified>${new Date(o.modified).toISOString()}</LastModified><ETag>${o.etag}</ETag><Size>${o.body.length}</Size><StorageClass>STANDARD</StorageClass></Contents>`;
-            })
-            .join('');
-          return xml(
-            200,
-            `<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${esc(bucket)}</Name><Prefix>${esc(prefix)}</Prefix><KeyCount>${page.length}</KeyCount><MaxKeys>${max}</MaxKeys><IsTruncated>${truncated}</IsTruncated>${contents}${truncated ? `<NextContinuationToken>${esc(page.at(-1) ?? '')}</NextContinuationToken>` : ''}</ListBucketResult>`,
-          );
-        }
-        return err(405, 'MethodNotAllowed', req.method);
-      }
-      if (b === undefined) return err(404, 'NoSuchBucket', 'The specified bucket does not exist');
-      if (req.method === 'PUT') {
-        count('PutObject');
-        const etag = `"${createHash('md5').update(req.body).digest('hex')}"`;
-        const acl = typeof req.headers['x-amz-acl'] === 'string' ? req.headers['x-amz-acl'] : 'private';
-        const o: Obj = { body: Buffer.from(req.body), acl, etag, modified: Date.now() };
-        if (typeof req.headers['content-type'] === 'string') o.contentType = req.headers['content-type'];
-        b.set(key, o);
-        return { status: 200, headers: { etag } };
-      }
-      const o = b.get(key);
-      if (req.method === 'DELETE') {
-        count('DeleteObject');
-        b.delete(key);
-        return { status: 204 };
-      }
-      if (req.method === 'GET' || req.method === 'HEAD') {
-        count(req.method === 'GET' ? 'GetObject' : 'HeadObject');
-        if (o === undefined) return req.method === 'HEAD' ? { status: 404 } : err(404, 'NoSuchKey', 'The specified key does not exist.');
-        return {
-          status: 200,
-          headers: { etag: o.etag, 'content-length': String(o.body.length), 'content-type': o.contentType ?? 'binary/octet-stream', 'last-modified': new Date(o.modified).toUTCString() },
-          body: req.method === 'GET' ? o.body : '',
-        };
-      }
-      return err(405, 'MethodNotAllowed', req.method);
+    matches: isS3Request,
+    handleStream,
+    async handle(req) {
+      const r = await handleStream(req);
+      if (r.stream === undefined) return r;
+      const chunks: Buffer[] = [];
+      for await (const c of r.stream) chunks.push(c as Buffer);
+      const { stream: _stream, ...rest } = r;
+      return { ...rest, body: Buffer.concat(chunks) };
     },
     getObject(bucket, key) {
-      const o = buckets.get(bucket)?.get(key);
-      return o === undefined ? undefined : { body: o.body, acl: o.acl, ...(o.contentType !== undefined ? { contentType: o.contentType } : {}) };
+      const o = store.buckets.get(bucket)?.objects.get(key);
+      if (o === undefined) return undefined;
+      return {
+        body: store.read(bucket, o.segments),
+        acl: aclName(o.acl, env.owner),
+        contentType: o.contentType,
+        grants: o.acl.grants,
+        ec2Readable: grantsAllow(o.acl, EC2_BUNDLE_READER.id, 'READ'),
+        etag: o.etag,
+        size: o.size,
+        lastModified: new Date(o.lastModifiedMs),
+        metadata: { ...o.metadata },
+      };
     },
     listKeys(bucket, prefix = '') {
-      return [...(buckets.get(bucket)?.keys() ?? [])].filter((k) => k.startsWith(prefix)).sort();
+      return (store.buckets.get(bucket)?.sorted ?? []).filter((k) => k.startsWith(prefix));
     },
     stats: () => ({ ...calls }),
     close: () => undefined,

@@ -471,8 +471,9 @@ describe('local EventBridge persistence', () => {
     await eb.send(new PutTargetsCommand({ Rule: 'sweep', Targets: [{ Id: 's', Arn: lambdaArn('sweepWaits') }] }));
     await h.close();
 
-    // Act: restart three simulated hours later (36 firings were missed)
-    h = await start({ timeScale: 1, startAt: t0 + 3 * 3600_000, stateFile });
+    // Act: restart three simulated hours and a half period later (36 firings were missed);
+    // mid-period, so the next regular firing is minutes away, not a few milliseconds.
+    h = await start({ timeScale: 1, startAt: t0 + 3 * 3600_000 + 150_000, stateFile });
     eb = h.client();
     h.events.resume();
     await h.events.idle();

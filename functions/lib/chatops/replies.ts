@@ -272,3 +272,93 @@ export function imageListReply(family: string, images: ImageListItem[], region?:
   blocks.push(...packLines(table(rows.map((r) => r.map(escapeMrkdwn))), SLACK_LIMITS.blocks - blocks.length, true));
   return message('ephemeral', fallback(title, table(rows)), blocks);
 }
+
+/** A short ephemeral note (a feature not available yet, nothing found). */
+export function noticeReply(text: string, detail?: string): SlackMessage {
+  const blocks: Block[] = [section(`:information_source: ${escapeMrkdwn(text)}`)];
+  if (detail !== undefined) blocks.push(context(escapeMrkdwn(detail)));
+  return message('ephemeral', clip(detail !== undefined ? `${text} ${detail}` : text, SLACK_LIMITS.fallbackText), blocks);
+}
+
+/** Adds a context line under a reply (e.g. what a dry run does not check yet). */
+export function withNote(reply: SlackMessage, note: string): SlackMessage {
+  const blocks = [...reply.blocks.slice(0, SLACK_LIMITS.blocks - 1), context(escapeMrkdwn(note))];
+  return { ...reply, blocks, text: clip(`${reply.text}\n${note}`, SLACK_LIMITS.fallbackText) };
+}
+
+export interface ExecutionSummary {
+  buildId: string;
+  family: string;
+  /** RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED | PENDING_REDRIVE */
+  status: string;
+  startDate?: string;
+  stopDate?: string;
+  error?: string;
+  cause?: string;
+}
+
+/** One build that has not (or not successfully) reported: its execution status. Ephemeral. */
+export function executionStatusReply(e: ExecutionSummary): SlackMessage {
+  const icon = e.status === 'RUNNING' ? ':hourglass_flowing_sand:' : e.status === 'SUCCEEDED' ? ':white_check_mark:' : ':x:';
+  const title = `Build of ${e.family} is ${e.status.toLowerCase().replace(/_/g, ' ')}`;
+  const since = e.startDate !== undefined ? ` · started ${e.startDate}` : '';
+  const failure = e.error !== undefined ? ` — ${e.error}${e.cause ? `: ${clip(firstLine(e.cause), 300)}` : ''}` : '';
+  const blocks: Block[] = [
+    section(`${icon} *${escapeMrkdwn(title)}*${escapeMrkdwn(failure)}`),
+    context(`Build \`${escapeMrkdwn(e.buildId)}\`${escapeMrkdwn(since)}`),
+  ];
+  return message('ephemeral', clip(`${title}${failure} (build ${e.buildId}${since})`, SLACK_LIMITS.fallbackText), blocks);
+}
+
+/** The recent builds, newest first. Ephemeral. */
+export function recentBuildsReply(builds: ExecutionSummary[]): SlackMessage {
+  const title = builds.length === 0 ? 'No recent builds' : `${builds.length} recent build${builds.length === 1 ? '' : 's'}`;
+  const rows = builds.map((b) => [b.status.toLowerCase(), b.family, b.buildId, b.startDate ?? '']);
+  const blocks: Block[] = [section(`*${escapeMrkdwn(title)}*`)];
+  blocks.push(...packLines(table(rows.map((r) => r.map(escapeMrkdwn))), SLACK_LIMITS.blocks - blocks.length, true));
+  return message('ephemeral', fallback(title, table(rows)), blocks);
+}
+
+export interface ShareReplyInput {
+  imageId: string;
+  region: string;
+  family: string;
+  account: string;
+  /** false: the account could launch the image already. */
+  added: boolean;
+  snapshotsShared: number;
+}
+
+/** The outcome of `share`. In channel, so the team sees who shared what. */
+export function shareReply(s: ShareReplyInput): SlackMessage {
+  const what = s.added
+    ? `Shared ${s.imageId} (${s.family}, ${s.region}) with account ${s.account}`
+    : `${s.imageId} (${s.family}, ${s.region}) was already shared with account ${s.account}; nothing changed`;
+  const snaps = s.snapshotsShared > 0 ? ` · create-volume permission on ${s.snapshotsShared} snapshot${s.snapshotsShared === 1 ? '' : 's'}` : '';
+  return message('in_channel', clip(`${what}${snaps}`, SLACK_LIMITS.fallbackText), [section(`:handshake: ${escapeMrkdwn(what)}${escapeMrkdwn(snaps)}`)]);
+}
+
+/** The plain text of a message for a terminal: its blocks' text, with Slack's markup undone. */
+export function renderPlainText(m: { text?: string; blocks?: Block[] }): string {
+  const lines: string[] = [];
+  for (const b of m.blocks ?? []) {
+    if (b.type === 'header' || b.type === 'section') lines.push(b.text.text);
+    else if (b.type === 'context') lines.push(...b.elements.map((e) => `  ${e.text}`));
+  }
+  const text = lines.length > 0 ? lines.join('\n') : (m.text ?? '');
+  return text
+    .replace(/```/g, '')
+    .replace(/<@([A-Z0-9]+)>/g, '@$1')
+    .replace(/<#([A-Z0-9]+)>/g, '#$1')
+    .replace(/:white_check_mark:/g, '✓')
+    .replace(/:x:/g, '✗')
+    .replace(/:warning:/g, '!')
+    .replace(/:no_entry:/g, '⛔')
+    .replace(/:hourglass_flowing_sand:/g, '…')
+    .replace(/:information_source:/g, 'i')
+    .replace(/:handshake:/g, '→')
+    .replace(/[*`]/g, '')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}

@@ -1,0 +1,102 @@
+'use strict';
+/* global require, module, process, __dirname */
+/* eslint-disable @typescript-eslint/no-require-imports -- osls loads this file as CommonJS */
+/**
+ * CloudFormation for the factory config's per-family triggers, for osls's variable resolver:
+ *
+ *   resources:
+ *     - ${file(deploy/schedules.cjs)}
+ *
+ * One AWS::Events::Rule per family with `triggers.schedule`, targeting the triggerBuild
+ * function with an InputTransformer that adds the family (the same template as
+ * functions/lib/triggers/schedule.ts scheduleTargetInput), plus the permission for
+ * EventBridge to invoke the function from that rule. The config is `AMI_FACTORY_CONFIG` or
+ * `factory.config.yml` next to serverless.yml; the handler validates it fully at run time.
+ */
+const { readFileSync } = require('node:fs');
+const { createHash } = require('node:crypto');
+const { join, resolve } = require('node:path');
+const { parse } = require('yaml');
+
+const FAMILY = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const SCHEDULE = /^(cron\([^\s()]+( [^\s()]+){5}\)|rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\))$/;
+/** serverless's logical id of the `triggerBuild` function. */
+const TARGET_FUNCTION = 'TriggerBuildLambdaFunction';
+
+function logicalId(family) {
+  const pascal = family
+    .split('-')
+    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+    .join('');
+  // Different families can share a PascalCase form (a-b vs ab): a short hash keeps ids unique.
+  const hash = createHash('sha256').update(family).digest('hex').slice(0, 6);
+  return `ScheduleBuild${pascal}${hash}`;
+}
+
+/** The InputTransformer a family's schedule target needs (mirrors scheduleTargetInput). */
+function scheduleTargetInput(family) {
+  if (!FAMILY.test(family)) throw new Error(`"${family}" is not a valid family name`);
+  return { InputPathsMap: { id: '$.id', time: '$.time' }, InputTemplate: `{"family":"${family}","id":<id>,"time":<time>}` };
+}
+
+/** `{ Resources }` for a parsed factory config. */
+function scheduleResources(config) {
+  const families = (config && config.families) || {};
+  const Resources = {};
+  for (const [family, f] of Object.entries(families)) {
+    const schedule = f && f.triggers && f.triggers.schedule;
+    if (schedule === undefined) continue;
+    if (typeof schedule !== 'string' || !SCHEDULE.test(schedule)) {
+      throw new Error(`families.${family}.triggers.schedule: "${schedule}" is not an EventBridge schedule such as cron(0 7 ? * MON *) or rate(7 days)`);
+    }
+    const id = logicalId(family);
+    Resources[`${id}Rule`] = {
+      Type: 'AWS::Events::Rule',
+      Properties: {
+        Description: `ami-factory: scheduled build of ${family}`,
+        ScheduleExpression: schedule,
+        State: 'ENABLED',
+        Targets: [
+          {
+            Id: 'triggerBuild',
+            Arn: { 'Fn::GetAtt': [TARGET_FUNCTION, 'Arn'] },
+            InputTransformer: scheduleTargetInput(family),
+            RetryPolicy: { MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 3600 },
+          },
+        ],
+      },
+    };
+    Resources[`${id}Permission`] = {
+      Type: 'AWS::Lambda::Permission',
+      Properties: {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [TARGET_FUNCTION, 'Arn'] },
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': [`${id}Rule`, 'Arn'] },
+      },
+    };
+  }
+  return { Resources };
+}
+
+function configPath(serviceDir) {
+  const explicit = process.env.AMI_FACTORY_CONFIG;
+  return explicit !== undefined && explicit !== '' ? resolve(explicit) : join(serviceDir, 'factory.config.yml');
+}
+
+/** osls calls this with `{ options, resolveVariable, resolveConfigurationProperty }`. */
+async function schedules(_variables, serviceDir = join(__dirname, '..')) {
+  const path = configPath(serviceDir);
+  let text;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`Cannot read the factory config ${path}: ${e.message}`, { cause: e });
+  }
+  return scheduleResources(parse(text));
+}
+
+module.exports = schedules;
+module.exports.scheduleResources = scheduleResources;
+module.exports.scheduleTargetInput = scheduleTargetInput;
+module.exports.logicalId = logicalId;

@@ -1,0 +1,388 @@
+import { randomUUID } from 'node:crypto';
+import { DescribeImagesCommand, type EC2Client, type Image } from '@aws-sdk/client-ec2';
+import { DescribeExecutionCommand, ListExecutionsCommand, type ExecutionListItem, type SFNClient } from '@aws-sdk/client-sfn';
+import { z } from 'zod';
+import { BuildIdSchema, FamilySchema } from '../build-request.js';
+import { buildRequestFor, type FactoryConfig, type FamilyConfig } from '../config.js';
+import { TAG } from '../constants.js';
+import { applySharing } from '../ec2/share.js';
+import { ConfigurationError, ValidationError, hasErrorName } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { planRetention, type InventoryImage, type RetentionPolicy } from '../retention/plan.js';
+import { executionNameFor } from '../triggers/ids.js';
+import { startBuildExecution } from '../triggers/runtime.js';
+import { parseChatCommand, parseSlashCommandForm, type ChatCommand, type SlashCommand } from './command.js';
+import { jsonResult, rawBodyOf, slackResult, type FunctionUrlEvent, type FunctionUrlResult } from './http.js';
+import { authorize, type Permission, type Requester } from './permissions.js';
+import {
+  bakeAcknowledgedReply,
+  buildReportReply,
+  deniedReply,
+  errorReply,
+  executionStatusReply,
+  helpReply,
+  imageListReply,
+  noticeReply,
+  recentBuildsReply,
+  retentionPlanReply,
+  shareReply,
+  withNote,
+  type BuildReport,
+  type ExecutionSummary,
+  type SlackMessage,
+} from './replies.js';
+import { SlackSignatureError, verifySlackRequest } from './signature.js';
+import type { ChatOpsStore } from './store.js';
+
+/**
+ * The Slack slash command endpoint's logic: verify the signature, parse, authorize with the
+ * family's `chatops` permissions, run the command, answer with a Block Kit reply (and a text
+ * fallback). Every command is a handful of AWS calls, well inside Slack's 3 seconds; a bake
+ * answers as soon as its execution started, and the notifier posts the result later to the
+ * request's response_url.
+ */
+export interface ChatOpsDeps {
+  config: FactoryConfig;
+  sfn: SFNClient;
+  ec2: (region: string) => EC2Client;
+  store: ChatOpsStore;
+  stateMachineArn: string;
+  /** The account the factory runs in (owner of its images). */
+  accountId: string;
+  signingSecret: () => Promise<string>;
+  logger: Logger;
+  now?: () => Date;
+  newBuildId?: () => string;
+}
+
+const BuildIdentitySchema = z.object({ buildId: BuildIdSchema, family: FamilySchema });
+
+/** Status of builds is searched among this many most recent executions. */
+const STATUS_SEARCH_LIMIT = 500;
+const RECENT_BUILDS = 10;
+
+/** Retention defaults for chat dry runs when a family's `retention` block does not say. */
+export const RetentionPolicyConfigSchema = z.object({
+  keepNewest: z.number().int().min(0).default(3),
+  maxAgeDays: z.number().int().min(1).default(90),
+  deprecateAfterDays: z.number().int().min(1).optional(),
+  disableGraceDays: z.number().int().min(0).default(7),
+  excludeTags: z.record(z.string(), z.string()).default({ 'ami-factory:keep': 'true' }),
+});
+
+export function retentionPolicyOf(family: FamilyConfig): RetentionPolicy {
+  const r = RetentionPolicyConfigSchema.safeParse(family.retention);
+  if (!r.success) throw new ValidationError('The family retention settings are invalid', r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  const { deprecateAfterDays, ...rest } = r.data;
+  return deprecateAfterDays !== undefined ? { ...rest, deprecateAfterDays } : rest;
+}
+
+export async function handleSlackRequest(deps: ChatOpsDeps, event: FunctionUrlEvent, requestId?: string): Promise<FunctionUrlResult> {
+  const rawBody = rawBodyOf(event);
+  try {
+    verifySlackRequest({
+      signingSecret: await deps.signingSecret(),
+      headers: event.headers ?? {},
+      rawBody,
+      now: () => (deps.now ?? (() => new Date()))().getTime(),
+    });
+  } catch (e) {
+    if (e instanceof SlackSignatureError) {
+      deps.logger.warn('slack request refused', { reason: e.reason });
+      return jsonResult(401, { error: 'invalid_signature' });
+    }
+    if (e instanceof ConfigurationError) {
+      deps.logger.error('slack endpoint misconfigured', { errorMessage: e.message });
+      return jsonResult(500, { error: 'not_configured' });
+    }
+    throw e;
+  }
+  let form: SlashCommand;
+  try {
+    form = parseSlashCommandForm(rawBody);
+  } catch (e) {
+    return slackResult(errorReply(e, requestId));
+  }
+  deps.logger.appendKeys({ slackUser: form.user_id, slackChannel: form.channel_id });
+  try {
+    const command = parseChatCommand(form.text);
+    deps.logger.info('slash command', { command: command.kind });
+    return slackResult(await runCommand(deps, form, command));
+  } catch (e) {
+    deps.logger.warn('slash command failed', { errorName: e instanceof Error ? e.name : typeof e, errorMessage: e instanceof Error ? e.message : String(e) });
+    return slackResult(errorReply(e, requestId));
+  }
+}
+
+function requesterOf(form: SlashCommand): Requester {
+  // User groups need a Slack API token (usergroups.users.list); rules by user and channel work without.
+  return { userId: form.user_id, userGroups: [], channelId: form.channel_id };
+}
+
+function familyConfig(config: FactoryConfig, family: string): FamilyConfig {
+  const f = config.families[family];
+  if (f === undefined) throw new ValidationError(`Unknown family "${family}"; the factory builds: ${Object.keys(config.families).join(', ')}`);
+  return f;
+}
+
+/** The reply refusing the command, or undefined when the requester may run it for the family. */
+function refusal(deps: ChatOpsDeps, permission: ChatCommand | Permission, form: SlashCommand, family: string): SlackMessage | undefined {
+  const a = authorize(permission, requesterOf(form), familyConfig(deps.config, family).chatops, family);
+  if (a.allowed) return undefined;
+  deps.logger.warn('slash command not allowed', { family, permission: typeof permission === 'string' ? permission : permission.kind });
+  return deniedReply(a.reason);
+}
+
+async function runCommand(deps: ChatOpsDeps, form: SlashCommand, command: ChatCommand): Promise<SlackMessage> {
+  switch (command.kind) {
+    case 'help':
+      return helpReply(form.command, command.topic);
+    case 'bake':
+      return bake(deps, form, command);
+    case 'status':
+      return command.buildId === undefined ? recentBuilds(deps, form) : buildStatus(deps, form, command.buildId);
+    case 'list':
+      return listImages(deps, form, command);
+    case 'expire':
+      return expire(deps, form, command);
+    case 'share':
+      return share(deps, form, command);
+  }
+}
+
+async function bake(deps: ChatOpsDeps, form: SlashCommand, command: Extract<ChatCommand, { kind: 'bake' }>): Promise<SlackMessage> {
+  const denied = refusal(deps, command, form, command.family);
+  if (denied !== undefined) return denied;
+  const buildId = (deps.newBuildId ?? randomUUID)();
+  const now = (deps.now ?? (() => new Date()))();
+  const request = buildRequestFor(deps.config, command.family, {
+    buildId,
+    requestedAt: now.toISOString(),
+    trigger: { type: 'chatops', actor: form.user_name !== '' ? `${form.user_id} (${form.user_name})` : form.user_id, channel: form.channel_id },
+    ...(command.regions !== undefined ? { regions: command.regions } : {}),
+    ...(command.reboot !== undefined ? { noReboot: !command.reboot } : {}),
+  });
+  // Recorded before the execution starts, so even a very fast build finds where to report.
+  await deps.store.put({
+    buildId,
+    family: command.family,
+    responseUrl: form.response_url,
+    userId: form.user_id,
+    channelId: form.channel_id,
+    teamId: form.team_id,
+    createdAt: now.toISOString(),
+    posts: 0,
+    posted: [],
+  });
+  const executionName = executionNameFor(command.family, buildId);
+  const started = await startBuildExecution(deps.sfn, deps.stateMachineArn, { request, executionName });
+  deps.logger.info('bake started', { buildId, family: command.family, executionArn: started.executionArn });
+  return bakeAcknowledgedReply({
+    family: command.family,
+    regions: [request.region, ...request.copies.map((c) => c.region)],
+    buildId,
+    executionName,
+    executionArn: started.executionArn,
+    requestedBy: form.user_id,
+    ...(request.source.type === 'instance' ? { reboot: !request.source.noReboot } : {}),
+  });
+}
+
+async function listExecutions(deps: ChatOpsDeps, limit: number): Promise<ExecutionListItem[]> {
+  const out: ExecutionListItem[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await deps.sfn.send(
+      new ListExecutionsCommand({ stateMachineArn: deps.stateMachineArn, maxResults: Math.min(100, limit - out.length), nextToken }),
+    );
+    out.push(...(page.executions ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken !== undefined && out.length < limit);
+  return out;
+}
+
+function iso(d: Date | undefined): string | undefined {
+  return d === undefined ? undefined : d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+async function describeBuild(deps: ChatOpsDeps, executionArn: string): Promise<{ summary: ExecutionSummary; report?: BuildReport }> {
+  const d = await deps.sfn.send(new DescribeExecutionCommand({ executionArn }));
+  // Only the build id and family matter here; an older input shape must not hide the status.
+  const input = BuildIdentitySchema.safeParse(JSON.parse(d.input ?? '{}'));
+  const summary: ExecutionSummary = {
+    buildId: input.success ? input.data.buildId : (d.name ?? ''),
+    family: input.success ? input.data.family : '(unknown)',
+    status: d.status ?? 'UNKNOWN',
+  };
+  const started = iso(d.startDate);
+  if (started !== undefined) summary.startDate = started;
+  const stopped = iso(d.stopDate);
+  if (stopped !== undefined) summary.stopDate = stopped;
+  if (d.error !== undefined) summary.error = d.error;
+  if (d.cause !== undefined) summary.cause = d.cause;
+  if (d.status === 'SUCCEEDED' && d.output !== undefined) {
+    const out = JSON.parse(d.output) as Partial<BuildReport>;
+    if (typeof out.outcome === 'string' && Array.isArray(out.regions)) {
+      return { summary, report: { outcome: out.outcome, buildId: summary.buildId, family: summary.family, imageName: out.imageName ?? null, regions: out.regions } };
+    }
+  }
+  return { summary };
+}
+
+async function buildStatus(deps: ChatOpsDeps, form: SlashCommand, buildId: string): Promise<SlackMessage> {
+  const executions = await listExecutions(deps, STATUS_SEARCH_LIMIT);
+  const found = executions.find((e) => e.name === buildId || (e.name ?? '').endsWith(`-${buildId}`));
+  if (found?.executionArn === undefined) return noticeReply(`No build ${buildId} among the ${executions.length} most recent.`);
+  const { summary, report } = await describeBuild(deps, found.executionArn);
+  if (deps.config.families[summary.family] !== undefined) {
+    const denied = refusal(deps, 'status', form, summary.family);
+    if (denied !== undefined) return denied;
+  }
+  return report !== undefined ? { ...buildReportReply(report), response_type: 'ephemeral' } : executionStatusReply(summary);
+}
+
+async function recentBuilds(deps: ChatOpsDeps, form: SlashCommand): Promise<SlackMessage> {
+  const executions = (await listExecutions(deps, RECENT_BUILDS)).filter((e) => e.executionArn !== undefined);
+  const described = await Promise.all(executions.map((e) => describeBuild(deps, e.executionArn as string)));
+  const visible = described
+    .map((d) => d.summary)
+    .filter((s) => deps.config.families[s.family] === undefined || authorize('status', requesterOf(form), deps.config.families[s.family]?.chatops).allowed);
+  return recentBuildsReply(visible);
+}
+
+const FAMILY_FILTERS = (family: string): { Name: string; Values: string[] }[] => [
+  { Name: `tag:${TAG.family}`, Values: [family] },
+  { Name: `tag:${TAG.managed}`, Values: ['true'] },
+];
+
+async function familyImages(deps: ChatOpsDeps, family: string, region: string): Promise<Image[]> {
+  const out: Image[] = [];
+  let NextToken: string | undefined;
+  do {
+    const r = await deps.ec2(region).send(
+      new DescribeImagesCommand({ Owners: ['self'], Filters: FAMILY_FILTERS(family), IncludeDeprecated: true, IncludeDisabled: true, NextToken }),
+    );
+    out.push(...(r.Images ?? []));
+    NextToken = r.NextToken;
+  } while (NextToken !== undefined);
+  return out;
+}
+
+function ageDays(creationDate: string | undefined, now: Date): number | undefined {
+  const t = Date.parse(creationDate ?? '');
+  return Number.isNaN(t) ? undefined : Math.max(0, (now.getTime() - t) / 86_400_000);
+}
+
+async function listImages(deps: ChatOpsDeps, form: SlashCommand, command: Extract<ChatCommand, { kind: 'list' }>): Promise<SlackMessage> {
+  const denied = refusal(deps, command, form, command.family);
+  if (denied !== undefined) return denied;
+  const region = command.region ?? familyConfig(deps.config, command.family).region;
+  const now = (deps.now ?? (() => new Date()))();
+  const images = (await familyImages(deps, command.family, region)).sort(
+    (a, b) => Date.parse(b.CreationDate ?? '') - Date.parse(a.CreationDate ?? '') || (b.Name ?? '').localeCompare(a.Name ?? ''),
+  );
+  return imageListReply(
+    command.family,
+    images.map((i) => {
+      const item: Parameters<typeof imageListReply>[1][number] = { imageId: i.ImageId ?? '', region, name: i.Name ?? '' };
+      const age = ageDays(i.CreationDate, now);
+      if (age !== undefined) item.ageDays = age;
+      if (i.State !== undefined) item.state = i.State;
+      if (i.DeprecationTime !== undefined) item.deprecationTime = i.DeprecationTime;
+      return item;
+    }),
+    region,
+  );
+}
+
+function tagsOf(image: Image): Record<string, string> {
+  return Object.fromEntries((image.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+}
+
+async function expire(deps: ChatOpsDeps, form: SlashCommand, command: Extract<ChatCommand, { kind: 'expire' }>): Promise<SlackMessage> {
+  const denied = refusal(deps, command, form, command.family);
+  if (denied !== undefined) return denied;
+  if (command.apply) {
+    return noticeReply(
+      `Applying retention from Slack is not available yet; nothing was changed.`,
+      `\`expire ${command.family}\` shows the plan as a dry run.`,
+    );
+  }
+  const family = familyConfig(deps.config, command.family);
+  const policy = retentionPolicyOf(family);
+  const regions = [family.region, ...family.copies.map((c) => c.region)];
+  const perRegion = await Promise.all(regions.map(async (region) => ({ region, images: await familyImages(deps, command.family, region) })));
+  const inventory: InventoryImage[] = perRegion.flatMap(({ region, images }) =>
+    images.map((i) => {
+      const item: InventoryImage = {
+        imageId: i.ImageId ?? '',
+        region,
+        name: i.Name ?? '',
+        ownerId: i.OwnerId ?? '',
+        creationDate: i.CreationDate ?? '',
+        state: i.State ?? 'unknown',
+        tags: tagsOf(i),
+      };
+      if (i.DeprecationTime !== undefined) item.deprecationTime = i.DeprecationTime;
+      if (i.DeregistrationProtection !== undefined) item.deregistrationProtection = i.DeregistrationProtection.startsWith('enabled');
+      if (i.RootDeviceType === 'ebs' || i.RootDeviceType === 'instance-store') item.rootDeviceType = i.RootDeviceType;
+      if (i.ImageLocation !== undefined) item.imageLocation = i.ImageLocation;
+      return item;
+    }),
+  );
+  const now = (deps.now ?? (() => new Date()))();
+  const rows = planRetention(command.family, inventory, new Map(), policy, deps.accountId, now);
+  return withNote(
+    retentionPlanReply({ family: command.family, rows, applied: false, slashCommand: form.command }),
+    `Policy: keep newest ${policy.keepNewest} per region, max age ${policy.maxAgeDays} days, ${policy.disableGraceDays} days disabled before deregistering. In-use checks (instances, launch templates) are not applied in chat dry runs yet.`,
+  );
+}
+
+/** The regions any family builds or copies to: where a factory image can be. */
+function factoryRegions(config: FactoryConfig): string[] {
+  return [...new Set(Object.values(config.families).flatMap((f) => [f.region, ...f.copies.map((c) => c.region)]))];
+}
+
+async function findImage(deps: ChatOpsDeps, imageId: string): Promise<{ region: string; image: Image } | undefined> {
+  const found = await Promise.all(
+    factoryRegions(deps.config).map(async (region) => {
+      try {
+        const r = await deps.ec2(region).send(new DescribeImagesCommand({ ImageIds: [imageId], IncludeDeprecated: true }));
+        const image = r.Images?.[0];
+        return image === undefined ? undefined : { region, image };
+      } catch (e) {
+        if (hasErrorName(e, 'InvalidAMIID.NotFound', 'InvalidAMIID.Unavailable')) return undefined;
+        throw e;
+      }
+    }),
+  );
+  return found.find((f) => f !== undefined);
+}
+
+async function share(deps: ChatOpsDeps, form: SlashCommand, command: Extract<ChatCommand, { kind: 'share' }>): Promise<SlackMessage> {
+  const found = await findImage(deps, command.imageId);
+  if (found === undefined) return noticeReply(`No image ${command.imageId} in the factory's regions (${factoryRegions(deps.config).join(', ')}).`);
+  const tags = tagsOf(found.image);
+  const family = tags[TAG.family];
+  if (found.image.OwnerId !== deps.accountId || tags[TAG.managed] !== 'true' || family === undefined || deps.config.families[family] === undefined) {
+    return deniedReply(`${command.imageId} is not an image this factory manages; only images of its families can be shared from Slack`);
+  }
+  const denied = refusal(deps, 'share', form, family);
+  if (denied !== undefined) return denied;
+  const result = await applySharing(deps.ec2(found.region), command.imageId, {
+    accounts: [command.account],
+    organizationArns: [],
+    organizationalUnitArns: [],
+    public: false,
+    snapshotVolumePermission: true,
+  });
+  deps.logger.info('image shared from slack', { imageId: command.imageId, region: found.region, family, added: result.added.userIds.length });
+  return shareReply({
+    imageId: command.imageId,
+    region: found.region,
+    family,
+    account: command.account,
+    added: result.added.userIds.length > 0,
+    snapshotsShared: result.snapshotPermissionsAdded.length,
+  });
+}

@@ -1,0 +1,57 @@
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { hasErrorName } from '../errors.js';
+
+/**
+ * What a Slack-started build leaves for the notifier: the response_url to post results to
+ * (valid 30 minutes, at most 5 posts), who asked and where. One object per build,
+ * `chatops/<buildId>.json` in the state bucket.
+ */
+export interface ChatOpsRecord {
+  buildId: string;
+  family: string;
+  responseUrl: string;
+  userId: string;
+  channelId: string;
+  teamId: string;
+  createdAt: string;
+  /** Posts made to the response_url so far. */
+  posts: number;
+  /** Keys (`<detail-type>:<region>`) of the events already posted: duplicates are skipped. */
+  posted: string[];
+}
+
+/** Slack accepts at most 5 posts to one response_url (aws-facts.md, "Slack slash commands"). */
+export const RESPONSE_URL_MAX_POSTS = 5;
+
+export class ChatOpsStore {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  static key(buildId: string): string {
+    return `chatops/${buildId}.json`;
+  }
+
+  async put(record: ChatOpsRecord): Promise<void> {
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: ChatOpsStore.key(record.buildId),
+        Body: JSON.stringify(record),
+        ContentType: 'application/json',
+      }),
+    );
+  }
+
+  async get(buildId: string): Promise<ChatOpsRecord | undefined> {
+    try {
+      const r = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: ChatOpsStore.key(buildId) }));
+      const text = (await r.Body?.transformToString('utf8')) ?? '';
+      return JSON.parse(text) as ChatOpsRecord;
+    } catch (e) {
+      if (hasErrorName(e, 'NoSuchKey', 'NotFound')) return undefined;
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,180 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { loadFactoryConfig, type FactoryConfig } from '../config.js';
+import { FACTORY_EVENT_SOURCE } from '../constants.js';
+import { ValidationError, hasErrorName } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { BUILD_REQUESTED, buildFromBuildRequestedEvent, type TriggeredBuild } from './build-requested.js';
+import { buildsFromParameterChange } from './parameter-change.js';
+import { buildFromSchedule } from './schedule.js';
+import { EventPublishError } from '../events.js';
+
+/**
+ * What the trigger handlers share at run time: the factory config bundled with the function,
+ * StartExecution with the deterministic execution name (a duplicate delivery is a success,
+ * not a second build), and the `BuildRequestRejected` event for refused requests.
+ */
+
+/**
+ * Where the factory config is: `AMI_FACTORY_CONFIG`, else `factory.config.yml` at the root of
+ * the deployment package (`LAMBDA_TASK_ROOT`; serverless `package.patterns` puts it there), else
+ * the project root of this source tree (the local cloud and the CLI).
+ */
+export function factoryConfigPath(): string {
+  const explicit = process.env.AMI_FACTORY_CONFIG;
+  if (explicit !== undefined && explicit !== '') return resolve(explicit);
+  const taskRoot = process.env.LAMBDA_TASK_ROOT;
+  if (taskRoot !== undefined && taskRoot !== '' && existsSync(join(taskRoot, 'factory.config.yml'))) {
+    return join(taskRoot, 'factory.config.yml');
+  }
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'factory.config.yml');
+}
+
+const configs = new Map<string, FactoryConfig>();
+
+/** The factory config, read and validated once per container (per path). */
+export function factoryConfig(path: string = factoryConfigPath()): FactoryConfig {
+  let config = configs.get(path);
+  if (config === undefined) {
+    config = loadFactoryConfig(path);
+    configs.set(path, config);
+  }
+  return config;
+}
+
+/** Forgets cached configs (tests that switch AMI_FACTORY_CONFIG). */
+export function resetFactoryConfigCache(): void {
+  configs.clear();
+}
+
+export interface StartedBuild {
+  buildId: string;
+  family: string;
+  executionName: string;
+  executionArn: string;
+  /** true: an execution of that name existed already (a duplicate delivery); nothing new started. */
+  duplicate: boolean;
+}
+
+/** `arn:…:stateMachine:<m>` + name → `arn:…:execution:<m>:<name>`. */
+export function executionArnFor(stateMachineArn: string, name: string): string {
+  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+}
+
+/**
+ * StartExecution of the build under its deterministic name. Step Functions answers
+ * `ExecutionAlreadyExists` when that name was used before: the same event delivered again,
+ * so the build already exists and this is a success.
+ */
+export async function startBuildExecution(sfn: SFNClient, stateMachineArn: string, build: TriggeredBuild): Promise<StartedBuild> {
+  const base = { buildId: build.request.buildId, family: build.request.family, executionName: build.executionName };
+  try {
+    const r = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn, name: build.executionName, input: JSON.stringify(build.request) }),
+    );
+    return { ...base, executionArn: r.executionArn ?? executionArnFor(stateMachineArn, build.executionName), duplicate: false };
+  } catch (e) {
+    if (!hasErrorName(e, 'ExecutionAlreadyExists')) throw e;
+    return { ...base, executionArn: executionArnFor(stateMachineArn, build.executionName), duplicate: true };
+  }
+}
+
+export const BUILD_REQUEST_REJECTED = 'BuildRequestRejected';
+
+export interface Rejection {
+  /** What asked: `Build Requested`, `Parameter Store Change`, `Scheduled Event`. */
+  trigger: string;
+  eventId?: string;
+  family?: string;
+  reason: string;
+  issues: string[];
+}
+
+/** Publishes `BuildRequestRejected` (source ami-factory) so whoever asked can see why nothing was built. */
+export async function publishRejection(events: EventBridgeClient, bus: string, rejection: Rejection): Promise<void> {
+  const r = await events.send(
+    new PutEventsCommand({
+      Entries: [{ EventBusName: bus, Source: FACTORY_EVENT_SOURCE, DetailType: BUILD_REQUEST_REJECTED, Detail: JSON.stringify(rejection) }],
+    }),
+  );
+  if ((r.FailedEntryCount ?? 0) > 0) {
+    const first = r.Entries?.[0];
+    throw new EventPublishError(`${BUILD_REQUEST_REJECTED} was refused: ${first?.ErrorCode}: ${first?.ErrorMessage}`);
+  }
+}
+
+export type TriggerKindName = 'Build Requested' | 'Parameter Store Change' | 'Scheduled Event';
+
+/** Which trigger an event is, from its envelope (EventBridge targets of trigger-build). */
+export function triggerKindOf(event: unknown): TriggerKindName {
+  if (typeof event === 'object' && event !== null) {
+    const e = event as Record<string, unknown>;
+    if (e.source === FACTORY_EVENT_SOURCE && e['detail-type'] === BUILD_REQUESTED) return 'Build Requested';
+    if (e.source === 'aws.ssm' && e['detail-type'] === 'Parameter Store Change') return 'Parameter Store Change';
+    if (e.source === undefined && typeof e.family === 'string') return 'Scheduled Event';
+  }
+  throw new ValidationError(
+    'trigger-build accepts Build Requested events (source ami-factory), Parameter Store Change events (aws.ssm) and scheduled {family, id, time} inputs',
+  );
+}
+
+export interface TriggerDeps {
+  config: FactoryConfig;
+  sfn: SFNClient;
+  events: EventBridgeClient;
+  stateMachineArn: string;
+  bus: string;
+  logger: Logger;
+}
+
+export interface TriggerResult {
+  trigger: TriggerKindName;
+  started: StartedBuild[];
+  rejected: Rejection | null;
+}
+
+function eventFacts(event: unknown): { eventId?: string; family?: string } {
+  if (typeof event !== 'object' || event === null) return {};
+  const e = event as { id?: unknown; family?: unknown; detail?: { family?: unknown } };
+  const out: { eventId?: string; family?: string } = {};
+  if (typeof e.id === 'string') out.eventId = e.id;
+  const family = typeof e.family === 'string' ? e.family : e.detail?.family;
+  if (typeof family === 'string') out.family = family;
+  return out;
+}
+
+/**
+ * An EventBridge delivery → BuildRequest(s) → StartExecution each. A request the config refuses
+ * (unknown family, a region the family does not copy to, reboot on a fresh build) starts
+ * nothing and is reported as `BuildRequestRejected`; the delivery itself succeeds, since
+ * retrying it cannot help. AWS errors propagate, so EventBridge retries the delivery.
+ */
+export async function triggerBuilds(deps: TriggerDeps, event: unknown): Promise<TriggerResult> {
+  const trigger = triggerKindOf(event);
+  let builds: TriggeredBuild[];
+  try {
+    if (trigger === 'Build Requested') builds = [buildFromBuildRequestedEvent(event, deps.config)];
+    else if (trigger === 'Parameter Store Change') builds = buildsFromParameterChange(event, deps.config);
+    else builds = [buildFromSchedule(event, deps.config)];
+  } catch (e) {
+    if (!(e instanceof ValidationError)) throw e;
+    const rejected: Rejection = { trigger, ...eventFacts(event), reason: e.message, issues: e.issues };
+    deps.logger.warn('build request rejected', { trigger, eventId: rejected.eventId, family: rejected.family, reason: e.message });
+    await publishRejection(deps.events, deps.bus, rejected);
+    return { trigger, started: [], rejected };
+  }
+  const started: StartedBuild[] = [];
+  for (const build of builds) {
+    const s = await startBuildExecution(deps.sfn, deps.stateMachineArn, build);
+    deps.logger.info(s.duplicate ? 'duplicate delivery: build already started' : 'build started', {
+      buildId: s.buildId,
+      family: s.family,
+      executionArn: s.executionArn,
+    });
+    started.push(s);
+  }
+  return { trigger, started, rejected: null };
+}

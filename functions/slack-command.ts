@@ -1,0 +1,32 @@
+import { ec2Client, requiredEnv, s3Client, sfnClient } from './lib/clients.js';
+import { httpHandler } from './lib/chatops/http.js';
+import { signingSecret } from './lib/chatops/secret.js';
+import { handleSlackRequest } from './lib/chatops/service.js';
+import { ChatOpsStore } from './lib/chatops/store.js';
+import { factoryConfig } from './lib/triggers/runtime.js';
+
+/** Read at cold start: a misconfigured function fails at once, not midway through a command. */
+const stateMachineArn = requiredEnv('AMI_FACTORY_STATE_MACHINE_ARN');
+const store = new ChatOpsStore(s3Client(), requiredEnv('AMI_FACTORY_STATE_BUCKET'));
+
+/**
+ * The Slack slash command endpoint (Lambda function URL, or HTTP API payload 2.0): a request
+ * whose signature does not verify gets 401 and changes nothing; otherwise the command is
+ * authorized against the family's `chatops` permissions and answered with a Block Kit reply.
+ */
+export const handler = httpHandler('slack-command', async (event, context, logger) =>
+  handleSlackRequest(
+    {
+      config: factoryConfig(),
+      sfn: sfnClient(),
+      ec2: ec2Client,
+      store,
+      stateMachineArn,
+      accountId: context.invokedFunctionArn.split(':')[4] ?? '',
+      signingSecret: () => signingSecret(),
+      logger,
+    },
+    event,
+    context.awsRequestId,
+  ),
+);

@@ -1,0 +1,254 @@
+import { cannedAcl, isOwnerOnly, parseAclXml, renderAcl } from './acl.js';
+import { checksumElement } from './checksums.js';
+import { S3Error, invalidArgument } from './errors.js';
+import {
+  aclFromHeaders,
+  header,
+  isValidBucketName,
+  isoDate,
+  readPayload,
+  requireBucket,
+  xmlResponse,
+  type S3Call,
+  type S3Env,
+  type S3Response,
+} from './protocol.js';
+import { compareKeys, lowerBound, type BucketMeta, type BucketState, type ObjectMeta } from './store.js';
+import { child, childText, el, parseXml } from './xml.js';
+
+const OWNERSHIPS = ['BucketOwnerEnforced', 'BucketOwnerPreferred', 'ObjectWriter'] as const;
+
+export function createBucket(env: S3Env, call: S3Call): S3Response {
+  const name = call.bucket;
+  if (!isValidBucketName(name)) throw new S3Error('InvalidBucketName', 400, 'The specified bucket is not valid.', { BucketName: name });
+  let region = 'us-east-1';
+  if (call.req.body.length > 0) {
+    const constraint = childText(child(parseXml(call.req.body), 'CreateBucketConfiguration'), 'LocationConstraint');
+    if (constraint === 'us-east-1') {
+      throw new S3Error('InvalidLocationConstraint', 400, 'The specified location-constraint is not valid', { LocationConstraint: constraint });
+    }
+    if (constraint !== undefined && constraint !== '') region = constraint === 'EU' ? 'eu-west-1' : constraint;
+  }
+  if (call.region !== 'us-east-1' && region !== call.region) {
+    throw new S3Error('IllegalLocationConstraintException', 400, `The ${region} location constraint is incompatible for the region specific endpoint this request was sent to.`);
+  }
+  const existing = env.store.buckets.get(name);
+  if (existing !== undefined) {
+    throw new S3Error('BucketAlreadyOwnedByYou', 409, 'Your previous request to create the named bucket succeeded and you already own it.', { BucketName: name });
+  }
+  const ownership = header(call, 'x-amz-object-ownership');
+  if (ownership !== undefined && !(OWNERSHIPS as readonly string[]).includes(ownership)) throw invalidArgument('Invalid x-amz-object-ownership header', 'x-amz-object-ownership', ownership);
+  const meta: BucketMeta = {
+    name,
+    region,
+    createdMs: env.nowMs(),
+    ownerAccount: env.accountId,
+    acl: cannedAcl('private', env.owner),
+  };
+  const objectOwnership = (ownership as BucketMeta['objectOwnership']) ?? (env.enforceObjectOwnership ? 'BucketOwnerEnforced' : undefined);
+  if (objectOwnership !== undefined) meta.objectOwnership = objectOwnership;
+  meta.acl = aclFromHeaders(env, call, objectOwnership) ?? meta.acl;
+  env.store.createBucket(meta);
+  return { status: 200, headers: { location: `/${name}` } };
+}
+
+export function headBucket(env: S3Env, call: S3Call): S3Response {
+  const b = requireBucket(env, call);
+  return { status: 200, headers: { 'x-amz-bucket-region': b.meta.region, 'x-amz-access-point-alias': 'false' } };
+}
+
+export function deleteBucket(env: S3Env, call: S3Call): S3Response {
+  const b = requireBucket(env, call);
+  if (b.objects.size > 0) throw new S3Error('BucketNotEmpty', 409, 'The bucket you tried to delete is not empty', { BucketName: b.meta.name });
+  env.store.deleteBucket(b);
+  return { status: 204, headers: {} };
+}
+
+export function getBucketLocation(env: S3Env, call: S3Call): S3Response {
+  const b = requireBucket(env, call);
+  return xmlResponse('LocationConstraint', b.meta.region === 'us-east-1' ? '' : b.meta.region);
+}
+
+export function getBucketAcl(env: S3Env, call: S3Call): S3Response {
+  const b = requireBucket(env, call);
+  return { status: 200, headers: { 'content-type': 'application/xml' }, body: renderAcl(env.owner, b.meta.acl) };
+}
+
+export function putBucketAcl(env: S3Env, call: S3Call): S3Response {
+  const b = requireBucket(env, call);
+  const fromHeaders = aclFromHeaders(env, call, b.meta.objectOwnership);
+  const { data } = readPayload(call);
+  const acl = fromHeaders ?? (data.length > 0 ? { grants: parseAclXml(data) } : undefined);
+  if (acl === undefined) throw new S3Error('MissingSecurityHeader', 400, 'Your request was missing a required header', { MissingHeaderName: 'x-amz-acl' });
+  if (b.meta.objectOwnership === 'BucketOwnerEnforced' && !isOwnerOnly(acl, env.owner)) {
+    throw new S3Error('AccessControlListNotSupported', 400, 'The bucket does not allow ACLs');
+  }
+  b.meta.acl = acl;
+  env.store.saveBucket(b);
+  return { status: 200, headers: {} };
+}
+
+export function getBucketVersioning(env: S3Env, call: S3Call): S3Response {
+  requireBucket(env, call);
+  return xmlResponse('VersioningConfiguration', '');
+}
+
+// ---- ListBuckets ----
+
+export function listBuckets(env: S3Env, call: S3Call): S3Response {
+  const q = call.req.query;
+  const prefix = q.get('prefix') ?? '';
+  const region = q.get('bucket-region');
+  const max = intParam(q.get('max-buckets'), 10000, 'max-buckets', 1, 10000);
+  const after = q.get('continuation-token') ?? '';
+  const names = [...env.store.buckets.values()]
+    .filter((b) => b.meta.ownerAccount === env.accountId && b.meta.name.startsWith(prefix) && (region === null || b.meta.region === region))
+    .map((b) => b.meta)
+    .sort((a, b) => compareKeys(a.name, b.name))
+    .filter((b) => after === '' || compareKeys(b.name, after) > 0);
+  const page = names.slice(0, max);
+  const truncated = names.length > page.length;
+  const buckets = page
+    .map((b) => `<Bucket>${el('Name', b.name)}${el('CreationDate', isoDate(b.createdMs))}${el('BucketRegion', b.region)}</Bucket>`)
+    .join('');
+  return xmlResponse(
+    'ListAllMyBucketsResult',
+    `<Owner>${el('ID', env.owner.id)}${el('DisplayName', env.owner.displayName)}</Owner><Buckets>${buckets}</Buckets>` +
+      `${truncated ? el('ContinuationToken', page.at(-1)?.name) : ''}${prefix !== '' ? el('Prefix', prefix) : ''}`,
+  );
+}
+
+// ---- ListObjectsV2 / ListObjects ----
+
+export interface ListPage {
+  contents: ObjectMeta[];
+  prefixes: string[];
+  truncated: boolean;
+  /** The last key or common prefix returned (where the next page starts after). */
+  last?: string;
+}
+
+/**
+ * One page of a listing in UTF-8 key order: keys under `prefix` after `marker`, keys that
+ * contain `delimiter` after the prefix rolled up into common prefixes (each counted once
+ * towards `maxKeys`, and never repeated on a later page).
+ */
+export function listPage(b: BucketState, prefix: string, delimiter: string, marker: string, maxKeys: number): ListPage {
+  const contents: ObjectMeta[] = [];
+  const prefixes: string[] = [];
+  let last: string | undefined;
+  let count = 0;
+  let truncated = false;
+  const start = compareKeys(marker, prefix) >= 0 ? lowerBound(b.sorted, marker) : lowerBound(b.sorted, prefix, true);
+  for (let i = start; i < b.sorted.length; i++) {
+    const key = b.sorted[i] as string;
+    if (!key.startsWith(prefix)) break;
+    let item = key;
+    let isPrefix = false;
+    if (delimiter !== '') {
+      const at = key.indexOf(delimiter, prefix.length);
+      if (at !== -1) {
+        item = key.slice(0, at + delimiter.length);
+        isPrefix = true;
+        if (item === last || compareKeys(item, marker) <= 0) continue;
+      }
+    }
+    if (count === maxKeys) {
+      truncated = maxKeys > 0; // S3 answers max-keys=0 with an empty, untruncated page
+      break;
+    }
+    if (isPrefix) prefixes.push(item);
+    else contents.push(b.objects.get(key) as ObjectMeta);
+    last = item;
+    count++;
+  }
+  return last === undefined ? { contents, prefixes, truncated } : { contents, prefixes, truncated, last };
+}
+
+function intParam(v: string | null, dflt: number, name: string, min = 0, max = 1000): number {
+  if (v === null || v === '') return dflt;
+  if (!/^-?\d+$/.test(v) || Number(v) < min) throw invalidArgument(`Provided ${name} not an integer or within integer range`, name, v);
+  return Math.min(Number(v), max);
+}
+
+function encoder(call: S3Call): (s: string) => string {
+  const type = call.req.query.get('encoding-type');
+  if (type === null) return (s) => s;
+  if (type !== 'url') throw invalidArgument('Invalid Encoding Method specified in Request', 'encoding-type', type);
+  return (s) => encodeURIComponent(s).replace(/%2F/g, '/');
+}
+
+function contentsXml(env: S3Env, o: ObjectMeta, enc: (s: string) => string, owner: boolean): string {
+  const checksum = o.checksum === undefined ? '' : `${el('ChecksumAlgorithm', o.checksum.algorithm)}${el('ChecksumType', o.checksum.type)}`;
+  return (
+    `<Contents>${el('Key', enc(o.key))}${el('LastModified', isoDate(o.lastModifiedMs))}${el('ETag', o.etag)}${checksum}${el('Size', o.size)}` +
+    `${owner ? `<Owner>${el('ID', env.owner.id)}${el('DisplayName', env.owner.displayName)}</Owner>` : ''}${el('StorageClass', 'STANDARD')}</Contents>`
+  );
+}
+
+const TOKEN_PREFIX = 'ami-factory-local-s3:';
+
+export function listObjectsV2(env: S3Env, call: S3Call): S3Response {
+  const b = requireBucket(env, call);
+  const q = call.req.query;
+  const enc = encoder(call);
+  const prefix = q.get('prefix') ?? '';
+  const delimiter = q.get('delimiter') ?? '';
+  const maxKeys = intParam(q.get('max-keys'), 1000, 'max-keys');
+  const token = q.get('continuation-token');
+  const startAfter = q.get('start-after');
+  let marker = startAfter ?? '';
+  if (token !== null) {
+    const decoded = Buffer.from(token, 'base64').toString('utf8');
+    if (token === '' || !decoded.startsWith(TOKEN_PREFIX)) throw invalidArgument('The continuation token provided is incorrect', 'continuation-token', token);
+    marker = decoded.slice(TOKEN_PREFIX.length);
+  }
+  const page = listPage(b, prefix, delimiter, marker, maxKeys);
+  const fetchOwner = q.get('fetch-owner') === 'true';
+  const next = page.truncated && page.last !== undefined ? Buffer.from(TOKEN_PREFIX + page.last, 'utf8').toString('base64') : undefined;
+  const inner =
+    el('Name', b.meta.name) +
+    el('Prefix', enc(prefix)) +
+    (delimiter !== '' ? el('Delimiter', enc(delimiter)) : '') +
+    el('MaxKeys', maxKeys) +
+    el('KeyCount', page.contents.length + page.prefixes.length) +
+    el('IsTruncated', page.truncated) +
+    (token !== null ? el('ContinuationToken', token) : '') +
+    (next !== undefined ? el('NextContinuationToken', next) : '') +
+    (startAfter !== null ? el('StartAfter', enc(startAfter)) : '') +
+    (q.get('encoding-type') === 'url' ? el('EncodingType', 'url') : '') +
+    page.contents.map((o) => contentsXml(env, o, enc, fetchOwner)).join('') +
+    page.prefixes.map((p) => `<CommonPrefixes>${el('Prefix', enc(p))}</CommonPrefixes>`).join('');
+  return xmlResponse('ListBucketResult', inner);
+}
+
+export function listObjects(env: S3Env, call: S3Call): S3Response {
+  const b = requireBucket(env, call);
+  const q = call.req.query;
+  const enc = encoder(call);
+  const prefix = q.get('prefix') ?? '';
+  const delimiter = q.get('delimiter') ?? '';
+  const maxKeys = intParam(q.get('max-keys'), 1000, 'max-keys');
+  const marker = q.get('marker') ?? '';
+  const page = listPage(b, prefix, delimiter, marker, maxKeys);
+  const inner =
+    el('Name', b.meta.name) +
+    el('Prefix', enc(prefix)) +
+    el('Marker', enc(marker)) +
+    (page.truncated && page.last !== undefined ? el('NextMarker', enc(page.last)) : '') +
+    (delimiter !== '' ? el('Delimiter', enc(delimiter)) : '') +
+    el('MaxKeys', maxKeys) +
+    el('IsTruncated', page.truncated) +
+    (q.get('encoding-type') === 'url' ? el('EncodingType', 'url') : '') +
+    page.contents.map((o) => contentsXml(env, o, enc, true)).join('') +
+    page.prefixes.map((p) => `<CommonPrefixes>${el('Prefix', enc(p))}</CommonPrefixes>`).join('');
+  return xmlResponse('ListBucketResult', inner);
+}
+
+/** The checksum elements of a listing entry or a part (`<ChecksumCRC32>…`). */
+export function checksumElements(values: Partial<Record<string, string>>): string {
+  return Object.entries(values)
+    .filter((e): e is [string, string] => e[1] !== undefined)
+    .map(([alg, v]) => el(checksumElement(alg as Parameters<typeof checksumElement>[0]), v))
+    .join('');
+}

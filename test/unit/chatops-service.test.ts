@@ -1,0 +1,236 @@
+import { readFileSync } from 'node:fs';
+import {
+  DescribeImageAttributeCommand,
+  DescribeImagesCommand,
+  DescribeSnapshotAttributeCommand,
+  EC2Client,
+  ModifyImageAttributeCommand,
+  ModifySnapshotAttributeCommand,
+} from '@aws-sdk/client-ec2';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { parse, stringify } from 'yaml';
+import { parseFactoryConfig } from '../../functions/lib/config.js';
+import { Logger } from '../../functions/lib/logger.js';
+import { handleSlackRequest, type ChatOpsDeps } from '../../functions/lib/chatops/service.js';
+import { slackRequestHeaders } from '../../functions/lib/chatops/signature.js';
+import { ChatOpsStore } from '../../functions/lib/chatops/store.js';
+import type { SlackMessage } from '../../functions/lib/chatops/replies.js';
+import { ACCOUNT, awsError } from '../fixtures.js';
+
+const SECRET = 'test-signing-secret';
+const SM = `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:image-factory`;
+const NOW = new Date('2026-11-23T08:00:00Z');
+const BAKER = 'U0BAKER';
+const BUILD_ID = '0b5e55ed-0000-4000-8000-000000000001';
+
+const sfn = mockClient(SFNClient);
+const ec2 = mockClient(EC2Client);
+const s3 = mockClient(S3Client);
+
+const doc = parse(readFileSync('factory.config.yml', 'utf8')) as { families: Record<string, Record<string, unknown>> };
+doc.families.web = { ...doc.families.web, chatops: { bake: { users: [BAKER] }, share: { users: [BAKER] }, list: { users: [BAKER] }, expireApply: { users: [BAKER] } } };
+const config = parseFactoryConfig(stringify(doc));
+
+function deps(): ChatOpsDeps {
+  return {
+    config,
+    sfn: new SFNClient({}),
+    ec2: () => new EC2Client({}),
+    store: new ChatOpsStore(new S3Client({}), 'state-bucket'),
+    stateMachineArn: SM,
+    accountId: ACCOUNT,
+    signingSecret: async () => SECRET,
+    logger: new Logger('test'),
+    now: () => NOW,
+    newBuildId: () => BUILD_ID,
+  };
+}
+
+function request(text: string, user = BAKER, secret = SECRET): Parameters<typeof handleSlackRequest>[1] {
+  const body = new URLSearchParams({
+    command: '/ami',
+    text,
+    user_id: user,
+    user_name: 'alice',
+    channel_id: 'C0PLATFORM',
+    team_id: 'T0TEAM',
+    response_url: 'https://hooks.slack.com/commands/T0TEAM/1/abc',
+    trigger_id: 't-1',
+  }).toString();
+  const headers = Object.fromEntries(Object.entries(slackRequestHeaders(secret, body, NOW.getTime())).map(([k, v]) => [k.toLowerCase(), v]));
+  return { headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: Buffer.from(body).toString('base64'), isBase64Encoded: true };
+}
+
+async function reply(text: string, user = BAKER): Promise<SlackMessage> {
+  const r = await handleSlackRequest(deps(), request(text, user), 'req-1');
+  expect(r.statusCode).toBe(200);
+  return JSON.parse(r.body) as SlackMessage;
+}
+
+const managedImage = (id: string, created: string, extra: Record<string, string> = {}): Record<string, unknown> => ({
+  ImageId: id,
+  Name: `web-${created.slice(0, 10)}`,
+  OwnerId: ACCOUNT,
+  CreationDate: created,
+  State: 'available',
+  BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: 'snap-0123456789abcdef0', Encrypted: false } }],
+  Tags: Object.entries({ 'ami-factory:managed': 'true', 'ami-factory:family': 'web', ...extra }).map(([Key, Value]) => ({ Key, Value })),
+});
+
+describe('slack-command', () => {
+  beforeEach(() => {
+    sfn.reset();
+    ec2.reset();
+    s3.reset();
+    s3.on(PutObjectCommand).resolves({});
+    sfn.on(StartExecutionCommand).callsFake((i: { name: string }) => ({ executionArn: `${SM.replace(':stateMachine:', ':execution:')}:${i.name}`, startDate: NOW }));
+  });
+
+  it('does answer 401 and change nothing when the signature does not verify', async () => {
+    const r = await handleSlackRequest(deps(), request('bake web', BAKER, 'wrong-secret'));
+    expect(r.statusCode).toBe(401);
+    expect(r.body).not.toMatch(/at |Error/);
+    expect(sfn).not.toHaveReceivedAnyCommand();
+    expect(s3).not.toHaveReceivedAnyCommand();
+  });
+
+  it('does answer 401 without the Slack headers', async () => {
+    const r = await handleSlackRequest(deps(), { ...request('help'), headers: {} });
+    expect(r.statusCode).toBe(401);
+  });
+
+  it('does answer help with every command', async () => {
+    const m = await reply('help');
+    expect(m.response_type).toBe('ephemeral');
+    for (const c of ['bake', 'status', 'list', 'expire', 'share']) expect(m.text).toContain(c);
+  });
+
+  it('does refuse bake to a user the family does not allow, starting nothing', async () => {
+    const m = await reply('bake web', 'U0SOMEONE');
+    expect(m.text).toMatch(/Not allowed: You are not allowed to run `bake` for web/);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+  });
+
+  it('does refuse bake of a family without a chatops.bake rule', async () => {
+    const m = await reply('bake al2023-base');
+    expect(m.text).toMatch(/not enabled for al2023-base/);
+  });
+
+  it('does start a bake, record the response_url and the requester, and acknowledge in channel', async () => {
+    const m = await reply('bake web --regions us-west-2 --no-reboot');
+    expect(m.response_type).toBe('in_channel');
+    expect(m.text).toContain(BUILD_ID);
+    expect(m.text).toMatch(/us-east-1, us-west-2/);
+    const started = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}') as Record<string, unknown>;
+    expect(started).toMatchObject({ buildId: BUILD_ID, copies: [{ region: 'us-west-2' }], source: { noReboot: true }, trigger: { type: 'chatops', actor: `${BAKER} (alice)`, channel: 'C0PLATFORM' } });
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: `web-${BUILD_ID}`, stateMachineArn: SM });
+    const put = s3.commandCalls(PutObjectCommand)[0]?.args[0].input;
+    expect(put?.Key).toBe(`chatops/${BUILD_ID}.json`);
+    expect(JSON.parse(String(put?.Body))).toMatchObject({ responseUrl: 'https://hooks.slack.com/commands/T0TEAM/1/abc', userId: BAKER, posts: 0 });
+  });
+
+  it('does explain a bad command with its usage, never a stack trace', async () => {
+    const m = await reply('bake web --regions');
+    expect(m.text).toMatch(/--regions needs a value/);
+    expect(m.text).toMatch(/Usage: bake/);
+    const u = await reply('bak web');
+    expect(u.text).toMatch(/Did you mean `bake`/);
+  });
+
+  it('does hide unexpected errors behind their name', async () => {
+    sfn.on(StartExecutionCommand).rejects(awsError('ServiceUnavailable', 'secret internal detail'));
+    const m = await reply('bake web');
+    expect(m.text).toMatch(/Something went wrong \(ServiceUnavailable\).*reference req-1/);
+    expect(JSON.stringify(m)).not.toContain('secret internal detail');
+  });
+
+  it('does report the status of a build by its id', async () => {
+    const arn = `${SM.replace(':stateMachine:', ':execution:')}:web-${BUILD_ID}`;
+    sfn.on(ListExecutionsCommand).resolves({ executions: [{ executionArn: arn, name: `web-${BUILD_ID}`, stateMachineArn: SM, status: 'SUCCEEDED', startDate: NOW }] });
+    sfn.on(DescribeExecutionCommand).resolves({
+      executionArn: arn,
+      stateMachineArn: SM,
+      status: 'SUCCEEDED',
+      startDate: NOW,
+      input: JSON.stringify({ ...config.families.web, buildId: BUILD_ID, family: 'web', requestedAt: NOW.toISOString(), region: 'us-east-1', source: { type: 'instance', tags: { Role: 'web' } }, trigger: { type: 'cli' }, copies: [] }),
+      output: JSON.stringify({ outcome: 'BuildSucceeded', imageName: 'web-x', regions: [{ region: 'us-east-1', status: 'succeeded', imageId: 'ami-0123456789abcdef0' }] }),
+    });
+    const m = await reply(`status ${BUILD_ID}`);
+    expect(m.text).toMatch(/Build of web succeeded/);
+    expect(m.text).toContain('ami-0123456789abcdef0');
+    const missing = await reply('status 00000000-dead-beef');
+    expect(missing.text).toMatch(/No build 00000000-dead-beef/);
+  });
+
+  it('does list the recent builds', async () => {
+    sfn.on(ListExecutionsCommand).resolves({ executions: [] });
+    const m = await reply('status');
+    expect(m.text).toBe('No recent builds');
+  });
+
+  it('does list the images of a family with the factory tag filters', async () => {
+    ec2.on(DescribeImagesCommand).resolves({ Images: [managedImage('ami-0000000000000000a', '2026-11-01T00:00:00Z')] as never });
+    const m = await reply('list web --region us-west-2');
+    expect(m.text).toMatch(/1 image of web in us-west-2/);
+    expect(m.text).toContain('ami-0000000000000000a');
+    expect(ec2).toHaveReceivedCommandWith(DescribeImagesCommand, {
+      Owners: ['self'],
+      Filters: [{ Name: 'tag:ami-factory:family', Values: ['web'] }, { Name: 'tag:ami-factory:managed', Values: ['true'] }],
+    });
+  });
+
+  it('does show a dry-run retention plan and say in-use checks are not applied', async () => {
+    ec2.on(DescribeImagesCommand).resolves({
+      Images: [
+        managedImage('ami-0000000000000000a', '2026-11-01T00:00:00Z'),
+        managedImage('ami-0000000000000000b', '2026-10-01T00:00:00Z'),
+        managedImage('ami-0000000000000000c', '2026-09-01T00:00:00Z'),
+        managedImage('ami-0000000000000000d', '2026-01-01T00:00:00Z'),
+      ] as never,
+    });
+    const m = await reply('expire web');
+    expect(m.response_type).toBe('ephemeral');
+    expect(m.text).toMatch(/Retention plan for web \(dry run\)/);
+    expect(m.text).toMatch(/disable ami-0000000000000000d/);
+    expect(m.text).toMatch(/In-use checks .* not applied/);
+    expect(ec2).not.toHaveReceivedCommand(ModifyImageAttributeCommand);
+  });
+
+  it('does refuse expire --apply as not available yet', async () => {
+    const m = await reply('expire web --apply');
+    expect(m.response_type).toBe('ephemeral');
+    expect(m.text).toMatch(/not available yet; nothing was changed/);
+    expect(ec2).not.toHaveReceivedAnyCommand();
+    // Without the expireApply permission it is refused outright.
+    const denied = await reply('expire web --apply', 'U0SOMEONE');
+    expect(denied.text).toMatch(/Not allowed/);
+  });
+
+  it('does share a managed image with an account and report it', async () => {
+    ec2.on(DescribeImagesCommand).resolves({ Images: [managedImage('ami-0000000000000000a', '2026-11-01T00:00:00Z')] as never });
+    ec2.on(DescribeImageAttributeCommand).resolves({ LaunchPermissions: [] });
+    ec2.on(DescribeSnapshotAttributeCommand).resolves({ CreateVolumePermissions: [] });
+    ec2.on(ModifyImageAttributeCommand).resolves({});
+    ec2.on(ModifySnapshotAttributeCommand).resolves({});
+    const m = await reply('share ami-0000000000000000a --account 999988887777');
+    expect(m.response_type).toBe('in_channel');
+    expect(m.text).toMatch(/Shared ami-0000000000000000a \(web, us-east-1\) with account 999988887777/);
+    expect(ec2).toHaveReceivedCommandWith(ModifyImageAttributeCommand, { ImageId: 'ami-0000000000000000a', LaunchPermission: { Add: [{ UserId: '999988887777' }] } });
+  });
+
+  it('does refuse to share an image the factory does not manage', async () => {
+    ec2.on(DescribeImagesCommand).resolves({ Images: [{ ...managedImage('ami-0000000000000000a', '2026-11-01T00:00:00Z'), Tags: [] }] as never });
+    const m = await reply('share ami-0000000000000000a --account 999988887777');
+    expect(m.text).toMatch(/not an image this factory manages/);
+    expect(ec2).not.toHaveReceivedCommand(ModifyImageAttributeCommand);
+  });
+
+  it('does refuse share to users without the share permission', async () => {
+    ec2.on(DescribeImagesCommand).resolves({ Images: [managedImage('ami-0000000000000000a', '2026-11-01T00:00:00Z')] as never });
+    const m = await reply('share ami-0000000000000000a --account 999988887777', 'U0SOMEONE');
+    expect(m.text).toMatch(/Not allowed/);
+    expect(ec2).not.toHaveReceivedCommand(ModifyImageAttributeCommand);
+  });
+});

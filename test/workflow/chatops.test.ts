@@ -1,0 +1,263 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DisableRuleCommand, EventBridgeClient, PutEventsCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
+import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
+import { parse, stringify } from 'yaml';
+import { slackRequestHeaders } from '../../functions/lib/chatops/signature.js';
+import type { SlackMessage } from '../../functions/lib/chatops/replies.js';
+import { scheduleTargetInput } from '../../functions/lib/triggers/schedule.js';
+import { createFunctionUrlService, LOCAL_SLACK_SIGNING_SECRET, type FunctionUrlService } from '../../local/function-url.js';
+import type { LocalResponse } from '../../local/http.js';
+import type { LambdaFunctionSpec } from '../../local/lambda.js';
+import { startHarness, type Harness } from './harness.js';
+
+/**
+ * ChatOps and the triggers on the local cloud: the real handlers behind a function URL,
+ * EventBridge rules and schedules, the real state machine, and a local response_url receiver.
+ *
+ * Until serverless.yml declares triggerBuild, slackCommand and notifySlack (deploy/
+ * issue6-serverless-snippet.yml), this test registers them with the local Lambda service
+ * and creates their rules itself; once they are declared, the cloud's own provisioning does.
+ */
+const BAKER = 'U0BAKER';
+const SM = 'arn:aws:states:us-east-1:111122223333:stateMachine:image-factory';
+const FN = (name: string): string => `arn:aws:lambda:us-east-1:111122223333:function:${name}`;
+const PARAMETER = '/golden/al2023-base-ami';
+
+const NEW_FUNCTIONS: Record<string, string> = {
+  triggerBuild: 'functions/trigger-build',
+  slackCommand: 'functions/slack-command',
+  notifySlack: 'functions/notify-slack',
+};
+
+function writeConfig(): string {
+  const doc = parse(readFileSync('factory.config.yml', 'utf8')) as { families: Record<string, Record<string, unknown>> };
+  doc.families.web = { ...doc.families.web, chatops: { bake: { users: [BAKER] }, share: { users: [BAKER] } } };
+  doc.families['al2023-base'] = { ...doc.families['al2023-base'], triggers: { ssmParameter: PARAMETER } };
+  const file = join(mkdtempSync(join(tmpdir(), 'chatops-')), 'factory.config.yml');
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
+interface Receiver {
+  url: string;
+  posts: SlackMessage[];
+  server: Server;
+}
+
+async function startReceiver(): Promise<Receiver> {
+  const posts: SlackMessage[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      posts.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as SlackMessage);
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/commands/1`, posts, server };
+}
+
+/** The function-URL service on its own loopback server (local/server.ts will serve it on the cloud's port). */
+async function serveFunctionUrls(service: FunctionUrlService): Promise<{ endpoint: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://local');
+      const request = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body: Buffer.concat(chunks), region: 'us-east-1', service: undefined };
+      const answer: Promise<LocalResponse> = service.matches(request) ? service.handle(request) : Promise.resolve({ status: 404, body: 'no route' });
+      void answer.then((r) => {
+        res.writeHead(r.status, r.headers ?? {});
+        res.end(r.body ?? '');
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('ChatOps and triggers on the local cloud', () => {
+  let h: Harness;
+  let events: EventBridgeClient;
+  let receiver: Receiver;
+  let urls: { endpoint: string; server: Server };
+  const saved = { ...process.env };
+
+  beforeAll(async () => {
+    process.env.AMI_FACTORY_CONFIG = writeConfig();
+    process.env.AMI_FACTORY_SLACK_SIGNING_SECRET = LOCAL_SLACK_SIGNING_SECRET;
+    process.env.AMI_FACTORY_STATE_MACHINE_ARN = SM;
+    h = await startHarness();
+    events = new EventBridgeClient({ region: 'us-east-1', endpoint: h.cloud.endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    const declared = h.cloud.lambda.has('triggerBuild');
+    if (!declared) {
+      // Not in serverless.yml yet: register the handlers and their rules as provisioning will.
+      const table = (h.cloud.lambda as unknown as { table: Map<string, LambdaFunctionSpec> }).table;
+      for (const [name, module] of Object.entries(NEW_FUNCTIONS)) table.set(name, { name, module, exportName: 'handler' });
+      const rule = async (Name: string, bus: string, pattern: unknown, target: string): Promise<void> => {
+        await events.send(new PutRuleCommand({ Name, EventBusName: bus, EventPattern: JSON.stringify(pattern), State: 'ENABLED' }));
+        await events.send(new PutTargetsCommand({ Rule: Name, EventBusName: bus, Targets: [{ Id: target, Arn: FN(target) }] }));
+      };
+      await rule('build-requested', h.cloud.eventBus, { source: ['ami-factory'], 'detail-type': ['Build Requested'] }, 'triggerBuild');
+      await rule('parameter-change', 'default', { source: ['aws.ssm'], 'detail-type': ['Parameter Store Change'], detail: { operation: ['Create', 'Update'] } }, 'triggerBuild');
+      await rule('notify-slack', h.cloud.eventBus, { source: ['ami-factory'], 'detail-type': ['BuildSucceeded', 'BuildPartiallySucceeded', 'BuildFailed', 'ImageAvailable', 'ImageCopied'] }, 'notifySlack');
+    }
+    receiver = await startReceiver();
+    urls = await serveFunctionUrls(createFunctionUrlService({ lambda: h.cloud.lambda, routes: { '/slack/commands': 'slackCommand' } }));
+  });
+
+  afterAll(async () => {
+    events.destroy();
+    receiver.server.close();
+    receiver.server.closeAllConnections();
+    urls.server.close();
+    urls.server.closeAllConnections();
+    await h.close();
+    process.env = saved;
+  });
+
+  async function slash(text: string, opts: { user?: string; secret?: string } = {}): Promise<{ status: number; reply: SlackMessage }> {
+    const body = new URLSearchParams({
+      command: '/ami',
+      text,
+      user_id: opts.user ?? BAKER,
+      user_name: 'alice',
+      channel_id: 'C0PLATFORM',
+      team_id: 'T0LOCAL',
+      response_url: receiver.url,
+      trigger_id: 'trigger-1',
+    }).toString();
+    const r = await fetch(`${urls.endpoint}/slack/commands`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...slackRequestHeaders(opts.secret ?? LOCAL_SLACK_SIGNING_SECRET, body) },
+      body,
+    });
+    return { status: r.status, reply: (await r.json()) as SlackMessage };
+  }
+
+  async function executionNames(prefix: string): Promise<string[]> {
+    const r = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: SM, maxResults: 1000 }));
+    return (r.executions ?? []).map((e) => e.name ?? '').filter((n) => n.startsWith(prefix));
+  }
+
+  it('does answer 401 to a bad signature and start nothing', async () => {
+    const before = await executionNames('');
+    const { status, reply } = await slash('bake web', { secret: 'not-the-secret' });
+    expect(status).toBe(401);
+    expect(JSON.stringify(reply)).not.toMatch(/\bat\b.*\.ts/);
+    expect(await executionNames('')).toEqual(before);
+  });
+
+  it('does refuse bake to a user without the permission', async () => {
+    const { status, reply } = await slash('bake web', { user: 'U0SOMEONE' });
+    expect(status).toBe(200);
+    expect(reply.text).toMatch(/Not allowed: You are not allowed to run `bake` for web/);
+  });
+
+  it('does bake end to end and post the final result with the image ids to the response_url', async () => {
+    const { reply } = await slash('bake web --no-reboot');
+    expect(reply.response_type).toBe('in_channel');
+    expect(reply.text).toMatch(/started a build of web/i);
+    const buildId = /Build ([0-9a-f-]{36})/.exec(reply.text)?.[1] ?? '';
+    const final = await until('the final result post', () => receiver.posts.find((p) => /^Build of web (succeeded|partially|failed)/.test(p.text)));
+    expect(final.text).toMatch(/^Build of web succeeded/);
+    expect(final.text).toContain(buildId);
+    const ids = [...final.text.matchAll(/(us-east-1|us-west-2|eu-west-1) (ami-[0-9a-f]+)/g)].map((m) => [m[1], m[2]]);
+    expect(ids.map(([region]) => region).sort()).toEqual(['eu-west-1', 'us-east-1', 'us-west-2']);
+    for (const [region, imageId] of ids) {
+      const ec2 = new EC2Client({ region, endpoint: h.cloud.endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+      const image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId as string] }))).Images?.[0];
+      ec2.destroy();
+      expect(image?.State).toBe('available');
+    }
+    expect(receiver.posts.length).toBeLessThanOrEqual(5);
+
+    // status, list, expire and share of what was just built.
+    const status = await slash(`status ${buildId}`);
+    expect(status.reply.text).toMatch(/Build of web succeeded/);
+    const recent = await slash('status');
+    expect(recent.reply.text).toContain(buildId);
+    const list = await slash('list web');
+    expect(list.reply.text).toMatch(/image.? of web in us-east-1/);
+    const homeImage = ids.find(([r]) => r === 'us-east-1')?.[1] ?? '';
+    expect(list.reply.text).toContain(homeImage);
+    const expire = await slash('expire web');
+    expect(expire.reply.text).toMatch(/Retention plan for web \(dry run\)/);
+    expect(expire.reply.text).toMatch(/not applied in chat dry runs/);
+    const apply = await slash('expire web --apply');
+    expect(apply.reply.text).toMatch(/Not allowed|not available yet/);
+    const share = await slash(`share ${homeImage} --account 999988887777`);
+    expect(share.reply.text).toMatch(new RegExp(`Shared ${homeImage} \\(web, us-east-1\\) with account 999988887777`));
+    const help = await slash('help');
+    expect(help.reply.text).toContain('/ami bake');
+  });
+
+  it('does start one build for a Build Requested event delivered twice', async () => {
+    const event = {
+      version: '0',
+      id: '0dd1e5e5-0000-4000-8000-0000000000aa',
+      'detail-type': 'Build Requested',
+      source: 'ami-factory',
+      account: '111122223333',
+      time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      region: 'us-east-1',
+      resources: [],
+      detail: { family: 'web', regions: ['us-west-2'], reboot: false },
+    };
+    const first = (await h.cloud.lambda.invoke('triggerBuild', event)) as { started: { executionName: string; duplicate: boolean }[] };
+    const second = (await h.cloud.lambda.invoke('triggerBuild', event)) as { started: { executionName: string; duplicate: boolean }[] };
+    const name = first.started[0]?.executionName ?? '';
+    expect(second.started[0]?.executionName).toBe(name);
+    expect(await executionNames(name)).toEqual([name]);
+  });
+
+  it('does deliver a Build Requested event from the bus to a build, and reject a refused override', async () => {
+    const put = async (detail: unknown): Promise<string> => {
+      const r = await events.send(new PutEventsCommand({ Entries: [{ EventBusName: h.cloud.eventBus, Source: 'ami-factory', DetailType: 'Build Requested', Detail: JSON.stringify(detail) }] }));
+      return r.Entries?.[0]?.EventId ?? '';
+    };
+    const ok = await put({ family: 'web', regions: ['us-west-2'], reboot: false });
+    const refused = await put({ family: 'web', regions: ['ap-southeast-2'] });
+    await h.cloud.events.idle();
+    const delivered = h.cloud.events.log().find((l) => l.event.id === ok);
+    expect(delivered?.targets.find((t) => t.targetId === 'triggerBuild')?.status).toBe('succeeded');
+    const rejected = await until('BuildRequestRejected', () => h.cloud.events.log().find((l) => l.event['detail-type'] === 'BuildRequestRejected'));
+    expect(rejected.event.detail).toMatchObject({ trigger: 'Build Requested', eventId: refused, family: 'web', reason: expect.stringContaining('ap-southeast-2') });
+  });
+
+  it('does rebuild the families on a changed parameter', async () => {
+    const before = await executionNames('al2023-base-');
+    await h.cloud.events.emit({ source: 'aws.ssm', detailType: 'Parameter Store Change', detail: { name: PARAMETER, type: 'String', operation: 'Update' }, region: 'us-east-1' });
+    await h.cloud.events.idle();
+    const after = await executionNames('al2023-base-');
+    expect(after.length).toBe(before.length + 1);
+  });
+
+  it('does start a build when a family schedule fires', async () => {
+    const before = await executionNames('web-');
+    await events.send(new PutRuleCommand({ Name: 'schedule-web', ScheduleExpression: 'rate(1 hour)', State: 'ENABLED' }));
+    await events.send(new PutTargetsCommand({ Rule: 'schedule-web', Targets: [{ Id: 'triggerBuild', Arn: FN('triggerBuild'), InputTransformer: scheduleTargetInput('web') }] }));
+    const fired = await until('the schedule to fire', () =>
+      h.cloud.events.log().find((l) => l.origin === 'schedule' && l.rules.includes('schedule-web') && l.targets.every((t) => t.status !== 'pending')),
+    );
+    await events.send(new DisableRuleCommand({ Name: 'schedule-web' }));
+    expect(fired.targets.map((t) => t.status)).toEqual(['succeeded']);
+    expect((await executionNames('web-')).length).toBeGreaterThan(before.length);
+  });
+});
