@@ -41,6 +41,8 @@ export class UnknownFunctionError extends Error {
 /** An EventBridge trigger of a function in serverless.yml (`eventBridge.pattern` or `schedule`). */
 export interface FunctionTrigger {
   functionName: string;
+  /** Set when the rule is on the factory's own bus (`eventBridge.eventBus`), not the default bus. */
+  onFactoryBus?: boolean;
   pattern?: Record<string, unknown>;
   schedule?: string;
 }
@@ -52,8 +54,10 @@ export function readFunctionTriggers(projectRoot: string): FunctionTrigger[] {
   const out: FunctionTrigger[] = [];
   for (const [name, fn] of Object.entries(doc.functions ?? {})) {
     for (const ev of fn.events ?? []) {
-      const eb = ev.eventBridge as { pattern?: Record<string, unknown> } | undefined;
-      if (eb?.pattern !== undefined) out.push({ functionName: name, pattern: eb.pattern });
+      const eb = ev.eventBridge as { pattern?: Record<string, unknown>; eventBus?: unknown } | undefined;
+      if (eb?.pattern !== undefined) {
+        out.push({ functionName: name, pattern: eb.pattern, ...(eb.eventBus !== undefined ? { onFactoryBus: true } : {}) });
+      }
       const sched = ev.schedule;
       if (typeof sched === 'string') out.push({ functionName: name, schedule: sched });
       else if (typeof sched === 'object' && sched !== null && typeof (sched as { rate?: unknown }).rate === 'string') {

@@ -12,6 +12,9 @@ import { SfnService } from './sfn/service.js';
 import { createEc2Service, LOCAL_ACCOUNT_ID, type Ec2Service } from './ec2/service.js';
 import { createS3Service, type S3Service } from './s3/service.js';
 import { createAutoScalingService, type AutoScalingService } from './autoscaling/service.js';
+import { createFunctionUrlService, LOCAL_FUNCTION_URL_ROUTES, LOCAL_SLACK_SIGNING_SECRET } from './function-url.js';
+import { loadFactoryConfig } from '../functions/lib/config.js';
+import { scheduleTargetInput } from '../functions/lib/triggers/schedule.js';
 import { createEventsService, type EventsService } from './events/service.js';
 import type { JsonValue } from './json.js';
 
@@ -38,6 +41,8 @@ export interface LocalCloudOptions {
   throttling?: boolean;
   /** Install the serverless.yml schedules (default true). Tests that drive the sweeper by hand turn them off. */
   schedules?: boolean;
+  /** Install the families' build schedules from factory.config.yml (default true). */
+  familySchedules?: boolean;
   /** Deliver EC2's state-change events (default true); false models lost events. */
   ec2Events?: boolean;
   /** Point in-process handlers' AWS clients at this cloud (default true). */
@@ -142,7 +147,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   if (s3Dir !== undefined) s3Opts.rootDir = s3Dir;
   const s3 = createS3Service(s3Opts);
 
-  const services: LocalService[] = [sfn, events, autoscaling, ec2, s3];
+  const functionUrls = createFunctionUrlService({ lambda, routes: LOCAL_FUNCTION_URL_ROUTES, accountId: LOCAL_ACCOUNT_ID });
+  const services: LocalService[] = [functionUrls, sfn, events, autoscaling, ec2, s3];
   const localApi = (path: string): LocalResponse | undefined => {
     if (path === '/_local/health') return json({ ok: true, service: 'ami-factory-local-cloud' });
     if (path === '/_local/stats') {
@@ -168,11 +174,13 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     process.env.AMI_FACTORY_AWS_ENDPOINT = endpoint;
     process.env.AMI_FACTORY_STATE_BUCKET = LOCAL_STATE_BUCKET;
     process.env.AMI_FACTORY_EVENT_BUS = LOCAL_EVENT_BUS;
+    process.env.AMI_FACTORY_STATE_MACHINE_ARN = sfn.stateMachineArn(HOME_REGION, 'image-factory');
+    process.env.AMI_FACTORY_SLACK_SIGNING_SECRET ??= LOCAL_SLACK_SIGNING_SECRET;
     process.env.AWS_ACCESS_KEY_ID ??= 'AKIDLOCALCLOUD';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'local-cloud-secret';
     process.env.AWS_REGION ??= 'us-east-1';
   }
-  await provision(endpoint, projectRoot, options.schedules ?? true);
+  await provision(endpoint, projectRoot, options.schedules ?? true, options.familySchedules ?? true);
   sfn.resume();
 
   const persistClock = (): void => {
@@ -213,7 +221,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
  * What `osls deploy` would create, made through the cloud's own APIs (so they are exercised
  * too): the state bucket, the factory bus, and the EventBridge rules of serverless.yml.
  */
-async function provision(endpoint: string, projectRoot: string, schedules: boolean): Promise<void> {
+async function provision(endpoint: string, projectRoot: string, schedules: boolean, familySchedules: boolean): Promise<void> {
   const scope = (region: string, service: string): string =>
     `AWS4-HMAC-SHA256 Credential=AKIDLOCAL/20260101/${region}/${service}/aws4_request, SignedHeaders=host, Signature=0`;
   const call = async (target: string, body: Record<string, unknown>, region = HOME_REGION): Promise<void> => {
@@ -237,15 +245,38 @@ async function provision(endpoint: string, projectRoot: string, schedules: boole
   for (const [i, t] of readFunctionTriggers(projectRoot).entries()) {
     if (t.schedule !== undefined && !schedules) continue;
     const rule = `${t.functionName}-${t.schedule !== undefined ? 'schedule' : 'events'}-${i}`;
+    const bus = t.onFactoryBus === true ? { EventBusName: LOCAL_EVENT_BUS } : {};
     await call('PutRule', {
       Name: rule,
       State: 'ENABLED',
+      ...bus,
       ...(t.schedule !== undefined ? { ScheduleExpression: t.schedule } : { EventPattern: JSON.stringify(t.pattern) }),
     });
     await call('PutTargets', {
       Rule: rule,
+      ...bus,
       Targets: [{ Id: t.functionName, Arn: `arn:aws:lambda:${HOME_REGION}:${LOCAL_ACCOUNT_ID}:function:${t.functionName}` }],
     });
+  }
+  // The families' build schedules (factory.config.yml `triggers.schedule`), as deploy/schedules.cjs
+  // makes them in AWS: a default-bus schedule rule targeting triggerBuild with the family.
+  if (schedules && familySchedules && existsSync(join(projectRoot, 'factory.config.yml'))) {
+    const config = loadFactoryConfig(join(projectRoot, 'factory.config.yml'));
+    for (const [family, f] of Object.entries(config.families)) {
+      if (f.triggers?.schedule === undefined) continue;
+      const rule = `ami-factory-build-${family}`;
+      await call('PutRule', { Name: rule, State: 'ENABLED', ScheduleExpression: f.triggers.schedule });
+      await call('PutTargets', {
+        Rule: rule,
+        Targets: [
+          {
+            Id: 'triggerBuild',
+            Arn: `arn:aws:lambda:${HOME_REGION}:${LOCAL_ACCOUNT_ID}:function:triggerBuild`,
+            InputTransformer: scheduleTargetInput(family),
+          },
+        ],
+      });
+    }
   }
   // EC2 events are regional: every other region forwards its EC2 state changes to the home
   // region's default bus (resources/region-forwarder.yml deploys the same rule in AWS).

@@ -18,7 +18,7 @@ describe('local Step Functions endpoint', () => {
   let arn: string;
 
   beforeEach(async () => {
-    cloud = await startLocalCloud({ port: 0, stateDir: null, timeScale: 6000 });
+    cloud = await startLocalCloud({ port: 0, stateDir: null, timeScale: 6000, familySchedules: false });
     sfn = new SFNClient({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
     arn = cloud.stateMachineArn('image-factory');
   });
@@ -97,14 +97,14 @@ describe('local Step Functions persistence', () => {
   it('keeps executions and their history across restarts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ami-factory-sfn-'));
     try {
-      let cloud = await startLocalCloud({ port: 0, stateDir: dir, timeScale: 6000 });
+      let cloud = await startLocalCloud({ port: 0, stateDir: dir, timeScale: 6000, familySchedules: false });
       let sfn = new SFNClient({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
       const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: cloud.stateMachineArn('image-factory'), input: '{}' }));
       await cloud.sfn.waitFor(executionArn ?? '');
       sfn.destroy();
       await cloud.close();
 
-      cloud = await startLocalCloud({ port: 0, stateDir: dir, timeScale: 6000 });
+      cloud = await startLocalCloud({ port: 0, stateDir: dir, timeScale: 6000, familySchedules: false });
       sfn = new SFNClient({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
       const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
       const h = await sfn.send(new GetExecutionHistoryCommand({ executionArn }));

@@ -19,7 +19,7 @@ const config: TriggerFactoryConfig = {
     'al2023-base': { ...al, triggers: { ssmParameter: AL2023 } },
     'al2023-arm': { ...al, triggers: { ssmParameter: AL2023.replace(/^\//, '') } },
     'al2023-other': { ...al, triggers: { ssmParameter: '/golden/base-ami' } },
-    'al2023-none': al,
+    'al2023-none': { ...al, triggers: {} },
   },
 };
 
@@ -146,7 +146,8 @@ describe('Parameter Store Change trigger', () => {
   it('does build nothing when no family uses the parameter or it was deleted', () => {
     expect(buildsFromParameterChange(parameterChange('/unrelated/param'), config)).toEqual([]);
     expect(buildsFromParameterChange(parameterChange(AL2023, 'Delete'), config)).toEqual([]);
-    expect(buildsFromParameterChange(parameterChange(AL2023), base)).toEqual([]);
+    // The shipped config rebuilds al2023-base when its parameter changes.
+    expect(buildsFromParameterChange(parameterChange(AL2023), base).map((b) => b.request.family)).toEqual(['al2023-base']);
   });
 
   it('does throw ValidationError when the event is not a Parameter Store Change', () => {

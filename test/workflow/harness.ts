@@ -15,7 +15,7 @@ export interface Harness {
 }
 
 export async function startHarness(opts: LocalCloudOptions = {}): Promise<Harness> {
-  const cloud = await startLocalCloud({ port: 0, stateDir: null, timeScale: 6000, ...opts });
+  const cloud = await startLocalCloud({ port: 0, stateDir: null, timeScale: 6000, familySchedules: false, ...opts });
   const config = {
     region: 'us-east-1',
     endpoint: cloud.endpoint,
