@@ -230,6 +230,8 @@ function sourceOf(request: BuildRequest, history: HistoryEvent[]): string {
       return `builder from ${request.source.imageId ?? request.source.nameFilter ?? ''}`;
     case 'snapshots':
       return request.source.blockDeviceMappings.map((m) => m.snapshotId).join(',');
+    case 'bundle':
+      return request.source.imageLocation;
   }
 }
 

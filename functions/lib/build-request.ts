@@ -103,7 +103,21 @@ export const SnapshotsSourceSchema = z
     path: ['blockDeviceMappings'],
   });
 
-export const SourceSchema = z.discriminatedUnion('type', [InstanceSourceSchema, BaseImageSourceSchema, SnapshotsSourceSchema]);
+/** Register an instance-store image from a bundle already uploaded to S3 (ami-factory bundle + upload-bundle). */
+export const BundleSourceSchema = z
+  .object({
+    type: z.literal('bundle'),
+    /** `bucket/prefix/name.manifest.xml`, as RegisterImage's ImageLocation. */
+    imageLocation: z
+      .string()
+      .max(1024)
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/(.+\/)?[^/]+\.manifest\.xml$/, 'must be bucket/prefix/name.manifest.xml'),
+    /** Defaults to the manifest's architecture. */
+    architecture: z.enum(['i386', 'x86_64']).optional(),
+  })
+  .strict();
+
+export const SourceSchema = z.discriminatedUnion('type', [InstanceSourceSchema, BaseImageSourceSchema, SnapshotsSourceSchema, BundleSourceSchema]);
 
 export const CopyTargetSchema = z
   .object({
@@ -173,6 +187,7 @@ export type BuildRequestInput = z.input<typeof BuildRequestSchema>;
 export type InstanceSource = z.infer<typeof InstanceSourceSchema>;
 export type BaseImageSource = z.infer<typeof BaseImageSourceSchema>;
 export type SnapshotsSource = z.infer<typeof SnapshotsSourceSchema>;
+export type BundleSource = z.infer<typeof BundleSourceSchema>;
 export type CopyTarget = z.infer<typeof CopyTargetSchema>;
 export type Sharing = z.infer<typeof SharingSchema>;
 

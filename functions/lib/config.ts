@@ -3,6 +3,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import {
   BaseImageSourceSchema,
+  BundleSourceSchema,
   BuildRequestSchema,
   CopyTargetSchema,
   FamilySchema,
@@ -42,7 +43,7 @@ export const FamilyConfigSchema = z
     description: z.string().max(255).optional(),
     /** The region the family is built in. */
     region: RegionSchema,
-    source: z.discriminatedUnion('type', [InstanceSourceConfigSchema, BaseImageSourceSchema, SnapshotsSourceSchema]),
+    source: z.discriminatedUnion('type', [InstanceSourceConfigSchema, BaseImageSourceSchema, SnapshotsSourceSchema, BundleSourceSchema]),
     /** Instance sources: true (default) reboots for a consistent image; false images without downtime. */
     reboot: z.boolean().default(true),
     /** Regions the image is copied to, each with an optional KMS key of that region. */

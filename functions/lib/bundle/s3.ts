@@ -24,7 +24,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { deleteBundleKeys } from './delete.js';
-import { BundleError, BundleInputError, ManifestError } from './errors.js';
+import { BundleError, BundleInputError, ManifestError, MissingPartError } from './errors.js';
 import type { KeyInput } from './keys.js';
 import { parseManifest, verifyManifestSignature, type Manifest } from './manifest.js';
 import type { BundleSink, BundleSource, PartWriter } from './storage.js';
@@ -287,9 +287,13 @@ export async function checkBundleInS3(s3: S3Client, imageLocation: string, opts:
   return { ...found, partKeys };
 }
 
-/** Deletes a bundle by its manifest (ec2-delete-bundle -m): the parts it lists, then the manifest. Returns the keys deleted. */
-export async function deleteBundleFromS3(s3: S3Client, imageLocation: string): Promise<string[]> {
-  const { bucket, manifestKey, manifest } = await readManifestFromS3(s3, imageLocation);
+/**
+ * Deletes a bundle by its manifest (ec2-delete-bundle -m): the parts it lists, then the manifest.
+ * The manifest is read from S3 unless given (a local copy). Returns the keys deleted.
+ */
+export async function deleteBundleFromS3(s3: S3Client, imageLocation: string, opts: { manifest?: Manifest | string } = {}): Promise<string[]> {
+  const { bucket, manifestKey, manifest } =
+    opts.manifest === undefined ? await readManifestFromS3(s3, imageLocation) : { ...parseImageLocation(imageLocation), manifest: opts.manifest };
   const keys = deleteBundleKeys({ manifestKey, manifest });
   const parts = keys.filter((k) => k !== manifestKey);
   await deleteKeys(s3, bucket, parts);
@@ -313,4 +317,57 @@ export async function deleteBundlePrefixFromS3(s3: S3Client, bucket: string, key
   await deleteKeys(s3, bucket, keys.filter((k) => !isManifest(k)));
   await deleteKeys(s3, bucket, keys.filter(isManifest));
   return keys;
+}
+
+export interface UploadBundleOptions {
+  /** Canned ACL of every object (default `aws-exec-read`). */
+  acl?: ObjectCannedACL;
+  /** The manifest's object name (default `<image name>.manifest.xml`; the tools use the manifest file's name). */
+  manifestFileName?: string;
+  /** Bytes uploaded so far, of the bundled size. */
+  onProgress?: (bytes: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Uploads a bundle already on disk (ec2-upload-bundle): every part the manifest lists, read from
+ * `source`, with Content-MD5 and the ACL, then the manifest. Returns the ImageLocation to register.
+ */
+export async function uploadBundleToS3(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  manifest: Manifest | string,
+  source: BundleSource,
+  opts: UploadBundleOptions = {},
+): Promise<{ imageLocation: string; keys: string[] }> {
+  const m = typeof manifest === 'string' ? parseManifest(manifest) : manifest;
+  const keyPrefix = normalizePrefix(prefix);
+  const acl = opts.acl ?? 'aws-exec-read';
+  const keys: string[] = [];
+  let bytes = 0;
+  for (const part of m.image.parts) {
+    opts.signal?.throwIfAborted();
+    if (part.filename.includes('/')) throw new ManifestError(`manifest/image/parts/part[${part.index}]/filename`, `"${part.filename}" is not a plain file name`);
+    const chunks: Buffer[] = [];
+    try {
+      for await (const c of source.readPart(part.filename)) chunks.push(Buffer.from(c));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new MissingPartError(part.filename, { cause: e });
+      throw e;
+    }
+    const body = Buffer.concat(chunks);
+    const key = keyPrefix + part.filename;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentMD5: md5Base64(body), ContentType: 'application/octet-stream', ACL: acl }));
+    keys.push(key);
+    bytes += body.length;
+    opts.onProgress?.(bytes, m.image.bundledSize);
+  }
+  const manifestName = opts.manifestFileName ?? `${m.image.name}.manifest.xml`;
+  if (manifestName.includes('/')) throw new BundleInputError(`manifest name "${manifestName}" is not a plain file name`);
+  const manifestKey = keyPrefix + manifestName;
+  const body = Buffer.from(m.xml, 'utf8');
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: manifestKey, Body: body, ContentMD5: md5Base64(body), ContentType: 'text/xml', ACL: acl }));
+  keys.push(manifestKey);
+  return { imageLocation: `${bucket}/${manifestKey}`, keys };
 }
