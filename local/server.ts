@@ -12,6 +12,7 @@ import { SfnService } from './sfn/service.js';
 import { createEc2Service, LOCAL_ACCOUNT_ID, type Ec2Service } from './ec2/service.js';
 import { createS3Service, type S3Service } from './s3/service.js';
 import { createAutoScalingService, type AutoScalingService } from './autoscaling/service.js';
+import { localBundleRegistration } from './ec2-bundles.js';
 import { createFunctionUrlService, LOCAL_FUNCTION_URL_ROUTES, LOCAL_SLACK_SIGNING_SECRET } from './function-url.js';
 import { loadFactoryConfig } from '../functions/lib/config.js';
 import { scheduleTargetInput } from '../functions/lib/triggers/schedule.js';
@@ -115,6 +116,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const ec2Events = options.ec2Events ?? true;
   const ec2Opts: Parameters<typeof createEc2Service>[0] = {
     clock,
+    // RegisterImage with ImageLocation reads the bundle from the local S3 with the local EC2 key.
+    registerFromImageLocation: localBundleRegistration({ s3: () => s3, stateDir }),
     seed: options.seed ?? true,
     throttling: options.throttling ?? true,
     onEvent: (e) => {

@@ -1,8 +1,10 @@
-import { statSync } from 'node:fs';
+import { jest } from '@jest/globals';
+import { statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectAclCommand, PutObjectAclCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   bundleImage,
+  directorySink,
   MissingPartError,
   PartSizeMismatchError,
   SignatureMismatchError,
@@ -23,6 +25,8 @@ import {
   s3BundleSink,
   s3BundleSource,
 } from '../../functions/lib/bundle/s3.js';
+import { run as deleteBundle } from '../../bin/commands/delete-bundle.js';
+import { run as uploadBundle } from '../../bin/commands/upload-bundle.js';
 import { startLocalCloud, type LocalCloud } from '../../local/server.js';
 import { ACCOUNT, opensslKeyPair, randomFile, removeDir, tempDir, type KeyPairFiles } from '../fixtures/bundle/helpers.js';
 
@@ -152,5 +156,73 @@ describe('deleting bundles', () => {
     expect(deleted).toHaveLength(r.parts.length + 1);
     expect(cloud.s3.listKeys('bundles', 'pre/').every((k) => k.startsWith('pre/web2.'))).toBe(true);
     await expect(deleteBundlePrefixFromS3(s3, 'bundles', 'pre/', 'web')).rejects.toBeInstanceOf(BundleNotFoundError);
+  });
+});
+
+describe('ami-factory upload-bundle / delete-bundle', () => {
+  let out: string[];
+  let err: string[];
+  beforeEach(() => {
+    out = [];
+    err = [];
+    jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void out.push(args.join(' ')));
+    jest.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void err.push(args.join(' ')));
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  it('uploads a bundle from disk with aws-exec-read (creating the bucket), then deletes it by manifest and by prefix', async () => {
+    const local = join(dir, 'cli-bundle');
+    const r = await bundleImage({
+      image: join(dir, 'disk.img'),
+      name: 'cli',
+      user: ACCOUNT,
+      architecture: 'x86_64',
+      userCertificate: user.certPem,
+      privateKey: user.keyPem,
+      ec2Certificate: ec2.certPem,
+      sink: directorySink(local),
+    });
+    const manifestPath = join(local, r.manifestFileName);
+    const up = ['-b', 'cli-bucket/a/b', '-m', manifestPath, '--endpoint', cloud.endpoint];
+    expect(await uploadBundle(up)).toBe(0);
+    expect(out.join('\n')).toMatch(/Uploaded cli: 1 part .* ImageLocation cli-bucket\/a\/b\/cli\.manifest\.xml/);
+    expect(err).toEqual([]);
+    expect(cloud.s3.listKeys('cli-bucket').sort()).toEqual(['a/b/cli.manifest.xml', 'a/b/cli.part.0']);
+    await expect(checkBundleInS3(s3, 'cli-bucket/a/b/cli.manifest.xml', { certificate: user.certPem })).resolves.toBeDefined();
+
+    expect(await deleteBundle(['-b', 'cli-bucket/a/b', '-m', manifestPath, '--endpoint', cloud.endpoint])).toBe(0);
+    expect(out.at(-1)).toMatch(/Deleted 2 objects/);
+    expect(cloud.s3.listKeys('cli-bucket')).toEqual([]);
+
+    expect(await uploadBundle([...up, '--acl', 'private'])).toBe(0);
+    expect(cloud.s3.getObject('cli-bucket', 'a/b/cli.part.0')?.ec2Readable).toBe(false);
+    expect(await deleteBundle(['-b', 'cli-bucket/a/b', '--prefix', 'cli', '--endpoint', cloud.endpoint])).toBe(0);
+    expect(cloud.s3.listKeys('cli-bucket')).toEqual([]);
+    expect(await deleteBundle(['-b', 'cli-bucket/a/b', '--prefix', 'cli', '--endpoint', cloud.endpoint])).toBe(1);
+    expect(err.at(-1)).toMatch(/BundleNotFoundError/);
+  });
+
+  it('refuses bad arguments with exit code 2 and a missing part with 1', async () => {
+    expect(await uploadBundle(['-m', 'x.manifest.xml'])).toBe(2);
+    expect(err.at(-1)).toMatch(/missing --bucket/);
+    expect(await uploadBundle(['-b', 'b', '-m', 'x.manifest.xml', '--acl', 'nope'])).toBe(2);
+    expect(await uploadBundle(['-b', 'b', '-m', join(dir, 'none.manifest.xml'), '--endpoint', cloud.endpoint])).toBe(2);
+    expect(await deleteBundle(['-b', 'b'])).toBe(2);
+    expect(await deleteBundle(['-b', 'b', '-m', 'x', '-p', 'y'])).toBe(2);
+    const local = join(dir, 'cli-missing');
+    const r = await bundleImage({
+      image: join(dir, 'disk.img'),
+      name: 'gone',
+      user: ACCOUNT,
+      architecture: 'x86_64',
+      userCertificate: user.certPem,
+      privateKey: user.keyPem,
+      ec2Certificate: ec2.certPem,
+      sink: directorySink(local),
+    });
+    unlinkSync(join(local, r.parts[0]?.filename ?? ''));
+    expect(await uploadBundle(['-b', 'cli-bucket', '-m', join(local, r.manifestFileName), '--endpoint', cloud.endpoint])).toBe(1);
+    expect(err.at(-1)).toMatch(/MissingPartError/);
+    expect(cloud.s3.listKeys('cli-bucket')).toEqual([]);
   });
 });
