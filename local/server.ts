@@ -12,7 +12,7 @@ import { SfnService } from './sfn/service.js';
 import { createEc2Service, LOCAL_ACCOUNT_ID, type Ec2Service } from './ec2/service.js';
 import { createS3Service, type S3Service } from './s3/service.js';
 import { createAutoScalingService, type AutoScalingService } from './autoscaling/service.js';
-import { localBundleRegistration } from './ec2-bundles.js';
+import { localBundleRegistration, localEc2CertificateDir } from './ec2-bundles.js';
 import { createFunctionUrlService, LOCAL_FUNCTION_URL_ROUTES, LOCAL_SLACK_SIGNING_SECRET } from './function-url.js';
 import { loadFactoryConfig } from '../functions/lib/config.js';
 import { scheduleTargetInput } from '../functions/lib/triggers/schedule.js';
@@ -179,6 +179,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     process.env.AMI_FACTORY_EVENT_BUS = LOCAL_EVENT_BUS;
     process.env.AMI_FACTORY_STATE_MACHINE_ARN = sfn.stateMachineArn(HOME_REGION, 'image-factory');
     process.env.AMI_FACTORY_SLACK_SIGNING_SECRET ??= LOCAL_SLACK_SIGNING_SECRET;
+    // bundle-image signs with a local user pair and wraps keys for this cloud's EC2 certificate.
+    process.env.AMI_FACTORY_LOCAL_KEYS_DIR = localEc2CertificateDir(stateDir);
     process.env.AWS_ACCESS_KEY_ID ??= 'AKIDLOCALCLOUD';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'local-cloud-secret';
     process.env.AWS_REGION ??= 'us-east-1';

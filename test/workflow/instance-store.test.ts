@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CopyImageCommand,
@@ -8,7 +9,7 @@ import {
   RegisterImageCommand,
   type Image,
 } from '@aws-sdk/client-ec2';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { bundleImage } from '../../functions/lib/bundle/index.js';
 import { checkBundleInS3, s3BundleSink } from '../../functions/lib/bundle/s3.js';
 import { localEc2CertificateFor } from '../../local/ec2-bundles.js';
@@ -185,5 +186,43 @@ describe('instance-store image through the image-factory state machine', () => {
     const exec = await runBuild(h, req);
     expect(exec.status).toBe('FAILED');
     expect(exec.error).toBe('BundleNotFoundError');
+  });
+});
+
+describe('bundle-image handler (S3 image object → S3 bundle, streaming)', () => {
+  it('bundles an image object into parts and a manifest that EC2 registers', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: 'factory-bundles', Key: 'raw/root.img', Body: readFileSync(join(dir, 'root.img')) }));
+
+    const out = (await h.cloud.lambda.invoke('bundleImage', {
+      source: { bucket: 'factory-bundles', key: 'raw/root.img' },
+      destination: 'factory-bundles/from-lambda',
+      name: 'lambda-img',
+      architecture: 'x86_64',
+      account: ACCOUNT,
+    })) as { imageLocation: string; parts: number; size: number };
+
+    expect(out).toEqual({ imageLocation: 'factory-bundles/from-lambda/lambda-img.manifest.xml', parts: 2, size: 11 * MIB });
+    const keys = h.cloud.s3.listKeys('factory-bundles', 'from-lambda/');
+    expect(keys).toEqual(['from-lambda/lambda-img.manifest.xml', 'from-lambda/lambda-img.part.0', 'from-lambda/lambda-img.part.1']);
+    expect(keys.every((k) => h.cloud.s3.getObject('factory-bundles', k)?.ec2Readable === true)).toBe(true);
+    const registered = await h.ec2.send(new RegisterImageCommand({ ImageLocation: out.imageLocation, Name: 'from-lambda' }));
+    await expect(waitAvailable(h.ec2, registered.ImageId ?? '')).resolves.toMatchObject({ RootDeviceType: 'instance-store' });
+  });
+
+  it('refuses up front, naming the reason, an image too big for the invocation time', async () => {
+    process.env.AMI_FACTORY_TIME_BUDGET_MS = '100';
+    try {
+      await expect(
+        h.cloud.lambda.invoke('bundleImage', {
+          source: { bucket: 'factory-bundles', key: 'raw/root.img' },
+          destination: 'factory-bundles/too-slow',
+          architecture: 'x86_64',
+          account: ACCOUNT,
+        }),
+      ).rejects.toMatchObject({ name: 'BundleTooSlowError', message: expect.stringContaining('ami-factory bundle') });
+      expect(h.cloud.s3.listKeys('factory-bundles', 'too-slow/')).toEqual([]);
+    } finally {
+      delete process.env.AMI_FACTORY_TIME_BUDGET_MS;
+    }
   });
 });

@@ -4,6 +4,7 @@
  * Everything streams through async generators with pull-based backpressure; the only buffers
  * are the reads (1 MiB) and the bounded gzip blocks in flight.
  */
+import type { ImageReader } from './tar.js';
 import { createCipheriv, createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -35,9 +36,21 @@ export interface BundleProgress {
   total: number;
 }
 
+/** An image that is not a local file (an S3 object read by ranges): size, time, reader. */
+export interface ImageObject {
+  reader: ImageReader & { close?(): Promise<void> };
+  size: number;
+  mtimeMs: number;
+  mode?: number;
+  /** For messages and the default bundle name (e.g. `s3://bucket/key`). */
+  label: string;
+  /** Called after the last read: throws ImageChangedError if the object changed meanwhile. */
+  verifyUnchanged?(): Promise<void>;
+}
+
 export interface BundleOptions {
-  /** The image file (symlinks are followed, as `tar -h`). */
-  image: string;
+  /** The image file (symlinks are followed, as `tar -h`), or an image object read by ranges. */
+  image: string | ImageObject;
   /** Bundle name (`-p/--prefix`); default: the image's file name. */
   name?: string;
   /** 12-digit account number (dashes allowed). */
@@ -92,7 +105,7 @@ export function parseBlockDeviceMapping(spec: string): Record<string, string> {
 }
 
 function validateOptions(o: BundleOptions): { name: string; user: string } {
-  const name = o.name ?? basename(o.image);
+  const name = o.name ?? basename(typeof o.image === 'string' ? o.image : o.image.label);
   assertPlainName(name, 'bundle name');
   if (!(ARCHITECTURES as readonly string[]).includes(o.architecture)) {
     throw new BundleInputError(`architecture must be one of ${ARCHITECTURES.join(', ')}, got "${o.architecture}"`);
@@ -168,19 +181,27 @@ export async function bundleImage(opts: BundleOptions): Promise<BundleResult> {
   assertKeyPair(privateKey, userPublicKey);
   const partSize = opts.partSize ?? PART_SIZE;
 
-  const before = await stat(opts.image).catch((e: unknown) => {
-    throw new BundleInputError(`cannot read image ${opts.image}: ${(e as Error).message}`, { cause: e });
-  });
-  if (!before.isFile()) throw new BundleInputError(`image ${opts.image} is not a regular file`);
-  if (before.size === 0) throw new EmptyImageError(`image ${opts.image} is empty`);
+  const image = typeof opts.image === 'string' ? undefined : opts.image;
+  const label = image?.label ?? String(opts.image);
+  const before =
+    image !== undefined
+      ? { size: image.size, isFile: () => true }
+      : await stat(opts.image as string).catch((e: unknown) => {
+          throw new BundleInputError(`cannot read image ${label}: ${(e as Error).message}`, { cause: e });
+        });
+  if (!before.isFile()) throw new BundleInputError(`image ${label} is not a regular file`);
+  if (before.size === 0) throw new EmptyImageError(`image ${label} is empty`);
   if (before.size > MAX_IMAGE_SIZE) throw new ImageTooLargeError(before.size, MAX_IMAGE_SIZE);
 
   const bundleKey = opts.key ?? generateBundleKey();
   const wrapped = wrapBundleKey(bundleKey, userPublicKey, ec2PublicKey);
-  const fh = await open(opts.image, 'r');
+  const fh: ImageReader & { close?(): Promise<void>; stat?(): Promise<{ size: number; mode: number; mtimeMs: number }> } =
+    image !== undefined ? image.reader : await open(opts.image as string, 'r');
+  const statOf = async (): Promise<{ size: number; mode: number; mtimeMs: number }> =>
+    image !== undefined ? { size: image.size, mode: image.mode ?? 0o644, mtimeMs: image.mtimeMs } : ((await fh.stat?.()) as { size: number; mode: number; mtimeMs: number });
   try {
-    const st = await fh.stat();
-    if (st.size !== before.size) throw new ImageChangedError(`image ${opts.image} changed while it was being opened`);
+    const st = await statOf();
+    if (st.size !== before.size) throw new ImageChangedError(`image ${label} changed while it was being opened`);
     const sparseMap = await scanSparseMap(fh, st.size, { ...opts.sparse, ...(opts.signal === undefined ? {} : { signal: opts.signal }) });
     const member = planTarMember({ name, size: st.size, mode: st.mode, mtime: Math.floor(st.mtimeMs / 1000), sparseMap });
 
@@ -190,8 +211,9 @@ export async function bundleImage(opts: BundleOptions): Promise<BundleResult> {
     const tarStream = tap(tarMemberStream(fh, member, { ...(opts.signal === undefined ? {} : { signal: opts.signal }), onPosition }), (c) => tarHash.update(c));
     const partList = await writeParts(encrypt(parallelGzip(tarStream, opts.gzip), bundleKey), opts.sink, partSize);
 
-    const after = await fh.stat();
-    if (after.size !== st.size || after.mtimeMs !== st.mtimeMs) throw new ImageChangedError(`image ${opts.image} changed while it was being bundled`);
+    const after = await statOf();
+    if (after.size !== st.size || after.mtimeMs !== st.mtimeMs) throw new ImageChangedError(`image ${label} changed while it was being bundled`);
+    await image?.verifyUnchanged?.();
     opts.onProgress?.({ bytes: st.size, total: st.size });
 
     const names = partList.map((_, i) => partFileName(name, i, partList.length));
@@ -236,6 +258,6 @@ export async function bundleImage(opts: BundleOptions): Promise<BundleResult> {
     await opts.sink.abort();
     throw e;
   } finally {
-    await fh.close();
+    await fh.close?.();
   }
 }

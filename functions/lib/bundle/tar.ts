@@ -6,7 +6,13 @@
  *
  * The reader takes what GNU tar writes in the gnu and posix formats (sparse 0.0, 0.1, 1.0).
  */
-import type { FileHandle } from 'node:fs/promises';
+/**
+ * Positional reads of an image: a local file (a FileHandle has this shape) or an object in
+ * S3 read by ranges (s3-image.ts).
+ */
+export interface ImageReader {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
 import { ImageChangedError, TarFormatError } from './errors.js';
 
 export const TAR_BLOCK = 512;
@@ -212,7 +218,7 @@ export function isAllZero(buf: Buffer, zeros: Buffer): boolean {
  * minimum hole size. Returns undefined when there is no hole (a regular member then). The map
  * ends with the zero-length entry at the real size that GNU tar always writes.
  */
-export async function scanSparseMap(fh: FileHandle, size: number, opts: SparseScanOptions = {}): Promise<SparseRegion[] | undefined> {
+export async function scanSparseMap(fh: ImageReader, size: number, opts: SparseScanOptions = {}): Promise<SparseRegion[] | undefined> {
   const granularity = opts.granularity ?? 4096;
   const maxHoles = opts.maxHoles ?? 65536;
   const readSize = Math.max(granularity, Math.floor((opts.readSize ?? 1 << 20) / granularity) * granularity);
@@ -299,7 +305,7 @@ export function planTarMember(opts: {
  * time (fresh buffers: consumers may keep them). Each region is padded to a block, as GNU tar does.
  */
 export async function* tarMemberStream(
-  fh: FileHandle,
+  fh: ImageReader,
   member: TarMember,
   opts: { readSize?: number; signal?: AbortSignal; onPosition?: (filePosition: number) => void } = {},
 ): AsyncGenerator<Buffer> {

@@ -1,0 +1,49 @@
+import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import { ConfigurationError } from '../errors.js';
+import { localEc2Certificate } from './ec2-cert.js';
+import { join } from 'node:path';
+
+/** What bundling needs: the user's certificate and private key, and EC2's certificate of the partition. */
+export interface BundleKeys {
+  userCertificate: string;
+  privateKey: string;
+  ec2Certificate: string;
+}
+
+const StoredKeys = z.object({ certificate: z.string().min(1), privateKey: z.string().min(1) }).strict();
+
+/**
+ * The bundling keys. In AWS: a SecureString parameter (AMI_FACTORY_BUNDLE_KEYS_PARAM) holding
+ * `{"certificate": PEM, "privateKey": PEM}` and EC2's certificate for the partition
+ * (AMI_FACTORY_EC2_CERT_PARAM, a String parameter). On the local cloud (no parameters set):
+ * a user pair and the local EC2 certificate kept under AMI_FACTORY_LOCAL_KEYS_DIR.
+ */
+export async function bundleKeys(ssm: () => SSMClient, env: NodeJS.ProcessEnv = process.env): Promise<BundleKeys> {
+  const keysParam = env.AMI_FACTORY_BUNDLE_KEYS_PARAM;
+  if (keysParam !== undefined && keysParam !== '') {
+    const ec2Param = env.AMI_FACTORY_EC2_CERT_PARAM;
+    if (ec2Param === undefined || ec2Param === '') throw new ConfigurationError('AMI_FACTORY_EC2_CERT_PARAM is not set');
+    const [keys, ec2] = await Promise.all([
+      ssm().send(new GetParameterCommand({ Name: keysParam, WithDecryption: true })),
+      ssm().send(new GetParameterCommand({ Name: ec2Param })),
+    ]);
+    let stored: z.infer<typeof StoredKeys>;
+    try {
+      stored = StoredKeys.parse(JSON.parse(keys.Parameter?.Value ?? ''));
+    } catch (e) {
+      throw new ConfigurationError(`Parameter ${keysParam} must hold {"certificate": PEM, "privateKey": PEM}`, { cause: e });
+    }
+    const ec2Certificate = ec2.Parameter?.Value;
+    if (ec2Certificate === undefined || ec2Certificate === '') throw new ConfigurationError(`Parameter ${ec2Param} is empty`);
+    return { userCertificate: stored.certificate, privateKey: stored.privateKey, ec2Certificate };
+  }
+  const dir = env.AMI_FACTORY_LOCAL_KEYS_DIR;
+  if (dir === undefined || dir === '') {
+    throw new ConfigurationError('Set AMI_FACTORY_BUNDLE_KEYS_PARAM and AMI_FACTORY_EC2_CERT_PARAM (or run on the local cloud)');
+  }
+  // Locally the same self-signed pair generator serves the user and (in its own dir) EC2.
+  const user = localEc2Certificate(join(dir, 'bundle-user'));
+  const ec2 = localEc2Certificate(dir);
+  return { userCertificate: user.certPem, privateKey: user.keyPem, ec2Certificate: ec2.certPem };
+}
