@@ -159,19 +159,11 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     }
     return undefined;
   };
-  const server = createServer((req, res) => {
-    void route(services, localApi, req, res);
+  const { server, port, endpoint } = await serveLocalServices(services, {
+    port: options.port ?? DEFAULT_PORT,
+    host: options.host ?? '127.0.0.1',
+    localApi,
   });
-  const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? DEFAULT_PORT, host, () => {
-      server.off('error', reject);
-      resolveListen();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const endpoint = `http://${host}:${port}`;
 
   if (options.configureHandlers ?? true) {
     process.env.AMI_FACTORY_AWS_ENDPOINT = endpoint;
@@ -220,6 +212,37 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       await closeServer(server);
     },
   };
+}
+
+export interface ServedServices {
+  server: Server;
+  port: number;
+  endpoint: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves local services on one loopback port, routing each request to the first service that
+ * `matches` it (the same routing the local cloud uses; tests serve single services this way).
+ */
+export async function serveLocalServices(
+  services: LocalService[],
+  opts: { port?: number; host?: string; localApi?: (path: string) => LocalResponse | undefined } = {},
+): Promise<ServedServices> {
+  const localApi = opts.localApi ?? ((): undefined => undefined);
+  const server = createServer((req, res) => {
+    void route(services, localApi, req, res);
+  });
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolveListen();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return { server, port, endpoint: `http://${host}:${port}`, close: () => closeServer(server) };
 }
 
 /**

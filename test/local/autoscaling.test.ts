@@ -1,6 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -17,7 +15,8 @@ import { CreateLaunchTemplateCommand, CreateLaunchTemplateVersionCommand, Descri
 import { VirtualClock } from '../../local/clock.js';
 import { createAutoScalingService, type AutoScalingService } from '../../local/autoscaling/service.js';
 import { createEc2Service, type Ec2Service } from '../../local/ec2/service.js';
-import { parseSigV4Scope, type LocalRequest, type LocalService } from '../../local/http.js';
+import type { LocalService } from '../../local/http.js';
+import { serveLocalServices } from '../../local/server.js';
 import { errorName } from './ec2-harness.js';
 
 /** EC2 and Auto Scaling behind one node:http server, routed like the local cloud routes them. */
@@ -26,35 +25,8 @@ async function start(stateDir?: string): Promise<{ ec2: Ec2Service; asg: AutoSca
   const ec2 = createEc2Service({ clock, ...(stateDir !== undefined ? { stateFile: join(stateDir, 'ec2.json') } : {}) });
   const asg = createAutoScalingService({ clock, ec2, ...(stateDir !== undefined ? { stateFile: join(stateDir, 'autoscaling.json') } : {}) });
   const services: LocalService[] = [asg, ec2];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://local');
-      const scope = parseSigV4Scope(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
-      const request: LocalRequest = {
-        method: req.method ?? 'GET',
-        path: url.pathname,
-        query: url.searchParams,
-        headers: req.headers,
-        body: Buffer.concat(chunks),
-        region: scope.region ?? 'us-east-1',
-        service: scope.service,
-      };
-      const service = services.find((s) => s.matches(request));
-      if (service === undefined) {
-        res.writeHead(400);
-        res.end('no service');
-        return;
-      }
-      void service.handle(request).then((r) => {
-        res.writeHead(r.status, r.headers ?? {});
-        res.end(r.body ?? '');
-      });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const served = await serveLocalServices(services);
+  const endpoint = served.endpoint;
   return {
     ec2,
     asg,
@@ -62,10 +34,7 @@ async function start(stateDir?: string): Promise<{ ec2: Ec2Service; asg: AutoSca
     close: async () => {
       asg.close();
       ec2.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await served.close();
     },
   };
 }

@@ -1,8 +1,6 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { VirtualClock } from '../../local/clock.js';
-import { parseSigV4Scope, type LocalRequest } from '../../local/http.js';
+import { serveLocalServices } from '../../local/server.js';
 import { createEc2Service, type Ec2Event, type Ec2Service, type Ec2ServiceOptions } from '../../local/ec2/service.js';
 
 /**
@@ -26,40 +24,8 @@ export async function startEc2(opts: HarnessOptions = {}): Promise<Ec2Harness> {
   const events: Ec2Event[] = [];
   const { timeScale: _t, clock: _c, ...serviceOpts } = opts;
   const service = createEc2Service({ ...serviceOpts, clock, onEvent: (e) => events.push(e) });
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://local');
-      const scope = parseSigV4Scope(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
-      const request: LocalRequest = {
-        method: req.method ?? 'GET',
-        path: url.pathname,
-        query: url.searchParams,
-        headers: req.headers,
-        body: Buffer.concat(chunks),
-        region: scope.region ?? 'us-east-1',
-        service: scope.service,
-      };
-      if (!service.matches(request)) {
-        res.writeHead(400);
-        res.end('not for ec2');
-        return;
-      }
-      service.handle(request).then(
-        (r) => {
-          res.writeHead(r.status, r.headers ?? {});
-          res.end(r.body ?? '');
-        },
-        (e: unknown) => {
-          res.writeHead(500);
-          res.end(String(e));
-        },
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const served = await serveLocalServices([service]);
+  const endpoint = served.endpoint;
   const clients: EC2Client[] = [];
   return {
     service,
@@ -74,10 +40,7 @@ export async function startEc2(opts: HarnessOptions = {}): Promise<Ec2Harness> {
     close: async () => {
       for (const c of clients) c.destroy();
       service.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await served.close();
     },
   };
 }

@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DescribeImagesCommand, EC2Client, RegisterImageCommand, type Image } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectAclCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -8,7 +6,8 @@ import { s3BundleSink } from '../../functions/lib/bundle/s3.js';
 import { VirtualClock } from '../../local/clock.js';
 import { makeRegisterFromImageLocation } from '../../local/ec2/register-location.js';
 import { createEc2Service, type Ec2Service } from '../../local/ec2/service.js';
-import { parseSigV4Scope, type LocalRequest, type LocalService } from '../../local/http.js';
+import type { LocalService } from '../../local/http.js';
+import { serveLocalServices, type ServedServices } from '../../local/server.js';
 import { createS3Service, type S3Service } from '../../local/s3/service.js';
 import { ACCOUNT, opensslKeyPair, randomFile, removeDir, tempDir, type KeyPairFiles } from '../fixtures/bundle/helpers.js';
 
@@ -21,7 +20,7 @@ let ec2Cert: KeyPairFiles;
 let otherEc2: KeyPairFiles;
 let s3Service: S3Service;
 let ec2Service: Ec2Service;
-let server: Server;
+let served: ServedServices;
 let ec2: EC2Client;
 let s3: S3Client;
 
@@ -37,41 +36,8 @@ async function start(): Promise<void> {
     registerFromImageLocation: makeRegisterFromImageLocation({ s3: () => s3Service, ec2KeyPem: ec2Cert.keyPem }),
   });
   const services: LocalService[] = [ec2Service, s3Service];
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://local');
-      const scope = parseSigV4Scope(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
-      const request: LocalRequest = {
-        method: req.method ?? 'GET',
-        path: (req.url ?? '/').split('?')[0] ?? '/',
-        query: url.searchParams,
-        headers: req.headers,
-        body: Buffer.concat(chunks),
-        region: scope.region ?? 'us-east-1',
-        service: scope.service,
-      };
-      const service = services.find((s) => s.matches(request));
-      if (service === undefined) {
-        res.writeHead(400);
-        res.end('no service');
-        return;
-      }
-      service.handle(request).then(
-        (r) => {
-          res.writeHead(r.status, r.headers ?? {});
-          res.end(r.body ?? '');
-        },
-        (e: unknown) => {
-          res.writeHead(500);
-          res.end(String(e));
-        },
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serveLocalServices(services);
+  const endpoint = served.endpoint;
   ec2 = new EC2Client({ region: 'us-east-1', endpoint, credentials: creds, maxAttempts: 1 });
   s3 = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: creds, maxAttempts: 1 });
 }
@@ -89,10 +55,7 @@ afterAll(async () => {
   ec2.destroy();
   s3.destroy();
   ec2Service.close();
-  await new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+  await served.close();
   removeDir(dir);
 });
 

@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +21,8 @@ import {
   type Target,
 } from '@aws-sdk/client-eventbridge';
 import { VirtualClock } from '../../local/clock.js';
-import { parseSigV4Scope, type LocalService } from '../../local/http.js';
+import type { LocalService } from '../../local/http.js';
+import { serveLocalServices } from '../../local/server.js';
 import { createEventsService, type EventsService, type EventTargetDispatcher } from '../../local/events/service.js';
 
 const ACCOUNT = '111122223333';
@@ -56,37 +55,9 @@ class FakeDispatcher implements EventTargetDispatcher {
   }
 }
 
-/** A node:http server on port 0 in front of one LocalService, as the local cloud builds requests. */
-async function serve(service: LocalService): Promise<{ endpoint: string; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    void (async () => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      const url = new URL(req.url ?? '/', 'http://local');
-      const scope = parseSigV4Scope(req.headers.authorization);
-      const r = await service.handle({
-        method: req.method ?? 'GET',
-        path: url.pathname,
-        query: url.searchParams,
-        headers: req.headers,
-        body: Buffer.concat(chunks),
-        region: scope.region ?? 'us-east-1',
-        service: scope.service,
-      });
-      res.writeHead(r.status, r.headers ?? {});
-      res.end(r.body ?? '');
-    })();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+/** One LocalService on port 0, routed as the local cloud routes requests. */
+function serve(service: LocalService): Promise<{ endpoint: string; close(): Promise<void> }> {
+  return serveLocalServices([service]);
 }
 
 /** Polls `condition` every 5 ms for at most `timeoutMs`. */
