@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { crc32 } from 'node:zlib';
 import {
   AbortMultipartUploadCommand,
@@ -24,7 +22,8 @@ import {
   type ChecksumAlgorithm,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
-import { parseSigV4Scope, type LocalRequest } from '../../local/http.js';
+import type { LocalRequest, LocalService } from '../../local/http.js';
+import { serveLocalServices } from '../../local/server.js';
 import { createS3Service, type S3Service, type S3ServiceOptions } from '../../local/s3/service.js';
 
 const ACCOUNT = '123456789012';
@@ -43,38 +42,18 @@ interface Harness {
 async function startS3(opts: Partial<S3ServiceOptions> = {}): Promise<Harness> {
   const service = createS3Service({ accountId: ACCOUNT, ...opts });
   const seen: IncomingHttpHeaders[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+  // The service, recording the headers of every request it receives.
+  const recording: LocalService & Pick<S3Service, 'handleStream'> = {
+    name: service.name,
+    matches: (req) => service.matches(req),
+    handle: (req) => service.handle(req),
+    handleStream: (req) => {
       seen.push(req.headers);
-      const url = new URL(req.url ?? '/', 'http://local');
-      const scope = parseSigV4Scope(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
-      const request: LocalRequest = {
-        method: req.method ?? 'GET',
-        path: (req.url ?? '/').split('?')[0] ?? '/',
-        query: url.searchParams,
-        headers: req.headers,
-        body: Buffer.concat(chunks),
-        region: scope.region ?? 'us-east-1',
-        service: scope.service,
-      };
-      service.handleStream(request).then(
-        async (r) => {
-          res.writeHead(r.status, r.headers);
-          // A client may hang up mid-download (or the test close the server): not an error of the test.
-          if (r.stream !== undefined) await pipeline(r.stream, res).catch(() => undefined);
-          else res.end(r.body ?? '');
-        },
-        (e: unknown) => {
-          res.writeHead(500);
-          res.end(String(e));
-        },
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      return service.handleStream(req);
+    },
+  };
+  const served = await serveLocalServices([recording]);
+  const endpoint = served.endpoint;
   const s3 = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' }, maxAttempts: 1 });
   return {
     service,
@@ -84,10 +63,7 @@ async function startS3(opts: Partial<S3ServiceOptions> = {}): Promise<Harness> {
     close: async () => {
       s3.destroy();
       service.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await served.close();
     },
   };
 }

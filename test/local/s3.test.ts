@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { pipeline } from 'node:stream/promises';
+import { request as httpRequest } from 'node:http';
 import {
   CopyObjectCommand,
   CreateBucketCommand,
@@ -23,7 +21,8 @@ import {
   paginateListObjectsV2,
   type Grant,
 } from '@aws-sdk/client-s3';
-import { parseSigV4Scope, type LocalRequest } from '../../local/http.js';
+import type { LocalRequest } from '../../local/http.js';
+import { serveLocalServices } from '../../local/server.js';
 import { createS3Service, type S3Service, type S3ServiceOptions } from '../../local/s3/service.js';
 
 const ACCOUNT = '123456789012';
@@ -39,43 +38,8 @@ interface Harness {
 /** The local S3 behind node:http on a free port, requests built as the local cloud builds them. */
 async function startS3(opts: Partial<S3ServiceOptions> = {}): Promise<Harness> {
   const service = createS3Service({ accountId: ACCOUNT, ...opts });
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://local');
-      const scope = parseSigV4Scope(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
-      const request: LocalRequest = {
-        method: req.method ?? 'GET',
-        // The raw path: WHATWG URL parsing would resolve `.`/`..` segments, which are legal in keys.
-        path: (req.url ?? '/').split('?')[0] ?? '/',
-        query: url.searchParams,
-        headers: req.headers,
-        body: Buffer.concat(chunks),
-        region: scope.region ?? 'us-east-1',
-        service: scope.service,
-      };
-      if (!service.matches(request)) {
-        res.writeHead(400);
-        res.end('not for s3');
-        return;
-      }
-      service.handleStream(request).then(
-        async (r) => {
-          res.writeHead(r.status, r.headers);
-          // A client may hang up mid-download (or the test close the server): not an error of the test.
-          if (r.stream !== undefined) await pipeline(r.stream, res).catch(() => undefined);
-          else res.end(r.body ?? '');
-        },
-        (e: unknown) => {
-          res.writeHead(500);
-          res.end(String(e));
-        },
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const served = await serveLocalServices([service]);
+  const endpoint = served.endpoint;
   const clients: S3Client[] = [];
   return {
     service,
@@ -94,10 +58,7 @@ async function startS3(opts: Partial<S3ServiceOptions> = {}): Promise<Harness> {
     close: async () => {
       for (const c of clients) c.destroy();
       service.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await served.close();
     },
   };
 }
