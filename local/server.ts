@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { PROJECT_ROOT } from './paths.js';
 import { VirtualClock } from './clock.js';
+import { installClock } from '../functions/lib/clock.js';
 import { parseSigV4Scope, type LocalRequest, type LocalResponse, type LocalService } from './http.js';
 import { writeJsonAtomic } from './persist.js';
 import { LocalLambda, readFunctionTriggers } from './lambda.js';
@@ -94,7 +95,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const clock = new VirtualClock(timeScale, Math.max(Date.now(), lastVirtual));
 
   const lambda = new LocalLambda(projectRoot, 'us-east-1', LOCAL_ACCOUNT_ID);
-  const sfnOpts: ConstructorParameters<typeof SfnService>[0] = { projectRoot, accountId: LOCAL_ACCOUNT_ID, lambda, timeScale };
+  const sfnOpts: ConstructorParameters<typeof SfnService>[0] = { projectRoot, accountId: LOCAL_ACCOUNT_ID, lambda, timeScale, now: () => clock.nowMs() };
   const sfnFile = file('sfn.json');
   if (sfnFile !== undefined) sfnOpts.stateFile = sfnFile;
   const sfn = new SfnService(sfnOpts);
@@ -170,6 +171,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     process.env.AMI_FACTORY_STATE_BUCKET = LOCAL_STATE_BUCKET;
     process.env.AMI_FACTORY_EVENT_BUS = LOCAL_EVENT_BUS;
     process.env.AMI_FACTORY_STATE_MACHINE_ARN = sfn.stateMachineArn(HOME_REGION, 'image-factory');
+    process.env.AMI_FACTORY_RETENTION_STATE_MACHINE_ARN = sfn.stateMachineArn(HOME_REGION, 'image-retention');
     process.env.AMI_FACTORY_SLACK_SIGNING_SECRET ??= LOCAL_SLACK_SIGNING_SECRET;
     // bundle-image signs with a local user pair and wraps keys for this cloud's EC2 certificate.
     process.env.AMI_FACTORY_LOCAL_KEYS_DIR = localEc2CertificateDir(stateDir);
@@ -177,6 +179,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     process.env.AWS_SECRET_ACCESS_KEY ??= 'local-cloud-secret';
     process.env.AWS_REGION ??= 'us-east-1';
   }
+  // In-process handlers read the time from this cloud's simulated clock (functions/lib/clock.ts):
+  // ages, deprecation times and retention pacing agree with the local EC2.
+  const uninstallClock = (options.configureHandlers ?? true) ? installClock({ now: () => clock.nowMs(), sleep: (ms) => clock.sleep(ms) }) : (): void => undefined;
   await provision(endpoint, projectRoot, options.schedules ?? true, options.familySchedules ?? true);
   sfn.resume();
 
@@ -209,6 +214,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       autoscaling.close();
       s3.close();
       persistClock();
+      uninstallClock();
       await closeServer(server);
     },
   };

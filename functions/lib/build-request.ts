@@ -28,6 +28,17 @@ export const OrganizationalUnitArnSchema = z
   .string()
   .regex(/^arn:aws[a-z-]*:organizations::\d{12}:ou\/o-[a-z0-9]{10,32}\/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$/, 'must be an OU ARN');
 
+/** Who or what started a run: recorded on the execution and in the factory's events (audit). */
+export const TriggerSchema = z
+  .object({
+    type: z.enum(['cli', 'schedule', 'event', 'chatops', 'test']),
+    actor: z.string().max(256).optional(),
+    channel: z.string().max(256).optional(),
+    eventId: z.string().max(256).optional(),
+  })
+  .strict();
+export type Trigger = z.infer<typeof TriggerSchema>;
+
 export const InstanceSourceSchema = z
   .object({
     type: z.literal('instance'),
@@ -152,14 +163,7 @@ export const BuildRequestSchema = z
     source: SourceSchema,
     description: z.string().max(255).optional(),
     tags: TagMapSchema.default({}),
-    trigger: z
-      .object({
-        type: z.enum(['cli', 'schedule', 'event', 'chatops', 'test']),
-        actor: z.string().max(256).optional(),
-        channel: z.string().max(256).optional(),
-        eventId: z.string().max(256).optional(),
-      })
-      .strict(),
+    trigger: TriggerSchema,
     /** Regions to copy the image to (the build region excluded). */
     copies: z.array(CopyTargetSchema).max(30).default([]),
     sharing: SharingSchema.default({ accounts: [], organizationArns: [], organizationalUnitArns: [], public: false, snapshotVolumePermission: true }),

@@ -2,6 +2,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { S3Client } from '@aws-sdk/client-s3';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { ConfigurationError } from './errors.js';
 
 /**
@@ -25,7 +26,7 @@ export function clientSettings(region: string): ClientSettings {
   return settings;
 }
 
-type AnyClient = EC2Client | SFNClient | S3Client | EventBridgeClient;
+type AnyClient = EC2Client | SFNClient | S3Client | EventBridgeClient | AutoScalingClient;
 const cache = new Map<string, AnyClient>();
 
 function cached<T extends AnyClient>(kind: string, region: string, make: (s: ClientSettings) => T): T {
@@ -50,6 +51,10 @@ export function sfnClient(region: string = homeRegion()): SFNClient {
 export function s3Client(region: string = homeRegion()): S3Client {
   // The local cloud serves S3 path-style on its one port.
   return cached('s3', region, (s) => new S3Client({ ...s, forcePathStyle: s.endpoint !== undefined }));
+}
+
+export function autoScalingClient(region: string): AutoScalingClient {
+  return cached('autoscaling', region, (s) => new AutoScalingClient(s));
 }
 
 export function eventsClient(region: string = homeRegion()): EventBridgeClient {

@@ -16,7 +16,7 @@ import {
 } from './build-request.js';
 import { ValidationError } from './errors.js';
 import { ChatOpsPermissionsSchema } from './chatops/permissions.js';
-import { FamilyTriggersSchema, ssmParameterNeedsBaseImage } from './triggers/config.js';
+import { FamilyTriggersSchema, ScheduleExpressionSchema, ssmParameterNeedsBaseImage } from './triggers/config.js';
 
 /**
  * `factory.config.yml`: the image families the factory builds. One schema validates it;
@@ -31,12 +31,33 @@ const InstanceSourceConfigSchema = z
   .strict()
   .refine((s) => (s.instanceId === undefined) !== (s.tags === undefined), { message: 'give exactly one of instanceId or tags' });
 
+/**
+ * The retention policy of a family (README, "Retention"). The defaults apply to every family,
+ * so `ami-factory expire <family>` always has a policy; `schedule` makes it run by itself.
+ */
 export const RetentionSchema = z
   .object({
-    /** Deprecation time set on every image and copy at creation. */
+    /** Deprecation time set on every image and copy at creation, and on older images by retention. */
     deprecateAfterDays: z.number().int().min(1).max(3650).optional(),
+    /** The newest N images per region are always kept, whatever their age. */
+    keepNewest: z.number().int().min(1).max(1000).default(3),
+    /** Images older than this expire (unless kept for another reason). */
+    maxAgeDays: z.number().int().min(1).max(3650).default(90),
+    /** Expired images stay disabled (reversible) this many days before they are deregistered; 0 deregisters at once. */
+    disableGraceDays: z.number().int().min(0).max(365).default(7),
+    /** Images carrying any of these tag values are never retired. */
+    excludeTags: TagMapSchema.default({ 'ami-factory:keep': 'true' }),
+    /** Delete the S3 bundle of a deregistered instance-store image when no other image uses it. */
+    deleteBundles: z.boolean().default(true),
+    /** Run retention on this EventBridge schedule, e.g. cron(0 4 * * ? *). */
+    schedule: ScheduleExpressionSchema.optional(),
   })
-  .passthrough();
+  .strict()
+  .refine((r) => r.deprecateAfterDays === undefined || r.deprecateAfterDays <= r.maxAgeDays, {
+    message: 'deprecateAfterDays must not exceed maxAgeDays (an image would be retired before it is deprecated)',
+    path: ['deprecateAfterDays'],
+  });
+export type RetentionConfig = z.infer<typeof RetentionSchema>;
 
 export const FamilyConfigSchema = z
   .object({
@@ -54,7 +75,7 @@ export const FamilyConfigSchema = z
      * explicit acknowledgement.
      */
     acknowledgeUnsanitizedPublic: z.boolean().default(false),
-    retention: RetentionSchema.default({}),
+    retention: RetentionSchema.prefault({}),
     /** Extra tags put on every image of the family. */
     tags: TagMapSchema.default({}),
     /** Who may run which Slack command (defaults: functions/lib/chatops/permissions.ts). */

@@ -62,3 +62,8 @@ export function assertIsError(value: unknown): asserts value is Error {
 export function hasErrorName(e: unknown, ...names: string[]): boolean {
   return isError(e) && names.includes(e.name);
 }
+
+/** The message of an error-like value, or its string form. */
+export function errorMessage(e: unknown): string {
+  return isError(e) ? e.message : String(e);
+}

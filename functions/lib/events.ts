@@ -15,7 +15,9 @@ export type FactoryEventType =
   | 'BuildPartiallySucceeded'
   | 'BuildFailed'
   | 'ImageExpired'
-  | 'ImageDisabled';
+  | 'ImageDisabled'
+  | 'RetentionPlanned'
+  | 'RetentionCompleted';
 
 export interface FactoryEventDetail {
   buildId?: string;

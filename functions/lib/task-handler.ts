@@ -31,7 +31,7 @@ function correlationKeys(event: unknown): Record<string, unknown> {
   if (typeof event !== 'object' || event === null) return {};
   const e = event as Record<string, unknown>;
   const request = (typeof e.request === 'object' && e.request !== null ? e.request : e) as Record<string, unknown>;
-  return { buildId: request.buildId, family: request.family, imageId: e.imageId, region: e.region ?? request.region };
+  return { buildId: request.buildId ?? request.runId, family: request.family, imageId: e.imageId, region: e.region ?? request.region };
 }
 
 export type TaskHandler<R> = middy.MiddyfiedHandler<unknown, R, Error, Context>;
@@ -44,10 +44,10 @@ export type TaskHandler<R> = middy.MiddyfiedHandler<unknown, R, Error, Context>;
 export function taskHandler<S extends z.ZodType, R>(
   name: string,
   schema: S,
-  fn: (input: z.infer<S>, logger: Logger) => Promise<R>,
+  fn: (input: z.infer<S>, logger: Logger, context: Context) => Promise<R>,
 ): TaskHandler<R> {
   const logger = new Logger(name);
   return middy<unknown, R, Error, Context>()
     .use(logContext(logger) as MiddlewareObj<unknown, R, Error, Context>)
-    .handler(async (event: unknown) => fn(parseInput(schema, event, `${name} input`), logger));
+    .handler(async (event: unknown, context: Context) => fn(parseInput(schema, event, `${name} input`), logger, context));
 }

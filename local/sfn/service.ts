@@ -38,6 +38,8 @@ export interface SfnServiceOptions {
   accountId: string;
   lambda: LocalLambda;
   timeScale: number;
+  /** The account's clock (epoch ms): execution start/stop dates and history timestamps. Default the system clock. */
+  now?: () => number;
   stateFile?: string;
 }
 
@@ -319,7 +321,7 @@ export class SfnService implements LocalService {
       stateMachineArn: smArn,
       name,
       status: 'RUNNING',
-      startDate: Date.now(),
+      startDate: this.nowMs(),
       input,
       history: [],
     };
@@ -374,7 +376,7 @@ export class SfnService implements LocalService {
   private finish(rec: ExecutionRecord, status: ExecutionRecord['status'], r: { output?: string; error?: string; cause?: string }): void {
     if (TERMINAL.has(rec.status) || this.closing) return;
     rec.status = status;
-    rec.stopDate = Date.now();
+    rec.stopDate = this.nowMs();
     if (r.output !== undefined) rec.output = r.output;
     if (r.error !== undefined) rec.error = r.error;
     if (r.cause !== undefined) rec.cause = r.cause;
@@ -391,9 +393,13 @@ export class SfnService implements LocalService {
     this.waiters.delete(rec.executionArn);
   }
 
+  private nowMs(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
   private record(rec: ExecutionRecord, type: string, details: JsonObject): void {
     const id = rec.history.length + 1;
-    rec.history.push({ id, previousEventId: id - 1, timestamp: new Date().toISOString(), type, details });
+    rec.history.push({ id, previousEventId: id - 1, timestamp: new Date(this.nowMs()).toISOString(), type, details });
     this.store.markDirty();
   }
 
@@ -463,7 +469,7 @@ export class SfnService implements LocalService {
     if (typeof body.error === 'string') r.error = body.error;
     if (typeof body.cause === 'string') r.cause = body.cause;
     this.finish(rec, 'ABORTED', r);
-    return { stopDate: (rec.stopDate ?? Date.now()) / 1000 };
+    return { stopDate: (rec.stopDate ?? this.nowMs()) / 1000 };
   }
 
   /** In-process access for the CLI, tests and benchmarks. */

@@ -1,19 +1,14 @@
 import { DeregisterImageCommand, DisableImageCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { deregisterImage, disableImage } from '../../functions/lib/retention/actions.js';
-import { TokenBucket, type Clock } from '../../functions/lib/retention/pacer.js';
 import { awsError, IMAGE_ID } from '../fixtures.js';
 
 const ec2 = mockClient(EC2Client);
-let t = 0;
-const clock: Clock = { now: () => t, sleep: async (ms) => void (t += ms) };
-const buckets = () => ({ mutating: new TokenBucket(50, 5, clock), deregister: new TokenBucket(100, 5, clock) });
 const client = () => ec2 as unknown as EC2Client;
 
 describe('retention actions', () => {
   beforeEach(() => {
     ec2.reset();
-    t = 0;
   });
 
   it('deregisters with DeleteAssociatedSnapshots and reports the snapshots EC2 kept', async () => {
@@ -24,7 +19,7 @@ describe('retention actions', () => {
         { SnapshotId: 'snap-0000000000000000b', ReturnCode: 'skipped' },
       ],
     });
-    const r = await deregisterImage(client(), buckets(), IMAGE_ID);
+    const r = await deregisterImage(client(), IMAGE_ID);
     expect(ec2).toHaveReceivedCommandWith(DeregisterImageCommand, { ImageId: IMAGE_ID, DeleteAssociatedSnapshots: true });
     expect(r).toEqual({
       outcome: 'deregistered',
@@ -35,21 +30,16 @@ describe('retention actions', () => {
 
   it('treats an image already gone as done (a retried step)', async () => {
     ec2.on(DeregisterImageCommand).rejects(awsError('InvalidAMIID.NotFound'));
-    await expect(deregisterImage(client(), buckets(), IMAGE_ID)).resolves.toMatchObject({ outcome: 'already-gone' });
+    await expect(deregisterImage(client(), IMAGE_ID)).resolves.toMatchObject({ outcome: 'already-gone' });
   });
 
-  it('backs off on throttling instead of failing, and gives up on other errors', async () => {
-    ec2.on(DisableImageCommand).rejectsOnce(awsError('RequestLimitExceeded')).resolves({ Return: true });
-    await expect(disableImage(client(), buckets(), IMAGE_ID, 'available')).resolves.toBe('disabled');
-    expect(ec2).toHaveReceivedCommandTimes(DisableImageCommand, 2);
-    expect(t).toBeGreaterThan(0);
-    ec2.reset();
+  it('passes errors through (the apply step reports them per image)', async () => {
     ec2.on(DisableImageCommand).rejects(awsError('OperationNotPermitted'));
-    await expect(disableImage(client(), buckets(), IMAGE_ID, 'available')).rejects.toMatchObject({ name: 'OperationNotPermitted' });
+    await expect(disableImage(client(), IMAGE_ID, 'available')).rejects.toMatchObject({ name: 'OperationNotPermitted' });
   });
 
   it('does not call EC2 for an image already disabled', async () => {
-    await expect(disableImage(client(), buckets(), IMAGE_ID, 'disabled')).resolves.toBe('already-disabled');
+    await expect(disableImage(client(), IMAGE_ID, 'disabled')).resolves.toBe('already-disabled');
     expect(ec2.calls()).toHaveLength(0);
   });
 });

@@ -1,4 +1,5 @@
-import { TokenBucket, tokenBucketLowerBoundSeconds, type Clock } from '../../functions/lib/retention/pacer.js';
+import { bucketClassOf, Ec2Pacer, MAX_THROTTLE_RETRIES, TokenBucket, tokenBucketLowerBoundSeconds, type Clock } from '../../functions/lib/retention/pacer.js';
+import { awsError } from '../fixtures.js';
 
 function fakeClock(): Clock & { slept: number[] } {
   let t = 0;
@@ -39,5 +40,67 @@ describe('TokenBucket', () => {
 
   it('refuses a bucket that could never refill', () => {
     expect(() => new TokenBucket(0, 5)).toThrow(RangeError);
+  });
+});
+
+describe('TokenBucket state', () => {
+  it('resumes from a saved state, refilled for the time since', async () => {
+    const clock = fakeClock();
+    const a = new TokenBucket(100, 5, clock);
+    for (let i = 0; i < 100; i++) await a.take();
+    const saved = a.state();
+    expect(saved.tokens).toBe(0);
+    await clock.sleep(1000);
+    const b = new TokenBucket(100, 5, clock, saved);
+    expect(b.state().tokens).toBe(5);
+  });
+});
+
+describe('Ec2Pacer', () => {
+  it('classifies actions into EC2 buckets', () => {
+    expect(bucketClassOf('DeregisterImage')).toBe('deregister');
+    expect(bucketClassOf('DescribeImages')).toBe('describe');
+    expect(bucketClassOf('DisableImage')).toBe('mutating');
+    expect(bucketClassOf('EnableImageDeprecation')).toBe('mutating');
+    expect(bucketClassOf('CreateTags')).toBe('tags');
+  });
+
+  it('backs off on RequestLimitExceeded, retries, and counts every call sent', async () => {
+    const clock = fakeClock();
+    const pacer = new Ec2Pacer(clock, {}, () => 0.5);
+    let n = 0;
+    const r = await pacer.run('DisableImage', async () => {
+      n++;
+      if (n < 3) throw awsError('RequestLimitExceeded');
+      return 'ok';
+    });
+    expect(r).toBe('ok');
+    expect(pacer.stats).toEqual({ calls: { DisableImage: 3 }, throttled: 2 });
+    // Drained after each throttle, so the retries waited for a refill, plus the jittered backoff.
+    expect(clock.now()).toBeGreaterThanOrEqual(2 * 200);
+  });
+
+  it('gives up after the retry limit and passes other errors through at once', async () => {
+    const pacer = new Ec2Pacer(fakeClock(), {}, () => 0);
+    await expect(pacer.run('DeregisterImage', () => Promise.reject(awsError('RequestLimitExceeded')))).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
+    expect(pacer.stats.calls.DeregisterImage).toBe(MAX_THROTTLE_RETRIES + 1);
+    let calls = 0;
+    await expect(
+      pacer.run('DisableImage', () => {
+        calls++;
+        return Promise.reject(awsError('OperationNotPermitted'));
+      }),
+    ).rejects.toMatchObject({ name: 'OperationNotPermitted' });
+    expect(calls).toBe(1);
+  });
+
+  it('carries bucket state across invocations (batches)', async () => {
+    const clock = fakeClock();
+    const first = new Ec2Pacer(clock);
+    for (let i = 0; i < 100; i++) await first.run('DeregisterImage', async () => undefined);
+    const second = new Ec2Pacer(clock, first.state());
+    await second.run('DeregisterImage', async () => undefined);
+    // The bucket was empty: the 101st deregistration waits one refill interval (1/5 s).
+    expect(clock.now()).toBe(200);
   });
 });

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { planRetention, DISABLED_AT_TAG, type InventoryImage, type RetentionPolicy } from '../../functions/lib/retention/plan.js';
+import { planRetention, type InventoryImage, type RetentionPolicy } from '../../functions/lib/retention/plan.js';
 
 const ACCOUNT = '111122223333';
 const NOW = new Date('2026-11-23T00:00:00Z');
@@ -39,7 +39,6 @@ function build(specs: Spec[]): { images: InventoryImage[]; inUse: Map<string, st
     if (s.managed) tags['ami-factory:managed'] = 'true';
     tags['ami-factory:family'] = s.family;
     if (s.keep) tags['ami-factory:keep'] = 'true';
-    if (s.state === 'disabled' && s.disabledDaysAgo !== null) tags[DISABLED_AT_TAG] = new Date(NOW.getTime() - s.disabledDaysAgo * DAY).toISOString();
     images.push({
       imageId: id,
       region: s.region,
@@ -49,6 +48,7 @@ function build(specs: Spec[]): { images: InventoryImage[]; inUse: Map<string, st
       state: s.state,
       tags,
       deregistrationProtection: s.protected,
+      ...(s.state === 'disabled' && s.disabledDaysAgo !== null ? { disabledAt: new Date(NOW.getTime() - s.disabledDaysAgo * DAY).toISOString() } : {}),
     });
     if (s.inUse) inUse.set(id, ['instance i-0']);
     spec.set(id, s);
@@ -72,6 +72,9 @@ describe('planRetention (property-based)', () => {
           expect(s.keep).toBe(false);
           expect(s.inUse).toBe(false);
           if (e.action === 'deregister') expect(s.protected).toBe(false);
+          // Only images EC2 can move: available ones are disabled, disabled or failed ones deregistered.
+          if (e.action === 'disable') expect(['available', 'disabled']).toContain(s.state);
+          if (e.action === 'deregister') expect(['available', 'disabled', 'failed']).toContain(s.state);
           // Not among the newest N of its region (the newest N usable managed images of the family).
           const img = images.find((i) => i.imageId === e.imageId) as InventoryImage;
           const newer = images.filter(
@@ -101,12 +104,18 @@ describe('planRetention (property-based)', () => {
           const eligible = s.owner === ACCOUNT && s.managed && s.family === 'web' && !s.keep && !s.inUse && !kept.has(e.imageId);
           const expired = s.ageDays >= policy.maxAgeDays || s.state === 'failed';
           if (!eligible || !expired) continue;
-          if (s.state === 'disabled') {
-            const graceOver = s.protected ? false : (s.disabledDaysAgo ?? 0) >= policy.disableGraceDays;
-            expect(e.action).toBe(graceOver ? 'deregister' : 'keep');
+          if (s.state === 'pending') {
+            expect(e.action).toBe('keep');
+          } else if (s.protected) {
+            expect(e.action).toBe(s.state === 'available' ? 'disable' : 'keep');
+          } else if (s.state === 'failed' || policy.disableGraceDays === 0) {
+            expect(e.action).toBe('deregister');
+          } else if (s.state === 'disabled') {
+            // Disabled outside the factory (no ledger entry): recorded now, grace starts.
+            if (s.disabledDaysAgo === null) expect(e.action).toBe('disable');
+            else expect(e.action).toBe(s.disabledDaysAgo >= policy.disableGraceDays ? 'deregister' : 'keep');
           } else {
-            expect(['disable', 'deregister']).toContain(e.action);
-            if (s.protected) expect(e.action).toBe('disable');
+            expect(e.action).toBe('disable');
           }
         }
       }),

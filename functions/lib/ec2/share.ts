@@ -1,3 +1,4 @@
+import { now as currentTime } from '../clock.js';
 import {
   DescribeImageAttributeCommand,
   DescribeImagesCommand,
@@ -107,7 +108,7 @@ export async function applySharing(ec2: EC2Client, imageId: string, sharing: Sha
  * The deprecation time of a build's images: requestedAt + days, rounded up to the minute
  * (EC2 rounds to the minute), never in the past, at most 10 years ahead (aws-facts.md).
  */
-export function deprecationTime(requestedAt: string, days: number, now: Date = new Date()): Date {
+export function deprecationTime(requestedAt: string, days: number, now: Date = currentTime()): Date {
   const minute = 60_000;
   const wanted = Date.parse(requestedAt) + days * 86_400_000;
   const earliest = Math.ceil((now.getTime() + minute) / minute) * minute;

@@ -34,6 +34,8 @@ export interface InventoryImage {
   /** instance-store images: the S3 location of their bundle manifest. */
   imageLocation?: string;
   rootDeviceType?: 'ebs' | 'instance-store';
+  /** When the factory disabled it (the retention ledger); starts the grace period. */
+  disabledAt?: string;
 }
 
 export type Action = 'keep' | 'deprecate' | 'disable' | 'deregister';
@@ -46,9 +48,6 @@ export interface PlanEntry {
   action: Action;
   reason: string;
 }
-
-/** Tag the factory sets when it disables an image: when the grace period started. */
-export const DISABLED_AT_TAG = 'ami-factory:disabled-at';
 
 export function planRetention(
   family: string,
@@ -103,20 +102,34 @@ export function planRetention(
         entries.push(entry('keep', `in use by ${uses.join(', ')}`));
         continue;
       }
+      if (img.state === 'failed') {
+        entries.push(img.deregistrationProtection === true ? entry('keep', 'failed image; deregistration protection is on') : entry('deregister', 'failed image (never usable)'));
+        continue;
+      }
+      if (img.state !== 'available' && img.state !== 'disabled') {
+        entries.push(entry('keep', `state ${img.state}`));
+        continue;
+      }
       if (img.deregistrationProtection === true) {
-        entries.push(entry(img.state === 'disabled' ? 'keep' : 'disable', 'deregistration protection is on'));
+        entries.push(img.state === 'available' ? entry('disable', 'expired; deregistration protection is on') : entry('keep', 'disabled; deregistration protection is on'));
         continue;
       }
-      if (img.state !== 'disabled') {
-        entries.push(
-          policy.disableGraceDays === 0
-            ? entry('deregister', `expired (${ageDays} days, max ${policy.maxAgeDays})`)
-            : entry('disable', `expired (${ageDays} days, max ${policy.maxAgeDays}); deregistered after ${policy.disableGraceDays} days disabled`),
-        );
+      const expiredFor = `expired (${ageDays} days, max ${policy.maxAgeDays})`;
+      if (policy.disableGraceDays === 0) {
+        entries.push(entry('deregister', expiredFor));
         continue;
       }
-      const disabledAt = Date.parse(img.tags[DISABLED_AT_TAG] ?? '');
-      const disabledDays = Number.isNaN(disabledAt) ? 0 : Math.floor((now.getTime() - disabledAt) / day);
+      if (img.state === 'available') {
+        entries.push(entry('disable', `${expiredFor}; deregistered after ${policy.disableGraceDays} days disabled`));
+        continue;
+      }
+      const disabledAt = Date.parse(img.disabledAt ?? '');
+      if (Number.isNaN(disabledAt)) {
+        // Disabled by someone else: the factory records it now and the grace period starts.
+        entries.push(entry('disable', `${expiredFor}; disabled outside the factory, ${policy.disableGraceDays} grace days start now`));
+        continue;
+      }
+      const disabledDays = Math.floor((now.getTime() - disabledAt) / day);
       entries.push(
         disabledDays >= policy.disableGraceDays
           ? entry('deregister', `disabled for ${disabledDays} days`)

@@ -4,6 +4,7 @@ import {
   DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
   type EC2Client,
+  type ResourceTypeRequest,
 } from '@aws-sdk/client-ec2';
 import {
   DescribeAutoScalingGroupsCommand,
@@ -12,6 +13,19 @@ import {
   type LaunchTemplateSpecification,
 } from '@aws-sdk/client-auto-scaling';
 import { AWS_LIMITS } from '../constants.js';
+
+/**
+ * What DescribeImageReferences is asked about: every type it knows, instances in any state
+ * but terminated (a terminated instance no longer uses its image; by default EC2 counts it).
+ */
+const LIVE_INSTANCE_STATES = ['pending', 'running', 'shutting-down', 'stopping', 'stopped'];
+const REFERENCE_TYPES: ResourceTypeRequest[] = [
+  { ResourceType: 'ec2:Instance', ResourceTypeOptions: [{ OptionName: 'state-name', OptionValues: LIVE_INSTANCE_STATES }] },
+  { ResourceType: 'ec2:LaunchTemplate' },
+  { ResourceType: 'ssm:Parameter' },
+  { ResourceType: 'imagebuilder:ImageRecipe' },
+  { ResourceType: 'imagebuilder:ContainerRecipe' },
+];
 
 /**
  * Which of the given images are in use in one region, and by what. An image is in use when
@@ -40,7 +54,7 @@ export async function findImageReferences(ec2: EC2Client, autoscaling: AutoScali
         new DescribeInstancesCommand({
           Filters: [
             { Name: 'image-id', Values: ids.slice(i, i + 200) },
-            { Name: 'instance-state-name', Values: ['pending', 'running', 'shutting-down', 'stopping', 'stopped'] },
+            { Name: 'instance-state-name', Values: LIVE_INSTANCE_STATES },
           ],
           MaxResults: 1000,
           NextToken,
@@ -112,7 +126,7 @@ export async function findImageReferences(ec2: EC2Client, autoscaling: AutoScali
     let NextToken: string | undefined;
     do {
       const page = await ec2.send(
-        new DescribeImageReferencesCommand({ ImageIds: ids.slice(i, i + AWS_LIMITS.imageReferencesBatch), IncludeAllResourceTypes: true, NextToken }),
+        new DescribeImageReferencesCommand({ ImageIds: ids.slice(i, i + AWS_LIMITS.imageReferencesBatch), ResourceTypes: REFERENCE_TYPES, NextToken }),
       );
       for (const ref of page.ImageReferences ?? []) add(ref.ImageId, `${ref.ResourceType ?? 'resource'} ${ref.Arn ?? ''}`.trim());
       NextToken = page.NextToken;

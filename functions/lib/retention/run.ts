@@ -1,0 +1,295 @@
+import { DescribeImagesCommand, type EC2Client, type Image } from '@aws-sdk/client-ec2';
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { TAG } from '../constants.js';
+import { errorMessage, hasErrorName } from '../errors.js';
+import { publishEvents, imageArn, type FactoryEventType } from '../events.js';
+import { deprecationTime } from '../ec2/share.js';
+import { deleteBundleFromS3 } from '../bundle/s3.js';
+import type { Logger } from '../logger.js';
+import { deprecateImage, deregisterImage, disableImage, otherImagesOfBundle, snapshotsStillPresent } from './actions.js';
+import { planRetention, type Action, type InventoryImage, type PlanEntry } from './plan.js';
+import { findImageReferences } from './references.js';
+import type { RetentionRequest } from './request.js';
+import type { ImageResult, Ledger, RegionPlan, RetentionStore, Target } from './store.js';
+
+/**
+ * One retention run, region by region: `planRegion` (inventory, in-use check, plan, stored
+ * in S3) and `applyStep` (a batch of the plan's targets: re-check, act, confirm, record).
+ * The handlers (functions/*-retention.ts) wire these to AWS clients; tests and the CLI call
+ * them the same way.
+ */
+export interface RegionDeps {
+  region: string;
+  /** A paced client (pacer.ts): every call takes a token of its EC2 bucket. */
+  ec2: EC2Client;
+  autoscaling: AutoScalingClient;
+  /** S3 in the region (instance-store bundles live in a bucket of the image's region). */
+  s3: S3Client;
+  store: RetentionStore;
+  events: EventBridgeClient;
+  bus: string;
+  accountId: string;
+  logger: Logger;
+}
+
+export type ActionCounts = Record<Action, number>;
+
+export interface RegionPlanSummary {
+  region: string;
+  planKey: string;
+  images: number;
+  counts: ActionCounts;
+  /** Images to act on (deprecate, disable, deregister). */
+  targets: number;
+}
+
+function tagsOf(image: Image): Record<string, string> {
+  return Object.fromEntries((image.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+}
+
+export function toInventory(region: string, i: Image, ledger: Ledger): InventoryImage {
+  const item: InventoryImage = {
+    imageId: i.ImageId ?? '',
+    region,
+    name: i.Name ?? '',
+    ownerId: i.OwnerId ?? '',
+    creationDate: i.CreationDate ?? '',
+    state: i.State ?? 'unknown',
+    tags: tagsOf(i),
+  };
+  if (i.DeprecationTime !== undefined) item.deprecationTime = i.DeprecationTime;
+  if (i.DeregistrationProtection !== undefined) item.deregistrationProtection = i.DeregistrationProtection.startsWith('enabled');
+  if (i.RootDeviceType === 'ebs' || i.RootDeviceType === 'instance-store') item.rootDeviceType = i.RootDeviceType;
+  if (i.ImageLocation !== undefined) item.imageLocation = i.ImageLocation;
+  const disabledAt = ledger.disabledAt[item.imageId];
+  if (disabledAt !== undefined) item.disabledAt = disabledAt;
+  return item;
+}
+
+/**
+ * The family's images in a region: owned by this account and tagged managed (the only ones
+ * retention may touch), deprecated and disabled ones included. Pages of 1,000.
+ */
+export async function familyImages(ec2: EC2Client, family: string, extraFilters: { Name: string; Values: string[] }[] = []): Promise<Image[]> {
+  const out: Image[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await ec2.send(
+      new DescribeImagesCommand({
+        Owners: ['self'],
+        Filters: [{ Name: `tag:${TAG.managed}`, Values: ['true'] }, { Name: `tag:${TAG.family}`, Values: [family] }, ...extraFilters],
+        IncludeDeprecated: true,
+        IncludeDisabled: true,
+        MaxResults: 1000,
+        NextToken,
+      }),
+    );
+    out.push(...(page.Images ?? []));
+    NextToken = page.NextToken;
+  } while (NextToken);
+  return out;
+}
+
+const zeroCounts = (): ActionCounts => ({ keep: 0, deprecate: 0, disable: 0, deregister: 0 });
+
+/** Deprecations first (they are cheap), then disables, then deregistrations, oldest first in each. */
+const ACTION_ORDER: Record<Exclude<Action, 'keep'>, number> = { deprecate: 0, disable: 1, deregister: 2 };
+
+/**
+ * Plans one region: the inventory, what uses the candidate images (only images the policy
+ * would retire are checked, which keeps the reference pages to what matters), the plan, and
+ * the plan stored in S3 (a plan of 10,000 rows does not fit in a state payload).
+ */
+export async function planRegion(deps: RegionDeps, request: RetentionRequest, now: Date): Promise<RegionPlanSummary> {
+  const ledger = await deps.store.getLedger(request.family, deps.region);
+  const inventory = (await familyImages(deps.ec2, request.family)).map((i) => toInventory(deps.region, i, ledger));
+  const policy = request.policy;
+  // First pass without references: which images would be disabled or deregistered?
+  const draft = planRetention(request.family, inventory, new Map(), policy, deps.accountId, now);
+  const candidates = draft.filter((e) => e.action === 'disable' || e.action === 'deregister').map((e) => e.imageId);
+  const inUse = await findImageReferences(deps.ec2, deps.autoscaling, candidates);
+  const entries = planRetention(request.family, inventory, inUse, policy, deps.accountId, now);
+  const byId = new Map(inventory.map((i) => [i.imageId, i]));
+  const targets: Target[] = entries
+    .filter((e): e is PlanEntry & { action: Exclude<Action, 'keep'> } => e.action !== 'keep')
+    .map((e) => {
+      const img = byId.get(e.imageId) as InventoryImage;
+      const t: Target = { imageId: e.imageId, action: e.action, reason: e.reason, name: e.name, state: img.state, creationDate: img.creationDate };
+      if (img.rootDeviceType !== undefined) t.rootDeviceType = img.rootDeviceType;
+      if (img.imageLocation !== undefined) t.imageLocation = img.imageLocation;
+      return t;
+    })
+    .sort((a, b) => ACTION_ORDER[a.action] - ACTION_ORDER[b.action] || Date.parse(a.creationDate) - Date.parse(b.creationDate));
+  // Forget ledger entries of images that are gone (deregistered by hand, or by an earlier run).
+  const live = new Set(inventory.map((i) => i.imageId));
+  const pruned = Object.fromEntries(Object.entries(ledger.disabledAt).filter(([id]) => live.has(id)));
+  if (Object.keys(pruned).length !== Object.keys(ledger.disabledAt).length) await deps.store.putLedger(request.family, deps.region, { disabledAt: pruned });
+
+  const plan: RegionPlan = { runId: request.runId, family: request.family, region: deps.region, now: now.toISOString(), entries, targets };
+  const planKey = await deps.store.putPlan(plan);
+  const counts = zeroCounts();
+  for (const e of entries) counts[e.action]++;
+  deps.logger.info('retention plan', { region: deps.region, images: inventory.length, ...counts });
+  return { region: deps.region, planKey, images: inventory.length, counts, targets: targets.length };
+}
+
+export interface ApplyProgress {
+  cursor: number;
+  done: boolean;
+  outcomes: Record<ImageResult['outcome'], number>;
+}
+
+const zeroOutcomes = (): ApplyProgress['outcomes'] => ({ deprecated: 0, disabled: 0, deregistered: 0, 'already-done': 0, kept: 0, failed: 0 });
+
+/**
+ * The world changes between plan and action. Right before acting, each target of the batch
+ * is described again and its references searched again, and the same planning function
+ * decides once more (newest-N aside, which only newer images could change, and they only
+ * make an old image less new). The planned action is carried out only when the fresh
+ * decision is the same; anything else keeps the image, with the reason.
+ */
+async function recheck(deps: RegionDeps, request: RetentionRequest, targets: Target[], now: Date, ledger: Ledger): Promise<Map<string, PlanEntry | 'gone'>> {
+  const fresh = new Map<string, Image>();
+  const ids = targets.map((t) => t.imageId);
+  for (let i = 0; i < ids.length; i += 200) {
+    const images = await familyImages(deps.ec2, request.family, [{ Name: 'image-id', Values: ids.slice(i, i + 200) }]);
+    for (const img of images) if (img.ImageId !== undefined) fresh.set(img.ImageId, img);
+  }
+  const retiring = targets.filter((t) => t.action !== 'deprecate' && fresh.has(t.imageId)).map((t) => t.imageId);
+  const inUse = await findImageReferences(deps.ec2, deps.autoscaling, retiring);
+  const inventory = [...fresh.values()].map((i) => toInventory(deps.region, i, ledger));
+  const decided = planRetention(request.family, inventory, inUse, { ...request.policy, keepNewest: 0 }, deps.accountId, now);
+  const out = new Map<string, PlanEntry | 'gone'>();
+  for (const t of targets) out.set(t.imageId, 'gone');
+  for (const e of decided) out.set(e.imageId, e);
+  for (const img of inventory) if (img.state === 'deregistered') out.set(img.imageId, 'gone');
+  return out;
+}
+
+export interface ApplyStepInput {
+  request: RetentionRequest;
+  cursor: number;
+  /** The instant the run plans for (the execution's start); ages are judged by it. */
+  planNow: Date;
+  /** The current time (deprecation times must not be in the past). */
+  now: Date;
+}
+
+/**
+ * One apply step: the next `batchSize` targets of the region's plan. Deprecations and
+ * disables draw from EC2's mutating bucket, deregistrations from their own, so the two
+ * lanes run side by side. Every image gets a result; an error on one image fails that image
+ * only. Results, the disable ledger and the events are recorded before the step returns.
+ */
+export async function applyStep(deps: RegionDeps, input: ApplyStepInput): Promise<ApplyProgress & { results: ImageResult[] }> {
+  const { request, cursor } = input;
+  const plan = await deps.store.getPlan(request.runId, deps.region);
+  const batch = plan.targets.slice(cursor, cursor + request.batchSize);
+  const next = cursor + batch.length;
+  const outcomes = zeroOutcomes();
+  if (batch.length === 0) return { cursor: next, done: true, outcomes, results: [] };
+
+  const ledger = await deps.store.getLedger(request.family, deps.region);
+  const decisions = await recheck(deps, request, batch, input.planNow, ledger);
+  const results: ImageResult[] = [];
+  const deletedSnapshots: string[] = [];
+
+  const act = async (t: Target): Promise<ImageResult> => {
+    const base = { imageId: t.imageId, region: deps.region, planned: t.action };
+    const now = decisions.get(t.imageId);
+    if (now === 'gone' || now === undefined) {
+      return t.action === 'deregister' ? { ...base, outcome: 'already-done', reason: 'deregistered since the plan' } : { ...base, outcome: 'kept', reason: 'no longer found (deregistered since the plan)' };
+    }
+    if (now.action !== t.action) {
+      return now.action === 'keep'
+        ? { ...base, outcome: 'kept', reason: `at action time: ${now.reason}` }
+        : { ...base, outcome: 'kept', reason: `changed since the plan (now: ${now.action}, ${now.reason}); left for the next run` };
+    }
+    try {
+      if (t.action === 'deprecate') {
+        const days = request.policy.deprecateAfterDays ?? 0;
+        await deprecateImage(deps.ec2, t.imageId, deprecationTime(t.creationDate, days, input.now));
+        return { ...base, outcome: 'deprecated', reason: t.reason };
+      }
+      if (t.action === 'disable') {
+        const r = await disableImage(deps.ec2, t.imageId, t.state);
+        ledger.disabledAt[t.imageId] ??= input.now.toISOString();
+        return { ...base, outcome: r === 'disabled' ? 'disabled' : 'already-done', reason: t.reason };
+      }
+      const r = await deregisterImage(deps.ec2, t.imageId);
+      delete ledger.disabledAt[t.imageId];
+      deletedSnapshots.push(...r.deletedSnapshots);
+      const result: ImageResult = {
+        ...base,
+        outcome: r.outcome === 'deregistered' ? 'deregistered' : 'already-done',
+        reason: t.reason,
+        deletedSnapshots: r.deletedSnapshots,
+        keptSnapshots: r.keptSnapshots,
+      };
+      if (t.rootDeviceType === 'instance-store' && t.imageLocation !== undefined && request.policy.deleteBundles) {
+        await deleteBundle(deps, t, result);
+      }
+      return result;
+    } catch (e) {
+      const reason = hasErrorName(e, 'OperationNotPermitted') ? 'EC2 refused (deregistration protection?)' : 'EC2 refused';
+      return { ...base, outcome: 'failed', reason, error: `${e instanceof Error ? e.name : 'Error'}: ${errorMessage(e)}` };
+    }
+  };
+
+  const lane = async (targets: Target[]): Promise<void> => {
+    for (const t of targets) results.push(await act(t));
+  };
+  await Promise.all([lane(batch.filter((t) => t.action !== 'deregister')), lane(batch.filter((t) => t.action === 'deregister'))]);
+
+  // Confirm the snapshots EC2 reported deleted are gone.
+  if (deletedSnapshots.length > 0) {
+    const still = new Set(await snapshotsStillPresent(deps.ec2, deletedSnapshots));
+    for (const r of results) {
+      const lingering = (r.deletedSnapshots ?? []).filter((s) => still.has(s));
+      if (lingering.length === 0) continue;
+      r.deletedSnapshots = (r.deletedSnapshots ?? []).filter((s) => !still.has(s));
+      r.keptSnapshots = [...(r.keptSnapshots ?? []), ...lingering.map((snapshotId) => ({ snapshotId, reason: 'still present after deregistration' }))];
+    }
+  }
+  for (const r of results) outcomes[r.outcome]++;
+
+  await deps.store.putLedger(request.family, deps.region, ledger);
+  await deps.store.putResults(request.runId, deps.region, cursor, results);
+  const events: { type: FactoryEventType; detail: { family: string; region: string; imageId: string; [k: string]: unknown }; resources: string[] }[] = [];
+  for (const r of results) {
+    const type: FactoryEventType | undefined = r.outcome === 'disabled' ? 'ImageDisabled' : r.outcome === 'deregistered' ? 'ImageExpired' : undefined;
+    if (type === undefined) continue;
+    events.push({
+      type,
+      detail: { family: request.family, region: deps.region, imageId: r.imageId, runId: request.runId, reason: r.reason, deletedSnapshots: r.deletedSnapshots ?? [], trigger: request.trigger },
+      resources: [imageArn(deps.region, r.imageId)],
+    });
+  }
+  await publishEvents(deps.events, deps.bus, events);
+  deps.logger.info('retention step', { region: deps.region, cursor, size: batch.length, ...outcomes });
+  return { cursor: next, done: next >= plan.targets.length, outcomes, results };
+}
+
+/** Deletes an instance-store image's bundle unless another image of the account still uses it. */
+async function deleteBundle(deps: RegionDeps, t: Target, result: ImageResult): Promise<void> {
+  const location = t.imageLocation as string;
+  const others = await otherImagesOfBundle(deps.ec2, location, t.imageId);
+  if (others.length > 0) {
+    result.reason += `; bundle ${location} kept (also registered as ${others.join(', ')})`;
+    return;
+  }
+  try {
+    const keys = await deleteBundleFromS3(deps.s3, location);
+    result.bundleKeysDeleted = keys.length;
+    result.reason += `; bundle ${location} deleted (${keys.length} objects)`;
+  } catch (e) {
+    if (hasErrorName(e, 'BundleNotFoundError', 'NoSuchKey')) {
+      result.reason += `; bundle ${location} already gone`;
+      return;
+    }
+    result.reason += `; bundle ${location} NOT deleted: ${errorMessage(e)}`;
+    result.error = `${e instanceof Error ? e.name : 'Error'}: ${errorMessage(e)}`;
+  }
+}
