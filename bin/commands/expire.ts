@@ -1,0 +1,208 @@
+import { parseArgs } from 'node:util';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { S3Client } from '@aws-sdk/client-s3';
+import { loadFactoryConfig } from '../../functions/lib/config.js';
+import type { PlanEntry } from '../../functions/lib/retention/plan.js';
+import type { RetentionReport } from '../../functions/lib/retention/report.js';
+import { retentionExecutionName, retentionRequestFor, type RetentionRequest } from '../../functions/lib/retention/request.js';
+import { RetentionStore } from '../../functions/lib/retention/store.js';
+import { LOCAL_STATE_BUCKET, PROJECT_ROOT } from '../../local/server.js';
+import { causeMessage, connectLocalCloud, formatDuration, table } from './_common.js';
+
+export const summary = "Run a family's retention policy on the local cloud: print the plan, then carry it out (or --dry-run)";
+
+const HELP = `usage: ami-factory expire <family> [--dry-run] [--region R]... [--rows N | --all] [--config FILE] [--timeout SECONDS]
+
+Runs the image-retention state machine for the family with its policy from the config
+(retention: keepNewest, maxAgeDays, deprecateAfterDays, disableGraceDays, excludeTags) in
+every region the family has images in, or only in the --region(s) given. Prints the plan
+(image, region, age, action, reason), then what was done per region. Only images owned by
+the account and tagged ami-factory:managed=true are considered; an image in use is kept.
+  --dry-run      plan only; change nothing
+  --region R     limit the run to this region (repeatable)
+  --rows N       plan rows to print (default 40): images acted on first, then kept ones
+                 with a notable reason (in use, excluded, protected); --all prints every row
+Exit status: 0 when the run planned (dry run) or succeeded in every region, 1 otherwise.`;
+
+interface Values {
+  'dry-run'?: boolean;
+  region?: string[];
+  rows?: string;
+  all?: boolean;
+  config?: string;
+  timeout?: string;
+  help?: boolean;
+}
+
+/** Which plan rows a reader wants first: actions, then kept images whose reason says something. */
+function rank(e: PlanEntry): number {
+  if (e.action !== 'keep') return 0;
+  if (/^in use|^excluded|protection|^state /.test(e.reason)) return 1;
+  return 2;
+}
+
+export function planRows(entries: PlanEntry[], limit: number): { rows: string[][]; hidden: number } {
+  const ordered = entries
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => rank(a.e) - rank(b.e) || a.i - b.i)
+    .map(({ e }) => e);
+  const shown = ordered.slice(0, limit);
+  return {
+    rows: shown.map((e) => [e.imageId, e.region, String(e.ageDays), e.action, e.reason]),
+    hidden: ordered.length - shown.length,
+  };
+}
+
+function counts(entries: PlanEntry[]): string {
+  const c = { deprecate: 0, disable: 0, deregister: 0, keep: 0 };
+  for (const e of entries) c[e.action]++;
+  return `${entries.length} images: ${c.deregister} to deregister, ${c.disable} to disable, ${c.deprecate} to deprecate, ${c.keep} kept`;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values: Values;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        'dry-run': { type: 'boolean' },
+        region: { type: 'string', multiple: true },
+        rows: { type: 'string' },
+        all: { type: 'boolean' },
+        config: { type: 'string' },
+        timeout: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    console.error(`ami-factory expire: ${e instanceof Error ? e.message : String(e)}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help === true) {
+    console.log(HELP);
+    return 0;
+  }
+  const [family] = positionals;
+  if (family === undefined || positionals.length > 1) {
+    console.error(`ami-factory expire: give one family\n\n${HELP}`);
+    return 2;
+  }
+  const limit = values.all === true ? Number.POSITIVE_INFINITY : Number(values.rows ?? '40');
+  if (!(limit >= 0)) {
+    console.error(`ami-factory expire: --rows must be a non-negative number, got "${values.rows}"`);
+    return 2;
+  }
+  const timeoutMs = Number(values.timeout ?? '3600') * 1000;
+  if (!(timeoutMs > 0)) {
+    console.error(`ami-factory expire: --timeout must be a positive number of seconds, got "${values.timeout}"`);
+    return 2;
+  }
+  let request: RetentionRequest;
+  try {
+    const config = loadFactoryConfig(values.config ?? join(PROJECT_ROOT, 'factory.config.yml'));
+    request = retentionRequestFor(config, family, {
+      runId: randomUUID(),
+      requestedAt: new Date().toISOString(),
+      dryRun: values['dry-run'] === true,
+      trigger: { type: 'cli', actor: process.env.USER ?? 'local' },
+      ...(values.region !== undefined ? { regions: values.region } : {}),
+    });
+  } catch (e) {
+    console.error(`ami-factory expire: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+
+  const started = Date.now();
+  const target = await connectLocalCloud();
+  const clientConfig = {
+    region: 'us-east-1',
+    endpoint: target.endpoint,
+    credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local' },
+  };
+  const sfn = new SFNClient(clientConfig);
+  const s3 = new S3Client({ ...clientConfig, forcePathStyle: true });
+  try {
+    const p = request.policy;
+    console.log(
+      `${request.dryRun ? 'planning' : 'retiring'} ${family} in ${request.regions.join(', ')} — keep newest ${p.keepNewest} per region, ` +
+        `max age ${p.maxAgeDays} days, ${p.disableGraceDays} days disabled before deregistering` +
+        `${p.deprecateAfterDays !== undefined ? `, deprecate after ${p.deprecateAfterDays} days` : ''} (run ${request.runId})`,
+    );
+    const stateMachineArn = 'arn:aws:states:us-east-1:111122223333:stateMachine:image-retention';
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn, name: retentionExecutionName(family, request.runId), input: JSON.stringify(request) }),
+    );
+    if (executionArn === undefined) throw new Error('StartExecution returned no executionArn');
+    const deadline = Date.now() + timeoutMs;
+    let d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    while (d.status === 'RUNNING') {
+      if (Date.now() > deadline) {
+        console.error(`✗ still running after ${formatDuration(timeoutMs)}: ${executionArn}`);
+        return 1;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    }
+    if (d.status !== 'SUCCEEDED') {
+      console.error(`✗ ${d.status}: ${d.error ?? 'unknown error'}: ${causeMessage(d.cause)}`);
+      return 1;
+    }
+    const report = JSON.parse(d.output ?? '{}') as RetentionReport;
+
+    // The plan, as the state machine stored it.
+    const store = new RetentionStore(s3, LOCAL_STATE_BUCKET);
+    const entries: PlanEntry[] = [];
+    for (const r of report.regions) {
+      if (r.status === 'plan-failed') continue;
+      entries.push(...(await store.getPlan(request.runId, r.region)).entries);
+    }
+    console.log(`\nplan: ${counts(entries)}`);
+    const { rows, hidden } = planRows(entries, limit);
+    if (rows.length > 0) console.log(table(['image', 'region', 'age (days)', 'action', 'reason'], rows));
+    if (hidden > 0) console.log(`… ${hidden} more rows (--all prints every row)`);
+
+    console.log('');
+    const regionRows = report.regions.map((r) =>
+      request.dryRun
+        ? [r.region, r.status, String(r.images), String(r.planned.deprecate), String(r.planned.disable), String(r.planned.deregister), r.error ?? '']
+        : [
+            r.region,
+            r.status,
+            String(r.images),
+            String(r.outcomes.deprecated),
+            String(r.outcomes.disabled),
+            String(r.outcomes.deregistered),
+            String(r.outcomes['already-done']),
+            String(r.outcomes.kept),
+            String(r.outcomes.failed),
+            r.error ?? '',
+          ],
+    );
+    console.log(
+      table(
+        request.dryRun
+          ? ['region', 'status', 'images', 'to deprecate', 'to disable', 'to deregister', 'error']
+          : ['region', 'status', 'images', 'deprecated', 'disabled', 'deregistered', 'already done', 'kept at action', 'failed', 'error'],
+        regionRows,
+      ),
+    );
+    for (const r of report.regions) {
+      for (const k of r.keptAtActionTime) console.log(`  kept ${k.imageId} (${r.region}): ${k.reason}`);
+      for (const f of r.failures) console.log(`  ✗ ${f.imageId} (${r.region}, ${f.planned}): ${f.error}`);
+    }
+    const calls = Object.values(report.calls).reduce((a, b) => a + b, 0);
+    console.log(`\n${report.status} · ${calls} EC2 calls, ${report.throttled} throttled · ${formatDuration(Date.now() - started)}`);
+    return report.status === 'planned' || report.status === 'succeeded' ? 0 : 1;
+  } catch (e) {
+    console.error(`✗ ami-factory expire: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    return 1;
+  } finally {
+    sfn.destroy();
+    s3.destroy();
+    await target.cloud?.close();
+  }
+}

@@ -1,0 +1,213 @@
+import {
+  DeregisterImageCommand,
+  DescribeImageReferencesCommand,
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeLaunchTemplatesCommand,
+  DescribeSnapshotsCommand,
+  DisableImageCommand,
+  EC2Client,
+  EnableImageDeprecationCommand,
+  type Image,
+} from '@aws-sdk/client-ec2';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { Logger } from '../../functions/lib/logger.js';
+import { applyStep, planRegion, type RegionDeps } from '../../functions/lib/retention/run.js';
+import { RetentionRequestSchema, type RetentionRequest } from '../../functions/lib/retention/request.js';
+import { ledgerKey, planKey, RetentionStore, type ImageResult } from '../../functions/lib/retention/store.js';
+import { awsError } from '../fixtures.js';
+
+/**
+ * planRegion / applyStep against mocked AWS clients: the per-image failure, the re-check at
+ * action time (excluded since the plan, gone since the plan, in use since the plan), the
+ * deprecation time, and what is recorded (results, ledger, events).
+ */
+const ec2 = mockClient(EC2Client);
+const asg = mockClient(AutoScalingClient);
+const s3 = mockClient(S3Client);
+const events = mockClient(EventBridgeClient);
+const ACCOUNT = '111122223333';
+const NOW = new Date('2026-11-23T12:00:00Z');
+const DAY = 86_400_000;
+const id = (n: number): string => `ami-${String(n).padStart(17, '0')}`;
+
+let objects: Map<string, string>;
+let world: Image[];
+
+function image(n: number, ageDays: number, over: Partial<Image> = {}, tags: Record<string, string> = {}): Image {
+  return {
+    ImageId: id(n),
+    Name: `web-${n}`,
+    OwnerId: ACCOUNT,
+    CreationDate: new Date(NOW.getTime() - ageDays * DAY).toISOString(),
+    State: 'available',
+    RootDeviceType: 'ebs',
+    Tags: Object.entries({ 'ami-factory:managed': 'true', 'ami-factory:family': 'web', ...tags }).map(([Key, Value]) => ({ Key, Value })),
+    ...over,
+  };
+}
+
+function request(policy: Partial<RetentionRequest['policy']> = {}): RetentionRequest {
+  return RetentionRequestSchema.parse({
+    runId: 'run-00000001',
+    family: 'web',
+    requestedAt: NOW.toISOString(),
+    regions: ['us-east-1'],
+    dryRun: false,
+    trigger: { type: 'test' },
+    policy: { keepNewest: 1, maxAgeDays: 90, disableGraceDays: 0, excludeTags: { 'ami-factory:keep': 'true' }, ...policy },
+  });
+}
+
+function deps(): RegionDeps {
+  return {
+    region: 'us-east-1',
+    ec2: ec2 as unknown as EC2Client,
+    autoscaling: asg as unknown as AutoScalingClient,
+    s3: s3 as unknown as S3Client,
+    store: new RetentionStore(s3 as unknown as S3Client, 'state'),
+    events: events as unknown as EventBridgeClient,
+    bus: 'ami-factory',
+    accountId: ACCOUNT,
+    logger: new Logger('test'),
+  };
+}
+
+beforeEach(() => {
+  for (const m of [ec2, asg, s3, events]) m.reset();
+  objects = new Map();
+  world = [];
+  s3.on(PutObjectCommand).callsFake((input: { Key: string; Body: string }) => {
+    objects.set(input.Key, input.Body);
+    return {};
+  });
+  s3.on(GetObjectCommand).callsFake((input: { Key: string }) => {
+    const text = objects.get(input.Key);
+    if (text === undefined) throw awsError('NoSuchKey');
+    return { Body: { transformToString: async () => text } };
+  });
+  s3.on(ListObjectsV2Command).callsFake((input: { Prefix: string }) => ({ Contents: [...objects.keys()].filter((k) => k.startsWith(input.Prefix)).map((Key) => ({ Key })) }));
+  // DescribeImages answers from `world`, honouring an image-id filter (the re-check's).
+  ec2.on(DescribeImagesCommand).callsFake((input: { Filters?: { Name: string; Values: string[] }[] }) => {
+    const ids = input.Filters?.find((f) => f.Name === 'image-id')?.Values;
+    return { Images: world.filter((i) => ids === undefined || ids.includes(i.ImageId ?? '')) };
+  });
+  ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+  ec2.on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [] });
+  ec2.on(DescribeImageReferencesCommand).resolves({ ImageReferences: [] });
+  ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [] });
+  asg.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+  events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [] });
+});
+
+async function step(r: RetentionRequest, cursor = 0) {
+  return applyStep(deps(), { request: r, cursor, planNow: NOW, now: NOW });
+}
+
+describe('retention: plan then apply', () => {
+  it('fails one image without failing the others, and publishes events only for what happened', async () => {
+    world = [image(1, 1), image(2, 200), image(3, 210), image(4, 220)];
+    const r = request();
+    const plan = await planRegion(deps(), r, NOW);
+    expect(plan).toMatchObject({ images: 4, targets: 3, counts: { keep: 1, deregister: 3 } });
+    ec2.on(DeregisterImageCommand).callsFake((input: { ImageId: string }) => {
+      if (input.ImageId === id(3)) throw awsError('OperationNotPermitted', 'protected');
+      return { Return: true, DeleteSnapshotResults: [{ SnapshotId: `snap-${input.ImageId.slice(4)}`, ReturnCode: 'success' }] };
+    });
+
+    const out = await step(r);
+
+    expect(out).toMatchObject({ cursor: 3, done: true, outcomes: { deregistered: 2, failed: 1 } });
+    const failed = out.results.find((x) => x.imageId === id(3));
+    expect(failed).toMatchObject({ outcome: 'failed', error: 'OperationNotPermitted: protected' });
+    const published = events.commandCalls(PutEventsCommand).flatMap((c) => c.args[0].input.Entries ?? []);
+    expect(published.map((e) => [e.DetailType, (JSON.parse(e.Detail ?? '{}') as { imageId: string }).imageId]).sort()).toEqual([
+      ['ImageExpired', id(2)],
+      ['ImageExpired', id(4)],
+    ]);
+    // Results are stored under the step's cursor: a retried step overwrites, never duplicates.
+    const stored = JSON.parse(objects.get('retention/runs/run-00000001/us-east-1/results/0000000.json') ?? '[]') as ImageResult[];
+    expect(stored).toHaveLength(3);
+  });
+
+  it('re-checks right before acting: excluded, gone or in use since the plan means kept', async () => {
+    world = [image(1, 1), image(2, 200), image(3, 210), image(4, 220)];
+    const r = request();
+    await planRegion(deps(), r, NOW);
+    // Between plan and action: 2 is tagged keep, 3 is deregistered by someone, 4 is launched.
+    world = [image(1, 1), image(2, 200, {}, { 'ami-factory:keep': 'true' }), image(4, 220)];
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-0abc', ImageId: id(4), State: { Name: 'running' } }] }] });
+
+    const out = await step(r);
+
+    expect(ec2.commandCalls(DeregisterImageCommand)).toHaveLength(0);
+    const by = new Map(out.results.map((x) => [x.imageId, x]));
+    expect(by.get(id(2))).toMatchObject({ outcome: 'kept', reason: 'at action time: excluded (ami-factory:keep=true)' });
+    expect(by.get(id(3))).toMatchObject({ outcome: 'already-done' });
+    expect(by.get(id(4))).toMatchObject({ outcome: 'kept', reason: expect.stringContaining('in use by instance i-0abc (running)') as string });
+  });
+
+  it('disables with a ledger entry, then deregisters after the grace period and forgets the entry', async () => {
+    world = [image(1, 1), image(2, 200)];
+    const r = request({ disableGraceDays: 7 });
+    await planRegion(deps(), r, NOW);
+    ec2.on(DisableImageCommand).resolves({ Return: true });
+    const first = await step(r);
+    expect(first.outcomes.disabled).toBe(1);
+    const ledger = JSON.parse(objects.get(ledgerKey('web', 'us-east-1')) ?? '{}') as { disabledAt: Record<string, string> };
+    expect(ledger.disabledAt).toEqual({ [id(2)]: NOW.toISOString() });
+
+    // Eight days on, the image is disabled: the next run deregisters it.
+    world = [image(1, 1), image(2, 200, { State: 'disabled' })];
+    const later = new Date(NOW.getTime() + 8 * DAY);
+    const r2 = { ...r, runId: 'run-00000002' };
+    const plan = await planRegion(deps(), r2, later);
+    expect(plan.counts.deregister).toBe(1);
+    ec2.on(DeregisterImageCommand).resolves({ Return: true, DeleteSnapshotResults: [] });
+    await applyStep(deps(), { request: r2, cursor: 0, planNow: later, now: later });
+    expect(JSON.parse(objects.get(ledgerKey('web', 'us-east-1')) ?? '{}')).toEqual({ disabledAt: {} });
+  });
+
+  it('deprecates images past deprecateAfterDays at their due time, never in the past', async () => {
+    world = [image(1, 1), image(2, 40), image(3, 10)];
+    const r = request({ deprecateAfterDays: 30, keepNewest: 1 });
+    const plan = await planRegion(deps(), r, NOW);
+    expect(plan.counts).toMatchObject({ deprecate: 1, keep: 2 });
+    ec2.on(EnableImageDeprecationCommand).resolves({ Return: true });
+    await step(r);
+    const at = ec2.commandCalls(EnableImageDeprecationCommand)[0]?.args[0].input;
+    expect(at?.ImageId).toBe(id(2));
+    // Due 10 days ago: the earliest EC2 accepts, the next whole minute after now.
+    expect(at?.DeprecateAt?.getTime()).toBe(NOW.getTime() + 60_000);
+  });
+
+  it('reports snapshots EC2 said it deleted but that are still there', async () => {
+    world = [image(1, 1), image(2, 200)];
+    const r = request();
+    await planRegion(deps(), r, NOW);
+    ec2.on(DeregisterImageCommand).resolves({ Return: true, DeleteSnapshotResults: [{ SnapshotId: 'snap-00000000000000002', ReturnCode: 'success' }] });
+    ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: 'snap-00000000000000002', State: 'completed' }] });
+    const out = await step(r);
+    expect(out.results[0]).toMatchObject({
+      outcome: 'deregistered',
+      deletedSnapshots: [],
+      keptSnapshots: [{ snapshotId: 'snap-00000000000000002', reason: 'still present after deregistration' }],
+    });
+  });
+
+  it('continues from the cursor: each step takes the next batch', async () => {
+    world = [image(1, 1), ...Array.from({ length: 5 }, (_, i) => image(10 + i, 100 + i))];
+    const r = { ...request(), batchSize: 2 };
+    await planRegion(deps(), r, NOW);
+    ec2.on(DeregisterImageCommand).resolves({ Return: true, DeleteSnapshotResults: [] });
+    const a = await step(r, 0);
+    const b = await step(r, a.cursor);
+    const c = await step(r, b.cursor);
+    expect([a.cursor, b.cursor, c.cursor, a.done, b.done, c.done]).toEqual([2, 4, 5, false, false, true]);
+    expect(ec2.commandCalls(DeregisterImageCommand)).toHaveLength(5);
+    expect(objects.has(planKey('run-00000001', 'us-east-1'))).toBe(true);
+  });
+});
