@@ -14,6 +14,7 @@ import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/cl
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
+import fc from 'fast-check';
 import { Logger } from '../../functions/lib/logger.js';
 import { applyStep, planRegion, type RegionDeps } from '../../functions/lib/retention/run.js';
 import { RetentionRequestSchema, type RetentionRequest } from '../../functions/lib/retention/request.js';
@@ -209,5 +210,61 @@ describe('retention: plan then apply', () => {
     expect([a.cursor, b.cursor, c.cursor, a.done, b.done, c.done]).toEqual([2, 4, 5, false, false, true]);
     expect(ec2.commandCalls(DeregisterImageCommand)).toHaveLength(5);
     expect(objects.has(planKey('run-00000001', 'us-east-1'))).toBe(true);
+  });
+});
+
+describe('retention: plan then apply (property-based)', () => {
+  const spec = fc.record({
+    ageDays: fc.integer({ min: 0, max: 400 }),
+    state: fc.constantFrom('available', 'available', 'disabled', 'failed'),
+    keepAtPlan: fc.boolean(),
+    usedAtPlan: fc.constantFrom(false, false, true),
+    // What changes between plan and action.
+    keepLater: fc.constantFrom(false, false, true),
+    usedLater: fc.constantFrom(false, false, true),
+    protectedLater: fc.constantFrom(false, false, true),
+    goneLater: fc.constantFrom(false, false, false, true),
+  });
+
+  it('never disables or deregisters an image that is in use, excluded or protected at action time', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(spec, { minLength: 1, maxLength: 25 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 10 }), async (specs, keepNewest, grace) => {
+        ec2.resetHistory();
+        objects.clear();
+        const at = (later: boolean) =>
+          specs.flatMap((s, i) => {
+            if (later && s.goneLater) return [];
+            const tags: Record<string, string> = (later ? s.keepLater || s.keepAtPlan : s.keepAtPlan) ? { 'ami-factory:keep': 'true' } : {};
+            const over: Partial<Image> = { State: s.state };
+            if (later && s.protectedLater) over.DeregistrationProtection = 'enabled';
+            return [image(100 + i, s.ageDays, over, tags)];
+          });
+        const used = (later: boolean) => specs.flatMap((s, i) => ((later ? s.usedLater || s.usedAtPlan : s.usedAtPlan) && !(later && s.goneLater) ? [id(100 + i)] : []));
+        const instances = (ids: string[]) => ({ Reservations: [{ Instances: ids.map((imageId, n) => ({ InstanceId: `i-${n}`, ImageId: imageId, State: { Name: 'running' as const } })) }] });
+        world = at(false);
+        ec2.on(DescribeInstancesCommand).resolves(instances(used(false)));
+        const r = request({ keepNewest, disableGraceDays: grace });
+        const plan = await planRegion(deps(), r, NOW);
+        world = at(true);
+        ec2.on(DescribeInstancesCommand).resolves(instances(used(true)));
+        ec2.on(DeregisterImageCommand).resolves({ Return: true, DeleteSnapshotResults: [] });
+        ec2.on(DisableImageCommand).resolves({ Return: true });
+        let cursor = 0;
+        for (let done = plan.targets === 0; !done; ) {
+          const out = await step(r, cursor);
+          cursor = out.cursor;
+          done = out.done;
+        }
+        const touched = [...ec2.commandCalls(DeregisterImageCommand), ...ec2.commandCalls(DisableImageCommand)].map((c) => c.args[0].input.ImageId);
+        const deregistered = ec2.commandCalls(DeregisterImageCommand).map((c) => c.args[0].input.ImageId);
+        const usedNow = new Set(used(true));
+        specs.forEach((s, i) => {
+          const imageId = id(100 + i);
+          if (usedNow.has(imageId) || s.keepAtPlan || s.keepLater || s.goneLater) expect(touched).not.toContain(imageId);
+          if (s.protectedLater) expect(deregistered).not.toContain(imageId);
+        });
+      }),
+      { numRuns: 100 },
+    );
   });
 });
