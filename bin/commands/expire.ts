@@ -14,6 +14,7 @@ import { causeMessage, connectLocalCloud, formatDuration, table } from './_commo
 export const summary = "Run a family's retention policy on the local cloud: print the plan, then carry it out (or --dry-run)";
 
 const HELP = `usage: ami-factory expire <family> [--dry-run] [--region R]... [--rows N | --all] [--config FILE] [--timeout SECONDS]
+                         [--port N] [--state-dir DIR]
 
 Runs the image-retention state machine for the family with its policy from the config
 (retention: keepNewest, maxAgeDays, deprecateAfterDays, disableGraceDays, excludeTags) in
@@ -24,6 +25,9 @@ the account and tagged ami-factory:managed=true are considered; an image in use 
   --region R     limit the run to this region (repeatable)
   --rows N       plan rows to print (default 40): images acted on first, then kept ones
                  with a notable reason (in use, excluded, protected); --all prints every row
+  --port N       the local cloud's port (default 4566: reuse a running \`ami-factory cloud\`;
+                 0: an in-process cloud on a free port)
+  --state-dir D  the in-process cloud's state (default .ami-factory/)
 Exit status: 0 when the run planned (dry run) or succeeded in every region, 1 otherwise.`;
 
 interface Values {
@@ -33,6 +37,8 @@ interface Values {
   all?: boolean;
   config?: string;
   timeout?: string;
+  port?: string;
+  'state-dir'?: string;
   help?: boolean;
 }
 
@@ -75,6 +81,8 @@ export async function run(argv: string[]): Promise<number> {
         all: { type: 'boolean' },
         config: { type: 'string' },
         timeout: { type: 'string' },
+        port: { type: 'string' },
+        'state-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -101,6 +109,11 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`ami-factory expire: --timeout must be a positive number of seconds, got "${values.timeout}"`);
     return 2;
   }
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+    console.error(`ami-factory expire: --port must be a port number, got "${values.port}"`);
+    return 2;
+  }
   let request: RetentionRequest;
   try {
     const config = loadFactoryConfig(values.config ?? join(PROJECT_ROOT, 'factory.config.yml'));
@@ -117,7 +130,10 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const started = Date.now();
-  const target = await connectLocalCloud();
+  const target = await connectLocalCloud({
+    ...(port !== undefined ? { port } : {}),
+    ...(values['state-dir'] !== undefined ? { stateDir: values['state-dir'] } : {}),
+  });
   const clientConfig = {
     region: 'us-east-1',
     endpoint: target.endpoint,

@@ -53,3 +53,38 @@ describe('ami-factory start', () => {
     expect(out).toContain('Unknown family "nope"');
   });
 });
+
+describe('ami-factory expire', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ami-factory-expire-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function cli(...args: string[]): Promise<{ code: number; out: string }> {
+    try {
+      const r = await run(process.execPath, ['bin/ami-factory.js', ...args, '--port', '0', '--state-dir', dir], { env: { ...process.env, NODE_OPTIONS: '' }, timeout: 60_000 });
+      return { code: 0, out: r.stdout + r.stderr };
+    } catch (e) {
+      const err = e as { code?: number; stdout?: string; stderr?: string };
+      return { code: err.code ?? 1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` };
+    }
+  }
+
+  it('prints the plan of a dry run over the images a build made, and changes nothing', async () => {
+    const built = await cli('start');
+    expect(built.code).toBe(0);
+    const image = /web\s+us-east-1\s+(ami-[0-9a-f]{17})/.exec(built.out)?.[1] ?? 'missing';
+    const { code, out } = await cli('expire', 'web', '--dry-run', '--all');
+    expect(code).toBe(0);
+    expect(out).toContain('plan: 3 images: 0 to deregister, 0 to disable, 0 to deprecate, 3 kept');
+    expect(out).toMatch(new RegExp(`${image}\\s+us-east-1\\s+0\\s+keep\\s+newest 3`));
+    expect(out).toMatch(/us-west-2\s+planned\s+1\s+0\s+0\s+0/);
+  });
+
+  it('refuses a region the family has no images in, before starting anything', async () => {
+    const { code, out } = await cli('expire', 'web', '--region', 'ap-south-1');
+    expect(code).toBe(1);
+    expect(out).toContain('Family web has no images in ap-south-1');
+  });
+});
