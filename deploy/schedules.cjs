@@ -7,10 +7,11 @@
  *   resources:
  *     - ${file(deploy/schedules.cjs)}
  *
- * One AWS::Events::Rule per family with `triggers.schedule`, targeting the triggerBuild
- * function with an InputTransformer that adds the family (the same template as
- * functions/lib/triggers/schedule.ts scheduleTargetInput), plus the permission for
- * EventBridge to invoke the function from that rule. The config is `AMI_FACTORY_CONFIG` or
+ * One AWS::Events::Rule per family with `triggers.schedule` (a build) and one per family with
+ * `retention.schedule` (a retention run), each targeting the triggerBuild function with an
+ * InputTransformer that adds the family and, for retention, `"kind":"retention"` (the same
+ * templates as functions/lib/triggers/schedule.ts scheduleTargetInput), plus the permission
+ * for EventBridge to invoke the function from that rule. The config is `AMI_FACTORY_CONFIG` or
  * `factory.config.yml` next to serverless.yml; the handler validates it fully at run time.
  */
 const { readFileSync } = require('node:fs');
@@ -23,20 +24,68 @@ const SCHEDULE = /^(cron\([^\s()]+( [^\s()]+){5}\)|rate\((1 (minute|hour|day)|([
 /** serverless's logical id of the `triggerBuild` function. */
 const TARGET_FUNCTION = 'TriggerBuildLambdaFunction';
 
-function logicalId(family) {
+const KINDS = {
+  build: { prefix: 'ScheduleBuild', path: 'triggers.schedule', what: 'scheduled build' },
+  retention: { prefix: 'ScheduleRetention', path: 'retention.schedule', what: 'scheduled retention' },
+};
+
+function kindOf(kind) {
+  const k = Object.hasOwn(KINDS, kind) ? KINDS[kind] : undefined;
+  if (k === undefined) throw new Error(`"${kind}" is not a schedule kind (build, retention)`);
+  return k;
+}
+
+function logicalId(family, kind = 'build') {
+  const { prefix } = kindOf(kind);
   const pascal = family
     .split('-')
     .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
     .join('');
   // Different families can share a PascalCase form (a-b vs ab): a short hash keeps ids unique.
   const hash = createHash('sha256').update(family).digest('hex').slice(0, 6);
-  return `ScheduleBuild${pascal}${hash}`;
+  return `${prefix}${pascal}${hash}`;
 }
 
 /** The InputTransformer a family's schedule target needs (mirrors scheduleTargetInput). */
-function scheduleTargetInput(family) {
+function scheduleTargetInput(family, kind = 'build') {
   if (!FAMILY.test(family)) throw new Error(`"${family}" is not a valid family name`);
-  return { InputPathsMap: { id: '$.id', time: '$.time' }, InputTemplate: `{"family":"${family}","id":<id>,"time":<time>}` };
+  kindOf(kind);
+  const template = kind === 'build' ? `{"family":"${family}","id":<id>,"time":<time>}` : `{"family":"${family}","kind":"${kind}","id":<id>,"time":<time>}`;
+  return { InputPathsMap: { id: '$.id', time: '$.time' }, InputTemplate: template };
+}
+
+/** The rule and invoke permission of one family schedule. */
+function scheduleRule(Resources, family, kind, schedule) {
+  const { path, what } = kindOf(kind);
+  if (typeof schedule !== 'string' || !SCHEDULE.test(schedule)) {
+    throw new Error(`families.${family}.${path}: "${schedule}" is not an EventBridge schedule such as cron(0 7 ? * MON *) or rate(7 days)`);
+  }
+  const id = logicalId(family, kind);
+  Resources[`${id}Rule`] = {
+    Type: 'AWS::Events::Rule',
+    Properties: {
+      Description: `ami-factory: ${what} of ${family}`,
+      ScheduleExpression: schedule,
+      State: 'ENABLED',
+      Targets: [
+        {
+          Id: 'triggerBuild',
+          Arn: { 'Fn::GetAtt': [TARGET_FUNCTION, 'Arn'] },
+          InputTransformer: scheduleTargetInput(family, kind),
+          RetryPolicy: { MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 3600 },
+        },
+      ],
+    },
+  };
+  Resources[`${id}Permission`] = {
+    Type: 'AWS::Lambda::Permission',
+    Properties: {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [TARGET_FUNCTION, 'Arn'] },
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [`${id}Rule`, 'Arn'] },
+    },
+  };
 }
 
 /** `{ Resources }` for a parsed factory config. */
@@ -44,37 +93,10 @@ function scheduleResources(config) {
   const families = (config && config.families) || {};
   const Resources = {};
   for (const [family, f] of Object.entries(families)) {
-    const schedule = f && f.triggers && f.triggers.schedule;
-    if (schedule === undefined) continue;
-    if (typeof schedule !== 'string' || !SCHEDULE.test(schedule)) {
-      throw new Error(`families.${family}.triggers.schedule: "${schedule}" is not an EventBridge schedule such as cron(0 7 ? * MON *) or rate(7 days)`);
-    }
-    const id = logicalId(family);
-    Resources[`${id}Rule`] = {
-      Type: 'AWS::Events::Rule',
-      Properties: {
-        Description: `ami-factory: scheduled build of ${family}`,
-        ScheduleExpression: schedule,
-        State: 'ENABLED',
-        Targets: [
-          {
-            Id: 'triggerBuild',
-            Arn: { 'Fn::GetAtt': [TARGET_FUNCTION, 'Arn'] },
-            InputTransformer: scheduleTargetInput(family),
-            RetryPolicy: { MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 3600 },
-          },
-        ],
-      },
-    };
-    Resources[`${id}Permission`] = {
-      Type: 'AWS::Lambda::Permission',
-      Properties: {
-        Action: 'lambda:InvokeFunction',
-        FunctionName: { 'Fn::GetAtt': [TARGET_FUNCTION, 'Arn'] },
-        Principal: 'events.amazonaws.com',
-        SourceArn: { 'Fn::GetAtt': [`${id}Rule`, 'Arn'] },
-      },
-    };
+    const build = f && f.triggers && f.triggers.schedule;
+    if (build !== undefined) scheduleRule(Resources, family, 'build', build);
+    const retention = f && f.retention && f.retention.schedule;
+    if (retention !== undefined) scheduleRule(Resources, family, 'retention', retention);
   }
   return { Resources };
 }

@@ -34,7 +34,7 @@ function add(a: Record<string, number>, b: Record<string, number>): Record<strin
  */
 export const handler = taskHandler('apply-retention', Input, async (input, logger, context) => {
   const { deps, pacer } = regionDeps(input.region, context, logger, input.pacer);
-  const r = await applyStep(deps, { request: input.request, cursor: input.cursor, planNow: new Date(input.planNow), now: now() });
+  const r = await applyStep(deps, { request: input.request, cursor: input.cursor, planNow: new Date(input.planNow), now });
   return {
     request: input.request,
     region: input.region,

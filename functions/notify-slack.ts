@@ -1,15 +1,19 @@
 import { requiredEnv, s3Client } from './lib/clients.js';
 import { FactoryEventSchema, notifySlack, postJson } from './lib/chatops/notify.js';
 import { ChatOpsStore } from './lib/chatops/store.js';
+import { RetentionStore } from './lib/retention/store.js';
 import { taskHandler } from './lib/task-handler.js';
 
-const store = new ChatOpsStore(s3Client(), requiredEnv('AMI_FACTORY_STATE_BUCKET'));
+const bucket = requiredEnv('AMI_FACTORY_STATE_BUCKET');
+const store = new ChatOpsStore(s3Client(), bucket);
+const retention = new RetentionStore(s3Client(), bucket);
 
 /**
- * EventBridge target for the factory's build events: posts the result (and, while Slack's
- * five posts allow, progress) of a build started from Slack to its response_url. Builds
- * started otherwise have no ChatOps record and are skipped.
+ * EventBridge target for the factory's build and retention events: posts the result (and,
+ * while Slack's five posts allow, progress) of a build started from Slack, and the plan or
+ * result of a retention run started from Slack (`expire`), to the command's response_url.
+ * Builds and runs started otherwise have no ChatOps record and are skipped.
  */
 export const handler = taskHandler('notify-slack', FactoryEventSchema, async (event, logger) => ({
-  outcome: await notifySlack({ store, post: postJson, logger }, event),
+  outcome: await notifySlack({ store, retention, post: postJson, logger }, event),
 }));

@@ -7,6 +7,7 @@ import { factoryConfig } from './lib/triggers/runtime.js';
 
 /** Read at cold start: a misconfigured function fails at once, not midway through a command. */
 const stateMachineArn = requiredEnv('AMI_FACTORY_STATE_MACHINE_ARN');
+const retentionStateMachineArn = requiredEnv('AMI_FACTORY_RETENTION_STATE_MACHINE_ARN');
 const store = new ChatOpsStore(s3Client(), requiredEnv('AMI_FACTORY_STATE_BUCKET'));
 
 /**
@@ -22,6 +23,7 @@ export const handler = httpHandler('slack-command', async (event, context, logge
       ec2: ec2Client,
       store,
       stateMachineArn,
+      retentionStateMachineArn,
       accountId: context.invokedFunctionArn.split(':')[4] ?? '',
       signingSecret: () => signingSecret(),
       logger,

@@ -16,7 +16,7 @@ import { createAutoScalingService, type AutoScalingService } from './autoscaling
 import { localBundleRegistration, localEc2CertificateDir } from './ec2-bundles.js';
 import { createFunctionUrlService, LOCAL_FUNCTION_URL_ROUTES, LOCAL_SLACK_SIGNING_SECRET } from './function-url.js';
 import { loadFactoryConfig } from '../functions/lib/config.js';
-import { scheduleTargetInput } from '../functions/lib/triggers/schedule.js';
+import { scheduleTargetInput, type ScheduleKind } from '../functions/lib/triggers/schedule.js';
 import { createEventsService, type EventsService } from './events/service.js';
 import type { JsonValue } from './json.js';
 
@@ -43,7 +43,7 @@ export interface LocalCloudOptions {
   throttling?: boolean;
   /** Install the serverless.yml schedules (default true). Tests that drive the sweeper by hand turn them off. */
   schedules?: boolean;
-  /** Install the families' build schedules from factory.config.yml (default true). */
+  /** Install the families' build and retention schedules from factory.config.yml (default true). */
   familySchedules?: boolean;
   /** Deliver EC2's state-change events (default true); false models lost events. */
   ec2Events?: boolean;
@@ -292,24 +292,31 @@ async function provision(endpoint: string, projectRoot: string, schedules: boole
       Targets: [{ Id: t.functionName, Arn: `arn:aws:lambda:${HOME_REGION}:${LOCAL_ACCOUNT_ID}:function:${t.functionName}` }],
     });
   }
-  // The families' build schedules (factory.config.yml `triggers.schedule`), as deploy/schedules.cjs
-  // makes them in AWS: a default-bus schedule rule targeting triggerBuild with the family.
+  // The families' build and retention schedules (factory.config.yml `triggers.schedule`,
+  // `retention.schedule`), as deploy/schedules.cjs makes them in AWS: a default-bus schedule
+  // rule targeting triggerBuild with the family (and `"kind":"retention"` for retention).
   if (schedules && familySchedules && existsSync(join(projectRoot, 'factory.config.yml'))) {
     const config = loadFactoryConfig(join(projectRoot, 'factory.config.yml'));
     for (const [family, f] of Object.entries(config.families)) {
-      if (f.triggers?.schedule === undefined) continue;
-      const rule = `ami-factory-build-${family}`;
-      await call('PutRule', { Name: rule, State: 'ENABLED', ScheduleExpression: f.triggers.schedule });
-      await call('PutTargets', {
-        Rule: rule,
-        Targets: [
-          {
-            Id: 'triggerBuild',
-            Arn: `arn:aws:lambda:${HOME_REGION}:${LOCAL_ACCOUNT_ID}:function:triggerBuild`,
-            InputTransformer: scheduleTargetInput(family),
-          },
-        ],
-      });
+      const wanted: [ScheduleKind, string | undefined][] = [
+        ['build', f.triggers?.schedule],
+        ['retention', f.retention.schedule],
+      ];
+      for (const [kind, expression] of wanted) {
+        if (expression === undefined) continue;
+        const rule = `ami-factory-${kind}-${family}`;
+        await call('PutRule', { Name: rule, State: 'ENABLED', ScheduleExpression: expression });
+        await call('PutTargets', {
+          Rule: rule,
+          Targets: [
+            {
+              Id: 'triggerBuild',
+              Arn: `arn:aws:lambda:${HOME_REGION}:${LOCAL_ACCOUNT_ID}:function:triggerBuild`,
+              InputTransformer: scheduleTargetInput(family, kind),
+            },
+          ],
+        });
+      }
     }
   }
   // EC2 events are regional: every other region forwards its EC2 state changes to the home

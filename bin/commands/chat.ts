@@ -14,10 +14,11 @@ const HELP = `usage: ami-factory chat "/ami <command> [args]" [--user U…] [--c
 Signs the slash command with the local signing secret (${LOCAL_SLACK_SIGNING_SECRET}, or
 AMI_FACTORY_SLACK_SIGNING_SECRET), posts it to the local cloud's /slack/commands, prints the
 immediate reply, then waits for what the factory posts to the command's response_url (a
-receiver on a loopback port) and prints it. After a bake it exits 0 when the build succeeded.
+receiver on a loopback port) and prints it. After a bake it exits 0 when the build succeeded;
+after an expire, when the plan (or with --apply, the retention run) succeeded.
   --user U…        Slack user id of the requester (default U0LOCAL)
   --channel C…     Slack channel id (default C0LOCAL)
-  --wait SECONDS   how long to wait for the result of a bake (default 600)`;
+  --wait SECONDS   how long to wait for the result of a bake or an expire (default 600)`;
 
 interface Message {
   text?: string;
@@ -26,6 +27,17 @@ interface Message {
 }
 
 const FINAL = /^Build of \S+ (succeeded|partially succeeded|failed)/;
+/** The notifier's retention post (`expire`): the dry-run plan, or the result of an apply. */
+const RETENTION_FINAL = /^Retention (?:plan for|of) \S+ (\(dry run\)|applied|partially succeeded|failed)/;
+
+/** The first line of a final result post, and whether it is a success. */
+function finalOf(text: string): { line: string; ok: boolean } | undefined {
+  const build = FINAL.exec(text);
+  if (build !== null) return { line: build[0], ok: build[1] === 'succeeded' };
+  const retention = RETENTION_FINAL.exec(text);
+  if (retention !== null) return { line: retention[0], ok: retention[1] === '(dry run)' || retention[1] === 'applied' };
+  return undefined;
+}
 
 export async function run(argv: string[]): Promise<number> {
   let values: { user?: string; channel?: string; wait?: string; help?: boolean };
@@ -111,18 +123,18 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`${reply.response_type === 'in_channel' ? '[in channel]' : '[only you]'} ${renderPlainText(reply)}`);
     const first = reply.blocks?.[0];
     const refused = first?.type === 'section' && /^(:warning:|:no_entry:)/.test(first.text.text);
-    if (refused || !/^\s*bake\b/i.test(text)) return refused ? 1 : 0;
+    if (refused || !/^\s*(bake|expire)\b/i.test(text)) return refused ? 1 : 0;
 
-    // A bake: wait (bounded) for the result the notifier posts to the response_url.
+    // A bake or an expire: wait (bounded) for the result the notifier posts to the response_url.
     const deadline = Date.now() + waitMs;
     let shown = 0;
     for (;;) {
       for (const p of posts.slice(shown)) console.log(`\n[response_url] ${renderPlainText(p)}`);
       shown = posts.length;
-      const final = posts.map((p) => FINAL.exec(p.text ?? '')).find((x) => x !== null);
+      const final = posts.map((p) => finalOf(p.text ?? '')).find((x) => x !== undefined);
       if (final) {
-        console.log(`\n${final[1] === 'succeeded' ? '✓' : '✗'} ${final[0]} in ${formatDuration(Date.now() - started)}`);
-        return final[1] === 'succeeded' ? 0 : 1;
+        console.log(`\n${final.ok ? '✓' : '✗'} ${final.line} in ${formatDuration(Date.now() - started)}`);
+        return final.ok ? 0 : 1;
       }
       const left = deadline - Date.now();
       if (left <= 0) {

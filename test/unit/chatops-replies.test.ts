@@ -9,12 +9,10 @@ import {
   helpReply,
   imageListReply,
   packLines,
-  retentionPlanReply,
   type Block,
   type SlackMessage,
 } from '../../functions/lib/chatops/replies.js';
 import { ImageFailedError, ValidationError } from '../../functions/lib/errors.js';
-import type { PlanEntry } from '../../functions/lib/retention/plan.js';
 
 function texts(m: SlackMessage): string[] {
   return m.blocks.flatMap((b: Block) => {
@@ -32,17 +30,6 @@ function assertWithinLimits(m: SlackMessage): void {
     if (b.type === 'section') expect(b.text.text.length).toBeLessThanOrEqual(SLACK_LIMITS.sectionText);
     if (b.type === 'header') expect(b.text.text.length).toBeLessThanOrEqual(SLACK_LIMITS.headerText);
   }
-}
-
-function planRows(n: number): PlanEntry[] {
-  return Array.from({ length: n }, (_, i) => ({
-    imageId: `ami-${String(i).padStart(17, '0')}`,
-    region: i % 2 === 0 ? 'us-east-1' : 'eu-west-1',
-    name: `web-20260101T0000Z-${String(i).padStart(8, '0')}`,
-    ageDays: 100 + i,
-    action: i < 2 ? 'keep' : 'deregister',
-    reason: i < 2 ? 'newest 2 in region' : 'older than 90 days and disabled for 14 days',
-  }));
 }
 
 describe('Slack replies', () => {
@@ -166,42 +153,6 @@ describe('Slack replies', () => {
     const m = deniedReply('`share` is not enabled for web');
     expect(m.response_type).toBe('ephemeral');
     expect(texts(m)[0]).toBe(':no_entry: `share` is not enabled for web');
-  });
-
-  it('does render the retention plan as an aligned table with a dry-run note', () => {
-    // Act
-    const m = retentionPlanReply({ family: 'web', rows: planRows(3), applied: false });
-    // Assess
-    const all = texts(m);
-    expect(all[0]).toBe('*Retention plan for web (dry run): 2 keep, 1 deregister*');
-    expect(all[1]).toContain('`/ami expire web --apply` carries it out');
-    const table = all[2] ?? '';
-    expect(table.startsWith('```')).toBe(true);
-    expect(table).toContain('keep        ami-00000000000000000  us-east-1  100d  web-20260101T0000Z-00000000  newest 2 in region');
-    expect(table).toContain('deregister  ami-00000000000000002');
-    expect(m.response_type).toBe('ephemeral');
-    assertWithinLimits(m);
-  });
-
-  it('does post an applied plan in channel without the dry-run note', () => {
-    const m = retentionPlanReply({ family: 'web', rows: planRows(2), applied: true });
-    expect(m.response_type).toBe('in_channel');
-    expect(texts(m).join('\n')).not.toContain('--apply');
-  });
-
-  it('does truncate with "…and N more" when the plan exceeds the block budget', () => {
-    // Act
-    const rows = planRows(3000);
-    const m = retentionPlanReply({ family: 'web', rows, applied: false });
-    // Assess
-    assertWithinLimits(m);
-    expect(m.blocks).toHaveLength(SLACK_LIMITS.blocks);
-    const last = m.blocks[m.blocks.length - 1];
-    expect(last?.type).toBe('context');
-    const shown = texts(m).join('\n').match(/ami-\d{17}/g)?.length ?? 0;
-    const tail = texts(m).pop() ?? '';
-    expect(tail).toBe(`…and ${rows.length - shown} more`);
-    expect(m.text).toMatch(/…and \d+ more$/);
   });
 
   it('does list images with region, age, state and deprecation', () => {

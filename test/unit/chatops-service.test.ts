@@ -16,11 +16,13 @@ import { Logger } from '../../functions/lib/logger.js';
 import { handleSlackRequest, type ChatOpsDeps } from '../../functions/lib/chatops/service.js';
 import { slackRequestHeaders } from '../../functions/lib/chatops/signature.js';
 import { ChatOpsStore } from '../../functions/lib/chatops/store.js';
+import { RetentionRequestSchema } from '../../functions/lib/retention/request.js';
 import type { SlackMessage } from '../../functions/lib/chatops/replies.js';
 import { ACCOUNT, awsError } from '../fixtures.js';
 
 const SECRET = 'test-signing-secret';
 const SM = `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:image-factory`;
+const RSM = `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:image-retention`;
 const NOW = new Date('2026-11-23T08:00:00Z');
 const BAKER = 'U0BAKER';
 const BUILD_ID = '0b5e55ed-0000-4000-8000-000000000001';
@@ -40,6 +42,7 @@ function deps(): ChatOpsDeps {
     ec2: () => new EC2Client({}),
     store: new ChatOpsStore(new S3Client({}), 'state-bucket'),
     stateMachineArn: SM,
+    retentionStateMachineArn: RSM,
     accountId: ACCOUNT,
     signingSecret: async () => SECRET,
     logger: new Logger('test'),
@@ -181,31 +184,73 @@ describe('slack-command', () => {
     });
   });
 
-  it('does show a dry-run retention plan and say in-use checks are not applied', async () => {
-    ec2.on(DescribeImagesCommand).resolves({
-      Images: [
-        managedImage('ami-0000000000000000a', '2026-11-01T00:00:00Z'),
-        managedImage('ami-0000000000000000b', '2026-10-01T00:00:00Z'),
-        managedImage('ami-0000000000000000c', '2026-09-01T00:00:00Z'),
-        managedImage('ami-0000000000000000d', '2026-01-01T00:00:00Z'),
-      ] as never,
-    });
+  function startedRetention(): { stateMachineArn: string | undefined; name: string | undefined; input: unknown } | undefined {
+    const call = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
+    return call === undefined ? undefined : { stateMachineArn: call.stateMachineArn, name: call.name, input: JSON.parse(call.input ?? '{}') };
+  }
+
+  it('does start a dry-run retention run for expire, record the response_url, and acknowledge ephemerally', async () => {
     const m = await reply('expire web');
     expect(m.response_type).toBe('ephemeral');
-    expect(m.text).toMatch(/Retention plan for web \(dry run\)/);
-    expect(m.text).toMatch(/disable ami-0000000000000000d/);
-    expect(m.text).toMatch(/In-use checks .* not applied/);
-    expect(ec2).not.toHaveReceivedCommand(ModifyImageAttributeCommand);
+    expect(m.text).toMatch(/Planning retention of web in us-east-1, us-west-2, eu-west-1 \(dry run\)/);
+    expect(m.text).toContain(BUILD_ID);
+    expect(m.blocks.length).toBeGreaterThan(0);
+    const started = startedRetention();
+    expect(started?.stateMachineArn).toBe(RSM);
+    expect(started?.name).toBe(`retention-web-${BUILD_ID}`);
+    const request = RetentionRequestSchema.parse(started?.input);
+    expect(request).toMatchObject({
+      runId: BUILD_ID,
+      family: 'web',
+      dryRun: true,
+      regions: ['us-east-1', 'us-west-2', 'eu-west-1'],
+      requestedAt: NOW.toISOString(),
+      policy: { keepNewest: 3, maxAgeDays: 365, deprecateAfterDays: 180, disableGraceDays: 14 },
+      trigger: { type: 'chatops', actor: `${BAKER} (alice)`, channel: 'C0PLATFORM' },
+    });
+    const put = s3.commandCalls(PutObjectCommand)[0]?.args[0].input;
+    expect(put?.Key).toBe(`chatops/${BUILD_ID}.json`);
+    expect(JSON.parse(String(put?.Body))).toMatchObject({ buildId: BUILD_ID, kind: 'retention', family: 'web', responseUrl: 'https://hooks.slack.com/commands/T0TEAM/1/abc', command: '/ami', posts: 0 });
+    // The plan is made by the state machine (with in-use checks), not in the request path.
+    expect(ec2).not.toHaveReceivedAnyCommand();
   });
 
-  it('does refuse expire --apply as not available yet', async () => {
-    const m = await reply('expire web --apply');
-    expect(m.response_type).toBe('ephemeral');
-    expect(m.text).toMatch(/not available yet; nothing was changed/);
-    expect(ec2).not.toHaveReceivedAnyCommand();
-    // Without the expireApply permission it is refused outright.
+  it('does let everyone run the expire dry run, since it changes nothing', async () => {
+    const m = await reply('expire web', 'U0SOMEONE');
+    expect(m.text).toMatch(/Planning retention of web/);
+    expect(RetentionRequestSchema.parse(startedRetention()?.input).dryRun).toBe(true);
+  });
+
+  it('does refuse expire --apply to a user without the expireApply permission, starting nothing', async () => {
     const denied = await reply('expire web --apply', 'U0SOMEONE');
-    expect(denied.text).toMatch(/Not allowed/);
+    expect(denied.response_type).toBe('ephemeral');
+    expect(denied.text).toMatch(/Not allowed: You are not allowed to run `expire --apply` for web/);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+    expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
+    // A family without an expireApply rule refuses it to everyone.
+    const off = await reply('expire al2023-base --apply');
+    expect(off.text).toMatch(/Not allowed/);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+  });
+
+  it('does start an applying retention run for expire --apply when allowed, and acknowledge in channel', async () => {
+    const m = await reply('expire web --apply');
+    expect(m.response_type).toBe('in_channel');
+    expect(m.text).toMatch(new RegExp(`<@${BAKER}> started retention of web in us-east-1, us-west-2, eu-west-1`));
+    const started = startedRetention();
+    expect(started?.stateMachineArn).toBe(RSM);
+    expect(started?.name).toBe(`retention-web-${BUILD_ID}`);
+    const request = RetentionRequestSchema.parse(started?.input);
+    expect(request.dryRun).toBe(false);
+    expect(request.trigger).toEqual({ type: 'chatops', actor: `${BAKER} (alice)`, channel: 'C0PLATFORM' });
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+  });
+
+  it('does explain an expire of an unknown family without starting anything', async () => {
+    const m = await reply('expire nosuch');
+    expect(m.response_type).toBe('ephemeral');
+    expect(m.text).toMatch(/nosuch/);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
   });
 
   it('does share a managed image with an account and report it', async () => {

@@ -16,7 +16,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { Logger } from '../../functions/lib/logger.js';
-import { applyStep, planRegion, type RegionDeps } from '../../functions/lib/retention/run.js';
+import { applyStep, DEPRECATION_MARGIN_MS, planRegion, type RegionDeps } from '../../functions/lib/retention/run.js';
 import { RetentionRequestSchema, type RetentionRequest } from '../../functions/lib/retention/request.js';
 import { ledgerKey, planKey, RetentionStore, type ImageResult } from '../../functions/lib/retention/store.js';
 import { awsError } from '../fixtures.js';
@@ -105,7 +105,7 @@ beforeEach(() => {
 });
 
 async function step(r: RetentionRequest, cursor = 0) {
-  return applyStep(deps(), { request: r, cursor, planNow: NOW, now: NOW });
+  return applyStep(deps(), { request: r, cursor, planNow: NOW, now: () => NOW });
 }
 
 describe('retention: plan then apply', () => {
@@ -168,7 +168,7 @@ describe('retention: plan then apply', () => {
     const plan = await planRegion(deps(), r2, later);
     expect(plan.counts.deregister).toBe(1);
     ec2.on(DeregisterImageCommand).resolves({ Return: true, DeleteSnapshotResults: [] });
-    await applyStep(deps(), { request: r2, cursor: 0, planNow: later, now: later });
+    await applyStep(deps(), { request: r2, cursor: 0, planNow: later, now: () => later });
     expect(JSON.parse(objects.get(ledgerKey('web', 'us-east-1')) ?? '{}')).toEqual({ disabledAt: {} });
   });
 
@@ -181,8 +181,8 @@ describe('retention: plan then apply', () => {
     await step(r);
     const at = ec2.commandCalls(EnableImageDeprecationCommand)[0]?.args[0].input;
     expect(at?.ImageId).toBe(id(2));
-    // Due 10 days ago: the earliest EC2 accepts, the next whole minute after now.
-    expect(at?.DeprecateAt?.getTime()).toBe(NOW.getTime() + 60_000);
+    // Due 10 days ago: now plus the margin for the pacer's waits, rounded up to the minute.
+    expect(at?.DeprecateAt?.getTime()).toBe(NOW.getTime() + DEPRECATION_MARGIN_MS + 60_000);
   });
 
   it('reports snapshots EC2 said it deleted but that are still there', async () => {

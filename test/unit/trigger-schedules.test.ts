@@ -1,14 +1,16 @@
 import { createRequire } from 'node:module';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
+import { parseFactoryConfig } from '../../functions/lib/config.js';
 import { scheduleTargetInput } from '../../functions/lib/triggers/schedule.js';
 
 interface SchedulesModule {
   (vars: unknown, serviceDir?: string): Promise<{ Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> }>;
   scheduleResources(config: unknown): { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
-  scheduleTargetInput(family: string): unknown;
-  logicalId(family: string): string;
+  scheduleTargetInput(family: string, kind?: 'build' | 'retention'): unknown;
+  logicalId(family: string, kind?: 'build' | 'retention'): string;
 }
 const schedules = createRequire(import.meta.url)('../../deploy/schedules.cjs') as SchedulesModule;
 
@@ -33,6 +35,54 @@ describe('deploy/schedules.cjs', () => {
 
   it('does give the same InputTransformer as the handler library', () => {
     for (const f of ['web', 'al2023-base', 'a-b-c']) expect(schedules.scheduleTargetInput(f)).toEqual(scheduleTargetInput(f));
+  });
+
+  it('does make a retention rule per family with retention.schedule, targeting triggerBuild with the retention input', () => {
+    const { Resources } = schedules.scheduleResources({
+      families: {
+        web: { triggers: { schedule: 'rate(7 days)' }, retention: { keepNewest: 3, schedule: 'cron(0 4 * * ? *)' } },
+        'al2023-base': { retention: { schedule: 'rate(1 day)' } },
+        quiet: { retention: { keepNewest: 2 } },
+      },
+    });
+    const rules = Object.entries(Resources).filter(([, r]) => r.Type === 'AWS::Events::Rule');
+    expect(rules.map(([, r]) => r.Properties.ScheduleExpression).sort()).toEqual(['cron(0 4 * * ? *)', 'rate(1 day)', 'rate(7 days)']);
+    expect(Object.values(Resources).filter((r) => r.Type === 'AWS::Lambda::Permission')).toHaveLength(3);
+    const build = Resources[`${schedules.logicalId('web')}Rule`];
+    const retention = Resources[`${schedules.logicalId('web', 'retention')}Rule`];
+    expect(schedules.logicalId('web', 'retention')).not.toBe(schedules.logicalId('web'));
+    expect(schedules.logicalId('web', 'retention')).toMatch(/^ScheduleRetention[A-Za-z0-9]+$/);
+    expect(build?.Properties.ScheduleExpression).toBe('rate(7 days)');
+    expect(retention?.Properties).toMatchObject({ ScheduleExpression: 'cron(0 4 * * ? *)', State: 'ENABLED', Description: 'ami-factory: scheduled retention of web' });
+    expect(retention?.Properties.Targets).toEqual([
+      expect.objectContaining({ Arn: { 'Fn::GetAtt': ['TriggerBuildLambdaFunction', 'Arn'] }, InputTransformer: scheduleTargetInput('web', 'retention') }),
+    ]);
+    expect(JSON.stringify(retention?.Properties.Targets)).toContain('\\"kind\\":\\"retention\\"');
+    expect(Resources[`${schedules.logicalId('web', 'retention')}Permission`]?.Properties).toMatchObject({
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [`${schedules.logicalId('web', 'retention')}Rule`, 'Arn'] },
+    });
+  });
+
+  it('does give the same retention InputTransformer as the handler library', () => {
+    for (const f of ['web', 'al2023-base', 'a-b-c']) expect(schedules.scheduleTargetInput(f, 'retention')).toEqual(scheduleTargetInput(f, 'retention'));
+    expect(() => schedules.scheduleTargetInput('web', 'other' as 'build')).toThrow(/not a schedule kind/);
+  });
+
+  it('does refuse a retention schedule EventBridge would refuse, naming its path', () => {
+    expect(() => schedules.scheduleResources({ families: { web: { retention: { schedule: 'daily' } } } })).toThrow(/families\.web\.retention\.schedule/);
+  });
+
+  it('does make the retention rule of the repository config that the config schema accepts', () => {
+    const text = readFileSync('factory.config.yml', 'utf8');
+    const config = parseFactoryConfig(text);
+    const { Resources } = schedules.scheduleResources(parse(text));
+    for (const [family, f] of Object.entries(config.families)) {
+      const rule = Resources[`${schedules.logicalId(family, 'retention')}Rule`];
+      if (f.retention.schedule === undefined) expect(rule).toBeUndefined();
+      else expect(rule?.Properties.ScheduleExpression).toBe(f.retention.schedule);
+    }
+    expect(config.families['al2023-base']?.retention.schedule).toBeDefined();
   });
 
   it('does keep logical ids alphanumeric and distinct for look-alike families', () => {

@@ -5,15 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DisableRuleCommand, EventBridgeClient, PutEventsCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
-import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { parse, stringify } from 'yaml';
 import { slackRequestHeaders } from '../../functions/lib/chatops/signature.js';
 import type { SlackMessage } from '../../functions/lib/chatops/replies.js';
+import { retentionExecutionName } from '../../functions/lib/retention/request.js';
+import { buildIdFromEvent } from '../../functions/lib/triggers/ids.js';
 import { scheduleTargetInput } from '../../functions/lib/triggers/schedule.js';
 import { createFunctionUrlService, LOCAL_SLACK_SIGNING_SECRET, type FunctionUrlService } from '../../local/function-url.js';
 import type { LocalResponse } from '../../local/http.js';
 import type { LambdaFunctionSpec } from '../../local/lambda.js';
-import { startHarness, type Harness } from './harness.js';
+import { startHarness, waitForExecution, type Harness } from './harness.js';
 
 /**
  * ChatOps and the triggers on the local cloud: the real handlers behind a function URL,
@@ -36,7 +38,14 @@ const NEW_FUNCTIONS: Record<string, string> = {
 
 function writeConfig(): string {
   const doc = parse(readFileSync('factory.config.yml', 'utf8')) as { families: Record<string, Record<string, unknown>> };
-  doc.families.web = { ...doc.families.web, chatops: { bake: { users: [BAKER] }, share: { users: [BAKER] } } };
+  doc.families.web = {
+    ...doc.families.web,
+    chatops: { bake: { users: [BAKER] }, share: { users: [BAKER] }, expireApply: { users: [BAKER] } },
+    // Expired images are deregistered at once (no grace), so `expire --apply` retires something.
+    // No deprecateAfterDays: an apply step's DeprecateAt is one (simulated) minute ahead of the
+    // step's start, which this 6000x clock overtakes before the call lands.
+    retention: { keepNewest: 3, maxAgeDays: 180, disableGraceDays: 0 },
+  };
   doc.families['al2023-base'] = { ...doc.families['al2023-base'], triggers: { ssmParameter: PARAMETER } };
   const file = join(mkdtempSync(join(tmpdir(), 'chatops-')), 'factory.config.yml');
   writeFileSync(file, stringify(doc));
@@ -103,7 +112,8 @@ describe('ChatOps and triggers on the local cloud', () => {
     process.env.AMI_FACTORY_CONFIG = writeConfig();
     process.env.AMI_FACTORY_SLACK_SIGNING_SECRET = LOCAL_SLACK_SIGNING_SECRET;
     process.env.AMI_FACTORY_STATE_MACHINE_ARN = SM;
-    h = await startHarness();
+    // Managed images of web up to 400 days old in two regions, so expire has something to plan and retire.
+    h = await startHarness({ seedImages: { count: 12, regions: ['us-east-1', 'eu-west-1'], family: 'web' } });
     events = new EventBridgeClient({ region: 'us-east-1', endpoint: h.cloud.endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
     const declared = h.cloud.lambda.has('triggerBuild');
     if (!declared) {
@@ -151,10 +161,12 @@ describe('ChatOps and triggers on the local cloud', () => {
     return { status: r.status, reply: (await r.json()) as SlackMessage };
   }
 
-  async function executionNames(prefix: string): Promise<string[]> {
-    const r = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: SM, maxResults: 1000 }));
+  async function executionNames(prefix: string, stateMachineArn = SM): Promise<string[]> {
+    const r = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn, maxResults: 1000 }));
     return (r.executions ?? []).map((e) => e.name ?? '').filter((n) => n.startsWith(prefix));
   }
+
+  const retentionMachine = (): string => h.cloud.stateMachineArn('image-retention');
 
   it('does answer 401 to a bad signature and start nothing', async () => {
     const before = await executionNames('');
@@ -197,15 +209,61 @@ describe('ChatOps and triggers on the local cloud', () => {
     expect(list.reply.text).toMatch(/image.? of web in us-east-1/);
     const homeImage = ids.find(([r]) => r === 'us-east-1')?.[1] ?? '';
     expect(list.reply.text).toContain(homeImage);
-    const expire = await slash('expire web');
-    expect(expire.reply.text).toMatch(/Retention plan for web \(dry run\)/);
-    expect(expire.reply.text).toMatch(/not applied in chat dry runs/);
-    const apply = await slash('expire web --apply');
-    expect(apply.reply.text).toMatch(/Not allowed|not available yet/);
     const share = await slash(`share ${homeImage} --account 999988887777`);
     expect(share.reply.text).toMatch(new RegExp(`Shared ${homeImage} \\(web, us-east-1\\) with account 999988887777`));
     const help = await slash('help');
     expect(help.reply.text).toContain('/ami bake');
+  });
+
+  it('does expire web end to end: acknowledge at once, then post the plan of a dry-run retention run', async () => {
+    const { status, reply } = await slash('expire web');
+    expect(status).toBe(200);
+    expect(reply.response_type).toBe('ephemeral');
+    expect(reply.text).toMatch(/^Planning retention of web in us-east-1, us-west-2, eu-west-1 \(dry run\)/);
+    const runId = /Run ([0-9a-f-]{36})/.exec(reply.text)?.[1] ?? '';
+    expect(runId).not.toBe('');
+    const plan = await until('the retention plan post', () => receiver.posts.find((p) => p.text.includes(`(run ${runId})`)));
+    expect(plan.response_type).toBe('ephemeral');
+    expect(plan.text).toMatch(/^Retention plan for web \(dry run\): \d+ deregister, \d+ keep \(run /);
+    expect(plan.text).toMatch(/us-east-1: \d+ images? — /);
+    expect(plan.text).toMatch(/eu-west-1: \d+ images? — /);
+    // The table: the seeded images past 180 days are to go; the images the bake above made are kept.
+    expect(plan.text).toMatch(/ACTION +IMAGE +REGION +AGE +NAME +REASON/);
+    expect(plan.text).toMatch(/^deregister +ami-[0-9a-f]+ +(us-east-1|eu-west-1) +\d+d +web-\S+ +expired/m);
+    expect(plan.text).toMatch(/^keep +ami-[0-9a-f]+ +us-west-2 +0d /m);
+    const [name] = await executionNames(`retention-web-${runId}`, retentionMachine());
+    expect(name).toBe(`retention-web-${runId}`);
+    const d = await h.sfn.send(new DescribeExecutionCommand({ executionArn: `${retentionMachine().replace(':stateMachine:', ':execution:')}:${name}` }));
+    expect(JSON.parse(d.input ?? '{}')).toMatchObject({ runId, family: 'web', dryRun: true, trigger: { type: 'chatops', actor: `${BAKER} (alice)`, channel: 'C0PLATFORM' } });
+  });
+
+  it('does refuse expire --apply without expireApply, and apply it for a user who has it', async () => {
+    const before = await executionNames('retention-', retentionMachine());
+    const denied = await slash('expire web --apply', { user: 'U0SOMEONE' });
+    expect(denied.reply.text).toMatch(/Not allowed: You are not allowed to run `expire --apply` for web/);
+    expect(await executionNames('retention-', retentionMachine())).toEqual(before);
+
+    const { reply } = await slash('expire web --apply');
+    expect(reply.response_type).toBe('in_channel');
+    expect(reply.text).toMatch(new RegExp(`^<@${BAKER}> started retention of web`));
+    const runId = /Run ([0-9a-f-]{36})/.exec(reply.text)?.[1] ?? '';
+    const result = await until('the retention result post', () => receiver.posts.find((p) => p.text.includes(`(run ${runId})`)));
+    expect(result.response_type).toBe('in_channel');
+    expect(result.text).toMatch(/^Retention of web applied: \d+ deregistered \(run /);
+    expect(result.text).toMatch(/us-east-1: \d+ images — \d+ deregister, \d+ keep · done: \d+ deregistered/);
+    expect(result.text).toMatch(/eu-west-1: \d+ images — \d+ deregister, \d+ keep · done: \d+ deregistered/);
+    expect(result.text).not.toMatch(/^failed:/m);
+    // What the post says was deregistered is gone from EC2; what it kept is still there.
+    const rows = [...result.text.matchAll(/^(deregister|keep) +(ami-[0-9a-f]+) +(us-east-1|eu-west-1|us-west-2) /gm)].map((m) => ({ action: m[1], imageId: m[2] ?? '', region: m[3] ?? '' }));
+    expect(rows.some((r) => r.action === 'deregister')).toBe(true);
+    for (const r of rows) {
+      const ec2 = new EC2Client({ region: r.region, endpoint: h.cloud.endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+      const found = (await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'image-id', Values: [r.imageId] }] }))).Images ?? [];
+      ec2.destroy();
+      expect([r.imageId, found.filter((i) => i.State !== 'deregistered').length]).toEqual([r.imageId, r.action === 'keep' ? 1 : 0]);
+    }
+    const d = await h.sfn.send(new DescribeExecutionCommand({ executionArn: `${retentionMachine().replace(':stateMachine:', ':execution:')}:retention-web-${runId}` }));
+    expect(JSON.parse(d.input ?? '{}')).toMatchObject({ runId, dryRun: false });
   });
 
   it('does start one build for a Build Requested event delivered twice', async () => {
@@ -259,5 +317,25 @@ describe('ChatOps and triggers on the local cloud', () => {
     await events.send(new DisableRuleCommand({ Name: 'schedule-web' }));
     expect(fired.targets.map((t) => t.status)).toEqual(['succeeded']);
     expect((await executionNames('web-')).length).toBeGreaterThan(before.length);
+  });
+
+  it('does start a retention run when a family retention schedule fires', async () => {
+    const before = await executionNames('retention-web-', retentionMachine());
+    await events.send(new PutRuleCommand({ Name: 'retention-web', ScheduleExpression: 'rate(1 hour)', State: 'ENABLED' }));
+    await events.send(
+      new PutTargetsCommand({ Rule: 'retention-web', Targets: [{ Id: 'triggerBuild', Arn: FN('triggerBuild'), InputTransformer: scheduleTargetInput('web', 'retention') }] }),
+    );
+    const fired = await until('the retention schedule to fire', () =>
+      h.cloud.events.log().find((l) => l.origin === 'schedule' && l.rules.includes('retention-web') && l.targets.every((t) => t.status !== 'pending')),
+    );
+    await events.send(new DisableRuleCommand({ Name: 'retention-web' }));
+    expect(fired.targets.map((t) => t.status)).toEqual(['succeeded']);
+    // The run is named from the Scheduled Event's id (a duplicate delivery finds it), and applies the family's policy.
+    const name = retentionExecutionName('web', buildIdFromEvent('schedule', String(fired.event.id), 'web'));
+    const after = await executionNames('retention-web-', retentionMachine());
+    expect(after.filter((n) => !before.includes(n))).toContain(name);
+    const d = await waitForExecution(h, `${retentionMachine().replace(':stateMachine:', ':execution:')}:${name}`, 60_000);
+    expect(d.status).toBe('SUCCEEDED');
+    expect(JSON.parse(d.input ?? '{}')).toMatchObject({ family: 'web', dryRun: false, trigger: { type: 'schedule', eventId: fired.event.id } });
   });
 });

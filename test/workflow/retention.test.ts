@@ -118,10 +118,15 @@ describe('image-retention on the local cloud', () => {
     }
     const snapshotOf = (i: Image): string => i.BlockDeviceMappings?.[0]?.Ebs?.SnapshotId ?? '';
 
-    const report = await runRetention(h, request());
+    const report = await runRetention(h, request({ policy: { deprecateAfterDays: 30 } }));
 
     expect(report.status).toBe('succeeded');
     const eastAfter = await images(east);
+    // Not expired but older than 30 days, beyond the newest two: deprecated (EC2 accepted the time).
+    const due = eastBefore.slice(2).filter((i) => ageDays(h, i) >= 30 && ageDays(h, i) < 90);
+    expect(due.length).toBeGreaterThan(0);
+    for (const i of due) expect(eastAfter.find((x) => x.ImageId === i.ImageId)?.DeprecationTime).toBeDefined();
+    expect(report.regions.reduce((n, r) => n + r.outcomes.deprecated, 0)).toBeGreaterThanOrEqual(due.length);
     const westAfter = await images(west);
     const kept = new Set([...eastAfter, ...westAfter].map((i) => i.ImageId));
     // The newest two of each region, whatever their age, and every image younger than 90 days.

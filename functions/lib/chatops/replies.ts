@@ -1,5 +1,6 @@
 import { FactoryError, ValidationError, isError } from '../errors.js';
-import type { PlanEntry } from '../retention/plan.js';
+import type { Action, PlanEntry } from '../retention/plan.js';
+import type { RegionReport as RetentionRegionReport, RetentionReport } from '../retention/report.js';
 import { ChatCommandError, SUMMARY, USAGE, type CommandName } from './command.js';
 
 /**
@@ -220,31 +221,160 @@ function table(rows: string[][]): string[] {
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
 }
 
-export interface RetentionPlanReplyInput {
+export interface RetentionAcknowledgement {
   family: string;
-  rows: PlanEntry[];
-  /** false: a dry run (nothing changed); true: the plan was carried out. */
-  applied: boolean;
-  slashCommand?: string;
+  regions: string[];
+  runId: string;
+  executionName: string;
+  executionArn?: string;
+  /** true: `expire` (plan only); false: `expire --apply`. */
+  dryRun: boolean;
+  /** Slack user id of the requester. */
+  requestedBy?: string;
+  policy: { keepNewest: number; maxAgeDays: number; disableGraceDays: number; deprecateAfterDays?: number };
 }
 
-/** The retention plan as a table (action, image, region, age, name, reason). */
-export function retentionPlanReply(input: RetentionPlanReplyInput): SlackMessage {
-  const { family, rows, applied } = input;
-  const counts = new Map<string, number>();
-  for (const r of rows) counts.set(r.action, (counts.get(r.action) ?? 0) + 1);
-  const tally = [...counts].map(([a, n]) => `${n} ${a}`).join(', ') || 'no images';
-  const title = applied ? `Retention applied to ${family}: ${tally}` : `Retention plan for ${family} (dry run): ${tally}`;
-  const blocks: Block[] = [section(`*${escapeMrkdwn(title)}*`)];
-  if (!applied && rows.some((r) => r.action !== 'keep')) {
-    blocks.push(context(`Nothing was changed. \`${escapeMrkdwn(input.slashCommand ?? '/ami')} expire ${escapeMrkdwn(family)} --apply\` carries it out.`));
+function policyText(p: RetentionAcknowledgement['policy']): string {
+  const deprecate = p.deprecateAfterDays !== undefined ? `, deprecate after ${p.deprecateAfterDays} days` : '';
+  return `keep newest ${p.keepNewest} per region, max age ${p.maxAgeDays} days${deprecate}, ${p.disableGraceDays} days disabled before deregistering`;
+}
+
+/**
+ * A retention run was started from Slack (`expire`). A dry run is for the requester only; an
+ * apply is in channel, so the team sees who retired images. The plan or the result follows on
+ * the response_url.
+ */
+export function retentionAcknowledgedReply(a: RetentionAcknowledgement): SlackMessage {
+  const where = a.regions.map(escapeMrkdwn).join(', ');
+  const summary = a.dryRun
+    ? `:hourglass_flowing_sand: Planning retention of *${escapeMrkdwn(a.family)}* in ${where} (dry run: nothing will change). The plan will be posted here.`
+    : `:hourglass_flowing_sand: ${a.requestedBy !== undefined ? `<@${escapeMrkdwn(a.requestedBy)}> started` : 'Started'} retention of *${escapeMrkdwn(a.family)}* in ${where}: expired images are deprecated, disabled or deregistered. The result will be posted here.`;
+  const details = `Run \`${escapeMrkdwn(a.runId)}\` · execution \`${escapeMrkdwn(a.executionName)}\` · ${escapeMrkdwn(policyText(a.policy))}`;
+  const text = a.dryRun
+    ? `Planning retention of ${a.family} in ${a.regions.join(', ')} (dry run). Run ${a.runId}, execution ${a.executionName}.`
+    : `${a.requestedBy !== undefined ? `<@${a.requestedBy}> started` : 'Started'} retention of ${a.family} in ${a.regions.join(', ')}. Run ${a.runId}, execution ${a.executionName}.`;
+  return message(a.dryRun ? 'ephemeral' : 'in_channel', clip(text, SLACK_LIMITS.fallbackText), [section(summary), context(details)]);
+}
+
+/** Plan rows listed in a retention report post at most (the rest are counted per region). */
+export const RETENTION_MAX_ROWS = 40;
+/** Failure and kept-at-action-time lines listed at most. */
+export const RETENTION_MAX_ISSUES = 20;
+
+const ACTIONS: readonly Action[] = ['deregister', 'disable', 'deprecate', 'keep'];
+const OUTCOMES: readonly (keyof RetentionRegionReport['outcomes'])[] = ['deregistered', 'disabled', 'deprecated', 'already-done', 'kept', 'failed'];
+
+function tally<K extends string>(counts: Partial<Record<K, number>>, order: readonly K[]): string {
+  return order
+    .filter((k) => (counts[k] ?? 0) > 0)
+    .map((k) => `${counts[k] ?? 0} ${k}`)
+    .join(', ');
+}
+
+function sum<K extends string>(items: Partial<Record<K, number>>[], keys: readonly K[]): Partial<Record<K, number>> {
+  const out: Partial<Record<K, number>> = {};
+  for (const i of items) for (const k of keys) out[k] = (out[k] ?? 0) + (i[k] ?? 0);
+  return out;
+}
+
+function retentionTitle(report: RetentionReport): { icon: string; title: string } {
+  const planned = tally(sum(report.regions.filter((r) => r.images > 0).map((r) => r.planned), ACTIONS), ACTIONS) || 'no images';
+  if (report.dryRun) {
+    return report.status === 'failed'
+      ? { icon: ':x:', title: `Retention plan for ${report.family} failed` }
+      : { icon: report.regions.some((r) => r.status === 'plan-failed') ? ':warning:' : ':white_check_mark:', title: `Retention plan for ${report.family} (dry run): ${planned}` };
   }
-  const lines = table(
-    rows.map((r) => [r.action, r.imageId, r.region, `${Math.floor(r.ageDays)}d`, clip(r.name, 48), clip(r.reason, 80)].map(escapeMrkdwn)),
-  );
-  blocks.push(...packLines(lines, SLACK_LIMITS.blocks - blocks.length, true));
-  const plain = rows.map((r) => `${r.action} ${r.imageId} ${r.region} ${Math.floor(r.ageDays)}d ${r.name}: ${r.reason}`);
-  return message(applied ? 'in_channel' : 'ephemeral', fallback(title, plain), blocks);
+  const done = tally(sum(report.regions.map((r) => r.outcomes), OUTCOMES), OUTCOMES) || 'nothing to do';
+  if (report.status === 'succeeded') return { icon: ':white_check_mark:', title: `Retention of ${report.family} applied: ${done}` };
+  if (report.status === 'partially-succeeded') return { icon: ':warning:', title: `Retention of ${report.family} partially succeeded: ${done}` };
+  return { icon: ':x:', title: `Retention of ${report.family} failed: ${done}` };
+}
+
+function retentionRegionLine(r: RetentionRegionReport, dryRun: boolean, mrkdwn: boolean): string {
+  const e = mrkdwn ? escapeMrkdwn : (s: string): string => s;
+  const failed = r.status === 'plan-failed' || r.status === 'apply-failed';
+  const icon = failed ? ':x:' : r.failures.length > 0 ? ':warning:' : r.status === 'skipped' ? ':information_source:' : ':white_check_mark:';
+  const lead = mrkdwn ? `${icon} *${e(r.region)}*` : `${r.region}:`;
+  if (r.status === 'plan-failed') return `${lead} plan failed — ${e(clip(firstLine(r.error ?? 'unknown error'), 300))}`;
+  let line = r.images === 0 ? `${lead} no images` : `${lead} ${r.images} image${r.images === 1 ? '' : 's'} — ${tally(r.planned, ACTIONS)}`;
+  const acted = ACTIONS.some((a) => a !== 'keep' && r.planned[a] > 0);
+  if (!dryRun && acted) line += r.status === 'skipped' ? ' · not applied' : ` · done: ${tally(r.outcomes, OUTCOMES) || 'nothing'}`;
+  if (r.error !== undefined) line += ` — ${e(clip(firstLine(r.error), 300))}`;
+  return line;
+}
+
+function retentionIssueLines(report: RetentionReport, mrkdwn: boolean): string[] {
+  const e = mrkdwn ? escapeMrkdwn : (s: string): string => s;
+  const code = (s: string): string => (mrkdwn ? `\`${e(s)}\`` : s);
+  const lines: string[] = [];
+  for (const r of report.regions) {
+    for (const f of r.failures) lines.push(`${mrkdwn ? ':x: ' : 'failed: '}${code(f.imageId)} ${e(r.region)} (planned ${e(f.planned)}): ${e(clip(firstLine(f.error), 300))}`);
+    for (const k of r.keptAtActionTime) lines.push(`${mrkdwn ? ':information_source: ' : 'kept: '}${code(k.imageId)} ${e(r.region)} kept at action time (planned ${e(k.planned)}): ${e(clip(firstLine(k.reason), 300))}`);
+  }
+  return lines;
+}
+
+/** Acted-on rows first (deregister, disable, deprecate), then what is kept; by region, oldest first. */
+function planOrder(a: PlanEntry, b: PlanEntry): number {
+  return ACTIONS.indexOf(a.action) - ACTIONS.indexOf(b.action) || a.region.localeCompare(b.region) || b.ageDays - a.ageDays || a.imageId.localeCompare(b.imageId);
+}
+
+const PLAN_HEADER = ['ACTION', 'IMAGE', 'REGION', 'AGE', 'NAME', 'REASON'];
+
+function planCells(r: PlanEntry): string[] {
+  return [r.action, r.imageId, r.region, `${Math.floor(r.ageDays)}d`, clip(r.name, 48), clip(r.reason, 80)];
+}
+
+export interface RetentionReportReplyInput {
+  report: RetentionReport;
+  /** Every region's plan entries (read from the run's stored plans); undefined: not available. */
+  rows?: PlanEntry[];
+  slashCommand?: string;
+  /** Plan rows listed at most (default RETENTION_MAX_ROWS). */
+  maxRows?: number;
+}
+
+/**
+ * The plan (dry run) or the result (apply) of a retention run started from Slack: the counts
+ * per region, the failures and images kept at action time, and a table of the plan (action,
+ * image, region, age, name, reason) cut to a bounded number of rows, acted-on images first.
+ */
+export function retentionReportReply(input: RetentionReportReplyInput): SlackMessage {
+  const { report } = input;
+  const { icon, title } = retentionTitle(report);
+  const blocks: Block[] = [section(`${icon} *${escapeMrkdwn(title)}*`)];
+  const acted = report.regions.some((r) => ACTIONS.some((a) => a !== 'keep' && r.planned[a] > 0));
+  const note = report.dryRun && acted ? ` · nothing was changed; \`${escapeMrkdwn(input.slashCommand ?? '/ami')} expire ${escapeMrkdwn(report.family)} --apply\` carries it out` : '';
+  blocks.push(context(`Run \`${escapeMrkdwn(report.runId)}\`${note}`));
+  blocks.push(...packLines(report.regions.map((r) => retentionRegionLine(r, report.dryRun, true)), 2));
+  const issues = retentionIssueLines(report, true);
+  const shownIssues = issues.slice(0, RETENTION_MAX_ISSUES);
+  if (shownIssues.length > 0) blocks.push(...packLines(shownIssues, 3));
+  if (issues.length > shownIssues.length) blocks.push(context(more(issues.length - shownIssues.length)));
+  const rows = [...(input.rows ?? [])].sort(planOrder);
+  const limit = Math.max(0, input.maxRows ?? RETENTION_MAX_ROWS);
+  const shown = rows.slice(0, limit);
+  if (input.rows === undefined) {
+    blocks.push(context('The plan table is not available.'));
+  } else if (shown.length > 0) {
+    const omitted = rows.length - shown.length;
+    // One block stays free for the note on the rows not listed.
+    const lines = table([PLAN_HEADER, ...shown.map((r) => planCells(r).map(escapeMrkdwn))]);
+    blocks.push(...packLines(lines, SLACK_LIMITS.blocks - blocks.length - 1, true));
+    if (omitted > 0) {
+      const counts: Partial<Record<Action, number>> = {};
+      for (const r of rows.slice(limit)) counts[r.action] = (counts[r.action] ?? 0) + 1;
+      const byAction = tally(counts, ACTIONS);
+      blocks.push(context(`${more(omitted)} rows not listed (${byAction}); the counts per region above cover every image.`));
+    }
+  }
+  const plain = [
+    ...report.regions.map((r) => retentionRegionLine(r, report.dryRun, false)),
+    ...retentionIssueLines(report, false),
+    ...(shown.length > 0 ? table([PLAN_HEADER, ...shown.map(planCells)]) : []),
+  ];
+  const responseType = report.dryRun ? 'ephemeral' : 'in_channel';
+  return message(responseType, fallback(`${title} (run ${report.runId})`, plain), blocks);
 }
 
 export interface ImageListItem {
@@ -278,12 +408,6 @@ export function noticeReply(text: string, detail?: string): SlackMessage {
   const blocks: Block[] = [section(`:information_source: ${escapeMrkdwn(text)}`)];
   if (detail !== undefined) blocks.push(context(escapeMrkdwn(detail)));
   return message('ephemeral', clip(detail !== undefined ? `${text} ${detail}` : text, SLACK_LIMITS.fallbackText), blocks);
-}
-
-/** Adds a context line under a reply (e.g. what a dry run does not check yet). */
-export function withNote(reply: SlackMessage, note: string): SlackMessage {
-  const blocks = [...reply.blocks.slice(0, SLACK_LIMITS.blocks - 1), context(escapeMrkdwn(note))];
-  return { ...reply, blocks, text: clip(`${reply.text}\n${note}`, SLACK_LIMITS.fallbackText) };
 }
 
 export interface ExecutionSummary {

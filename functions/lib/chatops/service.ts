@@ -8,9 +8,9 @@ import { TAG } from '../constants.js';
 import { applySharing } from '../ec2/share.js';
 import { ConfigurationError, ValidationError, hasErrorName } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { planRetention, type InventoryImage, type RetentionPolicy } from '../retention/plan.js';
+import { retentionExecutionName, retentionRequestFor } from '../retention/request.js';
 import { executionNameFor } from '../triggers/ids.js';
-import { startBuildExecution } from '../triggers/runtime.js';
+import { startBuildExecution, startRetentionExecution } from '../triggers/runtime.js';
 import { parseChatCommand, parseSlashCommandForm, type ChatCommand, type SlashCommand } from './command.js';
 import { jsonResult, rawBodyOf, slackResult, type FunctionUrlEvent, type FunctionUrlResult } from './http.js';
 import { authorize, type Permission, type Requester } from './permissions.js';
@@ -24,9 +24,8 @@ import {
   imageListReply,
   noticeReply,
   recentBuildsReply,
-  retentionPlanReply,
+  retentionAcknowledgedReply,
   shareReply,
-  withNote,
   type BuildReport,
   type ExecutionSummary,
   type SlackMessage,
@@ -38,20 +37,24 @@ import type { ChatOpsStore } from './store.js';
  * The Slack slash command endpoint's logic: verify the signature, parse, authorize with the
  * family's `chatops` permissions, run the command, answer with a Block Kit reply (and a text
  * fallback). Every command is a handful of AWS calls, well inside Slack's 3 seconds; a bake
- * answers as soon as its execution started, and the notifier posts the result later to the
- * request's response_url.
+ * and an expire answer as soon as their execution started (image-factory, image-retention),
+ * and the notifier posts the result (the retention plan) later to the request's response_url.
  */
 export interface ChatOpsDeps {
   config: FactoryConfig;
   sfn: SFNClient;
   ec2: (region: string) => EC2Client;
   store: ChatOpsStore;
+  /** The image-factory state machine (bake, status). */
   stateMachineArn: string;
+  /** The image-retention state machine (expire). */
+  retentionStateMachineArn: string;
   /** The account the factory runs in (owner of its images). */
   accountId: string;
   signingSecret: () => Promise<string>;
   logger: Logger;
   now?: () => Date;
+  /** A fresh id for a build (bake) or a retention run (expire); default randomUUID. */
   newBuildId?: () => string;
 }
 
@@ -60,22 +63,6 @@ const BuildIdentitySchema = z.object({ buildId: BuildIdSchema, family: FamilySch
 /** Status of builds is searched among this many most recent executions. */
 const STATUS_SEARCH_LIMIT = 500;
 const RECENT_BUILDS = 10;
-
-/** Retention defaults for chat dry runs when a family's `retention` block does not say. */
-export const RetentionPolicyConfigSchema = z.object({
-  keepNewest: z.number().int().min(0).default(3),
-  maxAgeDays: z.number().int().min(1).default(90),
-  deprecateAfterDays: z.number().int().min(1).optional(),
-  disableGraceDays: z.number().int().min(0).default(7),
-  excludeTags: z.record(z.string(), z.string()).default({ 'ami-factory:keep': 'true' }),
-});
-
-export function retentionPolicyOf(family: FamilyConfig): RetentionPolicy {
-  const r = RetentionPolicyConfigSchema.safeParse(family.retention);
-  if (!r.success) throw new ValidationError('The family retention settings are invalid', r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  const { deprecateAfterDays, ...rest } = r.data;
-  return deprecateAfterDays !== undefined ? { ...rest, deprecateAfterDays } : rest;
-}
 
 export async function handleSlackRequest(deps: ChatOpsDeps, event: FunctionUrlEvent, requestId?: string): Promise<FunctionUrlResult> {
   const rawBody = rawBodyOf(event);
@@ -112,6 +99,11 @@ export async function handleSlackRequest(deps: ChatOpsDeps, event: FunctionUrlEv
     deps.logger.warn('slash command failed', { errorName: e instanceof Error ? e.name : typeof e, errorMessage: e instanceof Error ? e.message : String(e) });
     return slackResult(errorReply(e, requestId));
   }
+}
+
+/** Who asked, for the audit trail in the request's trigger: `<user id> (<user name>)`. */
+function actorOf(form: SlashCommand): string {
+  return form.user_name !== '' ? `${form.user_id} (${form.user_name})` : form.user_id;
 }
 
 function requesterOf(form: SlashCommand): Requester {
@@ -158,7 +150,7 @@ async function bake(deps: ChatOpsDeps, form: SlashCommand, command: Extract<Chat
   const request = buildRequestFor(deps.config, command.family, {
     buildId,
     requestedAt: now.toISOString(),
-    trigger: { type: 'chatops', actor: form.user_name !== '' ? `${form.user_id} (${form.user_name})` : form.user_id, channel: form.channel_id },
+    trigger: { type: 'chatops', actor: actorOf(form), channel: form.channel_id },
     ...(command.regions !== undefined ? { regions: command.regions } : {}),
     ...(command.reboot !== undefined ? { noReboot: !command.reboot } : {}),
   });
@@ -299,43 +291,50 @@ function tagsOf(image: Image): Record<string, string> {
   return Object.fromEntries((image.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
 }
 
+/**
+ * `expire <family>` (a dry run: the plan) or `expire <family> --apply` (needs `expireApply`):
+ * starts an image-retention run with the family's policy in every region of the family and
+ * answers at once; the notifier posts the plan or the result on RetentionPlanned /
+ * RetentionCompleted. Like a bake, every request is a new run with a fresh id.
+ */
 async function expire(deps: ChatOpsDeps, form: SlashCommand, command: Extract<ChatCommand, { kind: 'expire' }>): Promise<SlackMessage> {
   const denied = refusal(deps, command, form, command.family);
   if (denied !== undefined) return denied;
-  if (command.apply) {
-    return noticeReply(
-      `Applying retention from Slack is not available yet; nothing was changed.`,
-      `\`expire ${command.family}\` shows the plan as a dry run.`,
-    );
-  }
-  const family = familyConfig(deps.config, command.family);
-  const policy = retentionPolicyOf(family);
-  const regions = [family.region, ...family.copies.map((c) => c.region)];
-  const perRegion = await Promise.all(regions.map(async (region) => ({ region, images: await familyImages(deps, command.family, region) })));
-  const inventory: InventoryImage[] = perRegion.flatMap(({ region, images }) =>
-    images.map((i) => {
-      const item: InventoryImage = {
-        imageId: i.ImageId ?? '',
-        region,
-        name: i.Name ?? '',
-        ownerId: i.OwnerId ?? '',
-        creationDate: i.CreationDate ?? '',
-        state: i.State ?? 'unknown',
-        tags: tagsOf(i),
-      };
-      if (i.DeprecationTime !== undefined) item.deprecationTime = i.DeprecationTime;
-      if (i.DeregistrationProtection !== undefined) item.deregistrationProtection = i.DeregistrationProtection.startsWith('enabled');
-      if (i.RootDeviceType === 'ebs' || i.RootDeviceType === 'instance-store') item.rootDeviceType = i.RootDeviceType;
-      if (i.ImageLocation !== undefined) item.imageLocation = i.ImageLocation;
-      return item;
-    }),
-  );
+  const runId = (deps.newBuildId ?? randomUUID)();
   const now = (deps.now ?? (() => new Date()))();
-  const rows = planRetention(command.family, inventory, new Map(), policy, deps.accountId, now);
-  return withNote(
-    retentionPlanReply({ family: command.family, rows, applied: false, slashCommand: form.command }),
-    `Policy: keep newest ${policy.keepNewest} per region, max age ${policy.maxAgeDays} days, ${policy.disableGraceDays} days disabled before deregistering. In-use checks (instances, launch templates) are not applied in chat dry runs yet.`,
-  );
+  const request = retentionRequestFor(deps.config, command.family, {
+    runId,
+    requestedAt: now.toISOString(),
+    dryRun: !command.apply,
+    trigger: { type: 'chatops', actor: actorOf(form), channel: form.channel_id },
+  });
+  // Recorded before the execution starts, so even a very fast run finds where to report.
+  await deps.store.put({
+    buildId: runId,
+    kind: 'retention',
+    family: command.family,
+    responseUrl: form.response_url,
+    command: form.command,
+    userId: form.user_id,
+    channelId: form.channel_id,
+    teamId: form.team_id,
+    createdAt: now.toISOString(),
+    posts: 0,
+    posted: [],
+  });
+  const executionName = retentionExecutionName(command.family, runId);
+  const started = await startRetentionExecution(deps.sfn, deps.retentionStateMachineArn, { request, executionName });
+  deps.logger.info('retention started', { runId, family: command.family, dryRun: request.dryRun, executionArn: started.executionArn });
+  return retentionAcknowledgedReply({
+    family: command.family,
+    regions: request.regions,
+    runId,
+    executionName,
+    executionArn: started.executionArn,
+    dryRun: request.dryRun,
+    requestedBy: form.user_id,
+    policy: request.policy,
+  });
 }
 
 /** The regions any family builds or copies to: where a factory image can be. */

@@ -2,14 +2,20 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/clie
 import { hasErrorName } from '../errors.js';
 
 /**
- * What a Slack-started build leaves for the notifier: the response_url to post results to
- * (valid 30 minutes, at most 5 posts), who asked and where. One object per build,
- * `chatops/<buildId>.json` in the state bucket.
+ * What a Slack-started build (`bake`) or retention run (`expire`) leaves for the notifier: the
+ * response_url to post results to (valid 30 minutes, at most 5 posts), who asked and where.
+ * One object per build or run, `chatops/<buildId or runId>.json` in the state bucket (both are
+ * fresh UUIDs, so they never collide).
  */
 export interface ChatOpsRecord {
+  /** The build id, or the retention run id when `kind` is `retention`. */
   buildId: string;
+  /** What was started; absent: a build (records written before retention runs existed). */
+  kind?: 'build' | 'retention';
   family: string;
   responseUrl: string;
+  /** The slash command as Slack sent it (e.g. `/ami`), for replies that suggest a next command. */
+  command?: string;
   userId: string;
   channelId: string;
   teamId: string;
@@ -29,6 +35,7 @@ export class ChatOpsStore {
     private readonly bucket: string,
   ) {}
 
+  /** The record's key: `chatops/<id>.json`, the id being a build id or a retention run id. */
   static key(buildId: string): string {
     return `chatops/${buildId}.json`;
   }

@@ -173,9 +173,16 @@ export interface ApplyStepInput {
   cursor: number;
   /** The instant the run plans for (the execution's start); ages are judged by it. */
   planNow: Date;
-  /** The current time (deprecation times must not be in the past). */
-  now: Date;
+  /** The clock (deprecation times must not be in the past when the call is made). */
+  now: () => Date;
 }
+
+/**
+ * A deprecation time due in the past becomes "now" plus this margin: the time is computed
+ * before the pacer's wait for a token (and any throttling backoff), and EC2 refuses a
+ * DeprecateAt in the past.
+ */
+export const DEPRECATION_MARGIN_MS = 10 * 60_000;
 
 /**
  * One apply step: the next `batchSize` targets of the region's plan. Deprecations and
@@ -210,12 +217,12 @@ export async function applyStep(deps: RegionDeps, input: ApplyStepInput): Promis
     try {
       if (t.action === 'deprecate') {
         const days = request.policy.deprecateAfterDays ?? 0;
-        await deprecateImage(deps.ec2, t.imageId, deprecationTime(t.creationDate, days, input.now));
+        await deprecateImage(deps.ec2, t.imageId, deprecationTime(t.creationDate, days, new Date(input.now().getTime() + DEPRECATION_MARGIN_MS)));
         return { ...base, outcome: 'deprecated', reason: t.reason };
       }
       if (t.action === 'disable') {
         const r = await disableImage(deps.ec2, t.imageId, t.state);
-        ledger.disabledAt[t.imageId] ??= input.now.toISOString();
+        ledger.disabledAt[t.imageId] ??= input.now().toISOString();
         return { ...base, outcome: r === 'disabled' ? 'disabled' : 'already-done', reason: t.reason };
       }
       const r = await deregisterImage(deps.ec2, t.imageId);

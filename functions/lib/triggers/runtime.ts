@@ -5,11 +5,12 @@ import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { loadFactoryConfig, type FactoryConfig } from '../config.js';
 import { FACTORY_EVENT_SOURCE } from '../constants.js';
+import { requiredEnv } from '../clients.js';
 import { ValidationError, hasErrorName } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { BUILD_REQUESTED, buildFromBuildRequestedEvent, type TriggeredBuild } from './build-requested.js';
 import { buildsFromParameterChange } from './parameter-change.js';
-import { buildFromSchedule } from './schedule.js';
+import { buildFromSchedule, isScheduledRetention, retentionFromSchedule, type TriggeredRetention } from './schedule.js';
 import { EventPublishError } from '../events.js';
 
 /**
@@ -65,21 +66,45 @@ export function executionArnFor(stateMachineArn: string, name: string): string {
 }
 
 /**
- * StartExecution of the build under its deterministic name. Step Functions answers
- * `ExecutionAlreadyExists` when that name was used before: the same event delivered again,
- * so the build already exists and this is a success.
+ * StartExecution under a deterministic name. Step Functions answers `ExecutionAlreadyExists`
+ * when that name was used before: the same event delivered again, so the execution already
+ * exists and this is a success (`duplicate: true`).
  */
-export async function startBuildExecution(sfn: SFNClient, stateMachineArn: string, build: TriggeredBuild): Promise<StartedBuild> {
-  const base = { buildId: build.request.buildId, family: build.request.family, executionName: build.executionName };
+export async function startNamedExecution(
+  sfn: SFNClient,
+  stateMachineArn: string,
+  name: string,
+  input: unknown,
+): Promise<{ executionArn: string; duplicate: boolean }> {
   try {
-    const r = await sfn.send(
-      new StartExecutionCommand({ stateMachineArn, name: build.executionName, input: JSON.stringify(build.request) }),
-    );
-    return { ...base, executionArn: r.executionArn ?? executionArnFor(stateMachineArn, build.executionName), duplicate: false };
+    const r = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
+    return { executionArn: r.executionArn ?? executionArnFor(stateMachineArn, name), duplicate: false };
   } catch (e) {
     if (!hasErrorName(e, 'ExecutionAlreadyExists')) throw e;
-    return { ...base, executionArn: executionArnFor(stateMachineArn, build.executionName), duplicate: true };
+    return { executionArn: executionArnFor(stateMachineArn, name), duplicate: true };
   }
+}
+
+/** StartExecution of the build under its deterministic name (a duplicate delivery is a success). */
+export async function startBuildExecution(sfn: SFNClient, stateMachineArn: string, build: TriggeredBuild): Promise<StartedBuild> {
+  const started = await startNamedExecution(sfn, stateMachineArn, build.executionName, build.request);
+  return { buildId: build.request.buildId, family: build.request.family, executionName: build.executionName, ...started };
+}
+
+export interface StartedRetention {
+  runId: string;
+  family: string;
+  dryRun: boolean;
+  executionName: string;
+  executionArn: string;
+  /** true: an execution of that name existed already (a duplicate delivery); nothing new started. */
+  duplicate: boolean;
+}
+
+/** StartExecution of a retention run (image-retention state machine) under its deterministic name. */
+export async function startRetentionExecution(sfn: SFNClient, stateMachineArn: string, run: TriggeredRetention): Promise<StartedRetention> {
+  const started = await startNamedExecution(sfn, stateMachineArn, run.executionName, run.request);
+  return { runId: run.request.runId, family: run.request.family, dryRun: run.request.dryRun, executionName: run.executionName, ...started };
 }
 
 export const BUILD_REQUEST_REJECTED = 'BuildRequestRejected';
@@ -117,7 +142,7 @@ export function triggerKindOf(event: unknown): TriggerKindName {
     if (e.source === undefined && typeof e.family === 'string') return 'Scheduled Event';
   }
   throw new ValidationError(
-    'trigger-build accepts Build Requested events (source ami-factory), Parameter Store Change events (aws.ssm) and scheduled {family, id, time} inputs',
+    'trigger-build accepts Build Requested events (source ami-factory), Parameter Store Change events (aws.ssm) and scheduled {family, kind?, id, time} inputs',
   );
 }
 
@@ -126,6 +151,8 @@ export interface TriggerDeps {
   sfn: SFNClient;
   events: EventBridgeClient;
   stateMachineArn: string;
+  /** The image-retention state machine; default AMI_FACTORY_RETENTION_STATE_MACHINE_ARN, read when a retention schedule fires. */
+  retentionStateMachineArn?: string;
   bus: string;
   logger: Logger;
 }
@@ -133,6 +160,8 @@ export interface TriggerDeps {
 export interface TriggerResult {
   trigger: TriggerKindName;
   started: StartedBuild[];
+  /** The retention run a family's `retention.schedule` started (scheduled retention inputs only). */
+  retention?: StartedRetention;
   rejected: Rejection | null;
 }
 
@@ -147,24 +176,42 @@ function eventFacts(event: unknown): { eventId?: string; family?: string } {
 }
 
 /**
- * An EventBridge delivery → BuildRequest(s) → StartExecution each. A request the config refuses
- * (unknown family, a region the family does not copy to, reboot on a fresh build) starts
- * nothing and is reported as `BuildRequestRejected`; the delivery itself succeeds, since
- * retrying it cannot help. AWS errors propagate, so EventBridge retries the delivery.
+ * An EventBridge delivery → BuildRequest(s) → StartExecution each; a scheduled retention input
+ * (`kind: "retention"`) → RetentionRequest → StartExecution of the image-retention machine. A
+ * request the config refuses (unknown family, a region the family does not copy to, reboot on a
+ * fresh build) starts nothing and is reported as `BuildRequestRejected`; the delivery itself
+ * succeeds, since retrying it cannot help. AWS errors propagate, so EventBridge retries the delivery.
  */
 export async function triggerBuilds(deps: TriggerDeps, event: unknown): Promise<TriggerResult> {
   const trigger = triggerKindOf(event);
-  let builds: TriggeredBuild[];
+  const retention = trigger === 'Scheduled Event' && isScheduledRetention(event);
+  let builds: TriggeredBuild[] = [];
+  let run: TriggeredRetention | undefined;
   try {
     if (trigger === 'Build Requested') builds = [buildFromBuildRequestedEvent(event, deps.config)];
     else if (trigger === 'Parameter Store Change') builds = buildsFromParameterChange(event, deps.config);
+    else if (retention) run = retentionFromSchedule(event, deps.config);
     else builds = [buildFromSchedule(event, deps.config)];
   } catch (e) {
     if (!(e instanceof ValidationError)) throw e;
     const rejected: Rejection = { trigger, ...eventFacts(event), reason: e.message, issues: e.issues };
-    deps.logger.warn('build request rejected', { trigger, eventId: rejected.eventId, family: rejected.family, reason: e.message });
+    deps.logger.warn(retention ? 'retention request rejected' : 'build request rejected', {
+      trigger,
+      eventId: rejected.eventId,
+      family: rejected.family,
+      reason: e.message,
+    });
     await publishRejection(deps.events, deps.bus, rejected);
     return { trigger, started: [], rejected };
+  }
+  if (run !== undefined) {
+    const s = await startRetentionExecution(deps.sfn, deps.retentionStateMachineArn ?? requiredEnv('AMI_FACTORY_RETENTION_STATE_MACHINE_ARN'), run);
+    deps.logger.info(s.duplicate ? 'duplicate delivery: retention run already started' : 'retention run started', {
+      runId: s.runId,
+      family: s.family,
+      executionArn: s.executionArn,
+    });
+    return { trigger, started: [], retention: s, rejected: null };
   }
   const started: StartedBuild[] = [];
   for (const build of builds) {
