@@ -91,10 +91,15 @@ beforeEach(() => {
     return { Body: { transformToString: async () => text } };
   });
   s3.on(ListObjectsV2Command).callsFake((input: { Prefix: string }) => ({ Contents: [...objects.keys()].filter((k) => k.startsWith(input.Prefix)).map((Key) => ({ Key })) }));
-  // DescribeImages answers from `world`, honouring an image-id filter (the re-check's).
+  // DescribeImages answers from `world`, honouring image-id and tag:<key> filters.
   ec2.on(DescribeImagesCommand).callsFake((input: { Filters?: { Name: string; Values: string[] }[] }) => {
-    const ids = input.Filters?.find((f) => f.Name === 'image-id')?.Values;
-    return { Images: world.filter((i) => ids === undefined || ids.includes(i.ImageId ?? '')) };
+    const match = (i: Image): boolean =>
+      (input.Filters ?? []).every((f) => {
+        if (f.Name === 'image-id') return f.Values.includes(i.ImageId ?? '');
+        if (f.Name.startsWith('tag:')) return (i.Tags ?? []).some((t) => t.Key === f.Name.slice(4) && f.Values.includes(t.Value ?? ''));
+        throw new Error(`filter ${f.Name} not modelled`);
+      });
+    return { Images: world.filter(match) };
   });
   ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
   ec2.on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [] });
@@ -135,11 +140,12 @@ describe('retention: plan then apply', () => {
   });
 
   it('re-checks right before acting: excluded, gone or in use since the plan means kept', async () => {
-    world = [image(1, 1), image(2, 200), image(3, 210), image(4, 220)];
+    world = [image(1, 1), image(2, 200), image(3, 210), image(4, 220), image(5, 230)];
     const r = request();
     await planRegion(deps(), r, NOW);
-    // Between plan and action: 2 is tagged keep, 3 is deregistered by someone, 4 is launched.
-    world = [image(1, 1), image(2, 200, {}, { 'ami-factory:keep': 'true' }), image(4, 220)];
+    // Between plan and action: 2 is tagged keep, 3 is deregistered by someone, 4 is launched,
+    // 5 loses its managed tag (someone took it over).
+    world = [image(1, 1), image(2, 200, {}, { 'ami-factory:keep': 'true' }), image(4, 220), { ...image(5, 230), Tags: [{ Key: 'ami-factory:family', Value: 'web' }] }];
     ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-0abc', ImageId: id(4), State: { Name: 'running' } }] }] });
 
     const out = await step(r);
@@ -149,6 +155,7 @@ describe('retention: plan then apply', () => {
     expect(by.get(id(2))).toMatchObject({ outcome: 'kept', reason: 'at action time: excluded (ami-factory:keep=true)' });
     expect(by.get(id(3))).toMatchObject({ outcome: 'already-done' });
     expect(by.get(id(4))).toMatchObject({ outcome: 'kept', reason: expect.stringContaining('in use by instance i-0abc (running)') as string });
+    expect(by.get(id(5))).toMatchObject({ outcome: 'kept', reason: 'at action time: not managed' });
   });
 
   it('disables with a ledger entry, then deregisters after the grace period and forgets the entry', async () => {

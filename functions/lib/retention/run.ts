@@ -72,14 +72,14 @@ export function toInventory(region: string, i: Image, ledger: Ledger): Inventory
  * The family's images in a region: owned by this account and tagged managed (the only ones
  * retention may touch), deprecated and disabled ones included. Pages of 1,000.
  */
-export async function familyImages(ec2: EC2Client, family: string, extraFilters: { Name: string; Values: string[] }[] = []): Promise<Image[]> {
+export async function familyImages(ec2: EC2Client, family: string): Promise<Image[]> {
   const out: Image[] = [];
   let NextToken: string | undefined;
   do {
     const page = await ec2.send(
       new DescribeImagesCommand({
         Owners: ['self'],
-        Filters: [{ Name: `tag:${TAG.managed}`, Values: ['true'] }, { Name: `tag:${TAG.family}`, Values: [family] }, ...extraFilters],
+        Filters: [{ Name: `tag:${TAG.managed}`, Values: ['true'] }, { Name: `tag:${TAG.family}`, Values: [family] }],
         IncludeDeprecated: true,
         IncludeDisabled: true,
         MaxResults: 1000,
@@ -104,7 +104,8 @@ const ACTION_ORDER: Record<Exclude<Action, 'keep'>, number> = { deprecate: 0, di
  */
 export async function planRegion(deps: RegionDeps, request: RetentionRequest, now: Date): Promise<RegionPlanSummary> {
   const ledger = await deps.store.getLedger(request.family, deps.region);
-  const inventory = (await familyImages(deps.ec2, request.family)).map((i) => toInventory(deps.region, i, ledger));
+  // Deregistered images stay visible for a while; they are not part of the inventory.
+  const inventory = (await familyImages(deps.ec2, request.family)).filter((i) => i.State !== 'deregistered').map((i) => toInventory(deps.region, i, ledger));
   const policy = request.policy;
   // First pass without references: which images would be disabled or deregistered?
   const draft = planRetention(request.family, inventory, new Map(), policy, deps.accountId, now);
@@ -153,9 +154,13 @@ const zeroOutcomes = (): ApplyProgress['outcomes'] => ({ deprecated: 0, disabled
 async function recheck(deps: RegionDeps, request: RetentionRequest, targets: Target[], now: Date, ledger: Ledger): Promise<Map<string, PlanEntry | 'gone'>> {
   const fresh = new Map<string, Image>();
   const ids = targets.map((t) => t.imageId);
+  // By id only (not by the factory's tags): an image whose tags changed since the plan must be
+  // seen, so the planning function can say why it is no longer retired.
   for (let i = 0; i < ids.length; i += 200) {
-    const images = await familyImages(deps.ec2, request.family, [{ Name: 'image-id', Values: ids.slice(i, i + 200) }]);
-    for (const img of images) if (img.ImageId !== undefined) fresh.set(img.ImageId, img);
+    const r = await deps.ec2.send(
+      new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'image-id', Values: ids.slice(i, i + 200) }], IncludeDeprecated: true, IncludeDisabled: true }),
+    );
+    for (const img of r.Images ?? []) if (img.ImageId !== undefined) fresh.set(img.ImageId, img);
   }
   const retiring = targets.filter((t) => t.action !== 'deprecate' && fresh.has(t.imageId)).map((t) => t.imageId);
   const inUse = await findImageReferences(deps.ec2, deps.autoscaling, retiring);
