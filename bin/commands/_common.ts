@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { DescribeExecutionCommand, StartExecutionCommand, type DescribeExecutionCommandOutput, type SFNClient } from '@aws-sdk/client-sfn';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../local/paths.js';
 import { isLocalCloudUp, startLocalCloud, DEFAULT_PORT, type LocalCloud, type LocalCloudOptions } from '../../local/server.js';
@@ -65,4 +66,30 @@ export function causeMessage(cause: string | undefined): string {
     // not JSON: the cause is the message
   }
   return cause;
+}
+
+/** An execution that did not finish in time (the CLI reports it and exits 1). */
+export class ExecutionStillRunningError extends Error {
+  constructor(readonly executionArn: string, readonly waitedMs: number) {
+    super(`still running after ${formatDuration(waitedMs)}: ${executionArn}`);
+    this.name = 'ExecutionStillRunningError';
+  }
+}
+
+/** StartExecution, then DescribeExecution every 100 ms until it is no longer RUNNING (bounded). */
+export async function startAndWait(
+  sfn: SFNClient,
+  start: { stateMachineArn: string; name: string; input: string },
+  timeoutMs: number,
+): Promise<DescribeExecutionCommandOutput> {
+  const { executionArn } = await sfn.send(new StartExecutionCommand(start));
+  if (executionArn === undefined) throw new Error('StartExecution returned no executionArn');
+  const deadline = Date.now() + timeoutMs;
+  let d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+  while (d.status === 'RUNNING') {
+    if (Date.now() > deadline) throw new ExecutionStillRunningError(executionArn, timeoutMs);
+    await new Promise((r) => setTimeout(r, 100));
+    d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+  }
+  return d;
 }

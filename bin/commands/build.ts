@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { buildRequestFor, loadFactoryConfig } from '../../functions/lib/config.js';
 import { executionNameFor } from '../../functions/lib/triggers/ids.js';
 import { PROJECT_ROOT } from '../../local/server.js';
-import { causeMessage, connectLocalCloud, formatDuration, table } from './_common.js';
+import { causeMessage, connectLocalCloud, ExecutionStillRunningError, formatDuration, startAndWait, table } from './_common.js';
 
 export const summary = 'Start a build of a family on the local cloud and wait for its result';
 
@@ -91,19 +91,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const stateMachineArn = `arn:aws:states:${request.region}:111122223333:stateMachine:image-factory`;
     const name = executionNameFor(family, request.buildId);
-    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(request) }));
-    if (executionArn === undefined) throw new Error('StartExecution returned no executionArn');
     console.log(`building ${family} (build ${request.buildId}) → ${[request.region, ...request.copies.map((c) => c.region)].join(', ')}`);
-    const deadline = Date.now() + timeoutMs;
-    let d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    while (d.status === 'RUNNING') {
-      if (Date.now() > deadline) {
-        console.error(`✗ still running after ${formatDuration(timeoutMs)}: ${executionArn}`);
-        return 1;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-      d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    }
+    const d = await startAndWait(sfn, { stateMachineArn, name, input: JSON.stringify(request) }, timeoutMs);
     if (d.status !== 'SUCCEEDED') {
       console.error(`✗ ${d.status}: ${d.error ?? 'unknown error'}: ${causeMessage(d.cause)}`);
       return 1;
@@ -118,6 +107,10 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`${report.outcome ?? 'unknown outcome'} · ${report.imageName ?? ''} · ${formatDuration(Date.now() - started)}`);
     return report.outcome === 'BuildSucceeded' ? 0 : 1;
   } catch (e) {
+    if (e instanceof ExecutionStillRunningError) {
+      console.error(`✗ ${e.message}`);
+      return 1;
+    }
     console.error(`✗ ami-factory build: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
     return 1;
   } finally {

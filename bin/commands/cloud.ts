@@ -9,13 +9,21 @@ import { DEFAULT_TIME_SCALE } from './_common.js';
 export const summary = 'Run the embedded local cloud (EC2, Step Functions) in the foreground';
 
 const HELP = `usage: ami-factory cloud [--port N] [--time-scale X] [--state-dir DIR] [--no-throttling]
+                          [--seed-images N [--seed-family F] [--seed-regions L]]
 
 Serves the AWS APIs the factory uses on one loopback port, so the AWS CLI or any SDK can
 talk to it with an endpoint override. State persists in --state-dir (default .ami-factory/).
   --port N          listen port (default ${DEFAULT_PORT})
   --time-scale X    simulated seconds per real second (default ${DEFAULT_TIME_SCALE}: EC2's minutes pass in tenths of a second)
   --no-throttling   turn off EC2's token-bucket request throttling
-  --seed-images N   add N available managed images (family "bench") over all regions, dated across the past 400 days (once per state dir)`;
+  --seed-images N   add N available managed images dated across the past 400 days, the regions taking
+                    turns (once per family and state dir: a restart with the same N adds nothing)
+  --seed-family F   their family (default bench)
+  --seed-regions L  comma-separated regions to seed (default all: ${REGIONS.join(',')})
+
+A retention demo: seed the web family in its regions, then look at the plan:
+  ami-factory cloud --seed-images 300 --seed-family web --seed-regions us-east-1,us-west-2,eu-west-1 &
+  ami-factory expire web --dry-run`;
 
 export async function run(argv: string[]): Promise<number> {
   let values;
@@ -28,6 +36,8 @@ export async function run(argv: string[]): Promise<number> {
         'state-dir': { type: 'string' },
         'no-throttling': { type: 'boolean' },
         'seed-images': { type: 'string' },
+        'seed-family': { type: 'string' },
+        'seed-regions': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -54,9 +64,24 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`ami-factory cloud: --seed-images must be a non-negative integer, got "${values['seed-images']}"`);
     return 2;
   }
+  if (seedImages === undefined && (values['seed-family'] !== undefined || values['seed-regions'] !== undefined)) {
+    console.error('ami-factory cloud: --seed-family and --seed-regions go with --seed-images N');
+    return 2;
+  }
+  const seedFamily = values['seed-family'] ?? 'bench';
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(seedFamily)) {
+    console.error(`ami-factory cloud: --seed-family must be a lower-case family name (letters, digits, dashes), got "${seedFamily}"`);
+    return 2;
+  }
+  const seedRegions = values['seed-regions'] === undefined ? [...REGIONS] : values['seed-regions'].split(',').map((r) => r.trim()).filter((r) => r !== '');
+  const unknownRegions = seedRegions.filter((r) => !(REGIONS as readonly string[]).includes(r));
+  if (seedRegions.length === 0 || unknownRegions.length > 0) {
+    console.error(`ami-factory cloud: --seed-regions must name regions of the local cloud (${REGIONS.join(', ')}), got "${values['seed-regions']}"`);
+    return 2;
+  }
   const opts: Parameters<typeof startLocalCloud>[0] = { port, timeScale, throttling: values['no-throttling'] !== true };
   if (values['state-dir'] !== undefined) opts.stateDir = values['state-dir'];
-  if (seedImages !== undefined && seedImages > 0) opts.seedImages = { count: seedImages, regions: [...REGIONS], family: 'bench' };
+  if (seedImages !== undefined && seedImages > 0) opts.seedImages = { count: seedImages, regions: [...new Set(seedRegions)], family: seedFamily };
   // The handlers run in this process; their JSON logs go to a file beside the state.
   const stateDir = opts.stateDir ?? join(PROJECT_ROOT, '.ami-factory');
   mkdirSync(stateDir, { recursive: true });
@@ -64,6 +89,9 @@ export async function run(argv: string[]): Promise<number> {
   const cloud = await startLocalCloud(opts);
   console.log(`ami-factory local cloud listening on ${cloud.endpoint} (account ${cloud.accountId}, time scale ×${timeScale})`);
   console.log(`state: ${cloud.stateDir ?? '(memory)'}   handler logs: ${process.env.AMI_FACTORY_LOG_FILE}`);
+  if (opts.seedImages !== undefined) {
+    console.log(`seeded: ${opts.seedImages.count} managed images of family ${opts.seedImages.family} over ${opts.seedImages.regions.join(', ')}`);
+  }
   console.log(`try:   aws ec2 describe-images --owners self --endpoint-url ${cloud.endpoint} --region us-east-1`);
   console.log('press Ctrl-C to stop');
   await new Promise<void>((resolve) => {

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { S3Client } from '@aws-sdk/client-s3';
 import { loadFactoryConfig } from '../../functions/lib/config.js';
 import type { PlanEntry } from '../../functions/lib/retention/plan.js';
@@ -9,7 +9,7 @@ import type { RetentionReport } from '../../functions/lib/retention/report.js';
 import { retentionExecutionName, retentionRequestFor, type RetentionRequest } from '../../functions/lib/retention/request.js';
 import { RetentionStore } from '../../functions/lib/retention/store.js';
 import { LOCAL_STATE_BUCKET, PROJECT_ROOT } from '../../local/server.js';
-import { causeMessage, connectLocalCloud, formatDuration, table } from './_common.js';
+import { causeMessage, connectLocalCloud, ExecutionStillRunningError, formatDuration, startAndWait, table } from './_common.js';
 
 export const summary = "Run a family's retention policy on the local cloud: print the plan, then carry it out (or --dry-run)";
 
@@ -149,20 +149,7 @@ export async function run(argv: string[]): Promise<number> {
         `${p.deprecateAfterDays !== undefined ? `, deprecate after ${p.deprecateAfterDays} days` : ''} (run ${request.runId})`,
     );
     const stateMachineArn = 'arn:aws:states:us-east-1:111122223333:stateMachine:image-retention';
-    const { executionArn } = await sfn.send(
-      new StartExecutionCommand({ stateMachineArn, name: retentionExecutionName(family, request.runId), input: JSON.stringify(request) }),
-    );
-    if (executionArn === undefined) throw new Error('StartExecution returned no executionArn');
-    const deadline = Date.now() + timeoutMs;
-    let d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    while (d.status === 'RUNNING') {
-      if (Date.now() > deadline) {
-        console.error(`✗ still running after ${formatDuration(timeoutMs)}: ${executionArn}`);
-        return 1;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-      d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    }
+    const d = await startAndWait(sfn, { stateMachineArn, name: retentionExecutionName(family, request.runId), input: JSON.stringify(request) }, timeoutMs);
     if (d.status !== 'SUCCEEDED') {
       console.error(`✗ ${d.status}: ${d.error ?? 'unknown error'}: ${causeMessage(d.cause)}`);
       return 1;
@@ -214,6 +201,10 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`\n${report.status} · ${calls} EC2 calls, ${report.throttled} throttled · ${formatDuration(Date.now() - started)}`);
     return report.status === 'planned' || report.status === 'succeeded' ? 0 : 1;
   } catch (e) {
+    if (e instanceof ExecutionStillRunningError) {
+      console.error(`✗ ${e.message}`);
+      return 1;
+    }
     console.error(`✗ ami-factory expire: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
     return 1;
   } finally {
