@@ -18,6 +18,8 @@ const Input = z
     outcomes: Counts.default({}),
     calls: Counts.default({}),
     throttled: z.number().int().min(0).default(0),
+    /** The previous step's output carries it; the loop goes on only while it is false. */
+    done: z.boolean().optional(),
   })
   .strict();
 

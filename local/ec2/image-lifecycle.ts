@@ -287,7 +287,7 @@ export const deregisterImage: ActionHandler = (ctx) => {
       if (snap === undefined) continue;
       if (snap.ownerId !== LOCAL_ACCOUNT_ID) {
         results.push({ snapshotId, returnCode: 'missing-permissions' });
-      } else if (imagesUsing(ctx.rs, snapshotId, imageId).length > 0) {
+      } else if (imagesUsing(ctx, snapshotId, imageId).length > 0) {
         results.push({ snapshotId, returnCode: 'skipped' });
       } else {
         delete ctx.rs.snapshots[snapshotId];

@@ -402,6 +402,8 @@ class LocalEc2 implements Ec2Service {
 
   regionState(region: string): RegionState {
     this.world.advance();
+    // The caller may change what it is handed (tests age an image): the world looks at everything next time.
+    this.world.exposed();
     return this.world.region(region);
   }
 

@@ -8,6 +8,7 @@ import {
   snapshotAccessible,
   snapshotNotFound,
   sortKey,
+  type ActionContext,
   type ActionHandler,
 } from './context.js';
 import { Ec2ApiError, invalidValue } from './errors.js';
@@ -89,16 +90,17 @@ export const describeSnapshots: ActionHandler = (ctx) => {
 };
 
 /** Images (not deregistered) whose block device mappings use the snapshot. */
-export function imagesUsing(rs: { images: Record<string, { imageId: string; state: string; blockDeviceMappings: { ebs?: { snapshotId?: string } }[] }> }, snapshotId: string, except?: string): string[] {
-  return Object.values(rs.images)
-    .filter((i) => i.state !== 'deregistered' && i.imageId !== except && i.blockDeviceMappings.some((b) => b.ebs?.snapshotId === snapshotId))
+export function imagesUsing(ctx: Pick<ActionContext, 'world' | 'region'>, snapshotId: string, except?: string): string[] {
+  return ctx.world
+    .snapshotUsers(ctx.region, snapshotId)
+    .filter((i) => i.state !== 'deregistered' && i.imageId !== except)
     .map((i) => i.imageId);
 }
 
 export const deleteSnapshot: ActionHandler = (ctx) => {
   const id = ctx.p.required('SnapshotId');
   const snap = getOwnSnapshot(ctx, id);
-  const users = imagesUsing(ctx.rs, snap.snapshotId);
+  const users = imagesUsing(ctx, snap.snapshotId);
   if (users.length > 0) {
     throw new Ec2ApiError('InvalidSnapshot.InUse', `The snapshot ${snap.snapshotId} is currently in use by ${users[0]}`);
   }

@@ -44,6 +44,22 @@ export class World {
   private timer: NodeJS.Timeout | undefined;
   private timerDueMs = Infinity;
   private closed = false;
+  /**
+   * Nothing in the world is due before this simulated instant (a lower bound; -Infinity:
+   * unknown, look at everything). `advance()` is called before every request, and looking at
+   * every instance, image and snapshot each time is what made a world of 10,000 images slow;
+   * with the bound it looks only when something can be due. Whatever gives a record a due
+   * time (a pending image or snapshot, a deregistered image, an instance's timeline or planned
+   * tags) calls `schedule()` (or `announce`, `plan`, `reboot`), which lowers the bound.
+   */
+  private dueMs = -Infinity;
+  /**
+   * Changes whenever records may have been added behind the endpoint's back: every handler
+   * that adds an image calls `schedule()` (a new image is pending), and `exposed()` covers
+   * callers holding the state. Derived indexes (`snapshotUsers`) are rebuilt when it moves.
+   */
+  private generation = 0;
+  private readonly snapshotIndex = new Map<string, { generation: number; users: Map<string, ImageRecord[]> }>();
 
   constructor(
     readonly store: JsonFileStore<Ec2State>,
@@ -53,6 +69,38 @@ export class World {
 
   get state(): Ec2State {
     return this.store.data;
+  }
+
+  /** Someone outside the endpoint holds the state (tests, inspection) and may change it: look at everything next time. */
+  exposed(): void {
+    this.dueMs = -Infinity;
+    this.generation++;
+  }
+
+  /**
+   * The images of a region whose block device mappings name `snapshotId`, in the order of the
+   * region's images, from an index (a deregistration asks once per snapshot; looking at every
+   * image each time is slow with thousands of them). Records may have changed state since
+   * they were indexed: callers check what they need on each.
+   */
+  snapshotUsers(regionName: string, snapshotId: string): ImageRecord[] {
+    let index = this.snapshotIndex.get(regionName);
+    if (index === undefined || index.generation !== this.generation) {
+      const users = new Map<string, ImageRecord[]>();
+      for (const image of Object.values(this.region(regionName).images)) {
+        for (const b of image.blockDeviceMappings) {
+          const id = b.ebs?.snapshotId;
+          if (id === undefined) continue;
+          const list = users.get(id) ?? [];
+          if (!list.includes(image)) list.push(image);
+          users.set(id, list);
+        }
+      }
+      index = { generation: this.generation, users };
+      this.snapshotIndex.set(regionName, index);
+    }
+    const rs = this.region(regionName);
+    return (index.users.get(snapshotId) ?? []).filter((i) => rs.images[i.imageId] === i && i.blockDeviceMappings.some((b) => b.ebs?.snapshotId === snapshotId));
   }
 
   region(name: string): RegionState {
@@ -130,6 +178,11 @@ export class World {
   advance(): void {
     if (this.closed) return;
     const now = this.now();
+    if (now < this.dueMs) {
+      // Nothing is due yet; keep the timer armed for the first thing that will be.
+      this.arm(this.dueMs);
+      return;
+    }
     const events: { atMs: number; event: Ec2Event }[] = [];
     let changed = false;
     for (const [regionName, rs] of Object.entries(this.state.regions)) {
@@ -209,7 +262,10 @@ export class World {
   /** Announces an immediate image state change (deregistered, disabled, re-enabled). */
   announce(region: string, image: ImageRecord, state: string): void {
     this.hooks.emit(this.imageEvent(region, image, state));
-    this.schedule();
+    // Only a deregistration gives the image a due time (when it leaves the listings); the
+    // other changes announced here add none, so there is no need to look at the whole world.
+    if (state === 'deregistered' && image.state === 'deregistered') this.due((image.deregisteredMs ?? 0) + this.hooks.deregisteredVisibleMs);
+    else this.arm(this.dueMs);
   }
 
   imageEvent(region: string, image: ImageRecord, state: string, errorMessage?: string, atMs = this.now()): Ec2Event {
@@ -244,10 +300,28 @@ export class World {
     return due;
   }
 
-  /** Arms one unref'd timer for the next due change (real ms = clock.toRealMs). */
+  /** Something may have gained a due time: finds the next due change and arms the timer for it. */
   schedule(): void {
+    this.generation++;
     if (this.closed) return;
-    const due = this.nextDueMs();
+    this.dueMs = this.nextDueMs();
+    this.arm(this.dueMs);
+  }
+
+  /** One record gained a due time at `atMs` and nothing else changed: the bound and the timer move only if it is earlier. */
+  private due(atMs: number): void {
+    if (this.closed) return;
+    this.dueMs = Math.min(this.dueMs, atMs);
+    this.arm(Math.min(this.timerDueMs, atMs));
+  }
+
+  /** Arms one unref'd timer for `due` (real ms = clock.toRealMs). */
+  private arm(due: number): void {
+    if (this.closed) return;
+    if (due === -Infinity) {
+      this.schedule();
+      return;
+    }
     if (due === this.timerDueMs && this.timer !== undefined) return;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;

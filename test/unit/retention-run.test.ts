@@ -16,7 +16,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { Logger } from '../../functions/lib/logger.js';
-import { applyStep, DEPRECATION_MARGIN_MS, planRegion, type RegionDeps } from '../../functions/lib/retention/run.js';
+import { applyStep, DEPRECATION_MARGIN_MS, interleave, planRegion, type RegionDeps } from '../../functions/lib/retention/run.js';
 import { RetentionRequestSchema, type RetentionRequest } from '../../functions/lib/retention/request.js';
 import { ledgerKey, planKey, RetentionStore, type ImageResult } from '../../functions/lib/retention/store.js';
 import { awsError } from '../fixtures.js';
@@ -272,6 +272,25 @@ describe('retention: plan then apply (property-based)', () => {
         });
       }),
       { numRuns: 100 },
+    );
+  });
+});
+
+describe('interleave', () => {
+  it('merges two lanes in proportion, keeping each lane in order', () => {
+    fc.assert(
+      fc.property(fc.nat(50), fc.nat(50), (n, m) => {
+        const a = Array.from({ length: n }, (_, i) => `a${i}`);
+        const b = Array.from({ length: m }, (_, i) => `b${i}`);
+        const out = interleave(a, b);
+        expect(out.filter((x) => x.startsWith('a'))).toEqual(a);
+        expect(out.filter((x) => x.startsWith('b'))).toEqual(b);
+        // Every prefix holds each lane's share, within one item.
+        for (let k = 1; k <= out.length; k++) {
+          const taken = out.slice(0, k).filter((x) => x.startsWith('a')).length;
+          expect(Math.abs(taken - (k * n) / (n + m))).toBeLessThanOrEqual(1);
+        }
+      }),
     );
   });
 });

@@ -94,8 +94,24 @@ export async function familyImages(ec2: EC2Client, family: string): Promise<Imag
 
 const zeroCounts = (): ActionCounts => ({ keep: 0, deprecate: 0, disable: 0, deregister: 0 });
 
-/** Deprecations first (they are cheap), then disables, then deregistrations, oldest first in each. */
+/** Deprecations, then disables, oldest first in each: the mutating lane. */
 const ACTION_ORDER: Record<Exclude<Action, 'keep'>, number> = { deprecate: 0, disable: 1, deregister: 2 };
+
+/**
+ * Merges two lanes in proportion, so every batch carries its share of each: deprecations and
+ * disables draw from EC2's mutating bucket, deregistrations from their own, both refilling at
+ * 5 per second; a batch of only one kind would leave the other bucket full and idle.
+ */
+export function interleave<T>(a: T[], b: T[]): T[] {
+  const out: T[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && i * b.length <= j * a.length)) out.push(a[i++] as T);
+    else out.push(b[j++] as T);
+  }
+  return out;
+}
 
 /**
  * Plans one region: the inventory, what uses the candidate images (only images the policy
@@ -123,12 +139,16 @@ export async function planRegion(deps: RegionDeps, request: RetentionRequest, no
       return t;
     })
     .sort((a, b) => ACTION_ORDER[a.action] - ACTION_ORDER[b.action] || Date.parse(a.creationDate) - Date.parse(b.creationDate));
+  const ordered = interleave(
+    targets.filter((t) => t.action !== 'deregister'),
+    targets.filter((t) => t.action === 'deregister'),
+  );
   // Forget ledger entries of images that are gone (deregistered by hand, or by an earlier run).
   const live = new Set(inventory.map((i) => i.imageId));
   const pruned = Object.fromEntries(Object.entries(ledger.disabledAt).filter(([id]) => live.has(id)));
   if (Object.keys(pruned).length !== Object.keys(ledger.disabledAt).length) await deps.store.putLedger(request.family, deps.region, { disabledAt: pruned });
 
-  const plan: RegionPlan = { runId: request.runId, family: request.family, region: deps.region, now: now.toISOString(), entries, targets };
+  const plan: RegionPlan = { runId: request.runId, family: request.family, region: deps.region, now: now.toISOString(), entries, targets: ordered };
   const planKey = await deps.store.putPlan(plan);
   const counts = zeroCounts();
   for (const e of entries) counts[e.action]++;
