@@ -114,6 +114,14 @@ async function step(r: RetentionRequest, cursor = 0) {
 }
 
 describe('retention: plan then apply', () => {
+  it('lists images of the family that are not managed as kept, and never acts on them', async () => {
+    world = [image(1, 1), { ...image(2, 300), Tags: [{ Key: 'ami-factory:family', Value: 'web' }] }, image(3, 200, {}, { 'ami-factory:managed': 'false' })];
+    const plan = await planRegion(deps(), request(), NOW);
+    expect(plan).toMatchObject({ images: 3, targets: 0, counts: { keep: 3 } });
+    const stored = JSON.parse(objects.get(planKey('run-00000001', 'us-east-1')) ?? '{}') as { entries: { imageId: string; reason: string }[] };
+    expect(stored.entries.filter((e) => e.reason === 'not managed').map((e) => e.imageId).sort()).toEqual([id(2), id(3)]);
+  });
+
   it('fails one image without failing the others, and publishes events only for what happened', async () => {
     world = [image(1, 1), image(2, 200), image(3, 210), image(4, 220)];
     const r = request();

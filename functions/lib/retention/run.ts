@@ -69,8 +69,10 @@ export function toInventory(region: string, i: Image, ledger: Ledger): Inventory
 }
 
 /**
- * The family's images in a region: owned by this account and tagged managed (the only ones
- * retention may touch), deprecated and disabled ones included. Pages of 1,000.
+ * The family's images in a region: owned by this account and carrying the family's tag,
+ * deprecated and disabled ones included, in pages of 1,000. Only those also tagged
+ * `ami-factory:managed=true` may be retired (plan.ts); the others are listed in the plan as
+ * kept, "not managed", so the table shows why an image of the family stays.
  */
 export async function familyImages(ec2: EC2Client, family: string): Promise<Image[]> {
   const out: Image[] = [];
@@ -79,7 +81,7 @@ export async function familyImages(ec2: EC2Client, family: string): Promise<Imag
     const page = await ec2.send(
       new DescribeImagesCommand({
         Owners: ['self'],
-        Filters: [{ Name: `tag:${TAG.managed}`, Values: ['true'] }, { Name: `tag:${TAG.family}`, Values: [family] }],
+        Filters: [{ Name: `tag:${TAG.family}`, Values: [family] }],
         IncludeDeprecated: true,
         IncludeDisabled: true,
         MaxResults: 1000,
