@@ -119,9 +119,18 @@ describe('image-retention on the local cloud', () => {
     const snapshotOf = (i: Image): string => i.BlockDeviceMappings?.[0]?.Ebs?.SnapshotId ?? '';
 
     // Small batches: each region's apply loop takes several steps, carrying cursor and buckets.
+    const amiEventsToCompleteWaits: string[] = [];
+    const invoke = h.cloud.lambda.invoke.bind(h.cloud.lambda);
+    h.cloud.lambda.invoke = async (name: string, payload: JsonValue): Promise<JsonValue> => {
+      const e = payload as { 'detail-type'?: string; detail?: { State?: string } };
+      if (name === 'completeWaits' && e['detail-type'] === 'EC2 AMI State Change') amiEventsToCompleteWaits.push(e.detail?.State ?? '?');
+      return invoke(name, payload);
+    };
     const report = await runRetention(h, request({ batchSize: 3, policy: { deprecateAfterDays: 30 } }));
 
     expect(report.status).toBe('succeeded');
+    // EC2's deregistration events do not wake the wait completer (its rule takes available/failed).
+    expect(amiEventsToCompleteWaits).toEqual([]);
     const eastAfter = await images(east);
     // Not expired but older than 30 days, beyond the newest two: deprecated (EC2 accepted the time).
     const due = eastBefore.slice(2).filter((i) => ageDays(h, i) >= 30 && ageDays(h, i) < 90);
