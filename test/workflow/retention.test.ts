@@ -241,6 +241,42 @@ describe('image-retention on the local cloud', () => {
     expect(east1?.outcomes.deregistered).toBeGreaterThan(3);
   });
 
+  it('lets only one applying run per family go on; a dry run alongside is not held up', async () => {
+    const start = async (input: RetentionRequestInput): Promise<string> => {
+      const r = await h.sfn.send(
+        new StartExecutionCommand({ stateMachineArn: h.cloud.stateMachineArn('image-retention'), name: `retention-${input.runId}`, input: JSON.stringify(input) }),
+      );
+      return r.executionArn ?? '';
+    };
+    const report = async (arn: string): Promise<RetentionReport> => JSON.parse((await waitForExecution(h, arn, 60_000)).output ?? '{}') as RetentionReport;
+    const [one, two] = [request(), request()];
+    // The first run does not apply until the second has planned both regions: they overlap.
+    let secondPlanned!: () => void;
+    const overlap = new Promise<void>((resolve) => (secondPlanned = resolve));
+    let plansOfSecond = 0;
+    const invoke = h.cloud.lambda.invoke.bind(h.cloud.lambda);
+    h.cloud.lambda.invoke = async (name: string, payload: JsonValue): Promise<JsonValue> => {
+      const runId = (payload as { request?: { runId?: string } }).request?.runId;
+      if (name === 'applyRetention' && runId === one.runId) await overlap;
+      try {
+        return await invoke(name, payload);
+      } finally {
+        if (name === 'planRetention' && runId === two.runId && ++plansOfSecond === 2) secondPlanned();
+      }
+    };
+    const first = await start(one);
+    await new Promise((r) => setTimeout(r, 20));
+    const second = await start(two);
+    const dry = await start(request({ dryRun: true }));
+    const [a, b, c] = [await report(first), await report(second), await report(dry)];
+    expect(a.status).toBe('succeeded');
+    expect(b.status).toBe('failed');
+    for (const r of b.regions) {
+      expect(r).toMatchObject({ status: 'plan-failed', error: expect.stringContaining(`RetentionAlreadyRunningError: Another retention run of web is applying (retention-${a.runId})`) as string });
+    }
+    expect(c.status).toBe('planned');
+  });
+
   it('reports a region it cannot reach and retires in the others', async () => {
     h.cloud.ec2.faults.unreachableRegions = [WEST];
     const report = await runRetention(h, request());
