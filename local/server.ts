@@ -258,7 +258,7 @@ export async function serveLocalServices(
 async function provision(endpoint: string, projectRoot: string, schedules: boolean, familySchedules: boolean): Promise<void> {
   const scope = (region: string, service: string): string =>
     `AWS4-HMAC-SHA256 Credential=AKIDLOCAL/20260101/${region}/${service}/aws4_request, SignedHeaders=host, Signature=0`;
-  const call = async (target: string, body: Record<string, unknown>, region = HOME_REGION): Promise<void> => {
+  const call = async (target: string, body: Record<string, unknown>, region = HOME_REGION): Promise<Record<string, unknown>> => {
     const r = await fetch(endpoint, {
       method: 'POST',
       headers: {
@@ -268,17 +268,33 @@ async function provision(endpoint: string, projectRoot: string, schedules: boole
       },
       body: JSON.stringify(body),
     });
+    const text = await r.text();
     if (!r.ok) {
-      const text = await r.text();
       if (!text.includes('ResourceAlreadyExistsException')) throw new Error(`local provisioning: ${target} failed: ${text}`);
+      return {};
     }
+    return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
   };
+  // Rules this function makes, per bus (the default bus is ''), so rules an earlier version of
+  // serverless.yml or the config made, persisted in the state dir, can be removed at the end.
+  const wanted = new Map<string, Set<string>>([
+    ['', new Set()],
+    [LOCAL_EVENT_BUS, new Set()],
+  ]);
+  const want = (bus: string, rule: string): void => void wanted.get(bus)?.add(rule);
   const bucket = await fetch(`${endpoint}/${LOCAL_STATE_BUCKET}`, { method: 'PUT', headers: { authorization: scope(HOME_REGION, 's3') } });
   if (!bucket.ok && !(await bucket.text()).includes('BucketAlreadyOwnedByYou')) throw new Error('local provisioning: state bucket');
   await call('CreateEventBus', { Name: LOCAL_EVENT_BUS });
-  for (const [i, t] of readFunctionTriggers(projectRoot).entries()) {
+  // Rule names are stable per function: `<function>-events-<n>` / `<function>-schedule-<n>`, n
+  // counting that function's triggers of that kind.
+  const perFunction = new Map<string, number>();
+  for (const t of readFunctionTriggers(projectRoot)) {
     if (t.schedule !== undefined && !schedules) continue;
-    const rule = `${t.functionName}-${t.schedule !== undefined ? 'schedule' : 'events'}-${i}`;
+    const kind = t.schedule !== undefined ? 'schedule' : 'events';
+    const n = perFunction.get(`${t.functionName}-${kind}`) ?? 0;
+    perFunction.set(`${t.functionName}-${kind}`, n + 1);
+    const rule = `${t.functionName}-${kind}-${n}`;
+    want(t.onFactoryBus === true ? LOCAL_EVENT_BUS : '', rule);
     const bus = t.onFactoryBus === true ? { EventBusName: LOCAL_EVENT_BUS } : {};
     await call('PutRule', {
       Name: rule,
@@ -305,6 +321,7 @@ async function provision(endpoint: string, projectRoot: string, schedules: boole
       for (const [kind, expression] of wanted) {
         if (expression === undefined) continue;
         const rule = `ami-factory-${kind}-${family}`;
+        want('', rule);
         await call('PutRule', { Name: rule, State: 'ENABLED', ScheduleExpression: expression });
         await call('PutTargets', {
           Rule: rule,
@@ -317,6 +334,21 @@ async function provision(endpoint: string, projectRoot: string, schedules: boole
           ],
         });
       }
+    }
+  }
+  // Remove the rules of this naming that nothing asks for any more (a trigger removed from
+  // serverless.yml, a family or schedule removed from the config, schedules turned off).
+  const ours = /^([A-Za-z0-9]+-(events|schedule)-\d+|ami-factory-(build|retention)-.+)$/;
+  for (const [bus, names] of wanted) {
+    const busArg = bus === '' ? {} : { EventBusName: bus };
+    const listed = (await call('ListRules', { ...busArg, Limit: 100 })) as { Rules?: { Name?: string }[] };
+    for (const r of listed.Rules ?? []) {
+      const name = r.Name ?? '';
+      if (!ours.test(name) || names.has(name)) continue;
+      const targets = (await call('ListTargetsByRule', { Rule: name, ...busArg })) as { Targets?: { Id?: string }[] };
+      const ids = (targets.Targets ?? []).map((x) => x.Id ?? '').filter((x) => x !== '');
+      if (ids.length > 0) await call('RemoveTargets', { Rule: name, ...busArg, Ids: ids });
+      await call('DeleteRule', { Name: name, ...busArg });
     }
   }
   // EC2 events are regional: every other region forwards its EC2 state changes to the home

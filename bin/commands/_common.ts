@@ -1,4 +1,7 @@
 import { mkdirSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { DescribeExecutionCommand, StartExecutionCommand, type DescribeExecutionCommandOutput, type SFNClient } from '@aws-sdk/client-sfn';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../local/paths.js';
@@ -92,4 +95,37 @@ export async function startAndWait(
     d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
   }
   return d;
+}
+
+type CommandConfig<O extends ParseArgsOptionsConfig> = { args: string[]; options: O; allowPositionals: true };
+export type CommandArgs<O extends ParseArgsOptionsConfig> = ReturnType<typeof parseArgs<CommandConfig<O>>>;
+
+/**
+ * A command's arguments: `options` (which should include `help: { type: 'boolean', short: 'h' }`)
+ * and positionals. Prints the usage and returns the exit code for --help (0) and for an
+ * unknown or malformed option (2); otherwise returns what was parsed.
+ */
+export function parseCommand<O extends ParseArgsOptionsConfig>(command: string, usage: string, argv: string[], options: O): CommandArgs<O> | number {
+  let parsed: CommandArgs<O>;
+  try {
+    parsed = parseArgs<CommandConfig<O>>({ args: argv, options, allowPositionals: true });
+  } catch (e) {
+    console.error(`ami-factory ${command}: ${e instanceof Error ? e.message : String(e)}\n\n${usage}`);
+    return 2;
+  }
+  if ((parsed.values as { help?: unknown }).help === true) {
+    console.log(usage);
+    return 0;
+  }
+  return parsed;
+}
+
+/** The one positional a command takes (a family, a file), or the exit code 2 after saying what is missing. */
+export function onePositional(command: string, usage: string, positionals: string[], what: string): string | number {
+  const [value] = positionals;
+  if (value === undefined || positionals.length > 1) {
+    console.error(`ami-factory ${command}: give one ${what}\n\n${usage}`);
+    return 2;
+  }
+  return value;
 }

@@ -1,11 +1,10 @@
-import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { buildRequestFor, loadFactoryConfig } from '../../functions/lib/config.js';
 import { executionNameFor } from '../../functions/lib/triggers/ids.js';
 import { PROJECT_ROOT } from '../../local/server.js';
-import { causeMessage, connectLocalCloud, ExecutionStillRunningError, formatDuration, startAndWait, table } from './_common.js';
+import { causeMessage, connectLocalCloud, ExecutionStillRunningError, formatDuration, onePositional, parseCommand, startAndWait, table } from './_common.js';
 
 export const summary = 'Start a build of a family on the local cloud and wait for its result';
 
@@ -15,15 +14,6 @@ Starts an image-factory execution for the family (copies only to --regions, whic
 among the family's) and waits for it; prints one line per region and exits 0 when every
 region succeeded.`;
 
-interface Values {
-  regions?: string;
-  reboot?: boolean;
-  'no-reboot'?: boolean;
-  config?: string;
-  timeout?: string;
-  help?: boolean;
-}
-
 interface Report {
   outcome?: string;
   imageName?: string | null;
@@ -31,34 +21,18 @@ interface Report {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: Values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        regions: { type: 'string' },
-        reboot: { type: 'boolean' },
-        'no-reboot': { type: 'boolean' },
-        config: { type: 'string' },
-        timeout: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    console.error(`ami-factory build: ${e instanceof Error ? e.message : String(e)}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help === true) {
-    console.log(HELP);
-    return 0;
-  }
-  const [family] = positionals;
-  if (family === undefined || positionals.length > 1) {
-    console.error(`ami-factory build: give one family\n\n${HELP}`);
-    return 2;
-  }
+  const parsed = parseCommand('build', HELP, argv, {
+    regions: { type: 'string' },
+    reboot: { type: 'boolean' },
+    'no-reboot': { type: 'boolean' },
+    config: { type: 'string' },
+    timeout: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
+  const family = onePositional('build', HELP, positionals, 'family');
+  if (typeof family === 'number') return family;
   if (values.reboot === true && values['no-reboot'] === true) {
     console.error('ami-factory build: --reboot and --no-reboot contradict each other');
     return 2;

@@ -1,11 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { slackRequestHeaders } from '../../functions/lib/chatops/signature.js';
 import { renderPlainText, type Block } from '../../functions/lib/chatops/replies.js';
 import { LOCAL_SLACK_SIGNING_SECRET } from '../../local/function-url.js';
-import { connectLocalCloud, formatDuration } from './_common.js';
+import { connectLocalCloud, formatDuration, parseCommand } from './_common.js';
 
 export const summary = 'Play Slack against the local cloud: ami-factory chat "/ami bake web"';
 
@@ -40,22 +39,14 @@ function finalOf(text: string): { line: string; ok: boolean } | undefined {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { user?: string; channel?: string; wait?: string; help?: boolean };
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { user: { type: 'string' }, channel: { type: 'string' }, wait: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    }));
-  } catch (e) {
-    console.error(`ami-factory chat: ${e instanceof Error ? e.message : String(e)}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help === true) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCommand('chat', HELP, argv, {
+    user: { type: 'string' },
+    channel: { type: 'string' },
+    wait: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   const line = positionals.join(' ').trim();
   const m = /^(\/[\w-]+)\s*(.*)$/s.exec(line);
   if (m === null) {

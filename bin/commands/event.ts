@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { LOCAL_EVENT_BUS } from '../../local/server.js';
-import { connectLocalCloud } from './_common.js';
+import { connectLocalCloud, onePositional, parseCommand } from './_common.js';
 
 export const summary = 'Put an event (JSON file) on the local cloud, e.g. examples/events/build-requested.json';
 
@@ -37,27 +36,11 @@ function readEvents(path: string): EventFile[] {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { bus?: string; wait?: string; help?: boolean };
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { bus: { type: 'string' }, wait: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    }));
-  } catch (e) {
-    console.error(`ami-factory event: ${e instanceof Error ? e.message : String(e)}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help === true) {
-    console.log(HELP);
-    return 0;
-  }
-  const [file] = positionals;
-  if (file === undefined || positionals.length > 1) {
-    console.error(`ami-factory event: give exactly one event file\n\n${HELP}`);
-    return 2;
-  }
+  const parsed = parseCommand('event', HELP, argv, { bus: { type: 'string' }, wait: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
+  const file = onePositional('event', HELP, positionals, 'event file');
+  if (typeof file === 'number') return file;
   let events: EventFile[];
   try {
     events = readEvents(file);

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -9,7 +8,7 @@ import type { RetentionReport } from '../../functions/lib/retention/report.js';
 import { retentionExecutionName, retentionRequestFor, type RetentionRequest } from '../../functions/lib/retention/request.js';
 import { RetentionStore } from '../../functions/lib/retention/store.js';
 import { LOCAL_STATE_BUCKET, PROJECT_ROOT } from '../../local/server.js';
-import { causeMessage, connectLocalCloud, ExecutionStillRunningError, formatDuration, startAndWait, table } from './_common.js';
+import { causeMessage, connectLocalCloud, ExecutionStillRunningError, formatDuration, onePositional, parseCommand, startAndWait, table } from './_common.js';
 
 export const summary = "Run a family's retention policy on the local cloud: print the plan, then carry it out (or --dry-run)";
 
@@ -29,18 +28,6 @@ the account and tagged ami-factory:managed=true are considered; an image in use 
                  0: an in-process cloud on a free port)
   --state-dir D  the in-process cloud's state (default .ami-factory/)
 Exit status: 0 when the run planned (dry run) or succeeded in every region, 1 otherwise.`;
-
-interface Values {
-  'dry-run'?: boolean;
-  region?: string[];
-  rows?: string;
-  all?: boolean;
-  config?: string;
-  timeout?: string;
-  port?: string;
-  'state-dir'?: string;
-  help?: boolean;
-}
 
 /** Which plan rows a reader wants first: actions, then kept images whose reason says something. */
 function rank(e: PlanEntry): number {
@@ -68,37 +55,21 @@ function counts(entries: PlanEntry[]): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: Values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        'dry-run': { type: 'boolean' },
-        region: { type: 'string', multiple: true },
-        rows: { type: 'string' },
-        all: { type: 'boolean' },
-        config: { type: 'string' },
-        timeout: { type: 'string' },
-        port: { type: 'string' },
-        'state-dir': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    console.error(`ami-factory expire: ${e instanceof Error ? e.message : String(e)}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help === true) {
-    console.log(HELP);
-    return 0;
-  }
-  const [family] = positionals;
-  if (family === undefined || positionals.length > 1) {
-    console.error(`ami-factory expire: give one family\n\n${HELP}`);
-    return 2;
-  }
+  const parsed = parseCommand('expire', HELP, argv, {
+    'dry-run': { type: 'boolean' },
+    region: { type: 'string', multiple: true },
+    rows: { type: 'string' },
+    all: { type: 'boolean' },
+    config: { type: 'string' },
+    timeout: { type: 'string' },
+    port: { type: 'string' },
+    'state-dir': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
+  const family = onePositional('expire', HELP, positionals, 'family');
+  if (typeof family === 'number') return family;
   const limit = values.all === true ? Number.POSITIVE_INFINITY : Number(values.rows ?? '40');
   if (!(limit >= 0)) {
     console.error(`ami-factory expire: --rows must be a non-negative number, got "${values.rows}"`);
