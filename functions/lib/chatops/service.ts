@@ -6,6 +6,7 @@ import { BuildIdSchema, FamilySchema } from '../build-request.js';
 import { buildRequestFor, type FactoryConfig, type FamilyConfig } from '../config.js';
 import { TAG } from '../constants.js';
 import { applySharing } from '../ec2/share.js';
+import { familyImages, imageTags } from '../ec2/images.js';
 import { ConfigurationError, ValidationError, hasErrorName } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { retentionExecutionName, retentionRequestFor } from '../retention/request.js';
@@ -242,24 +243,6 @@ async function recentBuilds(deps: ChatOpsDeps, form: SlashCommand): Promise<Slac
   return recentBuildsReply(visible);
 }
 
-const FAMILY_FILTERS = (family: string): { Name: string; Values: string[] }[] => [
-  { Name: `tag:${TAG.family}`, Values: [family] },
-  { Name: `tag:${TAG.managed}`, Values: ['true'] },
-];
-
-async function familyImages(deps: ChatOpsDeps, family: string, region: string): Promise<Image[]> {
-  const out: Image[] = [];
-  let NextToken: string | undefined;
-  do {
-    const r = await deps.ec2(region).send(
-      new DescribeImagesCommand({ Owners: ['self'], Filters: FAMILY_FILTERS(family), IncludeDeprecated: true, IncludeDisabled: true, NextToken }),
-    );
-    out.push(...(r.Images ?? []));
-    NextToken = r.NextToken;
-  } while (NextToken !== undefined);
-  return out;
-}
-
 function ageDays(creationDate: string | undefined, now: Date): number | undefined {
   const t = Date.parse(creationDate ?? '');
   return Number.isNaN(t) ? undefined : Math.max(0, (now.getTime() - t) / 86_400_000);
@@ -270,7 +253,7 @@ async function listImages(deps: ChatOpsDeps, form: SlashCommand, command: Extrac
   if (denied !== undefined) return denied;
   const region = command.region ?? familyConfig(deps.config, command.family).region;
   const now = (deps.now ?? (() => new Date()))();
-  const images = (await familyImages(deps, command.family, region)).sort(
+  const images = (await familyImages(deps.ec2(region), command.family, { managedOnly: true })).sort(
     (a, b) => Date.parse(b.CreationDate ?? '') - Date.parse(a.CreationDate ?? '') || (b.Name ?? '').localeCompare(a.Name ?? ''),
   );
   return imageListReply(
@@ -285,10 +268,6 @@ async function listImages(deps: ChatOpsDeps, form: SlashCommand, command: Extrac
     }),
     region,
   );
-}
-
-function tagsOf(image: Image): Record<string, string> {
-  return Object.fromEntries((image.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
 }
 
 /**
@@ -361,7 +340,7 @@ async function findImage(deps: ChatOpsDeps, imageId: string): Promise<{ region: 
 async function share(deps: ChatOpsDeps, form: SlashCommand, command: Extract<ChatCommand, { kind: 'share' }>): Promise<SlackMessage> {
   const found = await findImage(deps, command.imageId);
   if (found === undefined) return noticeReply(`No image ${command.imageId} in the factory's regions (${factoryRegions(deps.config).join(', ')}).`);
-  const tags = tagsOf(found.image);
+  const tags = imageTags(found.image);
   const family = tags[TAG.family];
   if (found.image.OwnerId !== deps.accountId || tags[TAG.managed] !== 'true' || family === undefined || deps.config.families[family] === undefined) {
     return deniedReply(`${command.imageId} is not an image this factory manages; only images of its families can be shared from Slack`);

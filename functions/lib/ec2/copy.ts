@@ -11,7 +11,7 @@ import type { BuildRequest, CopyTarget } from '../build-request.js';
 import { TAG } from '../constants.js';
 import { UnexpectedResponseError, hasErrorName } from '../errors.js';
 import { imageName } from '../naming.js';
-import { buildImageTags, findOwnImageByName } from './images.js';
+import { buildImageTags, findOwnImageByName, imageTags } from './images.js';
 
 /** CopyImage's idempotency token for (build, destination region): a re-run never makes a second copy. */
 export function copyClientToken(buildId: string, region: string): string {
@@ -92,7 +92,7 @@ export async function cleanupBuildImages(ec2: EC2Client, request: BuildRequest, 
   }
   const result: CleanupResult = { deregistered: [], deletedSnapshots: [], skipped: [] };
   for (const image of found.values()) {
-    const tags = Object.fromEntries((image.Tags ?? []).map((t) => [t.Key, t.Value]));
+    const tags = imageTags(image);
     const id = image.ImageId as string;
     if (tags[TAG.managed] !== 'true' || tags[TAG.buildId] !== request.buildId) {
       result.skipped.push(id);

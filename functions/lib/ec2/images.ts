@@ -31,6 +31,28 @@ export async function findOwnImageByName(ec2: EC2Client, name: string): Promise<
   return (r.Images ?? []).find((i) => i.Name === name && i.State !== 'deregistered');
 }
 
+/** An image's tags as a map (EC2 returns a list of Key/Value pairs). */
+export function imageTags(image: Image): Record<string, string> {
+  return Object.fromEntries((image.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+}
+
+/**
+ * The account's images carrying a family's tag in the client's region, deprecated and disabled
+ * ones included, in pages of 1,000; `managedOnly` also requires `ami-factory:managed=true`.
+ */
+export async function familyImages(ec2: EC2Client, family: string, opts: { managedOnly: boolean }): Promise<Image[]> {
+  const filters = [{ Name: `tag:${TAG.family}`, Values: [family] }];
+  if (opts.managedOnly) filters.push({ Name: `tag:${TAG.managed}`, Values: ['true'] });
+  const out: Image[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: filters, IncludeDeprecated: true, IncludeDisabled: true, MaxResults: 1000, NextToken }));
+    out.push(...(page.Images ?? []));
+    NextToken = page.NextToken;
+  } while (NextToken);
+  return out;
+}
+
 /** The tags of a build's image (and its snapshots): user tags, Name, then the factory tags. */
 export function buildImageTags(request: BuildRequest, source: string, noReboot?: boolean): Tag[] {
   return mergeTags(

@@ -2,10 +2,10 @@ import { DescribeImagesCommand, type EC2Client, type Image } from '@aws-sdk/clie
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { TAG } from '../constants.js';
 import { errorMessage, hasErrorName } from '../errors.js';
 import { publishEvents, imageArn, type FactoryEventType } from '../events.js';
 import { deprecationTime } from '../ec2/share.js';
+import { familyImages, imageTags } from '../ec2/images.js';
 import { deleteBundleFromS3 } from '../bundle/s3.js';
 import type { Logger } from '../logger.js';
 import { deprecateImage, deregisterImage, disableImage, otherImagesOfBundle, snapshotsStillPresent } from './actions.js';
@@ -45,10 +45,6 @@ export interface RegionPlanSummary {
   targets: number;
 }
 
-function tagsOf(image: Image): Record<string, string> {
-  return Object.fromEntries((image.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
-}
-
 export function toInventory(region: string, i: Image, ledger: Ledger): InventoryImage {
   const item: InventoryImage = {
     imageId: i.ImageId ?? '',
@@ -57,7 +53,7 @@ export function toInventory(region: string, i: Image, ledger: Ledger): Inventory
     ownerId: i.OwnerId ?? '',
     creationDate: i.CreationDate ?? '',
     state: i.State ?? 'unknown',
-    tags: tagsOf(i),
+    tags: imageTags(i),
   };
   if (i.DeprecationTime !== undefined) item.deprecationTime = i.DeprecationTime;
   if (i.DeregistrationProtection !== undefined) item.deregistrationProtection = i.DeregistrationProtection.startsWith('enabled');
@@ -66,32 +62,6 @@ export function toInventory(region: string, i: Image, ledger: Ledger): Inventory
   const disabledAt = ledger.disabledAt[item.imageId];
   if (disabledAt !== undefined) item.disabledAt = disabledAt;
   return item;
-}
-
-/**
- * The family's images in a region: owned by this account and carrying the family's tag,
- * deprecated and disabled ones included, in pages of 1,000. Only those also tagged
- * `ami-factory:managed=true` may be retired (plan.ts); the others are listed in the plan as
- * kept, "not managed", so the table shows why an image of the family stays.
- */
-export async function familyImages(ec2: EC2Client, family: string): Promise<Image[]> {
-  const out: Image[] = [];
-  let NextToken: string | undefined;
-  do {
-    const page = await ec2.send(
-      new DescribeImagesCommand({
-        Owners: ['self'],
-        Filters: [{ Name: `tag:${TAG.family}`, Values: [family] }],
-        IncludeDeprecated: true,
-        IncludeDisabled: true,
-        MaxResults: 1000,
-        NextToken,
-      }),
-    );
-    out.push(...(page.Images ?? []));
-    NextToken = page.NextToken;
-  } while (NextToken);
-  return out;
 }
 
 const zeroCounts = (): ActionCounts => ({ keep: 0, deprecate: 0, disable: 0, deregister: 0 });
@@ -122,8 +92,10 @@ export function interleave<T>(a: T[], b: T[]): T[] {
  */
 export async function planRegion(deps: RegionDeps, request: RetentionRequest, now: Date): Promise<RegionPlanSummary> {
   const ledger = await deps.store.getLedger(request.family, deps.region);
-  // Deregistered images stay visible for a while; they are not part of the inventory.
-  const inventory = (await familyImages(deps.ec2, request.family)).filter((i) => i.State !== 'deregistered').map((i) => toInventory(deps.region, i, ledger));
+  // Every image of the family, not only managed ones: those not tagged managed are listed as
+  // kept, "not managed" (plan.ts never retires them). Deregistered images stay visible for a
+  // while; they are not part of the inventory.
+  const inventory = (await familyImages(deps.ec2, request.family, { managedOnly: false })).filter((i) => i.State !== 'deregistered').map((i) => toInventory(deps.region, i, ledger));
   const policy = request.policy;
   // First pass without references: which images would be disabled or deregistered?
   const draft = planRetention(request.family, inventory, new Map(), policy, deps.accountId, now);
