@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BuildRequestSchema } from './lib/build-request.js';
 import { eventBusName, eventsClient } from './lib/clients.js';
+import { failureCauseMessage } from './lib/errors.js';
 import { publishEvents } from './lib/events.js';
 import { taskHandler } from './lib/task-handler.js';
 
@@ -23,15 +24,9 @@ const Input = z
   })
   .strict();
 
-/** The cause message inside a Lambda failure cause (`{"errorType","errorMessage"}`), or the cause itself. */
+/** The message of a failure's cause ('' when there is none). */
 function causeText(cause: string | undefined): string {
-  if (cause === undefined) return '';
-  try {
-    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
-    return typeof parsed.errorMessage === 'string' ? parsed.errorMessage : cause;
-  } catch {
-    return cause;
-  }
+  return cause === undefined ? '' : failureCauseMessage(cause);
 }
 
 /**

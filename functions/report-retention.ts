@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { eventBusName, eventsClient, requiredEnv, s3Client } from './lib/clients.js';
+import { failureCauseMessage } from './lib/errors.js';
 import { publishEvents } from './lib/events.js';
 import { retentionReport, type RegionRun } from './lib/retention/report.js';
 import { RetentionRequestSchema } from './lib/retention/request.js';
@@ -22,16 +23,11 @@ const Input = z
   })
   .strict();
 
-/** The Lambda failure cause's message (`{"errorType","errorMessage"}`), or the cause itself. */
+/** `<error>: <cause's message>` of a failed step, or undefined when it did not fail. */
 function causeText(error: string | undefined, cause: string | undefined): string | undefined {
   if (error === undefined) return undefined;
-  try {
-    const parsed = JSON.parse(cause ?? '') as { errorMessage?: unknown };
-    if (typeof parsed.errorMessage === 'string') return `${error}: ${parsed.errorMessage}`;
-  } catch {
-    // not JSON: the cause as it is
-  }
-  return cause !== undefined && cause !== '' ? `${error}: ${cause}` : error;
+  const message = cause === undefined ? '' : failureCauseMessage(cause);
+  return message !== '' ? `${error}: ${message}` : error;
 }
 
 /**

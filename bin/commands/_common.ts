@@ -1,11 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-
-type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { DescribeExecutionCommand, StartExecutionCommand, type DescribeExecutionCommandOutput, type SFNClient } from '@aws-sdk/client-sfn';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../local/paths.js';
+import { failureCauseMessage } from '../../functions/lib/errors.js';
 import { isLocalCloudUp, startLocalCloud, DEFAULT_PORT, type LocalCloud, type LocalCloudOptions } from '../../local/server.js';
+
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
 /** Where the CLI's AWS clients go: a local cloud (in-process or already running) or AWS. */
 export interface CloudTarget {
@@ -59,16 +60,9 @@ export function table(headers: string[], rows: string[][]): string {
   return [line(headers), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-/** The message inside a Step Functions Lambda failure cause (`{"errorType","errorMessage"}`), or the cause itself. */
+/** The message inside a Step Functions failure cause, or a note that there is none. */
 export function causeMessage(cause: string | undefined): string {
-  if (cause === undefined || cause === '') return '(no cause given)';
-  try {
-    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
-    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
-  } catch {
-    // not JSON: the cause is the message
-  }
-  return cause;
+  return cause === undefined || cause === '' ? '(no cause given)' : failureCauseMessage(cause);
 }
 
 /** An execution that did not finish in time (the CLI reports it and exits 1). */

@@ -67,3 +67,17 @@ export function hasErrorName(e: unknown, ...names: string[]): boolean {
 export function errorMessage(e: unknown): string {
   return isError(e) ? e.message : String(e);
 }
+
+/**
+ * The message inside a Step Functions failure cause: a Lambda error's cause is the JSON
+ * `{"errorType","errorMessage",...}`; any other cause is returned as it is.
+ */
+export function failureCauseMessage(cause: string): string {
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // not JSON: the cause is the message
+  }
+  return cause;
+}
