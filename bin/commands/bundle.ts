@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { BundleError, BundleInputError, bundleImage, directorySink, localEc2Certificate, parseBlockDeviceMapping, type Architecture } from '../../functions/lib/bundle/index.js';
 import { formatBytes, formatRate, progressLine } from '../../functions/lib/bundle/progress.js';
 import { PROJECT_ROOT } from '../../local/paths.js';
+import { parseOptions, usageError } from './_common.js';
 
 export const summary = 'Bundle an image file into encrypted parts and a signed manifest (ec2-bundle-image)';
 
@@ -45,8 +45,7 @@ const OPTIONS = {
 } as const;
 
 function usage(message: string): number {
-  console.error(`ami-factory bundle: ${message}\nRun \`ami-factory bundle --help\` for the options.`);
-  return 2;
+  return usageError('bundle', message);
 }
 
 function readPem(flag: string, file: string): string {
@@ -62,20 +61,10 @@ class UsageError extends Error {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS; strict: true; allowPositionals: false }>>['values'];
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (e) {
-    return usage((e as Error).message);
-  }
-  if (values.help === true) {
-    console.log(HELP);
-    return 0;
-  }
-  const missing = (['image', 'cert', 'privatekey', 'user', 'arch', 'destination'] as const).filter((k) => values[k] === undefined);
-  if (missing.length > 0) return usage(`missing ${missing.map((k) => `--${k}`).join(', ')}`);
-  const image = values.image as string;
-  const destination = values.destination as string;
+  const values = parseOptions('bundle', HELP, argv, OPTIONS, ['image', 'cert', 'privatekey', 'user', 'arch', 'destination']);
+  if (typeof values === 'number') return values;
+  const image = values.image;
+  const destination = values.destination;
   let level = 9;
   if (values.level !== undefined) {
     level = Number(values.level);
@@ -86,8 +75,8 @@ export async function run(argv: string[]): Promise<number> {
   let ec2CertPem: string;
   let bdm: Record<string, string> | undefined;
   try {
-    certPem = readPem('--cert', values.cert as string);
-    keyPem = readPem('--privatekey', values.privatekey as string);
+    certPem = readPem('--cert', values.cert);
+    keyPem = readPem('--privatekey', values.privatekey);
     ec2CertPem = values.ec2cert !== undefined ? readPem('--ec2cert', values.ec2cert) : localEc2Certificate(join(PROJECT_ROOT, '.ami-factory')).certPem;
     bdm = values['block-device-mapping'] === undefined ? undefined : parseBlockDeviceMapping(values['block-device-mapping']);
   } catch (e) {
@@ -99,7 +88,7 @@ export async function run(argv: string[]): Promise<number> {
     const result = await bundleImage({
       image,
       ...(values.prefix === undefined ? {} : { name: values.prefix }),
-      user: values.user as string,
+      user: values.user,
       architecture: values.arch as Architecture,
       userCertificate: certPem,
       privateKey: keyPem,

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { parseArgs } from 'node:util';
 import { deleteBundleFromS3, deleteBundlePrefixFromS3, parseBucketArgument } from '../../functions/lib/bundle/s3.js';
 import { localEndpoint, s3ClientFor } from './upload-bundle.js';
+import { parseOptions, usageError } from './_common.js';
 
 export const summary = 'Delete a bundle (its parts and manifest) from S3';
 
@@ -30,22 +30,12 @@ const OPTIONS = {
 } as const;
 
 function usage(message: string): number {
-  console.error(`ami-factory delete-bundle: ${message}\nRun \`ami-factory delete-bundle --help\` for the options.`);
-  return 2;
+  return usageError('delete-bundle', message);
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { bucket?: string; manifest?: string; prefix?: string; endpoint?: string; aws?: boolean; region?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (e) {
-    return usage((e as Error).message);
-  }
-  if (values.help === true) {
-    console.log(HELP);
-    return 0;
-  }
-  if (values.bucket === undefined) return usage('missing --bucket');
+  const values = parseOptions('delete-bundle', HELP, argv, OPTIONS, ['bucket']);
+  if (typeof values === 'number') return values;
   if ((values.manifest === undefined) === (values.prefix === undefined)) return usage('give exactly one of --manifest and --prefix');
   let target: { bucket: string; prefix: string };
   try {

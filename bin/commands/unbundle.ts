@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseArgs } from 'node:util';
 import { BundleError, BundleInputError, directorySource, parseManifest, unbundle } from '../../functions/lib/bundle/index.js';
 import { formatBytes, formatRate, progressLine } from '../../functions/lib/bundle/progress.js';
+import { parseOptions, usageError } from './_common.js';
 
 export const summary = 'Rebuild the image file from a bundle, checking signature and digests (ec2-unbundle)';
 
@@ -28,8 +28,7 @@ const OPTIONS = {
 } as const;
 
 function usage(message: string): number {
-  console.error(`ami-factory unbundle: ${message}\nRun \`ami-factory unbundle --help\` for the options.`);
-  return 2;
+  return usageError('unbundle', message);
 }
 
 function readText(flag: string, file: string): string | undefined {
@@ -42,19 +41,8 @@ function readText(flag: string, file: string): string | undefined {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { manifest?: string; privatekey?: string; source?: string; destination?: string; cert?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (e) {
-    return usage((e as Error).message);
-  }
-  if (values.help === true) {
-    console.log(HELP);
-    return 0;
-  }
-  if (values.manifest === undefined || values.privatekey === undefined) {
-    return usage(`missing ${[values.manifest === undefined ? '--manifest' : '', values.privatekey === undefined ? '--privatekey' : ''].filter(Boolean).join(', ')}`);
-  }
+  const values = parseOptions('unbundle', HELP, argv, OPTIONS, ['manifest', 'privatekey']);
+  if (typeof values === 'number') return values;
   const manifestXml = readText('--manifest', values.manifest);
   const keyPem = readText('--privatekey', values.privatekey);
   const certPem = values.cert === undefined ? undefined : readText('--cert', values.cert);

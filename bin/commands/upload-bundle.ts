@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { parseArgs } from 'node:util';
 import { CreateBucketCommand, HeadBucketCommand, S3Client, type ObjectCannedACL } from '@aws-sdk/client-s3';
 import { checkPartSizes, directorySource, parseManifest } from '../../functions/lib/bundle/index.js';
 import { formatBytes, progressLine } from '../../functions/lib/bundle/progress.js';
 import { parseBucketArgument, uploadBundleToS3 } from '../../functions/lib/bundle/s3.js';
 import { DEFAULT_PORT, isLocalCloudUp } from '../../local/server.js';
+import { parseOptions, usageError } from './_common.js';
 
 export const summary = 'Upload a bundle (parts, then manifest) to S3 with the aws-exec-read ACL';
 
@@ -67,8 +67,7 @@ export async function s3ClientFor(command: string, o: S3TargetOptions): Promise<
 }
 
 function usage(message: string): number {
-  console.error(`ami-factory upload-bundle: ${message}\nRun \`ami-factory upload-bundle --help\` for the options.`);
-  return 2;
+  return usageError('upload-bundle', message);
 }
 
 async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
@@ -82,19 +81,8 @@ async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { bucket?: string; manifest?: string; directory?: string; acl?: string; endpoint?: string; aws?: boolean; region?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (e) {
-    return usage((e as Error).message);
-  }
-  if (values.help === true) {
-    console.log(HELP);
-    return 0;
-  }
-  if (values.bucket === undefined || values.manifest === undefined) {
-    return usage(`missing ${[values.bucket === undefined ? '--bucket' : '', values.manifest === undefined ? '--manifest' : ''].filter(Boolean).join(', ')}`);
-  }
+  const values = parseOptions('upload-bundle', HELP, argv, OPTIONS, ['bucket', 'manifest']);
+  if (typeof values === 'number') return values;
   const acl = values.acl ?? 'aws-exec-read';
   if (!CANNED.includes(acl)) return usage(`--acl must be one of ${CANNED.join(', ')}`);
   let target: { bucket: string; prefix: string };

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseArgs } from 'node:util';
 import { directorySource, parseManifest, verifyManifestSignature, verifyParts } from '../../functions/lib/bundle/index.js';
 import { formatBytes, progressLine } from '../../functions/lib/bundle/progress.js';
+import { parseOptions, usageError } from './_common.js';
 
 export const summary = "Check a bundle: manifest signature, every part's SHA-1 and the sizes";
 
@@ -23,24 +23,12 @@ const OPTIONS = {
 } as const;
 
 function usage(message: string): number {
-  console.error(`ami-factory verify-bundle: ${message}\nRun \`ami-factory verify-bundle --help\` for the options.`);
-  return 2;
+  return usageError('verify-bundle', message);
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { manifest?: string; cert?: string; source?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (e) {
-    return usage((e as Error).message);
-  }
-  if (values.help === true) {
-    console.log(HELP);
-    return 0;
-  }
-  if (values.manifest === undefined || values.cert === undefined) {
-    return usage(`missing ${[values.manifest === undefined ? '--manifest' : '', values.cert === undefined ? '--cert' : ''].filter(Boolean).join(', ')}`);
-  }
+  const values = parseOptions('verify-bundle', HELP, argv, OPTIONS, ['manifest', 'cert']);
+  if (typeof values === 'number') return values;
   let manifestXml: string;
   let certPem: string;
   try {
