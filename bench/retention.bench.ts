@@ -38,7 +38,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
-import { bucketClassOf, EC2_BUCKETS, tokenBucketLowerBoundSeconds, type BucketClass } from '../functions/lib/retention/pacer.js';
+import { THROTTLE_BUCKETS, throttleClass, type ThrottleClass } from '../functions/lib/ec2/throttling.js';
+import { tokenBucketLowerBoundSeconds } from '../functions/lib/retention/pacer.js';
 import type { RetentionReport } from '../functions/lib/retention/report.js';
 import type { RetentionRequestInput } from '../functions/lib/retention/request.js';
 import { RetentionStore, type ImageResult } from '../functions/lib/retention/store.js';
@@ -278,14 +279,15 @@ async function oneRun(index: number, count: number, timeScale: number): Promise<
 
     // Server-side figures, per region and action (`${region}:${Action}`).
     const calls: Record<string, number> = {};
-    const perRegion = new Map<string, Map<BucketClass, number>>();
+    const perRegion = new Map<string, Map<ThrottleClass, number>>();
     let pages = 0;
     for (const [key, n] of Object.entries(stats.calls)) {
       const [region, action] = key.split(':') as [string, string];
       calls[action] = (calls[action] ?? 0) + n;
       if (action.startsWith('Describe')) pages += n;
-      const classes = perRegion.get(region) ?? new Map<BucketClass, number>();
-      classes.set(bucketClassOf(action), (classes.get(bucketClassOf(action)) ?? 0) + n);
+      const classes = perRegion.get(region) ?? new Map<ThrottleClass, number>();
+      const cls = throttleClass(action, false);
+      classes.set(cls, (classes.get(cls) ?? 0) + n);
       perRegion.set(region, classes);
     }
     const throttledBy: Record<string, number> = {};
@@ -299,10 +301,10 @@ async function oneRun(index: number, count: number, timeScale: number): Promise<
     let boundWhere = '';
     for (const [region, classes] of perRegion) {
       for (const [cls, n] of classes) {
-        const b = tokenBucketLowerBoundSeconds(n, EC2_BUCKETS[cls]);
+        const b = tokenBucketLowerBoundSeconds(n, THROTTLE_BUCKETS[cls]);
         if (b > boundS) {
           boundS = b;
-          boundWhere = `${region} ${cls} (${n} calls, ${EC2_BUCKETS[cls].capacity}/${EC2_BUCKETS[cls].refillPerSecond})`;
+          boundWhere = `${region} ${cls} (${n} calls, ${THROTTLE_BUCKETS[cls].capacity}/${THROTTLE_BUCKETS[cls].refillPerSecond})`;
         }
       }
     }

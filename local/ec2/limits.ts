@@ -1,39 +1,11 @@
 /**
  * Numbers of the local EC2 endpoint that change behaviour, all from
  * /work/shared/specs/aws-facts.md ("Request throttling", "Quotas", "RegisterImage",
- * "Retirement"). Keep them here and only here.
+ * "Retirement"). Keep them here and only here; the throttling buckets, which the factory's
+ * retention pacer needs too, are in functions/lib/ec2/throttling.ts.
  */
 
-/** A token bucket: `capacity` tokens, refilled at `refillPerSecond` (simulated seconds). */
-export interface BucketSpec {
-  capacity: number;
-  refillPerSecond: number;
-}
-
-/**
- * Request throttling: one token bucket per account, per region, per action class
- * (aws-facts.md, "Request throttling (token bucket per account per region: capacity / refill per second)").
- */
-export const THROTTLE_BUCKETS = {
-  /** "Non-mutating actions (Describe*): 100 / 20." (also Get*) */
-  describe: { capacity: 100, refillPerSecond: 20 },
-  /** "Unfiltered, unpaginated Describe of instances/snapshots: 50 / 10." */
-  describeUnfiltered: { capacity: 50, refillPerSecond: 10 },
-  /** "Mutating actions (CreateImage, RegisterImage, deprecation calls, ...): 50 / 5." */
-  mutating: { capacity: 50, refillPerSecond: 5 },
-  /** "CopyImage: 100 / 1 — sustained copying is about one call per second per region." */
-  copyImage: { capacity: 100, refillPerSecond: 1 },
-  /** "DeregisterImage, ModifyImageAttribute, ModifySnapshotAttribute, DeleteSnapshot: 100 / 5 each." */
-  deregisterImage: { capacity: 100, refillPerSecond: 5 },
-  modifyImageAttribute: { capacity: 100, refillPerSecond: 5 },
-  modifySnapshotAttribute: { capacity: 100, refillPerSecond: 5 },
-  deleteSnapshot: { capacity: 100, refillPerSecond: 5 },
-  /** "CreateTags, DeleteTags: 100 / 10." (one bucket each, as AWS lists them as separate actions) */
-  createTags: { capacity: 100, refillPerSecond: 10 },
-  deleteTags: { capacity: 100, refillPerSecond: 10 },
-} as const satisfies Record<string, BucketSpec>;
-
-export type ThrottleClass = keyof typeof THROTTLE_BUCKETS;
+export { THROTTLE_BUCKETS, type BucketSpec, type ThrottleClass } from '../../functions/lib/ec2/throttling.js';
 
 /** Quotas per region (aws-facts.md, "Quotas (per region)"); accounts can raise them, so they are options. */
 export interface Ec2Quotas {

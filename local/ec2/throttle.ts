@@ -1,5 +1,7 @@
 import { THROTTLE_BUCKETS, type ThrottleClass } from './limits.js';
 
+export { throttleClass } from '../../functions/lib/ec2/throttling.js';
+
 /**
  * EC2 request throttling: a token bucket per account, per region, per action class, with
  * the capacities and refill rates of aws-facts.md (limits.ts). Buckets start full and refill
@@ -28,50 +30,4 @@ export class TokenBuckets {
   reset(): void {
     this.buckets.clear();
   }
-}
-
-const MUTATING: ReadonlySet<string> = new Set([
-  'CreateImage',
-  'RegisterImage',
-  'RunInstances',
-  'StartInstances',
-  'StopInstances',
-  'TerminateInstances',
-  'ResetImageAttribute',
-  'ResetSnapshotAttribute',
-  'EnableImageDeprecation',
-  'DisableImageDeprecation',
-  'EnableImage',
-  'DisableImage',
-  'EnableImageBlockPublicAccess',
-  'DisableImageBlockPublicAccess',
-  'EnableImageDeregistrationProtection',
-  'DisableImageDeregistrationProtection',
-  'CreateLaunchTemplate',
-  'CreateLaunchTemplateVersion',
-  'ModifyLaunchTemplate',
-  'DeleteLaunchTemplate',
-  'DeleteLaunchTemplateVersions',
-]);
-
-const OWN_BUCKET: Record<string, ThrottleClass> = {
-  CopyImage: 'copyImage',
-  DeregisterImage: 'deregisterImage',
-  ModifyImageAttribute: 'modifyImageAttribute',
-  ModifySnapshotAttribute: 'modifySnapshotAttribute',
-  DeleteSnapshot: 'deleteSnapshot',
-  CreateTags: 'createTags',
-  DeleteTags: 'deleteTags',
-};
-
-/** Describe of instances/snapshots without ids, filters or MaxResults ("unfiltered, unpaginated"). */
-const UNFILTERABLE = new Set(['DescribeInstances', 'DescribeSnapshots']);
-
-export function throttleClass(action: string, unfiltered: boolean): ThrottleClass {
-  const own = OWN_BUCKET[action];
-  if (own !== undefined) return own;
-  if (MUTATING.has(action)) return 'mutating';
-  if (UNFILTERABLE.has(action) && unfiltered) return 'describeUnfiltered';
-  if (action.startsWith('Describe') || action.startsWith('Get')) return 'describe';
-  return 'mutating';
 }

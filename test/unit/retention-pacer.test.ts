@@ -1,5 +1,6 @@
-import { bucketClassOf, Ec2Pacer, MAX_THROTTLE_RETRIES, TokenBucket, tokenBucketLowerBoundSeconds, type Clock } from '../../functions/lib/retention/pacer.js';
+import { Ec2Pacer, MAX_THROTTLE_RETRIES, TokenBucket, tokenBucketLowerBoundSeconds, type Clock } from '../../functions/lib/retention/pacer.js';
 import { awsError } from '../fixtures.js';
+import { throttleClass } from '../../functions/lib/ec2/throttling.js';
 
 function fakeClock(): Clock & { slept: number[] } {
   let t = 0;
@@ -58,11 +59,11 @@ describe('TokenBucket state', () => {
 
 describe('Ec2Pacer', () => {
   it('classifies actions into EC2 buckets', () => {
-    expect(bucketClassOf('DeregisterImage')).toBe('deregister');
-    expect(bucketClassOf('DescribeImages')).toBe('describe');
-    expect(bucketClassOf('DisableImage')).toBe('mutating');
-    expect(bucketClassOf('EnableImageDeprecation')).toBe('mutating');
-    expect(bucketClassOf('CreateTags')).toBe('tags');
+    expect(throttleClass('DeregisterImage', false)).toBe('deregisterImage');
+    expect(throttleClass('DescribeImages', false)).toBe('describe');
+    expect(throttleClass('DisableImage', false)).toBe('mutating');
+    expect(throttleClass('EnableImageDeprecation', false)).toBe('mutating');
+    expect(throttleClass('CreateTags', false)).toBe('createTags');
   });
 
   it('backs off on RequestLimitExceeded, retries, and counts every call sent', async () => {

@@ -2,12 +2,12 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { clientSettings } from '../clients.js';
 import { clock as currentClock, type Clock } from '../clock.js';
 import { hasErrorName } from '../errors.js';
+import { THROTTLE_BUCKETS, throttleClass, type ThrottleClass } from '../ec2/throttling.js';
 
 export type { Clock } from '../clock.js';
 
 /**
- * Client-side token buckets mirroring EC2's per-region buckets (shared/specs/aws-facts.md,
- * "Request throttling"), so a retention run spends tokens at the refill rate instead of
+ * Client-side token buckets mirroring EC2's per-region buckets (functions/lib/ec2/throttling.ts), so a retention run spends tokens at the refill rate instead of
  * tripping RequestLimitExceeded. A bucket's state is plain data: a run that spans several
  * Lambda invocations (batches) carries it from one to the next through the state machine.
  */
@@ -68,28 +68,6 @@ export class TokenBucket {
   }
 }
 
-/** EC2's bucket sizes per action class (aws-facts.md, "Request throttling"). */
-export const EC2_BUCKETS = {
-  describe: { capacity: 100, refillPerSecond: 20 },
-  mutating: { capacity: 50, refillPerSecond: 5 },
-  deregister: { capacity: 100, refillPerSecond: 5 },
-  deleteSnapshot: { capacity: 100, refillPerSecond: 5 },
-  modifyImageAttribute: { capacity: 100, refillPerSecond: 5 },
-  tags: { capacity: 100, refillPerSecond: 10 },
-} as const;
-
-export type BucketClass = keyof typeof EC2_BUCKETS;
-
-/** The bucket an EC2 action draws from. */
-export function bucketClassOf(action: string): BucketClass {
-  if (action === 'DeregisterImage') return 'deregister';
-  if (action === 'DeleteSnapshot') return 'deleteSnapshot';
-  if (action === 'ModifyImageAttribute') return 'modifyImageAttribute';
-  if (action === 'CreateTags' || action === 'DeleteTags') return 'tags';
-  if (action.startsWith('Describe') || action.startsWith('Get')) return 'describe';
-  return 'mutating';
-}
-
 /**
  * Lower bound of the wall time for `n` calls against a bucket that starts full: the first
  * `capacity` are free, the rest come at the refill rate.
@@ -98,7 +76,7 @@ export function tokenBucketLowerBoundSeconds(n: number, bucket: { capacity: numb
   return Math.max(0, n - bucket.capacity) / bucket.refillPerSecond;
 }
 
-export type PacerState = Partial<Record<BucketClass, BucketState>>;
+export type PacerState = Partial<Record<ThrottleClass, BucketState>>;
 
 export interface PacerStats {
   /** Calls sent, by EC2 action. */
@@ -118,7 +96,7 @@ export const MAX_THROTTLE_RETRIES = 8;
  * try again, up to MAX_THROTTLE_RETRIES times. Other errors pass through untouched.
  */
 export class Ec2Pacer {
-  private readonly buckets = new Map<BucketClass, TokenBucket>();
+  private readonly buckets = new Map<ThrottleClass, TokenBucket>();
   readonly stats: PacerStats = { calls: {}, throttled: 0 };
 
   constructor(
@@ -127,10 +105,10 @@ export class Ec2Pacer {
     private readonly random: () => number = Math.random,
   ) {}
 
-  bucket(cls: BucketClass): TokenBucket {
+  bucket(cls: ThrottleClass): TokenBucket {
     let b = this.buckets.get(cls);
     if (b === undefined) {
-      const spec = EC2_BUCKETS[cls];
+      const spec = THROTTLE_BUCKETS[cls];
       b = new TokenBucket(spec.capacity, spec.refillPerSecond, this.clock, this.saved[cls] ?? spec.capacity);
       this.buckets.set(cls, b);
     }
@@ -138,7 +116,8 @@ export class Ec2Pacer {
   }
 
   async run<T>(action: string, call: () => Promise<T>): Promise<T> {
-    const bucket = this.bucket(bucketClassOf(action));
+    // The factory's Describe calls are always filtered or paginated (never the 50/10 bucket).
+    const bucket = this.bucket(throttleClass(action, false));
     for (let attempt = 0; ; attempt++) {
       await bucket.take();
       this.stats.calls[action] = (this.stats.calls[action] ?? 0) + 1;

@@ -4,6 +4,7 @@ import { autoScalingClient, eventBusName, eventsClient, requiredEnv, s3Client } 
 import { clock } from '../clock.js';
 import { ConfigurationError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { THROTTLE_BUCKETS, type ThrottleClass } from '../ec2/throttling.js';
 import { Ec2Pacer, pacedEc2Client, type PacerState } from './pacer.js';
 import type { RegionDeps } from './run.js';
 import { RetentionStore } from './store.js';
@@ -16,17 +17,7 @@ export function accountIdOf(context: Pick<Context, 'invokedFunctionArn'>): strin
 }
 
 const BucketStateSchema = z.object({ tokens: z.number(), at: z.number() }).strict();
-export const PacerStateSchema = z
-  .object({
-    describe: BucketStateSchema,
-    mutating: BucketStateSchema,
-    deregister: BucketStateSchema,
-    deleteSnapshot: BucketStateSchema,
-    modifyImageAttribute: BucketStateSchema,
-    tags: BucketStateSchema,
-  })
-  .partial()
-  .strict();
+export const PacerStateSchema = z.partialRecord(z.enum(Object.keys(THROTTLE_BUCKETS) as [ThrottleClass, ...ThrottleClass[]]), BucketStateSchema);
 
 /** The clients of one region for one invocation, EC2 paced from the carried bucket state. */
 export function regionDeps(region: string, context: Pick<Context, 'invokedFunctionArn'>, logger: Logger, pacerState: PacerState = {}): { deps: RegionDeps; pacer: Ec2Pacer } {
