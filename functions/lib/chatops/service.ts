@@ -32,7 +32,7 @@ import {
   type SlackMessage,
 } from './replies.js';
 import { SlackSignatureError, verifySlackRequest } from './signature.js';
-import type { ChatOpsStore } from './store.js';
+import type { ChatOpsRecord, ChatOpsStore } from './store.js';
 
 /**
  * The Slack slash command endpoint's logic: verify the signature, parse, authorize with the
@@ -107,6 +107,21 @@ function actorOf(form: SlashCommand): string {
   return form.user_name !== '' ? `${form.user_id} (${form.user_name})` : form.user_id;
 }
 
+/** What the notifier needs to answer a request later (keyed by the build or retention run id): where, and who asked. */
+function chatOpsRecord(form: SlashCommand, id: string, family: string, now: Date): ChatOpsRecord {
+  return {
+    buildId: id,
+    family,
+    responseUrl: form.response_url,
+    userId: form.user_id,
+    channelId: form.channel_id,
+    teamId: form.team_id,
+    createdAt: now.toISOString(),
+    posts: 0,
+    posted: [],
+  };
+}
+
 function requesterOf(form: SlashCommand): Requester {
   // User groups need a Slack API token (usergroups.users.list); rules by user and channel work without.
   return { userId: form.user_id, userGroups: [], channelId: form.channel_id };
@@ -156,17 +171,7 @@ async function bake(deps: ChatOpsDeps, form: SlashCommand, command: Extract<Chat
     ...(command.reboot !== undefined ? { noReboot: !command.reboot } : {}),
   });
   // Recorded before the execution starts, so even a very fast build finds where to report.
-  await deps.store.put({
-    buildId,
-    family: command.family,
-    responseUrl: form.response_url,
-    userId: form.user_id,
-    channelId: form.channel_id,
-    teamId: form.team_id,
-    createdAt: now.toISOString(),
-    posts: 0,
-    posted: [],
-  });
+  await deps.store.put(chatOpsRecord(form, buildId, command.family, now));
   const executionName = executionNameFor(command.family, buildId);
   const started = await startBuildExecution(deps.sfn, deps.stateMachineArn, { request, executionName });
   deps.logger.info('bake started', { buildId, family: command.family, executionArn: started.executionArn });
@@ -288,19 +293,7 @@ async function expire(deps: ChatOpsDeps, form: SlashCommand, command: Extract<Ch
     trigger: { type: 'chatops', actor: actorOf(form), channel: form.channel_id },
   });
   // Recorded before the execution starts, so even a very fast run finds where to report.
-  await deps.store.put({
-    buildId: runId,
-    kind: 'retention',
-    family: command.family,
-    responseUrl: form.response_url,
-    command: form.command,
-    userId: form.user_id,
-    channelId: form.channel_id,
-    teamId: form.team_id,
-    createdAt: now.toISOString(),
-    posts: 0,
-    posted: [],
-  });
+  await deps.store.put({ ...chatOpsRecord(form, runId, command.family, now), kind: 'retention', command: form.command });
   const executionName = retentionExecutionName(command.family, runId);
   const started = await startRetentionExecution(deps.sfn, deps.retentionStateMachineArn, { request, executionName });
   deps.logger.info('retention started', { runId, family: command.family, dryRun: request.dryRun, executionArn: started.executionArn });
