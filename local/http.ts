@@ -41,3 +41,18 @@ export function headerValue(headers: IncomingHttpHeaders, name: string): string 
   const v = headers[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
 }
+
+/**
+ * An error a local service answers with: the AWS error `code` (the SDK raises an error of that
+ * name) and the HTTP `status`. Each service has its own subclass, rendered in its protocol.
+ */
+export class LocalApiError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+    this.name = code;
+  }
+}

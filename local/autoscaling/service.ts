@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { VirtualClock } from '../clock.js';
-import type { LocalRequest, LocalResponse, LocalService } from '../http.js';
+import { LocalApiError, type LocalRequest, type LocalResponse, type LocalService } from '../http.js';
 import { JsonFileStore } from '../persist.js';
 import { Ec2ApiError } from '../ec2/errors.js';
 import { isoMs, LOCAL_ACCOUNT_ID, REGIONS } from '../ec2/model.js';
 import { parseQueryBody, type Params } from '../ec2/query.js';
-import { escapeXml } from '../ec2/xml.js';
+import { escapeXml, renderXml, type XmlObject } from '../ec2/xml.js';
 
 /**
  * The local EC2 Auto Scaling endpoint (Query protocol, Version 2011-01-01): launch
@@ -110,44 +110,13 @@ interface AutoScalingState {
 
 // ---- errors and XML ------------------------------------------------------------------------------------
 
-export class AutoScalingApiError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-    this.name = code;
-  }
-}
+export class AutoScalingApiError extends LocalApiError {}
 
 const validation = (message: string): AutoScalingApiError => new AutoScalingApiError('ValidationError', message);
 
-type XmlValue = string | number | boolean | undefined | XmlObject | XmlValue[];
-interface XmlObject {
-  [key: string]: XmlValue;
-}
-
-function render(key: string, value: XmlValue, out: string[]): void {
-  if (value === undefined) return;
-  if (Array.isArray(value)) {
-    out.push(`<${key}>`);
-    for (const item of value) render('member', item, out);
-    out.push(`</${key}>`);
-    return;
-  }
-  if (typeof value === 'object') {
-    out.push(`<${key}>`);
-    for (const [k, v] of Object.entries(value)) render(k, v, out);
-    out.push(`</${key}>`);
-    return;
-  }
-  out.push(`<${key}>${escapeXml(String(value))}</${key}>`);
-}
-
 function responseXml(action: string, requestId: string, result: XmlObject | undefined): string {
   const out = ['<?xml version="1.0" encoding="UTF-8"?>\n', `<${action}Response xmlns="${AUTOSCALING_XMLNS}">`];
-  if (result !== undefined) render(`${action}Result`, result, out);
+  if (result !== undefined) renderXml(`${action}Result`, result, out, 'member');
   out.push(`<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`);
   return out.join('');
 }

@@ -14,7 +14,12 @@ export function escapeXml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' }[c] ?? ''};`);
 }
 
-function render(key: string, value: XmlValue, out: string[]): void {
+/**
+ * Appends `value` as the element `key`: objects as nested elements, arrays as a wrapper of
+ * `listItem` elements (`item` in EC2's protocol, `member` in the other Query APIs such as
+ * Auto Scaling; an empty list is `<key/>`), scalars escaped.
+ */
+export function renderXml(key: string, value: XmlValue, out: string[], listItem: 'item' | 'member' = 'item'): void {
   if (value === undefined) return;
   if (Array.isArray(value)) {
     if (value.length === 0) {
@@ -22,13 +27,13 @@ function render(key: string, value: XmlValue, out: string[]): void {
       return;
     }
     out.push(`<${key}>`);
-    for (const item of value) render('item', item, out);
+    for (const item of value) renderXml(listItem, item, out, listItem);
     out.push(`</${key}>`);
     return;
   }
   if (typeof value === 'object') {
     out.push(`<${key}>`);
-    for (const [k, v] of Object.entries(value)) render(k, v, out);
+    for (const [k, v] of Object.entries(value)) renderXml(k, v, out, listItem);
     out.push(`</${key}>`);
     return;
   }
@@ -37,7 +42,7 @@ function render(key: string, value: XmlValue, out: string[]): void {
 
 export function responseXml(action: string, requestId: string, body: XmlObject): string {
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>\n', `<${action}Response xmlns="${EC2_XMLNS}">`, `<requestId>${requestId}</requestId>`];
-  for (const [k, v] of Object.entries(body)) render(k, v, out);
+  for (const [k, v] of Object.entries(body)) renderXml(k, v, out);
   out.push(`</${action}Response>`);
   return out.join('');
 }

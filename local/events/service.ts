@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { VirtualClock } from '../clock.js';
-import { headerValue, type LocalRequest, type LocalResponse, type LocalService } from '../http.js';
+import { headerValue, LocalApiError, type LocalRequest, type LocalResponse, type LocalService } from '../http.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../json.js';
 import { JsonFileStore } from '../persist.js';
 import { renderTargetInput, TargetInputError, validateTargetInput } from './input.js';
@@ -92,16 +92,7 @@ export interface EventsService extends LocalService {
   close(): void;
 }
 
-export class EventsApiError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-    this.name = code;
-  }
-}
+export class EventsApiError extends LocalApiError {}
 
 // ---------------------------------------------------------------------------------------------
 // persisted state

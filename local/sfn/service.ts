@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parse } from 'yaml';
-import { headerValue, type LocalRequest, type LocalResponse, type LocalService } from '../http.js';
+import { headerValue, LocalApiError, type LocalRequest, type LocalResponse, type LocalService } from '../http.js';
 import { JsonFileStore } from '../persist.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../json.js';
 import type { LocalLambda } from '../lambda.js';
@@ -43,16 +43,7 @@ export interface SfnServiceOptions {
   stateFile?: string;
 }
 
-export class SfnApiError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-    this.name = code;
-  }
-}
+export class SfnApiError extends LocalApiError {}
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']);
 
