@@ -42,6 +42,22 @@ function tokensOf(rs: RegionState): NonNullable<RegionState['launchTemplateToken
   return rs.launchTemplateTokens;
 }
 
+type TokenRecord = NonNullable<RegionState['launchTemplateTokens']>[string];
+
+/**
+ * The request's ClientToken, its parameters' fingerprint, and the earlier call made with that
+ * token (a replay); the same token with different parameters is refused.
+ */
+function replay(rs: RegionState, p: Params): { token: string | undefined; fingerprint: string; prior: TokenRecord | undefined } {
+  const token = clientToken(p);
+  const fingerprint = fingerprintOf(p);
+  const prior = token === undefined ? undefined : tokensOf(rs)[token];
+  if (prior !== undefined && prior.fingerprint !== fingerprint) {
+    throw new Ec2ApiError('IdempotentParameterMismatch', `Client token '${token}' was used with different parameters`);
+  }
+  return { token, fingerprint, prior };
+}
+
 function templateIdNotFound(id: string): Ec2ApiError {
   return new Ec2ApiError('InvalidLaunchTemplateId.NotFound', `The specified launch template, with template ID ${id}, does not exist.`);
 }
@@ -210,15 +226,10 @@ export const createLaunchTemplate: ActionHandler = (ctx) => {
   checkTemplateName(name);
   const dataParams = p.child('LaunchTemplateData');
   if (dataParams === undefined) throw new Ec2ApiError('MissingParameter', 'The request must contain the parameter LaunchTemplateData');
-  const token = clientToken(p);
-  const fingerprint = fingerprintOf(p);
-  if (token !== undefined) {
-    const prior = tokensOf(rs)[token];
-    if (prior !== undefined) {
-      if (prior.fingerprint !== fingerprint) throw new Ec2ApiError('IdempotentParameterMismatch', `Client token '${token}' was used with different parameters`);
-      const t = templatesOf(rs)[prior.launchTemplateId];
-      if (t !== undefined) return { launchTemplate: templateXml(t) };
-    }
+  const { token, fingerprint, prior } = replay(rs, p);
+  if (prior !== undefined) {
+    const t = templatesOf(rs)[prior.launchTemplateId];
+    if (t !== undefined) return { launchTemplate: templateXml(t) };
   }
   if (templateByName(rs, name) !== undefined) {
     throw new Ec2ApiError('InvalidLaunchTemplateName.AlreadyExistsException', `Launch template name already in use.`);
@@ -246,16 +257,11 @@ export const createLaunchTemplate: ActionHandler = (ctx) => {
 
 export const createLaunchTemplateVersion: ActionHandler = (ctx) => {
   const { p, rs } = ctx;
-  const token = clientToken(p);
-  const fingerprint = fingerprintOf(p);
-  if (token !== undefined) {
-    const prior = tokensOf(rs)[token];
-    if (prior !== undefined) {
-      if (prior.fingerprint !== fingerprint) throw new Ec2ApiError('IdempotentParameterMismatch', `Client token '${token}' was used with different parameters`);
-      const t = templatesOf(rs)[prior.launchTemplateId];
-      const v = t?.versions.find((x) => x.versionNumber === prior.versionNumber);
-      if (t !== undefined && v !== undefined) return { launchTemplateVersion: versionXml(t, v) };
-    }
+  const { token, fingerprint, prior } = replay(rs, p);
+  if (prior !== undefined) {
+    const t = templatesOf(rs)[prior.launchTemplateId];
+    const v = t?.versions.find((x) => x.versionNumber === prior.versionNumber);
+    if (t !== undefined && v !== undefined) return { launchTemplateVersion: versionXml(t, v) };
   }
   const t = getTemplate(ctx);
   const dataParams = p.child('LaunchTemplateData');
