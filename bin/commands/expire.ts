@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { S3Client } from '@aws-sdk/client-s3';
 import { loadFactoryConfig } from '../../functions/lib/config.js';
-import type { PlanEntry } from '../../functions/lib/retention/plan.js';
+import { countActions, type PlanEntry } from '../../functions/lib/retention/plan.js';
 import type { RetentionReport } from '../../functions/lib/retention/report.js';
 import { retentionExecutionName, retentionRequestFor, type RetentionRequest } from '../../functions/lib/retention/request.js';
 import { RetentionStore } from '../../functions/lib/retention/store.js';
@@ -49,8 +49,7 @@ export function planRows(entries: PlanEntry[], limit: number): { rows: string[][
 }
 
 function counts(entries: PlanEntry[]): string {
-  const c = { deprecate: 0, disable: 0, deregister: 0, keep: 0 };
-  for (const e of entries) c[e.action]++;
+  const c = countActions(entries);
   return `${entries.length} images: ${c.deregister} to deregister, ${c.disable} to disable, ${c.deprecate} to deprecate, ${c.keep} kept`;
 }
 

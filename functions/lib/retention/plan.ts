@@ -40,6 +40,13 @@ export interface InventoryImage {
 
 export type Action = 'keep' | 'deprecate' | 'disable' | 'deregister';
 
+/** How many entries have each action. */
+export function countActions(entries: readonly { action: Action }[]): Record<Action, number> {
+  const counts: Record<Action, number> = { keep: 0, deprecate: 0, disable: 0, deregister: 0 };
+  for (const e of entries) counts[e.action]++;
+  return counts;
+}
+
 export interface PlanEntry {
   imageId: string;
   region: string;

@@ -1,5 +1,5 @@
-import type { ImageResult, RegionPlan } from './store.js';
-import type { Action } from './plan.js';
+import { countOutcomes, type ImageResult, type RegionPlan } from './store.js';
+import { countActions, type Action } from './plan.js';
 
 /**
  * The end of a retention run: per region, what was planned, what happened, and every image
@@ -40,10 +40,8 @@ export interface RegionRun {
 
 export function retentionReport(runId: string, family: string, dryRun: boolean, runs: RegionRun[], calls: Record<string, number>, throttled: number): RetentionReport {
   const regions = runs.map((r): RegionReport => {
-    const planned: Record<Action, number> = { keep: 0, deprecate: 0, disable: 0, deregister: 0 };
-    for (const e of r.plan?.entries ?? []) planned[e.action]++;
-    const outcomes: RegionReport['outcomes'] = { deprecated: 0, disabled: 0, deregistered: 0, 'already-done': 0, kept: 0, failed: 0 };
-    for (const x of r.results) outcomes[x.outcome]++;
+    const planned = countActions(r.plan?.entries ?? []);
+    const outcomes = countOutcomes(r.results);
     const failures = r.results
       .filter((x) => x.outcome === 'failed' || x.error !== undefined)
       .slice(0, MAX_LISTED)

@@ -9,10 +9,10 @@ import { familyImages, imageTags } from '../ec2/images.js';
 import { deleteBundleFromS3 } from '../bundle/s3.js';
 import type { Logger } from '../logger.js';
 import { deprecateImage, deregisterImage, disableImage, otherImagesOfBundle, snapshotsStillPresent } from './actions.js';
-import { planRetention, type Action, type InventoryImage, type PlanEntry } from './plan.js';
+import { countActions, planRetention, type Action, type InventoryImage, type PlanEntry } from './plan.js';
 import { findImageReferences } from './references.js';
 import type { RetentionRequest } from './request.js';
-import type { ImageResult, Ledger, RegionPlan, RetentionStore, Target } from './store.js';
+import { countOutcomes, type ImageResult, type Ledger, type RegionPlan, type RetentionStore, type Target } from './store.js';
 
 /**
  * One retention run, region by region: `planRegion` (inventory, in-use check, plan, stored
@@ -63,8 +63,6 @@ export function toInventory(region: string, i: Image, ledger: Ledger): Inventory
   if (disabledAt !== undefined) item.disabledAt = disabledAt;
   return item;
 }
-
-const zeroCounts = (): ActionCounts => ({ keep: 0, deprecate: 0, disable: 0, deregister: 0 });
 
 /** Deprecations, then disables, oldest first in each: the mutating lane. */
 const ACTION_ORDER: Record<Exclude<Action, 'keep'>, number> = { deprecate: 0, disable: 1, deregister: 2 };
@@ -124,8 +122,7 @@ export async function planRegion(deps: RegionDeps, request: RetentionRequest, no
 
   const plan: RegionPlan = { runId: request.runId, family: request.family, region: deps.region, now: now.toISOString(), entries, targets: ordered };
   const planKey = await deps.store.putPlan(plan);
-  const counts = zeroCounts();
-  for (const e of entries) counts[e.action]++;
+  const counts = countActions(entries);
   deps.logger.info('retention plan', { region: deps.region, images: inventory.length, ...counts });
   return { region: deps.region, planKey, images: inventory.length, counts, targets: targets.length };
 }
@@ -135,8 +132,6 @@ export interface ApplyProgress {
   done: boolean;
   outcomes: Record<ImageResult['outcome'], number>;
 }
-
-const zeroOutcomes = (): ApplyProgress['outcomes'] => ({ deprecated: 0, disabled: 0, deregistered: 0, 'already-done': 0, kept: 0, failed: 0 });
 
 /**
  * The world changes between plan and action. Right before acting, each target of the batch
@@ -194,8 +189,7 @@ export async function applyStep(deps: RegionDeps, input: ApplyStepInput): Promis
   const plan = await deps.store.getPlan(request.runId, deps.region);
   const batch = plan.targets.slice(cursor, cursor + request.batchSize);
   const next = cursor + batch.length;
-  const outcomes = zeroOutcomes();
-  if (batch.length === 0) return { cursor: next, done: true, outcomes, results: [] };
+  if (batch.length === 0) return { cursor: next, done: true, outcomes: countOutcomes([]), results: [] };
 
   const ledger = await deps.store.getLedger(request.family, deps.region);
   const decisions = await recheck(deps, request, batch, input.planNow, ledger);
@@ -259,7 +253,7 @@ export async function applyStep(deps: RegionDeps, input: ApplyStepInput): Promis
       r.keptSnapshots = [...(r.keptSnapshots ?? []), ...lingering.map((snapshotId) => ({ snapshotId, reason: 'still present after deregistration' }))];
     }
   }
-  for (const r of results) outcomes[r.outcome]++;
+  const outcomes = countOutcomes(results);
 
   await deps.store.putLedger(request.family, deps.region, ledger);
   await deps.store.putResults(request.runId, deps.region, cursor, results);

@@ -48,6 +48,13 @@ export interface ImageResult {
   error?: string;
 }
 
+/** How many results have each outcome. */
+export function countOutcomes(results: readonly ImageResult[]): Record<Outcome, number> {
+  const counts: Record<Outcome, number> = { deprecated: 0, disabled: 0, deregistered: 0, 'already-done': 0, kept: 0, failed: 0 };
+  for (const r of results) counts[r.outcome]++;
+  return counts;
+}
+
 const LedgerSchema = z.object({ disabledAt: z.record(z.string(), z.string()) }).strict();
 export type Ledger = z.infer<typeof LedgerSchema>;
 
