@@ -48,7 +48,7 @@ function entries(region: string, actions: Action[], offset = 0): PlanEntry[] {
 }
 
 function planOf(region: string, list: PlanEntry[]): RegionPlan {
-  return { runId: RUN_ID, family: 'web', region, now: '2026-11-23T08:00:00Z', entries: list, targets: [] };
+  return { runId: RUN_ID, family: 'web', region, now: '2026-11-23T08:00:00Z', entries: list };
 }
 
 type Plans = Record<string, RegionPlan>;

@@ -120,8 +120,8 @@ export async function planRegion(deps: RegionDeps, request: RetentionRequest, no
   const pruned = Object.fromEntries(Object.entries(ledger.disabledAt).filter(([id]) => live.has(id)));
   if (Object.keys(pruned).length !== Object.keys(ledger.disabledAt).length) await deps.store.putLedger(request.family, deps.region, { disabledAt: pruned });
 
-  const plan: RegionPlan = { runId: request.runId, family: request.family, region: deps.region, now: now.toISOString(), entries, targets: ordered };
-  const planKey = await deps.store.putPlan(plan);
+  const plan: RegionPlan = { runId: request.runId, family: request.family, region: deps.region, now: now.toISOString(), entries };
+  const planKey = await deps.store.putPlan(plan, ordered);
   const counts = countActions(entries);
   deps.logger.info('retention plan', { region: deps.region, images: inventory.length, ...counts });
   return { region: deps.region, planKey, images: inventory.length, counts, targets: targets.length };
@@ -186,8 +186,8 @@ export const DEPRECATION_MARGIN_MS = 10 * 60_000;
  */
 export async function applyStep(deps: RegionDeps, input: ApplyStepInput): Promise<ApplyProgress & { results: ImageResult[] }> {
   const { request, cursor } = input;
-  const plan = await deps.store.getPlan(request.runId, deps.region);
-  const batch = plan.targets.slice(cursor, cursor + request.batchSize);
+  const targets = await deps.store.getTargets(request.runId, deps.region);
+  const batch = targets.slice(cursor, cursor + request.batchSize);
   const next = cursor + batch.length;
   if (batch.length === 0) return { cursor: next, done: true, outcomes: countOutcomes([]), results: [] };
 
@@ -269,7 +269,7 @@ export async function applyStep(deps: RegionDeps, input: ApplyStepInput): Promis
   }
   await publishEvents(deps.events, deps.bus, events);
   deps.logger.info('retention step', { region: deps.region, cursor, size: batch.length, ...outcomes });
-  return { cursor: next, done: next >= plan.targets.length, outcomes, results };
+  return { cursor: next, done: next >= targets.length, outcomes, results };
 }
 
 /** Deletes an instance-store image's bundle unless another image of the account still uses it. */

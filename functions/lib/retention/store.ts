@@ -6,7 +6,9 @@ import type { Action, PlanEntry } from './plan.js';
 /**
  * Where a retention run keeps what does not fit in a state machine payload (256 KB), in the
  * factory's state bucket:
- *   retention/runs/<runId>/<region>/plan.json             the plan of one region
+ *   retention/runs/<runId>/<region>/plan.json             the plan of one region (every image)
+ *   retention/runs/<runId>/<region>/targets.json          the images to act on, in order (each
+ *                                                         apply step reads this, not the plan)
  *   retention/runs/<runId>/<region>/results/<cursor>.json  the outcome of one apply step
  *   retention/ledger/<family>/<region>.json               when the factory disabled each image
  * Results are keyed by the step's cursor, so a step run twice writes the same object.
@@ -30,8 +32,6 @@ export interface RegionPlan {
   /** The instant the plan was computed for (the execution's start). */
   now: string;
   entries: PlanEntry[];
-  /** The entries to act on, in the order they are acted on. */
-  targets: Target[];
 }
 
 export type Outcome = 'deprecated' | 'disabled' | 'deregistered' | 'already-done' | 'kept' | 'failed';
@@ -59,6 +59,7 @@ const LedgerSchema = z.object({ disabledAt: z.record(z.string(), z.string()) }).
 export type Ledger = z.infer<typeof LedgerSchema>;
 
 export const planKey = (runId: string, region: string): string => `retention/runs/${runId}/${region}/plan.json`;
+export const targetsKey = (runId: string, region: string): string => `retention/runs/${runId}/${region}/targets.json`;
 export const resultsPrefix = (runId: string, region: string): string => `retention/runs/${runId}/${region}/results/`;
 export const resultKey = (runId: string, region: string, cursor: number): string => `${resultsPrefix(runId, region)}${String(cursor).padStart(7, '0')}.json`;
 export const ledgerKey = (family: string, region: string): string => `retention/ledger/${family}/${region}.json`;
@@ -84,18 +85,26 @@ export class RetentionStore {
     }
   }
 
-  async putPlan(plan: RegionPlan): Promise<string> {
+  /** Stores the plan and, apart, its targets (the entries to act on, in the order they are acted on). */
+  async putPlan(plan: RegionPlan, targets: Target[]): Promise<string> {
     const key = planKey(plan.runId, plan.region);
+    await this.put(targetsKey(plan.runId, plan.region), targets);
     await this.put(key, plan);
     return key;
   }
 
   async getPlan(runId: string, region: string): Promise<RegionPlan> {
     const v = await this.get(planKey(runId, region));
-    if (v === undefined || typeof v !== 'object' || v === null || !Array.isArray((v as RegionPlan).targets)) {
+    if (v === undefined || typeof v !== 'object' || v === null || !Array.isArray((v as RegionPlan).entries)) {
       throw new UnexpectedResponseError(`The retention plan ${planKey(runId, region)} is missing or unreadable`);
     }
     return v as RegionPlan;
+  }
+
+  async getTargets(runId: string, region: string): Promise<Target[]> {
+    const v = await this.get(targetsKey(runId, region));
+    if (!Array.isArray(v)) throw new UnexpectedResponseError(`The retention targets ${targetsKey(runId, region)} are missing or unreadable`);
+    return v as Target[];
   }
 
   async putResults(runId: string, region: string, cursor: number, results: ImageResult[]): Promise<void> {
