@@ -41,3 +41,14 @@ export function awsError(code: string, message = code): Error {
   e.name = code;
   return e;
 }
+
+/** The error name and HTTP status of a call that must fail (an SDK error); throws if it succeeds. */
+export async function failure(p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
+  try {
+    await p;
+  } catch (e) {
+    const err = e as { name: string; $metadata?: { httpStatusCode?: number } };
+    return { name: err.name, status: err.$metadata?.httpStatusCode };
+  }
+  throw new Error('expected the call to fail');
+}

@@ -2,6 +2,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { VirtualClock } from '../../local/clock.js';
 import { serveLocalServices } from '../../local/server.js';
 import { createEc2Service, type Ec2Event, type Ec2Service, type Ec2ServiceOptions } from '../../local/ec2/service.js';
+import { failure } from '../fixtures.js';
 
 /**
  * The local EC2 endpoint behind a node:http server on a free port, built the way the local
@@ -62,10 +63,5 @@ export function tagMap(tags: { Key?: string | undefined; Value?: string | undefi
 
 /** The SDK error name of a rejected call (fails the test if it resolves). */
 export async function errorName(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return e instanceof Error ? e.name : String(e);
-  }
-  throw new Error('expected the call to fail');
+  return (await failure(p)).name;
 }

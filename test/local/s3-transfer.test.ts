@@ -25,6 +25,7 @@ import {
 import type { LocalRequest, LocalService } from '../../local/http.js';
 import { serveLocalServices } from '../../local/server.js';
 import { createS3Service, type S3Service, type S3ServiceOptions } from '../../local/s3/service.js';
+import { failure } from '../fixtures.js';
 
 const ACCOUNT = '123456789012';
 const MiB = 1024 * 1024;
@@ -66,16 +67,6 @@ async function startS3(opts: Partial<S3ServiceOptions> = {}): Promise<Harness> {
       await served.close();
     },
   };
-}
-
-async function failure(p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; $metadata?: { httpStatusCode?: number } };
-    return { name: err.name, status: err.$metadata?.httpStatusCode };
-  }
-  throw new Error('expected the call to fail');
 }
 
 const SIGNED = 'AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0';

@@ -24,6 +24,7 @@ import {
 import type { LocalRequest } from '../../local/http.js';
 import { serveLocalServices } from '../../local/server.js';
 import { createS3Service, type S3Service, type S3ServiceOptions } from '../../local/s3/service.js';
+import { failure } from '../fixtures.js';
 
 const ACCOUNT = '123456789012';
 const ZA_TEAM = '6aa5a366c34c1cbe25dc49211496e913e0351eb0e8c37aa3477e40942ec6b97c';
@@ -61,16 +62,6 @@ async function startS3(opts: Partial<S3ServiceOptions> = {}): Promise<Harness> {
       await served.close();
     },
   };
-}
-
-async function failure(p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; $metadata?: { httpStatusCode?: number } };
-    return { name: err.name, status: err.$metadata?.httpStatusCode };
-  }
-  throw new Error('expected the call to fail');
 }
 
 /** An unsigned request (raw HTTP), for what the SDK hides: error XML, virtual-host style. */
