@@ -26,7 +26,36 @@ function textGenerator(seed = 42): (n: number) => Buffer {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return s / 4294967296;
   };
-  const syllables = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'ti', 'vo', 'ze', 'an', 'el', 'in', 'or', 'us', 'bra', 'cle', 'dri', 'fro', 'gla', 'pre', 'sto', 'tra', 'ex', 'qu', 'ph', 'th', 'sh', 'ch'];
+  const syllables = [
+    'ka',
+    'lo',
+    'mi',
+    'ne',
+    'ru',
+    'sa',
+    'ti',
+    'vo',
+    'ze',
+    'an',
+    'el',
+    'in',
+    'or',
+    'us',
+    'bra',
+    'cle',
+    'dri',
+    'fro',
+    'gla',
+    'pre',
+    'sto',
+    'tra',
+    'ex',
+    'qu',
+    'ph',
+    'th',
+    'sh',
+    'ch',
+  ];
   const vocabulary = Array.from({ length: 4000 }, () => {
     let w = '';
     const n = 1 + Math.floor(rnd() * 4);
@@ -94,7 +123,26 @@ interface Keys {
 async function ours(work: string, image: string, keys: Keys, rssProbe: string): Promise<{ ms: number; rssMiB: number; bundled: number }> {
   const dest = join(work, 'ours');
   rmSync(dest, { recursive: true, force: true });
-  const args = ['--require', rssProbe, join(ROOT, 'bin', 'ami-factory.js'), 'bundle', '-i', image, '-c', keys.cert, '-k', keys.key, '-u', '123456789012', '-r', 'x86_64', '-d', dest, '--ec2cert', keys.ec2cert];
+  const args = [
+    '--require',
+    rssProbe,
+    join(ROOT, 'bin', 'ami-factory.js'),
+    'bundle',
+    '-i',
+    image,
+    '-c',
+    keys.cert,
+    '-k',
+    keys.key,
+    '-u',
+    '123456789012',
+    '-r',
+    'x86_64',
+    '-d',
+    dest,
+    '--ec2cert',
+    keys.ec2cert,
+  ];
   const { ms, stderr } = await spawnTimed(process.execPath, args);
   const rss = /maxrss-kib=(\d+)/.exec(stderr);
   if (rss === null) throw new Error(`no RSS from the child: ${stderr}`);
@@ -125,14 +173,40 @@ async function shell(work: string, image: string): Promise<{ ms: number; bundled
 export async function run(): Promise<void> {
   const sizeMiB = Number(process.env.BENCH_SIZE_MIB ?? 1024);
   const runs = Number(process.env.BENCH_RUNS ?? 3);
-  if (!Number.isInteger(sizeMiB) || sizeMiB < 2 || !Number.isInteger(runs) || runs < 1) throw new Error('BENCH_SIZE_MIB must be an integer ≥ 2 and BENCH_RUNS ≥ 1');
+  if (!Number.isInteger(sizeMiB) || sizeMiB < 2 || !Number.isInteger(runs) || runs < 1)
+    throw new Error('BENCH_SIZE_MIB must be an integer ≥ 2 and BENCH_RUNS ≥ 1');
   const work = mkdtempSync(join(tmpdir(), 'ami-factory-bench-bundle-'));
   try {
     const keys: Keys = { cert: join(work, 'cert.pem'), key: join(work, 'key.pem'), ec2cert: join(work, 'ec2-cert.pem') };
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=bench', '-days', '1', '-keyout', keys.key, '-out', keys.cert], { stdio: 'ignore' });
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=ec2', '-days', '1', '-keyout', join(work, 'ec2-key.pem'), '-out', keys.ec2cert], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=bench', '-days', '1', '-keyout', keys.key, '-out', keys.cert],
+      { stdio: 'ignore' },
+    );
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=ec2',
+        '-days',
+        '1',
+        '-keyout',
+        join(work, 'ec2-key.pem'),
+        '-out',
+        keys.ec2cert,
+      ],
+      { stdio: 'ignore' },
+    );
     const rssProbe = join(work, 'rss-probe.cjs');
-    writeFileSync(rssProbe, "process.on('exit', () => require('node:fs').writeSync(2, `\\nmaxrss-kib=${process.resourceUsage().maxRSS}\\n`));\n");
+    writeFileSync(
+      rssProbe,
+      "process.on('exit', () => require('node:fs').writeSync(2, `\\nmaxrss-kib=${process.resourceUsage().maxRSS}\\n`));\n",
+    );
 
     const image = join(work, 'bench.img');
     console.log(`making a ${sizeMiB} MiB image (half random, half log-like text) in ${work} …`);
@@ -156,7 +230,9 @@ export async function run(): Promise<void> {
       oursMs.push(o.ms);
       rssFull.push(o.rssMiB);
       oursBundled = o.bundled;
-      console.log(`  run ${i + 1}: ours  ${(o.ms / 1000).toFixed(1)} s (${((sizeMiB * MIB) / 1e6 / (o.ms / 1000)).toFixed(1)} MB/s), peak RSS ${o.rssMiB.toFixed(0)} MiB`);
+      console.log(
+        `  run ${i + 1}: ours  ${(o.ms / 1000).toFixed(1)} s (${((sizeMiB * MIB) / 1e6 / (o.ms / 1000)).toFixed(1)} MB/s), peak RSS ${o.rssMiB.toFixed(0)} MiB`,
+      );
     }
     const rssSmall: number[] = [];
     for (let i = 0; i < Math.min(runs, 2); i++) rssSmall.push((await ours(work, small, keys, rssProbe)).rssMiB);

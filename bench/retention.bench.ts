@@ -48,7 +48,14 @@ import { startLocalCloud, type LocalCloud } from '../local/server.js';
 const FAMILY = 'bench';
 const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1', 'eu-central-1'];
 const DAY = 86_400_000;
-const POLICY = { keepNewest: 5, maxAgeDays: 90, deprecateAfterDays: 30, disableGraceDays: 0, excludeTags: { 'ami-factory:keep': 'true' }, deleteBundles: true };
+const POLICY = {
+  keepNewest: 5,
+  maxAgeDays: 90,
+  deprecateAfterDays: 30,
+  disableGraceDays: 0,
+  excludeTags: { 'ami-factory:keep': 'true' },
+  deleteBundles: true,
+};
 const creds = { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' };
 
 function envNumber(name: string, fallback: number, valid: (n: number) => boolean, what: string): number {
@@ -81,7 +88,9 @@ async function allImages(ec2: EC2Client): Promise<Image[]> {
   const out: Image[] = [];
   let NextToken: string | undefined;
   do {
-    const page = await ec2.send(new DescribeImagesCommand({ Owners: ['self'], IncludeDeprecated: true, IncludeDisabled: true, MaxResults: 1000, NextToken }));
+    const page = await ec2.send(
+      new DescribeImagesCommand({ Owners: ['self'], IncludeDeprecated: true, IncludeDisabled: true, MaxResults: 1000, NextToken }),
+    );
     out.push(...(page.Images ?? []));
     NextToken = page.NextToken;
   } while (NextToken);
@@ -133,7 +142,12 @@ async function addReferences(cloud: LocalCloud, clients: Map<string, EC2Client>,
     (await ec2(region).send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]?.Instances?.[0]?.State?.Name;
 
   const lt1 = pick(r1, 0);
-  await ec2(r1).send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'bench-default', LaunchTemplateData: { ImageId: lt1, InstanceType: 't3.micro' } }));
+  await ec2(r1).send(
+    new CreateLaunchTemplateCommand({
+      LaunchTemplateName: 'bench-default',
+      LaunchTemplateData: { ImageId: lt1, InstanceType: 't3.micro' },
+    }),
+  );
   inUse.set(lt1, `launch template $Default (${r1})`);
   const excluded = pick(r1, 3);
   await ec2(r1).send(new CreateTagsCommand({ Resources: [excluded], Tags: [{ Key: 'ami-factory:keep', Value: 'true' }] }));
@@ -145,8 +159,18 @@ async function addReferences(cloud: LocalCloud, clients: Map<string, EC2Client>,
 
   const ltDefault = pick(r3, 2);
   const ltLatest = pick(r3, 4);
-  const lt = await ec2(r3).send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'bench-latest', LaunchTemplateData: { ImageId: ltDefault, InstanceType: 't3.micro' } }));
-  await ec2(r3).send(new CreateLaunchTemplateVersionCommand({ LaunchTemplateId: lt.LaunchTemplate?.LaunchTemplateId, LaunchTemplateData: { ImageId: ltLatest, InstanceType: 't3.micro' } }));
+  const lt = await ec2(r3).send(
+    new CreateLaunchTemplateCommand({
+      LaunchTemplateName: 'bench-latest',
+      LaunchTemplateData: { ImageId: ltDefault, InstanceType: 't3.micro' },
+    }),
+  );
+  await ec2(r3).send(
+    new CreateLaunchTemplateVersionCommand({
+      LaunchTemplateId: lt.LaunchTemplate?.LaunchTemplateId,
+      LaunchTemplateData: { ImageId: ltLatest, InstanceType: 't3.micro' },
+    }),
+  );
   inUse.set(ltDefault, `launch template $Default (${r3})`);
   inUse.set(ltLatest, `launch template $Latest (${r3})`);
 
@@ -167,7 +191,11 @@ async function addReferences(cloud: LocalCloud, clients: Map<string, EC2Client>,
       },
       timeoutMs,
     ),
-    until(`instance ${terminated} terminates`, async () => ((await stateOf(r4, terminated)) === 'terminated' ? true : undefined), timeoutMs),
+    until(
+      `instance ${terminated} terminates`,
+      async () => ((await stateOf(r4, terminated)) === 'terminated' ? true : undefined),
+      timeoutMs,
+    ),
   ]);
   return inUse;
 }
@@ -264,7 +292,11 @@ async function oneRun(index: number, count: number, timeScale: number): Promise<
     const realStart = performance.now();
     const cpuStart = process.cpuUsage();
     const { executionArn } = await sfn.send(
-      new StartExecutionCommand({ stateMachineArn: cloud.stateMachineArn('image-retention'), name: `retention-${runId}`, input: JSON.stringify(input) }),
+      new StartExecutionCommand({
+        stateMachineArn: cloud.stateMachineArn('image-retention'),
+        name: `retention-${runId}`,
+        input: JSON.stringify(input),
+      }),
     );
     // Generous: 30 simulated minutes, or 10 real minutes, whichever is longer.
     const d = await waitForExecution(sfn, executionArn ?? '', Math.max(600_000, (1_800_000 / timeScale) * 2));
@@ -330,7 +362,8 @@ async function oneRun(index: number, count: number, timeScale: number): Promise<
       for (const r of results) {
         if (r.outcome !== 'deregistered') continue;
         const now = after.get(r.imageId);
-        if (now !== undefined && now.State !== 'deregistered') problems.push(`${region} ${r.imageId}: reported deregistered, still ${now.State}`);
+        if (now !== undefined && now.State !== 'deregistered')
+          problems.push(`${region} ${r.imageId}: reported deregistered, still ${now.State}`);
         const left = (r.deletedSnapshots ?? []).filter((s) => snapshots.has(s));
         if (left.length > 0) problems.push(`${region} ${r.imageId}: snapshots ${left.join(', ')} reported deleted, still present`);
         if ((r.deletedSnapshots ?? []).length === 0) problems.push(`${region} ${r.imageId}: deregistered without deleting its snapshot`);
@@ -340,11 +373,15 @@ async function oneRun(index: number, count: number, timeScale: number): Promise<
         const gone = now === undefined || now.State === 'deregistered';
         const why = protectedIds.get(id) ?? 'newest 5 or younger than 30 days';
         if (expected.untouched.has(id)) {
-          if (gone || now.State !== old.State || now.DeprecationTime !== old.DeprecationTime) problems.push(`${region} ${id} (${why}) was touched: ${gone ? 'deregistered' : `${now.State}, deprecation ${now.DeprecationTime ?? 'none'}`}`);
+          if (gone || now.State !== old.State || now.DeprecationTime !== old.DeprecationTime)
+            problems.push(
+              `${region} ${id} (${why}) was touched: ${gone ? 'deregistered' : `${now.State}, deprecation ${now.DeprecationTime ?? 'none'}`}`,
+            );
         } else if (expected.deregister.has(id)) {
           if (!gone) problems.push(`${region} ${id}: expired and unused, still ${now.State}`);
         } else if (expected.deprecate.has(id)) {
-          if (gone || now.DeprecationTime === undefined || now.State !== 'available') problems.push(`${region} ${id}: older than 30 days, not deprecated (${gone ? 'deregistered' : now.State})`);
+          if (gone || now.DeprecationTime === undefined || now.State !== 'available')
+            problems.push(`${region} ${id}: older than 30 days, not deprecated (${gone ? 'deregistered' : now.State})`);
         }
       }
     }

@@ -50,7 +50,8 @@ function logicalId(family, kind = 'build') {
 function scheduleTargetInput(family, kind = 'build') {
   if (!FAMILY.test(family)) throw new Error(`"${family}" is not a valid family name`);
   kindOf(kind);
-  const template = kind === 'build' ? `{"family":"${family}","id":<id>,"time":<time>}` : `{"family":"${family}","kind":"${kind}","id":<id>,"time":<time>}`;
+  const template =
+    kind === 'build' ? `{"family":"${family}","id":<id>,"time":<time>}` : `{"family":"${family}","kind":"${kind}","id":<id>,"time":<time>}`;
   return { InputPathsMap: { id: '$.id', time: '$.time' }, InputTemplate: template };
 }
 

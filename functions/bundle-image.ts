@@ -25,7 +25,10 @@ const Input = z
     source: z.object({ bucket: z.string().min(3).max(63), key: z.string().min(1).max(1024) }).strict(),
     /** `bucket` or `bucket/prefix` for the parts and the manifest. */
     destination: z.string().min(3).max(1024),
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/).optional(),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/)
+      .optional(),
     architecture: z.enum(['i386', 'x86_64']),
     account: AccountIdSchema,
   })

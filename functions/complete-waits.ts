@@ -6,18 +6,22 @@ import { WaitStore } from './lib/waits.js';
 
 /** `EC2 AMI State Change` and `EC2 Instance State-change Notification` events (aws-facts.md). */
 const Ec2Event = z.discriminatedUnion('detail-type', [
-  z.object({
-    'detail-type': z.literal('EC2 AMI State Change'),
-    source: z.literal('aws.ec2'),
-    region: z.string(),
-    detail: z.object({ ImageId: z.string(), State: z.string() }).passthrough(),
-  }).passthrough(),
-  z.object({
-    'detail-type': z.literal('EC2 Instance State-change Notification'),
-    source: z.literal('aws.ec2'),
-    region: z.string(),
-    detail: z.object({ 'instance-id': z.string(), state: z.string() }).passthrough(),
-  }).passthrough(),
+  z
+    .object({
+      'detail-type': z.literal('EC2 AMI State Change'),
+      source: z.literal('aws.ec2'),
+      region: z.string(),
+      detail: z.object({ ImageId: z.string(), State: z.string() }).passthrough(),
+    })
+    .passthrough(),
+  z
+    .object({
+      'detail-type': z.literal('EC2 Instance State-change Notification'),
+      source: z.literal('aws.ec2'),
+      region: z.string(),
+      detail: z.object({ 'instance-id': z.string(), state: z.string() }).passthrough(),
+    })
+    .passthrough(),
 ]);
 
 /** Completes the waits recorded for the image or instance an EC2 event is about. */

@@ -33,7 +33,11 @@ export const handler = taskHandler('finalize-image', Input, async ({ request, re
   const shared = wantsSharing ? await applySharing(ec2, imageId, s) : null;
   const base = { buildId: request.buildId, family: request.family, region, imageId, imageName: undefined };
   const events: { type: FactoryEventType; detail: typeof base & Record<string, unknown>; resources: string[] }[] = [
-    { type: home ? 'ImageAvailable' : 'ImageCopied', detail: { ...base, sourceRegion: request.region, deprecateAt }, resources: [imageArn(region, imageId)] },
+    {
+      type: home ? 'ImageAvailable' : 'ImageCopied',
+      detail: { ...base, sourceRegion: request.region, deprecateAt },
+      resources: [imageArn(region, imageId)],
+    },
   ];
   if (shared !== null) {
     events.push({
@@ -55,6 +59,15 @@ export const handler = taskHandler('finalize-image', Input, async ({ request, re
     region,
     imageId,
     deprecateAt,
-    sharing: shared === null ? null : { accounts: s.accounts, organizationArns: s.organizationArns, organizationalUnitArns: s.organizationalUnitArns, public: s.public, unmanaged: shared.unmanaged },
+    sharing:
+      shared === null
+        ? null
+        : {
+            accounts: s.accounts,
+            organizationArns: s.organizationArns,
+            organizationalUnitArns: s.organizationalUnitArns,
+            public: s.public,
+            unmanaged: shared.unmanaged,
+          },
   };
 });

@@ -10,7 +10,8 @@ export const handler = taskHandler(
   'launch-builder',
   z.object({ request: BuildRequestSchema, baseImageId: ImageIdSchema }).strict(),
   async ({ request, baseImageId }, logger) => {
-    if (request.source.type !== 'base-image') throw new ValidationError(`launch-builder handles base-image sources, not ${request.source.type}`);
+    if (request.source.type !== 'base-image')
+      throw new ValidationError(`launch-builder handles base-image sources, not ${request.source.type}`);
     const builder = await launchBuilder(ec2Client(request.region), request, request.source, baseImageId);
     logger.info('builder launched', { instanceId: builder.instanceId, baseImageId });
     return builder;

@@ -22,7 +22,9 @@ const InputSchema = z
 function adopt(image: Image, request: BuildRequest, name: string): CreatedImage {
   const owner = image.Tags?.find((t) => t.Key === TAG.buildId)?.Value;
   if (owner !== request.buildId) {
-    throw new ImageFailedError(`An image named ${name} already exists (${image.ImageId}) but belongs to build ${owner ?? '(untagged)'}, not ${request.buildId}`);
+    throw new ImageFailedError(
+      `An image named ${name} already exists (${image.ImageId}) but belongs to build ${owner ?? '(untagged)'}, not ${request.buildId}`,
+    );
   }
   if (image.ImageId === undefined) throw new UnexpectedResponseError('DescribeImages returned an image without an id');
   return { imageId: image.ImageId, imageName: name, created: false };
@@ -33,7 +35,12 @@ function adopt(image: Image, request: BuildRequest, name: string): CreatedImage 
  * deterministic name). The bundle is checked first, as EC2 will: manifest and every part present
  * with their sizes and readable by EC2 (aws-exec-read), the signature when a certificate is given.
  */
-export async function registerBundle(ec2: EC2Client, check: (location: string) => Promise<unknown>, request: BuildRequest, imageLocation: string): Promise<CreatedImage> {
+export async function registerBundle(
+  ec2: EC2Client,
+  check: (location: string) => Promise<unknown>,
+  request: BuildRequest,
+  imageLocation: string,
+): Promise<CreatedImage> {
   const name = imageName(request.family, request.requestedAt, request.buildId);
   const existing = await findOwnImageByName(ec2, name);
   if (existing !== undefined) return adopt(existing, request, name);
@@ -44,7 +51,9 @@ export async function registerBundle(ec2: EC2Client, check: (location: string) =
       new RegisterImageCommand({
         Name: name,
         ImageLocation: imageLocation,
-        ...(request.source.type === 'bundle' && request.source.architecture !== undefined ? { Architecture: request.source.architecture } : {}),
+        ...(request.source.type === 'bundle' && request.source.architecture !== undefined
+          ? { Architecture: request.source.architecture }
+          : {}),
         Description: request.description ?? `${request.family} image built by ami-factory (build ${request.buildId})`,
         TagSpecifications: [{ ResourceType: 'image', Tags: tags }],
       }),

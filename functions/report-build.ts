@@ -37,7 +37,13 @@ export const handler = taskHandler('report-build', Input, async ({ request, home
   const regions = [
     home !== null && error === null
       ? { region: request.region, status: 'succeeded' as const, imageId: home.imageId }
-      : { region: request.region, status: 'failed' as const, imageId: home?.imageId ?? null, error: error?.Error ?? 'Unknown', cause: causeText(error?.Cause) },
+      : {
+          region: request.region,
+          status: 'failed' as const,
+          imageId: home?.imageId ?? null,
+          error: error?.Error ?? 'Unknown',
+          cause: causeText(error?.Cause),
+        },
     ...copies.map((c) => ({ ...c, cause: causeText(c.cause) })),
   ];
   const failed = regions.filter((r) => r.status === 'failed').length;

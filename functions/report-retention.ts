@@ -9,10 +9,24 @@ import { taskHandler } from './lib/task-handler.js';
 
 const Counts = z.record(z.string(), z.number());
 const PlanState = z
-  .object({ region: z.string(), status: z.enum(['planned', 'plan-failed']), error: z.string().optional(), cause: z.string().optional(), calls: Counts.optional(), throttled: z.number().optional() })
+  .object({
+    region: z.string(),
+    status: z.enum(['planned', 'plan-failed']),
+    error: z.string().optional(),
+    cause: z.string().optional(),
+    calls: Counts.optional(),
+    throttled: z.number().optional(),
+  })
   .passthrough();
 const ApplyState = z
-  .object({ region: z.string(), status: z.enum(['applied', 'apply-failed', 'skipped']), error: z.string().optional(), cause: z.string().optional(), calls: Counts.optional(), throttled: z.number().optional() })
+  .object({
+    region: z.string(),
+    status: z.enum(['applied', 'apply-failed', 'skipped']),
+    error: z.string().optional(),
+    cause: z.string().optional(),
+    calls: Counts.optional(),
+    throttled: z.number().optional(),
+  })
   .passthrough();
 
 const Input = z

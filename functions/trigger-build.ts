@@ -14,8 +14,5 @@ const stateMachineArn = requiredEnv('AMI_FACTORY_STATE_MACHINE_ARN');
  * `BuildRequestRejected` and starts nothing.
  */
 export const handler = taskHandler('trigger-build', z.unknown(), async (event, logger) =>
-  triggerBuilds(
-    { config: factoryConfig(), sfn: sfnClient(), events: eventsClient(), stateMachineArn, bus: eventBusName(), logger },
-    event,
-  ),
+  triggerBuilds({ config: factoryConfig(), sfn: sfnClient(), events: eventsClient(), stateMachineArn, bus: eventBusName(), logger }, event),
 );

@@ -95,7 +95,13 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const clock = new VirtualClock(timeScale, Math.max(Date.now(), lastVirtual));
 
   const lambda = new LocalLambda(projectRoot, 'us-east-1', LOCAL_ACCOUNT_ID);
-  const sfnOpts: ConstructorParameters<typeof SfnService>[0] = { projectRoot, accountId: LOCAL_ACCOUNT_ID, lambda, timeScale, now: () => clock.nowMs() };
+  const sfnOpts: ConstructorParameters<typeof SfnService>[0] = {
+    projectRoot,
+    accountId: LOCAL_ACCOUNT_ID,
+    lambda,
+    timeScale,
+    now: () => clock.nowMs(),
+  };
   const sfnFile = file('sfn.json');
   if (sfnFile !== undefined) sfnOpts.stateFile = sfnFile;
   const sfn = new SfnService(sfnOpts);
@@ -156,7 +162,13 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const localApi = (path: string): LocalResponse | undefined => {
     if (path === '/_local/health') return json({ ok: true, service: 'ami-factory-local-cloud' });
     if (path === '/_local/stats') {
-      return json({ ec2: ec2.stats(), s3: s3.stats(), lambda: Object.fromEntries(lambda.invocations), timeScale, virtualTime: clock.now().toISOString() });
+      return json({
+        ec2: ec2.stats(),
+        s3: s3.stats(),
+        lambda: Object.fromEntries(lambda.invocations),
+        timeScale,
+        virtualTime: clock.now().toISOString(),
+      });
     }
     return undefined;
   };
@@ -181,7 +193,10 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   }
   // In-process handlers read the time from this cloud's simulated clock (functions/lib/clock.ts):
   // ages, deprecation times and retention pacing agree with the local EC2.
-  const uninstallClock = (options.configureHandlers ?? true) ? installClock({ now: () => clock.nowMs(), sleep: (ms) => clock.sleep(ms) }) : (): void => undefined;
+  const uninstallClock =
+    (options.configureHandlers ?? true)
+      ? installClock({ now: () => clock.nowMs(), sleep: (ms) => clock.sleep(ms) })
+      : (): void => undefined;
   await provision(endpoint, projectRoot, options.schedules ?? true, options.familySchedules ?? true);
   sfn.resume();
 

@@ -56,7 +56,11 @@ export function formatDuration(ms: number): string {
 /** A plain text table: header row, rule, rows; columns padded to their widest cell. */
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(headers), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -67,7 +71,10 @@ export function causeMessage(cause: string | undefined): string {
 
 /** An execution that did not finish in time (the CLI reports it and exits 1). */
 export class ExecutionStillRunningError extends Error {
-  constructor(readonly executionArn: string, readonly waitedMs: number) {
+  constructor(
+    readonly executionArn: string,
+    readonly waitedMs: number,
+  ) {
     super(`still running after ${formatDuration(waitedMs)}: ${executionArn}`);
     this.name = 'ExecutionStillRunningError';
   }
@@ -99,7 +106,12 @@ export type CommandArgs<O extends ParseArgsOptionsConfig> = ReturnType<typeof pa
  * and positionals. Prints the usage and returns the exit code for --help (0) and for an
  * unknown or malformed option (2); otherwise returns what was parsed.
  */
-export function parseCommand<O extends ParseArgsOptionsConfig>(command: string, usage: string, argv: string[], options: O): CommandArgs<O> | number {
+export function parseCommand<O extends ParseArgsOptionsConfig>(
+  command: string,
+  usage: string,
+  argv: string[],
+  options: O,
+): CommandArgs<O> | number {
   let parsed: CommandArgs<O>;
   try {
     parsed = parseArgs<CommandConfig<O>>({ args: argv, options, allowPositionals: true });

@@ -4,7 +4,16 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { buildRequestFor, loadFactoryConfig } from '../../functions/lib/config.js';
 import { executionNameFor } from '../../functions/lib/triggers/ids.js';
 import { PROJECT_ROOT } from '../../local/server.js';
-import { causeMessage, connectLocalCloud, ExecutionStillRunningError, formatDuration, onePositional, parseCommand, startAndWait, table } from './_common.js';
+import {
+  causeMessage,
+  connectLocalCloud,
+  ExecutionStillRunningError,
+  formatDuration,
+  onePositional,
+  parseCommand,
+  startAndWait,
+  table,
+} from './_common.js';
 
 export const summary = 'Start a build of a family on the local cloud and wait for its result';
 
@@ -38,7 +47,10 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const noReboot = values['no-reboot'] === true ? true : values.reboot === true ? false : undefined;
-  const regions = values.regions?.split(',').map((r) => r.trim()).filter((r) => r !== '');
+  const regions = values.regions
+    ?.split(',')
+    .map((r) => r.trim())
+    .filter((r) => r !== '');
   const timeoutMs = Number(values.timeout ?? '1800') * 1000;
   let request;
   try {
@@ -60,7 +72,10 @@ export async function run(argv: string[]): Promise<number> {
   const sfn = new SFNClient({
     region: request.region,
     endpoint: target.endpoint,
-    credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local' },
+    credentials: {
+      accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL',
+      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+    },
   });
   try {
     const stateMachineArn = `arn:aws:states:${request.region}:111122223333:stateMachine:image-factory`;

@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BundleError, BundleInputError, bundleImage, directorySink, localEc2Certificate, parseBlockDeviceMapping, type Architecture } from '../../functions/lib/bundle/index.js';
+import {
+  BundleError,
+  BundleInputError,
+  bundleImage,
+  directorySink,
+  localEc2Certificate,
+  parseBlockDeviceMapping,
+  type Architecture,
+} from '../../functions/lib/bundle/index.js';
 import { formatBytes, formatRate, progressLine } from '../../functions/lib/bundle/progress.js';
 import { PROJECT_ROOT } from '../../local/paths.js';
 import { parseOptions, usageError } from './_common.js';
@@ -77,7 +85,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     certPem = readPem('--cert', values.cert);
     keyPem = readPem('--privatekey', values.privatekey);
-    ec2CertPem = values.ec2cert !== undefined ? readPem('--ec2cert', values.ec2cert) : localEc2Certificate(join(PROJECT_ROOT, '.ami-factory')).certPem;
+    ec2CertPem =
+      values.ec2cert !== undefined ? readPem('--ec2cert', values.ec2cert) : localEc2Certificate(join(PROJECT_ROOT, '.ami-factory')).certPem;
     bdm = values['block-device-mapping'] === undefined ? undefined : parseBlockDeviceMapping(values['block-device-mapping']);
   } catch (e) {
     if (e instanceof UsageError || e instanceof BundleError) return usage(e.message);

@@ -73,15 +73,24 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`ami-factory cloud: --seed-family must be a lower-case family name (letters, digits, dashes), got "${seedFamily}"`);
     return 2;
   }
-  const seedRegions = values['seed-regions'] === undefined ? [...REGIONS] : values['seed-regions'].split(',').map((r) => r.trim()).filter((r) => r !== '');
+  const seedRegions =
+    values['seed-regions'] === undefined
+      ? [...REGIONS]
+      : values['seed-regions']
+          .split(',')
+          .map((r) => r.trim())
+          .filter((r) => r !== '');
   const unknownRegions = seedRegions.filter((r) => !(REGIONS as readonly string[]).includes(r));
   if (seedRegions.length === 0 || unknownRegions.length > 0) {
-    console.error(`ami-factory cloud: --seed-regions must name regions of the local cloud (${REGIONS.join(', ')}), got "${values['seed-regions']}"`);
+    console.error(
+      `ami-factory cloud: --seed-regions must name regions of the local cloud (${REGIONS.join(', ')}), got "${values['seed-regions']}"`,
+    );
     return 2;
   }
   const opts: Parameters<typeof startLocalCloud>[0] = { port, timeScale, throttling: values['no-throttling'] !== true };
   if (values['state-dir'] !== undefined) opts.stateDir = values['state-dir'];
-  if (seedImages !== undefined && seedImages > 0) opts.seedImages = { count: seedImages, regions: [...new Set(seedRegions)], family: seedFamily };
+  if (seedImages !== undefined && seedImages > 0)
+    opts.seedImages = { count: seedImages, regions: [...new Set(seedRegions)], family: seedFamily };
   // The handlers run in this process; their JSON logs go to a file beside the state.
   const stateDir = opts.stateDir ?? join(PROJECT_ROOT, '.ami-factory');
   mkdirSync(stateDir, { recursive: true });
@@ -90,7 +99,9 @@ export async function run(argv: string[]): Promise<number> {
   console.log(`ami-factory local cloud listening on ${cloud.endpoint} (account ${cloud.accountId}, time scale ×${timeScale})`);
   console.log(`state: ${cloud.stateDir ?? '(memory)'}   handler logs: ${process.env.AMI_FACTORY_LOG_FILE}`);
   if (opts.seedImages !== undefined) {
-    console.log(`seeded: ${opts.seedImages.count} managed images of family ${opts.seedImages.family} over ${opts.seedImages.regions.join(', ')}`);
+    console.log(
+      `seeded: ${opts.seedImages.count} managed images of family ${opts.seedImages.family} over ${opts.seedImages.regions.join(', ')}`,
+    );
   }
   console.log(`try:   aws ec2 describe-images --owners self --endpoint-url ${cloud.endpoint} --region us-east-1`);
   console.log('press Ctrl-C to stop');

@@ -20,7 +20,9 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (sub !== 'check') {
-    console.error(sub === undefined || sub === '--help' || sub === '-h' ? HELP : `ami-factory config: unknown subcommand "${sub}"\n\n${HELP}`);
+    console.error(
+      sub === undefined || sub === '--help' || sub === '-h' ? HELP : `ami-factory config: unknown subcommand "${sub}"\n\n${HELP}`,
+    );
     return sub === '--help' || sub === '-h' ? 0 : 2;
   }
   let values: { config?: string };

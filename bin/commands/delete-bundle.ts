@@ -54,7 +54,9 @@ export async function run(argv: string[]): Promise<number> {
     } else {
       keys = await deleteBundlePrefixFromS3(s3, target.bucket, target.prefix, values.prefix ?? '');
     }
-    console.log(`Deleted ${keys.length} object${keys.length === 1 ? '' : 's'} from s3://${target.bucket}/${target.prefix} (${keys.map((k) => basename(k)).join(', ')})`);
+    console.log(
+      `Deleted ${keys.length} object${keys.length === 1 ? '' : 's'} from s3://${target.bucket}/${target.prefix} (${keys.map((k) => basename(k)).join(', ')})`,
+    );
     return 0;
   } catch (e) {
     console.error(`FAILED: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);

@@ -36,7 +36,11 @@ function readEvents(path: string): EventFile[] {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseCommand('event', HELP, argv, { bus: { type: 'string' }, wait: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  const parsed = parseCommand('event', HELP, argv, {
+    bus: { type: 'string' },
+    wait: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   const file = onePositional('event', HELP, positionals, 'event file');
@@ -53,7 +57,10 @@ export async function run(argv: string[]): Promise<number> {
   const client = new EventBridgeClient({
     region: 'us-east-1',
     endpoint: target.endpoint,
-    credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local' },
+    credentials: {
+      accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL',
+      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+    },
   });
   try {
     const ids: string[] = [];
@@ -61,10 +68,18 @@ export async function run(argv: string[]): Promise<number> {
       const region = e.region ?? 'us-east-1';
       if (e.source.startsWith('aws.')) {
         if (target.cloud === undefined) {
-          console.error(`✗ ${e.source} events come from AWS itself; only an in-process cloud can emit them (stop \`ami-factory cloud\` and retry)`);
+          console.error(
+            `✗ ${e.source} events come from AWS itself; only an in-process cloud can emit them (stop \`ami-factory cloud\` and retry)`,
+          );
           return 1;
         }
-        const id = await target.cloud.events.emit({ source: e.source, detailType: e['detail-type'], detail: e.detail, region, resources: e.resources ?? [] });
+        const id = await target.cloud.events.emit({
+          source: e.source,
+          detailType: e['detail-type'],
+          detail: e.detail,
+          region,
+          resources: e.resources ?? [],
+        });
         console.log(`emitted ${e['detail-type']} (${e.source}) on the default bus: ${id}`);
         ids.push(id);
         continue;
@@ -94,7 +109,8 @@ export async function run(argv: string[]): Promise<number> {
       await Promise.race([target.cloud.events.idle(), new Promise((r) => setTimeout(r, waitMs))]);
       for (const d of target.cloud.events.log().filter((l) => ids.includes(l.event.id))) {
         if (d.targets.length === 0) console.log(`  ${d.event.id}: matched no rule`);
-        for (const t of d.targets) console.log(`  ${d.event.id}: ${t.rule} → ${t.targetId}: ${t.status}${t.error !== undefined ? ` (${t.error})` : ''}`);
+        for (const t of d.targets)
+          console.log(`  ${d.event.id}: ${t.rule} → ${t.targetId}: ${t.status}${t.error !== undefined ? ` (${t.error})` : ''}`);
       }
       console.log('(in-process cloud: builds it started resume the next time the local cloud runs; `ami-factory cloud` keeps one running)');
     }

@@ -8,7 +8,16 @@ import type { RetentionReport } from '../../functions/lib/retention/report.js';
 import { retentionExecutionName, retentionRequestFor, type RetentionRequest } from '../../functions/lib/retention/request.js';
 import { RetentionStore } from '../../functions/lib/retention/store.js';
 import { LOCAL_STATE_BUCKET, PROJECT_ROOT } from '../../local/server.js';
-import { causeMessage, connectLocalCloud, ExecutionStillRunningError, formatDuration, onePositional, parseCommand, startAndWait, table } from './_common.js';
+import {
+  causeMessage,
+  connectLocalCloud,
+  ExecutionStillRunningError,
+  formatDuration,
+  onePositional,
+  parseCommand,
+  startAndWait,
+  table,
+} from './_common.js';
 
 export const summary = "Run a family's retention policy on the local cloud: print the plan, then carry it out (or --dry-run)";
 
@@ -107,7 +116,10 @@ export async function run(argv: string[]): Promise<number> {
   const clientConfig = {
     region: 'us-east-1',
     endpoint: target.endpoint,
-    credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local' },
+    credentials: {
+      accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL',
+      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+    },
   };
   const sfn = new SFNClient(clientConfig);
   const s3 = new S3Client({ ...clientConfig, forcePathStyle: true });
@@ -119,7 +131,11 @@ export async function run(argv: string[]): Promise<number> {
         `${p.deprecateAfterDays !== undefined ? `, deprecate after ${p.deprecateAfterDays} days` : ''} (run ${request.runId})`,
     );
     const stateMachineArn = 'arn:aws:states:us-east-1:111122223333:stateMachine:image-retention';
-    const d = await startAndWait(sfn, { stateMachineArn, name: retentionExecutionName(family, request.runId), input: JSON.stringify(request) }, timeoutMs);
+    const d = await startAndWait(
+      sfn,
+      { stateMachineArn, name: retentionExecutionName(family, request.runId), input: JSON.stringify(request) },
+      timeoutMs,
+    );
     if (d.status !== 'SUCCEEDED') {
       console.error(`✗ ${d.status}: ${d.error ?? 'unknown error'}: ${causeMessage(d.cause)}`);
       return 1;
@@ -141,7 +157,15 @@ export async function run(argv: string[]): Promise<number> {
     console.log('');
     const regionRows = report.regions.map((r) =>
       request.dryRun
-        ? [r.region, r.status, String(r.images), String(r.planned.deprecate), String(r.planned.disable), String(r.planned.deregister), r.error ?? '']
+        ? [
+            r.region,
+            r.status,
+            String(r.images),
+            String(r.planned.deprecate),
+            String(r.planned.disable),
+            String(r.planned.deregister),
+            r.error ?? '',
+          ]
         : [
             r.region,
             r.status,

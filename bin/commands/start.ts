@@ -109,7 +109,10 @@ export async function run(argv: string[]): Promise<number> {
   const clientConfig = {
     region: request.region,
     endpoint: target.endpoint,
-    credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local' },
+    credentials: {
+      accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL',
+      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+    },
   };
   const sfn = new SFNClient(clientConfig);
   const ec2 = new EC2Client(clientConfig);
@@ -171,7 +174,9 @@ export async function run(argv: string[]): Promise<number> {
     }
     printCounts(counts);
     if (report.outcome !== 'BuildSucceeded' || !allAvailable) {
-      console.error(`\n✗ ${report.outcome === 'BuildPartiallySucceeded' ? 'some regions failed' : 'the build did not produce available images'}`);
+      console.error(
+        `\n✗ ${report.outcome === 'BuildPartiallySucceeded' ? 'some regions failed' : 'the build did not produce available images'}`,
+      );
       return 1;
     }
     console.log(`\n✓ ${rows.length} image${rows.length === 1 ? '' : 's'} available in ${elapsedLabel(elapsed)}`);
@@ -224,7 +229,13 @@ function sourceOf(request: BuildRequest, history: HistoryEvent[]): string {
     case 'instance': {
       const resolved = history.find((e) => e.stateExitedEventDetails?.name === 'ResolveSource')?.stateExitedEventDetails?.output;
       const id = (safeJson(resolved).source as { instanceId?: string } | undefined)?.instanceId;
-      return id ?? request.source.instanceId ?? Object.entries(request.source.tags ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+      return (
+        id ??
+        request.source.instanceId ??
+        Object.entries(request.source.tags ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',')
+      );
     }
     case 'base-image':
       return `builder from ${request.source.imageId ?? request.source.nameFilter ?? ''}`;
@@ -237,7 +248,11 @@ function sourceOf(request: BuildRequest, history: HistoryEvent[]): string {
 
 function sharedWith(request: BuildRequest): string {
   const s = request.sharing;
-  const parts = [...s.accounts, ...s.organizationArns.map((a) => a.split('/').pop() ?? a), ...s.organizationalUnitArns.map((a) => a.split('/').pop() ?? a)];
+  const parts = [
+    ...s.accounts,
+    ...s.organizationArns.map((a) => a.split('/').pop() ?? a),
+    ...s.organizationalUnitArns.map((a) => a.split('/').pop() ?? a),
+  ];
   if (s.public) parts.push('public');
   return parts.length === 0 ? '-' : parts.join(',');
 }
@@ -324,7 +339,9 @@ function describeStep(name: string, out: Record<string, unknown>): string | unde
     path.split('.').reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : undefined), out);
   switch (name) {
     case 'Plan':
-      return get('plan.imageId') === null ? `new image ${String(get('plan.imageName'))}` : `resuming: ${String(get('plan.imageId'))} exists`;
+      return get('plan.imageId') === null
+        ? `new image ${String(get('plan.imageName'))}`
+        : `resuming: ${String(get('plan.imageId'))} exists`;
     case 'ResolveSource':
       return `source instance ${String(get('source.instanceId'))} (${String(get('source.state'))})`;
     case 'ResolveBaseImage':

@@ -34,7 +34,15 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const CANNED = ['private', 'public-read', 'public-read-write', 'aws-exec-read', 'authenticated-read', 'bucket-owner-read', 'bucket-owner-full-control'];
+const CANNED = [
+  'private',
+  'public-read',
+  'public-read-write',
+  'aws-exec-read',
+  'authenticated-read',
+  'bucket-owner-read',
+  'bucket-owner-full-control',
+];
 
 export function localEndpoint(): string {
   return `http://127.0.0.1:${DEFAULT_PORT}`;
@@ -62,7 +70,8 @@ export async function s3ClientFor(command: string, o: S3TargetOptions): Promise<
     );
     return undefined;
   }
-  const credentials = local && process.env.AWS_ACCESS_KEY_ID === undefined ? { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' } : undefined;
+  const credentials =
+    local && process.env.AWS_ACCESS_KEY_ID === undefined ? { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' } : undefined;
   return new S3Client({ region, endpoint, forcePathStyle: true, maxAttempts: 3, ...(credentials === undefined ? {} : { credentials }) });
 }
 

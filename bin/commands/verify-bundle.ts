@@ -35,7 +35,9 @@ export async function run(argv: string[]): Promise<number> {
     manifestXml = readFileSync(values.manifest, 'utf8');
     certPem = readFileSync(values.cert, 'utf8');
   } catch (e) {
-    return usage(`cannot read ${(e as NodeJS.ErrnoException).path ?? 'file'}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    return usage(
+      `cannot read ${(e as NodeJS.ErrnoException).path ?? 'file'}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   const progress = progressLine(process.stderr, 'verifying');
   try {

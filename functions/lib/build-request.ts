@@ -8,19 +8,22 @@ import { ValidationError } from './errors.js';
 export const RegionSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1');
 export const InstanceIdSchema = z.string().regex(/^i-[0-9a-f]{8,17}$/, 'must be an instance id such as i-0123456789abcdef0');
 export const ImageIdSchema = z.string().regex(/^ami-[0-9a-f]{8,17}$/, 'must be an image id such as ami-0123456789abcdef0');
-export const FamilySchema = z
+export const FamilySchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes (at most 63)');
+export const BuildIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{7,79}$/, 'must be 8–80 letters, digits or dashes');
+const TagKey = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes (at most 63)');
-export const BuildIdSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9-]{7,79}$/, 'must be 8–80 letters, digits or dashes');
-const TagKey = z.string().min(1).max(128).refine((k) => !k.startsWith('aws:'), 'tag keys may not start with aws:');
+  .min(1)
+  .max(128)
+  .refine((k) => !k.startsWith('aws:'), 'tag keys may not start with aws:');
 export const TagMapSchema = z.record(TagKey, z.string().max(256));
 
 export const AccountIdSchema = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id');
 export const KmsKeySchema = z
   .string()
-  .regex(/^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[A-Za-z0-9/_-]+|alias\/[A-Za-z0-9/_-]+|[0-9a-f-]{36})$/, 'must be a KMS key id, alias or ARN');
+  .regex(
+    /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[A-Za-z0-9/_-]+|alias\/[A-Za-z0-9/_-]+|[0-9a-f-]{36})$/,
+    'must be a KMS key id, alias or ARN',
+  );
 export const OrganizationArnSchema = z
   .string()
   .regex(/^arn:aws[a-z-]*:organizations::\d{12}:organization\/o-[a-z0-9]{10,32}$/, 'must be an organization ARN');
@@ -63,10 +66,22 @@ export const BaseImageSourceSchema = z
     /** ... or the newest available image whose name matches (wildcards * ?) owned by `owner`. */
     nameFilter: z.string().min(1).max(128).optional(),
     owner: z.union([AccountIdSchema, z.enum(['amazon', 'self', 'aws-marketplace'])]).optional(),
-    instanceType: z.string().regex(/^[a-z0-9-]+\.[a-z0-9]+$/, 'must be an instance type such as t3.micro').default('t3.micro'),
-    subnetId: z.string().regex(/^subnet-[0-9a-f]{8,17}$/).optional(),
-    securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/)).max(5).optional(),
-    instanceProfileArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/.+$/).optional(),
+    instanceType: z
+      .string()
+      .regex(/^[a-z0-9-]+\.[a-z0-9]+$/, 'must be an instance type such as t3.micro')
+      .default('t3.micro'),
+    subnetId: z
+      .string()
+      .regex(/^subnet-[0-9a-f]{8,17}$/)
+      .optional(),
+    securityGroupIds: z
+      .array(z.string().regex(/^sg-[0-9a-f]{8,17}$/))
+      .max(5)
+      .optional(),
+    instanceProfileArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/.+$/)
+      .optional(),
     /** The family's build script (shell); the factory appends the sanitize step and the done signal. */
     userData: z.string().max(12000).default(''),
     /** Run the sanitize step before imaging (default true; required to share outside the account). */
@@ -128,7 +143,12 @@ export const BundleSourceSchema = z
   })
   .strict();
 
-export const SourceSchema = z.discriminatedUnion('type', [InstanceSourceSchema, BaseImageSourceSchema, SnapshotsSourceSchema, BundleSourceSchema]);
+export const SourceSchema = z.discriminatedUnion('type', [
+  InstanceSourceSchema,
+  BaseImageSourceSchema,
+  SnapshotsSourceSchema,
+  BundleSourceSchema,
+]);
 
 export const CopyTargetSchema = z
   .object({
@@ -166,7 +186,13 @@ export const BuildRequestSchema = z
     trigger: TriggerSchema,
     /** Regions to copy the image to (the build region excluded). */
     copies: z.array(CopyTargetSchema).max(30).default([]),
-    sharing: SharingSchema.default({ accounts: [], organizationArns: [], organizationalUnitArns: [], public: false, snapshotVolumePermission: true }),
+    sharing: SharingSchema.default({
+      accounts: [],
+      organizationArns: [],
+      organizationalUnitArns: [],
+      public: false,
+      snapshotVolumePermission: true,
+    }),
     /** Deprecation time set on the image and every copy, in days after requestedAt (retention policy). */
     deprecateAfterDays: z.number().int().min(1).max(3650).optional(),
     /** How the image was prepared for sharing; recorded in the ami-factory:preparation tag. */
@@ -176,7 +202,10 @@ export const BuildRequestSchema = z
   })
   .strict()
   .refine((r) => !r.copies.some((c) => c.region === r.region), { message: 'copies must not include the build region', path: ['copies'] })
-  .refine((r) => new Set(r.copies.map((c) => c.region)).size === r.copies.length, { message: 'copy regions must be unique', path: ['copies'] })
+  .refine((r) => new Set(r.copies.map((c) => c.region)).size === r.copies.length, {
+    message: 'copy regions must be unique',
+    path: ['copies'],
+  })
   .refine((r) => !r.sharing.public || r.source.type === 'base-image' || r.acknowledgeUnsanitizedPublic, {
     message: 'public sharing of an image made from an existing instance needs acknowledgeUnsanitizedPublic (it cannot be sanitized)',
     path: ['sharing', 'public'],

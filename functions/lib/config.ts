@@ -153,7 +153,8 @@ export function buildRequestFor(config: FactoryConfig, family: string, o: BuildO
   if (f.source.type === 'instance') {
     source = { ...f.source, noReboot: o.noReboot ?? !f.reboot };
   } else {
-    if (o.noReboot !== undefined) throw new ValidationError(`--reboot/--no-reboot apply to instance sources; ${family} is built from ${f.source.type}`);
+    if (o.noReboot !== undefined)
+      throw new ValidationError(`--reboot/--no-reboot apply to instance sources; ${family} is built from ${f.source.type}`);
     source = f.source;
   }
   let copies = f.copies;
@@ -161,7 +162,9 @@ export function buildRequestFor(config: FactoryConfig, family: string, o: BuildO
     const known = new Set(f.copies.map((c) => c.region));
     const unknown = o.regions.filter((r) => !known.has(r) && r !== f.region);
     if (unknown.length > 0) {
-      throw new ValidationError(`Family ${family} does not copy to ${unknown.join(', ')}; it copies to: ${[...known].join(', ') || '(none)'}`);
+      throw new ValidationError(
+        `Family ${family} does not copy to ${unknown.join(', ')}; it copies to: ${[...known].join(', ') || '(none)'}`,
+      );
     }
     copies = f.copies.filter((c) => o.regions?.includes(c.region));
   }

@@ -49,7 +49,9 @@ export async function publishEvents(
     );
     if ((r.FailedEntryCount ?? 0) > 0) {
       const first = r.Entries?.find((x) => x.ErrorCode !== undefined);
-      throw new EventPublishError(`${r.FailedEntryCount} of ${batch.length} events were refused: ${first?.ErrorCode}: ${first?.ErrorMessage}`);
+      throw new EventPublishError(
+        `${r.FailedEntryCount} of ${batch.length} events were refused: ${first?.ErrorCode}: ${first?.ErrorMessage}`,
+      );
     }
   }
 }

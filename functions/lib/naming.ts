@@ -15,7 +15,10 @@ export function imageName(family: string, requestedAt: string, buildId: string):
 
 /** First 8 alphanumerics of the build id, lower-case. */
 export function buildIdShort(buildId: string): string {
-  return buildId.replace(/[^A-Za-z0-9]/g, '').toLowerCase().slice(0, 8);
+  return buildId
+    .replace(/[^A-Za-z0-9]/g, '')
+    .toLowerCase()
+    .slice(0, 8);
 }
 
 export interface FactoryTagInput {

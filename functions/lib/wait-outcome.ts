@@ -21,6 +21,7 @@ export function imageOutcome(status: ImageStatus): WaitOutcome {
 export function builderOutcome(instanceId: string, instance: Instance | undefined, signal: 'stopped' | 'tag'): WaitOutcome {
   const s = builderState(instance, signal);
   if (s.state === 'done') return { done: true, success: true, output: { instanceId, state: 'done' } };
-  if (s.state === 'failed') return { done: true, success: false, error: 'BuilderFailedError', cause: `Builder ${instanceId}: ${s.reason ?? 'failed'}` };
+  if (s.state === 'failed')
+    return { done: true, success: false, error: 'BuilderFailedError', cause: `Builder ${instanceId}: ${s.reason ?? 'failed'}` };
   return { done: false };
 }

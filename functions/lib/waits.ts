@@ -1,11 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { hasErrorName } from './errors.js';
@@ -115,7 +109,12 @@ export type WaitOutcome =
  * Sends the outcome to Step Functions and forgets the record. A token Step Functions no
  * longer knows (the wait timed out, the execution ended) is simply forgotten too.
  */
-export async function completeWait(sfn: SFNClient, store: WaitRecords, rec: WaitRecord, outcome: WaitOutcome): Promise<'sent' | 'stale' | 'pending'> {
+export async function completeWait(
+  sfn: SFNClient,
+  store: WaitRecords,
+  rec: WaitRecord,
+  outcome: WaitOutcome,
+): Promise<'sent' | 'stale' | 'pending'> {
   if (!outcome.done) return 'pending';
   try {
     if (outcome.success) {

@@ -32,7 +32,8 @@ export interface Ec2Lookup {
   launchTemplate(
     region: string,
     ref: { id?: string; name?: string },
-  ): { launchTemplateId: string; launchTemplateName: string; defaultVersion: number; latestVersion: number; versions: number[] } | undefined;
+  ):
+    { launchTemplateId: string; launchTemplateName: string; defaultVersion: number; latestVersion: number; versions: number[] } | undefined;
   imageUsable(region: string, imageId: string): boolean;
 }
 
@@ -143,7 +144,8 @@ function memberList(p: Params, key: string): Params[] {
 
 function requiredInt(p: Params, key: string): number {
   const v = p.int(key);
-  if (v === undefined) throw validation(`1 validation error detected: Value null at '${key}' failed to satisfy constraint: Member must not be null`);
+  if (v === undefined)
+    throw validation(`1 validation error detected: Value null at '${key}' failed to satisfy constraint: Member must not be null`);
   if (v < 0) throw validation(`${key} must be at least 0`);
   return v;
 }
@@ -175,7 +177,13 @@ function templateSpec(p: Params | undefined): LaunchTemplateSpecRecord | undefin
 
 type Handler = (ctx: { region: string; ra: RegionAutoScaling; p: Params; now: number }) => XmlObject | undefined;
 
-const MUTATING = new Set(['CreateLaunchConfiguration', 'DeleteLaunchConfiguration', 'CreateAutoScalingGroup', 'UpdateAutoScalingGroup', 'DeleteAutoScalingGroup']);
+const MUTATING = new Set([
+  'CreateLaunchConfiguration',
+  'DeleteLaunchConfiguration',
+  'CreateAutoScalingGroup',
+  'UpdateAutoScalingGroup',
+  'DeleteAutoScalingGroup',
+]);
 
 class LocalAutoScaling implements AutoScalingService {
   readonly name = 'autoscaling';
@@ -210,7 +218,11 @@ class LocalAutoScaling implements AutoScalingService {
         throw new AutoScalingApiError('InvalidClientTokenId', `The local cloud does not serve region '${req.region}'`, 403);
       }
       const handler = this.actions[action];
-      if (handler === undefined) throw new AutoScalingApiError('InvalidAction', `The action ${action === '' ? '(none)' : action} is not valid for this web service.`);
+      if (handler === undefined)
+        throw new AutoScalingApiError(
+          'InvalidAction',
+          `The action ${action === '' ? '(none)' : action} is not valid for this web service.`,
+        );
       const result = handler({ region: req.region, ra: this.region(req.region), p, now: this.opts.clock.nowMs() });
       if (MUTATING.has(action)) this.store.markDirty();
       return { status: 200, headers, body: responseXml(action, requestId, result) };
@@ -247,12 +259,17 @@ class LocalAutoScaling implements AutoScalingService {
   private createLaunchConfiguration({ region, ra, p, now }: Parameters<Handler>[0]): undefined {
     const name = requiredName(p, 'LaunchConfigurationName');
     if (ra.launchConfigurations[name] !== undefined) {
-      throw new AutoScalingApiError('AlreadyExists', `Launch Configuration by this name already exists - A launch configuration already exists with the name ${name}`);
+      throw new AutoScalingApiError(
+        'AlreadyExists',
+        `Launch Configuration by this name already exists - A launch configuration already exists with the name ${name}`,
+      );
     }
     const imageId = p.str('ImageId');
     const instanceType = p.str('InstanceType');
-    if (imageId === undefined || imageId === '') throw validation('Valid requests must contain either the ImageId or the InstanceId parameter.');
-    if (instanceType === undefined || instanceType === '') throw validation('Valid requests must contain either the InstanceType or the InstanceId parameter.');
+    if (imageId === undefined || imageId === '')
+      throw validation('Valid requests must contain either the ImageId or the InstanceId parameter.');
+    if (instanceType === undefined || instanceType === '')
+      throw validation('Valid requests must contain either the InstanceType or the InstanceId parameter.');
     if (this.opts.ec2 !== undefined && !this.opts.ec2.imageUsable(region, imageId)) {
       throw validation(`The image id '[${imageId}]' does not exist`);
     }
@@ -301,10 +318,14 @@ class LocalAutoScaling implements AutoScalingService {
 
   private deleteLaunchConfiguration({ ra, p }: Parameters<Handler>[0]): undefined {
     const name = requiredName(p, 'LaunchConfigurationName');
-    if (ra.launchConfigurations[name] === undefined) throw validation(`Launch configuration name not found - Launch configuration ${name} not found`);
+    if (ra.launchConfigurations[name] === undefined)
+      throw validation(`Launch configuration name not found - Launch configuration ${name} not found`);
     const user = Object.values(ra.groups).find((g) => g.launchConfigurationName === name);
     if (user !== undefined) {
-      throw new AutoScalingApiError('ResourceInUse', `Cannot delete launch configuration ${name} because it is attached to AutoScalingGroup ${user.name}`);
+      throw new AutoScalingApiError(
+        'ResourceInUse',
+        `Cannot delete launch configuration ${name} because it is attached to AutoScalingGroup ${user.name}`,
+      );
     }
     delete ra.launchConfigurations[name];
     return undefined;
@@ -319,7 +340,9 @@ class LocalAutoScaling implements AutoScalingService {
       throw validation(`Valid requests must contain either launchTemplateId or LaunchTemplateName in ${where}, not both.`);
     }
     if (version !== undefined && version !== '$Latest' && version !== '$Default' && !/^\d+$/.test(version)) {
-      throw validation(`The launch template version '${version}' in ${where} is not valid: a version number, $Latest or $Default is expected`);
+      throw validation(
+        `The launch template version '${version}' in ${where} is not valid: a version number, $Latest or $Default is expected`,
+      );
     }
     const ec2 = this.opts.ec2;
     if (ec2 === undefined) return { ...spec };
@@ -330,7 +353,9 @@ class LocalAutoScaling implements AutoScalingService {
       );
     }
     if (version !== undefined && /^\d+$/.test(version) && !t.versions.includes(Number(version))) {
-      throw validation(`You must use a valid fully-formed launch template. The specified launch template version ${version} of ${t.launchTemplateId} does not exist.`);
+      throw validation(
+        `You must use a valid fully-formed launch template. The specified launch template version ${version} of ${t.launchTemplateId} does not exist.`,
+      );
     }
     const out: LaunchTemplateSpecRecord = { launchTemplateId: t.launchTemplateId, launchTemplateName: t.launchTemplateName };
     if (version !== undefined) out.version = version;
@@ -338,24 +363,35 @@ class LocalAutoScaling implements AutoScalingService {
   }
 
   /** The launch source of a create or update: exactly one of LaunchConfigurationName, LaunchTemplate, MixedInstancesPolicy. */
-  private launchSource(region: string, ra: RegionAutoScaling, p: Params, required: boolean): Pick<GroupRecord, 'launchConfigurationName' | 'launchTemplate' | 'mixedInstancesPolicy'> | undefined {
+  private launchSource(
+    region: string,
+    ra: RegionAutoScaling,
+    p: Params,
+    required: boolean,
+  ): Pick<GroupRecord, 'launchConfigurationName' | 'launchTemplate' | 'mixedInstancesPolicy'> | undefined {
     const lcName = p.str('LaunchConfigurationName');
     const lt = templateSpec(p.child('LaunchTemplate'));
     const mip = p.child('MixedInstancesPolicy');
     const given = [lcName !== undefined, lt !== undefined, mip !== undefined].filter(Boolean).length;
     if (given === 0) {
-      if (required) throw validation('Valid requests must contain either LaunchTemplate, LaunchConfigurationName, InstanceId or MixedInstancesPolicy parameter.');
+      if (required)
+        throw validation(
+          'Valid requests must contain either LaunchTemplate, LaunchConfigurationName, InstanceId or MixedInstancesPolicy parameter.',
+        );
       return undefined;
     }
-    if (given > 1) throw validation('Valid requests must contain only one of LaunchTemplate, LaunchConfigurationName or MixedInstancesPolicy.');
+    if (given > 1)
+      throw validation('Valid requests must contain only one of LaunchTemplate, LaunchConfigurationName or MixedInstancesPolicy.');
     if (lcName !== undefined) {
-      if (ra.launchConfigurations[lcName] === undefined) throw validation(`Launch configuration name not found - Launch configuration ${lcName} not found`);
+      if (ra.launchConfigurations[lcName] === undefined)
+        throw validation(`Launch configuration name not found - Launch configuration ${lcName} not found`);
       return { launchConfigurationName: lcName };
     }
     if (lt !== undefined) return { launchTemplate: this.checkTemplate(region, lt, 'LaunchTemplate') };
     const mipLt = mip?.child('LaunchTemplate');
     const spec = templateSpec(mipLt?.child('LaunchTemplateSpecification'));
-    if (mipLt === undefined || spec === undefined) throw validation('MixedInstancesPolicy must contain LaunchTemplate.LaunchTemplateSpecification.');
+    if (mipLt === undefined || spec === undefined)
+      throw validation('MixedInstancesPolicy must contain LaunchTemplate.LaunchTemplateSpecification.');
     const overrides: OverrideRecord[] = memberList(mipLt, 'Overrides').map((o, i) => {
       const rec: OverrideRecord = {};
       const instanceType = o.str('InstanceType');
@@ -364,20 +400,29 @@ class LocalAutoScaling implements AutoScalingService {
       if (weight !== undefined) rec.weightedCapacity = weight;
       const imageId = o.str('ImageId');
       if (imageId !== undefined) {
-        if (this.opts.ec2 !== undefined && !this.opts.ec2.imageUsable(region, imageId)) throw validation(`The image id '[${imageId}]' does not exist`);
+        if (this.opts.ec2 !== undefined && !this.opts.ec2.imageUsable(region, imageId))
+          throw validation(`The image id '[${imageId}]' does not exist`);
         rec.imageId = imageId;
       }
       const ols = templateSpec(o.child('LaunchTemplateSpecification'));
       if (ols !== undefined) rec.launchTemplate = this.checkTemplate(region, ols, `Overrides.member.${i + 1}.LaunchTemplateSpecification`);
       return rec;
     });
-    return { mixedInstancesPolicy: { launchTemplate: this.checkTemplate(region, spec, 'MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification'), overrides } };
+    return {
+      mixedInstancesPolicy: {
+        launchTemplate: this.checkTemplate(region, spec, 'MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification'),
+        overrides,
+      },
+    };
   }
 
   private createGroup({ region, ra, p, now }: Parameters<Handler>[0]): undefined {
     const name = requiredName(p, 'AutoScalingGroupName');
     if (ra.groups[name] !== undefined) {
-      throw new AutoScalingApiError('AlreadyExists', `AutoScalingGroup by this name already exists - A group with the name ${name} already exists`);
+      throw new AutoScalingApiError(
+        'AlreadyExists',
+        `AutoScalingGroup by this name already exists - A group with the name ${name} already exists`,
+      );
     }
     const minSize = requiredInt(p, 'MinSize');
     const maxSize = requiredInt(p, 'MaxSize');
@@ -395,7 +440,11 @@ class LocalAutoScaling implements AutoScalingService {
       healthCheckType: p.str('HealthCheckType') ?? 'EC2',
       healthCheckGracePeriod: p.int('HealthCheckGracePeriod') ?? 0,
       createdMs: now,
-      tags: memberList(p, 'Tags').map((t) => ({ key: t.required('Key'), value: t.str('Value') ?? '', propagateAtLaunch: t.bool('PropagateAtLaunch') ?? false })),
+      tags: memberList(p, 'Tags').map((t) => ({
+        key: t.required('Key'),
+        value: t.str('Value') ?? '',
+        propagateAtLaunch: t.bool('PropagateAtLaunch') ?? false,
+      })),
       terminationPolicies: members(p, 'TerminationPolicies'),
       ...source,
     };
@@ -514,7 +563,13 @@ function groupXml(g: GroupRecord): XmlObject {
     SuspendedProcesses: [],
     VPCZoneIdentifier: g.vpcZoneIdentifier ?? '',
     EnabledMetrics: [],
-    Tags: g.tags.map((t) => ({ ResourceId: g.name, ResourceType: 'auto-scaling-group', Key: t.key, Value: t.value, PropagateAtLaunch: t.propagateAtLaunch })),
+    Tags: g.tags.map((t) => ({
+      ResourceId: g.name,
+      ResourceType: 'auto-scaling-group',
+      Key: t.key,
+      Value: t.value,
+      PropagateAtLaunch: t.propagateAtLaunch,
+    })),
     TerminationPolicies: g.terminationPolicies,
     NewInstancesProtectedFromScaleIn: false,
     ServiceLinkedRoleARN: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`,

@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
 import { Ec2ApiError, invalidCombination, invalidValue } from './errors.js';
 import { MAX_RESULTS, type Ec2Quotas } from './limits.js';
-import { ID_PATTERNS, LOCAL_ACCOUNT_ID, type ImageRecord, type InstanceRecord, type RegionState, type SnapshotRecord, type TagMap } from './model.js';
+import {
+  ID_PATTERNS,
+  LOCAL_ACCOUNT_ID,
+  type ImageRecord,
+  type InstanceRecord,
+  type RegionState,
+  type SnapshotRecord,
+  type TagMap,
+} from './model.js';
 import type { Params } from './query.js';
 import type { RegisterFromImageLocation } from './register-location.js';
 import type { World } from './world.js';
@@ -71,10 +79,7 @@ export function imageVisible(ctx: ActionContext, image: ImageRecord): boolean {
 
 /** Whether the account may see the image: its own, public, or shared with it. */
 export function imageAccessible(image: ImageRecord): boolean {
-  return (
-    image.ownerId === LOCAL_ACCOUNT_ID ||
-    image.launchPermissions.some((lp) => lp.group === 'all' || lp.userId === LOCAL_ACCOUNT_ID)
-  );
+  return image.ownerId === LOCAL_ACCOUNT_ID || image.launchPermissions.some((lp) => lp.group === 'all' || lp.userId === LOCAL_ACCOUNT_ID);
 }
 
 export function imageNotFound(ids: string[]): Ec2ApiError {
@@ -204,14 +209,19 @@ export function maxResults(p: Params, idsGiven: boolean, idsParam: string): numb
   if (max === undefined) return undefined;
   if (idsGiven) throw invalidCombination(`The parameter MaxResults cannot be used with the parameter ${idsParam}`);
   if (max < MAX_RESULTS.min || max > MAX_RESULTS.max) {
-    throw invalidValue(`Value ( ${max} ) for parameter maxResults is invalid. Expecting a value between ${MAX_RESULTS.min} and ${MAX_RESULTS.max}.`);
+    throw invalidValue(
+      `Value ( ${max} ) for parameter maxResults is invalid. Expecting a value between ${MAX_RESULTS.min} and ${MAX_RESULTS.max}.`,
+    );
   }
   return max;
 }
 
 function fingerprint(action: string, region: string, p: Params): string {
   const rest = Object.fromEntries(Object.entries(p.tree).filter(([k]) => k !== 'NextToken' && k !== 'MaxResults'));
-  return createHash('sha256').update(`${action}|${region}|${JSON.stringify(rest)}`).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(`${action}|${region}|${JSON.stringify(rest)}`)
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /**

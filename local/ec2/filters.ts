@@ -63,7 +63,5 @@ export function applyFilters<T>(items: T[], filters: Filter[], spec: FilterSpec<
     if (f.values.length === 0) throw invalidValue(`The filter '${f.name}' requires at least one value`);
   }
   const matchers = filters.map((f) => ({ name: f.name, res: f.values.map(wildcard) }));
-  return items.filter((item) =>
-    matchers.every((m) => fieldValues(spec, item, m.name).some((v) => m.res.some((re) => re.test(v)))),
-  );
+  return items.filter((item) => matchers.every((m) => fieldValues(spec, item, m.name).some((v) => m.res.some((re) => re.test(v)))));
 }

@@ -41,7 +41,8 @@ const BOOT_MODES = new Set(['legacy-bios', 'uefi', 'uefi-preferred']);
 
 function enumParam(ctx: ActionContext, key: string, allowed: Set<string>): string | undefined {
   const v = ctx.p.str(key);
-  if (v !== undefined && !allowed.has(v)) throw invalidValue(`Invalid value '${v}' for ${key}. Expecting one of ${[...allowed].join(', ')}`);
+  if (v !== undefined && !allowed.has(v))
+    throw invalidValue(`Invalid value '${v}' for ${key}. Expecting one of ${[...allowed].join(', ')}`);
   return v;
 }
 
@@ -93,10 +94,14 @@ export const registerImage: ActionHandler = async (ctx) => {
     if (snapshotId !== undefined) {
       const snap = getSnapshot(ctx, snapshotId);
       if (snap.state !== 'completed') {
-        throw new Ec2ApiError('IncorrectState', `Snapshot ${snapshotId} is in state ${snap.state}; only completed snapshots can be registered`);
+        throw new Ec2ApiError(
+          'IncorrectState',
+          `Snapshot ${snapshotId} is in state ${snap.state}; only completed snapshots can be registered`,
+        );
       }
       const size = e.int('VolumeSize') ?? snap.volumeSize;
-      if (size < snap.volumeSize) throw invalidValue(`Volume of ${size} GiB is smaller than snapshot ${snapshotId}, expect size >= ${snap.volumeSize} GiB`);
+      if (size < snap.volumeSize)
+        throw invalidValue(`Volume of ${size} GiB is smaller than snapshot ${snapshotId}, expect size >= ${snap.volumeSize} GiB`);
       ebs.snapshotId = snapshotId;
       ebs.volumeSize = size;
       // Encryption follows the snapshot.
@@ -104,7 +109,8 @@ export const registerImage: ActionHandler = async (ctx) => {
       if (snap.kmsKeyId !== undefined) ebs.kmsKeyId = snap.kmsKeyId;
     } else {
       const size = e.int('VolumeSize');
-      if (size === undefined) throw new Ec2ApiError('MissingParameter', `Block device mapping ${deviceName} needs Ebs.SnapshotId or Ebs.VolumeSize`);
+      if (size === undefined)
+        throw new Ec2ApiError('MissingParameter', `Block device mapping ${deviceName} needs Ebs.SnapshotId or Ebs.VolumeSize`);
       ebs.volumeSize = size;
     }
     const iops = e.int('Iops');
@@ -141,7 +147,8 @@ export const registerImage: ActionHandler = async (ctx) => {
 
 // ---- CopyImage --------------------------------------------------------------------------------------
 
-const KMS_KEY = /^(alias\/[A-Za-z0-9/_-]+|(mrk-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}|arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(key\/[A-Za-z0-9-]+|alias\/[A-Za-z0-9/_-]+))$/;
+const KMS_KEY =
+  /^(alias\/[A-Za-z0-9/_-]+|(mrk-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}|arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(key\/[A-Za-z0-9-]+|alias\/[A-Za-z0-9/_-]+))$/;
 
 /** The key ARN of a KmsKeyId in the destination region; InvalidParameterValue when it does not exist there. */
 function resolveKmsKey(ctx: ActionContext, keyId: string): string {
@@ -313,14 +320,18 @@ function attributeItemError(value: string, type: string): Ec2ApiError {
 function checkPermission(lp: LaunchPermissionRecord): void {
   if (lp.userId !== undefined && !isAccountId(lp.userId)) throw attributeItemError(lp.userId, 'userId');
   if (lp.group !== undefined && lp.group !== 'all') throw attributeItemError(lp.group, 'group');
-  if (lp.organizationArn !== undefined && !ORG_ARN.test(lp.organizationArn)) throw invalidValue(`Invalid organization ARN '${lp.organizationArn}'`);
+  if (lp.organizationArn !== undefined && !ORG_ARN.test(lp.organizationArn))
+    throw invalidValue(`Invalid organization ARN '${lp.organizationArn}'`);
   if (lp.organizationalUnitArn !== undefined && !OU_ARN.test(lp.organizationalUnitArn)) {
     throw invalidValue(`Invalid organizational unit ARN '${lp.organizationalUnitArn}'`);
   }
 }
 
 const sameGrant = (a: LaunchPermissionRecord, b: LaunchPermissionRecord): boolean =>
-  a.userId === b.userId && a.group === b.group && a.organizationArn === b.organizationArn && a.organizationalUnitArn === b.organizationalUnitArn;
+  a.userId === b.userId &&
+  a.group === b.group &&
+  a.organizationArn === b.organizationArn &&
+  a.organizationalUnitArn === b.organizationalUnitArn;
 
 function permissionFrom(item: { str(k: string): string | undefined }): LaunchPermissionRecord {
   const lp: LaunchPermissionRecord = {};
@@ -351,9 +362,11 @@ export const modifyImageAttribute: ActionHandler = (ctx) => {
     ...p.strings('OrganizationalUnitArn').map((organizationalUnitArn) => ({ organizationalUnitArn })),
   ];
   if (flat.length > 0) {
-    if (attribute !== undefined && attribute !== 'launchPermission') throw invalidCombination('UserId/UserGroup/OrganizationArn go with Attribute=launchPermission');
+    if (attribute !== undefined && attribute !== 'launchPermission')
+      throw invalidCombination('UserId/UserGroup/OrganizationArn go with Attribute=launchPermission');
     const op = p.str('OperationType');
-    if (op !== 'add' && op !== 'remove') throw new Ec2ApiError('MissingParameter', 'The request must contain the parameter OperationType (add|remove)');
+    if (op !== 'add' && op !== 'remove')
+      throw new Ec2ApiError('MissingParameter', 'The request must contain the parameter OperationType (add|remove)');
     (op === 'add' ? add : remove).push(...flat);
   }
   let description = p.child('Description')?.str('Value');
@@ -363,7 +376,10 @@ export const modifyImageAttribute: ActionHandler = (ctx) => {
     throw invalidValue(`Value (${attribute}) for parameter attribute is invalid. Expecting launchPermission, description or imdsSupport`);
   }
   if (add.length + remove.length === 0 && description === undefined && imds === undefined) {
-    throw new Ec2ApiError('MissingParameter', 'The request must contain an attribute to modify (LaunchPermission, Description or ImdsSupport)');
+    throw new Ec2ApiError(
+      'MissingParameter',
+      'The request must contain an attribute to modify (LaunchPermission, Description or ImdsSupport)',
+    );
   }
   [...add, ...remove].forEach(checkPermission);
   if (imds !== undefined && imds !== 'v2.0') throw invalidValue(`Invalid value '${imds}' for ImdsSupport; only v2.0 is supported`);
@@ -373,11 +389,19 @@ export const modifyImageAttribute: ActionHandler = (ctx) => {
       throw invalidValue(`Image ${image.imageId} has encrypted snapshots and cannot be made public`);
     }
     if (ctx.rs.imageBlockPublicAccess === 'block-new-sharing') {
-      throw new Ec2ApiError('OperationNotPermitted', `Block public access for AMIs is enabled in ${ctx.region} (block-new-sharing); ${image.imageId} cannot be made public`);
+      throw new Ec2ApiError(
+        'OperationNotPermitted',
+        `Block public access for AMIs is enabled in ${ctx.region} (block-new-sharing); ${image.imageId} cannot be made public`,
+      );
     }
-    const publicCount = Object.values(ctx.rs.images).filter((i) => i.ownerId === LOCAL_ACCOUNT_ID && i.state !== 'deregistered' && imageIsPublic(i)).length;
+    const publicCount = Object.values(ctx.rs.images).filter(
+      (i) => i.ownerId === LOCAL_ACCOUNT_ID && i.state !== 'deregistered' && imageIsPublic(i),
+    ).length;
     if (publicCount >= ctx.quotas.publicImagesPerRegion) {
-      throw new Ec2ApiError('ResourceLimitExceeded', `You have reached the limit of ${ctx.quotas.publicImagesPerRegion} public AMIs in ${ctx.region}`);
+      throw new Ec2ApiError(
+        'ResourceLimitExceeded',
+        `You have reached the limit of ${ctx.quotas.publicImagesPerRegion} public AMIs in ${ctx.region}`,
+      );
     }
   }
   if (add.length > 0 && image.state === 'disabled') {
@@ -388,7 +412,10 @@ export const modifyImageAttribute: ActionHandler = (ctx) => {
   perms = perms.filter((x) => !remove.some((lp) => sameGrant(x, lp)));
   const entities = perms.filter((x) => x.group !== 'all').length;
   if (entities > ctx.quotas.shareEntitiesPerImage) {
-    throw new Ec2ApiError('ResourceLimitExceeded', `An AMI can be shared with at most ${ctx.quotas.shareEntitiesPerImage} entities; ${image.imageId} would have ${entities}`);
+    throw new Ec2ApiError(
+      'ResourceLimitExceeded',
+      `An AMI can be shared with at most ${ctx.quotas.shareEntitiesPerImage} entities; ${image.imageId} would have ${entities}`,
+    );
   }
   image.launchPermissions = perms;
   if (description !== undefined) image.description = description;
@@ -475,7 +502,8 @@ export const disableImageDeprecation: ActionHandler = (ctx) => {
 export const disableImage: ActionHandler = (ctx) => {
   const image = getOwnImage(ctx);
   if (image.state === 'disabled') return { return: true };
-  if (image.state !== 'available') throw new Ec2ApiError('IncorrectState', `Image ${image.imageId} is ${image.state}; only available images can be disabled`);
+  if (image.state !== 'available')
+    throw new Ec2ApiError('IncorrectState', `Image ${image.imageId} is ${image.state}; only available images can be disabled`);
   image.state = 'disabled';
   // Disabling makes the AMI private: every launch permission is removed.
   image.launchPermissions = [];
@@ -487,7 +515,8 @@ export const disableImage: ActionHandler = (ctx) => {
 export const enableImage: ActionHandler = (ctx) => {
   const image = getOwnImage(ctx);
   if (image.state === 'available') return { return: true };
-  if (image.state !== 'disabled') throw new Ec2ApiError('IncorrectState', `Image ${image.imageId} is ${image.state}; only disabled images can be enabled`);
+  if (image.state !== 'disabled')
+    throw new Ec2ApiError('IncorrectState', `Image ${image.imageId} is ${image.state}; only disabled images can be enabled`);
   image.state = 'available';
   ctx.world.store.markDirty();
   ctx.world.announce(ctx.region, image, 'available');
@@ -521,7 +550,8 @@ export const getImageBlockPublicAccessState: ActionHandler = (ctx) => ({
 
 export const enableImageBlockPublicAccess: ActionHandler = (ctx) => {
   const state = ctx.p.required('ImageBlockPublicAccessState');
-  if (state !== 'block-new-sharing') throw invalidValue(`Invalid value '${state}' for ImageBlockPublicAccessState. Expecting block-new-sharing`);
+  if (state !== 'block-new-sharing')
+    throw invalidValue(`Invalid value '${state}' for ImageBlockPublicAccessState. Expecting block-new-sharing`);
   ctx.rs.imageBlockPublicAccess = 'block-new-sharing';
   ctx.world.store.markDirty();
   return { imageBlockPublicAccessState: 'block-new-sharing' };

@@ -14,7 +14,13 @@ import type { XmlObject } from './xml.js';
  *
  * Terminated instances count while EC2 still shows them (an hour, like a deregistered image).
  */
-export const IMAGE_REFERENCE_TYPES = ['ec2:Instance', 'ec2:LaunchTemplate', 'ssm:Parameter', 'imagebuilder:ImageRecipe', 'imagebuilder:ContainerRecipe'] as const;
+export const IMAGE_REFERENCE_TYPES = [
+  'ec2:Instance',
+  'ec2:LaunchTemplate',
+  'ssm:Parameter',
+  'imagebuilder:ImageRecipe',
+  'imagebuilder:ContainerRecipe',
+] as const;
 
 const INSTANCE_STATES: readonly InstanceStateName[] = ['pending', 'running', 'shutting-down', 'terminated', 'stopping', 'stopped'];
 
@@ -95,7 +101,12 @@ export const describeImageReferences: ActionHandler = (ctx) => {
         const newest = [...t.versions].sort((a, b) => b.versionNumber - a.versionNumber).slice(0, depth);
         const checked = newest.concat(t.versions.filter((v) => v.versionNumber === t.defaultVersion));
         if (!checked.some((v) => v.data.imageId === imageId)) continue;
-        refs.push({ order: i, imageId, resourceType: 'ec2:LaunchTemplate', arn: launchTemplateArn(ctx.region, LOCAL_ACCOUNT_ID, t.launchTemplateId) });
+        refs.push({
+          order: i,
+          imageId,
+          resourceType: 'ec2:LaunchTemplate',
+          arn: launchTemplateArn(ctx.region, LOCAL_ACCOUNT_ID, t.launchTemplateId),
+        });
       }
     }
   });

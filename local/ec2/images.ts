@@ -50,14 +50,19 @@ export function checkNameFree(rs: RegionState, name: string): void {
 }
 
 export function checkImageQuota(ctx: ActionContext): void {
-  const count = Object.values(ctx.rs.images).filter((i) => i.ownerId === LOCAL_ACCOUNT_ID && (i.state === 'available' || i.state === 'pending')).length;
+  const count = Object.values(ctx.rs.images).filter(
+    (i) => i.ownerId === LOCAL_ACCOUNT_ID && (i.state === 'available' || i.state === 'pending'),
+  ).length;
   if (count >= ctx.quotas.imagesPerRegion) {
     throw new Ec2ApiError('ResourceLimitExceeded', `You have reached the limit of ${ctx.quotas.imagesPerRegion} AMIs in ${ctx.region}`);
   }
 }
 
 /** Fields every new image of this account starts with. */
-export function newImage(ctx: ActionContext, fields: Pick<ImageRecord, 'name' | 'kind' | 'architecture' | 'rootDeviceType' | 'rootDeviceName'> & Partial<ImageRecord>): ImageRecord {
+export function newImage(
+  ctx: ActionContext,
+  fields: Pick<ImageRecord, 'name' | 'kind' | 'architecture' | 'rootDeviceType' | 'rootDeviceName'> & Partial<ImageRecord>,
+): ImageRecord {
   const image: ImageRecord = {
     imageId: newId('ami'),
     ownerId: LOCAL_ACCOUNT_ID,
@@ -96,7 +101,10 @@ export const createImage: ActionHandler = (ctx) => {
   if (description !== undefined && description.length > 255) throw invalidValue('Description must be at most 255 characters');
   const state = ctx.world.instanceState(inst, ctx.now);
   if (!['pending', 'running', 'stopping', 'stopped'].includes(state)) {
-    throw new Ec2ApiError('IncorrectInstanceState', `The instance '${instanceId}' is not in a state from which it can be imaged (${state})`);
+    throw new Ec2ApiError(
+      'IncorrectInstanceState',
+      `The instance '${instanceId}' is not in a state from which it can be imaged (${state})`,
+    );
   }
   const tagSpecs = parseTagSpecifications(p, ['image', 'snapshot']);
   checkNameFree(rs, name);
@@ -324,7 +332,9 @@ function ownerMatcher(owners: string[]): ((image: ImageRecord) => boolean) | und
     else throw invalidValue(`Invalid value '${o}' for Owner. Expecting an account id, self, amazon, aws-marketplace or aws-backup-vault`);
   }
   return (image) =>
-    ids.has(image.ownerId) || (image.ownerAlias !== undefined && aliases.has(image.ownerAlias)) || [...aliases].some((a) => OWNER_ALIASES[a] === image.ownerId);
+    ids.has(image.ownerId) ||
+    (image.ownerAlias !== undefined && aliases.has(image.ownerAlias)) ||
+    [...aliases].some((a) => OWNER_ALIASES[a] === image.ownerId);
 }
 
 function executableMatcher(users: string[]): ((image: ImageRecord) => boolean) | undefined {
@@ -372,7 +382,11 @@ export const describeImages: ActionHandler = (ctx) => {
     if (byUser !== undefined && !byUser(i)) return false;
     return true;
   });
-  list = applyFilters(list.map((image) => ({ image, now })), filters, IMAGE_FILTERS).map((v) => v.image);
+  list = applyFilters(
+    list.map((image) => ({ image, now })),
+    filters,
+    IMAGE_FILTERS,
+  ).map((v) => v.image);
   list.sort((a, b) => sortKey(a.createdMs, a.imageId).localeCompare(sortKey(b.createdMs, b.imageId)));
   const page = paginate(ctx, list, (i) => sortKey(i.createdMs, i.imageId), max);
   return { imagesSet: page.items.map((i) => imageXml(i, now)), nextToken: page.nextToken };

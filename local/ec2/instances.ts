@@ -14,7 +14,14 @@ import {
 } from './context.js';
 import { Ec2ApiError, invalidValue } from './errors.js';
 import { parseFilters, applyFilters, type FilterSpec } from './filters.js';
-import { INSTANCE_STATE_CODES, LOCAL_ACCOUNT_ID as ACCOUNT, newId, type InstanceRecord, type InstanceStateName, type TagMap } from './model.js';
+import {
+  INSTANCE_STATE_CODES,
+  LOCAL_ACCOUNT_ID as ACCOUNT,
+  newId,
+  type InstanceRecord,
+  type InstanceStateName,
+  type TagMap,
+} from './model.js';
 import { instanceXml } from './render.js';
 import type { World } from './world.js';
 import type { XmlObject } from './xml.js';
@@ -159,7 +166,9 @@ export const runInstances: ActionHandler = (ctx) => {
   if (!INSTANCE_TYPE.test(instanceType)) throw invalidValue(`Invalid value '${instanceType}' for InstanceType.`);
   const clientToken = p.str('ClientToken');
   const fingerprint = createHash('sha256')
-    .update(JSON.stringify(Object.fromEntries(Object.entries(p.tree).filter(([k]) => k !== 'ClientToken' && k !== 'Action' && k !== 'Version'))))
+    .update(
+      JSON.stringify(Object.fromEntries(Object.entries(p.tree).filter(([k]) => k !== 'ClientToken' && k !== 'Action' && k !== 'Version'))),
+    )
     .digest('hex');
   if (clientToken !== undefined && clientToken !== '') {
     if (clientToken.length > 64) throw invalidValue('ClientToken must be at most 64 ASCII characters');
@@ -169,14 +178,20 @@ export const runInstances: ActionHandler = (ctx) => {
         throw new Ec2ApiError('IdempotentParameterMismatch', `Client token '${clientToken}' was used with different parameters`);
       }
       const instances = prior.instanceIds.flatMap((id) => (rs.instances[id] !== undefined ? [rs.instances[id]] : []));
-      return { reservationId: prior.reservationId, ownerId: ACCOUNT, groupSet: [], instancesSet: instances.map((i) => instanceXml(ctx.world, i, i.launchIndex ?? 0)) };
+      return {
+        reservationId: prior.reservationId,
+        ownerId: ACCOUNT,
+        groupSet: [],
+        instancesSet: instances.map((i) => instanceXml(ctx.world, i, i.launchIndex ?? 0)),
+      };
     }
   }
   const image = getImage(ctx, imageId);
   if (image.state !== 'available') {
     throw new Ec2ApiError('InvalidAMIID.Unavailable', `The image id '[${image.imageId}]' is not available (state: ${image.state})`);
   }
-  if (image.rootDeviceType !== 'ebs') throw new Ec2ApiError('InvalidParameterValue', `Launching instance-store image ${image.imageId} is not supported locally`);
+  if (image.rootDeviceType !== 'ebs')
+    throw new Ec2ApiError('InvalidParameterValue', `Launching instance-store image ${image.imageId} is not supported locally`);
   const tagSpecs = parseTagSpecifications(p, ['instance', 'volume', 'network-interface', 'spot-instances-request']);
   const shutdownBehavior = p.str('InstanceInitiatedShutdownBehavior') ?? 'stop';
   if (shutdownBehavior !== 'stop' && shutdownBehavior !== 'terminate') {
@@ -213,7 +228,12 @@ export const runInstances: ActionHandler = (ctx) => {
         createdMs: now,
         tags: { ...(tagSpecs.volume ?? {}) },
       };
-      volumes.push({ deviceName: b.deviceName, volumeId, deleteOnTermination: oe?.bool('DeleteOnTermination') ?? b.ebs.deleteOnTermination, attachMs: now });
+      volumes.push({
+        deviceName: b.deviceName,
+        volumeId,
+        deleteOnTermination: oe?.bool('DeleteOnTermination') ?? b.ebs.deleteOnTermination,
+        attachMs: now,
+      });
     }
     const inst: InstanceRecord = {
       instanceId,
@@ -238,7 +258,9 @@ export const runInstances: ActionHandler = (ctx) => {
     if (clientToken !== undefined && clientToken !== '') inst.clientToken = clientToken;
     if (userData !== undefined) inst.userData = userData;
     addTags(inst.tags, tagSpecs.instance ?? {});
-    const steps: { state: InstanceStateName; afterMs: number; reason?: string }[] = [{ state: 'running', afterMs: ctx.durations.instanceBootMs }];
+    const steps: { state: InstanceStateName; afterMs: number; reason?: string }[] = [
+      { state: 'running', afterMs: ctx.durations.instanceBootMs },
+    ];
     if (plan.shutdown) {
       const done = shutdownSteps(shutdownBehavior, ctx.durations);
       done[0] = { ...(done[0] as (typeof done)[number]), afterMs: ctx.durations.builderBuildMs };
@@ -310,10 +332,14 @@ export const stopInstances: ActionHandler = (ctx) => {
   }
   return stateChange(ctx, (inst, s) => {
     if (s === 'stopped' || s === 'stopping') return;
-    ctx.world.plan(inst, [
-      { state: 'stopping', afterMs: 0, reason: 'Client.UserInitiatedShutdown' },
-      { state: 'stopped', afterMs: ctx.durations.instanceStopMs, reason: 'Client.UserInitiatedShutdown' },
-    ], ctx.now);
+    ctx.world.plan(
+      inst,
+      [
+        { state: 'stopping', afterMs: 0, reason: 'Client.UserInitiatedShutdown' },
+        { state: 'stopped', afterMs: ctx.durations.instanceStopMs, reason: 'Client.UserInitiatedShutdown' },
+      ],
+      ctx.now,
+    );
   });
 };
 
@@ -328,18 +354,26 @@ export const startInstances: ActionHandler = (ctx) => {
   }
   return stateChange(ctx, (inst, s) => {
     if (s !== 'stopped') return;
-    ctx.world.plan(inst, [
-      { state: 'pending', afterMs: 0 },
-      { state: 'running', afterMs: ctx.durations.instanceBootMs },
-    ], ctx.now);
+    ctx.world.plan(
+      inst,
+      [
+        { state: 'pending', afterMs: 0 },
+        { state: 'running', afterMs: ctx.durations.instanceBootMs },
+      ],
+      ctx.now,
+    );
   });
 };
 
 export const terminateInstances: ActionHandler = (ctx) =>
   stateChange(ctx, (inst, s) => {
     if (s === 'terminated' || s === 'shutting-down') return;
-    ctx.world.plan(inst, [
-      { state: 'shutting-down', afterMs: 0, reason: 'Client.UserInitiatedShutdown' },
-      { state: 'terminated', afterMs: ctx.durations.instanceStopMs, reason: 'Client.UserInitiatedShutdown' },
-    ], ctx.now);
+    ctx.world.plan(
+      inst,
+      [
+        { state: 'shutting-down', afterMs: 0, reason: 'Client.UserInitiatedShutdown' },
+        { state: 'terminated', afterMs: ctx.durations.instanceStopMs, reason: 'Client.UserInitiatedShutdown' },
+      ],
+      ctx.now,
+    );
   });

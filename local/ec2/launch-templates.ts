@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { addTags, paginate, parseTags, parseTagSpecifications, sortKey, tagSet, type ActionContext, type ActionHandler } from './context.js';
+import {
+  addTags,
+  paginate,
+  parseTags,
+  parseTagSpecifications,
+  sortKey,
+  tagSet,
+  type ActionContext,
+  type ActionHandler,
+} from './context.js';
 import { Ec2ApiError, invalidCombination, invalidValue } from './errors.js';
 import { applyFilters, parseFilters, type FilterSpec } from './filters.js';
 import { LAUNCH_TEMPLATE_MAX_RESULTS } from './limits.js';
@@ -63,7 +72,10 @@ function templateIdNotFound(id: string): Ec2ApiError {
 }
 
 function templateNameNotFound(name: string): Ec2ApiError {
-  return new Ec2ApiError('InvalidLaunchTemplateName.NotFoundException', `The specified launch template, with template name ${name}, does not exist.`);
+  return new Ec2ApiError(
+    'InvalidLaunchTemplateName.NotFoundException',
+    `The specified launch template, with template name ${name}, does not exist.`,
+  );
 }
 
 function versionNotFound(t: LaunchTemplateRecord, version: string): Ec2ApiError {
@@ -74,7 +86,8 @@ function versionNotFound(t: LaunchTemplateRecord, version: string): Ec2ApiError 
 }
 
 function checkTemplateId(id: string): void {
-  if (!ID_PATTERNS.lt.test(id)) throw new Ec2ApiError('InvalidLaunchTemplateId.Malformed', `The specified ID for the launch template (${id}) is not valid.`);
+  if (!ID_PATTERNS.lt.test(id))
+    throw new Ec2ApiError('InvalidLaunchTemplateId.Malformed', `The specified ID for the launch template (${id}) is not valid.`);
 }
 
 function checkTemplateName(name: string): void {
@@ -95,7 +108,9 @@ function getTemplate(ctx: ActionContext): LaunchTemplateRecord {
   const id = ctx.p.str('LaunchTemplateId');
   const name = ctx.p.str('LaunchTemplateName');
   if (id !== undefined && name !== undefined) {
-    throw invalidCombination('Both a launch template ID and a launch template name were specified. Specify either the ID or the name, not both.');
+    throw invalidCombination(
+      'Both a launch template ID and a launch template name were specified. Specify either the ID or the name, not both.',
+    );
   }
   if (id !== undefined) {
     checkTemplateId(id);
@@ -151,13 +166,15 @@ function parseData(p: Params | undefined, base: LaunchTemplateDataRecord = {}): 
   if (userData !== undefined) data.userData = userData;
   const behavior = p.str('InstanceInitiatedShutdownBehavior');
   if (behavior !== undefined) {
-    if (behavior !== 'stop' && behavior !== 'terminate') throw invalidValue(`Invalid value '${behavior}' for InstanceInitiatedShutdownBehavior`);
+    if (behavior !== 'stop' && behavior !== 'terminate')
+      throw invalidValue(`Invalid value '${behavior}' for InstanceInitiatedShutdownBehavior`);
     data.instanceInitiatedShutdownBehavior = behavior;
   }
   const groups = p.strings('SecurityGroupId');
   if (groups.length > 0) data.securityGroupIds = groups;
   const specs = p.list('TagSpecification');
-  if (specs.length > 0) data.tagSpecifications = specs.map((s) => ({ resourceType: s.required('ResourceType'), tags: parseTags(s.list('Tag')) }));
+  if (specs.length > 0)
+    data.tagSpecifications = specs.map((s) => ({ resourceType: s.required('ResourceType'), tags: parseTags(s.list('Tag')) }));
   return data;
 }
 
@@ -269,7 +286,10 @@ export const createLaunchTemplateVersion: ActionHandler = (ctx) => {
   const source = p.str('SourceVersion');
   const base = source !== undefined ? structuredClone(resolveVersion(t, source).data) : {};
   if (t.versions.length >= MAX_VERSIONS) {
-    throw new Ec2ApiError('LaunchTemplateVersionLimitExceeded', `The launch template ${t.launchTemplateId} has reached its limit of ${MAX_VERSIONS} versions`);
+    throw new Ec2ApiError(
+      'LaunchTemplateVersionLimitExceeded',
+      `The launch template ${t.launchTemplateId} has reached its limit of ${MAX_VERSIONS} versions`,
+    );
   }
   const data = parseData(dataParams, base);
   const version: LaunchTemplateVersionRecord = { versionNumber: t.latestVersion + 1, createdMs: ctx.now, data };
@@ -277,7 +297,8 @@ export const createLaunchTemplateVersion: ActionHandler = (ctx) => {
   if (description !== undefined) version.description = description;
   t.versions.push(version);
   t.latestVersion = version.versionNumber;
-  if (token !== undefined) tokensOf(rs)[token] = { launchTemplateId: t.launchTemplateId, versionNumber: version.versionNumber, fingerprint };
+  if (token !== undefined)
+    tokensOf(rs)[token] = { launchTemplateId: t.launchTemplateId, versionNumber: version.versionNumber, fingerprint };
   return { launchTemplateVersion: versionXml(t, version), warning: dataWarning(ctx, data) };
 };
 
@@ -328,7 +349,15 @@ export const describeLaunchTemplates: ActionHandler = (ctx) => {
 type VersionView = { t: LaunchTemplateRecord; v: LaunchTemplateVersionRecord };
 
 const VERSION_FILTERS: FilterSpec<VersionView> = {
-  names: new Set(['create-time', 'image-id', 'instance-type', 'is-default-version', 'key-name', 'launch-template-name', 'launch-template-id']),
+  names: new Set([
+    'create-time',
+    'image-id',
+    'instance-type',
+    'is-default-version',
+    'key-name',
+    'launch-template-name',
+    'launch-template-id',
+  ]),
   tags: ({ t }) => t.tags,
   values: ({ t, v }, name) => {
     const opt = (s: string | undefined): string[] => (s === undefined ? [] : [s]);
@@ -354,7 +383,8 @@ const VERSION_FILTERS: FilterSpec<VersionView> = {
 };
 
 /** Newest version first within a template; templates in creation order. */
-const versionKey = ({ t, v }: VersionView): string => `${sortKey(t.createdMs, t.launchTemplateId)}|${String(MAX_VERSIONS * 10 - v.versionNumber).padStart(8, '0')}`;
+const versionKey = ({ t, v }: VersionView): string =>
+  `${sortKey(t.createdMs, t.launchTemplateId)}|${String(MAX_VERSIONS * 10 - v.versionNumber).padStart(8, '0')}`;
 
 function versionBound(t: LaunchTemplateRecord, spec: string | undefined): number | undefined {
   if (spec === undefined) return undefined;
@@ -375,7 +405,10 @@ export const describeLaunchTemplateVersions: ActionHandler = (ctx) => {
       throw new Ec2ApiError('MissingParameter', 'The request must contain the parameter launchTemplateName or launchTemplateId');
     }
     views = Object.values(templatesOf(rs)).flatMap((t) =>
-      [...new Set(specs.map((s) => resolveVersion(t, s).versionNumber))].map((n) => ({ t, v: t.versions.find((x) => x.versionNumber === n) as LaunchTemplateVersionRecord })),
+      [...new Set(specs.map((s) => resolveVersion(t, s).versionNumber))].map((n) => ({
+        t,
+        v: t.versions.find((x) => x.versionNumber === n) as LaunchTemplateVersionRecord,
+      })),
     );
   } else {
     const t = getTemplate(ctx);
@@ -426,8 +459,13 @@ export const deleteLaunchTemplateVersions: ActionHandler = (ctx) => {
       failed.push({ ...base, versionNumber: n, responseError: { code, message } });
     };
     if (n === undefined) fail('launchTemplateVersionDoesNotExist', `The launch template version ${spec} is not a version number`);
-    else if (!t.versions.some((v) => v.versionNumber === n)) fail('launchTemplateVersionDoesNotExist', `The specified launch template version ${n} does not exist`);
-    else if (n === t.defaultVersion) fail('unexpectedError', 'The default version of a launch template cannot be deleted; set another default or delete the launch template');
+    else if (!t.versions.some((v) => v.versionNumber === n))
+      fail('launchTemplateVersionDoesNotExist', `The specified launch template version ${n} does not exist`);
+    else if (n === t.defaultVersion)
+      fail(
+        'unexpectedError',
+        'The default version of a launch template cannot be deleted; set another default or delete the launch template',
+      );
     else {
       t.versions = t.versions.filter((v) => v.versionNumber !== n);
       ok.push({ ...base, versionNumber: n });

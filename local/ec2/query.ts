@@ -81,7 +81,8 @@ export class Params {
     const v = this.str(key);
     if (v === undefined) return undefined;
     const ms = Date.parse(v);
-    if (!ISO.test(v) || Number.isNaN(ms)) throw invalidValue(`Invalid value '${v}' for ${this.name(key)}; an ISO-8601 timestamp is expected`);
+    if (!ISO.test(v) || Number.isNaN(ms))
+      throw invalidValue(`Invalid value '${v}' for ${this.name(key)}; an ISO-8601 timestamp is expected`);
     return ms;
   }
 

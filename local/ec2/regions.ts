@@ -16,6 +16,10 @@ export const describeRegions: ActionHandler = (ctx) => {
   let list: string[] = names.length > 0 ? names : [...REGIONS];
   list = applyFilters(list, parseFilters(ctx.p), REGION_FILTERS);
   return {
-    regionInfo: list.map((regionName) => ({ regionName, regionEndpoint: `ec2.${regionName}.amazonaws.com`, optInStatus: 'opt-in-not-required' })),
+    regionInfo: list.map((regionName) => ({
+      regionName,
+      regionEndpoint: `ec2.${regionName}.amazonaws.com`,
+      optInStatus: 'opt-in-not-required',
+    })),
   };
 };

@@ -85,9 +85,12 @@ export function makeRegisterFromImageLocation(opts: RegisterFromImageLocationOpt
   return async (ctx, imageLocation) => {
     const { bucket, key } = splitLocation(imageLocation);
     const object = s3().getObject(bucket, key);
-    if (object === undefined) throw invalidValue(`Value (${imageLocation}) for parameter imageLocation is invalid. The manifest does not exist`);
+    if (object === undefined)
+      throw invalidValue(`Value (${imageLocation}) for parameter imageLocation is invalid. The manifest does not exist`);
     if (!object.ec2Readable) {
-      throw invalidValue(`Value (${imageLocation}) for parameter imageLocation is invalid. The manifest is not readable by EC2 (upload it with the canned ACL aws-exec-read)`);
+      throw invalidValue(
+        `Value (${imageLocation}) for parameter imageLocation is invalid. The manifest is not readable by EC2 (upload it with the canned ACL aws-exec-read)`,
+      );
     }
     let manifest: Manifest;
     try {
@@ -100,32 +103,44 @@ export function makeRegisterFromImageLocation(opts: RegisterFromImageLocationOpt
       bundleKey = unwrapBundleKey(manifest.image, typeof opts.ec2KeyPem === 'function' ? opts.ec2KeyPem() : opts.ec2KeyPem, 'ec2');
     } catch (e) {
       if (!(e instanceof BundleError)) throw e;
-      throw invalidManifest(`Invalid manifest ${imageLocation}: EC2 cannot decrypt the image key (was the bundle made with this partition's EC2 certificate?)`);
+      throw invalidManifest(
+        `Invalid manifest ${imageLocation}: EC2 cannot decrypt the image key (was the bundle made with this partition's EC2 certificate?)`,
+      );
     }
     const dir = key.slice(0, key.lastIndexOf('/') + 1);
     const parts: Buffer[] = [];
     for (const part of manifest.image.parts) {
-      if (part.filename.includes('/')) throw invalidManifest(`Invalid manifest ${imageLocation}: part file name ${part.filename} is not a plain name`);
+      if (part.filename.includes('/'))
+        throw invalidManifest(`Invalid manifest ${imageLocation}: part file name ${part.filename} is not a plain name`);
       const partKey = `${bucket}/${dir}${part.filename}`;
       const o = s3().getObject(bucket, dir + part.filename);
       if (o === undefined) throw invalidManifest(`Invalid manifest ${imageLocation}: image part ${partKey} does not exist`);
       if (!o.ec2Readable) throw invalidValue(`Image part ${partKey} is not readable by EC2 (upload it with the canned ACL aws-exec-read)`);
       const digest = createHash('sha1').update(o.body).digest('hex');
-      if (digest !== part.digest) throw invalidManifest(`Invalid manifest ${imageLocation}: image part ${partKey} has SHA-1 ${digest}, the manifest says ${part.digest}`);
+      if (digest !== part.digest)
+        throw invalidManifest(
+          `Invalid manifest ${imageLocation}: image part ${partKey} has SHA-1 ${digest}, the manifest says ${part.digest}`,
+        );
       parts.push(o.body);
     }
     const bundled = parts.reduce((n, b) => n + b.length, 0);
     if (bundled !== manifest.image.bundledSize) {
-      throw invalidManifest(`Invalid manifest ${imageLocation}: the parts hold ${bundled} bytes, bundled_size says ${manifest.image.bundledSize}`);
+      throw invalidManifest(
+        `Invalid manifest ${imageLocation}: the parts hold ${bundled} bytes, bundled_size says ${manifest.image.bundledSize}`,
+      );
     }
     let digest: string;
     try {
       digest = await tarDigest(parts, bundleKey.key, bundleKey.iv);
     } catch (e) {
-      throw invalidManifest(`Invalid manifest ${imageLocation}: the image does not decrypt (${e instanceof Error ? e.message : String(e)})`);
+      throw invalidManifest(
+        `Invalid manifest ${imageLocation}: the image does not decrypt (${e instanceof Error ? e.message : String(e)})`,
+      );
     }
     if (digest !== manifest.image.digest) {
-      throw invalidManifest(`Invalid manifest ${imageLocation}: the image's SHA-1 is ${digest}, the manifest says ${manifest.image.digest}`);
+      throw invalidManifest(
+        `Invalid manifest ${imageLocation}: the image's SHA-1 is ${digest}, the manifest says ${manifest.image.digest}`,
+      );
     }
 
     // Validated: register (re-checking the name, which another call may have taken meanwhile).

@@ -96,7 +96,11 @@ export function instanceXml(world: World, inst: InstanceRecord, launchIndex: num
     instanceState: { code: INSTANCE_STATE_CODES[state], name: state },
     privateDnsName: attached ? `ip-${inst.privateIp.replace(/\./g, '-')}.ec2.internal` : '',
     dnsName: '',
-    reason: stopped ? `User initiated (${isoMs(entry.atMs).replace('T', ' ').replace(/\.\d{3}Z$/, ' GMT')})` : '',
+    reason: stopped
+      ? `User initiated (${isoMs(entry.atMs)
+          .replace('T', ' ')
+          .replace(/\.\d{3}Z$/, ' GMT')})`
+      : '',
     amiLaunchIndex: launchIndex,
     productCodes: [],
     instanceType: inst.instanceType,
@@ -109,7 +113,10 @@ export function instanceXml(world: World, inst: InstanceRecord, launchIndex: num
     sourceDestCheck: true,
     groupSet: [{ groupId: 'sg-0a1b2c3d4e5f60718', groupName: 'default' }],
     stateReason: stopped
-      ? { code: reasonCode, message: `${reasonCode}: ${reasonCode === 'Client.InstanceInitiatedShutdown' ? 'Instance initiated shutdown' : 'User initiated shutdown'}` }
+      ? {
+          code: reasonCode,
+          message: `${reasonCode}: ${reasonCode === 'Client.InstanceInitiatedShutdown' ? 'Instance initiated shutdown' : 'User initiated shutdown'}`,
+        }
       : undefined,
     architecture: inst.architecture,
     rootDeviceType: 'ebs',

@@ -14,7 +14,12 @@ const DAY = 86_400_000;
 
 /** Amazon Linux 2023 base images seeded in every region (public, owned by Amazon). */
 export const SEED_BASE_IMAGES = [
-  { name: 'al2023-ami-2023.5.20240624.0-kernel-6.1-x86_64', created: '2024-06-24T21:18:52.000Z', arch: 'x86_64', deprecated: '2024-09-24T21:18:00.000Z' },
+  {
+    name: 'al2023-ami-2023.5.20240624.0-kernel-6.1-x86_64',
+    created: '2024-06-24T21:18:52.000Z',
+    arch: 'x86_64',
+    deprecated: '2024-09-24T21:18:00.000Z',
+  },
   { name: 'al2023-ami-2023.6.20241010.0-kernel-6.1-x86_64', created: '2024-10-10T20:10:37.000Z', arch: 'x86_64' },
   { name: 'al2023-ami-2023.6.20241111.0-kernel-6.1-x86_64', created: '2024-11-11T23:41:26.000Z', arch: 'x86_64' },
   { name: 'al2023-ami-2023.6.20241111.0-kernel-6.1-arm64', created: '2024-11-11T23:41:30.000Z', arch: 'arm64' },
@@ -61,7 +66,10 @@ function seedBaseImages(rs: RegionState): string {
       imdsSupport: 'v2.0',
       imageLocation: `amazon/${b.name}`,
       blockDeviceMappings: [
-        { deviceName: '/dev/xvda', ebs: { snapshotId, volumeSize: 8, volumeType: 'gp3', deleteOnTermination: true, encrypted: false, iops: 3000, throughput: 125 } },
+        {
+          deviceName: '/dev/xvda',
+          ebs: { snapshotId, volumeSize: 8, volumeType: 'gp3', deleteOnTermination: true, encrypted: false, iops: 3000, throughput: 125 },
+        },
       ],
       launchPermissions: [{ group: 'all' }],
       tags: {},
@@ -96,7 +104,17 @@ export function seedWorld(state: Ec2State, nowMs: number, region: (name: string)
       const volumes: InstanceRecord['volumes'] = [];
       const addVolume = (deviceName: string, size: number, deleteOnTermination: boolean): void => {
         const volumeId = newId('vol');
-        rs.volumes[volumeId] = { volumeId, size, volumeType: 'gp3', encrypted: false, iops: 3000, throughput: 125, availabilityZone: w.az, createdMs: launchMs, tags: { Name: w.name } };
+        rs.volumes[volumeId] = {
+          volumeId,
+          size,
+          volumeType: 'gp3',
+          encrypted: false,
+          iops: 3000,
+          throughput: 125,
+          availabilityZone: w.az,
+          createdMs: launchMs,
+          tags: { Name: w.name },
+        };
         volumes.push({ deviceName, volumeId, deleteOnTermination, attachMs: launchMs });
       };
       addVolume('/dev/xvda', 8, true);
@@ -143,7 +161,10 @@ export const MANAGED_SEED_SPAN_DAYS = 400;
 
 function stamp(ms: number): string {
   // yyyymmddThhmmZ, the timestamp of the factory's deterministic names.
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\d{2}\.\d{3}Z$/, 'Z');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\d{2}\.\d{3}Z$/, 'Z');
 }
 
 /**
@@ -156,11 +177,14 @@ function stamp(ms: number): string {
  * The caller persists (once).
  */
 export function seedManagedImages(state: Ec2State, nowMs: number, region: (name: string) => RegionState, seed: ManagedImageSeed): number {
-  if (!Number.isInteger(seed.count) || seed.count < 0) throw new RangeError(`seedImages.count must be a non-negative integer, got ${seed.count}`);
+  if (!Number.isInteger(seed.count) || seed.count < 0)
+    throw new RangeError(`seedImages.count must be a non-negative integer, got ${seed.count}`);
   if (seed.regions.length === 0) throw new RangeError('seedImages.regions must name at least one region');
   const unknown = seed.regions.filter((r) => !(REGIONS as readonly string[]).includes(r));
-  if (unknown.length > 0) throw new RangeError(`seedImages.regions: unknown region(s) ${unknown.join(', ')} (regions: ${REGIONS.join(', ')})`);
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(seed.family)) throw new RangeError(`seedImages.family must be a lower-case name, got '${seed.family}'`);
+  if (unknown.length > 0)
+    throw new RangeError(`seedImages.regions: unknown region(s) ${unknown.join(', ')} (regions: ${REGIONS.join(', ')})`);
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(seed.family))
+    throw new RangeError(`seedImages.family must be a lower-case name, got '${seed.family}'`);
   const seeds = (state.managedSeeds ??= {});
   const done = seeds[seed.family] ?? 0;
   if (done >= seed.count) return 0;
@@ -201,7 +225,9 @@ export function seedManagedImages(state: Ec2State, nowMs: number, region: (name:
       hypervisor: 'xen',
       enaSupport: true,
       bootMode: 'uefi-preferred',
-      blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { snapshotId, volumeSize: 8, volumeType: 'gp3', deleteOnTermination: true, encrypted: false } }],
+      blockDeviceMappings: [
+        { deviceName: '/dev/xvda', ebs: { snapshotId, volumeSize: 8, volumeType: 'gp3', deleteOnTermination: true, encrypted: false } },
+      ],
       launchPermissions: [],
       tags: {
         'ami-factory:managed': 'true',

@@ -218,7 +218,8 @@ class LocalEc2 implements Ec2Service {
       ...DEFAULT_DURATIONS,
       imageAvailableAfterMs: imageMs,
       copyAvailableAfterMs:
-        opts.copyAvailableAfterMs ?? (opts.imageAvailableAfterMs !== undefined ? 2 * opts.imageAvailableAfterMs : DEFAULT_DURATIONS.copyAvailableAfterMs),
+        opts.copyAvailableAfterMs ??
+        (opts.imageAvailableAfterMs !== undefined ? 2 * opts.imageAvailableAfterMs : DEFAULT_DURATIONS.copyAvailableAfterMs),
       builderBuildMs: opts.builderBuildMs ?? DEFAULT_DURATIONS.builderBuildMs,
     };
     this.quotas = { ...DEFAULT_QUOTAS, ...(opts.quotas ?? {}) };
@@ -235,7 +236,10 @@ class LocalEc2 implements Ec2Service {
       this.store.markDirty();
       this.store.flush();
     }
-    if (opts.seedImages !== undefined && seedManagedImages(this.store.data, opts.clock.nowMs(), (r) => this.world.region(r), opts.seedImages) > 0) {
+    if (
+      opts.seedImages !== undefined &&
+      seedManagedImages(this.store.data, opts.clock.nowMs(), (r) => this.world.region(r), opts.seedImages) > 0
+    ) {
       this.store.markDirty();
       this.store.flush();
     }
@@ -272,7 +276,12 @@ class LocalEc2 implements Ec2Service {
       if (handler === undefined) {
         throw new Ec2ApiError('InvalidAction', `The action ${action === '' ? '(none)' : action} is not valid for this web service.`);
       }
-      const unfiltered = !params.has('InstanceId') && !params.has('SnapshotId') && !params.has('Filter') && !params.has('MaxResults') && !params.has('Owner');
+      const unfiltered =
+        !params.has('InstanceId') &&
+        !params.has('SnapshotId') &&
+        !params.has('Filter') &&
+        !params.has('MaxResults') &&
+        !params.has('Owner');
       if (this.faults.throttleAll === true || ((this.opts.throttling ?? true) && !this.takeToken(region, action, unfiltered))) {
         this.throttled[key] = (this.throttled[key] ?? 0) + 1;
         throw new Ec2ApiError('RequestLimitExceeded', 'Request limit exceeded.', 503);
@@ -298,13 +307,25 @@ class LocalEc2 implements Ec2Service {
       const body = await handler(ctx);
       // Reads change nothing (due state changes mark the store themselves, in advance()).
       if (!action.startsWith('Describe') && !action.startsWith('Get')) this.store.markDirty();
-      return { status: 200, headers: { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': requestId }, body: responseXml(action, requestId, body) };
+      return {
+        status: 200,
+        headers: { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': requestId },
+        body: responseXml(action, requestId, body),
+      };
     } catch (e) {
       if (e instanceof Ec2ApiError) {
-        return { status: e.status, headers: { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': requestId }, body: errorXml(e.code, e.message, requestId) };
+        return {
+          status: e.status,
+          headers: { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': requestId },
+          body: errorXml(e.code, e.message, requestId),
+        };
       }
       const message = e instanceof Error ? e.message : String(e);
-      return { status: 500, headers: { 'content-type': 'text/xml;charset=UTF-8' }, body: errorXml('InternalError', `An internal error has occurred: ${message}`, requestId) };
+      return {
+        status: 500,
+        headers: { 'content-type': 'text/xml;charset=UTF-8' },
+        body: errorXml('InternalError', `An internal error has occurred: ${message}`, requestId),
+      };
     }
   }
 
@@ -321,7 +342,8 @@ class LocalEc2 implements Ec2Service {
       return f.reason ?? 'An internal error has occurred (local fault: failImages)';
     }
     if (image.copy !== undefined) {
-      if (this.faults.failCopiesTo?.includes(region) === true) return `Copy of ${image.copy.sourceImageId} to ${region} failed (local fault: failCopiesTo)`;
+      if (this.faults.failCopiesTo?.includes(region) === true)
+        return `Copy of ${image.copy.sourceImageId} to ${region} failed (local fault: failCopiesTo)`;
       if (this.faults.unreachableRegions?.includes(image.copy.sourceRegion) === true) {
         return `The source region ${image.copy.sourceRegion} could not be reached`;
       }

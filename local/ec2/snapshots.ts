@@ -17,7 +17,20 @@ import { AMAZON_ACCOUNT_ID, awsManagedEbsKey, isoMs, LOCAL_ACCOUNT_ID, type Snap
 import { snapshotXml } from './render.js';
 
 const SNAPSHOT_FILTERS: FilterSpec<SnapshotRecord> = {
-  names: new Set(['snapshot-id', 'volume-id', 'status', 'owner-id', 'owner-alias', 'description', 'encrypted', 'volume-size', 'progress', 'start-time', 'kms-key-id', 'storage-tier']),
+  names: new Set([
+    'snapshot-id',
+    'volume-id',
+    'status',
+    'owner-id',
+    'owner-alias',
+    'description',
+    'encrypted',
+    'volume-size',
+    'progress',
+    'start-time',
+    'kms-key-id',
+    'storage-tier',
+  ]),
   tags: (s) => s.tags,
   values: (s, name) => {
     switch (name) {
@@ -80,7 +93,9 @@ export const describeSnapshots: ActionHandler = (ctx) => {
   if (owners.length > 0) list = list.filter((s) => owners.includes(s.ownerId));
   if (restorableBy.length > 0) {
     list = list.filter((s) =>
-      restorableBy.some((a) => s.ownerId === a || s.createVolumePermission.groups.includes('all') || s.createVolumePermission.userIds.includes(a)),
+      restorableBy.some(
+        (a) => s.ownerId === a || s.createVolumePermission.groups.includes('all') || s.createVolumePermission.userIds.includes(a),
+      ),
     );
   }
   list = applyFilters(list, parseFilters(p), SNAPSHOT_FILTERS);
@@ -121,7 +136,10 @@ export const modifySnapshotAttribute: ActionHandler = (ctx) => {
   const add: { userIds: string[]; groups: string[] } = { userIds: [], groups: [] };
   const remove: { userIds: string[]; groups: string[] } = { userIds: [], groups: [] };
   const cvp = p.child('CreateVolumePermission');
-  for (const [op, target] of [['Add', add], ['Remove', remove]] as const) {
+  for (const [op, target] of [
+    ['Add', add],
+    ['Remove', remove],
+  ] as const) {
     for (const item of cvp?.list(op) ?? []) {
       const u = item.str('UserId');
       const g = item.str('Group');
@@ -133,7 +151,8 @@ export const modifySnapshotAttribute: ActionHandler = (ctx) => {
   const flatUsers = p.strings('UserId');
   const flatGroups = p.strings('UserGroup');
   if (flatUsers.length > 0 || flatGroups.length > 0) {
-    if (opType !== 'add' && opType !== 'remove') throw new Ec2ApiError('MissingParameter', 'The request must contain the parameter OperationType (add|remove)');
+    if (opType !== 'add' && opType !== 'remove')
+      throw new Ec2ApiError('MissingParameter', 'The request must contain the parameter OperationType (add|remove)');
     const target = opType === 'add' ? add : remove;
     target.userIds.push(...flatUsers);
     target.groups.push(...flatGroups);
@@ -142,7 +161,8 @@ export const modifySnapshotAttribute: ActionHandler = (ctx) => {
     throw new Ec2ApiError('MissingParameter', 'The request must contain the parameter CreateVolumePermission');
   }
   for (const u of [...add.userIds, ...remove.userIds]) {
-    if (!isAccountId(u)) throw new Ec2ApiError('InvalidParameterValue', `Invalid value '${u}' for userId: an AWS account id (12 digits) is expected`);
+    if (!isAccountId(u))
+      throw new Ec2ApiError('InvalidParameterValue', `Invalid value '${u}' for userId: an AWS account id (12 digits) is expected`);
   }
   for (const g of [...add.groups, ...remove.groups]) {
     if (g !== 'all') throw invalidValue(`Invalid value '${g}' for group; only 'all' is supported`);
@@ -151,7 +171,9 @@ export const modifySnapshotAttribute: ActionHandler = (ctx) => {
     throw invalidValue(`Encrypted snapshot ${snap.snapshotId} cannot be made public`);
   }
   if (snap.encrypted && add.userIds.length > 0 && (snap.kmsKeyId === undefined || snap.kmsKeyId === awsManagedEbsKey(ctx.region))) {
-    throw invalidValue(`Snapshot ${snap.snapshotId} is encrypted with the AWS managed key and cannot be shared; use a customer managed key`);
+    throw invalidValue(
+      `Snapshot ${snap.snapshotId} is encrypted with the AWS managed key and cannot be shared; use a customer managed key`,
+    );
   }
   const perm = snap.createVolumePermission;
   for (const u of add.userIds) if (!perm.userIds.includes(u)) perm.userIds.push(u);
@@ -166,7 +188,8 @@ export const describeSnapshotAttribute: ActionHandler = (ctx) => {
   const snap = getSnapshot(ctx, ctx.p.required('SnapshotId'));
   const attribute = ctx.p.required('Attribute');
   if (attribute === 'createVolumePermission') {
-    if (snap.ownerId !== LOCAL_ACCOUNT_ID) throw new Ec2ApiError('UnauthorizedOperation', `You are not authorized to describe snapshot ${snap.snapshotId}`);
+    if (snap.ownerId !== LOCAL_ACCOUNT_ID)
+      throw new Ec2ApiError('UnauthorizedOperation', `You are not authorized to describe snapshot ${snap.snapshotId}`);
     return {
       snapshotId: snap.snapshotId,
       createVolumePermission: [
@@ -182,7 +205,8 @@ export const describeSnapshotAttribute: ActionHandler = (ctx) => {
 export const resetSnapshotAttribute: ActionHandler = (ctx) => {
   const snap = getOwnSnapshot(ctx, ctx.p.required('SnapshotId'));
   const attribute = ctx.p.required('Attribute');
-  if (attribute !== 'createVolumePermission') throw invalidValue(`Value (${attribute}) for parameter attribute is invalid. Only createVolumePermission can be reset`);
+  if (attribute !== 'createVolumePermission')
+    throw invalidValue(`Value (${attribute}) for parameter attribute is invalid. Only createVolumePermission can be reset`);
   snap.createVolumePermission = { userIds: [], groups: [] };
   ctx.world.store.markDirty();
   return { return: true };

@@ -1,4 +1,16 @@
-import { addTags, checkImageId, checkInstanceId, checkSnapshotId, imageNotFound, instanceNotFound, parseTags, snapshotNotFound, validateTag, type ActionContext, type ActionHandler } from './context.js';
+import {
+  addTags,
+  checkImageId,
+  checkInstanceId,
+  checkSnapshotId,
+  imageNotFound,
+  instanceNotFound,
+  parseTags,
+  snapshotNotFound,
+  validateTag,
+  type ActionContext,
+  type ActionHandler,
+} from './context.js';
 import { Ec2ApiError } from './errors.js';
 import { ID_PATTERNS, LOCAL_ACCOUNT_ID, type TagMap } from './model.js';
 

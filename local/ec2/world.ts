@@ -100,7 +100,9 @@ export class World {
       this.snapshotIndex.set(regionName, index);
     }
     const rs = this.region(regionName);
-    return (index.users.get(snapshotId) ?? []).filter((i) => rs.images[i.imageId] === i && i.blockDeviceMappings.some((b) => b.ebs?.snapshotId === snapshotId));
+    return (index.users.get(snapshotId) ?? []).filter(
+      (i) => rs.images[i.imageId] === i && i.blockDeviceMappings.some((b) => b.ebs?.snapshotId === snapshotId),
+    );
   }
 
   region(name: string): RegionState {
@@ -264,7 +266,8 @@ export class World {
     this.hooks.emit(this.imageEvent(region, image, state));
     // Only a deregistration gives the image a due time (when it leaves the listings); the
     // other changes announced here add none, so there is no need to look at the whole world.
-    if (state === 'deregistered' && image.state === 'deregistered') this.due((image.deregisteredMs ?? 0) + this.hooks.deregisteredVisibleMs);
+    if (state === 'deregistered' && image.state === 'deregistered')
+      this.due((image.deregisteredMs ?? 0) + this.hooks.deregisteredVisibleMs);
     else this.arm(this.dueMs);
   }
 

@@ -41,7 +41,11 @@ export function renderXml(key: string, value: XmlValue, out: string[], listItem:
 }
 
 export function responseXml(action: string, requestId: string, body: XmlObject): string {
-  const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>\n', `<${action}Response xmlns="${EC2_XMLNS}">`, `<requestId>${requestId}</requestId>`];
+  const out: string[] = [
+    '<?xml version="1.0" encoding="UTF-8"?>\n',
+    `<${action}Response xmlns="${EC2_XMLNS}">`,
+    `<requestId>${requestId}</requestId>`,
+  ];
   for (const [k, v] of Object.entries(body)) renderXml(k, v, out);
   out.push(`</${action}Response>`);
   return out.join('');

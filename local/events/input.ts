@@ -68,7 +68,13 @@ export interface InputTransformer {
   InputTemplate: string;
 }
 
-const PREDEFINED = new Set(['aws.events.rule-arn', 'aws.events.rule-name', 'aws.events.event.ingestion-time', 'aws.events.event', 'aws.events.event.json']);
+const PREDEFINED = new Set([
+  'aws.events.rule-arn',
+  'aws.events.rule-name',
+  'aws.events.event.ingestion-time',
+  'aws.events.event',
+  'aws.events.event.json',
+]);
 
 /** PutTargets-time checks of a target's input settings (ValidationException on failure). */
 export function validateTargetInput(t: JsonObject): void {

@@ -48,11 +48,7 @@ export function matchesEventPattern(pattern: JsonObject, event: JsonValue | unde
 // validation
 
 function isOrArray(v: JsonValue | undefined): v is JsonObject[] {
-  return (
-    Array.isArray(v) &&
-    v.length >= 2 &&
-    v.every((o) => isJsonObject(o) && Object.keys(o).every((k) => !MATCHERS.has(k)))
-  );
+  return Array.isArray(v) && v.length >= 2 && v.every((o) => isJsonObject(o) && Object.keys(o).every((k) => !MATCHERS.has(k)));
 }
 
 function checkObject(p: JsonObject, path: string): void {
@@ -133,7 +129,9 @@ function checkWildcard(s: string, at: string): void {
 
 function checkAnythingBut(v: JsonValue, at: string): void {
   const bad = (): never => {
-    throw new InvalidEventPatternError(`Value of anything-but must be a string, a number, a list of either, or a prefix/suffix/equals-ignore-case/wildcard object at ${at}`);
+    throw new InvalidEventPatternError(
+      `Value of anything-but must be a string, a number, a list of either, or a prefix/suffix/equals-ignore-case/wildcard object at ${at}`,
+    );
   };
   if (typeof v === 'string') return;
   if (typeof v === 'number') {
@@ -150,7 +148,12 @@ function checkAnythingBut(v: JsonValue, at: string): void {
     if (keys.length !== 1) bad();
     const k = keys[0] as string;
     const inner = v[k] as JsonValue;
-    const strings = typeof inner === 'string' ? [inner] : Array.isArray(inner) && inner.length > 0 && inner.every((x) => typeof x === 'string') ? (inner as string[]) : undefined;
+    const strings =
+      typeof inner === 'string'
+        ? [inner]
+        : Array.isArray(inner) && inner.length > 0 && inner.every((x) => typeof x === 'string')
+          ? (inner as string[])
+          : undefined;
     if (strings === undefined) return bad();
     if (k === 'prefix' || k === 'suffix') {
       if (typeof inner !== 'string' || inner === '') bad();

@@ -49,7 +49,8 @@ export function parseSchedule(expression: string): Schedule {
     const ms = UNITS[singular];
     if (ms === undefined) throw new ScheduleExpressionError(`unknown rate unit ${unit}`);
     if (!Number.isSafeInteger(n) || n < 1) throw new ScheduleExpressionError('the rate value must be a positive integer');
-    if ((n === 1) !== (singular === unit)) throw new ScheduleExpressionError(`use "${singular}" for a value of 1 and "${singular}s" otherwise`);
+    if ((n === 1) !== (singular === unit))
+      throw new ScheduleExpressionError(`use "${singular}" for a value of 1 and "${singular}s" otherwise`);
     return { kind: 'rate', periodMs: n * ms };
   }
   const cron = /^cron\((.*)\)$/.exec(expression);

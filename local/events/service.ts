@@ -143,10 +143,7 @@ const NAME = /^[.\-_A-Za-z0-9]{1,64}$/;
 const BUS_NAME = /^[/.\-_A-Za-z0-9]{1,256}$/;
 const RULE_STATES = new Set(['ENABLED', 'DISABLED', 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS']);
 
-type Target =
-  | { kind: 'lambda'; name: string }
-  | { kind: 'states'; arn: string }
-  | { kind: 'bus'; region: string; bus: string };
+type Target = { kind: 'lambda'; name: string } | { kind: 'states'; arn: string } | { kind: 'bus'; region: string; bus: string };
 
 function parseTargetArn(arn: string): Target | undefined {
   const lambda = /^arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]+)(?::[A-Za-z0-9$_-]+)?$/.exec(arn);
@@ -295,7 +292,8 @@ class LocalEventBridge implements EventsService {
 
   private createEventBus(body: JsonObject, region: string): JsonObject {
     const name = requiredString(body, 'Name');
-    if (!BUS_NAME.test(name) || name.startsWith('aws.')) throw new EventsApiError('ValidationException', `Event bus name ${name} is not valid.`);
+    if (!BUS_NAME.test(name) || name.startsWith('aws.'))
+      throw new EventsApiError('ValidationException', `Event bus name ${name} is not valid.`);
     const r = this.regionState(region);
     if (r.buses[name] !== undefined) throw new EventsApiError('ResourceAlreadyExistsException', `Event bus ${name} already exists.`);
     const now = this.opts.clock.nowMs();
@@ -360,11 +358,16 @@ class LocalEventBridge implements EventsService {
     }
     if (pattern !== undefined) parseEventPattern(pattern);
     if (schedule !== undefined) {
-      if (found.bus.Name !== DEFAULT_BUS) throw new EventsApiError('ValidationException', 'ScheduleExpression is supported only on the default event bus.');
+      if (found.bus.Name !== DEFAULT_BUS)
+        throw new EventsApiError('ValidationException', 'ScheduleExpression is supported only on the default event bus.');
       parseSchedule(schedule);
     }
     const state = optionalString(body, 'State') ?? 'ENABLED';
-    if (!RULE_STATES.has(state)) throw new EventsApiError('ValidationException', `Value '${state}' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED, ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS]`);
+    if (!RULE_STATES.has(state))
+      throw new EventsApiError(
+        'ValidationException',
+        `Value '${state}' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED, ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS]`,
+      );
 
     const now = this.opts.clock.nowMs();
     const previous = found.bus.rules[name];
@@ -443,24 +446,33 @@ class LocalEventBridge implements EventsService {
     const { rule } = this.requireRule(body, region, 'Rule');
     const targets = body.Targets;
     if (!Array.isArray(targets) || targets.length === 0 || targets.length > 10) {
-      throw new EventsApiError('ValidationException', "Value at 'targets' failed to satisfy constraint: Member must have length between 1 and 10");
+      throw new EventsApiError(
+        'ValidationException',
+        "Value at 'targets' failed to satisfy constraint: Member must have length between 1 and 10",
+      );
     }
     const accepted: JsonObject[] = [];
     for (const t of targets) {
       if (!isJsonObject(t)) throw new EventsApiError('ValidationException', 'Each target must be an object.');
       const id = t.Id;
-      if (typeof id !== 'string' || !NAME.test(id)) throw new EventsApiError('ValidationException', `Target Id ${String(id)} is not valid: 1-64 of [.-_A-Za-z0-9].`);
+      if (typeof id !== 'string' || !NAME.test(id))
+        throw new EventsApiError('ValidationException', `Target Id ${String(id)} is not valid: 1-64 of [.-_A-Za-z0-9].`);
       const arn = t.Arn;
-      if (typeof arn !== 'string' || !/^arn:aws[a-z-]*:[a-z0-9-]+:/.test(arn)) throw new EventsApiError('ValidationException', 'Parameter(s) Arn is not valid.');
+      if (typeof arn !== 'string' || !/^arn:aws[a-z-]*:[a-z0-9-]+:/.test(arn))
+        throw new EventsApiError('ValidationException', 'Parameter(s) Arn is not valid.');
       if (parseTargetArn(arn) === undefined) {
-        throw new EventsApiError('ValidationException', `Target ${arn} is not supported by the local cloud (Lambda functions, state machines and event buses are).`);
+        throw new EventsApiError(
+          'ValidationException',
+          `Target ${arn} is not supported by the local cloud (Lambda functions, state machines and event buses are).`,
+        );
       }
       validateTargetInput(t);
       accepted.push(t);
     }
     const byId = new Map(rule.Targets.map((t) => [String(t.Id), t] as const));
     for (const t of accepted) byId.set(String(t.Id), t);
-    if (byId.size > MAX_TARGETS) throw new EventsApiError('LimitExceededException', 'The requested resource exceeds the maximum number allowed.');
+    if (byId.size > MAX_TARGETS)
+      throw new EventsApiError('LimitExceededException', 'The requested resource exceeds the maximum number allowed.');
     rule.Targets = [...byId.values()];
     this.store.markDirty();
     return { FailedEntryCount: 0, FailedEntries: [] };
@@ -470,7 +482,10 @@ class LocalEventBridge implements EventsService {
     const { rule } = this.requireRule(body, region, 'Rule');
     const ids = body.Ids;
     if (!Array.isArray(ids) || ids.length === 0 || !ids.every((x) => typeof x === 'string')) {
-      throw new EventsApiError('ValidationException', "Value at 'ids' failed to satisfy constraint: Member must have length greater than or equal to 1");
+      throw new EventsApiError(
+        'ValidationException',
+        "Value at 'ids' failed to satisfy constraint: Member must have length greater than or equal to 1",
+      );
     }
     const remove = new Set(ids as string[]);
     rule.Targets = rule.Targets.filter((t) => !remove.has(String(t.Id)));
@@ -509,7 +524,8 @@ class LocalEventBridge implements EventsService {
         `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and ${MAX_ENTRIES}`,
       );
     }
-    if (size > MAX_REQUEST_BYTES) throw new EventsApiError('ValidationException', 'Total size of the entries in the request is over the limit.');
+    if (size > MAX_REQUEST_BYTES)
+      throw new EventsApiError('ValidationException', 'Total size of the entries in the request is over the limit.');
     const results: JsonObject[] = [];
     let failed = 0;
     for (const entry of entries) {
@@ -575,7 +591,15 @@ class LocalEventBridge implements EventsService {
     return envelope.id;
   }
 
-  private envelope(e: { source: string; detailType: string; detail: JsonValue; region: string; resources: string[]; time: number; account: string }): EventEnvelope {
+  private envelope(e: {
+    source: string;
+    detailType: string;
+    detail: JsonValue;
+    region: string;
+    resources: string[];
+    time: number;
+    account: string;
+  }): EventEnvelope {
     return {
       version: '0',
       id: randomUUID(),
@@ -600,7 +624,15 @@ class LocalEventBridge implements EventsService {
 
   /** Matches an accepted event against the bus's enabled rules and starts the deliveries. */
   private route(region: string, bus: BusRecord, event: EventEnvelope, origin: DeliveredEvent['origin'], hops: number): DeliveredEvent {
-    const record: DeliveredEvent = { bus: bus.Name, region, origin, receivedAt: isoSeconds(this.opts.clock.nowMs()), event, rules: [], targets: [] };
+    const record: DeliveredEvent = {
+      bus: bus.Name,
+      region,
+      origin,
+      receivedAt: isoSeconds(this.opts.clock.nowMs()),
+      event,
+      rules: [],
+      targets: [],
+    };
     this.record(record);
     const rules = Object.values(bus.rules).sort((a, b) => a.Name.localeCompare(b.Name));
     for (const rule of rules) {
@@ -619,7 +651,14 @@ class LocalEventBridge implements EventsService {
   }
 
   private deliver(record: DeliveredEvent, rule: RuleRecord, target: JsonObject, hops: number): void {
-    const outcome: TargetDelivery = { rule: rule.Name, ruleArn: rule.Arn, targetId: String(target.Id), arn: String(target.Arn), status: 'pending', attempts: 0 };
+    const outcome: TargetDelivery = {
+      rule: rule.Name,
+      ruleArn: rule.Arn,
+      targetId: String(target.Id),
+      arn: String(target.Arn),
+      status: 'pending',
+      attempts: 0,
+    };
     record.targets.push(outcome);
     const ctx = { ruleArn: rule.Arn, ruleName: rule.Name, ingestionTime: record.receivedAt };
     const p = this.attempts(outcome, { ...target }, record.event, ctx, hops).finally(() => this.inflight.delete(p));
@@ -634,7 +673,8 @@ class LocalEventBridge implements EventsService {
     hops: number,
   ): Promise<void> {
     const policy = isJsonObject(target.RetryPolicy) ? target.RetryPolicy : {};
-    const retries = typeof policy.MaximumRetryAttempts === 'number' ? Math.max(0, Math.min(185, policy.MaximumRetryAttempts)) : DEFAULT_RETRIES;
+    const retries =
+      typeof policy.MaximumRetryAttempts === 'number' ? Math.max(0, Math.min(185, policy.MaximumRetryAttempts)) : DEFAULT_RETRIES;
     const maxAgeMs = typeof policy.MaximumEventAgeInSeconds === 'number' ? policy.MaximumEventAgeInSeconds * 1000 : Infinity;
     const started = this.opts.clock.nowMs();
     // Let PutEvents answer first: delivery is asynchronous.
@@ -663,7 +703,12 @@ class LocalEventBridge implements EventsService {
     }
   }
 
-  private async invoke(target: JsonObject, event: EventEnvelope, ctx: { ruleArn: string; ruleName: string; ingestionTime: string }, hops: number): Promise<void> {
+  private async invoke(
+    target: JsonObject,
+    event: EventEnvelope,
+    ctx: { ruleArn: string; ruleName: string; ingestionTime: string },
+    hops: number,
+  ): Promise<void> {
     const arn = String(target.Arn);
     const kind = parseTargetArn(arn);
     if (kind === undefined) throw new EventsApiError('ValidationException', `Unsupported target ${arn}`);
@@ -701,10 +746,13 @@ class LocalEventBridge implements EventsService {
 
   private sleep(simulatedMs: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.sleeping.delete(t);
-        resolve();
-      }, Math.ceil(this.opts.clock.toRealMs(simulatedMs)));
+      const t = setTimeout(
+        () => {
+          this.sleeping.delete(t);
+          resolve();
+        },
+        Math.ceil(this.opts.clock.toRealMs(simulatedMs)),
+      );
       t.unref();
       this.sleeping.set(t, resolve);
     });
@@ -720,7 +768,10 @@ class LocalEventBridge implements EventsService {
     }
     const required = ['id', 'account', 'source', 'time', 'region', 'resources', 'detail-type'];
     if (!isJsonObject(event) || required.some((k) => !(k in event))) {
-      throw new EventsApiError('ValidationException', `Parameter Event is not valid. Reason: the fields ${required.join(', ')} are required.`);
+      throw new EventsApiError(
+        'ValidationException',
+        `Parameter Event is not valid. Reason: the fields ${required.join(', ')} are required.`,
+      );
     }
     return { Result: matchesEventPattern(pattern, event) };
   }
@@ -789,7 +840,15 @@ class LocalEventBridge implements EventsService {
       time: atMs,
       account: this.opts.accountId,
     });
-    const record: DeliveredEvent = { bus: DEFAULT_BUS, region, origin: 'schedule', receivedAt: isoSeconds(atMs), event, rules: [rule.Name], targets: [] };
+    const record: DeliveredEvent = {
+      bus: DEFAULT_BUS,
+      region,
+      origin: 'schedule',
+      receivedAt: isoSeconds(atMs),
+      event,
+      rules: [rule.Name],
+      targets: [],
+    };
     this.record(record);
     for (const t of rule.Targets) this.deliver(record, rule, t, 0);
   }
@@ -858,7 +917,11 @@ function entryTime(v: JsonValue | undefined): number | undefined | null {
 
 function requiredString(body: JsonObject, key: string): string {
   const v = body[key];
-  if (typeof v !== 'string' || v === '') throw new EventsApiError('ValidationException', `1 validation error detected: Value at '${key}' failed to satisfy constraint: Member must not be null`);
+  if (typeof v !== 'string' || v === '')
+    throw new EventsApiError(
+      'ValidationException',
+      `1 validation error detected: Value at '${key}' failed to satisfy constraint: Member must not be null`,
+    );
   return v;
 }
 

@@ -52,14 +52,20 @@ export const LOG_DELIVERY = 'http://acs.amazonaws.com/groups/s3/LogDelivery';
 
 /** A stable 64-hex canonical user id for an account of the local cloud. */
 export function ownerForAccount(accountId: string): Owner {
-  return { id: createHash('sha256').update(`ami-factory-local-canonical-user:${accountId}`).digest('hex'), displayName: `local-${accountId}` };
+  return {
+    id: createHash('sha256').update(`ami-factory-local-canonical-user:${accountId}`).digest('hex'),
+    displayName: `local-${accountId}`,
+  };
 }
 
 export function isCannedAcl(s: string): s is CannedAcl {
   return (CANNED_ACLS as readonly string[]).includes(s);
 }
 
-const user = (o: Owner, permission: Permission): Grant => ({ grantee: { type: 'CanonicalUser', id: o.id, displayName: o.displayName }, permission });
+const user = (o: Owner, permission: Permission): Grant => ({
+  grantee: { type: 'CanonicalUser', id: o.id, displayName: o.displayName },
+  permission,
+});
 const group = (uri: string, permission: Permission): Grant => ({ grantee: { type: 'Group', uri }, permission });
 
 export function cannedGrants(canned: CannedAcl, owner: Owner, bucketOwner: Owner = owner): Grant[] {
@@ -202,7 +208,12 @@ export function grantsFromHeaders(headers: IncomingHttpHeaders): Grant[] | undef
       const kind = (m[1] as string).toLowerCase();
       const value = m[2] as string;
       grants.push({
-        grantee: kind === 'id' ? { type: 'CanonicalUser', id: value } : kind === 'uri' ? { type: 'Group', uri: value } : { type: 'AmazonCustomerByEmail', email: value },
+        grantee:
+          kind === 'id'
+            ? { type: 'CanonicalUser', id: value }
+            : kind === 'uri'
+              ? { type: 'Group', uri: value }
+              : { type: 'AmazonCustomerByEmail', email: value },
         permission: perm,
       });
     }

@@ -25,19 +25,31 @@ export function createBucket(env: S3Env, call: S3Call): S3Response {
   if (call.req.body.length > 0) {
     const constraint = childText(child(parseXml(call.req.body), 'CreateBucketConfiguration'), 'LocationConstraint');
     if (constraint === 'us-east-1') {
-      throw new S3Error('InvalidLocationConstraint', 400, 'The specified location-constraint is not valid', { LocationConstraint: constraint });
+      throw new S3Error('InvalidLocationConstraint', 400, 'The specified location-constraint is not valid', {
+        LocationConstraint: constraint,
+      });
     }
     if (constraint !== undefined && constraint !== '') region = constraint === 'EU' ? 'eu-west-1' : constraint;
   }
   if (call.region !== 'us-east-1' && region !== call.region) {
-    throw new S3Error('IllegalLocationConstraintException', 400, `The ${region} location constraint is incompatible for the region specific endpoint this request was sent to.`);
+    throw new S3Error(
+      'IllegalLocationConstraintException',
+      400,
+      `The ${region} location constraint is incompatible for the region specific endpoint this request was sent to.`,
+    );
   }
   const existing = env.store.buckets.get(name);
   if (existing !== undefined) {
-    throw new S3Error('BucketAlreadyOwnedByYou', 409, 'Your previous request to create the named bucket succeeded and you already own it.', { BucketName: name });
+    throw new S3Error(
+      'BucketAlreadyOwnedByYou',
+      409,
+      'Your previous request to create the named bucket succeeded and you already own it.',
+      { BucketName: name },
+    );
   }
   const ownership = header(call, 'x-amz-object-ownership');
-  if (ownership !== undefined && !(OWNERSHIPS as readonly string[]).includes(ownership)) throw invalidArgument('Invalid x-amz-object-ownership header', 'x-amz-object-ownership', ownership);
+  if (ownership !== undefined && !(OWNERSHIPS as readonly string[]).includes(ownership))
+    throw invalidArgument('Invalid x-amz-object-ownership header', 'x-amz-object-ownership', ownership);
   const meta: BucketMeta = {
     name,
     region,
@@ -59,7 +71,8 @@ export function headBucket(env: S3Env, call: S3Call): S3Response {
 
 export function deleteBucket(env: S3Env, call: S3Call): S3Response {
   const b = requireBucket(env, call);
-  if (b.objects.size > 0) throw new S3Error('BucketNotEmpty', 409, 'The bucket you tried to delete is not empty', { BucketName: b.meta.name });
+  if (b.objects.size > 0)
+    throw new S3Error('BucketNotEmpty', 409, 'The bucket you tried to delete is not empty', { BucketName: b.meta.name });
   env.store.deleteBucket(b);
   return { status: 204, headers: {} };
 }
@@ -79,7 +92,8 @@ export function putBucketAcl(env: S3Env, call: S3Call): S3Response {
   const fromHeaders = aclFromHeaders(env, call, b.meta.objectOwnership);
   const { data } = readPayload(call);
   const acl = fromHeaders ?? (data.length > 0 ? { grants: parseAclXml(data) } : undefined);
-  if (acl === undefined) throw new S3Error('MissingSecurityHeader', 400, 'Your request was missing a required header', { MissingHeaderName: 'x-amz-acl' });
+  if (acl === undefined)
+    throw new S3Error('MissingSecurityHeader', 400, 'Your request was missing a required header', { MissingHeaderName: 'x-amz-acl' });
   if (b.meta.objectOwnership === 'BucketOwnerEnforced' && !isOwnerOnly(acl, env.owner)) {
     throw new S3Error('AccessControlListNotSupported', 400, 'The bucket does not allow ACLs');
   }
@@ -200,7 +214,8 @@ export function listObjectsV2(env: S3Env, call: S3Call): S3Response {
   let marker = startAfter ?? '';
   if (token !== null) {
     const decoded = Buffer.from(token, 'base64').toString('utf8');
-    if (token === '' || !decoded.startsWith(TOKEN_PREFIX)) throw invalidArgument('The continuation token provided is incorrect', 'continuation-token', token);
+    if (token === '' || !decoded.startsWith(TOKEN_PREFIX))
+      throw invalidArgument('The continuation token provided is incorrect', 'continuation-token', token);
     marker = decoded.slice(TOKEN_PREFIX.length);
   }
   const page = listPage(b, prefix, delimiter, marker, maxKeys);

@@ -36,7 +36,8 @@ export function decodeAwsChunked(body: Buffer): DecodedChunks {
     if (pos + size + 2 > body.length) throw incomplete('a chunk is shorter than its declared size');
     pieces.push(body.subarray(pos, pos + size));
     pos += size;
-    if (body[pos] !== 0x0d || body[pos + 1] !== 0x0a) throw new S3Error('InvalidRequest', 400, 'aws-chunked chunk data is not followed by CRLF');
+    if (body[pos] !== 0x0d || body[pos + 1] !== 0x0a)
+      throw new S3Error('InvalidRequest', 400, 'aws-chunked chunk data is not followed by CRLF');
     pos += 2;
   }
   const trailers = new Map<string, string>();
@@ -45,7 +46,12 @@ export function decodeAwsChunked(body: Buffer): DecodedChunks {
     const l = line();
     if (l === '') break;
     const colon = l.indexOf(':');
-    if (colon <= 0) throw new S3Error('MalformedTrailerError', 400, 'The request contained trailing data that was not well-formed or did not conform to our published schema.');
+    if (colon <= 0)
+      throw new S3Error(
+        'MalformedTrailerError',
+        400,
+        'The request contained trailing data that was not well-formed or did not conform to our published schema.',
+      );
     trailers.set(l.slice(0, colon).trim().toLowerCase(), l.slice(colon + 1).trim());
   }
   return { data: pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces), trailers };

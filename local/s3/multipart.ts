@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { CHECKSUM_ALGORITHMS, checksumOf, checksumElement, checksumHeader, createChecksum, isChecksumAlgorithm, md5Hex, type ChecksumAlgorithm } from './checksums.js';
+import {
+  CHECKSUM_ALGORITHMS,
+  checksumOf,
+  checksumElement,
+  checksumHeader,
+  createChecksum,
+  isChecksumAlgorithm,
+  md5Hex,
+  type ChecksumAlgorithm,
+} from './checksums.js';
 import { S3Error, invalidArgument, invalidRequest, malformedXml, noSuchUpload } from './errors.js';
 import { checksumElements } from './buckets.js';
 import { checkKey, checkWriteConditions } from './objects.js';
@@ -47,15 +56,18 @@ export function createMultipartUpload(env: S3Env, call: S3Call): S3Response {
   const alg = header(call, 'x-amz-checksum-algorithm')?.toUpperCase();
   const type = header(call, 'x-amz-checksum-type')?.toUpperCase();
   if (alg !== undefined && !isChecksumAlgorithm(alg)) throw invalidRequest('Checksum algorithm provided is unsupported.');
-  if (type !== undefined && type !== 'COMPOSITE' && type !== 'FULL_OBJECT') throw invalidRequest('Value for x-amz-checksum-type header is invalid.');
-  if (type !== undefined && alg === undefined) throw invalidRequest('The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.');
+  if (type !== undefined && type !== 'COMPOSITE' && type !== 'FULL_OBJECT')
+    throw invalidRequest('Value for x-amz-checksum-type header is invalid.');
+  if (type !== undefined && alg === undefined)
+    throw invalidRequest('The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.');
   let checksumType: ChecksumType | undefined;
   if (alg !== undefined) {
     checksumType = (type as ChecksumType | undefined) ?? (alg === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE');
     if (checksumType === 'FULL_OBJECT' && (alg === 'SHA1' || alg === 'SHA256')) {
       throw invalidRequest(`The ${alg} checksum algorithm does not support the FULL_OBJECT checksum type.`);
     }
-    if (checksumType === 'COMPOSITE' && alg === 'CRC64NVME') throw invalidRequest('The CRC64NVME checksum algorithm only supports the FULL_OBJECT checksum type.');
+    if (checksumType === 'COMPOSITE' && alg === 'CRC64NVME')
+      throw invalidRequest('The CRC64NVME checksum algorithm only supports the FULL_OBJECT checksum type.');
   }
   const uploadId = randomBytes(36).toString('base64url');
   const u: UploadMeta = { ...attrs, uploadId, key: call.key, initiatedMs: env.nowMs(), parts: {} };
@@ -69,14 +81,21 @@ export function createMultipartUpload(env: S3Env, call: S3Call): S3Response {
     headers['x-amz-checksum-algorithm'] = u.checksumAlgorithm;
     headers['x-amz-checksum-type'] = u.checksumType;
   }
-  return xmlResponse('InitiateMultipartUploadResult', `${el('Bucket', b.meta.name)}${el('Key', call.key)}${el('UploadId', uploadId)}`, headers);
+  return xmlResponse(
+    'InitiateMultipartUploadResult',
+    `${el('Bucket', b.meta.name)}${el('Key', call.key)}${el('UploadId', uploadId)}`,
+    headers,
+  );
 }
 
 function partNumberOf(call: S3Call): number {
   const v = call.req.query.get('partNumber') ?? '';
   const n = Number(v);
   if (!/^\d+$/.test(v) || n < 1 || n > MAX_PARTS) {
-    throw new S3Error('InvalidArgument', 400, `Part number must be an integer between 1 and ${MAX_PARTS}, inclusive`, { ArgumentName: 'partNumber', ArgumentValue: v });
+    throw new S3Error('InvalidArgument', 400, `Part number must be an integer between 1 and ${MAX_PARTS}, inclusive`, {
+      ArgumentName: 'partNumber',
+      ArgumentValue: v,
+    });
   }
   return n;
 }
@@ -84,9 +103,15 @@ function partNumberOf(call: S3Call): number {
 export function uploadPart(env: S3Env, call: S3Call): S3Response {
   const { b, u } = uploadOf(env, call);
   const partNumber = partNumberOf(call);
-  if (completing.has(u)) throw new S3Error('OperationAborted', 409, 'A conflicting conditional operation is currently in progress against this resource. Please try again.');
+  if (completing.has(u))
+    throw new S3Error(
+      'OperationAborted',
+      409,
+      'A conflicting conditional operation is currently in progress against this resource. Please try again.',
+    );
   const payload = readPayload(call);
-  if (payload.data.length > MAX_PART_SIZE) throw new S3Error('EntityTooLarge', 400, 'Your proposed upload exceeds the maximum allowed size');
+  if (payload.data.length > MAX_PART_SIZE)
+    throw new S3Error('EntityTooLarge', 400, 'Your proposed upload exceeds the maximum allowed size');
   if (u.checksumAlgorithm !== undefined && payload.checksum !== undefined && payload.checksum.algorithm !== u.checksumAlgorithm) {
     throw invalidRequest(
       `Checksum Type mismatch occurred, expected checksum Type: ${u.checksumAlgorithm.toLowerCase()}, actual checksum Type: ${payload.checksum.algorithm.toLowerCase()}`,
@@ -94,7 +119,8 @@ export function uploadPart(env: S3Env, call: S3Call): S3Response {
   }
   const checksums: PartMeta['checksums'] = {};
   if (payload.checksum !== undefined) checksums[payload.checksum.algorithm] = payload.checksum.value;
-  if (u.checksumAlgorithm !== undefined && checksums[u.checksumAlgorithm] === undefined) checksums[u.checksumAlgorithm] = checksumOf(u.checksumAlgorithm, payload.data);
+  if (u.checksumAlgorithm !== undefined && checksums[u.checksumAlgorithm] === undefined)
+    checksums[u.checksumAlgorithm] = checksumOf(u.checksumAlgorithm, payload.data);
   const etag = `"${md5Hex(payload.data)}"`;
   const blob = env.store.writeBlob(b.meta.name, payload.data);
   const old = u.parts[String(partNumber)];
@@ -108,7 +134,8 @@ export function uploadPart(env: S3Env, call: S3Call): S3Response {
 
 function completeResult(call: S3Call, o: ObjectMeta): S3Response {
   const host = header(call, 'host') ?? 'localhost';
-  const checksum = o.checksum === undefined ? '' : `${el(checksumElement(o.checksum.algorithm), o.checksum.value)}${el('ChecksumType', o.checksum.type)}`;
+  const checksum =
+    o.checksum === undefined ? '' : `${el(checksumElement(o.checksum.algorithm), o.checksum.value)}${el('ChecksumType', o.checksum.type)}`;
   const location = `http://${host}/${encodeURIComponent(call.bucket)}/${call.key.split('/').map(encodeURIComponent).join('/')}`;
   return xmlResponse(
     'CompleteMultipartUploadResult',
@@ -129,36 +156,56 @@ export async function completeMultipartUpload(env: S3Env, call: S3Call): Promise
     if (done?.multipart?.uploadId === uploadId) return completeResult(call, done);
     throw noSuchUpload(uploadId);
   }
-  if (completing.has(u)) throw new S3Error('OperationAborted', 409, 'A conflicting conditional operation is currently in progress against this resource. Please try again.');
+  if (completing.has(u))
+    throw new S3Error(
+      'OperationAborted',
+      409,
+      'A conflicting conditional operation is currently in progress against this resource. Please try again.',
+    );
   // On CompleteMultipartUpload, x-amz-checksum-<alg> is the expected checksum of the object, not of this body.
-  const expectedChecksum = CHECKSUM_ALGORITHMS.map((alg) => ({ alg, value: header(call, checksumHeader(alg)) })).find((c) => c.value !== undefined);
+  const expectedChecksum = CHECKSUM_ALGORITHMS.map((alg) => ({ alg, value: header(call, checksumHeader(alg)) })).find(
+    (c) => c.value !== undefined,
+  );
   const expectedType = header(call, 'x-amz-checksum-type')?.toUpperCase();
   if (expectedType !== undefined && expectedType !== (u.checksumType ?? 'COMPOSITE')) {
-    throw invalidRequest(`The upload was created using the ${u.checksumType ?? 'null'} checksum mode. The complete request must use the same checksum mode.`);
+    throw invalidRequest(
+      `The upload was created using the ${u.checksumType ?? 'null'} checksum mode. The complete request must use the same checksum mode.`,
+    );
   }
   if (expectedChecksum !== undefined && expectedChecksum.alg !== u.checksumAlgorithm) {
-    throw invalidRequest(`The upload was created using a ${u.checksumAlgorithm?.toLowerCase() ?? 'null'} checksum. The complete request must use the same checksum algorithm.`);
+    throw invalidRequest(
+      `The upload was created using a ${u.checksumAlgorithm?.toLowerCase() ?? 'null'} checksum. The complete request must use the same checksum algorithm.`,
+    );
   }
   const doc = parseXml(call.req.body, ['Part']);
   const root = child(doc, 'CompleteMultipartUpload');
   if (root === undefined) throw malformedXml();
   const requested = children(root, 'Part');
-  if (requested.length === 0) throw new S3Error('MalformedXML', 400, 'The XML you provided was not well-formed or did not validate against our published schema');
+  if (requested.length === 0)
+    throw new S3Error('MalformedXML', 400, 'The XML you provided was not well-formed or did not validate against our published schema');
   const chosen: PartMeta[] = [];
   let previous = 0;
   for (const p of requested) {
     const n = Number(childText(p, 'PartNumber')?.trim());
     if (!Number.isInteger(n) || n < 1 || n > MAX_PARTS) throw malformedXml();
-    if (n <= previous) throw new S3Error('InvalidPartOrder', 400, 'The list of parts was not in ascending order. Parts must be ordered by part number.', { UploadId: uploadId });
+    if (n <= previous)
+      throw new S3Error('InvalidPartOrder', 400, 'The list of parts was not in ascending order. Parts must be ordered by part number.', {
+        UploadId: uploadId,
+      });
     previous = n;
     const stored = u.parts[String(n)];
     const etag = childText(p, 'ETag');
     const invalidPart = (): S3Error =>
-      new S3Error('InvalidPart', 400, 'One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.', {
-        UploadId: uploadId,
-        PartNumber: String(n),
-        ...(etag !== undefined ? { ETag: etag } : {}),
-      });
+      new S3Error(
+        'InvalidPart',
+        400,
+        "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+        {
+          UploadId: uploadId,
+          PartNumber: String(n),
+          ...(etag !== undefined ? { ETag: etag } : {}),
+        },
+      );
     if (stored === undefined || etag === undefined || bareEtag(etag) !== bareEtag(stored.etag)) throw invalidPart();
     for (const alg of CHECKSUM_ALGORITHMS) {
       const given = childText(p, checksumElement(alg))?.trim();
@@ -166,7 +213,9 @@ export async function completeMultipartUpload(env: S3Env, call: S3Call): Promise
       const have = stored.checksums[alg];
       if (have === undefined) {
         if (u.checksumAlgorithm === undefined) continue; // the upload keeps no checksum: nothing to check against, as in S3
-        throw invalidRequest(`The upload was created using a ${u.checksumAlgorithm.toLowerCase()} checksum. The complete request must use the same checksum algorithm.`);
+        throw invalidRequest(
+          `The upload was created using a ${u.checksumAlgorithm.toLowerCase()} checksum. The complete request must use the same checksum algorithm.`,
+        );
       }
       if (have !== given) throw invalidPart();
     }

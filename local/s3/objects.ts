@@ -26,20 +26,33 @@ const MAX_SINGLE_PUT = 5 * 1024 * 1024 * 1024;
 
 export function checkKey(key: string): void {
   if (key === '') throw invalidRequest('A key must be specified');
-  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw new S3Error('KeyTooLongError', 400, 'Your key is too long', { Size: String(Buffer.byteLength(key)), MaxSizeAllowed: String(MAX_KEY_BYTES) });
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES)
+    throw new S3Error('KeyTooLongError', 400, 'Your key is too long', {
+      Size: String(Buffer.byteLength(key)),
+      MaxSizeAllowed: String(MAX_KEY_BYTES),
+    });
 }
 
 /** Conditional writes: `If-None-Match: *` (create only) and `If-Match: <etag>` (replace only that version). */
 export function checkWriteConditions(call: S3Call, current: ObjectMeta | undefined): void {
   const noneMatch = header(call, 'if-none-match');
   if (noneMatch !== undefined) {
-    if (noneMatch.trim() !== '*') throw new S3Error('NotImplemented', 501, 'A header you provided implies functionality that is not implemented', { Header: 'If-None-Match' });
-    if (current !== undefined) throw new S3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-None-Match' });
+    if (noneMatch.trim() !== '*')
+      throw new S3Error('NotImplemented', 501, 'A header you provided implies functionality that is not implemented', {
+        Header: 'If-None-Match',
+      });
+    if (current !== undefined)
+      throw new S3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold', {
+        Condition: 'If-None-Match',
+      });
   }
   const match = header(call, 'if-match');
   if (match !== undefined) {
     if (current === undefined) throw noSuchKey(call.key);
-    if (!etagMatches(match, current.etag)) throw new S3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-Match' });
+    if (!etagMatches(match, current.etag))
+      throw new S3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold', {
+        Condition: 'If-Match',
+      });
   }
 }
 
@@ -48,7 +61,8 @@ export function putObject(env: S3Env, call: S3Call): S3Response {
   checkKey(call.key);
   const attrs = attrsFromHeaders(env, call, b);
   const payload = readPayload(call);
-  if (payload.data.length > MAX_SINGLE_PUT) throw new S3Error('EntityTooLarge', 400, 'Your proposed upload exceeds the maximum allowed size');
+  if (payload.data.length > MAX_SINGLE_PUT)
+    throw new S3Error('EntityTooLarge', 400, 'Your proposed upload exceeds the maximum allowed size');
   checkWriteConditions(call, b.objects.get(call.key));
   const etag = `"${md5Hex(payload.data)}"`;
   const blob = env.store.writeBlob(b.meta.name, payload.data);
@@ -138,8 +152,16 @@ export function getObject(env: S3Env, call: S3Call, withBody: boolean): S3Respon
     if (rangeHeader !== undefined) throw invalidRequest('Cannot specify both Range header and partNumber query parameter');
     const n = Number(partParam);
     const parts = o.multipart?.parts.length ?? 1;
-    if (!/^\d+$/.test(partParam) || n < 1 || n > 10000) throw new S3Error('InvalidArgument', 400, 'Part number must be an integer between 1 and 10000, inclusive', { ArgumentName: 'partNumber', ArgumentValue: partParam });
-    if (n > parts) throw new S3Error('InvalidPartNumber', 416, 'The requested partnumber is not satisfiable', { PartNumberRequested: partParam, ActualPartCount: String(parts) });
+    if (!/^\d+$/.test(partParam) || n < 1 || n > 10000)
+      throw new S3Error('InvalidArgument', 400, 'Part number must be an integer between 1 and 10000, inclusive', {
+        ArgumentName: 'partNumber',
+        ArgumentValue: partParam,
+      });
+    if (n > parts)
+      throw new S3Error('InvalidPartNumber', 416, 'The requested partnumber is not satisfiable', {
+        PartNumberRequested: partParam,
+        ActualPartCount: String(parts),
+      });
     if (o.multipart !== undefined) {
       start = o.segments.slice(0, n - 1).reduce((s, seg) => s + seg.size, 0);
       end = start + (o.segments[n - 1]?.size ?? 0) - 1;
@@ -155,7 +177,8 @@ export function getObject(env: S3Env, call: S3Call, withBody: boolean): S3Respon
   }
   if (o.multipart !== undefined && partParam === null) headers['x-amz-mp-parts-count'] = String(o.multipart.parts.length);
   // Checksums describe the whole object: S3 returns them on full reads only.
-  if (header(call, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED' && !partial && o.checksum !== undefined) Object.assign(headers, checksumHeaders(o.checksum));
+  if (header(call, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED' && !partial && o.checksum !== undefined)
+    Object.assign(headers, checksumHeaders(o.checksum));
   if (partial) headers['content-range'] = `bytes ${start}-${end}/${o.size}`;
   const length = Math.max(0, end - start + 1);
   headers['content-length'] = String(length);
@@ -180,7 +203,10 @@ export function deleteObject(env: S3Env, call: S3Call): S3Response {
 
 export function deleteObjects(env: S3Env, call: S3Call): S3Response {
   const b = requireBucket(env, call);
-  const hasIntegrity = header(call, 'content-md5') !== undefined || Object.keys(call.req.headers).some((h) => h.startsWith('x-amz-checksum-') && h !== 'x-amz-checksum-mode') || header(call, 'x-amz-trailer') !== undefined;
+  const hasIntegrity =
+    header(call, 'content-md5') !== undefined ||
+    Object.keys(call.req.headers).some((h) => h.startsWith('x-amz-checksum-') && h !== 'x-amz-checksum-mode') ||
+    header(call, 'x-amz-trailer') !== undefined;
   if (!hasIntegrity) throw invalidRequest('Missing required header for this request: Content-MD5 OR x-amz-checksum-*');
   const { data } = readPayload(call);
   const doc = parseXml(data, ['Object']);
@@ -221,7 +247,8 @@ export function putObjectAcl(env: S3Env, call: S3Call): S3Response {
       throw new S3Error('AccessControlListNotSupported', 400, 'The bucket does not allow ACLs');
     }
   }
-  if (acl === undefined) throw new S3Error('MissingSecurityHeader', 400, 'Your request was missing a required header', { MissingHeaderName: 'x-amz-acl' });
+  if (acl === undefined)
+    throw new S3Error('MissingSecurityHeader', 400, 'Your request was missing a required header', { MissingHeaderName: 'x-amz-acl' });
   const updated: ObjectMeta = { ...o, acl };
   env.store.putObject(b, updated);
   return { status: 200, headers: {} };
@@ -257,11 +284,19 @@ export async function copyObject(env: S3Env, call: S3Call): Promise<S3Response> 
   const ifNoneMatch = h('x-amz-copy-source-if-none-match');
   if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, so.etag)) throw preconditionFailed('x-amz-copy-source-If-None-Match');
   const directive = (h('x-amz-metadata-directive') ?? 'COPY').toUpperCase();
-  if (directive !== 'COPY' && directive !== 'REPLACE') throw invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);
+  if (directive !== 'COPY' && directive !== 'REPLACE')
+    throw invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);
   const wantAlg = h('x-amz-checksum-algorithm')?.toUpperCase();
   if (wantAlg !== undefined && !isChecksumAlgorithm(wantAlg)) throw invalidRequest('Checksum algorithm provided is unsupported.');
   const changesAcl = h('x-amz-acl') !== undefined || Object.keys(call.req.headers).some((n) => n.startsWith('x-amz-grant-'));
-  if (src.bucket === dest.meta.name && src.key === call.key && directive === 'COPY' && wantAlg === undefined && !changesAcl && h('x-amz-storage-class') === undefined) {
+  if (
+    src.bucket === dest.meta.name &&
+    src.key === call.key &&
+    directive === 'COPY' &&
+    wantAlg === undefined &&
+    !changesAcl &&
+    h('x-amz-storage-class') === undefined
+  ) {
     throw invalidRequest(
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     );
@@ -293,10 +328,21 @@ export async function copyObject(env: S3Env, call: S3Call): Promise<S3Response> 
     throw new S3Error('NoSuchBucket', 404, 'The specified bucket does not exist', { BucketName: dest.meta.name });
   }
   const size = totalSize(so.segments);
-  const meta: ObjectMeta = { ...attrs, key: call.key, size, etag: `"${md5.digest('hex')}"`, lastModifiedMs: env.nowMs(), segments: [{ blob, size }] };
-  if (algorithm !== undefined && sum !== undefined) meta.checksum = { algorithm, value: sum.digest().toString('base64'), type: 'FULL_OBJECT' };
+  const meta: ObjectMeta = {
+    ...attrs,
+    key: call.key,
+    size,
+    etag: `"${md5.digest('hex')}"`,
+    lastModifiedMs: env.nowMs(),
+    segments: [{ blob, size }],
+  };
+  if (algorithm !== undefined && sum !== undefined)
+    meta.checksum = { algorithm, value: sum.digest().toString('base64'), type: 'FULL_OBJECT' };
   env.store.putObject(dest, meta);
-  const checksum = meta.checksum === undefined ? '' : `${el(checksumElement(meta.checksum.algorithm), meta.checksum.value)}${el('ChecksumType', meta.checksum.type)}`;
+  const checksum =
+    meta.checksum === undefined
+      ? ''
+      : `${el(checksumElement(meta.checksum.algorithm), meta.checksum.value)}${el('ChecksumType', meta.checksum.type)}`;
   return xmlResponse('CopyObjectResult', `${el('ETag', meta.etag)}${el('LastModified', isoDate(meta.lastModifiedMs))}${checksum}`, {
     ...(meta.checksum !== undefined ? { [checksumHeader(meta.checksum.algorithm)]: meta.checksum.value } : {}),
   });

@@ -82,7 +82,13 @@ export function requireBucket(env: S3Env, call: S3Call): BucketState {
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 export function isValidBucketName(name: string): boolean {
-  return BUCKET_NAME.test(name) && !name.includes('..') && !/^\d+\.\d+\.\d+\.\d+$/.test(name) && !name.startsWith('xn--') && !name.endsWith('-s3alias');
+  return (
+    BUCKET_NAME.test(name) &&
+    !name.includes('..') &&
+    !/^\d+\.\d+\.\d+\.\d+$/.test(name) &&
+    !name.startsWith('xn--') &&
+    !name.endsWith('-s3alias')
+  );
 }
 
 /** The bucket in a virtual-host style Host (`bucket.localhost[:port]`, `bucket.s3.localhost`), if any. */
@@ -147,7 +153,11 @@ export function readPayload(call: S3Call): Payload {
     ({ data, trailers } = decodeAwsChunked(call.req.body));
     const declared = h('x-amz-decoded-content-length');
     if (declared !== undefined && Number(declared) !== data.length) {
-      throw new S3Error('IncompleteBody', 400, 'You did not provide the number of bytes specified by the x-amz-decoded-content-length HTTP header');
+      throw new S3Error(
+        'IncompleteBody',
+        400,
+        'You did not provide the number of bytes specified by the x-amz-decoded-content-length HTTP header',
+      );
     }
   } else if (sha !== undefined && /^[0-9a-f]{64}$/.test(sha)) {
     const actual = createHash('sha256').update(data).digest('hex');
@@ -170,7 +180,11 @@ export function readPayload(call: S3Call): Payload {
     if (algorithm === undefined) throw invalidRequest(`The value specified in the x-amz-trailer header is not supported`);
     const v = trailers.get(trailer);
     if (v === undefined) {
-      throw new S3Error('MalformedTrailerError', 400, 'The request contained trailing data that was not well-formed or did not conform to our published schema.');
+      throw new S3Error(
+        'MalformedTrailerError',
+        400,
+        'The request contained trailing data that was not well-formed or did not conform to our published schema.',
+      );
     }
     provided.push({ algorithm, value: v });
   }
@@ -179,12 +193,16 @@ export function readPayload(call: S3Call): Payload {
   const first = provided[0];
   if (sdkAlgorithm !== undefined) {
     if (first === undefined) {
-      throw invalidRequest('x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.');
+      throw invalidRequest(
+        'x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.',
+      );
     }
-    if (!isChecksumAlgorithm(sdkAlgorithm) || sdkAlgorithm !== first.algorithm) throw invalidRequest('Value for x-amz-sdk-checksum-algorithm header is invalid.');
+    if (!isChecksumAlgorithm(sdkAlgorithm) || sdkAlgorithm !== first.algorithm)
+      throw invalidRequest('Value for x-amz-sdk-checksum-algorithm header is invalid.');
   }
   if (first !== undefined) {
-    if (!isWellFormedChecksum(first.algorithm, first.value)) throw invalidRequest(`Value for ${checksumHeader(first.algorithm)} header is invalid.`);
+    if (!isWellFormedChecksum(first.algorithm, first.value))
+      throw invalidRequest(`Value for ${checksumHeader(first.algorithm)} header is invalid.`);
     if (checksumOf(first.algorithm, data) !== first.value) {
       throw new S3Error('BadDigest', 400, `The ${first.algorithm} you specified did not match the calculated checksum.`);
     }
@@ -193,7 +211,8 @@ export function readPayload(call: S3Call): Payload {
   const md5 = h('content-md5');
   if (md5 !== undefined) {
     const raw = Buffer.from(md5, 'base64');
-    if (raw.length !== 16 || raw.toString('base64') !== md5.trim()) throw new S3Error('InvalidDigest', 400, 'The Content-MD5 you specified is not valid.');
+    if (raw.length !== 16 || raw.toString('base64') !== md5.trim())
+      throw new S3Error('InvalidDigest', 400, 'The Content-MD5 you specified is not valid.');
     const calculated = md5Base64(data);
     if (calculated !== md5.trim()) {
       throw new S3Error('BadDigest', 400, 'The Content-MD5 you specified did not match what we received.', {
@@ -309,5 +328,8 @@ export function parseRange(value: string | undefined, size: number): { start: nu
 }
 
 function invalidRange(value: string, size: number): S3Error {
-  return new S3Error('InvalidRange', 416, 'The requested range is not satisfiable', { RangeRequested: value, ActualObjectSize: String(size) });
+  return new S3Error('InvalidRange', 416, 'The requested range is not satisfiable', {
+    RangeRequested: value,
+    ActualObjectSize: String(size),
+  });
 }

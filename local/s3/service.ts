@@ -16,7 +16,14 @@ import {
   putBucketAcl,
 } from './buckets.js';
 import { S3Error } from './errors.js';
-import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, listMultipartUploads, listParts, uploadPart } from './multipart.js';
+import {
+  abortMultipartUpload,
+  completeMultipartUpload,
+  createMultipartUpload,
+  listMultipartUploads,
+  listParts,
+  uploadPart,
+} from './multipart.js';
 import { copyObject, deleteObject, deleteObjects, getObject, getObjectAcl, putObject, putObjectAcl } from './objects.js';
 import {
   errorResponse,
@@ -225,7 +232,14 @@ export function createS3Service(opts: S3ServiceOptions): S3Service {
       calls[name] = (calls[name] ?? 0) + 1;
       r = await op(env, call);
     } catch (e) {
-      const err = e instanceof S3Error ? e : new S3Error('InternalError', 500, `We encountered an internal error. Please try again. (${e instanceof Error ? e.message : String(e)})`);
+      const err =
+        e instanceof S3Error
+          ? e
+          : new S3Error(
+              'InternalError',
+              500,
+              `We encountered an internal error. Please try again. (${e instanceof Error ? e.message : String(e)})`,
+            );
       r = errorResponse(err, { req, requestId: id });
     }
     const headers = { ...r.headers, 'x-amz-request-id': id, 'x-amz-id-2': randomBytes(24).toString('base64'), server: 'AmazonS3' };

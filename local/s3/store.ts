@@ -446,7 +446,8 @@ function slices(segments: Segment[], start: number, end: number): { blob: string
   let base = 0;
   for (const s of segments) {
     const segEnd = base + s.size - 1;
-    if (s.size > 0 && segEnd >= start && base <= end) out.push({ blob: s.blob, from: Math.max(start, base) - base, to: Math.min(end, segEnd) - base });
+    if (s.size > 0 && segEnd >= start && base <= end)
+      out.push({ blob: s.blob, from: Math.max(start, base) - base, to: Math.min(end, segEnd) - base });
     base += s.size;
   }
   return out;

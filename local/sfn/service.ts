@@ -6,7 +6,15 @@ import { headerValue, LocalApiError, type LocalRequest, type LocalResponse, type
 import { JsonFileStore } from '../persist.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../json.js';
 import type { LocalLambda } from '../lambda.js';
-import { runDefinition, checkDefinition, TOKEN_PLACEHOLDER, type CallbackLimits, type EngineRun, type HistoryEvent, type TaskTokenRegistry } from './engine.js';
+import {
+  runDefinition,
+  checkDefinition,
+  TOKEN_PLACEHOLDER,
+  type CallbackLimits,
+  type EngineRun,
+  type HistoryEvent,
+  type TaskTokenRegistry,
+} from './engine.js';
 
 /**
  * The local Step Functions endpoint (JSON 1.0 protocol, `X-Amz-Target: AWSStepFunctions.*`).
@@ -89,11 +97,17 @@ class TokenRegistry {
         result.catch(() => undefined);
         const p: PendingToken = { executionArn, stateName, resolve, reject };
         if (limits.timeoutMs !== undefined) {
-          p.timeout = setTimeout(() => this.fail(token, 'timed-out', new TaskError('States.Timeout', `${stateName} timed out`)), limits.timeoutMs);
+          p.timeout = setTimeout(
+            () => this.fail(token, 'timed-out', new TaskError('States.Timeout', `${stateName} timed out`)),
+            limits.timeoutMs,
+          );
         }
         if (limits.heartbeatMs !== undefined) {
           p.heartbeatMs = limits.heartbeatMs;
-          p.heartbeat = setTimeout(() => this.fail(token, 'timed-out', new TaskError('States.HeartbeatTimeout', `${stateName} missed its heartbeat`)), limits.heartbeatMs);
+          p.heartbeat = setTimeout(
+            () => this.fail(token, 'timed-out', new TaskError('States.HeartbeatTimeout', `${stateName} missed its heartbeat`)),
+            limits.heartbeatMs,
+          );
         }
         this.pending.set(token, p);
         return { token, result, cancel: () => this.fail(token, 'done', new TaskError('States.Runtime', 'cancelled')) };
@@ -143,7 +157,10 @@ class TokenRegistry {
     if (p.heartbeatMs !== undefined) {
       clearTimeout(p.heartbeat);
       const ms = p.heartbeatMs;
-      p.heartbeat = setTimeout(() => this.fail(token, 'timed-out', new TaskError('States.HeartbeatTimeout', `${p.stateName} missed its heartbeat`)), ms);
+      p.heartbeat = setTimeout(
+        () => this.fail(token, 'timed-out', new TaskError('States.HeartbeatTimeout', `${p.stateName} missed its heartbeat`)),
+        ms,
+      );
     }
   }
 
@@ -357,9 +374,7 @@ export class SfnService implements LocalService {
         const timedOut = e instanceof Error && e.name === 'ExecutionTimeoutError';
         const error = inner instanceof Error ? inner.name : 'States.Runtime';
         const cause = inner instanceof Error ? inner.message : String(inner);
-        setImmediate(() =>
-          this.finish(rec, aborted ? 'ABORTED' : timedOut ? 'TIMED_OUT' : 'FAILED', aborted ? {} : { error, cause }),
-        );
+        setImmediate(() => this.finish(rec, aborted ? 'ABORTED' : timedOut ? 'TIMED_OUT' : 'FAILED', aborted ? {} : { error, cause }));
       },
     );
   }
@@ -371,7 +386,13 @@ export class SfnService implements LocalService {
     if (r.output !== undefined) rec.output = r.output;
     if (r.error !== undefined) rec.error = r.error;
     if (r.cause !== undefined) rec.cause = r.cause;
-    const type = { SUCCEEDED: 'ExecutionSucceeded', FAILED: 'ExecutionFailed', TIMED_OUT: 'ExecutionTimedOut', ABORTED: 'ExecutionAborted', RUNNING: '' }[status];
+    const type = {
+      SUCCEEDED: 'ExecutionSucceeded',
+      FAILED: 'ExecutionFailed',
+      TIMED_OUT: 'ExecutionTimedOut',
+      ABORTED: 'ExecutionAborted',
+      RUNNING: '',
+    }[status];
     const details: JsonObject = {};
     if (r.output !== undefined) details.output = r.output;
     if (r.error !== undefined) details.error = r.error;

@@ -31,7 +31,8 @@ describe('ami-factory start', () => {
     const { code, out } = await start();
     expect(code).toBe(0);
     expect(out).toContain('BuildSucceeded');
-    for (const region of ['us-east-1', 'us-west-2', 'eu-west-1']) expect(out).toMatch(new RegExp(`web\\s+${region}\\s+ami-[0-9a-f]{17}\\s+available`));
+    for (const region of ['us-east-1', 'us-west-2', 'eu-west-1'])
+      expect(out).toMatch(new RegExp(`web\\s+${region}\\s+ami-[0-9a-f]{17}\\s+available`));
     expect(out).toMatch(/cost: \d+ state transitions · \d+ Lambda invocations · \d+ EC2 API calls/);
     expect(out).toMatch(/i-[0-9a-f]{17}\s+yes/);
   });
@@ -63,7 +64,10 @@ describe('ami-factory expire', () => {
 
   async function cli(...args: string[]): Promise<{ code: number; out: string }> {
     try {
-      const r = await run(process.execPath, ['bin/ami-factory.js', ...args, '--port', '0', '--state-dir', dir], { env: { ...process.env, NODE_OPTIONS: '' }, timeout: 60_000 });
+      const r = await run(process.execPath, ['bin/ami-factory.js', ...args, '--port', '0', '--state-dir', dir], {
+        env: { ...process.env, NODE_OPTIONS: '' },
+        timeout: 60_000,
+      });
       return { code: 0, out: r.stdout + r.stderr };
     } catch (e) {
       const err = e as { code?: number; stdout?: string; stderr?: string };

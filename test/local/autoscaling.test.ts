@@ -23,7 +23,11 @@ import { errorName } from './ec2-harness.js';
 async function start(stateDir?: string): Promise<{ ec2: Ec2Service; asg: AutoScalingService; endpoint: string; close(): Promise<void> }> {
   const clock = new VirtualClock(1, Date.parse('2025-03-01T12:00:00.000Z'));
   const ec2 = createEc2Service({ clock, ...(stateDir !== undefined ? { stateFile: join(stateDir, 'ec2.json') } : {}) });
-  const asg = createAutoScalingService({ clock, ec2, ...(stateDir !== undefined ? { stateFile: join(stateDir, 'autoscaling.json') } : {}) });
+  const asg = createAutoScalingService({
+    clock,
+    ec2,
+    ...(stateDir !== undefined ? { stateFile: join(stateDir, 'autoscaling.json') } : {}),
+  });
   const services: LocalService[] = [asg, ec2];
   const served = await serveLocalServices(services);
   const endpoint = served.endpoint;
@@ -62,7 +66,14 @@ describe('local Auto Scaling endpoint', () => {
     it('creates, describes (paged) and deletes launch configurations, and refuses what Auto Scaling refuses', async () => {
       // Prepare
       for (const n of ['lc-a', 'lc-b', 'lc-c']) {
-        await as.send(new CreateLaunchConfigurationCommand({ LaunchConfigurationName: n, ImageId: ami, InstanceType: 't3.micro', SecurityGroups: ['sg-1'] }));
+        await as.send(
+          new CreateLaunchConfigurationCommand({
+            LaunchConfigurationName: n,
+            ImageId: ami,
+            InstanceType: 't3.micro',
+            SecurityGroups: ['sg-1'],
+          }),
+        );
       }
       // Act
       const first = await as.send(new DescribeLaunchConfigurationsCommand({ MaxRecords: 2 }));
@@ -73,13 +84,25 @@ describe('local Auto Scaling endpoint', () => {
       expect(second.LaunchConfigurations?.map((l) => l.LaunchConfigurationName)).toEqual(['lc-c']);
       expect(second.NextToken).toBeUndefined();
       expect(one.LaunchConfigurations?.[0]).toMatchObject({ ImageId: ami, InstanceType: 't3.micro', SecurityGroups: ['sg-1'] });
-      expect(one.LaunchConfigurations?.[0]?.LaunchConfigurationARN).toMatch(/^arn:aws:autoscaling:us-east-1:111122223333:launchConfiguration:[0-9a-f-]{36}:launchConfigurationName\/lc-b$/);
-      expect(one.LaunchConfigurations?.[0]?.CreatedTime?.toISOString()).toMatch(/^2025-03-01T12:00/);
-      expect(await errorName(as.send(new CreateLaunchConfigurationCommand({ LaunchConfigurationName: 'lc-a', ImageId: ami, InstanceType: 't3.micro' })))).toBe(
-        'AlreadyExistsFault',
+      expect(one.LaunchConfigurations?.[0]?.LaunchConfigurationARN).toMatch(
+        /^arn:aws:autoscaling:us-east-1:111122223333:launchConfiguration:[0-9a-f-]{36}:launchConfigurationName\/lc-b$/,
       );
+      expect(one.LaunchConfigurations?.[0]?.CreatedTime?.toISOString()).toMatch(/^2025-03-01T12:00/);
       expect(
-        await errorName(as.send(new CreateLaunchConfigurationCommand({ LaunchConfigurationName: 'lc-x', ImageId: 'ami-0123456789abcdef0', InstanceType: 't3.micro' }))),
+        await errorName(
+          as.send(new CreateLaunchConfigurationCommand({ LaunchConfigurationName: 'lc-a', ImageId: ami, InstanceType: 't3.micro' })),
+        ),
+      ).toBe('AlreadyExistsFault');
+      expect(
+        await errorName(
+          as.send(
+            new CreateLaunchConfigurationCommand({
+              LaunchConfigurationName: 'lc-x',
+              ImageId: 'ami-0123456789abcdef0',
+              InstanceType: 't3.micro',
+            }),
+          ),
+        ),
       ).toBe('ValidationError');
       await as.send(new DeleteLaunchConfigurationCommand({ LaunchConfigurationName: 'lc-c' }));
       expect((await as.send(new DescribeLaunchConfigurationsCommand({}))).LaunchConfigurations).toHaveLength(2);
@@ -88,16 +111,32 @@ describe('local Auto Scaling endpoint', () => {
 
     it('refuses to delete a launch configuration a group uses (ResourceInUse)', async () => {
       await as.send(new CreateLaunchConfigurationCommand({ LaunchConfigurationName: 'used', ImageId: ami, InstanceType: 't3.micro' }));
-      await as.send(new CreateAutoScalingGroupCommand({ AutoScalingGroupName: 'g', MinSize: 0, MaxSize: 1, LaunchConfigurationName: 'used', AvailabilityZones: ['us-east-1a'] }));
-      expect(await errorName(as.send(new DeleteLaunchConfigurationCommand({ LaunchConfigurationName: 'used' })))).toBe('ResourceInUseFault');
+      await as.send(
+        new CreateAutoScalingGroupCommand({
+          AutoScalingGroupName: 'g',
+          MinSize: 0,
+          MaxSize: 1,
+          LaunchConfigurationName: 'used',
+          AvailabilityZones: ['us-east-1a'],
+        }),
+      );
+      expect(await errorName(as.send(new DeleteLaunchConfigurationCommand({ LaunchConfigurationName: 'used' })))).toBe(
+        'ResourceInUseFault',
+      );
     });
   });
 
   describe('Auto Scaling groups', () => {
     it('records the launch template (id and name), version, and mixed-instances overrides a group launches from', async () => {
       // Prepare
-      const lt = (await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'web', LaunchTemplateData: { ImageId: ami } }))).LaunchTemplate;
-      await ec2.send(new CreateLaunchTemplateVersionCommand({ LaunchTemplateName: 'web', LaunchTemplateData: { ImageId: ami, InstanceType: 'm5.large' } }));
+      const lt = (await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'web', LaunchTemplateData: { ImageId: ami } })))
+        .LaunchTemplate;
+      await ec2.send(
+        new CreateLaunchTemplateVersionCommand({
+          LaunchTemplateName: 'web',
+          LaunchTemplateData: { ImageId: ami, InstanceType: 'm5.large' },
+        }),
+      );
       // Act
       await as.send(
         new CreateAutoScalingGroupCommand({
@@ -137,7 +176,9 @@ describe('local Auto Scaling endpoint', () => {
         Instances: [],
         Tags: [{ ResourceId: 'by-name', ResourceType: 'auto-scaling-group', Key: 'team', Value: 'web', PropagateAtLaunch: true }],
       });
-      expect(byName?.AutoScalingGroupARN).toMatch(/^arn:aws:autoscaling:us-east-1:111122223333:autoScalingGroup:[0-9a-f-]{36}:autoScalingGroupName\/by-name$/);
+      expect(byName?.AutoScalingGroupARN).toMatch(
+        /^arn:aws:autoscaling:us-east-1:111122223333:autoScalingGroup:[0-9a-f-]{36}:autoScalingGroupName\/by-name$/,
+      );
       expect(mixed?.MixedInstancesPolicy?.LaunchTemplate).toEqual({
         LaunchTemplateSpecification: { LaunchTemplateId: lt?.LaunchTemplateId, LaunchTemplateName: 'web', Version: '$Latest' },
         Overrides: [{ InstanceType: 't3.large' }, { InstanceType: 'm6g.large', ImageId: ami, WeightedCapacity: '2' }],
@@ -148,12 +189,22 @@ describe('local Auto Scaling endpoint', () => {
     it('refuses unknown templates and versions, a missing or double launch source, bad sizes and duplicates', async () => {
       await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'web', LaunchTemplateData: { ImageId: ami } }));
       const create = (extra: Partial<ConstructorParameters<typeof CreateAutoScalingGroupCommand>[0]>): Promise<unknown> =>
-        as.send(new CreateAutoScalingGroupCommand({ AutoScalingGroupName: 'g', MinSize: 0, MaxSize: 2, AvailabilityZones: ['us-east-1a'], ...extra }));
+        as.send(
+          new CreateAutoScalingGroupCommand({
+            AutoScalingGroupName: 'g',
+            MinSize: 0,
+            MaxSize: 2,
+            AvailabilityZones: ['us-east-1a'],
+            ...extra,
+          }),
+        );
       expect(await errorName(create({ LaunchTemplate: { LaunchTemplateName: 'nope' } }))).toBe('ValidationError');
       expect(await errorName(create({ LaunchTemplate: { LaunchTemplateId: 'lt-0123456789abcdef0' } }))).toBe('ValidationError');
       expect(await errorName(create({ LaunchTemplate: { LaunchTemplateName: 'web', Version: '5' } }))).toBe('ValidationError');
       expect(await errorName(create({}))).toBe('ValidationError');
-      expect(await errorName(create({ LaunchTemplate: { LaunchTemplateName: 'web' }, LaunchConfigurationName: 'x' }))).toBe('ValidationError');
+      expect(await errorName(create({ LaunchTemplate: { LaunchTemplateName: 'web' }, LaunchConfigurationName: 'x' }))).toBe(
+        'ValidationError',
+      );
       expect(await errorName(create({ LaunchTemplate: { LaunchTemplateName: 'web' }, MinSize: 3 }))).toBe('ValidationError');
       expect(await errorName(create({ LaunchTemplate: { LaunchTemplateName: 'web' }, DesiredCapacity: 5 }))).toBe('ValidationError');
       await create({ LaunchTemplate: { LaunchTemplateName: 'web' } });
@@ -166,11 +217,31 @@ describe('local Auto Scaling endpoint', () => {
       await as.send(new CreateLaunchConfigurationCommand({ LaunchConfigurationName: 'lc', ImageId: ami, InstanceType: 't3.micro' }));
       await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'web', LaunchTemplateData: { ImageId: ami } }));
       for (const n of ['g1', 'g2', 'g3']) {
-        await as.send(new CreateAutoScalingGroupCommand({ AutoScalingGroupName: n, MinSize: 1, MaxSize: 2, LaunchConfigurationName: 'lc', AvailabilityZones: ['us-east-1a'] }));
+        await as.send(
+          new CreateAutoScalingGroupCommand({
+            AutoScalingGroupName: n,
+            MinSize: 1,
+            MaxSize: 2,
+            LaunchConfigurationName: 'lc',
+            AvailabilityZones: ['us-east-1a'],
+          }),
+        );
       }
-      await as.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: 'g1', MaxSize: 5, MinSize: 3, LaunchTemplate: { LaunchTemplateName: 'web', Version: '$Latest' } }));
+      await as.send(
+        new UpdateAutoScalingGroupCommand({
+          AutoScalingGroupName: 'g1',
+          MaxSize: 5,
+          MinSize: 3,
+          LaunchTemplate: { LaunchTemplateName: 'web', Version: '$Latest' },
+        }),
+      );
       const g1 = (await as.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['g1'] }))).AutoScalingGroups?.[0];
-      expect(g1).toMatchObject({ MinSize: 3, MaxSize: 5, DesiredCapacity: 3, LaunchTemplate: { LaunchTemplateName: 'web', Version: '$Latest' } });
+      expect(g1).toMatchObject({
+        MinSize: 3,
+        MaxSize: 5,
+        DesiredCapacity: 3,
+        LaunchTemplate: { LaunchTemplateName: 'web', Version: '$Latest' },
+      });
       expect(g1?.LaunchConfigurationName).toBeUndefined();
       // The launch configuration is free again once only g2 and g3 are gone.
       await as.send(new DeleteAutoScalingGroupCommand({ AutoScalingGroupName: 'g3' }));
@@ -185,7 +256,9 @@ describe('local Auto Scaling endpoint', () => {
       await as.send(new DeleteAutoScalingGroupCommand({ AutoScalingGroupName: 'g2', ForceDelete: true }));
       await as.send(new DeleteLaunchConfigurationCommand({ LaunchConfigurationName: 'lc' }));
       expect(await errorName(as.send(new DeleteAutoScalingGroupCommand({ AutoScalingGroupName: 'g2' })))).toBe('ValidationError');
-      expect(await errorName(as.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: 'nope', MaxSize: 1 })))).toBe('ValidationError');
+      expect(await errorName(as.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: 'nope', MaxSize: 1 })))).toBe(
+        'ValidationError',
+      );
       expect(await errorName(as.send(new DescribeAutoScalingGroupsCommand({ MaxRecords: 101 })))).toBe('ValidationError');
     });
   });
@@ -198,7 +271,15 @@ describe('local Auto Scaling endpoint', () => {
       const e1 = new EC2Client({ region: 'eu-west-1', endpoint: first.endpoint, credentials, maxAttempts: 1 });
       const euAmi = (await e1.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images?.[0]?.ImageId ?? '';
       await c1.send(new CreateLaunchConfigurationCommand({ LaunchConfigurationName: 'kept', ImageId: euAmi, InstanceType: 't3.micro' }));
-      await c1.send(new CreateAutoScalingGroupCommand({ AutoScalingGroupName: 'kept', MinSize: 0, MaxSize: 1, LaunchConfigurationName: 'kept', AvailabilityZones: ['eu-west-1a'] }));
+      await c1.send(
+        new CreateAutoScalingGroupCommand({
+          AutoScalingGroupName: 'kept',
+          MinSize: 0,
+          MaxSize: 1,
+          LaunchConfigurationName: 'kept',
+          AvailabilityZones: ['eu-west-1a'],
+        }),
+      );
       c1.destroy();
       e1.destroy();
       await first.close();

@@ -44,10 +44,14 @@ async function image(c: EC2Client, imageId: string): Promise<Image> {
 }
 
 async function settled(c: EC2Client, imageId: string): Promise<Image> {
-  return until(async () => {
-    const i = await image(c, imageId);
-    return i.State === 'pending' ? undefined : i;
-  }, 10_000, `${imageId} to leave pending`);
+  return until(
+    async () => {
+      const i = await image(c, imageId);
+      return i.State === 'pending' ? undefined : i;
+    },
+    10_000,
+    `${imageId} to leave pending`,
+  );
 }
 
 async function instance(c: EC2Client, id: string): Promise<Instance> {
@@ -57,14 +61,23 @@ async function instance(c: EC2Client, id: string): Promise<Instance> {
 }
 
 async function instanceIn(c: EC2Client, id: string, state: string): Promise<Instance> {
-  return until(async () => {
-    const i = await instance(c, id);
-    return i.State?.Name === state ? i : undefined;
-  }, 10_000, `${id} to be ${state}`);
+  return until(
+    async () => {
+      const i = await instance(c, id);
+      return i.State?.Name === state ? i : undefined;
+    },
+    10_000,
+    `${id} to be ${state}`,
+  );
 }
 
 async function baseImage(c: EC2Client): Promise<string> {
-  const r = await c.send(new DescribeImagesCommand({ Owners: ['amazon'], Filters: [{ Name: 'name', Values: ['al2023-ami-2023.6.20241111.0-kernel-6.1-x86_64'] }] }));
+  const r = await c.send(
+    new DescribeImagesCommand({
+      Owners: ['amazon'],
+      Filters: [{ Name: 'name', Values: ['al2023-ami-2023.6.20241111.0-kernel-6.1-x86_64'] }],
+    }),
+  );
   return r.Images?.[0]?.ImageId ?? '';
 }
 
@@ -78,13 +91,21 @@ async function webImage(c: EC2Client, name: string, tags: Record<string, string>
       InstanceId: id,
       Name: name,
       NoReboot: true,
-      ...(Tags.length > 0 ? { TagSpecifications: [{ ResourceType: 'image', Tags }, { ResourceType: 'snapshot', Tags }] } : {}),
+      ...(Tags.length > 0
+        ? {
+            TagSpecifications: [
+              { ResourceType: 'image', Tags },
+              { ResourceType: 'snapshot', Tags },
+            ],
+          }
+        : {}),
     }),
   );
   return settled(c, ImageId);
 }
 
-const snapshotIds = (i: Image): string[] => (i.BlockDeviceMappings ?? []).flatMap((b) => (b.Ebs?.SnapshotId !== undefined ? [b.Ebs.SnapshotId] : []));
+const snapshotIds = (i: Image): string[] =>
+  (i.BlockDeviceMappings ?? []).flatMap((b) => (b.Ebs?.SnapshotId !== undefined ? [b.Ebs.SnapshotId] : []));
 
 describe('local EC2 endpoint: instances and the image lifecycle', () => {
   let h: Ec2Harness;
@@ -113,7 +134,13 @@ describe('local EC2 endpoint: instances and the image lifecycle', () => {
       };
       const first = await c.send(new RunInstancesCommand(input));
       const launched = first.Instances?.[0];
-      expect(launched).toMatchObject({ ImageId: ami, InstanceType: 't3.small', State: { Code: 0, Name: 'pending' }, ClientToken: 'build-1234', AmiLaunchIndex: 0 });
+      expect(launched).toMatchObject({
+        ImageId: ami,
+        InstanceType: 't3.small',
+        State: { Code: 0, Name: 'pending' },
+        ClientToken: 'build-1234',
+        AmiLaunchIndex: 0,
+      });
       expect(first.ReservationId).toMatch(/^r-/);
       const id = launched?.InstanceId ?? '';
       const again = await c.send(new RunInstancesCommand(input));
@@ -125,7 +152,11 @@ describe('local EC2 endpoint: instances and the image lifecycle', () => {
       const volumeId = running.BlockDeviceMappings?.[0]?.Ebs?.VolumeId ?? '';
       expect(h.service.regionState('us-east-1').volumes[volumeId]?.tags).toEqual({ Name: 'builder-vol' });
       expect(h.service.instanceHistory('us-east-1', id).map((e) => e.state)).toEqual(['pending', 'running']);
-      expect(h.events.filter((e) => e.detailType === 'EC2 Instance State-change Notification' && e.detail['instance-id'] === id).map((e) => e.detail.state)).toEqual(['pending', 'running']);
+      expect(
+        h.events
+          .filter((e) => e.detailType === 'EC2 Instance State-change Notification' && e.detail['instance-id'] === id)
+          .map((e) => e.detail.state),
+      ).toEqual(['pending', 'running']);
     });
 
     it('launches MaxCount instances in one reservation', async () => {
@@ -149,7 +180,9 @@ describe('local EC2 endpoint: instances and the image lifecycle', () => {
       } while (NextToken !== undefined);
       expect(pages).toBe(2);
       expect(new Set(seen).size).toBe(10); // 3 seeded + 7 launched
-      expect(await errorName(c.send(new DescribeInstancesCommand({ InstanceIds: [seen[0] ?? ''], MaxResults: 5 })))).toBe('InvalidParameterCombination');
+      expect(await errorName(c.send(new DescribeInstancesCommand({ InstanceIds: [seen[0] ?? ''], MaxResults: 5 })))).toBe(
+        'InvalidParameterCombination',
+      );
     });
 
     it('runs a builder: user data ending in `shutdown -h now` stops the instance after the build time', async () => {
@@ -174,12 +207,24 @@ describe('local EC2 endpoint: instances and the image lifecycle', () => {
 
     it('runs a builder with the tag done-signal: the tags appear after the build, the instance keeps running', async () => {
       const script = '#!/bin/bash\necho build\naws ec2 create-tags --resources "$ID" --tags Key=ami-factory:build-status,Value=done\n';
-      const r = await c.send(new RunInstancesCommand({ ImageId: await baseImage(c), InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, UserData: userData(script) }));
+      const r = await c.send(
+        new RunInstancesCommand({
+          ImageId: await baseImage(c),
+          InstanceType: 't3.micro',
+          MinCount: 1,
+          MaxCount: 1,
+          UserData: userData(script),
+        }),
+      );
       const id = r.Instances?.[0]?.InstanceId ?? '';
-      const tagged = await until(async () => {
-        const i = await instance(c, id);
-        return tagMap(i.Tags)['ami-factory:build-status'] === 'done' ? i : undefined;
-      }, 10_000, 'the done tag');
+      const tagged = await until(
+        async () => {
+          const i = await instance(c, id);
+          return tagMap(i.Tags)['ami-factory:build-status'] === 'done' ? i : undefined;
+        },
+        10_000,
+        'the done tag',
+      );
       expect(tagged.State?.Name).toBe('running');
     });
 
@@ -199,7 +244,11 @@ describe('local EC2 endpoint: instances and the image lifecycle', () => {
       const volumeId = (await instance(c, id)).BlockDeviceMappings?.[0]?.Ebs?.VolumeId ?? '';
       expect(h.service.regionState('us-east-1').volumes[volumeId]?.size).toBe(20);
       const stop = await c.send(new StopInstancesCommand({ InstanceIds: [id] }));
-      expect(stop.StoppingInstances?.[0]).toMatchObject({ InstanceId: id, PreviousState: { Name: 'running', Code: 16 }, CurrentState: { Name: 'stopping', Code: 64 } });
+      expect(stop.StoppingInstances?.[0]).toMatchObject({
+        InstanceId: id,
+        PreviousState: { Name: 'running', Code: 16 },
+        CurrentState: { Name: 'stopping', Code: 64 },
+      });
       await instanceIn(c, id, 'stopped');
       const start = await c.send(new StartInstancesCommand({ InstanceIds: [id] }));
       expect(start.StartingInstances?.[0]).toMatchObject({ PreviousState: { Name: 'stopped' }, CurrentState: { Name: 'pending' } });
@@ -211,11 +260,15 @@ describe('local EC2 endpoint: instances and the image lifecycle', () => {
       expect(h.service.regionState('us-east-1').volumes[volumeId]).toBeUndefined();
       expect(await errorName(c.send(new StartInstancesCommand({ InstanceIds: [id] })))).toBe('IncorrectInstanceState');
       expect(await errorName(c.send(new CreateImageCommand({ InstanceId: id, Name: 'from-terminated' })))).toBe('IncorrectInstanceState');
-      expect(await errorName(c.send(new TerminateInstancesCommand({ InstanceIds: ['i-0123456789abcdef0'] })))).toBe('InvalidInstanceID.NotFound');
+      expect(await errorName(c.send(new TerminateInstancesCommand({ InstanceIds: ['i-0123456789abcdef0'] })))).toBe(
+        'InvalidInstanceID.NotFound',
+      );
     });
 
     it('refuses an unknown image', async () => {
-      expect(await errorName(c.send(new RunInstancesCommand({ ImageId: 'ami-0123456789abcdef0', MinCount: 1, MaxCount: 1 })))).toBe('InvalidAMIID.NotFound');
+      expect(await errorName(c.send(new RunInstancesCommand({ ImageId: 'ami-0123456789abcdef0', MinCount: 1, MaxCount: 1 })))).toBe(
+        'InvalidAMIID.NotFound',
+      );
     });
   });
 
@@ -235,17 +288,34 @@ describe('local EC2 endpoint: instances and the image lifecycle', () => {
           SriovNetSupport: 'simple',
           TpmSupport: 'v2.0',
           ImdsSupport: 'v2.0',
-          BlockDeviceMappings: (src.BlockDeviceMappings ?? []).map((b) => ({ DeviceName: b.DeviceName, Ebs: { SnapshotId: b.Ebs?.SnapshotId, DeleteOnTermination: true } })),
+          BlockDeviceMappings: (src.BlockDeviceMappings ?? []).map((b) => ({
+            DeviceName: b.DeviceName,
+            Ebs: { SnapshotId: b.Ebs?.SnapshotId, DeleteOnTermination: true },
+          })),
           TagSpecifications: [{ ResourceType: 'image', Tags: [{ Key: 'k', Value: 'v' }] }],
         }),
       );
       const done = await settled(c, ImageId);
-      expect(done).toMatchObject({ State: 'available', Architecture: 'x86_64', BootMode: 'uefi', TpmSupport: 'v2.0', ImdsSupport: 'v2.0', EnaSupport: true, SriovNetSupport: 'simple', RootDeviceName: '/dev/xvda', Description: 'registered' });
+      expect(done).toMatchObject({
+        State: 'available',
+        Architecture: 'x86_64',
+        BootMode: 'uefi',
+        TpmSupport: 'v2.0',
+        ImdsSupport: 'v2.0',
+        EnaSupport: true,
+        SriovNetSupport: 'simple',
+        RootDeviceName: '/dev/xvda',
+        Description: 'registered',
+      });
       expect(snapshotIds(done)).toEqual(snaps);
       expect(tagMap(done.Tags)).toEqual({ k: 'v' });
 
       const { ImageId: plain = '' } = await c.send(
-        new RegisterImageCommand({ Name: 'plain', RootDeviceName: '/dev/xvda', BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: snaps[0] } }] }),
+        new RegisterImageCommand({
+          Name: 'plain',
+          RootDeviceName: '/dev/xvda',
+          BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: snaps[0] } }],
+        }),
       );
       expect((await image(c, plain)).Architecture).toBe('i386');
     });
@@ -253,11 +323,49 @@ describe('local EC2 endpoint: instances and the image lifecycle', () => {
     it('answers the EC2 errors: unknown snapshot, root not mapped, duplicate name, instance-store not available', async () => {
       const src = await webImage(c, 'web-src2');
       const snap = snapshotIds(src)[0];
-      expect(await errorName(c.send(new RegisterImageCommand({ Name: 'reg-1', RootDeviceName: '/dev/xvda', BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: 'snap-0123456789abcdef0' } }] })))).toBe('InvalidSnapshot.NotFound');
-      expect(await errorName(c.send(new RegisterImageCommand({ Name: 'reg-2', RootDeviceName: '/dev/sda1', BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: snap } }] })))).toBe('InvalidParameterValue');
-      expect(await errorName(c.send(new RegisterImageCommand({ Name: 'web-src2', RootDeviceName: '/dev/xvda', BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: snap } }] })))).toBe('InvalidAMIName.Duplicate');
-      expect(await errorName(c.send(new RegisterImageCommand({ Name: 'reg-3', BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: snap } }] })))).toBe('MissingParameter');
-      await expect(c.send(new RegisterImageCommand({ Name: 'bundle', ImageLocation: 'bucket/prefix/image.manifest.xml' }))).rejects.toMatchObject({
+      expect(
+        await errorName(
+          c.send(
+            new RegisterImageCommand({
+              Name: 'reg-1',
+              RootDeviceName: '/dev/xvda',
+              BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: 'snap-0123456789abcdef0' } }],
+            }),
+          ),
+        ),
+      ).toBe('InvalidSnapshot.NotFound');
+      expect(
+        await errorName(
+          c.send(
+            new RegisterImageCommand({
+              Name: 'reg-2',
+              RootDeviceName: '/dev/sda1',
+              BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: snap } }],
+            }),
+          ),
+        ),
+      ).toBe('InvalidParameterValue');
+      expect(
+        await errorName(
+          c.send(
+            new RegisterImageCommand({
+              Name: 'web-src2',
+              RootDeviceName: '/dev/xvda',
+              BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: snap } }],
+            }),
+          ),
+        ),
+      ).toBe('InvalidAMIName.Duplicate');
+      expect(
+        await errorName(
+          c.send(
+            new RegisterImageCommand({ Name: 'reg-3', BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: snap } }] }),
+          ),
+        ),
+      ).toBe('MissingParameter');
+      await expect(
+        c.send(new RegisterImageCommand({ Name: 'bundle', ImageLocation: 'bucket/prefix/image.manifest.xml' })),
+      ).rejects.toMatchObject({
         name: 'InvalidParameterValue',
         message: expect.stringContaining('instance-store registration not available'),
       });
@@ -284,7 +392,13 @@ describe('local EC2 endpoint: instances and the image lifecycle', () => {
       expect(ImageId).not.toBe(src.ImageId);
       expect((await image(west, ImageId)).State).toBe('pending');
       const copy = await settled(west, ImageId);
-      expect(copy).toMatchObject({ State: 'available', Name: 'web-copy', SourceImageId: src.ImageId, SourceImageRegion: 'us-east-1', Architecture: 'x86_64' });
+      expect(copy).toMatchObject({
+        State: 'available',
+        Name: 'web-copy',
+        SourceImageId: src.ImageId,
+        SourceImageRegion: 'us-east-1',
+        Architecture: 'x86_64',
+      });
       expect(tagMap(copy.Tags)).toEqual({ Team: 'platform', 'ami-factory:copied-from': 'us-east-1' });
       const snaps = (await west.send(new DescribeSnapshotsCommand({ SnapshotIds: snapshotIds(copy) }))).Snapshots ?? [];
       expect(snaps).toHaveLength(snapshotIds(src).length);
@@ -294,7 +408,11 @@ describe('local EC2 endpoint: instances and the image lifecycle', () => {
         expect(tagMap(s.Tags)).toEqual({ 'ami-factory:managed': 'true' });
       }
       const event = await until(() => h.events.find((e) => e.detail.ImageId === ImageId));
-      expect(event).toMatchObject({ region: 'us-west-2', resources: [`arn:aws:ec2:us-west-2::image/${ImageId}`], detail: { State: 'available' } });
+      expect(event).toMatchObject({
+        region: 'us-west-2',
+        resources: [`arn:aws:ec2:us-west-2::image/${ImageId}`],
+        detail: { State: 'available' },
+      });
       // Copy takes twice the image time by default (10 simulated minutes).
       expect(Date.parse(event.time) - Date.parse(copy.CreationDate ?? '')).toBeGreaterThanOrEqual(10 * 60_000 - 1000);
     });
@@ -318,7 +436,15 @@ describe('local EC2 endpoint: instances and the image lifecycle', () => {
     it('encrypts with a KMS key of the destination region, and refuses a missing or foreign key', async () => {
       const src = await webImage(c, 'web-kms');
       const eu = h.client('eu-west-1');
-      const { ImageId = '' } = await eu.send(new CopyImageCommand({ SourceImageId: src.ImageId, SourceRegion: 'us-east-1', Name: 'web-kms', Encrypted: true, KmsKeyId: 'alias/ami-factory' }));
+      const { ImageId = '' } = await eu.send(
+        new CopyImageCommand({
+          SourceImageId: src.ImageId,
+          SourceRegion: 'us-east-1',
+          Name: 'web-kms',
+          Encrypted: true,
+          KmsKeyId: 'alias/ami-factory',
+        }),
+      );
       const copy = await settled(eu, ImageId);
       for (const b of copy.BlockDeviceMappings ?? []) {
         expect(b.Ebs?.Encrypted).toBe(true);
@@ -328,20 +454,55 @@ describe('local EC2 endpoint: instances and the image lifecycle', () => {
       expect(snaps.every((s) => s.Encrypted === true && s.KmsKeyId === copy.BlockDeviceMappings?.[0]?.Ebs?.KmsKeyId)).toBe(true);
 
       h.service.faults.missingKmsKeys = ['alias/missing'];
-      await expect(eu.send(new CopyImageCommand({ SourceImageId: src.ImageId, SourceRegion: 'us-east-1', Name: 'web-kms-2', Encrypted: true, KmsKeyId: 'alias/missing' }))).rejects.toMatchObject({
+      await expect(
+        eu.send(
+          new CopyImageCommand({
+            SourceImageId: src.ImageId,
+            SourceRegion: 'us-east-1',
+            Name: 'web-kms-2',
+            Encrypted: true,
+            KmsKeyId: 'alias/missing',
+          }),
+        ),
+      ).rejects.toMatchObject({
         name: 'InvalidParameterValue',
         message: expect.stringContaining('does not exist'),
       });
       const foreign = `arn:aws:kms:us-east-1:${LOCAL_ACCOUNT_ID}:key/11111111-2222-3333-4444-555555555555`;
-      expect(await errorName(eu.send(new CopyImageCommand({ SourceImageId: src.ImageId, SourceRegion: 'us-east-1', Name: 'web-kms-3', Encrypted: true, KmsKeyId: foreign })))).toBe('InvalidParameterValue');
-      expect(await errorName(eu.send(new CopyImageCommand({ SourceImageId: src.ImageId, SourceRegion: 'us-east-1', Name: 'web-kms-4', KmsKeyId: 'alias/ami-factory' })))).toBe('InvalidParameterCombination');
+      expect(
+        await errorName(
+          eu.send(
+            new CopyImageCommand({
+              SourceImageId: src.ImageId,
+              SourceRegion: 'us-east-1',
+              Name: 'web-kms-3',
+              Encrypted: true,
+              KmsKeyId: foreign,
+            }),
+          ),
+        ),
+      ).toBe('InvalidParameterValue');
+      expect(
+        await errorName(
+          eu.send(
+            new CopyImageCommand({
+              SourceImageId: src.ImageId,
+              SourceRegion: 'us-east-1',
+              Name: 'web-kms-4',
+              KmsKeyId: 'alias/ami-factory',
+            }),
+          ),
+        ),
+      ).toBe('InvalidParameterCombination');
     });
 
     it('ends failed in a region listed in failCopiesTo', async () => {
       const src = await webImage(c, 'web-failcopy');
       h.service.faults.failCopiesTo = ['eu-west-1'];
       const eu = h.client('eu-west-1');
-      const { ImageId = '' } = await eu.send(new CopyImageCommand({ SourceImageId: src.ImageId, SourceRegion: 'us-east-1', Name: 'web-failcopy' }));
+      const { ImageId = '' } = await eu.send(
+        new CopyImageCommand({ SourceImageId: src.ImageId, SourceRegion: 'us-east-1', Name: 'web-failcopy' }),
+      );
       const failed = await settled(eu, ImageId);
       expect(failed.State).toBe('failed');
       expect(failed.StateReason?.Message).toContain('failCopiesTo');
@@ -359,21 +520,35 @@ describe('local EC2 endpoint: instances and the image lifecycle', () => {
       });
       const west = h.client('us-west-2');
       const copies = await Promise.all(
-        Array.from({ length: 300 }, (_, n) => west.send(new CopyImageCommand({ SourceImageId: src, SourceRegion: 'us-east-1', Name: `quota-${n}` }))),
+        Array.from({ length: 300 }, (_, n) =>
+          west.send(new CopyImageCommand({ SourceImageId: src, SourceRegion: 'us-east-1', Name: `quota-${n}` })),
+        ),
       );
       expect(new Set(copies.map((r) => r.ImageId)).size).toBe(300);
-      expect(await errorName(west.send(new CopyImageCommand({ SourceImageId: src, SourceRegion: 'us-east-1', Name: 'quota-300' })))).toBe('ResourceLimitExceeded');
+      expect(await errorName(west.send(new CopyImageCommand({ SourceImageId: src, SourceRegion: 'us-east-1', Name: 'quota-300' })))).toBe(
+        'ResourceLimitExceeded',
+      );
       // Another destination region has its own quota.
       const eu = h.client('eu-west-1');
-      expect((await eu.send(new CopyImageCommand({ SourceImageId: src, SourceRegion: 'us-east-1', Name: 'quota-300' }))).ImageId).toMatch(/^ami-/);
+      expect((await eu.send(new CopyImageCommand({ SourceImageId: src, SourceRegion: 'us-east-1', Name: 'quota-300' }))).ImageId).toMatch(
+        /^ami-/,
+      );
     });
 
     it('refuses an unknown or pending source image', async () => {
       const west = h.client('us-west-2');
-      expect(await errorName(west.send(new CopyImageCommand({ SourceImageId: 'ami-0123456789abcdef0', SourceRegion: 'us-east-1', Name: 'x-copy' })))).toBe('InvalidAMIID.NotFound');
+      expect(
+        await errorName(
+          west.send(new CopyImageCommand({ SourceImageId: 'ami-0123456789abcdef0', SourceRegion: 'us-east-1', Name: 'x-copy' })),
+        ),
+      ).toBe('InvalidAMIID.NotFound');
       const r = await c.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:Golden', Values: ['true'] }] }));
-      const { ImageId } = await c.send(new CreateImageCommand({ InstanceId: r.Reservations?.[0]?.Instances?.[0]?.InstanceId, Name: 'still-pending', NoReboot: true }));
-      expect(await errorName(west.send(new CopyImageCommand({ SourceImageId: ImageId, SourceRegion: 'us-east-1', Name: 'still-pending' })))).toBe('IncorrectState');
+      const { ImageId } = await c.send(
+        new CreateImageCommand({ InstanceId: r.Reservations?.[0]?.Instances?.[0]?.InstanceId, Name: 'still-pending', NoReboot: true }),
+      );
+      expect(
+        await errorName(west.send(new CopyImageCommand({ SourceImageId: ImageId, SourceRegion: 'us-east-1', Name: 'still-pending' }))),
+      ).toBe('IncorrectState');
       expect(await errorName(west.send(new CopyImageCommand({ SourceImageId: ImageId, Name: 'x' } as never)))).toBe('MissingParameter');
     });
   });
@@ -382,12 +557,19 @@ describe('local EC2 endpoint: instances and the image lifecycle', () => {
     it('adds and removes accounts, organizations, OUs and public access; describes and resets them', async () => {
       const img = await webImage(c, 'web-share');
       const ImageId = img.ImageId ?? '';
-      await c.send(new ModifyImageAttributeCommand({ ImageId, LaunchPermission: { Add: [{ UserId: OTHER }, { OrganizationArn: ORG }, { OrganizationalUnitArn: OU }] } }));
+      await c.send(
+        new ModifyImageAttributeCommand({
+          ImageId,
+          LaunchPermission: { Add: [{ UserId: OTHER }, { OrganizationArn: ORG }, { OrganizationalUnitArn: OU }] },
+        }),
+      );
       // Adding the same grant again changes nothing.
       await c.send(new ModifyImageAttributeCommand({ ImageId, Attribute: 'launchPermission', OperationType: 'add', UserIds: [OTHER] }));
       const perms = await c.send(new DescribeImageAttributeCommand({ ImageId, Attribute: 'launchPermission' }));
       expect(perms.LaunchPermissions).toEqual([{ UserId: OTHER }, { OrganizationArn: ORG }, { OrganizationalUnitArn: OU }]);
-      await c.send(new ModifyImageAttributeCommand({ ImageId, LaunchPermission: { Add: [{ Group: 'all' }], Remove: [{ OrganizationArn: ORG }] } }));
+      await c.send(
+        new ModifyImageAttributeCommand({ ImageId, LaunchPermission: { Add: [{ Group: 'all' }], Remove: [{ OrganizationArn: ORG }] } }),
+      );
       expect((await image(c, ImageId)).Public).toBe(true);
       expect((await c.send(new DescribeImageAttributeCommand({ ImageId, Attribute: 'launchPermission' }))).LaunchPermissions).toEqual([
         { UserId: OTHER },
@@ -395,48 +577,95 @@ describe('local EC2 endpoint: instances and the image lifecycle', () => {
         { Group: 'all' },
       ]);
       await c.send(new ModifyImageAttributeCommand({ ImageId, Description: { Value: 'new description' } }));
-      expect((await c.send(new DescribeImageAttributeCommand({ ImageId, Attribute: 'description' }))).Description?.Value).toBe('new description');
-      expect((await c.send(new DescribeImageAttributeCommand({ ImageId, Attribute: 'blockDeviceMapping' }))).BlockDeviceMappings?.length).toBe(2);
+      expect((await c.send(new DescribeImageAttributeCommand({ ImageId, Attribute: 'description' }))).Description?.Value).toBe(
+        'new description',
+      );
+      expect(
+        (await c.send(new DescribeImageAttributeCommand({ ImageId, Attribute: 'blockDeviceMapping' }))).BlockDeviceMappings?.length,
+      ).toBe(2);
       expect((await c.send(new DescribeImageAttributeCommand({ ImageId, Attribute: 'bootMode' }))).BootMode?.Value).toBe('uefi-preferred');
       await c.send(new ResetImageAttributeCommand({ ImageId, Attribute: 'launchPermission' }));
       expect((await c.send(new DescribeImageAttributeCommand({ ImageId, Attribute: 'launchPermission' }))).LaunchPermissions).toEqual([]);
-      expect(await errorName(c.send(new ModifyImageAttributeCommand({ ImageId, LaunchPermission: { Add: [{ UserId: 'not-an-account' }] } })))).toBe('InvalidAMIAttributeItemValue');
-      expect(await errorName(c.send(new DescribeImageAttributeCommand({ ImageId, Attribute: 'colour' as never })))).toBe('InvalidParameterValue');
-      expect(await errorName(c.send(new DescribeImageAttributeCommand({ ImageId: 'ami-0123456789abcdef0', Attribute: 'launchPermission' })))).toBe('InvalidAMIID.NotFound');
+      expect(
+        await errorName(c.send(new ModifyImageAttributeCommand({ ImageId, LaunchPermission: { Add: [{ UserId: 'not-an-account' }] } }))),
+      ).toBe('InvalidAMIAttributeItemValue');
+      expect(await errorName(c.send(new DescribeImageAttributeCommand({ ImageId, Attribute: 'colour' as never })))).toBe(
+        'InvalidParameterValue',
+      );
+      expect(
+        await errorName(c.send(new DescribeImageAttributeCommand({ ImageId: 'ami-0123456789abcdef0', Attribute: 'launchPermission' }))),
+      ).toBe('InvalidAMIID.NotFound');
     });
 
     it('refuses public sharing under block public access, and of encrypted images', async () => {
       expect((await c.send(new GetImageBlockPublicAccessStateCommand({}))).ImageBlockPublicAccessState).toBe('unblocked');
-      expect((await c.send(new EnableImageBlockPublicAccessCommand({ ImageBlockPublicAccessState: 'block-new-sharing' }))).ImageBlockPublicAccessState).toBe('block-new-sharing');
+      expect(
+        (await c.send(new EnableImageBlockPublicAccessCommand({ ImageBlockPublicAccessState: 'block-new-sharing' })))
+          .ImageBlockPublicAccessState,
+      ).toBe('block-new-sharing');
       expect((await c.send(new GetImageBlockPublicAccessStateCommand({}))).ImageBlockPublicAccessState).toBe('block-new-sharing');
       // Per region.
-      expect((await h.client('us-west-2').send(new GetImageBlockPublicAccessStateCommand({}))).ImageBlockPublicAccessState).toBe('unblocked');
+      expect((await h.client('us-west-2').send(new GetImageBlockPublicAccessStateCommand({}))).ImageBlockPublicAccessState).toBe(
+        'unblocked',
+      );
       const img = await webImage(c, 'web-public');
-      expect(await errorName(c.send(new ModifyImageAttributeCommand({ ImageId: img.ImageId, LaunchPermission: { Add: [{ Group: 'all' }] } })))).toBe('OperationNotPermitted');
+      expect(
+        await errorName(c.send(new ModifyImageAttributeCommand({ ImageId: img.ImageId, LaunchPermission: { Add: [{ Group: 'all' }] } }))),
+      ).toBe('OperationNotPermitted');
       expect((await c.send(new DisableImageBlockPublicAccessCommand({}))).ImageBlockPublicAccessState).toBe('unblocked');
       await c.send(new ModifyImageAttributeCommand({ ImageId: img.ImageId, LaunchPermission: { Add: [{ Group: 'all' }] } }));
       expect((await image(c, img.ImageId ?? '')).Public).toBe(true);
 
       const eu = h.client('eu-west-1');
-      const { ImageId = '' } = await eu.send(new CopyImageCommand({ SourceImageId: img.ImageId, SourceRegion: 'us-east-1', Name: 'enc', Encrypted: true, KmsKeyId: 'alias/k' }));
+      const { ImageId = '' } = await eu.send(
+        new CopyImageCommand({ SourceImageId: img.ImageId, SourceRegion: 'us-east-1', Name: 'enc', Encrypted: true, KmsKeyId: 'alias/k' }),
+      );
       await settled(eu, ImageId);
-      expect(await errorName(eu.send(new ModifyImageAttributeCommand({ ImageId, LaunchPermission: { Add: [{ Group: 'all' }] } })))).toBe('InvalidParameterValue');
+      expect(await errorName(eu.send(new ModifyImageAttributeCommand({ ImageId, LaunchPermission: { Add: [{ Group: 'all' }] } })))).toBe(
+        'InvalidParameterValue',
+      );
       await eu.send(new ModifyImageAttributeCommand({ ImageId, LaunchPermission: { Add: [{ UserId: OTHER }] } }));
     });
 
     it('shares snapshots with createVolumePermission, but not ones encrypted with the AWS-managed key', async () => {
       const img = await webImage(c, 'web-snapshare');
       const [snap = ''] = snapshotIds(img);
-      await c.send(new ModifySnapshotAttributeCommand({ SnapshotId: snap, Attribute: 'createVolumePermission', OperationType: 'add', UserIds: [OTHER] }));
+      await c.send(
+        new ModifySnapshotAttributeCommand({
+          SnapshotId: snap,
+          Attribute: 'createVolumePermission',
+          OperationType: 'add',
+          UserIds: [OTHER],
+        }),
+      );
       await c.send(new ModifySnapshotAttributeCommand({ SnapshotId: snap, CreateVolumePermission: { Add: [{ UserId: OTHER }] } }));
-      expect((await c.send(new DescribeSnapshotAttributeCommand({ SnapshotId: snap, Attribute: 'createVolumePermission' }))).CreateVolumePermissions).toEqual([{ UserId: OTHER }]);
+      expect(
+        (await c.send(new DescribeSnapshotAttributeCommand({ SnapshotId: snap, Attribute: 'createVolumePermission' })))
+          .CreateVolumePermissions,
+      ).toEqual([{ UserId: OTHER }]);
       await c.send(new ModifySnapshotAttributeCommand({ SnapshotId: snap, CreateVolumePermission: { Remove: [{ UserId: OTHER }] } }));
-      expect((await c.send(new DescribeSnapshotAttributeCommand({ SnapshotId: snap, Attribute: 'createVolumePermission' }))).CreateVolumePermissions).toEqual([]);
+      expect(
+        (await c.send(new DescribeSnapshotAttributeCommand({ SnapshotId: snap, Attribute: 'createVolumePermission' })))
+          .CreateVolumePermissions,
+      ).toEqual([]);
 
       const eu = h.client('eu-west-1');
-      const { ImageId = '' } = await eu.send(new CopyImageCommand({ SourceImageId: img.ImageId, SourceRegion: 'us-east-1', Name: 'managed-key', Encrypted: true }));
+      const { ImageId = '' } = await eu.send(
+        new CopyImageCommand({ SourceImageId: img.ImageId, SourceRegion: 'us-east-1', Name: 'managed-key', Encrypted: true }),
+      );
       const [encSnap] = snapshotIds(await settled(eu, ImageId));
-      expect(await errorName(eu.send(new ModifySnapshotAttributeCommand({ SnapshotId: encSnap, Attribute: 'createVolumePermission', OperationType: 'add', UserIds: [OTHER] })))).toBe('InvalidParameterValue');
+      expect(
+        await errorName(
+          eu.send(
+            new ModifySnapshotAttributeCommand({
+              SnapshotId: encSnap,
+              Attribute: 'createVolumePermission',
+              OperationType: 'add',
+              UserIds: [OTHER],
+            }),
+          ),
+        ),
+      ).toBe('InvalidParameterValue');
     });
   });
 
@@ -449,8 +678,14 @@ describe('local EC2 endpoint: instances and the image lifecycle', () => {
       await c.send(new EnableImageDeprecationCommand({ ImageId, DeprecateAt: at }));
       const expected = new Date(Math.round(at.getTime() / 60_000) * 60_000).toISOString();
       expect((await image(c, ImageId)).DeprecationTime).toBe(expected);
-      expect(await errorName(c.send(new EnableImageDeprecationCommand({ ImageId, DeprecateAt: new Date(h.clock.nowMs() - 3_600_000) })))).toBe('InvalidParameterValue');
-      expect(await errorName(c.send(new EnableImageDeprecationCommand({ ImageId, DeprecateAt: new Date(h.clock.nowMs() + 11 * 365 * 86_400_000) })))).toBe('InvalidParameterValue');
+      expect(
+        await errorName(c.send(new EnableImageDeprecationCommand({ ImageId, DeprecateAt: new Date(h.clock.nowMs() - 3_600_000) }))),
+      ).toBe('InvalidParameterValue');
+      expect(
+        await errorName(
+          c.send(new EnableImageDeprecationCommand({ ImageId, DeprecateAt: new Date(h.clock.nowMs() + 11 * 365 * 86_400_000) })),
+        ),
+      ).toBe('InvalidParameterValue');
       await c.send(new DisableImageDeprecationCommand({ ImageId }));
       expect((await image(c, ImageId)).DeprecationTime).toBeUndefined();
     });
@@ -466,14 +701,23 @@ describe('local EC2 endpoint: instances and the image lifecycle', () => {
       expect((await c.send(new DescribeImageAttributeCommand({ ImageId, Attribute: 'launchPermission' }))).LaunchPermissions).toEqual([]);
       await c.send(new EnableImageCommand({ ImageId }));
       expect((await image(c, ImageId)).State).toBe('available');
-      expect(h.events.filter((e) => e.detail.ImageId === ImageId).map((e) => e.detail.State)).toEqual(['available', 'disabled', 'available']);
+      expect(h.events.filter((e) => e.detail.ImageId === ImageId).map((e) => e.detail.State)).toEqual([
+        'available',
+        'disabled',
+        'available',
+      ]);
     });
 
     it('deregisters with DeleteAssociatedSnapshots, keeping a snapshot another image uses', async () => {
       const img = await webImage(c, 'web-dereg');
       const [root = '', data = ''] = snapshotIds(img);
       const { ImageId: other = '' } = await c.send(
-        new RegisterImageCommand({ Name: 'shares-root', RootDeviceName: '/dev/xvda', Architecture: 'x86_64', BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: root } }] }),
+        new RegisterImageCommand({
+          Name: 'shares-root',
+          RootDeviceName: '/dev/xvda',
+          Architecture: 'x86_64',
+          BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: root } }],
+        }),
       );
       expect(await errorName(c.send(new DeleteSnapshotCommand({ SnapshotId: root })))).toBe('InvalidSnapshot.InUse');
       const r = await c.send(new DeregisterImageCommand({ ImageId: img.ImageId, DeleteAssociatedSnapshots: true }));

@@ -1,6 +1,13 @@
 import { join } from 'node:path';
 import { DescribeImagesCommand, EC2Client, RegisterImageCommand, type Image } from '@aws-sdk/client-ec2';
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectAclCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  PutObjectAclCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { bundleImage, type BundleResult } from '../../functions/lib/bundle/index.js';
 import { s3BundleSink } from '../../functions/lib/bundle/s3.js';
 import { VirtualClock } from '../../local/clock.js';
@@ -97,7 +104,9 @@ describe('RegisterImage with ImageLocation', () => {
   it('registers a valid bundle as an instance-store image that becomes available', async () => {
     const r = await upload('ok');
     expect(r.parts.length).toBeGreaterThan(1);
-    const out = await ec2.send(new RegisterImageCommand({ ImageLocation: 'bundles/ok/web.manifest.xml', Name: 'web-ok', Description: 'from a bundle' }));
+    const out = await ec2.send(
+      new RegisterImageCommand({ ImageLocation: 'bundles/ok/web.manifest.xml', Name: 'web-ok', Description: 'from a bundle' }),
+    );
     const imageId = out.ImageId ?? '';
     expect(imageId).toMatch(/^ami-/);
     const image = await describe1(imageId);
@@ -110,7 +119,10 @@ describe('RegisterImage with ImageLocation', () => {
       Description: 'from a bundle',
     });
     expect(image?.BlockDeviceMappings).toEqual(
-      expect.arrayContaining([expect.objectContaining({ DeviceName: '/dev/sda2', VirtualName: 'ephemeral0' }), expect.objectContaining({ DeviceName: '/dev/sda3', VirtualName: 'swap' })]),
+      expect.arrayContaining([
+        expect.objectContaining({ DeviceName: '/dev/sda2', VirtualName: 'ephemeral0' }),
+        expect.objectContaining({ DeviceName: '/dev/sda3', VirtualName: 'swap' }),
+      ]),
     );
     const deadline = Date.now() + 10_000;
     while ((await describe1(imageId))?.State !== 'available') {
@@ -121,13 +133,18 @@ describe('RegisterImage with ImageLocation', () => {
 
   it('takes the architecture from the request when given', async () => {
     await upload('arch');
-    const out = await ec2.send(new RegisterImageCommand({ ImageLocation: 'bundles/arch/web.manifest.xml', Name: 'web-arch', Architecture: 'i386' }));
+    const out = await ec2.send(
+      new RegisterImageCommand({ ImageLocation: 'bundles/arch/web.manifest.xml', Name: 'web-arch', Architecture: 'i386' }),
+    );
     expect((await describe1(out.ImageId ?? ''))?.Architecture).toBe('i386');
   });
 
   it('refuses a location that is not a manifest, or a manifest that does not exist', async () => {
     expect(await registerError('bundles', 'bad-1')).toMatchObject({ name: 'InvalidParameterValue' });
-    expect(await registerError('bundles/nope/web.manifest.xml', 'bad-2')).toMatchObject({ name: 'InvalidParameterValue', message: expect.stringMatching(/does not exist/) });
+    expect(await registerError('bundles/nope/web.manifest.xml', 'bad-2')).toMatchObject({
+      name: 'InvalidParameterValue',
+      message: expect.stringMatching(/does not exist/),
+    });
   });
 
   it('refuses a bundle with a missing part', async () => {
@@ -139,20 +156,30 @@ describe('RegisterImage with ImageLocation', () => {
 
   it('refuses objects EC2 cannot read (no aws-exec-read)', async () => {
     await upload('private', { acl: 'private' });
-    expect(await registerError('bundles/private/web.manifest.xml', 'bad-private')).toMatchObject({ name: 'InvalidParameterValue', message: expect.stringMatching(/not readable by EC2/) });
+    expect(await registerError('bundles/private/web.manifest.xml', 'bad-private')).toMatchObject({
+      name: 'InvalidParameterValue',
+      message: expect.stringMatching(/not readable by EC2/),
+    });
     const r = await upload('one-private');
     await s3.send(new PutObjectAclCommand({ Bucket: 'bundles', Key: `one-private/${r.parts[0]?.filename ?? ''}`, ACL: 'private' }));
-    expect(await registerError('bundles/one-private/web.manifest.xml', 'bad-one-private')).toMatchObject({ name: 'InvalidParameterValue', message: expect.stringMatching(/part .* not readable by EC2/) });
+    expect(await registerError('bundles/one-private/web.manifest.xml', 'bad-one-private')).toMatchObject({
+      name: 'InvalidParameterValue',
+      message: expect.stringMatching(/part .* not readable by EC2/),
+    });
   });
 
   it('refuses tampered manifests and parts', async () => {
     const r = await upload('tamper');
     const xml = r.manifestXml;
-    const put = (key: string, body: string | Buffer): Promise<unknown> => s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: key, Body: body, ACL: 'aws-exec-read' }));
+    const put = (key: string, body: string | Buffer): Promise<unknown> =>
+      s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: key, Body: body, ACL: 'aws-exec-read' }));
     // Another image digest: the signature no longer matches, and what EC2 decrypts differs.
     const flipped = r.manifest.image.digest.replace(/^./, (c) => (c === '0' ? '1' : '0'));
     await put('tamper/web.manifest.xml', xml.replace(r.manifest.image.digest, flipped));
-    expect(await registerError('bundles/tamper/web.manifest.xml', 'bad-digest')).toMatchObject({ name: 'InvalidManifest', message: expect.stringMatching(/SHA-1/) });
+    expect(await registerError('bundles/tamper/web.manifest.xml', 'bad-digest')).toMatchObject({
+      name: 'InvalidManifest',
+      message: expect.stringMatching(/SHA-1/),
+    });
     // Not XML.
     await put('tamper/web.manifest.xml', '<manifest>');
     expect(await registerError('bundles/tamper/web.manifest.xml', 'bad-xml')).toMatchObject({ name: 'InvalidManifest' });
@@ -162,11 +189,17 @@ describe('RegisterImage with ImageLocation', () => {
     const body = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: partKey }))).Body!.transformToByteArray());
     body[10] = (body[10] ?? 0) ^ 0xff;
     await put(partKey, body);
-    expect(await registerError('bundles/tamper/web.manifest.xml', 'bad-part')).toMatchObject({ name: 'InvalidManifest', message: expect.stringMatching(/part .* SHA-1/) });
+    expect(await registerError('bundles/tamper/web.manifest.xml', 'bad-part')).toMatchObject({
+      name: 'InvalidManifest',
+      message: expect.stringMatching(/part .* SHA-1/),
+    });
   });
 
   it('refuses a bundle wrapped for another EC2 certificate', async () => {
     await upload('other-cert', { ec2Certificate: otherEc2.certPem });
-    expect(await registerError('bundles/other-cert/web.manifest.xml', 'bad-cert')).toMatchObject({ name: 'InvalidManifest', message: expect.stringMatching(/EC2 cannot decrypt/) });
+    expect(await registerError('bundles/other-cert/web.manifest.xml', 'bad-cert')).toMatchObject({
+      name: 'InvalidManifest',
+      message: expect.stringMatching(/EC2 cannot decrypt/),
+    });
   });
 });

@@ -15,7 +15,9 @@ describe('seedImages: bulk inventory of managed images', () => {
     const h = await startEc2({ seedImages: { count: 30, regions: ['us-east-1', 'eu-west-1'], family: 'bench' } });
     try {
       const c = h.client('eu-west-1');
-      const r = await c.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'tag:ami-factory:managed', Values: ['true'] }] }));
+      const r = await c.send(
+        new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'tag:ami-factory:managed', Values: ['true'] }] }),
+      );
       // Assess
       const images = r.Images ?? [];
       expect(images).toHaveLength(15);
@@ -52,7 +54,10 @@ describe('seedImages: bulk inventory of managed images', () => {
       const elapsed = performance.now() - started;
       first.close();
       expect(elapsed).toBeLessThan(1000);
-      const persisted = JSON.parse(readFileSync(stateFile, 'utf8')) as { managedSeeds?: Record<string, number>; regions: Record<string, { images: Record<string, unknown> }> };
+      const persisted = JSON.parse(readFileSync(stateFile, 'utf8')) as {
+        managedSeeds?: Record<string, number>;
+        regions: Record<string, { images: Record<string, unknown> }>;
+      };
       expect(persisted.managedSeeds).toEqual({ web: 10_000 });
       const count = (svc: ReturnType<typeof createEc2Service>): number =>
         seedImages.regions.reduce((n, r) => n + svc.images(r).filter((i) => i.tags['ami-factory:family'] === 'web').length, 0);

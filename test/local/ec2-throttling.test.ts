@@ -62,7 +62,8 @@ describe('local EC2 throttling (token buckets of aws-facts.md) and faults', () =
   });
 
   it('throttles the 51st CreateImage of a burst with 503 RequestLimitExceeded, refills 5 per simulated second', async () => {
-    const create = (i: number): Promise<unknown> => c.send(new CreateImageCommand({ InstanceId: golden, Name: `burst-${i}`, NoReboot: true }));
+    const create = (i: number): Promise<unknown> =>
+      c.send(new CreateImageCommand({ InstanceId: golden, Name: `burst-${i}`, NoReboot: true }));
     const first = await burst(50, create);
     expect(first).toEqual({ ok: 50, errors: [] });
     const e = await create(50).catch((err: unknown) => err);
@@ -75,7 +76,9 @@ describe('local EC2 throttling (token buckets of aws-facts.md) and faults', () =
     expect(refilled).toEqual({ ok: 5, errors: ['RequestLimitExceeded'] });
     // Other buckets and other regions are untouched.
     expect((await c.send(new DescribeImagesCommand({ Owners: ['self'] }))).Images?.length).toBe(55);
-    expect(await errorName(h.client('us-west-2').send(new CreateImageCommand({ InstanceId: golden, Name: 'west' })))).toBe('InvalidInstanceID.NotFound');
+    expect(await errorName(h.client('us-west-2').send(new CreateImageCommand({ InstanceId: golden, Name: 'west' })))).toBe(
+      'InvalidInstanceID.NotFound',
+    );
   });
 
   it('gives Describe* 100 / 20, and unfiltered DescribeInstances/DescribeSnapshots their own 50 / 10', async () => {
@@ -99,10 +102,14 @@ describe('local EC2 throttling (token buckets of aws-facts.md) and faults', () =
     c = h.client();
     const base = (await c.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images?.[0]?.ImageId ?? '';
     const west = h.client('us-west-2');
-    const copies = await burst(101, (i) => west.send(new CopyImageCommand({ SourceImageId: base, SourceRegion: 'us-east-1', Name: `copy-${i}` })));
+    const copies = await burst(101, (i) =>
+      west.send(new CopyImageCommand({ SourceImageId: base, SourceRegion: 'us-east-1', Name: `copy-${i}` })),
+    );
     expect(copies).toEqual({ ok: 100, errors: ['RequestLimitExceeded'] });
     clock.advance(1000);
-    expect((await burst(2, (i) => west.send(new CopyImageCommand({ SourceImageId: base, SourceRegion: 'us-east-1', Name: `again-${i}` })))).ok).toBe(1);
+    expect(
+      (await burst(2, (i) => west.send(new CopyImageCommand({ SourceImageId: base, SourceRegion: 'us-east-1', Name: `again-${i}` })))).ok,
+    ).toBe(1);
     const tags = await burst(101, () => c.send(new CreateTagsCommand({ Resources: [base], Tags: [{ Key: 'k', Value: 'v' }] })));
     expect(tags.ok).toBe(100);
     clock.advance(1000);
@@ -122,7 +129,10 @@ describe('local EC2 throttling (token buckets of aws-facts.md) and faults', () =
     expect(await errorName(c.send(new DescribeImagesCommand({ Owners: ['self'] })))).toBe('RequestLimitExceeded');
     h.service.faults.throttleAll = false;
     h.service.faults.unreachableRegions = ['us-west-2'];
-    const e = await h.client('us-west-2').send(new DescribeImagesCommand({ Owners: ['self'] })).catch((err: unknown) => err);
+    const e = await h
+      .client('us-west-2')
+      .send(new DescribeImagesCommand({ Owners: ['self'] }))
+      .catch((err: unknown) => err);
     expect(e).toMatchObject({ name: 'Unavailable', $metadata: { httpStatusCode: 503 } });
     expect((await c.send(new DescribeImagesCommand({ Owners: ['self'] }))).Images).toEqual([]);
   });

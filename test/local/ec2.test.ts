@@ -35,10 +35,14 @@ async function image(c: EC2Client, imageId: string): Promise<Image> {
 }
 
 async function waitAvailable(c: EC2Client, imageId: string): Promise<Image> {
-  return until(async () => {
-    const i = await image(c, imageId);
-    return i.State === 'pending' ? undefined : i;
-  }, 5000, `${imageId} to leave pending`);
+  return until(
+    async () => {
+      const i = await image(c, imageId);
+      return i.State === 'pending' ? undefined : i;
+    },
+    5000,
+    `${imageId} to leave pending`,
+  );
 }
 
 describe('local EC2 endpoint: regions, instances, images, tags, snapshots', () => {
@@ -55,7 +59,14 @@ describe('local EC2 endpoint: regions, instances, images, tags, snapshots', () =
   describe('DescribeRegions', () => {
     it('lists the six regions of the local world, and filters by name', async () => {
       const all = await c.send(new DescribeRegionsCommand({}));
-      expect(all.Regions?.map((r) => r.RegionName)).toEqual(['us-east-1', 'us-east-2', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-2']);
+      expect(all.Regions?.map((r) => r.RegionName)).toEqual([
+        'us-east-1',
+        'us-east-2',
+        'us-west-2',
+        'eu-west-1',
+        'eu-central-1',
+        'ap-southeast-2',
+      ]);
       expect(all.Regions?.[0]).toMatchObject({ Endpoint: 'ec2.us-east-1.amazonaws.com', OptInStatus: 'opt-in-not-required' });
       const eu = await c.send(new DescribeRegionsCommand({ Filters: [{ Name: 'region-name', Values: ['eu-*'] }] }));
       expect(eu.Regions?.map((r) => r.RegionName)).toEqual(['eu-west-1', 'eu-central-1']);
@@ -71,7 +82,10 @@ describe('local EC2 endpoint: regions, instances, images, tags, snapshots', () =
         expect(i.InstanceId).toMatch(/^i-[0-9a-f]{17}$/);
         expect(i.State).toEqual({ Code: 16, Name: 'running' });
         expect(tagMap(i.Tags)).toMatchObject({ 'ami-factory:family': 'web', Role: 'web' });
-        expect(i.BlockDeviceMappings?.[0]).toMatchObject({ DeviceName: '/dev/xvda', Ebs: { Status: 'attached', DeleteOnTermination: true } });
+        expect(i.BlockDeviceMappings?.[0]).toMatchObject({
+          DeviceName: '/dev/xvda',
+          Ebs: { Status: 'attached', DeleteOnTermination: true },
+        });
         expect(i.BlockDeviceMappings?.[0]?.Ebs?.VolumeId).toMatch(/^vol-[0-9a-f]{17}$/);
         expect(i.BlockDeviceMappings?.length).toBeGreaterThanOrEqual(1);
         expect(i.BlockDeviceMappings?.length).toBeLessThanOrEqual(2);
@@ -91,13 +105,19 @@ describe('local EC2 endpoint: regions, instances, images, tags, snapshots', () =
       expect(await webInstances(c, [{ Name: 'tag-key', Values: ['Golden'] }])).toHaveLength(1);
       expect(await webInstances(c, [{ Name: 'tag:Name', Values: ['web-?'] }])).toHaveLength(3);
       const vol = webs[0]?.BlockDeviceMappings?.[0]?.Ebs?.VolumeId ?? '';
-      expect((await webInstances(c, [{ Name: 'block-device-mapping.volume-id', Values: [vol] }])).map((i) => i.InstanceId)).toEqual([webs[0]?.InstanceId]);
+      expect((await webInstances(c, [{ Name: 'block-device-mapping.volume-id', Values: [vol] }])).map((i) => i.InstanceId)).toEqual([
+        webs[0]?.InstanceId,
+      ]);
     });
 
     it('answers the EC2 error codes for unknown, malformed ids and unknown filters', async () => {
-      expect(await errorName(c.send(new DescribeInstancesCommand({ InstanceIds: ['i-0123456789abcdef0'] })))).toBe('InvalidInstanceID.NotFound');
+      expect(await errorName(c.send(new DescribeInstancesCommand({ InstanceIds: ['i-0123456789abcdef0'] })))).toBe(
+        'InvalidInstanceID.NotFound',
+      );
       expect(await errorName(c.send(new DescribeInstancesCommand({ InstanceIds: ['instance-1'] })))).toBe('InvalidInstanceID.Malformed');
-      expect(await errorName(c.send(new DescribeInstancesCommand({ Filters: [{ Name: 'colour', Values: ['red'] }] })))).toBe('InvalidParameterValue');
+      expect(await errorName(c.send(new DescribeInstancesCommand({ Filters: [{ Name: 'colour', Values: ['red'] }] })))).toBe(
+        'InvalidParameterValue',
+      );
       expect(await errorName(c.send(new DescribeInstancesCommand({ MaxResults: 2 })))).toBe('InvalidParameterValue');
     });
   });
@@ -219,11 +239,20 @@ describe('local EC2 endpoint: regions, instances, images, tags, snapshots', () =
       const g = await golden(c);
       const { ImageId } = await c.send(new CreateImageCommand({ InstanceId: g.InstanceId, Name: 'web-dup', NoReboot: true }));
       const dup = c.send(new CreateImageCommand({ InstanceId: g.InstanceId, Name: 'web-dup', NoReboot: true }));
-      await expect(dup).rejects.toMatchObject({ name: 'InvalidAMIName.Duplicate', message: `AMI name web-dup is already in use by AMI ${ImageId}` });
-      expect(await errorName(c.send(new CreateImageCommand({ InstanceId: g.InstanceId, Name: 'x!', NoReboot: true })))).toBe('InvalidAMIName.Malformed');
-      expect(await errorName(c.send(new CreateImageCommand({ InstanceId: g.InstanceId, Name: undefined }))) ).toBe('MissingParameter');
-      expect(await errorName(c.send(new CreateImageCommand({ InstanceId: 'i-0123456789abcdef0', Name: 'web-x' })))).toBe('InvalidInstanceID.NotFound');
-      const r = await c.send(new CreateImageCommand({ InstanceId: g.InstanceId, Name: 'web-dup', NoReboot: true })).catch((e: unknown) => e);
+      await expect(dup).rejects.toMatchObject({
+        name: 'InvalidAMIName.Duplicate',
+        message: `AMI name web-dup is already in use by AMI ${ImageId}`,
+      });
+      expect(await errorName(c.send(new CreateImageCommand({ InstanceId: g.InstanceId, Name: 'x!', NoReboot: true })))).toBe(
+        'InvalidAMIName.Malformed',
+      );
+      expect(await errorName(c.send(new CreateImageCommand({ InstanceId: g.InstanceId, Name: undefined })))).toBe('MissingParameter');
+      expect(await errorName(c.send(new CreateImageCommand({ InstanceId: 'i-0123456789abcdef0', Name: 'web-x' })))).toBe(
+        'InvalidInstanceID.NotFound',
+      );
+      const r = await c
+        .send(new CreateImageCommand({ InstanceId: g.InstanceId, Name: 'web-dup', NoReboot: true }))
+        .catch((e: unknown) => e);
       expect((r as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(400);
     });
 
@@ -236,23 +265,42 @@ describe('local EC2 endpoint: regions, instances, images, tags, snapshots', () =
       expect(failed.StateReason).toEqual({ Code: 'Server.InternalError', Message: 'simulated snapshot failure' });
       const event = await until(() => h.events.find((e) => e.detail.ImageId === ImageId));
       expect(event.detail).toMatchObject({ State: 'failed', ErrorMessage: 'simulated snapshot failure' });
-      const snaps = await c.send(new DescribeSnapshotsCommand({ SnapshotIds: failed.BlockDeviceMappings?.map((b) => b.Ebs?.SnapshotId ?? '') }));
+      const snaps = await c.send(
+        new DescribeSnapshotsCommand({ SnapshotIds: failed.BlockDeviceMappings?.map((b) => b.Ebs?.SnapshotId ?? '') }),
+      );
       expect(snaps.Snapshots?.every((s) => s.State === 'error')).toBe(true);
     });
   });
 
   describe('DescribeImages', () => {
     it('finds Amazon base images by owner and name wildcard, newest and older, deprecated ones only when asked', async () => {
-      const r = await c.send(new DescribeImagesCommand({ Owners: ['amazon'], Filters: [{ Name: 'name', Values: ['al2023-ami-2023.*-x86_64'] }, { Name: 'state', Values: ['available'] }] }));
+      const r = await c.send(
+        new DescribeImagesCommand({
+          Owners: ['amazon'],
+          Filters: [
+            { Name: 'name', Values: ['al2023-ami-2023.*-x86_64'] },
+            { Name: 'state', Values: ['available'] },
+          ],
+        }),
+      );
       const names = (r.Images ?? []).map((i) => i.Name).sort();
       expect(names).toEqual(['al2023-ami-2023.6.20241010.0-kernel-6.1-x86_64', 'al2023-ami-2023.6.20241111.0-kernel-6.1-x86_64']);
-      for (const i of r.Images ?? []) expect(i).toMatchObject({ OwnerId: '137112412989', ImageOwnerAlias: 'amazon', Public: true, State: 'available' });
-      const withDeprecated = await c.send(new DescribeImagesCommand({ Owners: ['amazon'], IncludeDeprecated: true, Filters: [{ Name: 'name', Values: ['al2023-ami-2023.?.*-x86_64'] }] }));
+      for (const i of r.Images ?? [])
+        expect(i).toMatchObject({ OwnerId: '137112412989', ImageOwnerAlias: 'amazon', Public: true, State: 'available' });
+      const withDeprecated = await c.send(
+        new DescribeImagesCommand({
+          Owners: ['amazon'],
+          IncludeDeprecated: true,
+          Filters: [{ Name: 'name', Values: ['al2023-ami-2023.?.*-x86_64'] }],
+        }),
+      );
       const deprecated = (withDeprecated.Images ?? []).find((i) => i.DeprecationTime !== undefined);
       expect(deprecated?.Name).toBe('al2023-ami-2023.5.20240624.0-kernel-6.1-x86_64');
       // Asked for by id, a deprecated image is returned.
       expect((await image(c, deprecated?.ImageId ?? '')).Name).toBe(deprecated?.Name);
-      const arm = await c.send(new DescribeImagesCommand({ Owners: ['137112412989'], Filters: [{ Name: 'architecture', Values: ['arm64'] }] }));
+      const arm = await c.send(
+        new DescribeImagesCommand({ Owners: ['137112412989'], Filters: [{ Name: 'architecture', Values: ['arm64'] }] }),
+      );
       expect(arm.Images).toHaveLength(1);
     });
 
@@ -276,17 +324,37 @@ describe('local EC2 endpoint: regions, instances, images, tags, snapshots', () =
       const ids = async (input: DescribeImagesCommandInput): Promise<string[]> =>
         ((await c.send(new DescribeImagesCommand(input))).Images ?? []).map((i) => i.ImageId ?? '').sort();
       expect(await ids({ Owners: ['self'] })).toEqual([a, b, x].sort());
-      expect(await ids({ Owners: [LOCAL_ACCOUNT_ID], Filters: [{ Name: 'tag:ami-factory:family', Values: ['web'] }] })).toEqual([a, b].sort());
+      expect(await ids({ Owners: [LOCAL_ACCOUNT_ID], Filters: [{ Name: 'tag:ami-factory:family', Values: ['web'] }] })).toEqual(
+        [a, b].sort(),
+      );
       expect(await ids({ Owners: ['self'], Filters: [{ Name: 'tag-key', Values: ['Env'] }] })).toEqual([a]);
-      expect(await ids({ Owners: ['self'], Filters: [{ Name: 'name', Values: ['web-*'] }, { Name: 'tag:ami-factory:family', Values: ['api', 'web'] }] })).toEqual([a, b].sort());
+      expect(
+        await ids({
+          Owners: ['self'],
+          Filters: [
+            { Name: 'name', Values: ['web-*'] },
+            { Name: 'tag:ami-factory:family', Values: ['api', 'web'] },
+          ],
+        }),
+      ).toEqual([a, b].sort());
       expect(await ids({ Owners: ['self'], Filters: [{ Name: 'state', Values: ['pending', 'available'] }] })).toEqual([a, b, x].sort());
       expect(await ids({ Owners: ['self'], Filters: [{ Name: 'state', Values: ['failed'] }] })).toEqual([]);
       expect(await ids({ Owners: ['self'], Filters: [{ Name: 'image-id', Values: [x] }] })).toEqual([x]);
-      expect(await ids({ Owners: ['self'], Filters: [{ Name: 'is-public', Values: ['false'] }, { Name: 'image-type', Values: ['machine'] }] })).toEqual([a, b, x].sort());
+      expect(
+        await ids({
+          Owners: ['self'],
+          Filters: [
+            { Name: 'is-public', Values: ['false'] },
+            { Name: 'image-type', Values: ['machine'] },
+          ],
+        }),
+      ).toEqual([a, b, x].sort());
       expect(await ids({ Owners: ['self'], Filters: [{ Name: 'description', Values: ['desc of api-*'] }] })).toEqual([x]);
       expect(await ids({ Filters: [{ Name: 'owner-id', Values: [LOCAL_ACCOUNT_ID] }] })).toEqual([a, b, x].sort());
       expect(await ids({ ImageIds: [a, b] })).toEqual([a, b].sort());
-      expect(await ids({ Owners: ['self'], Filters: [{ Name: 'block-device-mapping.snapshot-id', Values: ['snap-00000000000000000'] }] })).toEqual([]);
+      expect(
+        await ids({ Owners: ['self'], Filters: [{ Name: 'block-device-mapping.snapshot-id', Values: ['snap-00000000000000000'] }] }),
+      ).toEqual([]);
     });
 
     it('paginates with MaxResults and an opaque NextToken', async () => {
@@ -307,8 +375,12 @@ describe('local EC2 endpoint: regions, instances, images, tags, snapshots', () =
       } while (NextToken !== undefined);
       expect(pages).toBe(3);
       expect(seen.sort()).toEqual([...made].sort());
-      expect(await errorName(c.send(new DescribeImagesCommand({ Owners: ['self'], MaxResults: 5, NextToken: 'bogus' })))).toBe('InvalidParameterValue');
-      expect(await errorName(c.send(new DescribeImagesCommand({ ImageIds: made.slice(0, 1), MaxResults: 5 })))).toBe('InvalidParameterCombination');
+      expect(await errorName(c.send(new DescribeImagesCommand({ Owners: ['self'], MaxResults: 5, NextToken: 'bogus' })))).toBe(
+        'InvalidParameterValue',
+      );
+      expect(await errorName(c.send(new DescribeImagesCommand({ ImageIds: made.slice(0, 1), MaxResults: 5 })))).toBe(
+        'InvalidParameterCombination',
+      );
       expect(await errorName(c.send(new DescribeImagesCommand({ Owners: ['self'], MaxResults: 1001 })))).toBe('InvalidParameterValue');
     });
 
@@ -318,7 +390,9 @@ describe('local EC2 endpoint: regions, instances, images, tags, snapshots', () =
         message: "The image id '[ami-0123456789abcdef0]' does not exist",
       });
       expect(await errorName(c.send(new DescribeImagesCommand({ ImageIds: ['image-1'] })))).toBe('InvalidAMIID.Malformed');
-      expect(await errorName(c.send(new DescribeImagesCommand({ Filters: [{ Name: 'flavour', Values: ['x'] }] })))).toBe('InvalidParameterValue');
+      expect(await errorName(c.send(new DescribeImagesCommand({ Filters: [{ Name: 'flavour', Values: ['x'] }] })))).toBe(
+        'InvalidParameterValue',
+      );
       expect(await errorName(c.send(new DescribeImagesCommand({ Owners: ['somebody'] })))).toBe('InvalidParameterValue');
     });
 
@@ -328,13 +402,17 @@ describe('local EC2 endpoint: regions, instances, images, tags, snapshots', () =
       const { ImageId } = await c.send(new CreateImageCommand({ InstanceId: g.InstanceId, Name: 'web-ec', NoReboot: true }));
       expect(await errorName(c.send(new DescribeImagesCommand({ ImageIds: [ImageId ?? ''] })))).toBe('InvalidAMIID.NotFound');
       expect((await c.send(new DescribeImagesCommand({ Owners: ['self'] }))).Images ?? []).toHaveLength(0);
-      const seen = await until(async () => {
-        try {
-          return await image(c, ImageId ?? '');
-        } catch {
-          return undefined;
-        }
-      }, 5000, 'the image to become visible');
+      const seen = await until(
+        async () => {
+          try {
+            return await image(c, ImageId ?? '');
+          } catch {
+            return undefined;
+          }
+        },
+        5000,
+        'the image to become visible',
+      );
       expect(seen.ImageId).toBe(ImageId);
     });
   });
@@ -345,9 +423,18 @@ describe('local EC2 endpoint: regions, instances, images, tags, snapshots', () =
       const { ImageId = '' } = await c.send(new CreateImageCommand({ InstanceId: g.InstanceId, Name: 'web-tags', NoReboot: true }));
       const snap = (await image(c, ImageId)).BlockDeviceMappings?.[0]?.Ebs?.SnapshotId ?? '';
       const id = g.InstanceId ?? '';
-      await c.send(new CreateTagsCommand({ Resources: [ImageId, snap, id], Tags: [{ Key: 'k1', Value: 'v1' }, { Key: 'k2', Value: 'v2' }, { Key: 'empty' }] }));
+      await c.send(
+        new CreateTagsCommand({
+          Resources: [ImageId, snap, id],
+          Tags: [{ Key: 'k1', Value: 'v1' }, { Key: 'k2', Value: 'v2' }, { Key: 'empty' }],
+        }),
+      );
       expect(tagMap((await image(c, ImageId)).Tags)).toEqual({ k1: 'v1', k2: 'v2', empty: '' });
-      expect(tagMap((await c.send(new DescribeSnapshotsCommand({ SnapshotIds: [snap] }))).Snapshots?.[0]?.Tags)).toEqual({ k1: 'v1', k2: 'v2', empty: '' });
+      expect(tagMap((await c.send(new DescribeSnapshotsCommand({ SnapshotIds: [snap] }))).Snapshots?.[0]?.Tags)).toEqual({
+        k1: 'v1',
+        k2: 'v2',
+        empty: '',
+      });
       expect(tagMap((await golden(c)).Tags)).toMatchObject({ k1: 'v1', Golden: 'true' });
       // A value that does not match leaves the tag; no value deletes it whatever its value.
       await c.send(new DeleteTagsCommand({ Resources: [ImageId], Tags: [{ Key: 'k1', Value: 'other' }, { Key: 'k2' }] }));
@@ -358,11 +445,19 @@ describe('local EC2 endpoint: regions, instances, images, tags, snapshots', () =
     });
 
     it('refuses unknown resources and reserved keys', async () => {
-      expect(await errorName(c.send(new CreateTagsCommand({ Resources: ['ami-0123456789abcdef0'], Tags: [{ Key: 'a', Value: 'b' }] })))).toBe('InvalidAMIID.NotFound');
-      expect(await errorName(c.send(new CreateTagsCommand({ Resources: ['snap-0123456789abcdef0'], Tags: [{ Key: 'a', Value: 'b' }] })))).toBe('InvalidSnapshot.NotFound');
-      expect(await errorName(c.send(new CreateTagsCommand({ Resources: ['i-0123456789abcdef0'], Tags: [{ Key: 'a', Value: 'b' }] })))).toBe('InvalidInstanceID.NotFound');
+      expect(
+        await errorName(c.send(new CreateTagsCommand({ Resources: ['ami-0123456789abcdef0'], Tags: [{ Key: 'a', Value: 'b' }] }))),
+      ).toBe('InvalidAMIID.NotFound');
+      expect(
+        await errorName(c.send(new CreateTagsCommand({ Resources: ['snap-0123456789abcdef0'], Tags: [{ Key: 'a', Value: 'b' }] }))),
+      ).toBe('InvalidSnapshot.NotFound');
+      expect(await errorName(c.send(new CreateTagsCommand({ Resources: ['i-0123456789abcdef0'], Tags: [{ Key: 'a', Value: 'b' }] })))).toBe(
+        'InvalidInstanceID.NotFound',
+      );
       const g = await golden(c);
-      expect(await errorName(c.send(new CreateTagsCommand({ Resources: [g.InstanceId ?? ''], Tags: [{ Key: 'aws:x', Value: 'b' }] })))).toBe('InvalidParameterValue');
+      expect(
+        await errorName(c.send(new CreateTagsCommand({ Resources: [g.InstanceId ?? ''], Tags: [{ Key: 'aws:x', Value: 'b' }] }))),
+      ).toBe('InvalidParameterValue');
       const many = Array.from({ length: 51 }, (_, n) => ({ Key: `k${n}`, Value: 'v' }));
       expect(await errorName(c.send(new CreateTagsCommand({ Resources: [g.InstanceId ?? ''], Tags: many })))).toBe('TagLimitExceeded');
     });
@@ -389,7 +484,14 @@ describe('local EC2 endpoint: regions, instances, images, tags, snapshots', () =
       const tagged = await c.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: 'tag:n', Values: ['1', '3'] }] }));
       expect(tagged.Snapshots).toHaveLength(4);
       const root = g.BlockDeviceMappings?.[0]?.Ebs?.VolumeId ?? '';
-      const byVolume = await c.send(new DescribeSnapshotsCommand({ Filters: [{ Name: 'volume-id', Values: [root] }, { Name: 'status', Values: ['pending', 'completed'] }] }));
+      const byVolume = await c.send(
+        new DescribeSnapshotsCommand({
+          Filters: [
+            { Name: 'volume-id', Values: [root] },
+            { Name: 'status', Values: ['pending', 'completed'] },
+          ],
+        }),
+      );
       expect(byVolume.Snapshots).toHaveLength(4);
       const seen: string[] = [];
       let NextToken: string | undefined;
@@ -399,7 +501,9 @@ describe('local EC2 endpoint: regions, instances, images, tags, snapshots', () =
         NextToken = r.NextToken;
       } while (NextToken !== undefined);
       expect(seen.sort()).toEqual([...made].sort());
-      expect(await errorName(c.send(new DescribeSnapshotsCommand({ SnapshotIds: ['snap-0123456789abcdef0'] })))).toBe('InvalidSnapshot.NotFound');
+      expect(await errorName(c.send(new DescribeSnapshotsCommand({ SnapshotIds: ['snap-0123456789abcdef0'] })))).toBe(
+        'InvalidSnapshot.NotFound',
+      );
     });
   });
 
@@ -415,14 +519,30 @@ describe('local EC2 endpoint: regions, instances, images, tags, snapshots', () =
       });
       expect(r.status).toBe(400);
       const text = await r.text();
-      expect(text).toMatch(/<Response><Errors><Error><Code>InvalidAction<\/Code><Message>[^<]+<\/Message><\/Error><\/Errors><RequestID>[0-9a-f-]+<\/RequestID><\/Response>/);
+      expect(text).toMatch(
+        /<Response><Errors><Error><Code>InvalidAction<\/Code><Message>[^<]+<\/Message><\/Error><\/Errors><RequestID>[0-9a-f-]+<\/RequestID><\/Response>/,
+      );
     });
 
     it('matches ec2-signed requests and unsigned form posts with Action=, not JSON-protocol calls', () => {
       const base = { method: 'POST', path: '/', query: new URLSearchParams(), region: 'us-east-1' };
       expect(h.service.matches({ ...base, headers: {}, body: Buffer.from(''), service: 'ec2' })).toBe(true);
-      expect(h.service.matches({ ...base, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: Buffer.from('Action=DescribeImages'), service: undefined })).toBe(true);
-      expect(h.service.matches({ ...base, headers: { 'x-amz-target': 'AWSEvents.PutEvents' }, body: Buffer.from('Action=x'), service: undefined })).toBe(false);
+      expect(
+        h.service.matches({
+          ...base,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: Buffer.from('Action=DescribeImages'),
+          service: undefined,
+        }),
+      ).toBe(true);
+      expect(
+        h.service.matches({
+          ...base,
+          headers: { 'x-amz-target': 'AWSEvents.PutEvents' },
+          body: Buffer.from('Action=x'),
+          service: undefined,
+        }),
+      ).toBe(false);
       expect(h.service.matches({ ...base, headers: {}, body: Buffer.from('{}'), service: 'states' })).toBe(false);
     });
   });
@@ -434,7 +554,9 @@ describe('local EC2 endpoint: regions, instances, images, tags, snapshots', () =
       const g = await golden(c);
       const { ImageId = '' } = await c.send(new CreateImageCommand({ InstanceId: g.InstanceId, Name: 'web-iso', NoReboot: true }));
       expect(await errorName(west.send(new DescribeImagesCommand({ ImageIds: [ImageId] })))).toBe('InvalidAMIID.NotFound');
-      expect(await errorName(west.send(new CreateImageCommand({ InstanceId: g.InstanceId, Name: 'web-iso', NoReboot: true })))).toBe('InvalidInstanceID.NotFound');
+      expect(await errorName(west.send(new CreateImageCommand({ InstanceId: g.InstanceId, Name: 'web-iso', NoReboot: true })))).toBe(
+        'InvalidInstanceID.NotFound',
+      );
       const baseEast = (await c.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images?.map((i) => i.ImageId) ?? [];
       const baseWest = (await west.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images?.map((i) => i.ImageId) ?? [];
       expect(baseWest).toHaveLength(baseEast.length);
@@ -465,7 +587,9 @@ describe('the persisted local EC2 world', () => {
       expect(done.State).toBe('available');
       const event = await until(() => h.events.find((e) => e.detail.ImageId === ImageId));
       expect(event.detail.State).toBe('available');
-      expect(await errorName(c.send(new CreateImageCommand({ InstanceId: g.InstanceId, Name: 'web-persist', NoReboot: true })))).toBe('InvalidAMIName.Duplicate');
+      expect(await errorName(c.send(new CreateImageCommand({ InstanceId: g.InstanceId, Name: 'web-persist', NoReboot: true })))).toBe(
+        'InvalidAMIName.Duplicate',
+      );
       await h.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

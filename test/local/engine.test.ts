@@ -70,13 +70,27 @@ describe('image-factory ASL on the local engine', () => {
       createImage: () => ({ imageId: 'ami-0000000000000000a', imageName: 'web-x', created: true, region: 'us-east-1' }),
       registerWait: (p) => {
         expect(p.token).not.toBe(TOKEN_PLACEHOLDER);
-        outcomes.set(String(p.token), p.region === 'eu-west-1' ? Object.assign(new Error('copy failed'), { name: 'ImageFailedError' }) : { state: 'available' });
+        outcomes.set(
+          String(p.token),
+          p.region === 'eu-west-1' ? Object.assign(new Error('copy failed'), { name: 'ImageFailedError' }) : { state: 'available' },
+        );
         return { result: 'pending' };
       },
       finalizeImage: (p) => ({ region: p.region ?? null, imageId: p.imageId ?? null, deprecateAt: null, sharing: null }),
-      copyImage: (p) => ({ region: (p.target as JsonObject).region ?? null, imageId: 'ami-0000000000000000c', imageName: 'web-x', created: true }),
+      copyImage: (p) => ({
+        region: (p.target as JsonObject).region ?? null,
+        imageId: 'ami-0000000000000000c',
+        imageName: 'web-x',
+        created: true,
+      }),
       cleanupBuild: () => ({ deregistered: [] }),
-      reportBuild: (p) => ({ outcome: 'BuildPartiallySucceeded', buildId: 'build-0001', family: 'web', imageName: 'web-x', regions: p.copies ?? [] }),
+      reportBuild: (p) => ({
+        outcome: 'BuildPartiallySucceeded',
+        buildId: 'build-0001',
+        family: 'web',
+        imageName: 'web-x',
+        regions: p.copies ?? [],
+      }),
     };
     const registered: string[] = [];
     const events: string[] = [];
@@ -99,7 +113,10 @@ describe('image-factory ASL on the local engine', () => {
     expect(names.filter((n) => n === 'copyImage')).toHaveLength(2);
     expect(names.filter((n) => n === 'cleanupBuild')).toHaveLength(1);
     expect(calls.find((c) => c.name === 'cleanupBuild')?.payload).toMatchObject({ region: 'eu-west-1', builders: false });
-    expect(calls.find((c) => c.name === 'createImage')?.payload).toMatchObject({ instanceId: 'i-0123456789abcdef0', request: { buildId: 'build-0001' } });
+    expect(calls.find((c) => c.name === 'createImage')?.payload).toMatchObject({
+      instanceId: 'i-0123456789abcdef0',
+      request: { buildId: 'build-0001' },
+    });
     expect(registered).toHaveLength(3);
     expect(events).toContain('TaskSubmitted:AwaitImage');
   });
@@ -121,7 +138,9 @@ describe('image-factory ASL on the local engine', () => {
       onEvent: () => undefined,
       tokens: instantTokens(new Map(), []),
     });
-    await expect(run.result).rejects.toMatchObject({ cause: { name: 'AmbiguousSourceError', message: expect.stringContaining('2 instances match') } });
+    await expect(run.result).rejects.toMatchObject({
+      cause: { name: 'AmbiguousSourceError', message: expect.stringContaining('2 instances match') },
+    });
     expect(calls.map((c) => c.name)).toEqual(['planBuild', 'resolveSource', 'cleanupBuild', 'reportBuild']);
     expect(calls[3]?.payload).toMatchObject({ error: { Error: 'AmbiguousSourceError' }, home: null });
   });
@@ -138,13 +157,17 @@ describe('image-factory ASL on the local engine', () => {
       finalizeImage: () => ({ deprecateAt: null, sharing: null }),
       reportBuild: () => ({ outcome: 'BuildSucceeded', buildId: 'b', family: 'web', imageName: 'web-x', regions: [] }),
     };
-    const run = runDefinition(definition, { ...request, copies: [] }, {
-      lambda: lambdas(script, calls),
-      timeScale: 1,
-      context: { Task: { Token: TOKEN_PLACEHOLDER } },
-      onEvent: () => undefined,
-      tokens: instantTokens(outcomes, []),
-    });
+    const run = runDefinition(
+      definition,
+      { ...request, copies: [] },
+      {
+        lambda: lambdas(script, calls),
+        timeScale: 1,
+        context: { Task: { Token: TOKEN_PLACEHOLDER } },
+        onEvent: () => undefined,
+        tokens: instantTokens(outcomes, []),
+      },
+    );
     await expect(run.result).resolves.toMatchObject({ outcome: 'BuildSucceeded' });
     expect(calls.map((c) => c.name)).toEqual(['planBuild', 'registerWait', 'finalizeImage', 'reportBuild']);
   });

@@ -42,8 +42,16 @@ describe('target input: InputTemplate', () => {
   const v = vars({ instance: 'i-0123456789', state: 'RUNNING', n: 3, obj: { a: 1 }, missing: undefined });
 
   it.each([
-    ['docs: JSON template, placeholders outside strings are JSON', '{"instance": <instance>, "state": [9, <state>, true], "Transformed": "Yes"}', '{"instance": "i-0123456789", "state": [9, "RUNNING", true], "Transformed": "Yes"}'],
-    ['docs: placeholders inside a JSON string are text', '{"myInstance": <instance>,"myStatus": "<instance> is in state \\"<state>\\""}', '{"myInstance": "i-0123456789","myStatus": "i-0123456789 is in state \\"RUNNING\\""}'],
+    [
+      'docs: JSON template, placeholders outside strings are JSON',
+      '{"instance": <instance>, "state": [9, <state>, true], "Transformed": "Yes"}',
+      '{"instance": "i-0123456789", "state": [9, "RUNNING", true], "Transformed": "Yes"}',
+    ],
+    [
+      'docs: placeholders inside a JSON string are text',
+      '{"myInstance": <instance>,"myStatus": "<instance> is in state \\"<state>\\""}',
+      '{"myInstance": "i-0123456789","myStatus": "i-0123456789 is in state \\"RUNNING\\""}',
+    ],
     ['docs: a JSON string template', '"instance <instance> is in <state>"', '"instance i-0123456789 is in RUNNING"'],
     ['docs: a plain-text template', '<instance> is in state <state>', 'i-0123456789 is in state RUNNING'],
     ['docs: plain text with quotes', '<instance> is in state "<state>"', 'i-0123456789 is in state "RUNNING"'],
@@ -60,7 +68,8 @@ describe('target input: InputTemplate', () => {
       {
         InputTransformer: {
           InputPathsMap: { state: '$.detail.state' },
-          InputTemplate: '{"rule": <aws.events.rule-name>, "arn": "<aws.events.rule-arn>", "at": <aws.events.event.ingestion-time>, "e": <aws.events.event>, "full": <aws.events.event.json>, "s": <state>}',
+          InputTemplate:
+            '{"rule": <aws.events.rule-name>, "arn": "<aws.events.rule-arn>", "at": <aws.events.event.ingestion-time>, "e": <aws.events.event>, "full": <aws.events.event.json>, "s": <state>}',
         },
       },
       EVENT,
@@ -94,6 +103,8 @@ describe('target input: PutTargets validation', () => {
   it('accepts each input kind alone', () => {
     expect(() => validateTargetInput({ Input: '{"a":1}' })).not.toThrow();
     expect(() => validateTargetInput({ InputPath: '$.detail' })).not.toThrow();
-    expect(() => validateTargetInput({ InputTransformer: { InputPathsMap: { s: '$.detail.state' }, InputTemplate: '"<s>"' } })).not.toThrow();
+    expect(() =>
+      validateTargetInput({ InputTransformer: { InputPathsMap: { s: '$.detail.state' }, InputTemplate: '"<s>"' } }),
+    ).not.toThrow();
   });
 });

@@ -41,13 +41,27 @@ const EMPLOYEES: JsonObject = {
     { firstName: 'Peter', lastName: 'Jones' },
   ],
 };
-const CW: JsonObject = { source: 'aws.cloudwatch', metricName: 'NetworkIn', namespace: 'AWS/EC2', detail: { 'detail-type': 'CloudWatch Alarm State Change' } };
+const CW: JsonObject = {
+  source: 'aws.cloudwatch',
+  metricName: 'NetworkIn',
+  namespace: 'AWS/EC2',
+  detail: { 'detail-type': 'CloudWatch Alarm State Change' },
+};
 
 type Row = [description: string, pattern: JsonObject, event: JsonObject, expected: boolean];
 
 const TABLE: Row[] = [
   // exact values, arrays as OR, nested objects
-  ['docs: simple matching', { 'detail-type': ['EC2 Instance State-change Notification'], resources: ['arn:aws:ec2:us-east-1:123456789012:instance/i-000000aaaaaa00000'], detail: { state: ['initializing', 'running'] } }, EC2_EVENT, true],
+  [
+    'docs: simple matching',
+    {
+      'detail-type': ['EC2 Instance State-change Notification'],
+      resources: ['arn:aws:ec2:us-east-1:123456789012:instance/i-000000aaaaaa00000'],
+      detail: { state: ['initializing', 'running'] },
+    },
+    EC2_EVENT,
+    true,
+  ],
   ['exact value mismatch', { detail: { state: ['stopped'] } }, EC2_EVENT, false],
   ['missing field never matches a value', { detail: { nope: ['x'] } }, EC2_EVENT, false],
   ['all fields must match (AND)', { source: ['aws.ec2'], detail: { state: ['stopped'] } }, EC2_EVENT, false],
@@ -95,11 +109,27 @@ const TABLE: Row[] = [
   ['anything-but prefix excluded', { detail: { state: [{ 'anything-but': { prefix: 'run' } }] } }, EC2_EVENT, false],
   ['anything-but suffix', { FileName: [{ 'anything-but': { suffix: '.txt' } }] }, { FileName: 'a.png' }, true],
   ['anything-but suffix excluded', { FileName: [{ 'anything-but': { suffix: '.png' } }] }, { FileName: 'a.png' }, false],
-  ['anything-but equals-ignore-case', { state: [{ 'anything-but': { 'equals-ignore-case': ['RUNNING', 'x'] } }] }, { state: 'running' }, false],
+  [
+    'anything-but equals-ignore-case',
+    { state: [{ 'anything-but': { 'equals-ignore-case': ['RUNNING', 'x'] } }] },
+    { state: 'running' },
+    false,
+  ],
   ['anything-but wildcard', { key: [{ 'anything-but': { wildcard: '*/lib/*' } }] }, { key: 'dir/src/a' }, true],
   ['anything-but never matches a missing field', { detail: { nope: [{ 'anything-but': 'x' }] } }, EC2_EVENT, false],
   // numeric
-  ['docs: numeric ranges', { detail: { 'c-count': [{ numeric: ['>', 0, '<=', 5] }], 'd-count': [{ numeric: ['<', 10] }], 'x-limit': [{ numeric: ['=', 3.018e2] }] } }, EC2_EVENT, true],
+  [
+    'docs: numeric ranges',
+    {
+      detail: {
+        'c-count': [{ numeric: ['>', 0, '<=', 5] }],
+        'd-count': [{ numeric: ['<', 10] }],
+        'x-limit': [{ numeric: ['=', 3.018e2] }],
+      },
+    },
+    EC2_EVENT,
+    true,
+  ],
   ['numeric upper bound exclusive', { detail: { 'c-count': [{ numeric: ['<', 5] }] } }, EC2_EVENT, false],
   ['numeric lower bound inclusive', { detail: { 'c-count': [{ numeric: ['>=', 5] }] } }, EC2_EVENT, true],
   ['numeric lower bound exclusive', { detail: { 'c-count': [{ numeric: ['>', 5] }] } }, EC2_EVENT, false],
@@ -109,7 +139,12 @@ const TABLE: Row[] = [
   ['ruler: exists true', { detail: { 'c-count': [{ exists: true }] } }, EC2_EVENT, true],
   ['exists false on a present field', { detail: { 'c-count': [{ exists: false }] } }, EC2_EVENT, false],
   ['docs: exists false on an absent field', { detail: { 'e-count': [{ exists: false }] } }, EC2_EVENT, true],
-  ['docs: exists false on an intermediate node', { detail: { 'c-count': [{ exists: false }] } }, { detail: { state: 'x', 'c-count': { c1: 100 } } }, true],
+  [
+    'docs: exists false on an intermediate node',
+    { detail: { 'c-count': [{ exists: false }] } },
+    { detail: { state: 'x', 'c-count': { c1: 100 } } },
+    true,
+  ],
   ['exists true on an intermediate node', { detail: { 'c-count': [{ exists: true }] } }, { detail: { 'c-count': { c1: 100 } } }, false],
   ['exists true on null', { detail: { responseElements: [{ exists: true }] } }, NULLS, true],
   ['exists false when the parent is missing', { detail: { a: { b: [{ exists: false }] } } }, EC2_EVENT, true],
@@ -122,14 +157,29 @@ const TABLE: Row[] = [
   ['cidr ipv6 outside', { ip: [{ cidr: '2001:db8::/32' }] }, { ip: '2001:db9::5' }, false],
   ['cidr does not mix families', { ip: [{ cidr: '10.0.0.0/8' }] }, { ip: '::ffff:10.0.0.1' }, false],
   // $or
-  ['ruler: $or', { source: ['aws.cloudwatch'], $or: [{ metricName: ['CPUUtilization', 'ReadLatency'] }, { namespace: ['AWS/EC2', 'AWS/ES'] }] }, CW, true],
+  [
+    'ruler: $or',
+    { source: ['aws.cloudwatch'], $or: [{ metricName: ['CPUUtilization', 'ReadLatency'] }, { namespace: ['AWS/EC2', 'AWS/ES'] }] },
+    CW,
+    true,
+  ],
   ['$or none matching', { source: ['aws.cloudwatch'], $or: [{ metricName: ['CPUUtilization'] }, { namespace: ['AWS/ES'] }] }, CW, false],
   ['$or nested under a field', { detail: { $or: [{ source: ['x'] }, { 'detail-type': ['CloudWatch Alarm State Change'] }] } }, CW, true],
   ['$or with an AND inside', { $or: [{ metricName: ['X'] }, { metricName: ['NetworkIn'], namespace: ['AWS/EC2'] }] }, CW, true],
   ['$or as a plain field name (one object)', { $or: { x: ['1'] } }, { $or: { x: '1' } }, true],
   // the factory's own rule (aws-facts.md "EC2 AMI State Change")
-  ['ami: available', { source: ['aws.ec2'], 'detail-type': ['EC2 AMI State Change'], detail: { State: ['available', 'failed'] } }, AMI_EVENT, true],
-  ['ami: pending is filtered out', { source: ['aws.ec2'], 'detail-type': ['EC2 AMI State Change'], detail: { State: ['failed'] } }, AMI_EVENT, false],
+  [
+    'ami: available',
+    { source: ['aws.ec2'], 'detail-type': ['EC2 AMI State Change'], detail: { State: ['available', 'failed'] } },
+    AMI_EVENT,
+    true,
+  ],
+  [
+    'ami: pending is filtered out',
+    { source: ['aws.ec2'], 'detail-type': ['EC2 AMI State Change'], detail: { State: ['failed'] } },
+    AMI_EVENT,
+    false,
+  ],
 ];
 
 describe('event pattern matcher', () => {
@@ -168,7 +218,9 @@ describe('event pattern matcher', () => {
   it.each(INVALID)('rejects %s with InvalidEventPatternException', (_description, pattern) => {
     const text = typeof pattern === 'string' ? pattern : JSON.stringify(pattern);
     expect(() => parseEventPattern(text)).toThrow(InvalidEventPatternError);
-    expect(() => parseEventPattern(text)).toThrow(expect.objectContaining({ name: 'InvalidEventPatternException', message: expect.stringContaining('Event pattern is not valid') }));
+    expect(() => parseEventPattern(text)).toThrow(
+      expect.objectContaining({ name: 'InvalidEventPatternException', message: expect.stringContaining('Event pattern is not valid') }),
+    );
   });
 
   it('matches IPv4 and IPv6 addresses against CIDR blocks', () => {

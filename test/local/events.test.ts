@@ -79,14 +79,24 @@ interface Harness {
 async function start(opts: { timeScale?: number; startAt?: number; stateFile?: string } = {}): Promise<Harness> {
   const dispatcher = new FakeDispatcher();
   const clock = new VirtualClock(opts.timeScale ?? 60_000, opts.startAt ?? Date.now());
-  const events = createEventsService({ accountId: ACCOUNT, clock, dispatcher, ...(opts.stateFile !== undefined ? { stateFile: opts.stateFile } : {}) });
+  const events = createEventsService({
+    accountId: ACCOUNT,
+    clock,
+    dispatcher,
+    ...(opts.stateFile !== undefined ? { stateFile: opts.stateFile } : {}),
+  });
   const http = await serve(events);
   const clients: EventBridgeClient[] = [];
   return {
     events,
     dispatcher,
     client: (region = 'us-east-1') => {
-      const c = new EventBridgeClient({ region, endpoint: http.endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+      const c = new EventBridgeClient({
+        region,
+        endpoint: http.endpoint,
+        credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+        maxAttempts: 1,
+      });
       clients.push(c);
       return c;
     },
@@ -121,8 +131,20 @@ describe('local EventBridge endpoint', () => {
   it('routes PutEvents to the matching rules of the same bus and region only', async () => {
     // Prepare
     await eb.send(new CreateEventBusCommand({ Name: 'factory' }));
-    await rule(eb, 'built', { source: ['ami-factory'], 'detail-type': ['ImageAvailable'] }, [{ Id: 'a', Arn: lambdaArn('onBuilt') }], 'factory');
-    await rule(eb, 'failed', { source: ['ami-factory'], 'detail-type': ['BuildFailed'] }, [{ Id: 'a', Arn: lambdaArn('onFailed') }], 'factory');
+    await rule(
+      eb,
+      'built',
+      { source: ['ami-factory'], 'detail-type': ['ImageAvailable'] },
+      [{ Id: 'a', Arn: lambdaArn('onBuilt') }],
+      'factory',
+    );
+    await rule(
+      eb,
+      'failed',
+      { source: ['ami-factory'], 'detail-type': ['BuildFailed'] },
+      [{ Id: 'a', Arn: lambdaArn('onFailed') }],
+      'factory',
+    );
     await rule(eb, 'default-built', { source: ['ami-factory'] }, [{ Id: 'a', Arn: lambdaArn('onDefault') }]);
     const west = h.client('us-west-2');
     await west.send(new CreateEventBusCommand({ Name: 'factory' }));
@@ -148,12 +170,20 @@ describe('local EventBridge endpoint', () => {
       time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
     });
     const [logged] = h.events.log();
-    expect(logged).toMatchObject({ bus: 'factory', region: 'us-east-1', origin: 'put-events', rules: ['built'], targets: [{ rule: 'built', targetId: 'a', status: 'succeeded', attempts: 1 }] });
+    expect(logged).toMatchObject({
+      bus: 'factory',
+      region: 'us-east-1',
+      origin: 'put-events',
+      rules: ['built'],
+      targets: [{ rule: 'built', targetId: 'a', status: 'succeeded', attempts: 1 }],
+    });
   });
 
   it('keeps the entry Time and Resources of PutEvents', async () => {
     await rule(eb, 'all', { source: ['app'] }, [{ Id: 'a', Arn: lambdaArn('f') }]);
-    await eb.send(new PutEventsCommand({ Entries: [{ ...entry('app', 'T', {}), Time: new Date('2026-03-04T05:06:07Z'), Resources: ['arn:x'] }] }));
+    await eb.send(
+      new PutEventsCommand({ Entries: [{ ...entry('app', 'T', {}), Time: new Date('2026-03-04T05:06:07Z'), Resources: ['arn:x'] }] }),
+    );
     await h.events.idle();
     expect(h.dispatcher.payloads('f')[0]).toMatchObject({ time: '2026-03-04T05:06:07Z', resources: ['arn:x'] });
   });
@@ -229,11 +259,22 @@ describe('local EventBridge endpoint', () => {
     expect(pages).toBe(2);
 
     // targets: put (replace by Id), list, remove
-    await eb.send(new PutTargetsCommand({ Rule: 'ops-a', Targets: [{ Id: '1', Arn: lambdaArn('f') }, { Id: '2', Arn: SM_ARN, Input: '{}' }] }));
+    await eb.send(
+      new PutTargetsCommand({
+        Rule: 'ops-a',
+        Targets: [
+          { Id: '1', Arn: lambdaArn('f') },
+          { Id: '2', Arn: SM_ARN, Input: '{}' },
+        ],
+      }),
+    );
     const put = await eb.send(new PutTargetsCommand({ Rule: 'ops-a', Targets: [{ Id: '1', Arn: lambdaArn('g') }] }));
     expect(put.FailedEntryCount).toBe(0);
     const listed = await eb.send(new ListTargetsByRuleCommand({ Rule: 'ops-a' }));
-    expect(listed.Targets).toEqual([{ Id: '1', Arn: lambdaArn('g') }, { Id: '2', Arn: SM_ARN, Input: '{}' }]);
+    expect(listed.Targets).toEqual([
+      { Id: '1', Arn: lambdaArn('g') },
+      { Id: '2', Arn: SM_ARN, Input: '{}' },
+    ]);
 
     // a rule with targets cannot be deleted
     await expect(eb.send(new DeleteRuleCommand({ Name: 'ops-a' }))).rejects.toMatchObject({ name: 'ValidationException' });
@@ -255,26 +296,47 @@ describe('local EventBridge endpoint', () => {
     await reject(eb.send(new PutRuleCommand({ Name: 'bad' })), 'ValidationException');
     await reject(eb.send(new PutRuleCommand({ Name: 'bad name!', EventPattern: '{"source":["a"]}' })), 'ValidationException');
     await reject(eb.send(new PutRuleCommand({ Name: 'bad', ScheduleExpression: 'rate(1 minutes)' })), 'ValidationException');
-    await reject(eb.send(new PutRuleCommand({ Name: 'r', EventPattern: '{"source":["a"]}', EventBusName: 'nope' })), 'ResourceNotFoundException');
+    await reject(
+      eb.send(new PutRuleCommand({ Name: 'r', EventPattern: '{"source":["a"]}', EventBusName: 'nope' })),
+      'ResourceNotFoundException',
+    );
     await reject(eb.send(new DescribeRuleCommand({ Name: 'nope' })), 'ResourceNotFoundException');
     await reject(eb.send(new EnableRuleCommand({ Name: 'nope' })), 'ResourceNotFoundException');
-    await reject(eb.send(new PutTargetsCommand({ Rule: 'nope', Targets: [{ Id: '1', Arn: lambdaArn('f') }] })), 'ResourceNotFoundException');
+    await reject(
+      eb.send(new PutTargetsCommand({ Rule: 'nope', Targets: [{ Id: '1', Arn: lambdaArn('f') }] })),
+      'ResourceNotFoundException',
+    );
     await reject(eb.send(new ListTargetsByRuleCommand({ Rule: 'nope' })), 'ResourceNotFoundException');
 
     await eb.send(new CreateEventBusCommand({ Name: 'custom' }));
     await reject(eb.send(new CreateEventBusCommand({ Name: 'custom' })), 'ResourceAlreadyExistsException');
-    await reject(eb.send(new PutRuleCommand({ Name: 's', ScheduleExpression: 'rate(5 minutes)', EventBusName: 'custom' })), 'ValidationException');
+    await reject(
+      eb.send(new PutRuleCommand({ Name: 's', ScheduleExpression: 'rate(5 minutes)', EventBusName: 'custom' })),
+      'ValidationException',
+    );
 
     await eb.send(new PutRuleCommand({ Name: 'r', EventPattern: '{"source":["a"]}' }));
-    await reject(eb.send(new PutTargetsCommand({ Rule: 'r', Targets: [{ Id: '1', Arn: lambdaArn('f'), Input: '{}', InputPath: '$.detail' }] })), 'ValidationException');
-    await reject(eb.send(new PutTargetsCommand({ Rule: 'r', Targets: [{ Id: '1', Arn: lambdaArn('f'), Input: '{nope' }] })), 'ValidationException');
-    await reject(eb.send(new PutTargetsCommand({ Rule: 'r', Targets: [{ Id: '1', Arn: 'arn:aws:sqs:us-east-1:111122223333:q' }] })), 'ValidationException');
+    await reject(
+      eb.send(new PutTargetsCommand({ Rule: 'r', Targets: [{ Id: '1', Arn: lambdaArn('f'), Input: '{}', InputPath: '$.detail' }] })),
+      'ValidationException',
+    );
+    await reject(
+      eb.send(new PutTargetsCommand({ Rule: 'r', Targets: [{ Id: '1', Arn: lambdaArn('f'), Input: '{nope' }] })),
+      'ValidationException',
+    );
+    await reject(
+      eb.send(new PutTargetsCommand({ Rule: 'r', Targets: [{ Id: '1', Arn: 'arn:aws:sqs:us-east-1:111122223333:q' }] })),
+      'ValidationException',
+    );
     const six = Array.from({ length: 6 }, (_, i) => ({ Id: `t${i}`, Arn: lambdaArn(`f${i}`) }));
     await reject(eb.send(new PutTargetsCommand({ Rule: 'r', Targets: six })), 'LimitExceededException');
   });
 
   it('always has a default bus, and manages custom buses', async () => {
-    expect(await eb.send(new DescribeEventBusCommand({}))).toMatchObject({ Name: 'default', Arn: `arn:aws:events:us-east-1:${ACCOUNT}:event-bus/default` });
+    expect(await eb.send(new DescribeEventBusCommand({}))).toMatchObject({
+      Name: 'default',
+      Arn: `arn:aws:events:us-east-1:${ACCOUNT}:event-bus/default`,
+    });
     const created = await eb.send(new CreateEventBusCommand({ Name: 'factory', Description: 'ours' }));
     expect(created.EventBusArn).toBe(`arn:aws:events:us-east-1:${ACCOUNT}:event-bus/factory`);
     const d = await eb.send(new DescribeEventBusCommand({ Name: 'factory' }));
@@ -340,9 +402,11 @@ describe('local EventBridge endpoint', () => {
     await expect(eb.send(new TestEventPatternCommand({ EventPattern: '{"source":[]}', Event: event }))).rejects.toMatchObject({
       name: 'InvalidEventPatternException',
     });
-    await expect(eb.send(new TestEventPatternCommand({ EventPattern: '{"source":["a"]}', Event: '{"source":"a"}' }))).rejects.toMatchObject({
-      name: 'ValidationException',
-    });
+    await expect(eb.send(new TestEventPatternCommand({ EventPattern: '{"source":["a"]}', Event: '{"source":"a"}' }))).rejects.toMatchObject(
+      {
+        name: 'ValidationException',
+      },
+    );
   });
 
   it("delivers emit()'s EC2 AMI State Change events to the rule that waits for them", async () => {
@@ -364,7 +428,14 @@ describe('local EventBridge endpoint', () => {
 
     // Assess: only the available event of this region, as EventBridge delivers it
     expect(h.dispatcher.payloads('completeWaits')).toEqual([
-      expect.objectContaining({ id, source: 'aws.ec2', 'detail-type': 'EC2 AMI State Change', region: 'us-east-1', account: ACCOUNT, detail: expect.objectContaining({ State: 'available' }) }),
+      expect.objectContaining({
+        id,
+        source: 'aws.ec2',
+        'detail-type': 'EC2 AMI State Change',
+        region: 'us-east-1',
+        account: ACCOUNT,
+        detail: expect.objectContaining({ State: 'available' }),
+      }),
     ]);
     expect(h.events.log().map((e) => [e.origin, e.region, e.rules])).toEqual([
       ['emit', 'us-east-1', []],
@@ -377,9 +448,16 @@ describe('local EventBridge endpoint', () => {
     const west = h.client('eu-west-1');
     await rule(west, 'to-home', { source: ['aws.ec2'] }, [{ Id: 'home', Arn: `arn:aws:events:us-east-1:${ACCOUNT}:event-bus/default` }]);
     await rule(eb, 'ami-state', AMI_PATTERN, [{ Id: 'f', Arn: lambdaArn('completeWaits') }]);
-    await h.events.emit({ source: 'aws.ec2', detailType: 'EC2 AMI State Change', detail: { ImageId: 'ami-7', State: 'available' }, region: 'eu-west-1' });
+    await h.events.emit({
+      source: 'aws.ec2',
+      detailType: 'EC2 AMI State Change',
+      detail: { ImageId: 'ami-7', State: 'available' },
+      region: 'eu-west-1',
+    });
     await h.events.idle();
-    expect(h.dispatcher.payloads('completeWaits')).toEqual([expect.objectContaining({ region: 'eu-west-1', detail: { ImageId: 'ami-7', State: 'available' } })]);
+    expect(h.dispatcher.payloads('completeWaits')).toEqual([
+      expect.objectContaining({ region: 'eu-west-1', detail: { ImageId: 'ami-7', State: 'available' } }),
+    ]);
     expect(h.events.log().map((e) => `${e.origin}:${e.region}`)).toEqual(['emit:eu-west-1', 'forwarded:us-east-1']);
   });
 
@@ -413,7 +491,14 @@ describe('local EventBridge endpoint', () => {
     await h.events.idle();
 
     const [first] = h.dispatcher.payloads('sweepWaits');
-    expect(first).toMatchObject({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {}, resources: [r.RuleArn], account: ACCOUNT, region: 'us-east-1' });
+    expect(first).toMatchObject({
+      source: 'aws.events',
+      'detail-type': 'Scheduled Event',
+      detail: {},
+      resources: [r.RuleArn],
+      account: ACCOUNT,
+      region: 'us-east-1',
+    });
     const fired = h.events.log().filter((e) => e.origin === 'schedule');
     const times = fired.map((e) => Date.parse(e.event.time));
     for (let i = 1; i < times.length; i++) expect(times[i]).toBeGreaterThan(times[i - 1] as number);
@@ -452,7 +537,9 @@ describe('local EventBridge persistence', () => {
     // Assess: the missed schedule fired once, not 36 times; everything else is back
     expect(h.dispatcher.payloads('sweepWaits')).toHaveLength(1);
     expect((await eb.send(new ListEventBusesCommand({}))).EventBuses?.map((b) => b.Name)).toEqual(['default', 'factory']);
-    expect((await eb.send(new ListTargetsByRuleCommand({ Rule: 'built', EventBusName: 'factory' }))).Targets).toEqual([{ Id: 'a', Arn: lambdaArn('f') }]);
+    expect((await eb.send(new ListTargetsByRuleCommand({ Rule: 'built', EventBusName: 'factory' }))).Targets).toEqual([
+      { Id: 'a', Arn: lambdaArn('f') },
+    ]);
     await eb.send(new PutEventsCommand({ Entries: [entry('app', 'T', {}, 'factory')] }));
     await h.events.idle();
     expect(h.dispatcher.payloads('f')).toHaveLength(1);

@@ -16,7 +16,12 @@ describe('local cloud: family schedules from factory.config.yml', () => {
   beforeAll(async () => {
     // Real time: nothing fires while the rules are read.
     cloud = await startLocalCloud({ port: 0, stateDir: null, timeScale: 1, seed: false });
-    events = new EventBridgeClient({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    events = new EventBridgeClient({
+      region: 'us-east-1',
+      endpoint: cloud.endpoint,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      maxAttempts: 1,
+    });
   });
   afterAll(async () => {
     events.destroy();
@@ -31,7 +36,11 @@ describe('local cloud: family schedules from factory.config.yml', () => {
       expect(rule).toMatchObject({ ScheduleExpression: f.retention.schedule, State: 'ENABLED' });
       const { Targets } = await events.send(new ListTargetsByRuleCommand({ Rule: `ami-factory-retention-${family}` }));
       expect(Targets).toEqual([
-        expect.objectContaining({ Id: 'triggerBuild', Arn: expect.stringMatching(/:function:triggerBuild$/), InputTransformer: scheduleTargetInput(family, 'retention') }),
+        expect.objectContaining({
+          Id: 'triggerBuild',
+          Arn: expect.stringMatching(/:function:triggerBuild$/),
+          InputTransformer: scheduleTargetInput(family, 'retention'),
+        }),
       ]);
     }
     const base = config.families['al2023-base'];
@@ -43,6 +52,8 @@ describe('local cloud: family schedules from factory.config.yml', () => {
 
   it('does install no retention rule for a family without retention.schedule', async () => {
     expect(config.families.web?.retention.schedule).toBeUndefined();
-    await expect(events.send(new DescribeRuleCommand({ Name: 'ami-factory-retention-web' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(events.send(new DescribeRuleCommand({ Name: 'ami-factory-retention-web' }))).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+    });
   });
 });

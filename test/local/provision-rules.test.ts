@@ -21,23 +21,44 @@ describe('local cloud: provisioned rules', () => {
 
   it('names rules per function and removes stale ones of that naming at the next start', async () => {
     const first = await startLocalCloud({ port: 0, stateDir: dir, timeScale: 1, seed: false });
-    const client = new EventBridgeClient({ region: 'us-east-1', endpoint: first.endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    const client = new EventBridgeClient({
+      region: 'us-east-1',
+      endpoint: first.endpoint,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      maxAttempts: 1,
+    });
     try {
       expect(await names(client)).toEqual(
-        expect.arrayContaining(['completeWaits-events-0', 'completeWaits-events-1', 'sweepWaits-schedule-0', 'triggerBuild-events-1', 'ami-factory-retention-al2023-base']),
+        expect.arrayContaining([
+          'completeWaits-events-0',
+          'completeWaits-events-1',
+          'sweepWaits-schedule-0',
+          'triggerBuild-events-1',
+          'ami-factory-retention-al2023-base',
+        ]),
       );
       expect(await names(client, 'ami-factory')).toEqual(expect.arrayContaining(['triggerBuild-events-0', 'notifySlack-events-0']));
       // What an older layout left behind, and a rule of the user's own.
       for (const name of ['triggerBuild-events-7', 'ami-factory-build-gone-family', 'my-own-rule']) {
         await client.send(new PutRuleCommand({ Name: name, EventPattern: JSON.stringify({ source: ['ami-factory'] }) }));
-        await client.send(new PutTargetsCommand({ Rule: name, Targets: [{ Id: 'triggerBuild', Arn: 'arn:aws:lambda:us-east-1:111122223333:function:triggerBuild' }] }));
+        await client.send(
+          new PutTargetsCommand({
+            Rule: name,
+            Targets: [{ Id: 'triggerBuild', Arn: 'arn:aws:lambda:us-east-1:111122223333:function:triggerBuild' }],
+          }),
+        );
       }
     } finally {
       client.destroy();
       await first.close();
     }
     const second = await startLocalCloud({ port: 0, stateDir: dir, timeScale: 1, seed: false });
-    const again = new EventBridgeClient({ region: 'us-east-1', endpoint: second.endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    const again = new EventBridgeClient({
+      region: 'us-east-1',
+      endpoint: second.endpoint,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      maxAttempts: 1,
+    });
     try {
       const left = await names(again);
       expect(left).not.toContain('triggerBuild-events-7');

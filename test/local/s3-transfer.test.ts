@@ -55,7 +55,13 @@ async function startS3(opts: Partial<S3ServiceOptions> = {}): Promise<Harness> {
   };
   const served = await serveLocalServices([recording]);
   const endpoint = served.endpoint;
-  const s3 = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' }, maxAttempts: 1 });
+  const s3 = new S3Client({
+    region: 'us-east-1',
+    endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
+    maxAttempts: 1,
+  });
   return {
     service,
     endpoint,
@@ -72,7 +78,13 @@ async function startS3(opts: Partial<S3ServiceOptions> = {}): Promise<Harness> {
 const SIGNED = 'AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0';
 
 /** A hand-made signed-scope request, for wire formats the SDK does not produce on demand. */
-function raw(endpoint: string, method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<{ status: number; body: string }> {
+function raw(
+  endpoint: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: Buffer,
+): Promise<{ status: number; body: string }> {
   const u = new URL(endpoint);
   return new Promise((resolve, reject) => {
     const r = httpRequest({ host: u.hostname, port: u.port, method, path, headers: { authorization: SIGNED, ...headers } }, (res) => {
@@ -143,8 +155,12 @@ describe('local S3 endpoint: integrity, streaming, multipart, persistence', () =
     it('verifies Content-MD5: BadDigest when it does not match, InvalidDigest when it is not an MD5', async () => {
       await h.s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'm', Body: 'data', ContentMD5: md5b64('data') }));
       expect(h.service.getObject('bundles', 'm')?.body.toString()).toBe('data');
-      expect(await failure(h.s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'm2', Body: 'data', ContentMD5: md5b64('other') })))).toEqual({ name: 'BadDigest', status: 400 });
-      expect(await failure(h.s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'm2', Body: 'data', ContentMD5: 'bm90LW1kNQ==' })))).toEqual({ name: 'InvalidDigest', status: 400 });
+      expect(
+        await failure(h.s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'm2', Body: 'data', ContentMD5: md5b64('other') }))),
+      ).toEqual({ name: 'BadDigest', status: 400 });
+      expect(
+        await failure(h.s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'm2', Body: 'data', ContentMD5: 'bm90LW1kNQ==' }))),
+      ).toEqual({ name: 'InvalidDigest', status: 400 });
       expect(h.service.getObject('bundles', 'm2')).toBeUndefined();
       const r = await raw(h.endpoint, 'PUT', '/bundles/m3', { 'content-md5': md5b64('other') }, Buffer.from('data'));
       expect(r.body).toContain(`<ExpectedDigest>${md5b64('other')}</ExpectedDigest><CalculatedDigest>${md5b64('data')}</CalculatedDigest>`);
@@ -162,25 +178,42 @@ describe('local S3 endpoint: integrity, streaming, multipart, persistence', () =
       const ranged = await h.s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: 'c', Range: 'bytes=0-4' }));
       expect(ranged.ChecksumCRC32).toBeUndefined(); // a checksum describes the whole object only
       expect(await ranged.Body?.transformToString()).toBe('hello');
-      const wrong = h.s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'c2', Body: body, ChecksumCRC32: crc32b64(Buffer.from('other')) }));
+      const wrong = h.s3.send(
+        new PutObjectCommand({ Bucket: 'bundles', Key: 'c2', Body: body, ChecksumCRC32: crc32b64(Buffer.from('other')) }),
+      );
       expect(await failure(wrong)).toEqual({ name: 'BadDigest', status: 400 });
     });
 
-    it.each(['CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as ChecksumAlgorithm[])('round-trips a %s checksum computed by the SDK', async (alg) => {
-      const body = bytes(300_000, 7);
-      const put = await h.s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: `k-${alg}`, Body: body, ChecksumAlgorithm: alg }));
-      const field = `Checksum${alg}` as 'ChecksumCRC32C';
-      expect(put[field]).toBe(h.seen.at(-1)?.[`x-amz-checksum-${alg.toLowerCase()}`]);
-      const got = await h.s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: `k-${alg}`, ChecksumMode: 'ENABLED' }));
-      expect(got[field]).toBe(put[field]);
-      expectBytes(await bodyOf(got), body);
-    });
+    it.each(['CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as ChecksumAlgorithm[])(
+      'round-trips a %s checksum computed by the SDK',
+      async (alg) => {
+        const body = bytes(300_000, 7);
+        const put = await h.s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: `k-${alg}`, Body: body, ChecksumAlgorithm: alg }));
+        const field = `Checksum${alg}` as 'ChecksumCRC32C';
+        expect(put[field]).toBe(h.seen.at(-1)?.[`x-amz-checksum-${alg.toLowerCase()}`]);
+        const got = await h.s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: `k-${alg}`, ChecksumMode: 'ENABLED' }));
+        expect(got[field]).toBe(put[field]);
+        expectBytes(await bodyOf(got), body);
+      },
+    );
 
     it('rejects a payload hash or algorithm header that disagrees with the body', async () => {
-      const sha = await raw(h.endpoint, 'PUT', '/bundles/s', { 'x-amz-content-sha256': createHash('sha256').update('other').digest('hex') }, Buffer.from('data'));
+      const sha = await raw(
+        h.endpoint,
+        'PUT',
+        '/bundles/s',
+        { 'x-amz-content-sha256': createHash('sha256').update('other').digest('hex') },
+        Buffer.from('data'),
+      );
       expect(sha.status).toBe(400);
       expect(sha.body).toContain('<Code>XAmzContentSHA256Mismatch</Code>');
-      const alg = await raw(h.endpoint, 'PUT', '/bundles/s', { 'x-amz-sdk-checksum-algorithm': 'SHA256', 'x-amz-checksum-crc32': crc32b64(Buffer.from('data')) }, Buffer.from('data'));
+      const alg = await raw(
+        h.endpoint,
+        'PUT',
+        '/bundles/s',
+        { 'x-amz-sdk-checksum-algorithm': 'SHA256', 'x-amz-checksum-crc32': crc32b64(Buffer.from('data')) },
+        Buffer.from('data'),
+      );
       expect(alg.body).toContain('<Code>InvalidRequest</Code>');
       const malformed = await raw(h.endpoint, 'PUT', '/bundles/s', { 'x-amz-checksum-crc32': 'not base64!' }, Buffer.from('data'));
       expect(malformed.body).toContain('<Code>InvalidRequest</Code>');
@@ -193,9 +226,15 @@ describe('local S3 endpoint: integrity, streaming, multipart, persistence', () =
       const body = bytes(3 * MiB + 123, 3);
       const pieces = [];
       for (let i = 0; i < body.length; i += 64 * 1024) pieces.push(body.subarray(i, i + 64 * 1024));
-      const put = await h.s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'streamed', Body: Readable.from(pieces), ContentLength: body.length }));
+      const put = await h.s3.send(
+        new PutObjectCommand({ Bucket: 'bundles', Key: 'streamed', Body: Readable.from(pieces), ContentLength: body.length }),
+      );
       const sent = h.seen.at(-1);
-      expect(sent).toMatchObject({ 'content-encoding': 'aws-chunked', 'x-amz-trailer': 'x-amz-checksum-crc32', 'x-amz-decoded-content-length': String(body.length) });
+      expect(sent).toMatchObject({
+        'content-encoding': 'aws-chunked',
+        'x-amz-trailer': 'x-amz-checksum-crc32',
+        'x-amz-decoded-content-length': String(body.length),
+      });
       expect(sent?.['x-amz-content-sha256']).toBe('STREAMING-UNSIGNED-PAYLOAD-TRAILER');
       expect(put).toMatchObject({ ETag: `"${md5hex(body)}"`, ChecksumCRC32: crc32b64(body) });
       const got = await h.s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: 'streamed' }));
@@ -206,24 +245,53 @@ describe('local S3 endpoint: integrity, streaming, multipart, persistence', () =
     it('decodes signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) and verifies trailers', async () => {
       const data = bytes(20_000, 5);
       const signed = awsChunked(data, 8192, [], true);
-      const ok = await raw(h.endpoint, 'PUT', '/bundles/signed', {
-        'content-encoding': 'aws-chunked',
-        'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
-        'x-amz-decoded-content-length': String(data.length),
-        'content-md5': md5b64(data),
-      }, signed);
+      const ok = await raw(
+        h.endpoint,
+        'PUT',
+        '/bundles/signed',
+        {
+          'content-encoding': 'aws-chunked',
+          'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+          'x-amz-decoded-content-length': String(data.length),
+          'content-md5': md5b64(data),
+        },
+        signed,
+      );
       expect(ok.status).toBe(200);
       expectBytes(h.service.getObject('bundles', 'signed')?.body ?? Buffer.alloc(0), data);
 
-      const trailerHeaders = { 'content-encoding': 'aws-chunked', 'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', 'x-amz-trailer': 'x-amz-checksum-crc32', 'x-amz-decoded-content-length': String(data.length) };
-      const good = await raw(h.endpoint, 'PUT', '/bundles/trailer', trailerHeaders, awsChunked(data, 4096, [`x-amz-checksum-crc32:${crc32b64(data)}`]));
+      const trailerHeaders = {
+        'content-encoding': 'aws-chunked',
+        'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+        'x-amz-trailer': 'x-amz-checksum-crc32',
+        'x-amz-decoded-content-length': String(data.length),
+      };
+      const good = await raw(
+        h.endpoint,
+        'PUT',
+        '/bundles/trailer',
+        trailerHeaders,
+        awsChunked(data, 4096, [`x-amz-checksum-crc32:${crc32b64(data)}`]),
+      );
       expect(good.status).toBe(200);
-      const bad = await raw(h.endpoint, 'PUT', '/bundles/bad-trailer', trailerHeaders, awsChunked(data, 4096, [`x-amz-checksum-crc32:${crc32b64(Buffer.from('x'))}`]));
+      const bad = await raw(
+        h.endpoint,
+        'PUT',
+        '/bundles/bad-trailer',
+        trailerHeaders,
+        awsChunked(data, 4096, [`x-amz-checksum-crc32:${crc32b64(Buffer.from('x'))}`]),
+      );
       expect(bad.status).toBe(400);
       expect(bad.body).toContain('<Code>BadDigest</Code>');
       const missing = await raw(h.endpoint, 'PUT', '/bundles/no-trailer', trailerHeaders, awsChunked(data, 4096, []));
       expect(missing.body).toContain('<Code>MalformedTrailerError</Code>');
-      const short = await raw(h.endpoint, 'PUT', '/bundles/short', { ...trailerHeaders, 'x-amz-decoded-content-length': String(data.length + 1) }, awsChunked(data, 4096, [`x-amz-checksum-crc32:${crc32b64(data)}`]));
+      const short = await raw(
+        h.endpoint,
+        'PUT',
+        '/bundles/short',
+        { ...trailerHeaders, 'x-amz-decoded-content-length': String(data.length + 1) },
+        awsChunked(data, 4096, [`x-amz-checksum-crc32:${crc32b64(data)}`]),
+      );
       expect(short.body).toContain('<Code>IncompleteBody</Code>');
       const truncated = await raw(h.endpoint, 'PUT', '/bundles/truncated', trailerHeaders, awsChunked(data, 4096, []).subarray(0, 5000));
       expect(truncated.status).toBe(400);
@@ -232,13 +300,23 @@ describe('local S3 endpoint: integrity, streaming, multipart, persistence', () =
   });
 
   describe('multipart uploads', () => {
-    async function upload(key: string, parts: Buffer[], extra: { ChecksumAlgorithm?: ChecksumAlgorithm } = {}): Promise<{ uploadId: string; completed: CompletedPart[] }> {
+    async function upload(
+      key: string,
+      parts: Buffer[],
+      extra: { ChecksumAlgorithm?: ChecksumAlgorithm } = {},
+    ): Promise<{ uploadId: string; completed: CompletedPart[] }> {
       const created = await h.s3.send(new CreateMultipartUploadCommand({ Bucket: 'bundles', Key: key, ...extra }));
       const uploadId = created.UploadId ?? '';
       const completed: CompletedPart[] = [];
       for (const [i, Body] of parts.entries()) {
-        const r = await h.s3.send(new UploadPartCommand({ Bucket: 'bundles', Key: key, UploadId: uploadId, PartNumber: i + 1, Body, ...extra }));
-        completed.push({ PartNumber: i + 1, ETag: r.ETag, ...(extra.ChecksumAlgorithm === 'CRC32' ? { ChecksumCRC32: r.ChecksumCRC32 } : {}) });
+        const r = await h.s3.send(
+          new UploadPartCommand({ Bucket: 'bundles', Key: key, UploadId: uploadId, PartNumber: i + 1, Body, ...extra }),
+        );
+        completed.push({
+          PartNumber: i + 1,
+          ETag: r.ETag,
+          ...(extra.ChecksumAlgorithm === 'CRC32' ? { ChecksumCRC32: r.ChecksumCRC32 } : {}),
+        });
       }
       return { uploadId, completed };
     }
@@ -247,14 +325,22 @@ describe('local S3 endpoint: integrity, streaming, multipart, persistence', () =
       const parts = [bytes(300_000, 1), bytes(300_000, 2), bytes(1234, 3)];
       const whole = Buffer.concat(parts);
       const created = await h.s3.send(
-        new CreateMultipartUploadCommand({ Bucket: 'bundles', Key: 'img/x.img', ContentType: 'application/octet-stream', Metadata: { family: 'web' }, ACL: 'aws-exec-read' }),
+        new CreateMultipartUploadCommand({
+          Bucket: 'bundles',
+          Key: 'img/x.img',
+          ContentType: 'application/octet-stream',
+          Metadata: { family: 'web' },
+          ACL: 'aws-exec-read',
+        }),
       );
       const UploadId = created.UploadId;
       expect(UploadId).toMatch(/^[A-Za-z0-9_-]{40,}$/);
       const etags: string[] = [];
       for (const [i, part] of parts.entries()) {
         const Body = i === 1 ? Readable.from([part.subarray(0, 100_000), part.subarray(100_000)]) : part;
-        const r = await h.s3.send(new UploadPartCommand({ Bucket: 'bundles', Key: 'img/x.img', UploadId, PartNumber: i + 1, Body, ContentLength: part.length }));
+        const r = await h.s3.send(
+          new UploadPartCommand({ Bucket: 'bundles', Key: 'img/x.img', UploadId, PartNumber: i + 1, Body, ContentLength: part.length }),
+        );
         expect(r.ETag).toBe(`"${md5hex(part)}"`);
         etags.push(r.ETag ?? '');
       }
@@ -262,16 +348,28 @@ describe('local S3 endpoint: integrity, streaming, multipart, persistence', () =
       expect(listed.Parts?.map((p) => [p.PartNumber, p.Size, p.ETag])).toEqual(parts.map((p, i) => [i + 1, p.length, etags[i]]));
       const page = await h.s3.send(new ListPartsCommand({ Bucket: 'bundles', Key: 'img/x.img', UploadId, MaxParts: 2 }));
       expect(page).toMatchObject({ IsTruncated: true, NextPartNumberMarker: '2' });
-      expect((await h.s3.send(new ListMultipartUploadsCommand({ Bucket: 'bundles' }))).Uploads?.map((u) => [u.Key, u.UploadId])).toEqual([['img/x.img', UploadId]]);
+      expect((await h.s3.send(new ListMultipartUploadsCommand({ Bucket: 'bundles' }))).Uploads?.map((u) => [u.Key, u.UploadId])).toEqual([
+        ['img/x.img', UploadId],
+      ]);
       expect(h.service.listKeys('bundles')).toEqual([]); // invisible until completed
 
       const done = await h.s3.send(
-        new CompleteMultipartUploadCommand({ Bucket: 'bundles', Key: 'img/x.img', UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }),
+        new CompleteMultipartUploadCommand({
+          Bucket: 'bundles',
+          Key: 'img/x.img',
+          UploadId,
+          MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+        }),
       );
       const expected = `"${md5hex(Buffer.concat(parts.map((p) => createHash('md5').update(p).digest())))}-3"`;
       expect(done).toMatchObject({ Bucket: 'bundles', Key: 'img/x.img', ETag: expected });
       const got = await h.s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: 'img/x.img' }));
-      expect(got).toMatchObject({ ETag: expected, ContentLength: whole.length, ContentType: 'application/octet-stream', Metadata: { family: 'web' } });
+      expect(got).toMatchObject({
+        ETag: expected,
+        ContentLength: whole.length,
+        ContentType: 'application/octet-stream',
+        Metadata: { family: 'web' },
+      });
       expectBytes(await bodyOf(got), whole);
       const second = await h.s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: 'img/x.img', PartNumber: 2 }));
       expect(second.PartsCount).toBe(3);
@@ -284,7 +382,12 @@ describe('local S3 endpoint: integrity, streaming, multipart, persistence', () =
       expect((await h.s3.send(new ListMultipartUploadsCommand({ Bucket: 'bundles' }))).Uploads).toBeUndefined();
       // A retried completion (Lambda retries) answers as the first one did.
       const again = await h.s3.send(
-        new CompleteMultipartUploadCommand({ Bucket: 'bundles', Key: 'img/x.img', UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }),
+        new CompleteMultipartUploadCommand({
+          Bucket: 'bundles',
+          Key: 'img/x.img',
+          UploadId,
+          MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+        }),
       );
       expect(again.ETag).toBe(expected);
     });
@@ -293,12 +396,18 @@ describe('local S3 endpoint: integrity, streaming, multipart, persistence', () =
       const { uploadId: UploadId, completed } = await upload('v', [bytes(2000, 1), bytes(2000, 2)]);
       const complete = (Parts: CompletedPart[]): Promise<unknown> =>
         h.s3.send(new CompleteMultipartUploadCommand({ Bucket: 'bundles', Key: 'v', UploadId, MultipartUpload: { Parts } }));
-      expect(await failure(complete([{ ...completed[0], ETag: '"00000000000000000000000000000000"' }]))).toEqual({ name: 'InvalidPart', status: 400 });
+      expect(await failure(complete([{ ...completed[0], ETag: '"00000000000000000000000000000000"' }]))).toEqual({
+        name: 'InvalidPart',
+        status: 400,
+      });
       expect(await failure(complete([{ PartNumber: 3, ETag: completed[0]?.ETag }]))).toEqual({ name: 'InvalidPart', status: 400 });
       expect(await failure(complete([completed[1] ?? {}, completed[0] ?? {}]))).toEqual({ name: 'InvalidPartOrder', status: 400 });
       await h.s3.send(new AbortMultipartUploadCommand({ Bucket: 'bundles', Key: 'v', UploadId }));
       expect(await failure(complete(completed))).toEqual({ name: 'NoSuchUpload', status: 404 });
-      expect(await failure(h.s3.send(new ListPartsCommand({ Bucket: 'bundles', Key: 'v', UploadId })))).toEqual({ name: 'NoSuchUpload', status: 404 });
+      expect(await failure(h.s3.send(new ListPartsCommand({ Bucket: 'bundles', Key: 'v', UploadId })))).toEqual({
+        name: 'NoSuchUpload',
+        status: 404,
+      });
       const badPart = h.s3.send(new UploadPartCommand({ Bucket: 'bundles', Key: 'v', UploadId: 'nope', PartNumber: 1, Body: 'x' }));
       expect(await failure(badPart)).toEqual({ name: 'NoSuchUpload', status: 404 });
     });
@@ -310,10 +419,20 @@ describe('local S3 endpoint: integrity, streaming, multipart, persistence', () =
         const created = await strict.s3.send(new CreateMultipartUploadCommand({ Bucket: 'bundles', Key: 'k' }));
         const Parts: CompletedPart[] = [];
         for (const [i, size] of [5 * MiB - 1, 10].entries()) {
-          const r = await strict.s3.send(new UploadPartCommand({ Bucket: 'bundles', Key: 'k', UploadId: created.UploadId, PartNumber: i + 1, Body: Buffer.alloc(size, i) }));
+          const r = await strict.s3.send(
+            new UploadPartCommand({
+              Bucket: 'bundles',
+              Key: 'k',
+              UploadId: created.UploadId,
+              PartNumber: i + 1,
+              Body: Buffer.alloc(size, i),
+            }),
+          );
           Parts.push({ PartNumber: i + 1, ETag: r.ETag });
         }
-        const done = strict.s3.send(new CompleteMultipartUploadCommand({ Bucket: 'bundles', Key: 'k', UploadId: created.UploadId, MultipartUpload: { Parts } }));
+        const done = strict.s3.send(
+          new CompleteMultipartUploadCommand({ Bucket: 'bundles', Key: 'k', UploadId: created.UploadId, MultipartUpload: { Parts } }),
+        );
         expect(await failure(done)).toEqual({ name: 'EntityTooSmall', status: 400 });
       } finally {
         await strict.close();
@@ -323,32 +442,69 @@ describe('local S3 endpoint: integrity, streaming, multipart, persistence', () =
     it('verifies part checksums and builds composite (CRC32) and full-object (CRC64NVME) object checksums', async () => {
       const parts = [bytes(5000, 1), bytes(5000, 2), bytes(10, 3)];
       const { uploadId, completed } = await upload('composite', parts, { ChecksumAlgorithm: 'CRC32' });
-      const done = await h.s3.send(new CompleteMultipartUploadCommand({ Bucket: 'bundles', Key: 'composite', UploadId: uploadId, MultipartUpload: { Parts: completed } }));
+      const done = await h.s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: 'bundles',
+          Key: 'composite',
+          UploadId: uploadId,
+          MultipartUpload: { Parts: completed },
+        }),
+      );
       const rawCrcs = Buffer.concat(parts.map((p) => Buffer.from(crc32b64(p), 'base64')));
       expect(done).toMatchObject({ ChecksumCRC32: `${crc32b64(rawCrcs)}-3`, ChecksumType: 'COMPOSITE' });
       const got = await h.s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: 'composite' }));
       expectBytes(await bodyOf(got), Buffer.concat(parts));
 
-      const created = await h.s3.send(new CreateMultipartUploadCommand({ Bucket: 'bundles', Key: 'full', ChecksumAlgorithm: 'CRC64NVME', ChecksumType: 'FULL_OBJECT' }));
+      const created = await h.s3.send(
+        new CreateMultipartUploadCommand({ Bucket: 'bundles', Key: 'full', ChecksumAlgorithm: 'CRC64NVME', ChecksumType: 'FULL_OBJECT' }),
+      );
       const Parts: CompletedPart[] = [];
       for (const [i, Body] of parts.entries()) {
-        const r = await h.s3.send(new UploadPartCommand({ Bucket: 'bundles', Key: 'full', UploadId: created.UploadId, PartNumber: i + 1, Body, ChecksumAlgorithm: 'CRC64NVME' }));
+        const r = await h.s3.send(
+          new UploadPartCommand({
+            Bucket: 'bundles',
+            Key: 'full',
+            UploadId: created.UploadId,
+            PartNumber: i + 1,
+            Body,
+            ChecksumAlgorithm: 'CRC64NVME',
+          }),
+        );
         Parts.push({ PartNumber: i + 1, ETag: r.ETag, ChecksumCRC64NVME: r.ChecksumCRC64NVME });
       }
       const full = await h.s3.send(
-        new CompleteMultipartUploadCommand({ Bucket: 'bundles', Key: 'full', UploadId: created.UploadId, ChecksumType: 'FULL_OBJECT', MultipartUpload: { Parts } }),
+        new CompleteMultipartUploadCommand({
+          Bucket: 'bundles',
+          Key: 'full',
+          UploadId: created.UploadId,
+          ChecksumType: 'FULL_OBJECT',
+          MultipartUpload: { Parts },
+        }),
       );
       expect(full.ChecksumType).toBe('FULL_OBJECT');
       // Single-part reference: the same bytes uploaded whole, checksummed by the SDK itself.
-      const reference = await h.s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'whole', Body: Buffer.concat(parts), ChecksumAlgorithm: 'CRC64NVME' }));
+      const reference = await h.s3.send(
+        new PutObjectCommand({ Bucket: 'bundles', Key: 'whole', Body: Buffer.concat(parts), ChecksumAlgorithm: 'CRC64NVME' }),
+      );
       expect(full.ChecksumCRC64NVME).toBe(reference.ChecksumCRC64NVME);
       const read = await h.s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: 'full' })); // validated by the SDK
       expectBytes(await bodyOf(read), Buffer.concat(parts));
 
       const { uploadId: u3 } = await upload('wrong', [], { ChecksumAlgorithm: 'CRC32' });
-      const badPart = h.s3.send(new UploadPartCommand({ Bucket: 'bundles', Key: 'wrong', UploadId: u3, PartNumber: 1, Body: 'abc', ChecksumCRC32: crc32b64(Buffer.from('xyz')) }));
+      const badPart = h.s3.send(
+        new UploadPartCommand({
+          Bucket: 'bundles',
+          Key: 'wrong',
+          UploadId: u3,
+          PartNumber: 1,
+          Body: 'abc',
+          ChecksumCRC32: crc32b64(Buffer.from('xyz')),
+        }),
+      );
       expect(await failure(badPart)).toEqual({ name: 'BadDigest', status: 400 });
-      const mismatch = h.s3.send(new UploadPartCommand({ Bucket: 'bundles', Key: 'wrong', UploadId: u3, PartNumber: 1, Body: 'abc', ChecksumAlgorithm: 'SHA256' }));
+      const mismatch = h.s3.send(
+        new UploadPartCommand({ Bucket: 'bundles', Key: 'wrong', UploadId: u3, PartNumber: 1, Body: 'abc', ChecksumAlgorithm: 'SHA256' }),
+      );
       expect(await failure(mismatch)).toEqual({ name: 'InvalidRequest', status: 400 });
     });
   });
@@ -374,22 +530,44 @@ describe('local S3 endpoint: integrity, streaming, multipart, persistence', () =
 
     it('persists buckets, objects, ACLs and uploads in progress across a restart', async () => {
       const manifest = Buffer.from('<manifest>…</manifest>');
-      await d.s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'b/x.manifest.xml', Body: manifest, ACL: 'aws-exec-read', ContentType: 'text/xml', ContentMD5: md5b64(manifest) }));
+      await d.s3.send(
+        new PutObjectCommand({
+          Bucket: 'bundles',
+          Key: 'b/x.manifest.xml',
+          Body: manifest,
+          ACL: 'aws-exec-read',
+          ContentType: 'text/xml',
+          ContentMD5: md5b64(manifest),
+        }),
+      );
       const created = await d.s3.send(new CreateMultipartUploadCommand({ Bucket: 'bundles', Key: 'b/big' }));
-      const p1 = await d.s3.send(new UploadPartCommand({ Bucket: 'bundles', Key: 'b/big', UploadId: created.UploadId, PartNumber: 1, Body: bytes(4096, 1) }));
+      const p1 = await d.s3.send(
+        new UploadPartCommand({ Bucket: 'bundles', Key: 'b/big', UploadId: created.UploadId, PartNumber: 1, Body: bytes(4096, 1) }),
+      );
       await d.close();
 
       d = await startS3({ rootDir: root, minPartSize: 1024 });
-      expect(d.service.getObject('bundles', 'b/x.manifest.xml')).toMatchObject({ body: manifest, acl: 'aws-exec-read', contentType: 'text/xml' });
+      expect(d.service.getObject('bundles', 'b/x.manifest.xml')).toMatchObject({
+        body: manifest,
+        acl: 'aws-exec-read',
+        contentType: 'text/xml',
+      });
       const acl = await d.s3.send(new GetObjectAclCommand({ Bucket: 'bundles', Key: 'b/x.manifest.xml' }));
       expect(acl.Grants?.map((g) => g.Permission).sort()).toEqual(['FULL_CONTROL', 'READ']);
-      const p2 = await d.s3.send(new UploadPartCommand({ Bucket: 'bundles', Key: 'b/big', UploadId: created.UploadId, PartNumber: 2, Body: bytes(10, 2) }));
+      const p2 = await d.s3.send(
+        new UploadPartCommand({ Bucket: 'bundles', Key: 'b/big', UploadId: created.UploadId, PartNumber: 2, Body: bytes(10, 2) }),
+      );
       await d.s3.send(
         new CompleteMultipartUploadCommand({
           Bucket: 'bundles',
           Key: 'b/big',
           UploadId: created.UploadId,
-          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }, { PartNumber: 2, ETag: p2.ETag }] },
+          MultipartUpload: {
+            Parts: [
+              { PartNumber: 1, ETag: p1.ETag },
+              { PartNumber: 2, ETag: p2.ETag },
+            ],
+          },
         }),
       );
       await d.close();
@@ -404,7 +582,8 @@ describe('local S3 endpoint: integrity, streaming, multipart, persistence', () =
     });
 
     it('never turns a key into a path, and keeps one data file per object (per part when multipart)', async () => {
-      for (const Key of ['../../escape', 'a/b/c', 'x/../../y', '.']) await d.s3.send(new PutObjectCommand({ Bucket: 'bundles', Key, Body: Key }));
+      for (const Key of ['../../escape', 'a/b/c', 'x/../../y', '.'])
+        await d.s3.send(new PutObjectCommand({ Bucket: 'bundles', Key, Body: Key }));
       await d.s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'a/b/c', Body: 'overwritten' }));
       const all = files(root);
       expect(all.every((f) => f.startsWith('bundles/'))).toBe(true);
@@ -434,7 +613,15 @@ describe('local S3 endpoint: integrity, streaming, multipart, persistence', () =
     it('streams GetObject from disk; a read in progress survives the object being overwritten', async () => {
       const v1 = bytes(3 * MiB, 1);
       await d.s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'img', Body: v1 }));
-      const get: LocalRequest = { method: 'GET', path: '/bundles/img', query: new URLSearchParams(), headers: {}, body: Buffer.alloc(0), region: 'us-east-1', service: 's3' };
+      const get: LocalRequest = {
+        method: 'GET',
+        path: '/bundles/img',
+        query: new URLSearchParams(),
+        headers: {},
+        body: Buffer.alloc(0),
+        region: 'us-east-1',
+        service: 's3',
+      };
       const streamed = await d.service.handleStream(get);
       expect(streamed.body).toBeUndefined();
       expect(streamed.stream).toBeDefined();
@@ -459,7 +646,9 @@ describe('local S3 endpoint: integrity, streaming, multipart, persistence', () =
       writeFileSync(join(root, 'bundles', 'blobs', blob ?? ''), corrupted);
       const got = await d.s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: 'fragile' }));
       await expect(got.Body?.transformToByteArray()).rejects.toThrow(/Checksum mismatch/);
-      expect((await d.s3.send(new HeadObjectCommand({ Bucket: 'bundles', Key: 'fragile', ChecksumMode: 'ENABLED' }))).ChecksumCRC32).toBe(crc32b64(body));
+      expect((await d.s3.send(new HeadObjectCommand({ Bucket: 'bundles', Key: 'fragile', ChecksumMode: 'ENABLED' }))).ChecksumCRC32).toBe(
+        crc32b64(body),
+      );
     });
   });
 });

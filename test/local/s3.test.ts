@@ -65,7 +65,13 @@ async function startS3(opts: Partial<S3ServiceOptions> = {}): Promise<Harness> {
 }
 
 /** An unsigned request (raw HTTP), for what the SDK hides: error XML, virtual-host style. */
-function raw(endpoint: string, method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function raw(
+  endpoint: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: Buffer,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const u = new URL(endpoint);
   return new Promise((resolve, reject) => {
     const r = httpRequest({ host: u.hostname, port: u.port, method, path, headers }, (res) => {
@@ -98,7 +104,10 @@ describe('local S3 endpoint: buckets, objects, listings, ACLs', () => {
       expect(list.Owner?.ID).toMatch(/^[0-9a-f]{64}$/);
       const head = await s3.send(new HeadBucketCommand({ Bucket: 'bundles' }));
       expect(head.BucketRegion).toBe('us-east-1');
-      expect(await failure(s3.send(new CreateBucketCommand({ Bucket: 'bundles' })))).toEqual({ name: 'BucketAlreadyOwnedByYou', status: 409 });
+      expect(await failure(s3.send(new CreateBucketCommand({ Bucket: 'bundles' })))).toEqual({
+        name: 'BucketAlreadyOwnedByYou',
+        status: 409,
+      });
       await s3.send(new DeleteBucketCommand({ Bucket: 'another-bucket' }));
       expect(await failure(s3.send(new HeadBucketCommand({ Bucket: 'another-bucket' })))).toEqual({ name: 'NotFound', status: 404 });
     });
@@ -109,26 +118,39 @@ describe('local S3 endpoint: buckets, objects, listings, ACLs', () => {
       expect((await eu.send(new GetBucketLocationCommand({ Bucket: 'eu-bundles' }))).LocationConstraint).toBe('eu-west-1');
       expect((await s3.send(new GetBucketLocationCommand({ Bucket: 'bundles' }))).LocationConstraint).toBeUndefined();
       expect((await eu.send(new HeadBucketCommand({ Bucket: 'eu-bundles' }))).BucketRegion).toBe('eu-west-1');
-      const mismatch = eu.send(new CreateBucketCommand({ Bucket: 'odd-bucket', CreateBucketConfiguration: { LocationConstraint: 'us-west-2' } }));
+      const mismatch = eu.send(
+        new CreateBucketCommand({ Bucket: 'odd-bucket', CreateBucketConfiguration: { LocationConstraint: 'us-west-2' } }),
+      );
       expect(await failure(mismatch)).toEqual({ name: 'IllegalLocationConstraintException', status: 400 });
     });
 
     it('refuses invalid names and deleting a bucket that holds objects (BucketNotEmpty)', async () => {
-      const bad = await raw(h.endpoint, 'PUT', '/Bad_Name', { authorization: 'AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0' });
+      const bad = await raw(h.endpoint, 'PUT', '/Bad_Name', {
+        authorization: 'AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0',
+      });
       expect(bad.status).toBe(400);
       expect(bad.body).toContain('<Code>InvalidBucketName</Code>');
       await s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'a', Body: 'x' }));
       expect(await failure(s3.send(new DeleteBucketCommand({ Bucket: 'bundles' })))).toEqual({ name: 'BucketNotEmpty', status: 409 });
       await s3.send(new DeleteObjectCommand({ Bucket: 'bundles', Key: 'a' }));
       await s3.send(new DeleteBucketCommand({ Bucket: 'bundles' }));
-      expect(await failure(s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'a', Body: 'x' })))).toEqual({ name: 'NoSuchBucket', status: 404 });
+      expect(await failure(s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'a', Body: 'x' })))).toEqual({
+        name: 'NoSuchBucket',
+        status: 404,
+      });
     });
   });
 
   describe('objects', () => {
     it('round-trips data, ETag, Content-Type and user metadata through Put/Get/HeadObject', async () => {
       const put = await s3.send(
-        new PutObjectCommand({ Bucket: 'bundles', Key: 'img/a.manifest.xml', Body: '<manifest/>', ContentType: 'text/xml', Metadata: { family: 'web', build: '42' } }),
+        new PutObjectCommand({
+          Bucket: 'bundles',
+          Key: 'img/a.manifest.xml',
+          Body: '<manifest/>',
+          ContentType: 'text/xml',
+          Metadata: { family: 'web', build: '42' },
+        }),
       );
       expect(put.ETag).toBe(`"${createHash('md5').update('<manifest/>').digest('hex')}"`);
       const got = await s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: 'img/a.manifest.xml' }));
@@ -142,13 +164,21 @@ describe('local S3 endpoint: buckets, objects, listings, ACLs', () => {
     });
 
     it('answers NoSuchKey / NoSuchBucket with S3 error XML, and HeadObject with a bodiless 404', async () => {
-      expect(await failure(s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: 'missing' })))).toEqual({ name: 'NoSuchKey', status: 404 });
+      expect(await failure(s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: 'missing' })))).toEqual({
+        name: 'NoSuchKey',
+        status: 404,
+      });
       expect(await failure(s3.send(new GetObjectCommand({ Bucket: 'nobucket', Key: 'k' })))).toEqual({ name: 'NoSuchBucket', status: 404 });
-      expect(await failure(s3.send(new HeadObjectCommand({ Bucket: 'bundles', Key: 'missing' })))).toEqual({ name: 'NotFound', status: 404 });
+      expect(await failure(s3.send(new HeadObjectCommand({ Bucket: 'bundles', Key: 'missing' })))).toEqual({
+        name: 'NotFound',
+        status: 404,
+      });
       const r = await raw(h.endpoint, 'GET', '/bundles/some%20dir/missing.xml');
       expect(r.status).toBe(404);
       expect(r.headers['content-type']).toBe('application/xml');
-      expect(r.body).toMatch(/<Error><Code>NoSuchKey<\/Code><Message>The specified key does not exist.<\/Message><Key>some dir\/missing.xml<\/Key><RequestId>[0-9A-F]{16}<\/RequestId><\/Error>/);
+      expect(r.body).toMatch(
+        /<Error><Code>NoSuchKey<\/Code><Message>The specified key does not exist.<\/Message><Key>some dir\/missing.xml<\/Key><RequestId>[0-9A-F]{16}<\/RequestId><\/Error>/,
+      );
       expect(r.headers['x-amz-request-id']).toMatch(/^[0-9A-F]{16}$/);
       const head = await raw(h.endpoint, 'HEAD', '/bundles/missing');
       expect(head).toMatchObject({ status: 404, body: '' });
@@ -165,7 +195,10 @@ describe('local S3 endpoint: buckets, objects, listings, ACLs', () => {
       const open = await s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: 'r', Range: 'bytes=7-100' }));
       expect(await open.Body?.transformToString()).toBe('789');
       expect(open.ContentRange).toBe('bytes 7-9/10');
-      expect(await failure(s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: 'r', Range: 'bytes=10-' })))).toEqual({ name: 'InvalidRange', status: 416 });
+      expect(await failure(s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: 'r', Range: 'bytes=10-' })))).toEqual({
+        name: 'InvalidRange',
+        status: 416,
+      });
     });
 
     it('honours If-None-Match (304) and If-Match (PreconditionFailed), on reads and conditional writes', async () => {
@@ -174,12 +207,21 @@ describe('local S3 endpoint: buckets, objects, listings, ACLs', () => {
       expect(same.status).toBe(304);
       const changed = await s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: 'c', IfNoneMatch: '"0000"' }));
       expect(await changed.Body?.transformToString()).toBe('v1');
-      expect(await failure(s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: 'c', IfMatch: '"0000"' })))).toEqual({ name: 'PreconditionFailed', status: 412 });
+      expect(await failure(s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: 'c', IfMatch: '"0000"' })))).toEqual({
+        name: 'PreconditionFailed',
+        status: 412,
+      });
       const ok = await s3.send(new GetObjectCommand({ Bucket: 'bundles', Key: 'c', IfMatch: put.ETag }));
       expect(await ok.Body?.transformToString()).toBe('v1');
       // Conditional writes: create-only, and replace-only-this-version.
-      expect(await failure(s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'c', Body: 'v2', IfNoneMatch: '*' })))).toEqual({ name: 'PreconditionFailed', status: 412 });
-      expect(await failure(s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'c', Body: 'v2', IfMatch: '"0000"' })))).toEqual({ name: 'PreconditionFailed', status: 412 });
+      expect(await failure(s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'c', Body: 'v2', IfNoneMatch: '*' })))).toEqual({
+        name: 'PreconditionFailed',
+        status: 412,
+      });
+      expect(await failure(s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'c', Body: 'v2', IfMatch: '"0000"' })))).toEqual({
+        name: 'PreconditionFailed',
+        status: 412,
+      });
       await s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'c', Body: 'v2', IfMatch: put.ETag }));
       expect(h.service.getObject('bundles', 'c')?.body.toString()).toBe('v2');
     });
@@ -190,17 +232,36 @@ describe('local S3 endpoint: buckets, objects, listings, ACLs', () => {
       await s3.send(new DeleteObjectCommand({ Bucket: 'bundles', Key: 'x/3' }));
       await s3.send(new DeleteObjectCommand({ Bucket: 'bundles', Key: 'x/3' })); // again: still 204
       const verbose = await s3.send(
-        new DeleteObjectsCommand({ Bucket: 'bundles', Delete: { Objects: [{ Key: 'x/1' }, { Key: 'x/ü&<>"\'' }, { Key: 'never-existed' }] } }),
+        new DeleteObjectsCommand({
+          Bucket: 'bundles',
+          Delete: { Objects: [{ Key: 'x/1' }, { Key: 'x/ü&<>"\'' }, { Key: 'never-existed' }] },
+        }),
       );
       expect(verbose.Deleted?.map((d) => d.Key)).toEqual(['x/1', 'x/ü&<>"\'', 'never-existed']);
       expect(verbose.Errors).toBeUndefined();
-      const quiet = await s3.send(new DeleteObjectsCommand({ Bucket: 'bundles', Delete: { Quiet: true, Objects: [{ Key: 'x/2 with space' }] } }));
+      const quiet = await s3.send(
+        new DeleteObjectsCommand({ Bucket: 'bundles', Delete: { Quiet: true, Objects: [{ Key: 'x/2 with space' }] } }),
+      );
       expect(quiet.Deleted).toBeUndefined();
       expect(h.service.listKeys('bundles')).toEqual([]);
     });
 
     it('stores keys with any characters and lists them in UTF-8 byte order', async () => {
-      const keys = ['plain', 'a b+c', 'pct%20not-decoded', 'q?x=1#frag', '/leading', 'double//slash', 'trailing/', 'ünï', '\u{1F600}', '\uFF5E', "quote'\"", 'dot/./seg', 'up/../x'];
+      const keys = [
+        'plain',
+        'a b+c',
+        'pct%20not-decoded',
+        'q?x=1#frag',
+        '/leading',
+        'double//slash',
+        'trailing/',
+        'ünï',
+        '\u{1F600}',
+        '\uFF5E',
+        'quote\'"',
+        'dot/./seg',
+        'up/../x',
+      ];
       for (const Key of keys) {
         await s3.send(new PutObjectCommand({ Bucket: 'bundles', Key, Body: `body of ${Key}` }));
         const got = await s3.send(new GetObjectCommand({ Bucket: 'bundles', Key }));
@@ -214,21 +275,50 @@ describe('local S3 endpoint: buckets, objects, listings, ACLs', () => {
     });
 
     it('copies objects (metadata COPY or REPLACE) and refuses a no-op copy onto itself', async () => {
-      await s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'src/obj', Body: 'payload', ContentType: 'text/plain', Metadata: { a: '1' } }));
+      await s3.send(
+        new PutObjectCommand({ Bucket: 'bundles', Key: 'src/obj', Body: 'payload', ContentType: 'text/plain', Metadata: { a: '1' } }),
+      );
       const copy = await s3.send(new CopyObjectCommand({ Bucket: 'bundles', Key: 'dst/obj', CopySource: 'bundles/src/obj' }));
       expect(copy.CopyObjectResult?.ETag).toBe((await s3.send(new HeadObjectCommand({ Bucket: 'bundles', Key: 'src/obj' }))).ETag);
-      expect(await s3.send(new HeadObjectCommand({ Bucket: 'bundles', Key: 'dst/obj' }))).toMatchObject({ ContentType: 'text/plain', Metadata: { a: '1' } });
-      await s3.send(new CopyObjectCommand({ Bucket: 'bundles', Key: 'dst/obj2', CopySource: 'bundles/src/obj', MetadataDirective: 'REPLACE', Metadata: { b: '2' } }));
+      expect(await s3.send(new HeadObjectCommand({ Bucket: 'bundles', Key: 'dst/obj' }))).toMatchObject({
+        ContentType: 'text/plain',
+        Metadata: { a: '1' },
+      });
+      await s3.send(
+        new CopyObjectCommand({
+          Bucket: 'bundles',
+          Key: 'dst/obj2',
+          CopySource: 'bundles/src/obj',
+          MetadataDirective: 'REPLACE',
+          Metadata: { b: '2' },
+        }),
+      );
       const replaced = await s3.send(new HeadObjectCommand({ Bucket: 'bundles', Key: 'dst/obj2' }));
       expect(replaced.Metadata).toEqual({ b: '2' });
       expect(h.service.getObject('bundles', 'dst/obj2')?.body.toString()).toBe('payload');
-      expect(await failure(s3.send(new CopyObjectCommand({ Bucket: 'bundles', Key: 'src/obj', CopySource: 'bundles/src/obj' })))).toEqual({ name: 'InvalidRequest', status: 400 });
-      expect(await failure(s3.send(new CopyObjectCommand({ Bucket: 'bundles', Key: 'x', CopySource: 'bundles/none' })))).toEqual({ name: 'NoSuchKey', status: 404 });
+      expect(await failure(s3.send(new CopyObjectCommand({ Bucket: 'bundles', Key: 'src/obj', CopySource: 'bundles/src/obj' })))).toEqual({
+        name: 'InvalidRequest',
+        status: 400,
+      });
+      expect(await failure(s3.send(new CopyObjectCommand({ Bucket: 'bundles', Key: 'x', CopySource: 'bundles/none' })))).toEqual({
+        name: 'NoSuchKey',
+        status: 404,
+      });
     });
   });
 
   describe('listings', () => {
-    const layout = ['a.txt', 'img/one/x.part.0', 'img/one/x.part.1', 'img/one/x.manifest.xml', 'img/two/y.part.0', 'img/z.txt', 'logs/1', 'logs/2', 'top.txt'];
+    const layout = [
+      'a.txt',
+      'img/one/x.part.0',
+      'img/one/x.part.1',
+      'img/one/x.manifest.xml',
+      'img/two/y.part.0',
+      'img/z.txt',
+      'logs/1',
+      'logs/2',
+      'top.txt',
+    ];
     beforeEach(async () => {
       for (const Key of layout) await s3.send(new PutObjectCommand({ Bucket: 'bundles', Key, Body: Key }));
     });
@@ -255,7 +345,12 @@ describe('local S3 endpoint: buckets, objects, listings, ACLs', () => {
       let token: string | undefined;
       do {
         const r = await s3.send(new ListObjectsV2Command({ Bucket: 'bundles', Delimiter: '/', MaxKeys: 1, ContinuationToken: token }));
-        pages.push({ keys: (r.Contents ?? []).map((c) => c.Key ?? ''), prefixes: (r.CommonPrefixes ?? []).map((p) => p.Prefix ?? ''), count: r.KeyCount, truncated: r.IsTruncated });
+        pages.push({
+          keys: (r.Contents ?? []).map((c) => c.Key ?? ''),
+          prefixes: (r.CommonPrefixes ?? []).map((p) => p.Prefix ?? ''),
+          count: r.KeyCount,
+          truncated: r.IsTruncated,
+        });
         token = r.NextContinuationToken;
       } while (token !== undefined);
       expect(pages.map((p) => [...p.keys, ...p.prefixes])).toEqual([['a.txt'], ['img/'], ['logs/'], ['top.txt']]);
@@ -269,7 +364,10 @@ describe('local S3 endpoint: buckets, objects, listings, ACLs', () => {
       const after = await s3.send(new ListObjectsV2Command({ Bucket: 'bundles', StartAfter: 'logs/1' }));
       expect(after.Contents?.map((c) => c.Key)).toEqual(['logs/2', 'top.txt']);
       expect(after.StartAfter).toBe('logs/1');
-      expect(await failure(s3.send(new ListObjectsV2Command({ Bucket: 'bundles', ContinuationToken: 'bogus' })))).toEqual({ name: 'InvalidArgument', status: 400 });
+      expect(await failure(s3.send(new ListObjectsV2Command({ Bucket: 'bundles', ContinuationToken: 'bogus' })))).toEqual({
+        name: 'InvalidArgument',
+        status: 400,
+      });
     });
 
     it('serves ListObjects (v1) with Marker and NextMarker', async () => {
@@ -278,7 +376,10 @@ describe('local S3 endpoint: buckets, objects, listings, ACLs', () => {
       expect(first.CommonPrefixes?.map((p) => p.Prefix)).toEqual(['img/']);
       expect(first).toMatchObject({ IsTruncated: true, NextMarker: 'img/' });
       const second = await s3.send(new ListObjectsCommand({ Bucket: 'bundles', Delimiter: '/', MaxKeys: 2, Marker: first.NextMarker }));
-      expect([...(second.Contents ?? []).map((c) => c.Key), ...(second.CommonPrefixes ?? []).map((p) => p.Prefix)]).toEqual(['top.txt', 'logs/']);
+      expect([...(second.Contents ?? []).map((c) => c.Key), ...(second.CommonPrefixes ?? []).map((p) => p.Prefix)]).toEqual([
+        'top.txt',
+        'logs/',
+      ]);
       expect(second.IsTruncated).toBe(false);
       expect(second.Contents?.[0]?.Owner?.ID).toMatch(/^[0-9a-f]{64}$/);
     });
@@ -297,14 +398,18 @@ describe('local S3 endpoint: buckets, objects, listings, ACLs', () => {
       expect(acl.Grants?.find((g) => g.Grantee?.ID === ZA_TEAM)?.Grantee?.DisplayName).toBe('za-team');
       const view = h.service.getObject('bundles', 'b/img.part.0');
       expect(view).toMatchObject({ acl: 'aws-exec-read', body: Buffer.from('part'), ec2Readable: true });
-      expect(view?.grants.some((g) => g.grantee.type === 'CanonicalUser' && g.grantee.id === ZA_TEAM && g.permission === 'READ')).toBe(true);
+      expect(view?.grants.some((g) => g.grantee.type === 'CanonicalUser' && g.grantee.id === ZA_TEAM && g.permission === 'READ')).toBe(
+        true,
+      );
     });
 
     it('defaults to private, and PutObjectAcl replaces the ACL with a canned one or explicit grants', async () => {
       await s3.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'k', Body: 'x' }));
       expect(h.service.getObject('bundles', 'k')).toMatchObject({ acl: 'private', ec2Readable: false });
       await s3.send(new PutObjectAclCommand({ Bucket: 'bundles', Key: 'k', ACL: 'public-read' }));
-      expect(grantsOf((await s3.send(new GetObjectAclCommand({ Bucket: 'bundles', Key: 'k' }))).Grants)).toContain('Group:http://acs.amazonaws.com/groups/global/AllUsers:READ');
+      expect(grantsOf((await s3.send(new GetObjectAclCommand({ Bucket: 'bundles', Key: 'k' }))).Grants)).toContain(
+        'Group:http://acs.amazonaws.com/groups/global/AllUsers:READ',
+      );
       expect(h.service.getObject('bundles', 'k')?.acl).toBe('public-read');
       const current = await s3.send(new GetObjectAclCommand({ Bucket: 'bundles', Key: 'k' }));
       await s3.send(
@@ -321,10 +426,21 @@ describe('local S3 endpoint: buckets, objects, listings, ACLs', () => {
         }),
       );
       expect(h.service.getObject('bundles', 'k')?.acl).toBe('aws-exec-read'); // the grants amount to it
-      await s3.send(new PutObjectAclCommand({ Bucket: 'bundles', Key: 'k', GrantRead: 'uri="http://acs.amazonaws.com/groups/global/AuthenticatedUsers"' }));
-      expect(grantsOf((await s3.send(new GetObjectAclCommand({ Bucket: 'bundles', Key: 'k' }))).Grants)).toEqual(['Group:http://acs.amazonaws.com/groups/global/AuthenticatedUsers:READ']);
+      await s3.send(
+        new PutObjectAclCommand({
+          Bucket: 'bundles',
+          Key: 'k',
+          GrantRead: 'uri="http://acs.amazonaws.com/groups/global/AuthenticatedUsers"',
+        }),
+      );
+      expect(grantsOf((await s3.send(new GetObjectAclCommand({ Bucket: 'bundles', Key: 'k' }))).Grants)).toEqual([
+        'Group:http://acs.amazonaws.com/groups/global/AuthenticatedUsers:READ',
+      ]);
       expect(h.service.getObject('bundles', 'k')?.acl).toBe('custom');
-      expect(await failure(s3.send(new PutObjectAclCommand({ Bucket: 'bundles', Key: 'nope', ACL: 'private' })))).toEqual({ name: 'NoSuchKey', status: 404 });
+      expect(await failure(s3.send(new PutObjectAclCommand({ Bucket: 'bundles', Key: 'nope', ACL: 'private' })))).toEqual({
+        name: 'NoSuchKey',
+        status: 404,
+      });
     });
 
     it('accepts every canned ACL the bundler may use and rejects unknown ones', async () => {
@@ -360,11 +476,19 @@ describe('local S3 endpoint: buckets, objects, listings, ACLs', () => {
       });
       expect(h.service.matches(req({ service: 's3' }))).toBe(true);
       expect(h.service.matches(req({ service: 'ec2', path: '/bundles' }))).toBe(false);
-      expect(h.service.matches(req({ path: '/bundles/k', query: new URLSearchParams('X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fs3%2Faws4_request') }))).toBe(true);
+      expect(
+        h.service.matches(
+          req({ path: '/bundles/k', query: new URLSearchParams('X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fs3%2Faws4_request') }),
+        ),
+      ).toBe(true);
       expect(h.service.matches(req({ path: '/bundles/key' }))).toBe(true);
       expect(h.service.matches(req({ path: '/k', headers: { host: 'bundles.localhost:4566' } }))).toBe(true);
-      expect(h.service.matches(req({ method: 'POST', path: '/', headers: { 'content-type': 'application/x-www-form-urlencoded' } }))).toBe(false);
-      expect(h.service.matches(req({ method: 'POST', path: '/', headers: { 'x-amz-target': 'AWSStepFunctions.StartExecution' } }))).toBe(false);
+      expect(h.service.matches(req({ method: 'POST', path: '/', headers: { 'content-type': 'application/x-www-form-urlencoded' } }))).toBe(
+        false,
+      );
+      expect(h.service.matches(req({ method: 'POST', path: '/', headers: { 'x-amz-target': 'AWSStepFunctions.StartExecution' } }))).toBe(
+        false,
+      );
       expect(h.service.matches(req({ path: '/', query: new URLSearchParams('Action=DescribeImages') }))).toBe(false);
       expect(h.service.matches(req({ path: '/_local/health' }))).toBe(false);
     });

@@ -19,7 +19,12 @@ describe('local Step Functions endpoint', () => {
 
   beforeEach(async () => {
     cloud = await startLocalCloud({ port: 0, stateDir: null, timeScale: 6000, familySchedules: false });
-    sfn = new SFNClient({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    sfn = new SFNClient({
+      region: 'us-east-1',
+      endpoint: cloud.endpoint,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      maxAttempts: 1,
+    });
     arn = cloud.stateMachineArn('image-factory');
   });
   afterEach(async () => {
@@ -64,7 +69,9 @@ describe('local Step Functions endpoint', () => {
     const types = (h.events ?? []).map((e) => e.type);
     expect(types[0]).toBe('ExecutionStarted');
     expect(types.at(-1)).toBe('ExecutionFailed');
-    expect(types).toEqual(expect.arrayContaining(['PassStateEntered', 'TaskStateEntered', 'TaskScheduled', 'TaskFailed', 'FailStateEntered']));
+    expect(types).toEqual(
+      expect.arrayContaining(['PassStateEntered', 'TaskStateEntered', 'TaskScheduled', 'TaskFailed', 'FailStateEntered']),
+    );
     const ids = (h.events ?? []).map((e) => e.id);
     expect(ids).toEqual(ids.map((_, i) => i + 1));
     expect(h.events?.[0]?.executionStartedEventDetails?.input).toBe(badInput);
@@ -99,7 +106,9 @@ describe('local Step Functions persistence', () => {
     try {
       let cloud = await startLocalCloud({ port: 0, stateDir: dir, timeScale: 6000, familySchedules: false });
       let sfn = new SFNClient({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
-      const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: cloud.stateMachineArn('image-factory'), input: '{}' }));
+      const { executionArn } = await sfn.send(
+        new StartExecutionCommand({ stateMachineArn: cloud.stateMachineArn('image-factory'), input: '{}' }),
+      );
       await cloud.sfn.waitFor(executionArn ?? '');
       sfn.destroy();
       await cloud.close();

@@ -6,16 +6,33 @@ describe('BuildRequestSchema', () => {
   it('accepts a minimal request and fills the defaults', () => {
     const parsed = buildRequest();
     expect(parsed.copies).toEqual([]);
-    expect(parsed.sharing).toEqual({ accounts: [], organizationArns: [], organizationalUnitArns: [], public: false, snapshotVolumePermission: true });
+    expect(parsed.sharing).toEqual({
+      accounts: [],
+      organizationArns: [],
+      organizationalUnitArns: [],
+      public: false,
+      snapshotVolumePermission: true,
+    });
     expect(parsed.preparation).toBe('none');
     expect(parsed.source).toEqual({ type: 'instance', tags: { Role: 'web', Golden: 'true' }, noReboot: false });
   });
 
   it('parses each source type with its defaults', () => {
     const base = buildRequest({ source: { type: 'base-image', nameFilter: 'al2023-ami-*', owner: 'amazon' } });
-    expect(base.source).toMatchObject({ type: 'base-image', instanceType: 't3.micro', sanitize: true, doneSignal: 'stopped', buildTimeoutSeconds: 3600 });
+    expect(base.source).toMatchObject({
+      type: 'base-image',
+      instanceType: 't3.micro',
+      sanitize: true,
+      doneSignal: 'stopped',
+      buildTimeoutSeconds: 3600,
+    });
     const snaps = buildRequest({
-      source: { type: 'snapshots', rootDeviceName: '/dev/xvda', architecture: 'arm64', blockDeviceMappings: [{ deviceName: '/dev/xvda', snapshotId: 'snap-0123456789abcdef0' }] },
+      source: {
+        type: 'snapshots',
+        rootDeviceName: '/dev/xvda',
+        architecture: 'arm64',
+        blockDeviceMappings: [{ deviceName: '/dev/xvda', snapshotId: 'snap-0123456789abcdef0' }],
+      },
     });
     expect(snaps.source).toMatchObject({ type: 'snapshots', enaSupport: true, blockDeviceMappings: [{ deleteOnTermination: true }] });
   });
@@ -23,12 +40,17 @@ describe('BuildRequestSchema', () => {
   it('refuses snapshot mappings without the root device, and a base image given twice', () => {
     expect(() =>
       buildRequest({
-        source: { type: 'snapshots', rootDeviceName: '/dev/xvda', architecture: 'x86_64', blockDeviceMappings: [{ deviceName: '/dev/xvdb', snapshotId: 'snap-0123456789abcdef0' }] },
+        source: {
+          type: 'snapshots',
+          rootDeviceName: '/dev/xvda',
+          architecture: 'x86_64',
+          blockDeviceMappings: [{ deviceName: '/dev/xvdb', snapshotId: 'snap-0123456789abcdef0' }],
+        },
       }),
     ).toThrow(/root device/);
-    expect(() => buildRequest({ source: { type: 'base-image', imageId: 'ami-0123456789abcdef0', nameFilter: 'x', owner: 'amazon' } })).toThrow(
-      /exactly one of imageId or nameFilter/,
-    );
+    expect(() =>
+      buildRequest({ source: { type: 'base-image', imageId: 'ami-0123456789abcdef0', nameFilter: 'x', owner: 'amazon' } }),
+    ).toThrow(/exactly one of imageId or nameFilter/);
   });
 
   it('refuses copies to the build region or twice to one region', () => {
@@ -40,12 +62,16 @@ describe('BuildRequestSchema', () => {
     const sharing = { public: true };
     expect(() => buildRequest({ sharing })).toThrow(/acknowledgeUnsanitizedPublic/);
     expect(buildRequest({ sharing, acknowledgeUnsanitizedPublic: true }).sharing.public).toBe(true);
-    expect(() => buildRequest({ sharing, source: { type: 'base-image', imageId: 'ami-0123456789abcdef0', sanitize: false } })).toThrow(/sanitize/);
+    expect(() => buildRequest({ sharing, source: { type: 'base-image', imageId: 'ami-0123456789abcdef0', sanitize: false } })).toThrow(
+      /sanitize/,
+    );
   });
 
   it('validates share targets', () => {
     expect(() => buildRequest({ sharing: { accounts: ['12345'] } })).toThrow(/12-digit/);
-    expect(() => buildRequest({ sharing: { organizationArns: ['arn:aws:organizations::111122223333:organization/o-abcdefghij'] } })).not.toThrow();
+    expect(() =>
+      buildRequest({ sharing: { organizationArns: ['arn:aws:organizations::111122223333:organization/o-abcdefghij'] } }),
+    ).not.toThrow();
   });
 
   it('names every bad field in one ValidationError', () => {

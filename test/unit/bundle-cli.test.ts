@@ -4,7 +4,17 @@ import { join } from 'node:path';
 import { run as bundle } from '../../bin/commands/bundle.js';
 import { run as unbundle } from '../../bin/commands/unbundle.js';
 import { run as verifyBundle } from '../../bin/commands/verify-bundle.js';
-import { ACCOUNT, MIB, listDir, opensslKeyPair, removeDir, tempDir, textBytes, writeSparseFile, type KeyPairFiles } from '../fixtures/bundle/helpers.js';
+import {
+  ACCOUNT,
+  MIB,
+  listDir,
+  opensslKeyPair,
+  removeDir,
+  tempDir,
+  textBytes,
+  writeSparseFile,
+  type KeyPairFiles,
+} from '../fixtures/bundle/helpers.js';
 
 let dir: string;
 let user: KeyPairFiles;
@@ -94,10 +104,18 @@ describe('ami-factory bundle / verify-bundle / unbundle', () => {
     ['bundle without flags', () => bundle([]), /missing --image, --cert, --privatekey, --user, --arch, --destination/],
     ['bundle with an unknown flag', () => bundle(['--bogus']), /Unknown option '--bogus'/],
     ['bundle with a bad account', () => bundle(bundleArgs(join(dir, 'x1'), '-u', '42')), /12-digit/],
-    ['bundle with a bad architecture', () => bundle([...bundleArgs(join(dir, 'x2')), '-r', 'sparc']), /architecture must be one of i386, x86_64/],
+    [
+      'bundle with a bad architecture',
+      () => bundle([...bundleArgs(join(dir, 'x2')), '-r', 'sparc']),
+      /architecture must be one of i386, x86_64/,
+    ],
     ['bundle with a bad mapping', () => bundle(bundleArgs(join(dir, 'x3'), '-B', 'ami')), /not virtual=device/],
     ['bundle with a missing image', () => bundle(bundleArgs(join(dir, 'x4'), '-i', join(dir, 'nope.img'))), /cannot read image/],
-    ['bundle with a missing cert file', () => bundle(bundleArgs(join(dir, 'x5'), '-c', join(dir, 'nope.pem'))), /cannot read --cert .*ENOENT/],
+    [
+      'bundle with a missing cert file',
+      () => bundle(bundleArgs(join(dir, 'x5'), '-c', join(dir, 'nope.pem'))),
+      /cannot read --cert .*ENOENT/,
+    ],
     ['bundle with a bad level', () => bundle(bundleArgs(join(dir, 'x6'), '--level', '11')), /--level must be 0-9/],
     ['unbundle without a key', () => unbundle(['-m', 'x.manifest.xml']), /missing --privatekey/],
     ['verify-bundle without a cert', () => verifyBundle(['-m', 'x.manifest.xml']), /missing --cert/],

@@ -43,8 +43,22 @@ describe('localEc2Certificate', () => {
 describe('progressLine', () => {
   it('draws bytes, percentage and MB/s on a TTY, and nothing elsewhere', () => {
     let t = 0;
-    const tty = { isTTY: true, text: '', write(s: string) { this.text += s; return true; } };
-    const pipe = { isTTY: false, text: '', write(s: string) { this.text += s; return true; } };
+    const tty = {
+      isTTY: true,
+      text: '',
+      write(s: string) {
+        this.text += s;
+        return true;
+      },
+    };
+    const pipe = {
+      isTTY: false,
+      text: '',
+      write(s: string) {
+        this.text += s;
+        return true;
+      },
+    };
     const a = progressLine(tty, 'bundling', 200, () => t);
     const b = progressLine(pipe, 'bundling', 200, () => t);
     t = 2000;

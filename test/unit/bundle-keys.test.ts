@@ -39,7 +39,9 @@ describe('key wrapping', () => {
 
   it('unwraps what openssl pkeyutl -encrypt wrapped with the certificate', () => {
     const hex = randomBytes(16).toString('hex');
-    sh(`printf %s ${hex} | openssl pkeyutl -encrypt -certin -inkey '${user.certPath}' -pkeyopt rsa_padding_mode:pkcs1 -out '${dir}/tools.bin'`);
+    sh(
+      `printf %s ${hex} | openssl pkeyutl -encrypt -certin -inkey '${user.certPath}' -pkeyopt rsa_padding_mode:pkcs1 -out '${dir}/tools.bin'`,
+    );
     const wrapped = readFileSync(join(dir, 'tools.bin')).toString('hex');
     expect(unwrapKeyHex(wrapped, loadPrivateKey(user.keyPem)).toString('hex')).toBe(hex);
   });
@@ -68,7 +70,10 @@ describe('key wrapping', () => {
     const small = generateKeyPairSync('rsa', { modulusLength: 1024 });
     const wrapped = wrapKeyHex(randomBytes(16).toString('hex'), loadPublicKey(user.certPem));
     expect(() => unwrapKeyHex(wrapped, small.privateKey)).toThrow(WrongKeyError);
-    const notHex = publicEncrypt({ key: loadPublicKey(user.certPem), padding: constants.RSA_PKCS1_PADDING }, Buffer.from('z'.repeat(32))).toString('hex');
+    const notHex = publicEncrypt(
+      { key: loadPublicKey(user.certPem), padding: constants.RSA_PKCS1_PADDING },
+      Buffer.from('z'.repeat(32)),
+    ).toString('hex');
     expect(() => unwrapKeyHex(notHex, loadPrivateKey(user.keyPem))).toThrow(/not 32 hex/);
     expect(() => unwrapKeyHex('xyz', loadPrivateKey(user.keyPem))).toThrow(WrongKeyError);
   });

@@ -66,9 +66,15 @@ describe('buildManifestXml', () => {
     expect(m.xml).toContain(
       '<machine_configuration><architecture>x86_64</architecture><block_device_mapping><mapping><virtual>ami</virtual><device>sda1</device></mapping>',
     );
-    expect(m.xml).toContain(`<image><name>web.img</name><user>${ACCOUNT}</user><type>machine</type><digest algorithm='SHA1'>${sha('a')}</digest>`);
-    expect(m.xml).toContain("<size>26214400</size><bundled_size>20971525</bundled_size><ec2_encrypted_key algorithm='AES-128-CBC'>ab01</ec2_encrypted_key>");
-    expect(m.xml).toContain(`<parts count='3'><part index='0'><filename>web.img.part.0</filename><digest algorithm='SHA1'>${sha('0')}</digest></part>`);
+    expect(m.xml).toContain(
+      `<image><name>web.img</name><user>${ACCOUNT}</user><type>machine</type><digest algorithm='SHA1'>${sha('a')}</digest>`,
+    );
+    expect(m.xml).toContain(
+      "<size>26214400</size><bundled_size>20971525</bundled_size><ec2_encrypted_key algorithm='AES-128-CBC'>ab01</ec2_encrypted_key>",
+    );
+    expect(m.xml).toContain(
+      `<parts count='3'><part index='0'><filename>web.img.part.0</filename><digest algorithm='SHA1'>${sha('0')}</digest></part>`,
+    );
     expect(m.xml).toMatch(/<\/image><signature>[0-9a-f]{512}<\/signature><\/manifest>$/);
     // absent values are omitted entirely
     expect(m.xml).not.toMatch(/kernel_id|ramdisk_id|product_codes|ancestry|kernel_name/);
@@ -156,18 +162,38 @@ describe('parseManifest', () => {
     ['no image', (x: string) => x.replace(/<image>.*<\/image>/s, ''), 'manifest/image'],
     ['no image digest', (x: string) => x.replace(/<digest algorithm='SHA1'>a+<\/digest>/, ''), 'manifest/image/digest'],
     ['an image digest that is not hex', (x: string) => x.replace(sha('a'), 'z'.repeat(40)), 'manifest/image/digest'],
-    ['a digest algorithm other than SHA1', (x: string) => x.replace(`'SHA1'>${sha('a')}`, `'MD5'>${sha('a')}`), 'manifest/image/digest/@algorithm'],
-    ['a cipher other than AES-128-CBC', (x: string) => x.replace("ec2_encrypted_key algorithm='AES-128-CBC'", "ec2_encrypted_key algorithm='DES'"), 'manifest/image/ec2_encrypted_key/@algorithm'],
+    [
+      'a digest algorithm other than SHA1',
+      (x: string) => x.replace(`'SHA1'>${sha('a')}`, `'MD5'>${sha('a')}`),
+      'manifest/image/digest/@algorithm',
+    ],
+    [
+      'a cipher other than AES-128-CBC',
+      (x: string) => x.replace("ec2_encrypted_key algorithm='AES-128-CBC'", "ec2_encrypted_key algorithm='DES'"),
+      'manifest/image/ec2_encrypted_key/@algorithm',
+    ],
     ['a bad account', (x: string) => x.replace(`<user>${ACCOUNT}</user>`, '<user>12-34</user>'), 'manifest/image/user'],
     ['an unknown architecture', (x: string) => x.replace('x86_64', 'arm64'), 'manifest/machine_configuration/architecture'],
     ['an unknown image type', (x: string) => x.replace('<type>machine</type>', '<type>disk</type>'), 'manifest/image/type'],
     ['a size that is not a number', (x: string) => x.replace('<size>26214400</size>', '<size>25M</size>'), 'manifest/image/size'],
-    ['an empty bundled size', (x: string) => x.replace('<bundled_size>20971525</bundled_size>', '<bundled_size></bundled_size>'), 'manifest/image/bundled_size'],
+    [
+      'an empty bundled size',
+      (x: string) => x.replace('<bundled_size>20971525</bundled_size>', '<bundled_size></bundled_size>'),
+      'manifest/image/bundled_size',
+    ],
     ['a missing user IV', (x: string) => x.replace('<user_encrypted_iv>0405</user_encrypted_iv>', ''), 'manifest/image/user_encrypted_iv'],
     ['a part count that disagrees', (x: string) => x.replace("count='3'", "count='4'"), 'manifest/image/parts/@count'],
     ['a duplicate part index', (x: string) => x.replace("index='1'", "index='0'"), 'manifest/image/parts/part[1]/@index'],
-    ['a part without digest', (x: string) => x.replace(`<digest algorithm='SHA1'>${sha('2')}</digest>`, ''), 'manifest/image/parts/part[2]/digest'],
-    ['a part file name with a path', (x: string) => x.replace('<filename>web.img.part.1', '<filename>../web.img.part.1'), 'manifest/image/parts/part[1]/filename'],
+    [
+      'a part without digest',
+      (x: string) => x.replace(`<digest algorithm='SHA1'>${sha('2')}</digest>`, ''),
+      'manifest/image/parts/part[2]/digest',
+    ],
+    [
+      'a part file name with a path',
+      (x: string) => x.replace('<filename>web.img.part.1', '<filename>../web.img.part.1'),
+      'manifest/image/parts/part[1]/filename',
+    ],
     ['two names', (x: string) => x.replace('<name>web.img</name>', '<name>a</name><name>b</name>'), 'manifest/image/name'],
     ['no signature', (x: string) => x.replace(/<signature>.*<\/signature>/, ''), 'manifest/signature'],
   ])('throws ManifestError naming the field for %s', (_label, tamper, field) => {

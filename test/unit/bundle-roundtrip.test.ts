@@ -13,7 +13,19 @@ import {
   type BundleResult,
   type Manifest,
 } from '../../functions/lib/bundle/index.js';
-import { ACCOUNT, MIB, listDir, opensslKeyPair, randomFile, removeDir, sh, tempDir, textBytes, writeSparseFile, type KeyPairFiles } from '../fixtures/bundle/helpers.js';
+import {
+  ACCOUNT,
+  MIB,
+  listDir,
+  opensslKeyPair,
+  randomFile,
+  removeDir,
+  sh,
+  tempDir,
+  textBytes,
+  writeSparseFile,
+  type KeyPairFiles,
+} from '../fixtures/bundle/helpers.js';
 
 let dir: string;
 let user: KeyPairFiles;
@@ -43,7 +55,13 @@ function bundle(image: string, destination: string, extra: Partial<Parameters<ty
  * cat parts | openssl enc -d | gunzip | tar -x, hashing the tar stream. Returns the key hex and
  * the tar stream's SHA-1.
  */
-function toolsUnbundle(bundleDir: string, manifestFile: string, keyPath: string, out: string, holder: 'user' | 'ec2' = 'user'): { key: string; iv: string; tarSha1: string } {
+function toolsUnbundle(
+  bundleDir: string,
+  manifestFile: string,
+  keyPath: string,
+  out: string,
+  holder: 'user' | 'ec2' = 'user',
+): { key: string; iv: string; tarSha1: string } {
   const xml = readFileSync(join(bundleDir, manifestFile), 'utf8');
   const field = (name: string): string => new RegExp(`<${name}[^>]*>([0-9a-f]+)</${name}>`).exec(xml)?.[1] ?? '';
   writeFileSync(join(out, 'key.bin'), Buffer.from(field(`${holder}_encrypted_key`), 'hex'));
@@ -191,7 +209,8 @@ describe('a bundle made with the shell tools', () => {
       `<user_encrypted_key algorithm='AES-128-CBC'>${wrap(key, user.certPath)}</user_encrypted_key>` +
       `<ec2_encrypted_iv>${wrap(iv, ec2.certPath)}</ec2_encrypted_iv><user_encrypted_iv>${wrap(iv, user.certPath)}</user_encrypted_iv>` +
       `<parts count='${count}'>${parts.join('')}</parts></image></manifest>`;
-    const signed = /<machine_configuration>.*<\/machine_configuration>/s.exec(unsigned)?.[0] + (/<image>.*<\/image>/s.exec(unsigned)?.[0] ?? '');
+    const signed =
+      /<machine_configuration>.*<\/machine_configuration>/s.exec(unsigned)?.[0] + (/<image>.*<\/image>/s.exec(unsigned)?.[0] ?? '');
     writeFileSync(join(src, 'signed.txt'), signed);
     const signature = sh(`openssl dgst -sha1 -sign '${user.keyPath}' '${src}/signed.txt' | od -An -v -tx1 | tr -d ' \\n'`);
     const xml = unsigned.replace('</manifest>', `<signature>${signature}</signature></manifest>`);
@@ -210,7 +229,12 @@ describe('a bundle made with the shell tools', () => {
   });
 
   it('unbundles here to the same bytes, with the user key and with the EC2 key', async () => {
-    const a = await unbundle({ manifest, source: directorySource(bundleDir), privateKey: user.keyPem, destination: join(dir, 'legacy-out') });
+    const a = await unbundle({
+      manifest,
+      source: directorySource(bundleDir),
+      privateKey: user.keyPem,
+      destination: join(dir, 'legacy-out'),
+    });
     const b = await unbundle({
       manifest,
       source: directorySource(bundleDir),

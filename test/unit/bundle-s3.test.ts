@@ -1,7 +1,14 @@
 import { jest } from '@jest/globals';
 import { statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectAclCommand, PutObjectAclCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectAclCommand,
+  PutObjectAclCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import {
   bundleImage,
   directorySink,
@@ -46,7 +53,13 @@ beforeAll(async () => {
   other = opensslKeyPair(dir, 'other');
   image = randomFile(join(dir, 'disk.img'), 200 * 1024);
   cloud = await startLocalCloud({ port: 0, stateDir: null, seed: false, schedules: false });
-  s3 = new S3Client({ region: 'us-east-1', endpoint: cloud.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' }, maxAttempts: 1 });
+  s3 = new S3Client({
+    region: 'us-east-1',
+    endpoint: cloud.endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
+    maxAttempts: 1,
+  });
   await s3.send(new CreateBucketCommand({ Bucket: 'bundles' }));
 });
 afterAll(async () => {
@@ -71,7 +84,11 @@ function upload(prefix: string, name: string, acl?: 'aws-exec-read' | 'private')
 
 describe('locations', () => {
   it('splits image locations and -b arguments', () => {
-    expect(parseImageLocation('b/some/prefix/web.manifest.xml')).toEqual({ bucket: 'b', manifestKey: 'some/prefix/web.manifest.xml', prefix: 'some/prefix/' });
+    expect(parseImageLocation('b/some/prefix/web.manifest.xml')).toEqual({
+      bucket: 'b',
+      manifestKey: 'some/prefix/web.manifest.xml',
+      prefix: 'some/prefix/',
+    });
     expect(parseImageLocation('b/web.manifest.xml')).toEqual({ bucket: 'b', manifestKey: 'web.manifest.xml', prefix: '' });
     expect(() => parseImageLocation('b')).toThrow(/bucket/);
     expect(() => parseImageLocation('b/web.xml')).toThrow(/manifest/);

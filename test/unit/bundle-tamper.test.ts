@@ -26,7 +26,18 @@ import {
   wrapBundleKey,
   type BundleResult,
 } from '../../functions/lib/bundle/index.js';
-import { ACCOUNT, MIB, listDir, opensslKeyPair, randomFile, removeDir, tempDir, textBytes, writeSparseFile, type KeyPairFiles } from '../fixtures/bundle/helpers.js';
+import {
+  ACCOUNT,
+  MIB,
+  listDir,
+  opensslKeyPair,
+  randomFile,
+  removeDir,
+  tempDir,
+  textBytes,
+  writeSparseFile,
+  type KeyPairFiles,
+} from '../fixtures/bundle/helpers.js';
 
 let dir: string;
 let user: KeyPairFiles;
@@ -162,7 +173,9 @@ describe('unbundle refuses, leaving no output file', () => {
     const { bundle, dest, manifestPath } = fresh();
     const xml = readFileSync(manifestPath, 'utf8');
     expect(await caught(unbundleCase(bundle, dest, user.keyPem, xml.slice(0, 200)))).toBeInstanceOf(ManifestError);
-    const e = await caught(unbundleCase(bundle, dest, user.keyPem, xml.replace(/<user_encrypted_key[^>]*>[0-9a-f]+<\/user_encrypted_key>/, '')));
+    const e = await caught(
+      unbundleCase(bundle, dest, user.keyPem, xml.replace(/<user_encrypted_key[^>]*>[0-9a-f]+<\/user_encrypted_key>/, '')),
+    );
     expect(e).toBeInstanceOf(ManifestError);
     expect((e as ManifestError).field).toBe('manifest/image/user_encrypted_key');
     expect(listDir(dest)).toEqual([]);

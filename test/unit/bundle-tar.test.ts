@@ -155,7 +155,13 @@ describe('tar headers', () => {
       typeflag: 'S',
       uname: 'root',
       gname: 'root',
-      sparse: { realSize: real, map: [{ offset: 9 * GIB, numbytes: 5 }, { offset: real, numbytes: 0 }] },
+      sparse: {
+        realSize: real,
+        map: [
+          { offset: 9 * GIB, numbytes: 5 },
+          { offset: real, numbytes: 0 },
+        ],
+      },
     });
     const data = Buffer.alloc(TAR_BLOCK);
     data.write('hello');
@@ -176,7 +182,17 @@ describe('tar headers', () => {
     writeFileSync(join(dir, name), 'x');
     sh(`tar -c --owner 0 --group 0 --mtime=@0 -C '${dir}' -f '${dir}/long.tar' '${name}'`);
     const gnu = readFileSync(join(dir, 'long.tar'));
-    const ours = encodeHeader({ name, mode: statSync(join(dir, name)).mode & 0o7777, uid: 0, gid: 0, size: 1, mtime: 0, typeflag: '0', uname: 'root', gname: 'root' });
+    const ours = encodeHeader({
+      name,
+      mode: statSync(join(dir, name)).mode & 0o7777,
+      uid: 0,
+      gid: 0,
+      size: 1,
+      mtime: 0,
+      typeflag: '0',
+      uname: 'root',
+      gname: 'root',
+    });
     expect(ours.equals(gnu.subarray(0, ours.length))).toBe(true);
   });
 });

@@ -97,7 +97,12 @@ describe('parseChatCommand', () => {
       regions: ['us-west-2', 'eu-west-1'],
       reboot: false,
     });
-    expect(parseChatCommand('bake --reboot web --regions=us-west-2')).toEqual({ kind: 'bake', family: 'web', regions: ['us-west-2'], reboot: true });
+    expect(parseChatCommand('bake --reboot web --regions=us-west-2')).toEqual({
+      kind: 'bake',
+      family: 'web',
+      regions: ['us-west-2'],
+      reboot: true,
+    });
     expect(parseChatCommand('bake web —no-reboot')).toEqual({ kind: 'bake', family: 'web', reboot: false });
   });
 

@@ -20,7 +20,20 @@ function fakeStore(record?: Partial<ChatOpsRecord>): { store: ChatOpsStore; save
   let current: ChatOpsRecord | undefined =
     record === undefined
       ? undefined
-      : { buildId: RUN_ID, kind: 'retention', family: 'web', responseUrl: 'https://hooks.slack.com/x', command: '/ami', userId: 'U1', channelId: 'C1', teamId: 'T1', createdAt: '', posts: 0, posted: [], ...record };
+      : {
+          buildId: RUN_ID,
+          kind: 'retention',
+          family: 'web',
+          responseUrl: 'https://hooks.slack.com/x',
+          command: '/ami',
+          userId: 'U1',
+          channelId: 'C1',
+          teamId: 'T1',
+          createdAt: '',
+          posts: 0,
+          posted: [],
+          ...record,
+        };
   let gets = 0;
   const store = {
     get: async () => {
@@ -65,7 +78,8 @@ function deps(store: ChatOpsStore, plans: Plans | 'missing', status = 200): Noti
       getPlan: async (runId: string, region: string) => {
         reads.push(`${runId}/${region}`);
         const p = plans === 'missing' ? undefined : plans[region];
-        if (p === undefined) throw new UnexpectedResponseError(`The retention plan retention/runs/${runId}/${region}/plan.json is missing or unreadable`);
+        if (p === undefined)
+          throw new UnexpectedResponseError(`The retention plan retention/runs/${runId}/${region}/plan.json is missing or unreadable`);
         return p;
       },
     },
@@ -77,7 +91,11 @@ function deps(store: ChatOpsStore, plans: Plans | 'missing', status = 200): Noti
 }
 
 /** The event report-retention publishes, parsed as notify-slack's handler parses it. */
-function retentionEvent(dryRun: boolean, runs: RegionRun[], trigger: Record<string, string> = { type: 'chatops', actor: 'U1 (alice)', channel: 'C1' }) {
+function retentionEvent(
+  dryRun: boolean,
+  runs: RegionRun[],
+  trigger: Record<string, string> = { type: 'chatops', actor: 'U1 (alice)', channel: 'C1' },
+) {
   const report = retentionReport(RUN_ID, 'web', dryRun, runs, { DescribeImages: 4 }, 0);
   return FactoryEventSchema.parse({
     version: '0',
@@ -92,7 +110,8 @@ function retentionEvent(dryRun: boolean, runs: RegionRun[], trigger: Record<stri
   });
 }
 
-const body = (d: { bodies: string[] }, i = 0): SlackMessage & { replace_original?: boolean } => JSON.parse(d.bodies[i] ?? '{}') as SlackMessage;
+const body = (d: { bodies: string[] }, i = 0): SlackMessage & { replace_original?: boolean } =>
+  JSON.parse(d.bodies[i] ?? '{}') as SlackMessage;
 
 function checkLimits(m: SlackMessage): void {
   expect(m.blocks.length).toBeLessThanOrEqual(SLACK_LIMITS.blocks);
@@ -160,7 +179,10 @@ describe('notify-slack: retention runs started from Slack', () => {
 
   it('does list a bounded number of rows and count the rest when the plan is large', async () => {
     const s = fakeStore({});
-    const big = planOf(EAST, [...entries(EAST, Array<Action>(300).fill('keep')), ...entries(EAST, Array<Action>(700).fill('deregister'), 1000)]);
+    const big = planOf(EAST, [
+      ...entries(EAST, Array<Action>(300).fill('keep')),
+      ...entries(EAST, Array<Action>(700).fill('deregister'), 1000),
+    ]);
     const d = deps(s.store, { [EAST]: big });
     expect(await notifySlack(d, retentionEvent(true, [{ region: EAST, status: 'planned', plan: big, results: [] }]))).toBe('posted');
     const m = body(d);
@@ -172,7 +194,9 @@ describe('notify-slack: retention runs started from Slack', () => {
     expect(rows.length).toBeGreaterThan(10);
     expect(rows.every((r) => r.startsWith('deregister'))).toBe(true);
     const note = m.blocks.flatMap((b) => (b.type === 'context' ? b.elements.map((e) => e.text) : [])).find((t) => t.includes('more'));
-    expect(note).toBe(`…and ${1000 - rows.length} more rows not listed (${700 - rows.length} deregister, 300 keep); the counts per region above cover every image.`);
+    expect(note).toBe(
+      `…and ${1000 - rows.length} more rows not listed (${700 - rows.length} deregister, 300 keep); the counts per region above cover every image.`,
+    );
     expect(m.text).toMatch(/us-east-1: 1000 images — 700 deregister, 300 keep/);
   });
 
@@ -188,13 +212,18 @@ describe('notify-slack: retention runs started from Slack', () => {
   it('does skip runs not started from Slack without reading the ChatOps store', async () => {
     const s = fakeStore({});
     const d = deps(s.store, { [EAST]: eastPlan });
-    const event = retentionEvent(false, [{ region: EAST, status: 'applied', plan: eastPlan, results: [] }], { type: 'schedule', eventId: 'e-1' });
+    const event = retentionEvent(false, [{ region: EAST, status: 'applied', plan: eastPlan, results: [] }], {
+      type: 'schedule',
+      eventId: 'e-1',
+    });
     expect(await notifySlack(d, event)).toBe('no-record');
     expect(s.gets()).toBe(0);
     expect(d.bodies).toEqual([]);
     // A chatops run whose record is gone is skipped too.
     const none = deps(fakeStore().store, { [EAST]: eastPlan });
-    expect(await notifySlack(none, retentionEvent(true, [{ region: EAST, status: 'planned', plan: eastPlan, results: [] }]))).toBe('no-record');
+    expect(await notifySlack(none, retentionEvent(true, [{ region: EAST, status: 'planned', plan: eastPlan, results: [] }]))).toBe(
+      'no-record',
+    );
     expect(none.bodies).toEqual([]);
   });
 
@@ -210,7 +239,9 @@ describe('notify-slack: retention runs started from Slack', () => {
   it('does throw on a server error so EventBridge retries, recording nothing', async () => {
     const s = fakeStore({});
     const d = deps(s.store, { [EAST]: eastPlan }, 502);
-    await expect(notifySlack(d, retentionEvent(true, [{ region: EAST, status: 'planned', plan: eastPlan, results: [] }]))).rejects.toMatchObject({
+    await expect(
+      notifySlack(d, retentionEvent(true, [{ region: EAST, status: 'planned', plan: eastPlan, results: [] }])),
+    ).rejects.toMatchObject({
       name: 'SlackPostError',
       message: expect.stringContaining(`retention run ${RUN_ID}`),
     });

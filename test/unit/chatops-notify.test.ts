@@ -8,7 +8,18 @@ function fakeStore(record?: Partial<ChatOpsRecord>): { store: ChatOpsStore; save
   let current: ChatOpsRecord | undefined =
     record === undefined
       ? undefined
-      : { buildId: BUILD_ID, family: 'web', responseUrl: 'https://hooks.slack.com/x', userId: 'U1', channelId: 'C1', teamId: 'T1', createdAt: '', posts: 0, posted: [], ...record };
+      : {
+          buildId: BUILD_ID,
+          family: 'web',
+          responseUrl: 'https://hooks.slack.com/x',
+          userId: 'U1',
+          channelId: 'C1',
+          teamId: 'T1',
+          createdAt: '',
+          posts: 0,
+          posted: [],
+          ...record,
+        };
   const store = {
     get: async () => current,
     put: async (r: ChatOpsRecord) => {
@@ -31,7 +42,11 @@ const final: FactoryEvent = {
     ],
   },
 };
-const progress = (region: string): FactoryEvent => ({ source: 'ami-factory', 'detail-type': 'ImageCopied', detail: { buildId: BUILD_ID, family: 'web', region, imageId: 'ami-0000000000000000b' } });
+const progress = (region: string): FactoryEvent => ({
+  source: 'ami-factory',
+  'detail-type': 'ImageCopied',
+  detail: { buildId: BUILD_ID, family: 'web', region, imageId: 'ami-0000000000000000b' },
+});
 
 function deps(store: ChatOpsStore, status = 200): NotifyDeps & { bodies: string[] } {
   const bodies: string[] = [];

@@ -83,7 +83,13 @@ describe('Slack replies', () => {
       regions: [
         { region: 'us-east-1', status: 'succeeded', imageId: 'ami-0123456789abcdef0' },
         { region: 'us-west-2', status: 'succeeded', imageId: 'ami-0123456789abcdef1' },
-        { region: 'eu-west-1', status: 'failed', imageId: null, error: 'ImageFailedError', cause: 'KMS key <alias/x> disabled\n  at copy (copy.ts:1)' },
+        {
+          region: 'eu-west-1',
+          status: 'failed',
+          imageId: null,
+          error: 'ImageFailedError',
+          cause: 'KMS key <alias/x> disabled\n  at copy (copy.ts:1)',
+        },
       ],
     });
     // Assess
@@ -98,7 +104,12 @@ describe('Slack replies', () => {
   });
 
   it('does show progress when the outcome is not final yet', () => {
-    const m = buildReportReply({ outcome: 'Running', buildId: 'b1234567-aaaa', family: 'web', regions: [{ region: 'us-west-2', status: 'pending' }] });
+    const m = buildReportReply({
+      outcome: 'Running',
+      buildId: 'b1234567-aaaa',
+      family: 'web',
+      regions: [{ region: 'us-west-2', status: 'pending' }],
+    });
     expect(texts(m).join('\n')).toContain(':hourglass_flowing_sand: *Build of web in progress*');
     expect(texts(m).join('\n')).toContain('us-west-2 pending');
   });
@@ -160,7 +171,14 @@ describe('Slack replies', () => {
       'web',
       [
         { imageId: 'ami-0123456789abcdef0', region: 'us-east-1', name: 'web-a', ageDays: 3.7, state: 'available' },
-        { imageId: 'ami-0123456789abcdef1', region: 'us-east-1', name: 'web-b', ageDays: 200, state: 'disabled', deprecationTime: '2026-06-01T00:00:00Z' },
+        {
+          imageId: 'ami-0123456789abcdef1',
+          region: 'us-east-1',
+          name: 'web-b',
+          ageDays: 200,
+          state: 'disabled',
+          deprecationTime: '2026-06-01T00:00:00Z',
+        },
       ],
       'us-east-1',
     );
@@ -178,7 +196,10 @@ describe('Slack replies', () => {
 
   it('does pack lines into sections no longer than the limit when lines are long', () => {
     // Act
-    const blocks = packLines(Array.from({ length: 10 }, () => 'x'.repeat(2000)), 5);
+    const blocks = packLines(
+      Array.from({ length: 10 }, () => 'x'.repeat(2000)),
+      5,
+    );
     // Assess
     expect(blocks).toHaveLength(5);
     expect(blocks[4]).toEqual({ type: 'context', elements: [{ type: 'mrkdwn', text: '…and 6 more' }] });

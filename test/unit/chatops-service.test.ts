@@ -32,7 +32,10 @@ const ec2 = mockClient(EC2Client);
 const s3 = mockClient(S3Client);
 
 const doc = parse(readFileSync('factory.config.yml', 'utf8')) as { families: Record<string, Record<string, unknown>> };
-doc.families.web = { ...doc.families.web, chatops: { bake: { users: [BAKER] }, share: { users: [BAKER] }, list: { users: [BAKER] }, expireApply: { users: [BAKER] } } };
+doc.families.web = {
+  ...doc.families.web,
+  chatops: { bake: { users: [BAKER] }, share: { users: [BAKER] }, list: { users: [BAKER] }, expireApply: { users: [BAKER] } },
+};
 const config = parseFactoryConfig(stringify(doc));
 
 function deps(): ChatOpsDeps {
@@ -62,8 +65,14 @@ function request(text: string, user = BAKER, secret = SECRET): Parameters<typeof
     response_url: 'https://hooks.slack.com/commands/T0TEAM/1/abc',
     trigger_id: 't-1',
   }).toString();
-  const headers = Object.fromEntries(Object.entries(slackRequestHeaders(secret, body, NOW.getTime())).map(([k, v]) => [k.toLowerCase(), v]));
-  return { headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: Buffer.from(body).toString('base64'), isBase64Encoded: true };
+  const headers = Object.fromEntries(
+    Object.entries(slackRequestHeaders(secret, body, NOW.getTime())).map(([k, v]) => [k.toLowerCase(), v]),
+  );
+  return {
+    headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+    body: Buffer.from(body).toString('base64'),
+    isBase64Encoded: true,
+  };
 }
 
 async function reply(text: string, user = BAKER): Promise<SlackMessage> {
@@ -88,7 +97,9 @@ describe('slack-command', () => {
     ec2.reset();
     s3.reset();
     s3.on(PutObjectCommand).resolves({});
-    sfn.on(StartExecutionCommand).callsFake((i: { name: string }) => ({ executionArn: `${SM.replace(':stateMachine:', ':execution:')}:${i.name}`, startDate: NOW }));
+    sfn
+      .on(StartExecutionCommand)
+      .callsFake((i: { name: string }) => ({ executionArn: `${SM.replace(':stateMachine:', ':execution:')}:${i.name}`, startDate: NOW }));
   });
 
   it('does answer 401 and change nothing when the signature does not verify', async () => {
@@ -127,11 +138,20 @@ describe('slack-command', () => {
     expect(m.text).toContain(BUILD_ID);
     expect(m.text).toMatch(/us-east-1, us-west-2/);
     const started = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}') as Record<string, unknown>;
-    expect(started).toMatchObject({ buildId: BUILD_ID, copies: [{ region: 'us-west-2' }], source: { noReboot: true }, trigger: { type: 'chatops', actor: `${BAKER} (alice)`, channel: 'C0PLATFORM' } });
+    expect(started).toMatchObject({
+      buildId: BUILD_ID,
+      copies: [{ region: 'us-west-2' }],
+      source: { noReboot: true },
+      trigger: { type: 'chatops', actor: `${BAKER} (alice)`, channel: 'C0PLATFORM' },
+    });
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: `web-${BUILD_ID}`, stateMachineArn: SM });
     const put = s3.commandCalls(PutObjectCommand)[0]?.args[0].input;
     expect(put?.Key).toBe(`chatops/${BUILD_ID}.json`);
-    expect(JSON.parse(String(put?.Body))).toMatchObject({ responseUrl: 'https://hooks.slack.com/commands/T0TEAM/1/abc', userId: BAKER, posts: 0 });
+    expect(JSON.parse(String(put?.Body))).toMatchObject({
+      responseUrl: 'https://hooks.slack.com/commands/T0TEAM/1/abc',
+      userId: BAKER,
+      posts: 0,
+    });
   });
 
   it('does explain a bad command with its usage, never a stack trace', async () => {
@@ -151,14 +171,29 @@ describe('slack-command', () => {
 
   it('does report the status of a build by its id', async () => {
     const arn = `${SM.replace(':stateMachine:', ':execution:')}:web-${BUILD_ID}`;
-    sfn.on(ListExecutionsCommand).resolves({ executions: [{ executionArn: arn, name: `web-${BUILD_ID}`, stateMachineArn: SM, status: 'SUCCEEDED', startDate: NOW }] });
+    sfn
+      .on(ListExecutionsCommand)
+      .resolves({ executions: [{ executionArn: arn, name: `web-${BUILD_ID}`, stateMachineArn: SM, status: 'SUCCEEDED', startDate: NOW }] });
     sfn.on(DescribeExecutionCommand).resolves({
       executionArn: arn,
       stateMachineArn: SM,
       status: 'SUCCEEDED',
       startDate: NOW,
-      input: JSON.stringify({ ...config.families.web, buildId: BUILD_ID, family: 'web', requestedAt: NOW.toISOString(), region: 'us-east-1', source: { type: 'instance', tags: { Role: 'web' } }, trigger: { type: 'cli' }, copies: [] }),
-      output: JSON.stringify({ outcome: 'BuildSucceeded', imageName: 'web-x', regions: [{ region: 'us-east-1', status: 'succeeded', imageId: 'ami-0123456789abcdef0' }] }),
+      input: JSON.stringify({
+        ...config.families.web,
+        buildId: BUILD_ID,
+        family: 'web',
+        requestedAt: NOW.toISOString(),
+        region: 'us-east-1',
+        source: { type: 'instance', tags: { Role: 'web' } },
+        trigger: { type: 'cli' },
+        copies: [],
+      }),
+      output: JSON.stringify({
+        outcome: 'BuildSucceeded',
+        imageName: 'web-x',
+        regions: [{ region: 'us-east-1', status: 'succeeded', imageId: 'ami-0123456789abcdef0' }],
+      }),
     });
     const m = await reply(`status ${BUILD_ID}`);
     expect(m.text).toMatch(/Build of web succeeded/);
@@ -180,13 +215,18 @@ describe('slack-command', () => {
     expect(m.text).toContain('ami-0000000000000000a');
     expect(ec2).toHaveReceivedCommandWith(DescribeImagesCommand, {
       Owners: ['self'],
-      Filters: [{ Name: 'tag:ami-factory:family', Values: ['web'] }, { Name: 'tag:ami-factory:managed', Values: ['true'] }],
+      Filters: [
+        { Name: 'tag:ami-factory:family', Values: ['web'] },
+        { Name: 'tag:ami-factory:managed', Values: ['true'] },
+      ],
     });
   });
 
   function startedRetention(): { stateMachineArn: string | undefined; name: string | undefined; input: unknown } | undefined {
     const call = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
-    return call === undefined ? undefined : { stateMachineArn: call.stateMachineArn, name: call.name, input: JSON.parse(call.input ?? '{}') };
+    return call === undefined
+      ? undefined
+      : { stateMachineArn: call.stateMachineArn, name: call.name, input: JSON.parse(call.input ?? '{}') };
   }
 
   it('does start a dry-run retention run for expire, record the response_url, and acknowledge ephemerally', async () => {
@@ -210,7 +250,14 @@ describe('slack-command', () => {
     });
     const put = s3.commandCalls(PutObjectCommand)[0]?.args[0].input;
     expect(put?.Key).toBe(`chatops/${BUILD_ID}.json`);
-    expect(JSON.parse(String(put?.Body))).toMatchObject({ buildId: BUILD_ID, kind: 'retention', family: 'web', responseUrl: 'https://hooks.slack.com/commands/T0TEAM/1/abc', command: '/ami', posts: 0 });
+    expect(JSON.parse(String(put?.Body))).toMatchObject({
+      buildId: BUILD_ID,
+      kind: 'retention',
+      family: 'web',
+      responseUrl: 'https://hooks.slack.com/commands/T0TEAM/1/abc',
+      command: '/ami',
+      posts: 0,
+    });
     // The plan is made by the state machine (with in-use checks), not in the request path.
     expect(ec2).not.toHaveReceivedAnyCommand();
   });
@@ -262,11 +309,16 @@ describe('slack-command', () => {
     const m = await reply('share ami-0000000000000000a --account 999988887777');
     expect(m.response_type).toBe('in_channel');
     expect(m.text).toMatch(/Shared ami-0000000000000000a \(web, us-east-1\) with account 999988887777/);
-    expect(ec2).toHaveReceivedCommandWith(ModifyImageAttributeCommand, { ImageId: 'ami-0000000000000000a', LaunchPermission: { Add: [{ UserId: '999988887777' }] } });
+    expect(ec2).toHaveReceivedCommandWith(ModifyImageAttributeCommand, {
+      ImageId: 'ami-0000000000000000a',
+      LaunchPermission: { Add: [{ UserId: '999988887777' }] },
+    });
   });
 
   it('does refuse to share an image the factory does not manage', async () => {
-    ec2.on(DescribeImagesCommand).resolves({ Images: [{ ...managedImage('ami-0000000000000000a', '2026-11-01T00:00:00Z'), Tags: [] }] as never });
+    ec2
+      .on(DescribeImagesCommand)
+      .resolves({ Images: [{ ...managedImage('ami-0000000000000000a', '2026-11-01T00:00:00Z'), Tags: [] }] as never });
     const m = await reply('share ami-0000000000000000a --account 999988887777');
     expect(m.text).toMatch(/not an image this factory manages/);
     expect(ec2).not.toHaveReceivedCommand(ModifyImageAttributeCommand);

@@ -38,14 +38,17 @@ describe('factory config', () => {
   });
 
   it('checks that every family makes a valid build request', () => {
-    const text = 'families:\n  web:\n    region: us-east-1\n    source: { type: instance, instanceId: i-0123456789abcdef0 }\n    copies: [{ region: us-east-1 }]\n';
+    const text =
+      'families:\n  web:\n    region: us-east-1\n    source: { type: instance, instanceId: i-0123456789abcdef0 }\n    copies: [{ region: us-east-1 }]\n';
     expect(() => parseFactoryConfig(text, 'c.yml')).toThrow(/families\.web\.copies: copies must not include the build region/);
   });
 
   it('names the file, path and problem of a bad config', () => {
     const text = 'families:\n  web:\n    region: us-east-1\n    source: { type: instance }\n    reboot: maybe\n';
     expect(() => parseFactoryConfig(text, 'my.yml')).toThrow(ConfigFileError);
-    expect(() => parseFactoryConfig(text, 'my.yml')).toThrow(/my\.yml is invalid.*families\.web\.source.*exactly one.*families\.web\.reboot/s);
+    expect(() => parseFactoryConfig(text, 'my.yml')).toThrow(
+      /my\.yml is invalid.*families\.web\.source.*exactly one.*families\.web\.reboot/s,
+    );
   });
 
   it('refuses YAML that does not parse and unknown families', () => {

@@ -56,7 +56,10 @@ describe('cleanupBuildImages', () => {
           ImageId: 'ami-0000000000000000a',
           Name: NAME,
           State: 'failed',
-          Tags: [{ Key: 'ami-factory:managed', Value: 'true' }, { Key: 'ami-factory:build-id', Value: BUILD_ID }],
+          Tags: [
+            { Key: 'ami-factory:managed', Value: 'true' },
+            { Key: 'ami-factory:build-id', Value: BUILD_ID },
+          ],
           BlockDeviceMappings: [{ Ebs: { SnapshotId: 'snap-0000000000000000a' } }, { Ebs: { SnapshotId: 'snap-0000000000000000b' } }],
         },
         { ImageId: 'ami-0000000000000000b', Name: NAME, State: 'available', Tags: [] },
@@ -64,7 +67,11 @@ describe('cleanupBuildImages', () => {
     });
     ec2.on(DeleteSnapshotCommand, { SnapshotId: 'snap-0000000000000000b' }).rejects(awsError('InvalidSnapshot.InUse'));
     const r = await cleanupBuildImages(client(), buildRequest());
-    expect(r).toEqual({ deregistered: ['ami-0000000000000000a'], deletedSnapshots: ['snap-0000000000000000a'], skipped: ['ami-0000000000000000b'] });
+    expect(r).toEqual({
+      deregistered: ['ami-0000000000000000a'],
+      deletedSnapshots: ['snap-0000000000000000a'],
+      skipped: ['ami-0000000000000000b'],
+    });
     expect(ec2).toHaveReceivedCommandTimes(DeregisterImageCommand, 1);
     expect(ec2).toHaveReceivedCommandWith(DeregisterImageCommand, { ImageId: 'ami-0000000000000000a' });
   });

@@ -26,7 +26,10 @@ describe('buildIdShort', () => {
 describe('factoryTags', () => {
   it('carries every DESIGN.md tag and records the reboot choice', () => {
     const tags = Object.fromEntries(
-      factoryTags({ family: 'web', buildId: 'b-12345678', source: 'i-1', createdAt: '2026-11-23T00:00:00Z', noReboot: true }).map((t) => [t.Key, t.Value]),
+      factoryTags({ family: 'web', buildId: 'b-12345678', source: 'i-1', createdAt: '2026-11-23T00:00:00Z', noReboot: true }).map((t) => [
+        t.Key,
+        t.Value,
+      ]),
     );
     expect(tags).toEqual({
       'ami-factory:managed': 'true',
@@ -39,7 +42,15 @@ describe('factoryTags', () => {
   });
 
   it('lets later lists win when merged', () => {
-    expect(mergeTags([{ Key: 'a', Value: '1' }], [{ Key: 'a', Value: '2' }, { Key: 'b', Value: '3' }])).toEqual([
+    expect(
+      mergeTags(
+        [{ Key: 'a', Value: '1' }],
+        [
+          { Key: 'a', Value: '2' },
+          { Key: 'b', Value: '3' },
+        ],
+      ),
+    ).toEqual([
       { Key: 'a', Value: '2' },
       { Key: 'b', Value: '3' },
     ]);

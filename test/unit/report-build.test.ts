@@ -7,9 +7,11 @@ const events = mockClient(EventBridgeClient);
 const home = { imageId: IMAGE_ID, imageName: 'web-x', created: true };
 
 function published(): { type: string | undefined; detail: Record<string, unknown> }[] {
-  return events.commandCalls(PutEventsCommand).flatMap((c) =>
-    (c.args[0].input.Entries ?? []).map((e) => ({ type: e.DetailType, detail: JSON.parse(e.Detail ?? '{}') as Record<string, unknown> })),
-  );
+  return events
+    .commandCalls(PutEventsCommand)
+    .flatMap((c) =>
+      (c.args[0].input.Entries ?? []).map((e) => ({ type: e.DetailType, detail: JSON.parse(e.Detail ?? '{}') as Record<string, unknown> })),
+    );
 }
 
 describe('report-build handler', () => {
@@ -19,10 +21,17 @@ describe('report-build handler', () => {
   });
 
   it('reports BuildSucceeded when every region succeeded', async () => {
-    const out = await handler({ request: buildRequest(), home, copies: [{ region: 'eu-west-1', status: 'succeeded', imageId: 'ami-0000000000000000e' }] }, lambdaContext);
+    const out = await handler(
+      { request: buildRequest(), home, copies: [{ region: 'eu-west-1', status: 'succeeded', imageId: 'ami-0000000000000000e' }] },
+      lambdaContext,
+    );
     expect(out.outcome).toBe('BuildSucceeded');
-    expect(published()).toEqual([{ type: 'BuildSucceeded', detail: expect.objectContaining({ family: 'web', regions: expect.any(Array) }) }]);
-    expect(events).toHaveReceivedCommandWith(PutEventsCommand, { Entries: [expect.objectContaining({ Source: 'ami-factory', EventBusName: 'ami-factory' })] });
+    expect(published()).toEqual([
+      { type: 'BuildSucceeded', detail: expect.objectContaining({ family: 'web', regions: expect.any(Array) }) },
+    ]);
+    expect(events).toHaveReceivedCommandWith(PutEventsCommand, {
+      Entries: [expect.objectContaining({ Source: 'ami-factory', EventBusName: 'ami-factory' })],
+    });
   });
 
   it('reports BuildPartiallySucceeded with the failed region and its reason', async () => {
@@ -36,7 +45,10 @@ describe('report-build handler', () => {
   });
 
   it('reports BuildFailed with the error of the build region', async () => {
-    const out = await handler({ request: buildRequest(), home: null, error: { Error: 'AmbiguousSourceError', Cause: 'two match' } }, lambdaContext);
+    const out = await handler(
+      { request: buildRequest(), home: null, error: { Error: 'AmbiguousSourceError', Cause: 'two match' } },
+      lambdaContext,
+    );
     expect(out.outcome).toBe('BuildFailed');
     expect(published()[0]?.type).toBe('BuildFailed');
     expect(out.regions[0]).toMatchObject({ region: 'us-east-1', status: 'failed', error: 'AmbiguousSourceError', cause: 'two match' });
@@ -44,6 +56,8 @@ describe('report-build handler', () => {
 
   it('fails loudly when EventBridge refuses the event', async () => {
     events.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'boom' }] });
-    await expect(handler({ request: buildRequest(), home, copies: [] }, lambdaContext)).rejects.toMatchObject({ name: 'EventPublishError' });
+    await expect(handler({ request: buildRequest(), home, copies: [] }, lambdaContext)).rejects.toMatchObject({
+      name: 'EventPublishError',
+    });
   });
 });

@@ -9,10 +9,18 @@ const T = new Date('2026-11-23T04:00:00Z');
 
 function running(list: { name: string; startMs: number; family: string; dryRun: boolean }[]): void {
   sfn.on(ListExecutionsCommand).resolves({
-    executions: list.map((e) => ({ executionArn: exec(e.name), stateMachineArn: SM, name: e.name, status: 'RUNNING', startDate: new Date(T.getTime() + e.startMs) })),
+    executions: list.map((e) => ({
+      executionArn: exec(e.name),
+      stateMachineArn: SM,
+      name: e.name,
+      status: 'RUNNING',
+      startDate: new Date(T.getTime() + e.startMs),
+    })),
   });
   for (const e of list) {
-    sfn.on(DescribeExecutionCommand, { executionArn: exec(e.name) }).resolves({ status: 'RUNNING', input: JSON.stringify({ family: e.family, dryRun: e.dryRun }) } as never);
+    sfn
+      .on(DescribeExecutionCommand, { executionArn: exec(e.name) })
+      .resolves({ status: 'RUNNING', input: JSON.stringify({ family: e.family, dryRun: e.dryRun }) } as never);
   }
 }
 

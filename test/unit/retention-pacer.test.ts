@@ -1,4 +1,10 @@
-import { Ec2Pacer, MAX_THROTTLE_RETRIES, TokenBucket, tokenBucketLowerBoundSeconds, type Clock } from '../../functions/lib/retention/pacer.js';
+import {
+  Ec2Pacer,
+  MAX_THROTTLE_RETRIES,
+  TokenBucket,
+  tokenBucketLowerBoundSeconds,
+  type Clock,
+} from '../../functions/lib/retention/pacer.js';
 import { awsError } from '../fixtures.js';
 import { throttleClass } from '../../functions/lib/ec2/throttling.js';
 
@@ -83,7 +89,9 @@ describe('Ec2Pacer', () => {
 
   it('gives up after the retry limit and passes other errors through at once', async () => {
     const pacer = new Ec2Pacer(fakeClock(), {}, () => 0);
-    await expect(pacer.run('DeregisterImage', () => Promise.reject(awsError('RequestLimitExceeded')))).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
+    await expect(pacer.run('DeregisterImage', () => Promise.reject(awsError('RequestLimitExceeded')))).rejects.toMatchObject({
+      name: 'RequestLimitExceeded',
+    });
     expect(pacer.stats.calls.DeregisterImage).toBe(MAX_THROTTLE_RETRIES + 1);
     let calls = 0;
     await expect(

@@ -27,7 +27,19 @@ const policyArb: fc.Arbitrary<RetentionPolicy> = fc.record({
   excludeTags: fc.constant({ 'ami-factory:keep': 'true' }),
 });
 
-type Spec = { n: number; region: string; ageDays: number; owner: string; managed: boolean; family: string; state: string; keep: boolean; disabledDaysAgo: number | null; protected: boolean; inUse: boolean };
+type Spec = {
+  n: number;
+  region: string;
+  ageDays: number;
+  owner: string;
+  managed: boolean;
+  family: string;
+  state: string;
+  keep: boolean;
+  disabledDaysAgo: number | null;
+  protected: boolean;
+  inUse: boolean;
+};
 
 function build(specs: Spec[]): { images: InventoryImage[]; inUse: Map<string, string[]>; spec: Map<string, Spec> } {
   const images: InventoryImage[] = [];
@@ -48,7 +60,9 @@ function build(specs: Spec[]): { images: InventoryImage[]; inUse: Map<string, st
       state: s.state,
       tags,
       deregistrationProtection: s.protected,
-      ...(s.state === 'disabled' && s.disabledDaysAgo !== null ? { disabledAt: new Date(NOW.getTime() - s.disabledDaysAgo * DAY).toISOString() } : {}),
+      ...(s.state === 'disabled' && s.disabledDaysAgo !== null
+        ? { disabledAt: new Date(NOW.getTime() - s.disabledDaysAgo * DAY).toISOString() }
+        : {}),
     });
     if (s.inUse) inUse.set(id, ['instance i-0']);
     spec.set(id, s);
@@ -137,9 +151,45 @@ describe('planRetention (examples)', () => {
   const policy: RetentionPolicy = { keepNewest: 1, maxAgeDays: 30, disableGraceDays: 7, excludeTags: { 'ami-factory:keep': 'true' } };
   it('keeps the newest, disables the expired, reports what uses an image', () => {
     const { images, inUse } = build([
-      { n: 3, region: 'us-east-1', ageDays: 100, owner: ACCOUNT, managed: true, family: 'web', state: 'available', keep: false, disabledDaysAgo: null, protected: false, inUse: false },
-      { n: 2, region: 'us-east-1', ageDays: 90, owner: ACCOUNT, managed: true, family: 'web', state: 'available', keep: false, disabledDaysAgo: null, protected: false, inUse: true },
-      { n: 1, region: 'us-east-1', ageDays: 2, owner: ACCOUNT, managed: true, family: 'web', state: 'available', keep: false, disabledDaysAgo: null, protected: false, inUse: false },
+      {
+        n: 3,
+        region: 'us-east-1',
+        ageDays: 100,
+        owner: ACCOUNT,
+        managed: true,
+        family: 'web',
+        state: 'available',
+        keep: false,
+        disabledDaysAgo: null,
+        protected: false,
+        inUse: false,
+      },
+      {
+        n: 2,
+        region: 'us-east-1',
+        ageDays: 90,
+        owner: ACCOUNT,
+        managed: true,
+        family: 'web',
+        state: 'available',
+        keep: false,
+        disabledDaysAgo: null,
+        protected: false,
+        inUse: true,
+      },
+      {
+        n: 1,
+        region: 'us-east-1',
+        ageDays: 2,
+        owner: ACCOUNT,
+        managed: true,
+        family: 'web',
+        state: 'available',
+        keep: false,
+        disabledDaysAgo: null,
+        protected: false,
+        inUse: false,
+      },
     ]);
     const plan = planRetention('web', images, inUse, policy, ACCOUNT, NOW);
     expect(plan.map((e) => [e.name, e.action, e.reason])).toEqual([

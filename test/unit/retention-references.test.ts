@@ -29,15 +29,21 @@ describe('findImageReferences', () => {
   const find = (ids: string[]) => findImageReferences(ec2 as unknown as EC2Client, asg as unknown as AutoScalingClient, ids);
 
   it('finds instances, launch template versions ($Default, $Latest, pinned), launch configurations and EC2 references', async () => {
-    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-1', ImageId: A, State: { Name: 'stopped' } }] }] });
+    ec2
+      .on(DescribeInstancesCommand)
+      .resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-1', ImageId: A, State: { Name: 'stopped' } }] }] });
     asg.on(DescribeAutoScalingGroupsCommand).resolves({
       AutoScalingGroups: [
         { AutoScalingGroupName: 'web', LaunchTemplate: { LaunchTemplateId: 'lt-1', Version: '2' } } as never,
         { AutoScalingGroupName: 'legacy', LaunchConfigurationName: 'lc-old' } as never,
       ],
     });
-    asg.on(DescribeLaunchConfigurationsCommand).resolves({ LaunchConfigurations: [{ LaunchConfigurationName: 'lc-old', ImageId: D } as never] });
-    ec2.on(DescribeLaunchTemplatesCommand).resolves({ LaunchTemplates: [{ LaunchTemplateId: 'lt-1', LaunchTemplateName: 'web', LatestVersionNumber: 5 }] });
+    asg
+      .on(DescribeLaunchConfigurationsCommand)
+      .resolves({ LaunchConfigurations: [{ LaunchConfigurationName: 'lc-old', ImageId: D } as never] });
+    ec2
+      .on(DescribeLaunchTemplatesCommand)
+      .resolves({ LaunchTemplates: [{ LaunchTemplateId: 'lt-1', LaunchTemplateName: 'web', LatestVersionNumber: 5 }] });
     ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({
       LaunchTemplateVersions: [
         { VersionNumber: 2, DefaultVersion: false, LaunchTemplateData: { ImageId: B } },
@@ -45,7 +51,9 @@ describe('findImageReferences', () => {
         { VersionNumber: 5, DefaultVersion: false, LaunchTemplateData: { ImageId: C } },
       ],
     });
-    ec2.on(DescribeImageReferencesCommand).resolves({ ImageReferences: [{ ImageId: E, ResourceType: 'ssm:Parameter', Arn: 'arn:aws:ssm:us-east-1:1:parameter/golden' }] });
+    ec2
+      .on(DescribeImageReferencesCommand)
+      .resolves({ ImageReferences: [{ ImageId: E, ResourceType: 'ssm:Parameter', Arn: 'arn:aws:ssm:us-east-1:1:parameter/golden' }] });
 
     const uses = await find([A, B, C, D, E, 'ami-0000000000000000f']);
 
@@ -55,14 +63,18 @@ describe('findImageReferences', () => {
     expect(uses.get(D)).toEqual(['launch configuration lc-old of Auto Scaling group legacy']);
     expect(uses.get(E)).toEqual(['ssm:Parameter arn:aws:ssm:us-east-1:1:parameter/golden']);
     expect(uses.has('ami-0000000000000000f')).toBe(false);
-    expect(ec2).toHaveReceivedCommandWith(DescribeLaunchTemplateVersionsCommand, { LaunchTemplateId: 'lt-1', Versions: ['$Default', '$Latest', '2'] });
+    expect(ec2).toHaveReceivedCommandWith(DescribeLaunchTemplateVersionsCommand, {
+      LaunchTemplateId: 'lt-1',
+      Versions: ['$Default', '$Latest', '2'],
+    });
   });
 
   it('asks DescribeImageReferences about at most 10 images per call', async () => {
     const ids = Array.from({ length: 23 }, (_, i) => `ami-${String(i).padStart(17, '0')}`);
     await find(ids);
     expect(ec2).toHaveReceivedCommandTimes(DescribeImageReferencesCommand, 3);
-    for (const call of ec2.commandCalls(DescribeImageReferencesCommand)) expect(call.args[0].input.ImageIds?.length).toBeLessThanOrEqual(10);
+    for (const call of ec2.commandCalls(DescribeImageReferencesCommand))
+      expect(call.args[0].input.ImageIds?.length).toBeLessThanOrEqual(10);
   });
 
   it('propagates errors: when in doubt nothing is retired', async () => {

@@ -13,15 +13,30 @@ const base = { runId: 'run-12345678', requestedAt: '2026-11-23T04:00:00Z', dryRu
 describe('retention policy in the factory config', () => {
   it('fills every family with the default policy', () => {
     const config = parseFactoryConfig(family(''));
-    expect(config.families.web?.retention).toEqual({ keepNewest: 3, maxAgeDays: 90, disableGraceDays: 7, excludeTags: { 'ami-factory:keep': 'true' }, deleteBundles: true });
+    expect(config.families.web?.retention).toEqual({
+      keepNewest: 3,
+      maxAgeDays: 90,
+      disableGraceDays: 7,
+      excludeTags: { 'ami-factory:keep': 'true' },
+      deleteBundles: true,
+    });
   });
 
   it('makes a self-contained request over every region of the family, or the regions asked for', () => {
-    const config = parseFactoryConfig(family('    retention: { keepNewest: 5, maxAgeDays: 120, deprecateAfterDays: 60, disableGraceDays: 0, excludeTags: { pin: "yes" } }'));
+    const config = parseFactoryConfig(
+      family('    retention: { keepNewest: 5, maxAgeDays: 120, deprecateAfterDays: 60, disableGraceDays: 0, excludeTags: { pin: "yes" } }'),
+    );
     const r = retentionRequestFor(config, 'web', base);
     expect(RetentionRequestSchema.parse(r)).toEqual(r);
     expect(r.regions).toEqual(['us-east-1', 'us-west-2', 'eu-west-1']);
-    expect(r.policy).toEqual({ keepNewest: 5, maxAgeDays: 120, deprecateAfterDays: 60, disableGraceDays: 0, excludeTags: { pin: 'yes' }, deleteBundles: true });
+    expect(r.policy).toEqual({
+      keepNewest: 5,
+      maxAgeDays: 120,
+      deprecateAfterDays: 60,
+      disableGraceDays: 0,
+      excludeTags: { pin: 'yes' },
+      deleteBundles: true,
+    });
     expect(retentionRequestFor(config, 'web', { ...base, regions: ['eu-west-1'] }).regions).toEqual(['eu-west-1']);
     expect(() => retentionRequestFor(config, 'web', { ...base, regions: ['ap-south-1'] })).toThrow(/no images in ap-south-1/);
     expect(() => retentionRequestFor(config, 'db', base)).toThrow(/Unknown family "db"/);

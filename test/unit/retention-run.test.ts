@@ -90,7 +90,9 @@ beforeEach(() => {
     if (text === undefined) throw awsError('NoSuchKey');
     return { Body: { transformToString: async () => text } };
   });
-  s3.on(ListObjectsV2Command).callsFake((input: { Prefix: string }) => ({ Contents: [...objects.keys()].filter((k) => k.startsWith(input.Prefix)).map((Key) => ({ Key })) }));
+  s3.on(ListObjectsV2Command).callsFake((input: { Prefix: string }) => ({
+    Contents: [...objects.keys()].filter((k) => k.startsWith(input.Prefix)).map((Key) => ({ Key })),
+  }));
   // DescribeImages answers from `world`, honouring image-id and tag:<key> filters.
   ec2.on(DescribeImagesCommand).callsFake((input: { Filters?: { Name: string; Values: string[] }[] }) => {
     const match = (i: Image): boolean =>
@@ -115,11 +117,22 @@ async function step(r: RetentionRequest, cursor = 0) {
 
 describe('retention: plan then apply', () => {
   it('lists images of the family that are not managed as kept, and never acts on them', async () => {
-    world = [image(1, 1), { ...image(2, 300), Tags: [{ Key: 'ami-factory:family', Value: 'web' }] }, image(3, 200, {}, { 'ami-factory:managed': 'false' })];
+    world = [
+      image(1, 1),
+      { ...image(2, 300), Tags: [{ Key: 'ami-factory:family', Value: 'web' }] },
+      image(3, 200, {}, { 'ami-factory:managed': 'false' }),
+    ];
     const plan = await planRegion(deps(), request(), NOW);
     expect(plan).toMatchObject({ images: 3, targets: 0, counts: { keep: 3 } });
-    const stored = JSON.parse(objects.get(planKey('run-00000001', 'us-east-1')) ?? '{}') as { entries: { imageId: string; reason: string }[] };
-    expect(stored.entries.filter((e) => e.reason === 'not managed').map((e) => e.imageId).sort()).toEqual([id(2), id(3)]);
+    const stored = JSON.parse(objects.get(planKey('run-00000001', 'us-east-1')) ?? '{}') as {
+      entries: { imageId: string; reason: string }[];
+    };
+    expect(
+      stored.entries
+        .filter((e) => e.reason === 'not managed')
+        .map((e) => e.imageId)
+        .sort(),
+    ).toEqual([id(2), id(3)]);
   });
 
   it('fails one image without failing the others, and publishes events only for what happened', async () => {
@@ -153,8 +166,15 @@ describe('retention: plan then apply', () => {
     await planRegion(deps(), r, NOW);
     // Between plan and action: 2 is tagged keep, 3 is deregistered by someone, 4 is launched,
     // 5 loses its managed tag (someone took it over).
-    world = [image(1, 1), image(2, 200, {}, { 'ami-factory:keep': 'true' }), image(4, 220), { ...image(5, 230), Tags: [{ Key: 'ami-factory:family', Value: 'web' }] }];
-    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-0abc', ImageId: id(4), State: { Name: 'running' } }] }] });
+    world = [
+      image(1, 1),
+      image(2, 200, {}, { 'ami-factory:keep': 'true' }),
+      image(4, 220),
+      { ...image(5, 230), Tags: [{ Key: 'ami-factory:family', Value: 'web' }] },
+    ];
+    ec2
+      .on(DescribeInstancesCommand)
+      .resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-0abc', ImageId: id(4), State: { Name: 'running' } }] }] });
 
     const out = await step(r);
 
@@ -162,7 +182,10 @@ describe('retention: plan then apply', () => {
     const by = new Map(out.results.map((x) => [x.imageId, x]));
     expect(by.get(id(2))).toMatchObject({ outcome: 'kept', reason: 'at action time: excluded (ami-factory:keep=true)' });
     expect(by.get(id(3))).toMatchObject({ outcome: 'already-done' });
-    expect(by.get(id(4))).toMatchObject({ outcome: 'kept', reason: expect.stringContaining('in use by instance i-0abc (running)') as string });
+    expect(by.get(id(4))).toMatchObject({
+      outcome: 'kept',
+      reason: expect.stringContaining('in use by instance i-0abc (running)') as string,
+    });
     expect(by.get(id(5))).toMatchObject({ outcome: 'kept', reason: 'at action time: not managed' });
   });
 
@@ -204,7 +227,9 @@ describe('retention: plan then apply', () => {
     world = [image(1, 1), image(2, 200)];
     const r = request();
     await planRegion(deps(), r, NOW);
-    ec2.on(DeregisterImageCommand).resolves({ Return: true, DeleteSnapshotResults: [{ SnapshotId: 'snap-00000000000000002', ReturnCode: 'success' }] });
+    ec2
+      .on(DeregisterImageCommand)
+      .resolves({ Return: true, DeleteSnapshotResults: [{ SnapshotId: 'snap-00000000000000002', ReturnCode: 'success' }] });
     ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: 'snap-00000000000000002', State: 'completed' }] });
     const out = await step(r);
     expect(out.results[0]).toMatchObject({
@@ -243,42 +268,56 @@ describe('retention: plan then apply (property-based)', () => {
 
   it('never disables or deregisters an image that is in use, excluded or protected at action time', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(spec, { minLength: 1, maxLength: 25 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 10 }), async (specs, keepNewest, grace) => {
-        ec2.resetHistory();
-        objects.clear();
-        const at = (later: boolean) =>
-          specs.flatMap((s, i) => {
-            if (later && s.goneLater) return [];
-            const tags: Record<string, string> = (later ? s.keepLater || s.keepAtPlan : s.keepAtPlan) ? { 'ami-factory:keep': 'true' } : {};
-            const over: Partial<Image> = { State: s.state };
-            if (later && s.protectedLater) over.DeregistrationProtection = 'enabled';
-            return [image(100 + i, s.ageDays, over, tags)];
+      fc.asyncProperty(
+        fc.array(spec, { minLength: 1, maxLength: 25 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 0, max: 10 }),
+        async (specs, keepNewest, grace) => {
+          ec2.resetHistory();
+          objects.clear();
+          const at = (later: boolean) =>
+            specs.flatMap((s, i) => {
+              if (later && s.goneLater) return [];
+              const tags: Record<string, string> = (later ? s.keepLater || s.keepAtPlan : s.keepAtPlan)
+                ? { 'ami-factory:keep': 'true' }
+                : {};
+              const over: Partial<Image> = { State: s.state };
+              if (later && s.protectedLater) over.DeregistrationProtection = 'enabled';
+              return [image(100 + i, s.ageDays, over, tags)];
+            });
+          const used = (later: boolean) =>
+            specs.flatMap((s, i) => ((later ? s.usedLater || s.usedAtPlan : s.usedAtPlan) && !(later && s.goneLater) ? [id(100 + i)] : []));
+          const instances = (ids: string[]) => ({
+            Reservations: [
+              { Instances: ids.map((imageId, n) => ({ InstanceId: `i-${n}`, ImageId: imageId, State: { Name: 'running' as const } })) },
+            ],
           });
-        const used = (later: boolean) => specs.flatMap((s, i) => ((later ? s.usedLater || s.usedAtPlan : s.usedAtPlan) && !(later && s.goneLater) ? [id(100 + i)] : []));
-        const instances = (ids: string[]) => ({ Reservations: [{ Instances: ids.map((imageId, n) => ({ InstanceId: `i-${n}`, ImageId: imageId, State: { Name: 'running' as const } })) }] });
-        world = at(false);
-        ec2.on(DescribeInstancesCommand).resolves(instances(used(false)));
-        const r = request({ keepNewest, disableGraceDays: grace });
-        const plan = await planRegion(deps(), r, NOW);
-        world = at(true);
-        ec2.on(DescribeInstancesCommand).resolves(instances(used(true)));
-        ec2.on(DeregisterImageCommand).resolves({ Return: true, DeleteSnapshotResults: [] });
-        ec2.on(DisableImageCommand).resolves({ Return: true });
-        let cursor = 0;
-        for (let done = plan.targets === 0; !done; ) {
-          const out = await step(r, cursor);
-          cursor = out.cursor;
-          done = out.done;
-        }
-        const touched = [...ec2.commandCalls(DeregisterImageCommand), ...ec2.commandCalls(DisableImageCommand)].map((c) => c.args[0].input.ImageId);
-        const deregistered = ec2.commandCalls(DeregisterImageCommand).map((c) => c.args[0].input.ImageId);
-        const usedNow = new Set(used(true));
-        specs.forEach((s, i) => {
-          const imageId = id(100 + i);
-          if (usedNow.has(imageId) || s.keepAtPlan || s.keepLater || s.goneLater) expect(touched).not.toContain(imageId);
-          if (s.protectedLater) expect(deregistered).not.toContain(imageId);
-        });
-      }),
+          world = at(false);
+          ec2.on(DescribeInstancesCommand).resolves(instances(used(false)));
+          const r = request({ keepNewest, disableGraceDays: grace });
+          const plan = await planRegion(deps(), r, NOW);
+          world = at(true);
+          ec2.on(DescribeInstancesCommand).resolves(instances(used(true)));
+          ec2.on(DeregisterImageCommand).resolves({ Return: true, DeleteSnapshotResults: [] });
+          ec2.on(DisableImageCommand).resolves({ Return: true });
+          let cursor = 0;
+          for (let done = plan.targets === 0; !done;) {
+            const out = await step(r, cursor);
+            cursor = out.cursor;
+            done = out.done;
+          }
+          const touched = [...ec2.commandCalls(DeregisterImageCommand), ...ec2.commandCalls(DisableImageCommand)].map(
+            (c) => c.args[0].input.ImageId,
+          );
+          const deregistered = ec2.commandCalls(DeregisterImageCommand).map((c) => c.args[0].input.ImageId);
+          const usedNow = new Set(used(true));
+          specs.forEach((s, i) => {
+            const imageId = id(100 + i);
+            if (usedNow.has(imageId) || s.keepAtPlan || s.keepLater || s.goneLater) expect(touched).not.toContain(imageId);
+            if (s.protectedLater) expect(deregistered).not.toContain(imageId);
+          });
+        },
+      ),
       { numRuns: 100 },
     );
   });

@@ -30,7 +30,10 @@ const refsMachine = (env: Record<string, unknown> | undefined): string[] =>
     .map(([k]) => k);
 
 describe('serverless.yml', () => {
-  const invoked = new Set([...functionsInvokedBy('statemachines/image-factory.asl.yml'), ...functionsInvokedBy('statemachines/image-retention.asl.yml')]);
+  const invoked = new Set([
+    ...functionsInvokedBy('statemachines/image-factory.asl.yml'),
+    ...functionsInvokedBy('statemachines/image-retention.asl.yml'),
+  ]);
 
   it('finds the functions the state machines invoke', () => {
     for (const f of ['planBuild', 'planRetention', 'applyRetention', 'reportRetention']) expect(invoked.has(f)).toBe(true);
@@ -44,7 +47,10 @@ describe('serverless.yml', () => {
 
   it('gives the functions that start executions the state machine ARNs', () => {
     for (const f of ['triggerBuild', 'slackCommand']) {
-      expect(refsMachine(doc.functions[f]?.environment).sort()).toEqual(['AMI_FACTORY_RETENTION_STATE_MACHINE_ARN', 'AMI_FACTORY_STATE_MACHINE_ARN']);
+      expect(refsMachine(doc.functions[f]?.environment).sort()).toEqual([
+        'AMI_FACTORY_RETENTION_STATE_MACHINE_ARN',
+        'AMI_FACTORY_STATE_MACHINE_ARN',
+      ]);
     }
   });
 

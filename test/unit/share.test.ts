@@ -24,7 +24,12 @@ const sharing = (over: Partial<Parameters<typeof applySharing>[2]> = {}) => ({
 
 function image(encrypted = false) {
   ec2.on(DescribeImagesCommand).resolves({
-    Images: [{ ImageId: IMAGE_ID, BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: 'snap-0123456789abcdef0', Encrypted: encrypted } }] }],
+    Images: [
+      {
+        ImageId: IMAGE_ID,
+        BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: 'snap-0123456789abcdef0', Encrypted: encrypted } }],
+      },
+    ],
   });
 }
 
@@ -56,7 +61,9 @@ describe('applySharing', () => {
     ec2.on(DescribeImageAttributeCommand).resolves({
       LaunchPermissions: [{ UserId: '444455556666' }, { UserId: '777788889999' }, { OrganizationArn: ORG }],
     });
-    ec2.on(DescribeSnapshotAttributeCommand).resolves({ CreateVolumePermissions: [{ UserId: '444455556666' }, { UserId: '777788889999' }] });
+    ec2
+      .on(DescribeSnapshotAttributeCommand)
+      .resolves({ CreateVolumePermissions: [{ UserId: '444455556666' }, { UserId: '777788889999' }] });
 
     const r = await applySharing(ec2 as unknown as EC2Client, IMAGE_ID, sharing());
 

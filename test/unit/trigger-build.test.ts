@@ -6,7 +6,13 @@ import { parse, stringify } from 'yaml';
 import { parseFactoryConfig, type FactoryConfig } from '../../functions/lib/config.js';
 import { Logger } from '../../functions/lib/logger.js';
 import { executionNameFor } from '../../functions/lib/triggers/ids.js';
-import { BUILD_REQUEST_REJECTED, executionArnFor, startBuildExecution, triggerBuilds, type TriggerDeps } from '../../functions/lib/triggers/runtime.js';
+import {
+  BUILD_REQUEST_REJECTED,
+  executionArnFor,
+  startBuildExecution,
+  triggerBuilds,
+  type TriggerDeps,
+} from '../../functions/lib/triggers/runtime.js';
 import { awsError } from '../fixtures.js';
 
 const SM = 'arn:aws:states:us-east-1:111122223333:stateMachine:image-factory';
@@ -35,23 +41,40 @@ const deps = (): TriggerDeps => ({
 });
 
 function buildRequested(detail: Record<string, unknown>, id = 'e5d1c0de-0000-4000-8000-000000000001'): Record<string, unknown> {
-  return { version: '0', id, 'detail-type': 'Build Requested', source: 'ami-factory', account: '111122223333', time: '2026-11-23T07:00:00Z', region: 'us-east-1', resources: [], detail };
+  return {
+    version: '0',
+    id,
+    'detail-type': 'Build Requested',
+    source: 'ami-factory',
+    account: '111122223333',
+    time: '2026-11-23T07:00:00Z',
+    region: 'us-east-1',
+    resources: [],
+    detail,
+  };
 }
 
 function startedInputs(): { name: string | undefined; input: Record<string, unknown> }[] {
-  return sfn.commandCalls(StartExecutionCommand).map((c) => ({ name: c.args[0].input.name, input: JSON.parse(c.args[0].input.input ?? '{}') as Record<string, unknown> }));
+  return sfn
+    .commandCalls(StartExecutionCommand)
+    .map((c) => ({ name: c.args[0].input.name, input: JSON.parse(c.args[0].input.input ?? '{}') as Record<string, unknown> }));
 }
 
 describe('trigger-build', () => {
   beforeEach(() => {
     sfn.reset();
     events.reset();
-    sfn.on(StartExecutionCommand).callsFake((input: { name: string }) => ({ executionArn: executionArnFor(SM, input.name), startDate: new Date() }));
+    sfn
+      .on(StartExecutionCommand)
+      .callsFake((input: { name: string }) => ({ executionArn: executionArnFor(SM, input.name), startDate: new Date() }));
     events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'x' }] });
   });
 
   it('does start one execution named after the event for a Build Requested event', async () => {
-    const r = await triggerBuilds(deps(), buildRequested({ family: 'web', regions: ['us-west-2'], reboot: false, requestedBy: 'pipeline' }));
+    const r = await triggerBuilds(
+      deps(),
+      buildRequested({ family: 'web', regions: ['us-west-2'], reboot: false, requestedBy: 'pipeline' }),
+    );
     expect(r.rejected).toBeNull();
     expect(r.started).toHaveLength(1);
     const [call] = startedInputs();
@@ -81,7 +104,11 @@ describe('trigger-build', () => {
   it('does publish BuildRequestRejected and start nothing when the override is refused', async () => {
     const r = await triggerBuilds(deps(), buildRequested({ family: 'web', regions: ['ap-southeast-2'] }));
     expect(r.started).toEqual([]);
-    expect(r.rejected).toMatchObject({ trigger: 'Build Requested', family: 'web', reason: expect.stringContaining('does not copy to ap-southeast-2') });
+    expect(r.rejected).toMatchObject({
+      trigger: 'Build Requested',
+      family: 'web',
+      reason: expect.stringContaining('does not copy to ap-southeast-2'),
+    });
     expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
     expect(events).toHaveReceivedCommandWith(PutEventsCommand, {
       Entries: [expect.objectContaining({ Source: 'ami-factory', DetailType: BUILD_REQUEST_REJECTED, EventBusName: 'ami-factory' })],
@@ -119,7 +146,11 @@ describe('trigger-build', () => {
   it('does start the family of a scheduled input with the schedule as trigger', async () => {
     const r = await triggerBuilds(deps(), { family: 'web', id: 'sched-1', time: '2026-11-23T07:00:00Z' });
     expect(r.trigger).toBe('Scheduled Event');
-    expect(startedInputs()[0]?.input).toMatchObject({ family: 'web', requestedAt: '2026-11-23T07:00:00Z', trigger: { type: 'schedule', eventId: 'sched-1' } });
+    expect(startedInputs()[0]?.input).toMatchObject({
+      family: 'web',
+      requestedAt: '2026-11-23T07:00:00Z',
+      trigger: { type: 'schedule', eventId: 'sched-1' },
+    });
   });
 
   it('does refuse an event it does not know as a ValidationError', async () => {
@@ -130,7 +161,13 @@ describe('trigger-build', () => {
     sfn.on(StartExecutionCommand).rejects(awsError('ExecutionAlreadyExists'));
     const request = { buildId: 'b-00000001', family: 'web' } as Parameters<typeof startBuildExecution>[2]['request'];
     const s = await startBuildExecution(new SFNClient({}), SM, { request, executionName: 'web-b-00000001' });
-    expect(s).toEqual({ buildId: 'b-00000001', family: 'web', executionName: 'web-b-00000001', executionArn: `${SM.replace(':stateMachine:', ':execution:')}:web-b-00000001`, duplicate: true });
+    expect(s).toEqual({
+      buildId: 'b-00000001',
+      family: 'web',
+      executionName: 'web-b-00000001',
+      executionArn: `${SM.replace(':stateMachine:', ':execution:')}:web-b-00000001`,
+      duplicate: true,
+    });
   });
 });
 

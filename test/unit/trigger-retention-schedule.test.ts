@@ -58,7 +58,10 @@ describe('scheduled retention trigger', () => {
   beforeEach(() => {
     sfn.reset();
     events.reset();
-    sfn.on(StartExecutionCommand).callsFake((i: { stateMachineArn: string; name: string }) => ({ executionArn: executionArnFor(i.stateMachineArn, i.name), startDate: new Date() }));
+    sfn.on(StartExecutionCommand).callsFake((i: { stateMachineArn: string; name: string }) => ({
+      executionArn: executionArnFor(i.stateMachineArn, i.name),
+      startDate: new Date(),
+    }));
     events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'x' }] });
   });
   afterEach(() => {
@@ -112,7 +115,11 @@ describe('scheduled retention trigger', () => {
     const names = started().map((c) => c.name);
     expect(names).toHaveLength(2);
     expect(names[1]).toBe(names[0]);
-    expect(second.retention).toMatchObject({ runId: first.retention?.runId, executionName: first.retention?.executionName, duplicate: true });
+    expect(second.retention).toMatchObject({
+      runId: first.retention?.runId,
+      executionName: first.retention?.executionName,
+      duplicate: true,
+    });
     expect(first.retention?.duplicate).toBe(false);
   });
 

@@ -17,7 +17,11 @@ const schedules = createRequire(import.meta.url)('../../deploy/schedules.cjs') a
 describe('deploy/schedules.cjs', () => {
   it('does make a rule and an invoke permission per scheduled family, targeting triggerBuild', () => {
     const { Resources } = schedules.scheduleResources({
-      families: { web: { triggers: { schedule: 'cron(0 7 ? * MON *)' } }, 'al2023-base': { triggers: { schedule: 'rate(7 days)' } }, quiet: {} },
+      families: {
+        web: { triggers: { schedule: 'cron(0 7 ? * MON *)' } },
+        'al2023-base': { triggers: { schedule: 'rate(7 days)' } },
+        quiet: {},
+      },
     });
     const rules = Object.values(Resources).filter((r) => r.Type === 'AWS::Events::Rule');
     const permissions = Object.values(Resources).filter((r) => r.Type === 'AWS::Lambda::Permission');
@@ -25,7 +29,10 @@ describe('deploy/schedules.cjs', () => {
     expect(permissions).toHaveLength(2);
     const web = Resources[`${schedules.logicalId('web')}Rule`];
     expect(web?.Properties.Targets).toEqual([
-      expect.objectContaining({ Arn: { 'Fn::GetAtt': ['TriggerBuildLambdaFunction', 'Arn'] }, InputTransformer: scheduleTargetInput('web') }),
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': ['TriggerBuildLambdaFunction', 'Arn'] },
+        InputTransformer: scheduleTargetInput('web'),
+      }),
     ]);
     expect(Resources[`${schedules.logicalId('web')}Permission`]?.Properties).toMatchObject({
       Principal: 'events.amazonaws.com',
@@ -53,9 +60,16 @@ describe('deploy/schedules.cjs', () => {
     expect(schedules.logicalId('web', 'retention')).not.toBe(schedules.logicalId('web'));
     expect(schedules.logicalId('web', 'retention')).toMatch(/^ScheduleRetention[A-Za-z0-9]+$/);
     expect(build?.Properties.ScheduleExpression).toBe('rate(7 days)');
-    expect(retention?.Properties).toMatchObject({ ScheduleExpression: 'cron(0 4 * * ? *)', State: 'ENABLED', Description: 'ami-factory: scheduled retention of web' });
+    expect(retention?.Properties).toMatchObject({
+      ScheduleExpression: 'cron(0 4 * * ? *)',
+      State: 'ENABLED',
+      Description: 'ami-factory: scheduled retention of web',
+    });
     expect(retention?.Properties.Targets).toEqual([
-      expect.objectContaining({ Arn: { 'Fn::GetAtt': ['TriggerBuildLambdaFunction', 'Arn'] }, InputTransformer: scheduleTargetInput('web', 'retention') }),
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': ['TriggerBuildLambdaFunction', 'Arn'] },
+        InputTransformer: scheduleTargetInput('web', 'retention'),
+      }),
     ]);
     expect(JSON.stringify(retention?.Properties.Targets)).toContain('\\"kind\\":\\"retention\\"');
     expect(Resources[`${schedules.logicalId('web', 'retention')}Permission`]?.Properties).toMatchObject({
@@ -65,12 +79,15 @@ describe('deploy/schedules.cjs', () => {
   });
 
   it('does give the same retention InputTransformer as the handler library', () => {
-    for (const f of ['web', 'al2023-base', 'a-b-c']) expect(schedules.scheduleTargetInput(f, 'retention')).toEqual(scheduleTargetInput(f, 'retention'));
+    for (const f of ['web', 'al2023-base', 'a-b-c'])
+      expect(schedules.scheduleTargetInput(f, 'retention')).toEqual(scheduleTargetInput(f, 'retention'));
     expect(() => schedules.scheduleTargetInput('web', 'other' as 'build')).toThrow(/not a schedule kind/);
   });
 
   it('does refuse a retention schedule EventBridge would refuse, naming its path', () => {
-    expect(() => schedules.scheduleResources({ families: { web: { retention: { schedule: 'daily' } } } })).toThrow(/families\.web\.retention\.schedule/);
+    expect(() => schedules.scheduleResources({ families: { web: { retention: { schedule: 'daily' } } } })).toThrow(
+      /families\.web\.retention\.schedule/,
+    );
   });
 
   it('does make the retention rule of the repository config that the config schema accepts', () => {
@@ -92,7 +109,9 @@ describe('deploy/schedules.cjs', () => {
   });
 
   it('does refuse a schedule EventBridge would refuse, naming the family', () => {
-    expect(() => schedules.scheduleResources({ families: { web: { triggers: { schedule: 'every monday' } } } })).toThrow(/families\.web\.triggers\.schedule/);
+    expect(() => schedules.scheduleResources({ families: { web: { triggers: { schedule: 'every monday' } } } })).toThrow(
+      /families\.web\.triggers\.schedule/,
+    );
   });
 
   it('does read factory.config.yml next to serverless.yml when osls calls it', async () => {

@@ -107,7 +107,9 @@ describe('Build Requested trigger', () => {
   });
 
   it('does refuse overrides when they are outside what the family allows', () => {
-    expect(() => buildFromBuildRequestedEvent(buildRequested({ family: 'web', regions: ['ap-south-1'] }), base)).toThrow(/does not copy to ap-south-1/);
+    expect(() => buildFromBuildRequestedEvent(buildRequested({ family: 'web', regions: ['ap-south-1'] }), base)).toThrow(
+      /does not copy to ap-south-1/,
+    );
     expect(() => buildFromBuildRequestedEvent(buildRequested({ family: 'al2023-base', reboot: true }), base)).toThrow(/instance sources/);
     expect(() => buildFromBuildRequestedEvent(buildRequested({ family: 'nope' }), base)).toThrow(/Unknown family "nope"/);
   });
@@ -201,7 +203,14 @@ describe('trigger config', () => {
   });
 
   it('does refuse schedules and parameter names when they are malformed', () => {
-    for (const t of [{ schedule: 'rate(1 days)' }, { schedule: 'every monday' }, { schedule: 'cron(0 7 * *)' }, { ssmParameter: 'has space' }, { ssmParameter: '/aws/mine' }, { when: 'now' }]) {
+    for (const t of [
+      { schedule: 'rate(1 days)' },
+      { schedule: 'every monday' },
+      { schedule: 'cron(0 7 * *)' },
+      { ssmParameter: 'has space' },
+      { ssmParameter: '/aws/mine' },
+      { when: 'now' },
+    ]) {
       expect(FamilyTriggersSchema.safeParse(t).success).toBe(false);
     }
   });

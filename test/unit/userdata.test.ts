@@ -15,7 +15,16 @@ describe('builderScript', () => {
   });
 
   it('covers the sharing guidelines in the default sanitize step', () => {
-    for (const needle of ['ssh_host_', 'authorized_keys', 'PermitRootLogin', 'PasswordAuthentication no', 'passwd -l root', 'history', 'cloud-init clean', 'UseDNS no']) {
+    for (const needle of [
+      'ssh_host_',
+      'authorized_keys',
+      'PermitRootLogin',
+      'PasswordAuthentication no',
+      'passwd -l root',
+      'history',
+      'cloud-init clean',
+      'UseDNS no',
+    ]) {
       expect(DEFAULT_SANITIZE_SCRIPT).toContain(needle);
     }
   });

@@ -67,7 +67,10 @@ describe('callback waits', () => {
     await store.put(record());
     ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: IMAGE_ID, State: 'failed', StateReason: { Message: 'disk error' } }] });
     await expect(completeWaitsFor(deps(), 'image', 'us-east-1', IMAGE_ID)).resolves.toBe(1);
-    expect(sfn).toHaveReceivedCommandWith(SendTaskFailureCommand, { error: 'ImageFailedError', cause: expect.stringContaining('disk error') });
+    expect(sfn).toHaveReceivedCommandWith(SendTaskFailureCommand, {
+      error: 'ImageFailedError',
+      cause: expect.stringContaining('disk error'),
+    });
   });
 
   it('ignores an event for an image nobody waits on', async () => {
@@ -96,7 +99,9 @@ describe('callback waits', () => {
         { ImageId: 'ami-0000000000000000c', State: 'pending' },
       ],
     });
-    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-0000000000000000d', State: { Name: 'stopped' } }] }] });
+    ec2
+      .on(DescribeInstancesCommand)
+      .resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-0000000000000000d', State: { Name: 'stopped' } }] }] });
 
     const r = await sweepWaits(deps());
 

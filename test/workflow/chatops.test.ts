@@ -79,8 +79,18 @@ async function serveFunctionUrls(service: FunctionUrlService): Promise<{ endpoin
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://local');
-      const request = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body: Buffer.concat(chunks), region: 'us-east-1', service: undefined };
-      const answer: Promise<LocalResponse> = service.matches(request) ? service.handle(request) : Promise.resolve({ status: 404, body: 'no route' });
+      const request = {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: url.searchParams,
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+        region: 'us-east-1',
+        service: undefined,
+      };
+      const answer: Promise<LocalResponse> = service.matches(request)
+        ? service.handle(request)
+        : Promise.resolve({ status: 404, body: 'no route' });
       void answer.then((r) => {
         res.writeHead(r.status, r.headers ?? {});
         res.end(r.body ?? '');
@@ -114,7 +124,12 @@ describe('ChatOps and triggers on the local cloud', () => {
     process.env.AMI_FACTORY_STATE_MACHINE_ARN = SM;
     // Managed images of web up to 400 days old in two regions, so expire has something to plan and retire.
     h = await startHarness({ seedImages: { count: 12, regions: ['us-east-1', 'eu-west-1'], family: 'web' } });
-    events = new EventBridgeClient({ region: 'us-east-1', endpoint: h.cloud.endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    events = new EventBridgeClient({
+      region: 'us-east-1',
+      endpoint: h.cloud.endpoint,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      maxAttempts: 1,
+    });
     const declared = h.cloud.lambda.has('triggerBuild');
     if (!declared) {
       // Not in serverless.yml yet: register the handlers and their rules as provisioning will.
@@ -125,8 +140,21 @@ describe('ChatOps and triggers on the local cloud', () => {
         await events.send(new PutTargetsCommand({ Rule: Name, EventBusName: bus, Targets: [{ Id: target, Arn: FN(target) }] }));
       };
       await rule('build-requested', h.cloud.eventBus, { source: ['ami-factory'], 'detail-type': ['Build Requested'] }, 'triggerBuild');
-      await rule('parameter-change', 'default', { source: ['aws.ssm'], 'detail-type': ['Parameter Store Change'], detail: { operation: ['Create', 'Update'] } }, 'triggerBuild');
-      await rule('notify-slack', h.cloud.eventBus, { source: ['ami-factory'], 'detail-type': ['BuildSucceeded', 'BuildPartiallySucceeded', 'BuildFailed', 'ImageAvailable', 'ImageCopied'] }, 'notifySlack');
+      await rule(
+        'parameter-change',
+        'default',
+        { source: ['aws.ssm'], 'detail-type': ['Parameter Store Change'], detail: { operation: ['Create', 'Update'] } },
+        'triggerBuild',
+      );
+      await rule(
+        'notify-slack',
+        h.cloud.eventBus,
+        {
+          source: ['ami-factory'],
+          'detail-type': ['BuildSucceeded', 'BuildPartiallySucceeded', 'BuildFailed', 'ImageAvailable', 'ImageCopied'],
+        },
+        'notifySlack',
+      );
     }
     receiver = await startReceiver();
     urls = await serveFunctionUrls(createFunctionUrlService({ lambda: h.cloud.lambda, routes: { '/slack/commands': 'slackCommand' } }));
@@ -155,7 +183,10 @@ describe('ChatOps and triggers on the local cloud', () => {
     }).toString();
     const r = await fetch(`${urls.endpoint}/slack/commands`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...slackRequestHeaders(opts.secret ?? LOCAL_SLACK_SIGNING_SECRET, body) },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        ...slackRequestHeaders(opts.secret ?? LOCAL_SLACK_SIGNING_SECRET, body),
+      },
       body,
     });
     return { status: r.status, reply: (await r.json()) as SlackMessage };
@@ -187,13 +218,20 @@ describe('ChatOps and triggers on the local cloud', () => {
     expect(reply.response_type).toBe('in_channel');
     expect(reply.text).toMatch(/started a build of web/i);
     const buildId = /Build ([0-9a-f-]{36})/.exec(reply.text)?.[1] ?? '';
-    const final = await until('the final result post', () => receiver.posts.find((p) => /^Build of web (succeeded|partially|failed)/.test(p.text)));
+    const final = await until('the final result post', () =>
+      receiver.posts.find((p) => /^Build of web (succeeded|partially|failed)/.test(p.text)),
+    );
     expect(final.text).toMatch(/^Build of web succeeded/);
     expect(final.text).toContain(buildId);
     const ids = [...final.text.matchAll(/(us-east-1|us-west-2|eu-west-1) (ami-[0-9a-f]+)/g)].map((m) => [m[1], m[2]]);
     expect(ids.map(([region]) => region).sort()).toEqual(['eu-west-1', 'us-east-1', 'us-west-2']);
     for (const [region, imageId] of ids) {
-      const ec2 = new EC2Client({ region, endpoint: h.cloud.endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+      const ec2 = new EC2Client({
+        region,
+        endpoint: h.cloud.endpoint,
+        credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+        maxAttempts: 1,
+      });
       const image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId as string] }))).Images?.[0];
       ec2.destroy();
       expect(image?.State).toBe('available');
@@ -233,8 +271,15 @@ describe('ChatOps and triggers on the local cloud', () => {
     expect(plan.text).toMatch(/^keep +ami-[0-9a-f]+ +us-west-2 +0d /m);
     const [name] = await executionNames(`retention-web-${runId}`, retentionMachine());
     expect(name).toBe(`retention-web-${runId}`);
-    const d = await h.sfn.send(new DescribeExecutionCommand({ executionArn: `${retentionMachine().replace(':stateMachine:', ':execution:')}:${name}` }));
-    expect(JSON.parse(d.input ?? '{}')).toMatchObject({ runId, family: 'web', dryRun: true, trigger: { type: 'chatops', actor: `${BAKER} (alice)`, channel: 'C0PLATFORM' } });
+    const d = await h.sfn.send(
+      new DescribeExecutionCommand({ executionArn: `${retentionMachine().replace(':stateMachine:', ':execution:')}:${name}` }),
+    );
+    expect(JSON.parse(d.input ?? '{}')).toMatchObject({
+      runId,
+      family: 'web',
+      dryRun: true,
+      trigger: { type: 'chatops', actor: `${BAKER} (alice)`, channel: 'C0PLATFORM' },
+    });
   });
 
   it('does refuse expire --apply without expireApply, and apply it for a user who has it', async () => {
@@ -254,15 +299,30 @@ describe('ChatOps and triggers on the local cloud', () => {
     expect(result.text).toMatch(/eu-west-1: \d+ images — \d+ deregister, \d+ keep · done: \d+ deregistered/);
     expect(result.text).not.toMatch(/^failed:/m);
     // What the post says was deregistered is gone from EC2; what it kept is still there.
-    const rows = [...result.text.matchAll(/^(deregister|keep) +(ami-[0-9a-f]+) +(us-east-1|eu-west-1|us-west-2) /gm)].map((m) => ({ action: m[1], imageId: m[2] ?? '', region: m[3] ?? '' }));
+    const rows = [...result.text.matchAll(/^(deregister|keep) +(ami-[0-9a-f]+) +(us-east-1|eu-west-1|us-west-2) /gm)].map((m) => ({
+      action: m[1],
+      imageId: m[2] ?? '',
+      region: m[3] ?? '',
+    }));
     expect(rows.some((r) => r.action === 'deregister')).toBe(true);
     for (const r of rows) {
-      const ec2 = new EC2Client({ region: r.region, endpoint: h.cloud.endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
-      const found = (await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'image-id', Values: [r.imageId] }] }))).Images ?? [];
+      const ec2 = new EC2Client({
+        region: r.region,
+        endpoint: h.cloud.endpoint,
+        credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+        maxAttempts: 1,
+      });
+      const found =
+        (await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'image-id', Values: [r.imageId] }] }))).Images ??
+        [];
       ec2.destroy();
       expect([r.imageId, found.filter((i) => i.State !== 'deregistered').length]).toEqual([r.imageId, r.action === 'keep' ? 1 : 0]);
     }
-    const d = await h.sfn.send(new DescribeExecutionCommand({ executionArn: `${retentionMachine().replace(':stateMachine:', ':execution:')}:retention-web-${runId}` }));
+    const d = await h.sfn.send(
+      new DescribeExecutionCommand({
+        executionArn: `${retentionMachine().replace(':stateMachine:', ':execution:')}:retention-web-${runId}`,
+      }),
+    );
     expect(JSON.parse(d.input ?? '{}')).toMatchObject({ runId, dryRun: false });
   });
 
@@ -287,7 +347,13 @@ describe('ChatOps and triggers on the local cloud', () => {
 
   it('does deliver a Build Requested event from the bus to a build, and reject a refused override', async () => {
     const put = async (detail: unknown): Promise<string> => {
-      const r = await events.send(new PutEventsCommand({ Entries: [{ EventBusName: h.cloud.eventBus, Source: 'ami-factory', DetailType: 'Build Requested', Detail: JSON.stringify(detail) }] }));
+      const r = await events.send(
+        new PutEventsCommand({
+          Entries: [
+            { EventBusName: h.cloud.eventBus, Source: 'ami-factory', DetailType: 'Build Requested', Detail: JSON.stringify(detail) },
+          ],
+        }),
+      );
       return r.Entries?.[0]?.EventId ?? '';
     };
     const ok = await put({ family: 'web', regions: ['us-west-2'], reboot: false });
@@ -295,13 +361,25 @@ describe('ChatOps and triggers on the local cloud', () => {
     await h.cloud.events.idle();
     const delivered = h.cloud.events.log().find((l) => l.event.id === ok);
     expect(delivered?.targets.find((t) => t.targetId === 'triggerBuild')?.status).toBe('succeeded');
-    const rejected = await until('BuildRequestRejected', () => h.cloud.events.log().find((l) => l.event['detail-type'] === 'BuildRequestRejected'));
-    expect(rejected.event.detail).toMatchObject({ trigger: 'Build Requested', eventId: refused, family: 'web', reason: expect.stringContaining('ap-southeast-2') });
+    const rejected = await until('BuildRequestRejected', () =>
+      h.cloud.events.log().find((l) => l.event['detail-type'] === 'BuildRequestRejected'),
+    );
+    expect(rejected.event.detail).toMatchObject({
+      trigger: 'Build Requested',
+      eventId: refused,
+      family: 'web',
+      reason: expect.stringContaining('ap-southeast-2'),
+    });
   });
 
   it('does rebuild the families on a changed parameter', async () => {
     const before = await executionNames('al2023-base-');
-    await h.cloud.events.emit({ source: 'aws.ssm', detailType: 'Parameter Store Change', detail: { name: PARAMETER, type: 'String', operation: 'Update' }, region: 'us-east-1' });
+    await h.cloud.events.emit({
+      source: 'aws.ssm',
+      detailType: 'Parameter Store Change',
+      detail: { name: PARAMETER, type: 'String', operation: 'Update' },
+      region: 'us-east-1',
+    });
     await h.cloud.events.idle();
     const after = await executionNames('al2023-base-');
     expect(after.length).toBe(before.length + 1);
@@ -310,9 +388,16 @@ describe('ChatOps and triggers on the local cloud', () => {
   it('does start a build when a family schedule fires', async () => {
     const before = await executionNames('web-');
     await events.send(new PutRuleCommand({ Name: 'schedule-web', ScheduleExpression: 'rate(1 hour)', State: 'ENABLED' }));
-    await events.send(new PutTargetsCommand({ Rule: 'schedule-web', Targets: [{ Id: 'triggerBuild', Arn: FN('triggerBuild'), InputTransformer: scheduleTargetInput('web') }] }));
+    await events.send(
+      new PutTargetsCommand({
+        Rule: 'schedule-web',
+        Targets: [{ Id: 'triggerBuild', Arn: FN('triggerBuild'), InputTransformer: scheduleTargetInput('web') }],
+      }),
+    );
     const fired = await until('the schedule to fire', () =>
-      h.cloud.events.log().find((l) => l.origin === 'schedule' && l.rules.includes('schedule-web') && l.targets.every((t) => t.status !== 'pending')),
+      h.cloud.events
+        .log()
+        .find((l) => l.origin === 'schedule' && l.rules.includes('schedule-web') && l.targets.every((t) => t.status !== 'pending')),
     );
     await events.send(new DisableRuleCommand({ Name: 'schedule-web' }));
     expect(fired.targets.map((t) => t.status)).toEqual(['succeeded']);
@@ -323,10 +408,15 @@ describe('ChatOps and triggers on the local cloud', () => {
     const before = await executionNames('retention-web-', retentionMachine());
     await events.send(new PutRuleCommand({ Name: 'retention-web', ScheduleExpression: 'rate(1 hour)', State: 'ENABLED' }));
     await events.send(
-      new PutTargetsCommand({ Rule: 'retention-web', Targets: [{ Id: 'triggerBuild', Arn: FN('triggerBuild'), InputTransformer: scheduleTargetInput('web', 'retention') }] }),
+      new PutTargetsCommand({
+        Rule: 'retention-web',
+        Targets: [{ Id: 'triggerBuild', Arn: FN('triggerBuild'), InputTransformer: scheduleTargetInput('web', 'retention') }],
+      }),
     );
     const fired = await until('the retention schedule to fire', () =>
-      h.cloud.events.log().find((l) => l.origin === 'schedule' && l.rules.includes('retention-web') && l.targets.every((t) => t.status !== 'pending')),
+      h.cloud.events
+        .log()
+        .find((l) => l.origin === 'schedule' && l.rules.includes('retention-web') && l.targets.every((t) => t.status !== 'pending')),
     );
     await events.send(new DisableRuleCommand({ Name: 'retention-web' }));
     expect(fired.targets.map((t) => t.status)).toEqual(['succeeded']);
@@ -336,6 +426,10 @@ describe('ChatOps and triggers on the local cloud', () => {
     expect(after.filter((n) => !before.includes(n))).toContain(name);
     const d = await waitForExecution(h, `${retentionMachine().replace(':stateMachine:', ':execution:')}:${name}`, 60_000);
     expect(d.status).toBe('SUCCEEDED');
-    expect(JSON.parse(d.input ?? '{}')).toMatchObject({ family: 'web', dryRun: false, trigger: { type: 'schedule', eventId: fired.event.id } });
+    expect(JSON.parse(d.input ?? '{}')).toMatchObject({
+      family: 'web',
+      dryRun: false,
+      trigger: { type: 'schedule', eventId: fired.event.id },
+    });
   });
 });

@@ -37,7 +37,11 @@ export async function startHarness(opts: LocalCloudOptions = {}): Promise<Harnes
 }
 
 /** Starts an image-factory execution through the real SFN API and waits (bounded) for its end. */
-export async function runBuild(h: Harness, request: BuildRequest, name = `test-${request.buildId}`): Promise<DescribeExecutionCommandOutput> {
+export async function runBuild(
+  h: Harness,
+  request: BuildRequest,
+  name = `test-${request.buildId}`,
+): Promise<DescribeExecutionCommandOutput> {
   const { executionArn } = await h.sfn.send(
     new StartExecutionCommand({ stateMachineArn: h.cloud.stateMachineArn('image-factory'), name, input: JSON.stringify(request) }),
   );

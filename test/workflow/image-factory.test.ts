@@ -38,7 +38,12 @@ describe('image-factory state machine on the local cloud (real ASL, real handler
 
   async function golden(): Promise<string> {
     const r = await h.ec2.send(
-      new DescribeInstancesCommand({ Filters: [{ Name: 'tag:Role', Values: ['web'] }, { Name: 'tag:Golden', Values: ['true'] }] }),
+      new DescribeInstancesCommand({
+        Filters: [
+          { Name: 'tag:Role', Values: ['web'] },
+          { Name: 'tag:Golden', Values: ['true'] },
+        ],
+      }),
     );
     const id = r.Reservations?.[0]?.Instances?.[0]?.InstanceId;
     if (id === undefined) throw new Error('demo world has no golden web instance');
@@ -99,7 +104,10 @@ describe('image-factory state machine on the local cloud (real ASL, real handler
     expect(second.status).toBe('SUCCEEDED');
     expect(homeImage(second.output)).toBe(homeImage(first.output));
     const named = await h.ec2.send(
-      new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: [imageName('web', req.requestedAt, req.buildId)] }] }),
+      new DescribeImagesCommand({
+        Owners: ['self'],
+        Filters: [{ Name: 'name', Values: [imageName('web', req.requestedAt, req.buildId)] }],
+      }),
     );
     expect(named.Images).toHaveLength(1);
   });
@@ -113,7 +121,12 @@ describe('image-factory state machine on the local cloud (real ASL, real handler
     expect(exec.error).toBe('ImageFailedError');
     expect(exec.cause).toContain('simulated snapshot failure');
     const history = await h.sfn.send(new GetExecutionHistoryCommand({ executionArn: exec.executionArn }));
-    expect(history.events?.some((e: { type?: string; stateEnteredEventDetails?: { name?: string } }) => e.type === 'FailStateEntered' && e.stateEnteredEventDetails?.name === 'BuildFailed')).toBe(true);
+    expect(
+      history.events?.some(
+        (e: { type?: string; stateEnteredEventDetails?: { name?: string } }) =>
+          e.type === 'FailStateEntered' && e.stateEnteredEventDetails?.name === 'BuildFailed',
+      ),
+    ).toBe(true);
   });
 
   it('fails clearly when the tag selector matches several instances', async () => {
@@ -144,7 +157,9 @@ describe('the persisted local world', () => {
 
       h = await startHarness({ stateDir: dir });
       const second = await runBuild(h, request());
-      const images = (await h.ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'tag:ami-factory:family', Values: ['web'] }] }))).Images ?? [];
+      const images =
+        (await h.ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'tag:ami-factory:family', Values: ['web'] }] })))
+          .Images ?? [];
       await h.close();
 
       const ids = [first, second].map((e) => homeImage(e.output));

@@ -74,11 +74,18 @@ describe('instance-store image: bundle → S3 → RegisterImage → CopyImage �
 
     const registered = await h.ec2.send(new RegisterImageCommand({ ImageLocation: location, Name: 'web-2026-instance-store' }));
     const image = await waitAvailable(h.ec2, registered.ImageId ?? '');
-    expect(image).toMatchObject({ RootDeviceType: 'instance-store', ImageLocation: location, Architecture: 'x86_64', Name: 'web-2026-instance-store' });
+    expect(image).toMatchObject({
+      RootDeviceType: 'instance-store',
+      ImageLocation: location,
+      Architecture: 'x86_64',
+      Name: 'web-2026-instance-store',
+    });
 
     const west = new EC2Client({ region: 'us-west-2', endpoint: h.cloud.endpoint, credentials: creds, maxAttempts: 1 });
     try {
-      const copied = await west.send(new CopyImageCommand({ SourceRegion: 'us-east-1', SourceImageId: image.ImageId ?? '', Name: 'web-2026-instance-store' }));
+      const copied = await west.send(
+        new CopyImageCommand({ SourceRegion: 'us-east-1', SourceImageId: image.ImageId ?? '', Name: 'web-2026-instance-store' }),
+      );
       const copy = await waitAvailable(west, copied.ImageId ?? '');
       expect(copy).toMatchObject({ RootDeviceType: 'instance-store', Architecture: 'x86_64', State: 'available' });
 
@@ -102,7 +109,9 @@ describe('instance-store image: bundle → S3 → RegisterImage → CopyImage �
       sink: s3BundleSink(s3, 'factory-bundles', 'private', { acl: 'private' }),
     });
     expect(bundled.parts.length).toBeGreaterThan(0);
-    await expect(h.ec2.send(new RegisterImageCommand({ ImageLocation: 'factory-bundles/private/private.manifest.xml', Name: 'private-is' }))).rejects.toMatchObject({
+    await expect(
+      h.ec2.send(new RegisterImageCommand({ ImageLocation: 'factory-bundles/private/private.manifest.xml', Name: 'private-is' })),
+    ).rejects.toMatchObject({
       name: 'InvalidParameterValue',
       message: expect.stringMatching(/not readable by EC2/),
     });
@@ -110,7 +119,7 @@ describe('instance-store image: bundle → S3 → RegisterImage → CopyImage �
     expect(named.Images).toEqual([]);
   });
 
-  it('register-bundle: checks the bundle, registers under the build\'s name with its tags, and is idempotent', async () => {
+  it("register-bundle: checks the bundle, registers under the build's name with its tags, and is idempotent", async () => {
     await bundleImage({
       image: join(dir, 'root.img'),
       name: 'factory',
@@ -132,7 +141,14 @@ describe('instance-store image: bundle → S3 → RegisterImage → CopyImage �
     expect(tagMap(image.Tags)).toMatchObject({ Name: first.imageName });
     const again = await registerBundle(h.ec2, check, request, location);
     expect(again).toEqual({ imageId: first.imageId, imageName: first.imageName, created: false });
-    await expect(registerBundle(h.ec2, check, buildRequest({ region: 'us-east-1', buildId: 'aaaaaaaa-0000-4000-8000-000000000002' }), 'factory-bundles/none/x.manifest.xml')).rejects.toMatchObject({
+    await expect(
+      registerBundle(
+        h.ec2,
+        check,
+        buildRequest({ region: 'us-east-1', buildId: 'aaaaaaaa-0000-4000-8000-000000000002' }),
+        'factory-bundles/none/x.manifest.xml',
+      ),
+    ).rejects.toMatchObject({
       name: 'BundleNotFoundError',
     });
   });

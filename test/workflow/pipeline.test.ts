@@ -43,7 +43,12 @@ async function imagesNamed(h: Harness, region: string, name: string) {
   const c = regional(h, region);
   try {
     const r = await c.send(
-      new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: [name] }], IncludeDeprecated: true, IncludeDisabled: true }),
+      new DescribeImagesCommand({
+        Owners: ['self'],
+        Filters: [{ Name: 'name', Values: [name] }],
+        IncludeDeprecated: true,
+        IncludeDisabled: true,
+      }),
     );
     return r.Images ?? [];
   } finally {
@@ -66,7 +71,10 @@ function factoryEvents(h: Harness, buildId: string): string[] {
   return h.cloud.events
     .log()
     .filter((e) => e.event.source === 'ami-factory' && (e.event.detail as { buildId?: string }).buildId === buildId)
-    .map((e) => `${e.event['detail-type']}${(e.event.detail as { region?: string }).region ? `:${(e.event.detail as { region?: string }).region}` : ''}`)
+    .map(
+      (e) =>
+        `${e.event['detail-type']}${(e.event.detail as { region?: string }).region ? `:${(e.event.detail as { region?: string }).region}` : ''}`,
+    )
     .sort();
 }
 
@@ -99,7 +107,11 @@ describe('the full pipeline on the local cloud (real ASL, real handlers, no mock
       expect(image?.ImageId).toBe(r.imageId);
       expect(image?.State).toBe('available');
       expect(image?.DeprecationTime).toBeDefined();
-      expect(tagMap(image?.Tags)).toMatchObject({ 'ami-factory:managed': 'true', 'ami-factory:build-id': req.buildId, 'ami-factory:family': 'web' });
+      expect(tagMap(image?.Tags)).toMatchObject({
+        'ami-factory:managed': 'true',
+        'ami-factory:build-id': req.buildId,
+        'ami-factory:family': 'web',
+      });
       if (r.region !== 'us-east-1') expect(tagMap(image?.Tags)['ami-factory:copied-from']).toBe('us-east-1');
       const c = regional(h, r.region);
       const perms = await c.send(new DescribeImageAttributeCommand({ ImageId: r.imageId ?? '', Attribute: 'launchPermission' }));
@@ -110,7 +122,9 @@ describe('the full pipeline on the local cloud (real ASL, real handlers, no mock
       for (const s of snaps) {
         expect(tagMap(s.Tags)['ami-factory:managed']).toBe('true');
         expect(s.Encrypted).toBe(r.region === 'eu-west-1');
-        const sp = await c.send(new DescribeSnapshotAttributeCommand({ SnapshotId: s.SnapshotId ?? '', Attribute: 'createVolumePermission' }));
+        const sp = await c.send(
+          new DescribeSnapshotAttributeCommand({ SnapshotId: s.SnapshotId ?? '', Attribute: 'createVolumePermission' }),
+        );
         expect(sp.CreateVolumePermissions).toEqual([{ UserId: ACCOUNT }]);
       }
       c.destroy();
@@ -167,7 +181,9 @@ describe('the full pipeline on the local cloud (real ASL, real handlers, no mock
     const name = imageName('web', req.requestedAt, req.buildId);
     expect((await imagesNamed(h, 'eu-west-1', name)).filter((i) => i.State !== 'deregistered')).toHaveLength(0);
     const eu1 = regional(h, 'eu-west-1');
-    const leftovers = await eu1.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: `tag:ami-factory:build-id`, Values: [req.buildId] }] }));
+    const leftovers = await eu1.send(
+      new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: `tag:ami-factory:build-id`, Values: [req.buildId] }] }),
+    );
     eu1.destroy();
     expect(leftovers.Snapshots ?? []).toHaveLength(0);
     await h.cloud.events.idle();
@@ -198,12 +214,17 @@ describe('the full pipeline on the local cloud (real ASL, real handlers, no mock
     });
     const exec = await runBuild(h, req);
     expect(exec.status).toBe('SUCCEEDED');
-    const builders = await h.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:ami-factory:build-id', Values: [req.buildId] }] }));
+    const builders = await h.ec2.send(
+      new DescribeInstancesCommand({ Filters: [{ Name: 'tag:ami-factory:build-id', Values: [req.buildId] }] }),
+    );
     const instances = (builders.Reservations ?? []).flatMap((r) => r.Instances ?? []);
     expect(instances).toHaveLength(1);
     expect(instances[0]?.State?.Name).toBe('terminated');
     const image = (await imagesNamed(h, 'us-east-1', imageName('al2023-base', req.requestedAt, req.buildId)))[0];
-    expect(tagMap(image?.Tags)).toMatchObject({ 'ami-factory:preparation': 'sanitized', 'ami-factory:source': expect.stringMatching(/^ami-/) });
+    expect(tagMap(image?.Tags)).toMatchObject({
+      'ami-factory:preparation': 'sanitized',
+      'ami-factory:source': expect.stringMatching(/^ami-/),
+    });
   });
 
   it('terminates the builder when the build fails', async () => {
@@ -218,10 +239,14 @@ describe('the full pipeline on the local cloud (real ASL, real handlers, no mock
     const exec = await runBuild(h, req);
     expect(exec.status).toBe('FAILED');
     expect(exec.error).toBe('ImageFailedError');
-    const builders = await h.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:ami-factory:build-id', Values: [req.buildId] }] }));
+    const builders = await h.ec2.send(
+      new DescribeInstancesCommand({ Filters: [{ Name: 'tag:ami-factory:build-id', Values: [req.buildId] }] }),
+    );
     const states = (builders.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.State?.Name);
     expect(states).toEqual(['terminated']);
-    expect((await imagesNamed(h, 'us-east-1', imageName('al2023-base', req.requestedAt, req.buildId))).filter((i) => i.State !== 'deregistered')).toHaveLength(0);
+    expect(
+      (await imagesNamed(h, 'us-east-1', imageName('al2023-base', req.requestedAt, req.buildId))).filter((i) => i.State !== 'deregistered'),
+    ).toHaveLength(0);
     await h.cloud.events.idle();
     expect(factoryEvents(h, req.buildId)).toEqual(['BuildFailed:us-east-1']);
   });
@@ -236,13 +261,28 @@ describe('the full pipeline on the local cloud (real ASL, real handlers, no mock
     );
     const req = request({
       family: 'from-snapshots',
-      source: { type: 'snapshots', rootDeviceName: src?.RootDeviceName ?? '/dev/xvda', architecture: 'x86_64', bootMode: 'uefi', tpmSupport: 'v2.0', imdsSupport: 'v2.0', blockDeviceMappings: mappings },
+      source: {
+        type: 'snapshots',
+        rootDeviceName: src?.RootDeviceName ?? '/dev/xvda',
+        architecture: 'x86_64',
+        bootMode: 'uefi',
+        tpmSupport: 'v2.0',
+        imdsSupport: 'v2.0',
+        blockDeviceMappings: mappings,
+      },
       copies: [{ region: 'us-west-2' }],
     });
     const exec = await runBuild(h, req);
     expect(exec.status).toBe('SUCCEEDED');
     const image = (await imagesNamed(h, 'us-east-1', imageName('from-snapshots', req.requestedAt, req.buildId)))[0];
-    expect(image).toMatchObject({ State: 'available', Architecture: 'x86_64', BootMode: 'uefi', TpmSupport: 'v2.0', ImdsSupport: 'v2.0', EnaSupport: true });
+    expect(image).toMatchObject({
+      State: 'available',
+      Architecture: 'x86_64',
+      BootMode: 'uefi',
+      TpmSupport: 'v2.0',
+      ImdsSupport: 'v2.0',
+      EnaSupport: true,
+    });
     expect(image?.BlockDeviceMappings?.map((b) => b.Ebs?.SnapshotId)).toEqual(mappings.map((m) => m.snapshotId));
     expect((JSON.parse(exec.output ?? '{}') as Report).outcome).toBe('BuildSucceeded');
   });

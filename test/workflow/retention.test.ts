@@ -35,7 +35,9 @@ const EAST = 'us-east-1';
 const WEST = 'us-west-2';
 const DAY = 86_400_000;
 
-function request(over: Omit<Partial<RetentionRequestInput>, 'policy'> & { policy?: Partial<RetentionRequestInput['policy']> } = {}): RetentionRequestInput {
+function request(
+  over: Omit<Partial<RetentionRequestInput>, 'policy'> & { policy?: Partial<RetentionRequestInput['policy']> } = {},
+): RetentionRequestInput {
   const { policy, ...rest } = over;
   return {
     runId: `run-${Math.random().toString(16).slice(2, 10)}`,
@@ -51,7 +53,11 @@ function request(over: Omit<Partial<RetentionRequestInput>, 'policy'> & { policy
 
 async function runRetention(h: Harness, input: RetentionRequestInput): Promise<RetentionReport> {
   const { executionArn } = await h.sfn.send(
-    new StartExecutionCommand({ stateMachineArn: h.cloud.stateMachineArn('image-retention'), name: `retention-${input.runId}`, input: JSON.stringify(input) }),
+    new StartExecutionCommand({
+      stateMachineArn: h.cloud.stateMachineArn('image-retention'),
+      name: `retention-${input.runId}`,
+      input: JSON.stringify(input),
+    }),
   );
   const d = await waitForExecution(h, executionArn ?? '', 60_000);
   if (d.status !== 'SUCCEEDED') throw new Error(`retention ${d.status}: ${d.error ?? ''} ${d.cause ?? ''}`);
@@ -93,8 +99,15 @@ describe('image-retention on the local cloud', () => {
     const expired = eastBefore.filter((i) => ageDays(h, i) >= 90);
     const [byTemplate, byStopped, byTerminated] = expired as [Image, Image, Image];
     // A launch template's default version, a stopped instance, a terminated instance (no longer a use).
-    const lt = await east.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'web-prod', LaunchTemplateData: { ImageId: byTemplate.ImageId, InstanceType: 't3.micro' } }));
-    const stopped = await east.send(new RunInstancesCommand({ ImageId: byStopped.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro' }));
+    const lt = await east.send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: 'web-prod',
+        LaunchTemplateData: { ImageId: byTemplate.ImageId, InstanceType: 't3.micro' },
+      }),
+    );
+    const stopped = await east.send(
+      new RunInstancesCommand({ ImageId: byStopped.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro' }),
+    );
     const stoppedId = stopped.Instances?.[0]?.InstanceId ?? '';
     // Booting takes a simulated minute or so: a few real milliseconds here.
     for (let i = 0; ; i++) {
@@ -106,7 +119,9 @@ describe('image-retention on the local cloud', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
     }
-    const gone = await east.send(new RunInstancesCommand({ ImageId: byTerminated.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro' }));
+    const gone = await east.send(
+      new RunInstancesCommand({ ImageId: byTerminated.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro' }),
+    );
     const goneId = gone.Instances?.[0]?.InstanceId ?? '';
     await east.send(new TerminateInstancesCommand({ InstanceIds: [goneId] }));
     // shutting-down still counts as a use; wait for terminated.
@@ -153,7 +168,9 @@ describe('image-retention on the local cloud', () => {
     const westRetired = westBefore.slice(2).filter((i) => ageDays(h, i) >= 90);
     expect(westRetired.length).toBeGreaterThan(5);
     for (const i of westRetired) expect(kept.has(i.ImageId)).toBe(false);
-    const snaps = await west.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: 'snapshot-id', Values: westRetired.map(snapshotOf) }] }));
+    const snaps = await west.send(
+      new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: 'snapshot-id', Values: westRetired.map(snapshotOf) }] }),
+    );
     expect(snaps.Snapshots).toEqual([]);
     expect(retired.length).toBe(report.regions.reduce((n, r) => n + r.outcomes.deregistered, 0));
 
@@ -202,7 +219,9 @@ describe('image-retention on the local cloud', () => {
     const s3 = new S3Client({ region: EAST, endpoint: h.cloud.endpoint, forcePathStyle: true, credentials: creds, maxAttempts: 1 });
     try {
       const key = ledgerKey('web', EAST);
-      const ledger = JSON.parse((await (await s3.send(new GetObjectCommand({ Bucket: h.cloud.stateBucket, Key: key }))).Body?.transformToString()) ?? '{}') as {
+      const ledger = JSON.parse(
+        (await (await s3.send(new GetObjectCommand({ Bucket: h.cloud.stateBucket, Key: key }))).Body?.transformToString()) ?? '{}',
+      ) as {
         disabledAt: Record<string, string>;
       };
       expect(Object.keys(ledger.disabledAt).sort()).toEqual([...disabled].sort());
@@ -220,7 +239,9 @@ describe('image-retention on the local cloud', () => {
   });
 
   it('keeps an image that gains a reference between plan and action', async () => {
-    const target = byAge(h, await images(east)).slice(2).find((i) => ageDays(h, i) >= 90) as Image;
+    const target = byAge(h, await images(east))
+      .slice(2)
+      .find((i) => ageDays(h, i) >= 90) as Image;
     const lambda = h.cloud.lambda;
     const invoke = lambda.invoke.bind(lambda);
     let launched = '';
@@ -244,11 +265,16 @@ describe('image-retention on the local cloud', () => {
   it('lets only one applying run per family go on; a dry run alongside is not held up', async () => {
     const start = async (input: RetentionRequestInput): Promise<string> => {
       const r = await h.sfn.send(
-        new StartExecutionCommand({ stateMachineArn: h.cloud.stateMachineArn('image-retention'), name: `retention-${input.runId}`, input: JSON.stringify(input) }),
+        new StartExecutionCommand({
+          stateMachineArn: h.cloud.stateMachineArn('image-retention'),
+          name: `retention-${input.runId}`,
+          input: JSON.stringify(input),
+        }),
       );
       return r.executionArn ?? '';
     };
-    const report = async (arn: string): Promise<RetentionReport> => JSON.parse((await waitForExecution(h, arn, 60_000)).output ?? '{}') as RetentionReport;
+    const report = async (arn: string): Promise<RetentionReport> =>
+      JSON.parse((await waitForExecution(h, arn, 60_000)).output ?? '{}') as RetentionReport;
     const [one, two] = [request(), request()];
     // The first run does not apply until the second has planned both regions: they overlap.
     let secondPlanned!: () => void;
@@ -272,7 +298,12 @@ describe('image-retention on the local cloud', () => {
     expect(a.status).toBe('succeeded');
     expect(b.status).toBe('failed');
     for (const r of b.regions) {
-      expect(r).toMatchObject({ status: 'plan-failed', error: expect.stringContaining(`RetentionAlreadyRunningError: Another retention run of web is applying (retention-${a.runId})`) as string });
+      expect(r).toMatchObject({
+        status: 'plan-failed',
+        error: expect.stringContaining(
+          `RetentionAlreadyRunningError: Another retention run of web is applying (retention-${a.runId})`,
+        ) as string,
+      });
     }
     expect(c.status).toBe('planned');
   });
@@ -327,7 +358,15 @@ describe('image-retention: instance-store bundles', () => {
       new RegisterImageCommand({
         ImageLocation: location,
         Name: name,
-        TagSpecifications: [{ ResourceType: 'image', Tags: [{ Key: 'ami-factory:managed', Value: 'true' }, { Key: 'ami-factory:family', Value: 'web' }] }],
+        TagSpecifications: [
+          {
+            ResourceType: 'image',
+            Tags: [
+              { Key: 'ami-factory:managed', Value: 'true' },
+              { Key: 'ami-factory:family', Value: 'web' },
+            ],
+          },
+        ],
       }),
     );
     const id = r.ImageId ?? '';

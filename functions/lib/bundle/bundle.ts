@@ -25,7 +25,15 @@ import {
 import { BundleInputError, EmptyImageError, ImageChangedError, ImageTooLargeError } from './errors.js';
 import { parallelGzip, type ParallelGzipOptions } from './gzip.js';
 import { assertKeyPair, generateBundleKey, loadPrivateKey, loadPublicKey, wrapBundleKey, type BundleKey, type KeyInput } from './keys.js';
-import { assertPlainName, buildManifestXml, manifestFileName, normalizeAccountId, partFileName, type Manifest, type ManifestPart } from './manifest.js';
+import {
+  assertPlainName,
+  buildManifestXml,
+  manifestFileName,
+  normalizeAccountId,
+  partFileName,
+  type Manifest,
+  type ManifestPart,
+} from './manifest.js';
 import type { BundleSink, PartWriter } from './storage.js';
 import { planTarMember, scanSparseMap, tarMemberStream, type SparseScanOptions } from './tar.js';
 
@@ -112,7 +120,8 @@ function validateOptions(o: BundleOptions): { name: string; user: string } {
   }
   const type = o.imageType ?? 'machine';
   if (!(IMAGE_TYPES as readonly string[]).includes(type)) throw new BundleInputError(`image type must be one of ${IMAGE_TYPES.join(', ')}`);
-  if (type === 'kernel' && (o.kernelName === undefined || o.kernelName === '')) throw new BundleInputError('a kernel image needs a kernel name');
+  if (type === 'kernel' && (o.kernelName === undefined || o.kernelName === ''))
+    throw new BundleInputError('a kernel image needs a kernel name');
   for (const [virtual, device] of Object.entries(o.blockDeviceMapping ?? {})) {
     if (!/^[A-Za-z0-9_./-]+$/.test(virtual) || !/^[A-Za-z0-9_./-]+$/.test(device)) {
       throw new BundleInputError(`block device mapping ${virtual}=${device} has unexpected characters`);
@@ -124,7 +133,11 @@ function validateOptions(o: BundleOptions): { name: string; user: string } {
 }
 
 /** Cuts a stream into parts of `partSize` bytes, hashing each; a part opens only when bytes arrive for it. */
-async function writeParts(ciphertext: AsyncIterable<Buffer>, sink: BundleSink, partSize: number): Promise<{ digest: string; size: number }[]> {
+async function writeParts(
+  ciphertext: AsyncIterable<Buffer>,
+  sink: BundleSink,
+  partSize: number,
+): Promise<{ digest: string; size: number }[]> {
   const parts: { digest: string; size: number }[] = [];
   let writer: PartWriter | undefined;
   let hash = createHash('sha1');
@@ -198,7 +211,9 @@ export async function bundleImage(opts: BundleOptions): Promise<BundleResult> {
   const fh: ImageReader & { close?(): Promise<void>; stat?(): Promise<{ size: number; mode: number; mtimeMs: number }> } =
     image !== undefined ? image.reader : await open(opts.image as string, 'r');
   const statOf = async (): Promise<{ size: number; mode: number; mtimeMs: number }> =>
-    image !== undefined ? { size: image.size, mode: image.mode ?? 0o644, mtimeMs: image.mtimeMs } : ((await fh.stat?.()) as { size: number; mode: number; mtimeMs: number });
+    image !== undefined
+      ? { size: image.size, mode: image.mode ?? 0o644, mtimeMs: image.mtimeMs }
+      : ((await fh.stat?.()) as { size: number; mode: number; mtimeMs: number });
   try {
     const st = await statOf();
     if (st.size !== before.size) throw new ImageChangedError(`image ${label} changed while it was being opened`);
@@ -208,17 +223,25 @@ export async function bundleImage(opts: BundleOptions): Promise<BundleResult> {
     // Progress is the file position reached, so holes count once they are passed.
     const onPosition = (position: number): void => opts.onProgress?.({ bytes: position, total: st.size });
     const tarHash = createHash('sha1');
-    const tarStream = tap(tarMemberStream(fh, member, { ...(opts.signal === undefined ? {} : { signal: opts.signal }), onPosition }), (c) => tarHash.update(c));
+    const tarStream = tap(tarMemberStream(fh, member, { ...(opts.signal === undefined ? {} : { signal: opts.signal }), onPosition }), (c) =>
+      tarHash.update(c),
+    );
     const partList = await writeParts(encrypt(parallelGzip(tarStream, opts.gzip), bundleKey), opts.sink, partSize);
 
     const after = await statOf();
-    if (after.size !== st.size || after.mtimeMs !== st.mtimeMs) throw new ImageChangedError(`image ${label} changed while it was being bundled`);
+    if (after.size !== st.size || after.mtimeMs !== st.mtimeMs)
+      throw new ImageChangedError(`image ${label} changed while it was being bundled`);
     await image?.verifyUnchanged?.();
     opts.onProgress?.({ bytes: st.size, total: st.size });
 
     const names = partList.map((_, i) => partFileName(name, i, partList.length));
     await opts.sink.commitParts(names);
-    const parts: BundlePartInfo[] = partList.map((p, index) => ({ index, filename: names[index] as string, digest: p.digest, size: p.size }));
+    const parts: BundlePartInfo[] = partList.map((p, index) => ({
+      index,
+      filename: names[index] as string,
+      digest: p.digest,
+      size: p.size,
+    }));
     const bdm = opts.blockDeviceMapping ?? DEFAULT_BLOCK_DEVICE_MAPPING;
     const type = opts.imageType ?? 'machine';
     const manifest = buildManifestXml(

@@ -66,7 +66,8 @@ function validate(opts: ParallelGzipOptions): Required<ParallelGzipOptions> {
   if (!Number.isInteger(blockSize) || blockSize < 1024 || blockSize > 64 * 1024 * 1024) {
     throw new BundleInputError(`gzip block size must be 1 KiB–64 MiB, got ${blockSize}`);
   }
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new BundleInputError(`gzip concurrency must be 1–64, got ${concurrency}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
+    throw new BundleInputError(`gzip concurrency must be 1–64, got ${concurrency}`);
   return { level, blockSize, concurrency, dictionary: opts.dictionary ?? true };
 }
 
@@ -85,7 +86,10 @@ export async function* parallelGzip(source: AsyncIterable<Uint8Array>, options: 
     job.catch(() => undefined); // observed when its turn comes; no unhandled rejection meanwhile
     inFlight.push(job);
     if (dictionary) {
-      previousTail = block.length >= DICTIONARY_SIZE ? block.subarray(block.length - DICTIONARY_SIZE) : Buffer.concat([previousTail ?? Buffer.alloc(0), block]).subarray(-DICTIONARY_SIZE);
+      previousTail =
+        block.length >= DICTIONARY_SIZE
+          ? block.subarray(block.length - DICTIONARY_SIZE)
+          : Buffer.concat([previousTail ?? Buffer.alloc(0), block]).subarray(-DICTIONARY_SIZE);
     }
   };
   try {

@@ -20,7 +20,14 @@ export {
   type BundlerInfo,
   type ImageType,
 } from './constants.js';
-export { bundleImage, parseBlockDeviceMapping, type BundleOptions, type BundlePartInfo, type BundleProgress, type BundleResult } from './bundle.js';
+export {
+  bundleImage,
+  parseBlockDeviceMapping,
+  type BundleOptions,
+  type BundlePartInfo,
+  type BundleProgress,
+  type BundleResult,
+} from './bundle.js';
 export {
   checkPartSizes,
   unbundle,

@@ -5,7 +5,18 @@
  * v1.5 type-2 padding here: Node ≥ 20.11 refuses privateDecrypt with RSA_PKCS1_PADDING
  * (CVE-2023-46809, the Marvin attack).
  */
-import { X509Certificate, constants, createPrivateKey, createPublicKey, privateDecrypt, publicEncrypt, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  X509Certificate,
+  constants,
+  createPrivateKey,
+  createPublicKey,
+  privateDecrypt,
+  publicEncrypt,
+  randomBytes,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { CertificateError, KeyMismatchError, Pkcs1PaddingError, WrongKeyError } from './errors.js';
 
 /** A PEM string or buffer, or a key already loaded. */
@@ -27,7 +38,8 @@ function isKeyObject(input: KeyInput): input is KeyObject {
 }
 
 function requireRsa(key: KeyObject, what: string): KeyObject {
-  if (key.asymmetricKeyType !== 'rsa') throw new CertificateError(`${what} is a ${key.asymmetricKeyType ?? 'non-asymmetric'} key; bundles need RSA`);
+  if (key.asymmetricKeyType !== 'rsa')
+    throw new CertificateError(`${what} is a ${key.asymmetricKeyType ?? 'non-asymmetric'} key; bundles need RSA`);
   return key;
 }
 

@@ -153,7 +153,11 @@ export function serializeManifestContent(c: ManifestContent): string {
       opt('user_encrypted_iv', i.userEncryptedIv) +
       el(
         'parts',
-        i.parts.map((p) => el('part', opt('filename', p.filename) + el('digest', p.digest, { algorithm: i.digestAlgorithm }), { index: String(p.index) })).join(''),
+        i.parts
+          .map((p) =>
+            el('part', opt('filename', p.filename) + el('digest', p.digest, { algorithm: i.digestAlgorithm }), { index: String(p.index) }),
+          )
+          .join(''),
         { count: String(i.parts.length) },
       ),
   );
@@ -173,7 +177,8 @@ export function signedText(xml: string): string {
     return xml.slice(start, end + endTag.length);
   };
   const image = slice('image');
-  if (image === undefined) throw new ManifestError('manifest/image', 'no <image>…</image> text to verify (the start tag must have no attributes)');
+  if (image === undefined)
+    throw new ManifestError('manifest/image', 'no <image>…</image> text to verify (the start tag must have no attributes)');
   return (slice('machine_configuration') ?? '') + image;
 }
 
@@ -198,7 +203,8 @@ function validateContent(c: ManifestContent): void {
   assertPlainName(i.name, 'image name');
   normalizeAccountId(i.user);
   if (!SHA1_HEX.test(i.digest)) throw new BundleInputError('image digest must be 40 lowercase hex characters');
-  if (i.type === 'kernel' && (i.kernelName === undefined || i.kernelName === '')) throw new BundleInputError('a kernel image needs a kernel name');
+  if (i.type === 'kernel' && (i.kernelName === undefined || i.kernelName === ''))
+    throw new BundleInputError('a kernel image needs a kernel name');
   i.parts.forEach((p, n) => {
     if (p.index !== n) throw new BundleInputError(`part ${n} has index ${p.index}`);
     assertPlainName(p.filename, 'part file name');
@@ -305,7 +311,8 @@ export function parseManifest(xml: string): Manifest {
   if (version !== MANIFEST_VERSION) throw new ManifestError('manifest/version', `is "${version}", only ${MANIFEST_VERSION} is supported`);
 
   const b = root.optional('bundler');
-  const bundler = b === undefined ? undefined : { name: b.optionalText('name'), version: b.optionalText('version'), release: b.optionalText('release') };
+  const bundler =
+    b === undefined ? undefined : { name: b.optionalText('name'), version: b.optionalText('version'), release: b.optionalText('release') };
 
   const m = root.optional('machine_configuration');
   let machineConfiguration: MachineConfiguration | undefined;
@@ -315,7 +322,10 @@ export function parseManifest(xml: string): Manifest {
     const codes = m.optional('product_codes');
     machineConfiguration = {
       ...(arch === undefined ? {} : { architecture: oneOf(arch, ARCHITECTURES) }),
-      blockDeviceMapping: (bdm?.children('mapping') ?? []).map((r) => ({ virtual: r.requiredText('virtual'), device: r.requiredText('device') })),
+      blockDeviceMapping: (bdm?.children('mapping') ?? []).map((r) => ({
+        virtual: r.requiredText('virtual'),
+        device: r.requiredText('device'),
+      })),
       ...(m.optional('kernel_id') === undefined ? {} : { kernelId: m.requiredText('kernel_id') }),
       ...(m.optional('ramdisk_id') === undefined ? {} : { ramdiskId: m.requiredText('ramdisk_id') }),
       productCodes: (codes?.children('product_code') ?? []).map((r) => r.text()),
@@ -340,14 +350,20 @@ export function parseManifest(xml: string): Manifest {
   for (const p of partEls) {
     const indexText = p.attribute('index');
     const index = Number(indexText);
-    if (!/^[0-9]+$/.test(indexText) || index >= count) throw new ManifestError(`${p.path}/@index`, `"${indexText}" is not an index below ${count}`);
+    if (!/^[0-9]+$/.test(indexText) || index >= count)
+      throw new ManifestError(`${p.path}/@index`, `"${indexText}" is not an index below ${count}`);
     if (parts[index] !== undefined) throw new ManifestError(`${p.path}/@index`, `index ${index} appears twice`);
     const pd = p.required('digest');
     algorithm(pd, DIGEST_ALGORITHM);
-    parts[index] = { index, filename: plainName(p.required('filename')), digest: hexField(pd, SHA1_HEX, 'a SHA-1 digest (40 hex characters)') };
+    parts[index] = {
+      index,
+      filename: plainName(p.required('filename')),
+      digest: hexField(pd, SHA1_HEX, 'a SHA-1 digest (40 hex characters)'),
+    };
   }
   const kernelName = i.optionalText('kernel_name');
-  if (type === 'kernel' && kernelName === undefined) throw new ManifestError('manifest/image/kernel_name', 'is required for a kernel image');
+  if (type === 'kernel' && kernelName === undefined)
+    throw new ManifestError('manifest/image/kernel_name', 'is required for a kernel image');
   const image: ManifestImage = {
     name: plainName(i.required('name')),
     user: user.text(),
@@ -383,7 +399,10 @@ export function expectedPartSize(manifest: Pick<Manifest, 'image'>, index: numbe
   const count = manifest.image.parts.length;
   const last = manifest.image.bundledSize - (count - 1) * partSize;
   if (last <= 0 || last > partSize) {
-    throw new ManifestError('manifest/image/bundled_size', `${manifest.image.bundledSize} bytes cannot be ${count} parts of ${partSize} bytes`);
+    throw new ManifestError(
+      'manifest/image/bundled_size',
+      `${manifest.image.bundledSize} bytes cannot be ${count} parts of ${partSize} bytes`,
+    );
   }
   return index < count - 1 ? partSize : last;
 }
@@ -401,5 +420,8 @@ export function verifyManifestSignature(manifest: Manifest | string, cert: KeyIn
   } catch (e) {
     throw new SignatureMismatchError('the manifest signature cannot be checked with this certificate', { cause: e });
   }
-  if (!ok) throw new SignatureMismatchError('the manifest signature does not match: the manifest was changed or the certificate is not the signer\'s');
+  if (!ok)
+    throw new SignatureMismatchError(
+      "the manifest signature does not match: the manifest was changed or the certificate is not the signer's",
+    );
 }

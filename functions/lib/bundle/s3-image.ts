@@ -24,7 +24,9 @@ export async function s3ImageObject(s3: S3Client, bucket: string, key: string, w
   const fetch = async (start: number): Promise<{ start: number; data: Buffer }> => {
     const end = Math.min(size, start + window) - 1;
     try {
-      const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end}`, ...(etag ? { IfMatch: etag } : {}) }));
+      const r = await s3.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end}`, ...(etag ? { IfMatch: etag } : {}) }),
+      );
       const data = Buffer.from((await r.Body?.transformToByteArray()) ?? new Uint8Array());
       return { start, data };
     } catch (e) {

@@ -114,9 +114,12 @@ async function deleteKeys(s3: S3Client, bucket: string, keys: readonly string[])
   for (let i = 0; i < keys.length; i += 1000) {
     const batch = keys.slice(i, i + 1000);
     if (batch.length === 0) continue;
-    const out = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+    const out = await s3.send(
+      new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+    );
     const failed = out.Errors?.[0];
-    if (failed !== undefined) throw new BundleError(`could not delete s3://${bucket}/${failed.Key ?? '?'}: ${failed.Code ?? ''} ${failed.Message ?? ''}`.trim());
+    if (failed !== undefined)
+      throw new BundleError(`could not delete s3://${bucket}/${failed.Key ?? '?'}: ${failed.Code ?? ''} ${failed.Message ?? ''}`.trim());
   }
 }
 
@@ -151,7 +154,15 @@ export function s3BundleSink(s3: S3Client, bucket: string, prefix: string, opts:
           const body = Buffer.concat(chunks);
           chunks.length = 0;
           const key = `${staging}${index}`;
-          await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentMD5: md5Base64(body), ContentType: 'application/octet-stream' }));
+          await s3.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              Body: body,
+              ContentMD5: md5Base64(body),
+              ContentType: 'application/octet-stream',
+            }),
+          );
           staged[index] = key;
           uploaded += body.length;
           opts.onUploaded?.(key, uploaded);
@@ -165,18 +176,30 @@ export function s3BundleSink(s3: S3Client, bucket: string, prefix: string, opts:
         if (name.includes('/')) throw new BundleInputError(`part name "${name}" is not a plain file name`);
         const to = keyPrefix + name;
         await s3.send(
-          new CopyObjectCommand({ Bucket: bucket, Key: to, CopySource: `${bucket}/${encodeURIComponent(from).replace(/%2F/g, '/')}`, ACL: acl, MetadataDirective: 'COPY' }),
+          new CopyObjectCommand({
+            Bucket: bucket,
+            Key: to,
+            CopySource: `${bucket}/${encodeURIComponent(from).replace(/%2F/g, '/')}`,
+            ACL: acl,
+            MetadataDirective: 'COPY',
+          }),
         );
         committed.push(to);
       }
-      await deleteKeys(s3, bucket, staged.filter((k) => k !== undefined));
+      await deleteKeys(
+        s3,
+        bucket,
+        staged.filter((k) => k !== undefined),
+      );
       staged.length = 0;
     },
     async writeManifest(fileName, xml) {
       if (fileName.includes('/')) throw new BundleInputError(`manifest name "${fileName}" is not a plain file name`);
       const key = keyPrefix + fileName;
       const body = Buffer.from(xml, 'utf8');
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentMD5: md5Base64(body), ContentType: 'text/xml', ACL: acl }));
+      await s3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentMD5: md5Base64(body), ContentType: 'text/xml', ACL: acl }),
+      );
       manifestKey = key;
       opts.onUploaded?.(key, uploaded + body.length);
     },
@@ -291,9 +314,15 @@ export async function checkBundleInS3(s3: S3Client, imageLocation: string, opts:
  * Deletes a bundle by its manifest (ec2-delete-bundle -m): the parts it lists, then the manifest.
  * The manifest is read from S3 unless given (a local copy). Returns the keys deleted.
  */
-export async function deleteBundleFromS3(s3: S3Client, imageLocation: string, opts: { manifest?: Manifest | string } = {}): Promise<string[]> {
+export async function deleteBundleFromS3(
+  s3: S3Client,
+  imageLocation: string,
+  opts: { manifest?: Manifest | string } = {},
+): Promise<string[]> {
   const { bucket, manifestKey, manifest } =
-    opts.manifest === undefined ? await readManifestFromS3(s3, imageLocation) : { ...parseImageLocation(imageLocation), manifest: opts.manifest };
+    opts.manifest === undefined
+      ? await readManifestFromS3(s3, imageLocation)
+      : { ...parseImageLocation(imageLocation), manifest: opts.manifest };
   const keys = deleteBundleKeys({ manifestKey, manifest });
   const parts = keys.filter((k) => k !== manifestKey);
   await deleteKeys(s3, bucket, parts);
@@ -314,7 +343,11 @@ export async function deleteBundlePrefixFromS3(s3: S3Client, bucket: string, key
   const keys = deleteBundleKeys({ prefix, keys: listed });
   if (keys.length === 0) throw new BundleNotFoundError(`${bucket}/${prefix}.*`);
   const isManifest = (k: string): boolean => /\.manifest(\.xml)?$/.test(k);
-  await deleteKeys(s3, bucket, keys.filter((k) => !isManifest(k)));
+  await deleteKeys(
+    s3,
+    bucket,
+    keys.filter((k) => !isManifest(k)),
+  );
   await deleteKeys(s3, bucket, keys.filter(isManifest));
   return keys;
 }
@@ -348,7 +381,8 @@ export async function uploadBundleToS3(
   let bytes = 0;
   for (const part of m.image.parts) {
     opts.signal?.throwIfAborted();
-    if (part.filename.includes('/')) throw new ManifestError(`manifest/image/parts/part[${part.index}]/filename`, `"${part.filename}" is not a plain file name`);
+    if (part.filename.includes('/'))
+      throw new ManifestError(`manifest/image/parts/part[${part.index}]/filename`, `"${part.filename}" is not a plain file name`);
     const chunks: Buffer[] = [];
     try {
       for await (const c of source.readPart(part.filename)) chunks.push(Buffer.from(c));
@@ -358,7 +392,16 @@ export async function uploadBundleToS3(
     }
     const body = Buffer.concat(chunks);
     const key = keyPrefix + part.filename;
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentMD5: md5Base64(body), ContentType: 'application/octet-stream', ACL: acl }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: body,
+        ContentMD5: md5Base64(body),
+        ContentType: 'application/octet-stream',
+        ACL: acl,
+      }),
+    );
     keys.push(key);
     bytes += body.length;
     opts.onProgress?.(bytes, m.image.bundledSize);
@@ -367,7 +410,9 @@ export async function uploadBundleToS3(
   if (manifestName.includes('/')) throw new BundleInputError(`manifest name "${manifestName}" is not a plain file name`);
   const manifestKey = keyPrefix + manifestName;
   const body = Buffer.from(m.xml, 'utf8');
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: manifestKey, Body: body, ContentMD5: md5Base64(body), ContentType: 'text/xml', ACL: acl }));
+  await s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: manifestKey, Body: body, ContentMD5: md5Base64(body), ContentType: 'text/xml', ACL: acl }),
+  );
   keys.push(manifestKey);
   return { imageLocation: `${bucket}/${manifestKey}`, keys };
 }

@@ -80,10 +80,14 @@ export function decodeNumeric(source: Buffer, offset: number, length: number, fi
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new TarFormatError(`tar ${field}: value too large`);
     return Number(v);
   }
-  const raw = source.subarray(offset, offset + length).toString('latin1').replace(/^ +/, '');
+  const raw = source
+    .subarray(offset, offset + length)
+    .toString('latin1')
+    .replace(/^ +/, '');
   const digits = /^[0-7]*/.exec(raw)?.[0] ?? '';
   const rest = raw.slice(digits.length);
-  if (rest !== '' && rest[0] !== ' ' && rest[0] !== '\0') throw new TarFormatError(`tar ${field}: "${raw.replace(/\0/g, '')}" is not octal`);
+  if (rest !== '' && rest[0] !== ' ' && rest[0] !== '\0')
+    throw new TarFormatError(`tar ${field}: "${raw.replace(/\0/g, '')}" is not octal`);
   if (digits === '') return 0;
   const value = parseInt(digits, 8);
   if (!Number.isSafeInteger(value)) throw new TarFormatError(`tar ${field}: value too large`);
@@ -237,7 +241,7 @@ export async function scanSparseMap(fh: ImageReader, size: number, opts: SparseS
     }
     runStart = -1;
   };
-  for (let pos = 0; pos < size; ) {
+  for (let pos = 0; pos < size;) {
     opts.signal?.throwIfAborted();
     const want = Math.min(readSize, size - pos);
     const { bytesRead } = await fh.read(buf, 0, want, pos);
@@ -380,7 +384,8 @@ export class ByteReader {
   async *take(n: number): AsyncGenerator<Buffer> {
     let left = n;
     while (left > 0) {
-      if (this.buf.length === 0 && !(await this.fill())) throw new TarFormatError(`tar stream ends ${left} bytes before the end of the member`);
+      if (this.buf.length === 0 && !(await this.fill()))
+        throw new TarFormatError(`tar stream ends ${left} bytes before the end of the member`);
       const out = this.buf.subarray(0, Math.min(left, this.buf.length));
       this.buf = this.buf.subarray(out.length);
       left -= out.length;
@@ -549,7 +554,8 @@ async function readPax1Map(reader: ByteReader): Promise<{ map: SparseRegion[]; c
 function checkMap(map: readonly SparseRegion[], realSize: number): void {
   let cursor = 0;
   for (const r of map) {
-    if (r.offset < cursor || r.offset + r.numbytes > realSize) throw new TarFormatError(`sparse map region ${r.offset}+${r.numbytes} is out of order or past the end`);
+    if (r.offset < cursor || r.offset + r.numbytes > realSize)
+      throw new TarFormatError(`sparse map region ${r.offset}+${r.numbytes} is out of order or past the end`);
     cursor = r.offset + r.numbytes;
   }
 }

@@ -60,7 +60,13 @@ export async function checkPartSizes(manifest: Manifest, source: BundleSource, p
 }
 
 /** Reads one part whole (at most one part size), checking its size and SHA-1. */
-async function readVerifiedPart(manifest: Manifest, index: number, source: BundleSource, partSize: number, signal?: AbortSignal): Promise<Buffer[]> {
+async function readVerifiedPart(
+  manifest: Manifest,
+  index: number,
+  source: BundleSource,
+  partSize: number,
+  signal?: AbortSignal,
+): Promise<Buffer[]> {
   const part = manifest.image.parts[index];
   if (part === undefined) throw new MissingPartError(`#${index}`);
   const expected = expectedPartSize(manifest, index, partSize);

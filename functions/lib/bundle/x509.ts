@@ -51,12 +51,21 @@ function name(commonName: string): Buffer {
 }
 
 function pem(label: string, der: Buffer): string {
-  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  const b64 = der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
 /** A self-signed certificate (PEM) for an RSA key pair, sha256WithRSAEncryption. */
-export function selfSignedCertificate(opts: { publicKey: KeyObject; privateKey: KeyObject; commonName: string; days: number; now?: Date }): string {
+export function selfSignedCertificate(opts: {
+  publicKey: KeyObject;
+  privateKey: KeyObject;
+  commonName: string;
+  days: number;
+  now?: Date;
+}): string {
   const notBefore = new Date(Math.floor((opts.now ?? new Date()).getTime() / 1000) * 1000 - 60_000);
   const notAfter = new Date(notBefore.getTime() + opts.days * 86_400_000);
   const algorithm = sequence(oid('1.2.840.113549.1.1.11'), Buffer.from([0x05, 0x00]));

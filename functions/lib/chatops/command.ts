@@ -215,7 +215,10 @@ export function parseChatCommand(text: string): ChatCommand {
       const command: ChatCommand = { kind: 'bake', family: check('bake', FamilySchema, family, 'Family') };
       const regions = stringFlag(args, 'regions');
       if (regions !== undefined) {
-        const list = regions.split(',').map((r) => r.trim()).filter((r) => r !== '');
+        const list = regions
+          .split(',')
+          .map((r) => r.trim())
+          .filter((r) => r !== '');
         if (list.length === 0) throw new ChatCommandError('--regions needs at least one region', USAGE.bake);
         if (new Set(list).size !== list.length) throw new ChatCommandError('--regions lists a region twice', USAGE.bake);
         command.regions = list.map((r) => check('bake', RegionSchema, r, 'Region'));

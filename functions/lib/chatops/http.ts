@@ -59,7 +59,10 @@ export function httpHandler(
     name: 'httpLogContext',
     before: (request) => {
       logger.resetKeys();
-      logger.appendKeys({ requestId: request.context.awsRequestId, path: request.event.rawPath ?? request.event.requestContext?.http?.path });
+      logger.appendKeys({
+        requestId: request.context.awsRequestId,
+        path: request.event.rawPath ?? request.event.requestContext?.http?.path,
+      });
     },
     after: (request) => {
       logger.info('request answered', { statusCode: request.response?.statusCode });

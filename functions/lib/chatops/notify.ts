@@ -165,10 +165,19 @@ async function notifyRetention(deps: NotifyDeps, event: RetentionEvent): Promise
     calls: d.calls,
     throttled: d.throttled,
   };
-  return postOnce(deps, record, { id: d.runId, what: 'retention run', type: event['detail-type'], key: 'final', limit: RESPONSE_URL_MAX_POSTS }, async () => {
-    const rows = await planRows(deps, report);
-    return retentionReportReply({ report, ...(rows !== undefined ? { rows } : {}), ...(record.command !== undefined ? { slashCommand: record.command } : {}) });
-  });
+  return postOnce(
+    deps,
+    record,
+    { id: d.runId, what: 'retention run', type: event['detail-type'], key: 'final', limit: RESPONSE_URL_MAX_POSTS },
+    async () => {
+      const rows = await planRows(deps, report);
+      return retentionReportReply({
+        report,
+        ...(rows !== undefined ? { rows } : {}),
+        ...(record.command !== undefined ? { slashCommand: record.command } : {}),
+      });
+    },
+  );
 }
 
 /** Every planned region's entries, from the run's stored plans; undefined when they cannot be read. */
@@ -182,7 +191,11 @@ async function planRows(deps: NotifyDeps, report: RetentionReport): Promise<Plan
     } catch (e) {
       // A missing or unreadable plan: post the counts without the table. Other errors retry.
       if (!(e instanceof UnexpectedResponseError)) throw e;
-      deps.logger.warn('retention plan not readable; posting the counts only', { runId: report.runId, region: r.region, errorMessage: e.message });
+      deps.logger.warn('retention plan not readable; posting the counts only', {
+        runId: report.runId,
+        region: r.region,
+        errorMessage: e.message,
+      });
       return undefined;
     }
   }
@@ -204,7 +217,12 @@ function logId(p: PostSpec): Record<string, string> {
   return p.what === 'build' ? { buildId: p.id } : { runId: p.id };
 }
 
-async function postOnce(deps: NotifyDeps, record: ChatOpsRecord, p: PostSpec, compose: () => SlackMessage | Promise<SlackMessage>): Promise<NotifyOutcome> {
+async function postOnce(
+  deps: NotifyDeps,
+  record: ChatOpsRecord,
+  p: PostSpec,
+  compose: () => SlackMessage | Promise<SlackMessage>,
+): Promise<NotifyOutcome> {
   if (record.posted.includes(p.key)) return 'duplicate';
   if (record.posts >= p.limit) {
     deps.logger.info('response_url post limit reached; not posted', { ...logId(p), detailType: p.type });

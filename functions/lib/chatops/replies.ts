@@ -109,7 +109,14 @@ export function helpReply(slashCommand = '/ami', topic?: CommandName): SlackMess
   const title = topic !== undefined ? `${slashCommand} ${topic}` : `${slashCommand}: the AMI factory`;
   const blocks: Block[] = [header(title), section(lines.join('\n'))];
   if (topic === undefined) blocks.push(context('`expire` shows a plan and changes nothing unless you add `--apply`.'));
-  return message('ephemeral', fallback(title, lines.map((l) => l.replace(/`/g, ''))), blocks);
+  return message(
+    'ephemeral',
+    fallback(
+      title,
+      lines.map((l) => l.replace(/`/g, '')),
+    ),
+    blocks,
+  );
 }
 
 export interface BakeAcknowledgement {
@@ -177,12 +184,17 @@ export function buildReportReply(report: BuildReport): SlackMessage {
   const o = OUTCOME[report.outcome] ?? { icon: ':hourglass_flowing_sand:', words: 'in progress' };
   const title = `Build of ${report.family} ${o.words}`;
   const name = report.imageName ? ` · image \`${escapeMrkdwn(report.imageName)}\`` : '';
-  const blocks: Block[] = [
-    section(`${o.icon} *${escapeMrkdwn(title)}*`),
-    context(`Build \`${escapeMrkdwn(report.buildId)}\`${name}`),
-  ];
-  blocks.push(...packLines(report.regions.map((r) => regionLine(r, true)), SLACK_LIMITS.blocks - blocks.length));
-  const text = fallback(`${title} (build ${report.buildId})`, report.regions.map((r) => regionLine(r, false)));
+  const blocks: Block[] = [section(`${o.icon} *${escapeMrkdwn(title)}*`), context(`Build \`${escapeMrkdwn(report.buildId)}\`${name}`)];
+  blocks.push(
+    ...packLines(
+      report.regions.map((r) => regionLine(r, true)),
+      SLACK_LIMITS.blocks - blocks.length,
+    ),
+  );
+  const text = fallback(
+    `${title} (build ${report.buildId})`,
+    report.regions.map((r) => regionLine(r, false)),
+  );
   return message('in_channel', text, blocks);
 }
 
@@ -218,7 +230,12 @@ export function deniedReply(reason: string): SlackMessage {
 
 function table(rows: string[][]): string[] {
   const widths = rows.reduce<number[]>((w, row) => row.map((cell, i) => Math.max(w[i] ?? 0, cell.length)), []);
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 export interface RetentionAcknowledgement {
@@ -262,7 +279,14 @@ export const RETENTION_MAX_ROWS = 40;
 export const RETENTION_MAX_ISSUES = 20;
 
 const ACTIONS: readonly Action[] = ['deregister', 'disable', 'deprecate', 'keep'];
-const OUTCOMES: readonly (keyof RetentionRegionReport['outcomes'])[] = ['deregistered', 'disabled', 'deprecated', 'already-done', 'kept', 'failed'];
+const OUTCOMES: readonly (keyof RetentionRegionReport['outcomes'])[] = [
+  'deregistered',
+  'disabled',
+  'deprecated',
+  'already-done',
+  'kept',
+  'failed',
+];
 
 function tally<K extends string>(counts: Partial<Record<K, number>>, order: readonly K[]): string {
   return order
@@ -278,22 +302,46 @@ function sum<K extends string>(items: Partial<Record<K, number>>[], keys: readon
 }
 
 function retentionTitle(report: RetentionReport): { icon: string; title: string } {
-  const planned = tally(sum(report.regions.filter((r) => r.images > 0).map((r) => r.planned), ACTIONS), ACTIONS) || 'no images';
+  const planned =
+    tally(
+      sum(
+        report.regions.filter((r) => r.images > 0).map((r) => r.planned),
+        ACTIONS,
+      ),
+      ACTIONS,
+    ) || 'no images';
   if (report.dryRun) {
     return report.status === 'failed'
       ? { icon: ':x:', title: `Retention plan for ${report.family} failed` }
-      : { icon: report.regions.some((r) => r.status === 'plan-failed') ? ':warning:' : ':white_check_mark:', title: `Retention plan for ${report.family} (dry run): ${planned}` };
+      : {
+          icon: report.regions.some((r) => r.status === 'plan-failed') ? ':warning:' : ':white_check_mark:',
+          title: `Retention plan for ${report.family} (dry run): ${planned}`,
+        };
   }
-  const done = tally(sum(report.regions.map((r) => r.outcomes), OUTCOMES), OUTCOMES) || 'nothing to do';
+  const done =
+    tally(
+      sum(
+        report.regions.map((r) => r.outcomes),
+        OUTCOMES,
+      ),
+      OUTCOMES,
+    ) || 'nothing to do';
   if (report.status === 'succeeded') return { icon: ':white_check_mark:', title: `Retention of ${report.family} applied: ${done}` };
-  if (report.status === 'partially-succeeded') return { icon: ':warning:', title: `Retention of ${report.family} partially succeeded: ${done}` };
+  if (report.status === 'partially-succeeded')
+    return { icon: ':warning:', title: `Retention of ${report.family} partially succeeded: ${done}` };
   return { icon: ':x:', title: `Retention of ${report.family} failed: ${done}` };
 }
 
 function retentionRegionLine(r: RetentionRegionReport, dryRun: boolean, mrkdwn: boolean): string {
   const e = mrkdwn ? escapeMrkdwn : (s: string): string => s;
   const failed = r.status === 'plan-failed' || r.status === 'apply-failed';
-  const icon = failed ? ':x:' : r.failures.length > 0 ? ':warning:' : r.status === 'skipped' ? ':information_source:' : ':white_check_mark:';
+  const icon = failed
+    ? ':x:'
+    : r.failures.length > 0
+      ? ':warning:'
+      : r.status === 'skipped'
+        ? ':information_source:'
+        : ':white_check_mark:';
   const lead = mrkdwn ? `${icon} *${e(r.region)}*` : `${r.region}:`;
   if (r.status === 'plan-failed') return `${lead} plan failed — ${e(clip(firstLine(r.error ?? 'unknown error'), 300))}`;
   let line = r.images === 0 ? `${lead} no images` : `${lead} ${r.images} image${r.images === 1 ? '' : 's'} — ${tally(r.planned, ACTIONS)}`;
@@ -308,15 +356,26 @@ function retentionIssueLines(report: RetentionReport, mrkdwn: boolean): string[]
   const code = (s: string): string => (mrkdwn ? `\`${e(s)}\`` : s);
   const lines: string[] = [];
   for (const r of report.regions) {
-    for (const f of r.failures) lines.push(`${mrkdwn ? ':x: ' : 'failed: '}${code(f.imageId)} ${e(r.region)} (planned ${e(f.planned)}): ${e(clip(firstLine(f.error), 300))}`);
-    for (const k of r.keptAtActionTime) lines.push(`${mrkdwn ? ':information_source: ' : 'kept: '}${code(k.imageId)} ${e(r.region)} kept at action time (planned ${e(k.planned)}): ${e(clip(firstLine(k.reason), 300))}`);
+    for (const f of r.failures)
+      lines.push(
+        `${mrkdwn ? ':x: ' : 'failed: '}${code(f.imageId)} ${e(r.region)} (planned ${e(f.planned)}): ${e(clip(firstLine(f.error), 300))}`,
+      );
+    for (const k of r.keptAtActionTime)
+      lines.push(
+        `${mrkdwn ? ':information_source: ' : 'kept: '}${code(k.imageId)} ${e(r.region)} kept at action time (planned ${e(k.planned)}): ${e(clip(firstLine(k.reason), 300))}`,
+      );
   }
   return lines;
 }
 
 /** Acted-on rows first (deregister, disable, deprecate), then what is kept; by region, oldest first. */
 function planOrder(a: PlanEntry, b: PlanEntry): number {
-  return ACTIONS.indexOf(a.action) - ACTIONS.indexOf(b.action) || a.region.localeCompare(b.region) || b.ageDays - a.ageDays || a.imageId.localeCompare(b.imageId);
+  return (
+    ACTIONS.indexOf(a.action) - ACTIONS.indexOf(b.action) ||
+    a.region.localeCompare(b.region) ||
+    b.ageDays - a.ageDays ||
+    a.imageId.localeCompare(b.imageId)
+  );
 }
 
 const PLAN_HEADER = ['ACTION', 'IMAGE', 'REGION', 'AGE', 'NAME', 'REASON'];
@@ -344,9 +403,17 @@ export function retentionReportReply(input: RetentionReportReplyInput): SlackMes
   const { icon, title } = retentionTitle(report);
   const blocks: Block[] = [section(`${icon} *${escapeMrkdwn(title)}*`)];
   const acted = report.regions.some((r) => ACTIONS.some((a) => a !== 'keep' && r.planned[a] > 0));
-  const note = report.dryRun && acted ? ` · nothing was changed; \`${escapeMrkdwn(input.slashCommand ?? '/ami')} expire ${escapeMrkdwn(report.family)} --apply\` carries it out` : '';
+  const note =
+    report.dryRun && acted
+      ? ` · nothing was changed; \`${escapeMrkdwn(input.slashCommand ?? '/ami')} expire ${escapeMrkdwn(report.family)} --apply\` carries it out`
+      : '';
   blocks.push(context(`Run \`${escapeMrkdwn(report.runId)}\`${note}`));
-  blocks.push(...packLines(report.regions.map((r) => retentionRegionLine(r, report.dryRun, true)), 2));
+  blocks.push(
+    ...packLines(
+      report.regions.map((r) => retentionRegionLine(r, report.dryRun, true)),
+      2,
+    ),
+  );
   const issues = retentionIssueLines(report, true);
   const shownIssues = issues.slice(0, RETENTION_MAX_ISSUES);
   if (shownIssues.length > 0) blocks.push(...packLines(shownIssues, 3));
@@ -458,8 +525,11 @@ export function shareReply(s: ShareReplyInput): SlackMessage {
   const what = s.added
     ? `Shared ${s.imageId} (${s.family}, ${s.region}) with account ${s.account}`
     : `${s.imageId} (${s.family}, ${s.region}) was already shared with account ${s.account}; nothing changed`;
-  const snaps = s.snapshotsShared > 0 ? ` · create-volume permission on ${s.snapshotsShared} snapshot${s.snapshotsShared === 1 ? '' : 's'}` : '';
-  return message('in_channel', clip(`${what}${snaps}`, SLACK_LIMITS.fallbackText), [section(`:handshake: ${escapeMrkdwn(what)}${escapeMrkdwn(snaps)}`)]);
+  const snaps =
+    s.snapshotsShared > 0 ? ` · create-volume permission on ${s.snapshotsShared} snapshot${s.snapshotsShared === 1 ? '' : 's'}` : '';
+  return message('in_channel', clip(`${what}${snaps}`, SLACK_LIMITS.fallbackText), [
+    section(`:handshake: ${escapeMrkdwn(what)}${escapeMrkdwn(snaps)}`),
+  ]);
 }
 
 /** The plain text of a message for a terminal: its blocks' text, with Slack's markup undone. */

@@ -97,7 +97,10 @@ export async function handleSlackRequest(deps: ChatOpsDeps, event: FunctionUrlEv
     deps.logger.info('slash command', { command: command.kind });
     return slackResult(await runCommand(deps, form, command));
   } catch (e) {
-    deps.logger.warn('slash command failed', { errorName: e instanceof Error ? e.name : typeof e, errorMessage: e instanceof Error ? e.message : String(e) });
+    deps.logger.warn('slash command failed', {
+      errorName: e instanceof Error ? e.name : typeof e,
+      errorMessage: e instanceof Error ? e.message : String(e),
+    });
     return slackResult(errorReply(e, requestId));
   }
 }
@@ -129,7 +132,8 @@ function requesterOf(form: SlashCommand): Requester {
 
 function familyConfig(config: FactoryConfig, family: string): FamilyConfig {
   const f = config.families[family];
-  if (f === undefined) throw new ValidationError(`Unknown family "${family}"; the factory builds: ${Object.keys(config.families).join(', ')}`);
+  if (f === undefined)
+    throw new ValidationError(`Unknown family "${family}"; the factory builds: ${Object.keys(config.families).join(', ')}`);
   return f;
 }
 
@@ -221,7 +225,16 @@ async function describeBuild(deps: ChatOpsDeps, executionArn: string): Promise<{
   if (d.status === 'SUCCEEDED' && d.output !== undefined) {
     const out = JSON.parse(d.output) as Partial<BuildReport>;
     if (typeof out.outcome === 'string' && Array.isArray(out.regions)) {
-      return { summary, report: { outcome: out.outcome, buildId: summary.buildId, family: summary.family, imageName: out.imageName ?? null, regions: out.regions } };
+      return {
+        summary,
+        report: {
+          outcome: out.outcome,
+          buildId: summary.buildId,
+          family: summary.family,
+          imageName: out.imageName ?? null,
+          regions: out.regions,
+        },
+      };
     }
   }
   return { summary };
@@ -244,7 +257,11 @@ async function recentBuilds(deps: ChatOpsDeps, form: SlashCommand): Promise<Slac
   const described = await Promise.all(executions.map((e) => describeBuild(deps, e.executionArn as string)));
   const visible = described
     .map((d) => d.summary)
-    .filter((s) => deps.config.families[s.family] === undefined || authorize('status', requesterOf(form), deps.config.families[s.family]?.chatops).allowed);
+    .filter(
+      (s) =>
+        deps.config.families[s.family] === undefined ||
+        authorize('status', requesterOf(form), deps.config.families[s.family]?.chatops).allowed,
+    );
   return recentBuildsReply(visible);
 }
 
@@ -332,10 +349,16 @@ async function findImage(deps: ChatOpsDeps, imageId: string): Promise<{ region: 
 
 async function share(deps: ChatOpsDeps, form: SlashCommand, command: Extract<ChatCommand, { kind: 'share' }>): Promise<SlackMessage> {
   const found = await findImage(deps, command.imageId);
-  if (found === undefined) return noticeReply(`No image ${command.imageId} in the factory's regions (${factoryRegions(deps.config).join(', ')}).`);
+  if (found === undefined)
+    return noticeReply(`No image ${command.imageId} in the factory's regions (${factoryRegions(deps.config).join(', ')}).`);
   const tags = imageTags(found.image);
   const family = tags[TAG.family];
-  if (found.image.OwnerId !== deps.accountId || tags[TAG.managed] !== 'true' || family === undefined || deps.config.families[family] === undefined) {
+  if (
+    found.image.OwnerId !== deps.accountId ||
+    tags[TAG.managed] !== 'true' ||
+    family === undefined ||
+    deps.config.families[family] === undefined
+  ) {
     return deniedReply(`${command.imageId} is not an image this factory manages; only images of its families can be shared from Slack`);
   }
   const denied = refusal(deps, 'share', form, family);
@@ -347,7 +370,12 @@ async function share(deps: ChatOpsDeps, form: SlashCommand, command: Extract<Cha
     public: false,
     snapshotVolumePermission: true,
   });
-  deps.logger.info('image shared from slack', { imageId: command.imageId, region: found.region, family, added: result.added.userIds.length });
+  deps.logger.info('image shared from slack', {
+    imageId: command.imageId,
+    region: found.region,
+    family,
+    added: result.added.userIds.length,
+  });
   return shareReply({
     imageId: command.imageId,
     region: found.region,

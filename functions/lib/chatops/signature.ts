@@ -49,10 +49,7 @@ function header(headers: RequestHeaders, name: string): string | undefined {
 }
 
 function hmacHex(secret: string, timestamp: string, body: string | Buffer): string {
-  return createHmac('sha256', secret)
-    .update(`${SLACK_SIGNATURE_VERSION}:${timestamp}:`)
-    .update(body)
-    .digest('hex');
+  return createHmac('sha256', secret).update(`${SLACK_SIGNATURE_VERSION}:${timestamp}:`).update(body).digest('hex');
 }
 
 /** The `X-Slack-Signature` value Slack would send for this body (`v0=<hex>`). */
@@ -90,7 +87,8 @@ export function verifySlackRequest(input: VerifySlackRequestInput): void {
   const skew = nowSeconds - Number(timestamp);
   const max = input.maxSkewSeconds ?? SLACK_MAX_SKEW_SECONDS;
   if (skew > max) throw new SlackSignatureError('stale', `The request is ${skew}s old; at most ${max}s are accepted`);
-  if (-skew > max) throw new SlackSignatureError('stale', `The request is ${-skew}s in the future; at most ${max}s of clock skew are accepted`);
+  if (-skew > max)
+    throw new SlackSignatureError('stale', `The request is ${-skew}s in the future; at most ${max}s of clock skew are accepted`);
 
   const expected = Buffer.from(hmacHex(signingSecret, timestamp, rawBody), 'hex');
   const given = Buffer.from((match[1] ?? '').toLowerCase(), 'hex');

@@ -79,7 +79,12 @@ export async function cleanupBuildImages(ec2: EC2Client, request: BuildRequest, 
   const name = imageName(request.family, request.requestedAt, request.buildId);
   const found = new Map<string, Image>();
   const byName = await ec2.send(
-    new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: [name] }], IncludeDeprecated: true, IncludeDisabled: true }),
+    new DescribeImagesCommand({
+      Owners: ['self'],
+      Filters: [{ Name: 'name', Values: [name] }],
+      IncludeDeprecated: true,
+      IncludeDisabled: true,
+    }),
   );
   for (const i of byName.Images ?? []) if (i.ImageId) found.set(i.ImageId, i);
   for (const id of imageIds.filter((i) => !found.has(i))) {

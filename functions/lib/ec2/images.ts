@@ -1,11 +1,4 @@
-import {
-  CreateImageCommand,
-  DescribeImagesCommand,
-  RegisterImageCommand,
-  type EC2Client,
-  type Image,
-  type Tag,
-} from '@aws-sdk/client-ec2';
+import { CreateImageCommand, DescribeImagesCommand, RegisterImageCommand, type EC2Client, type Image, type Tag } from '@aws-sdk/client-ec2';
 import type { BuildRequest, SnapshotsSource } from '../build-request.js';
 import { TAG } from '../constants.js';
 import { ImageFailedError, ImageNotVisibleYetError, UnexpectedResponseError, hasErrorName } from '../errors.js';
@@ -46,7 +39,16 @@ export async function familyImages(ec2: EC2Client, family: string, opts: { manag
   const out: Image[] = [];
   let NextToken: string | undefined;
   do {
-    const page = await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: filters, IncludeDeprecated: true, IncludeDisabled: true, MaxResults: 1000, NextToken }));
+    const page = await ec2.send(
+      new DescribeImagesCommand({
+        Owners: ['self'],
+        Filters: filters,
+        IncludeDeprecated: true,
+        IncludeDisabled: true,
+        MaxResults: 1000,
+        NextToken,
+      }),
+    );
     out.push(...(page.Images ?? []));
     NextToken = page.NextToken;
   } while (NextToken);
@@ -214,7 +216,8 @@ export async function imageStatuses(ec2: EC2Client, imageIds: string[]): Promise
   for (const image of images) {
     if (image.ImageId === undefined) continue;
     const state = image.State ?? 'unknown';
-    if (!KNOWN_STATES.has(state)) throw new UnexpectedResponseError(`DescribeImages returned unknown state "${state}" for ${image.ImageId}`);
+    if (!KNOWN_STATES.has(state))
+      throw new UnexpectedResponseError(`DescribeImages returned unknown state "${state}" for ${image.ImageId}`);
     const status: ImageStatus = { imageId: image.ImageId, state, visible: true };
     const reason = image.StateReason?.Message ?? image.StateReason?.Code;
     if (reason !== undefined) status.stateReason = reason;

@@ -50,23 +50,26 @@ export async function applySharing(ec2: EC2Client, imageId: string, sharing: Sha
     }
   }
 
-  const current = (await ec2.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' })))
-    .LaunchPermissions ?? [];
+  const current =
+    (await ec2.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' }))).LaunchPermissions ?? [];
   const has = (p: (lp: LaunchPermission) => boolean): boolean => current.some(p);
   const add: LaunchPermission[] = [];
   const added: ShareResult['added'] = { userIds: [], organizationArns: [], organizationalUnitArns: [], public: false };
-  for (const id of sharing.accounts) if (!has((lp) => lp.UserId === id)) {
-    add.push({ UserId: id });
-    added.userIds.push(id);
-  }
-  for (const arn of sharing.organizationArns) if (!has((lp) => lp.OrganizationArn === arn)) {
-    add.push({ OrganizationArn: arn });
-    added.organizationArns.push(arn);
-  }
-  for (const arn of sharing.organizationalUnitArns) if (!has((lp) => lp.OrganizationalUnitArn === arn)) {
-    add.push({ OrganizationalUnitArn: arn });
-    added.organizationalUnitArns.push(arn);
-  }
+  for (const id of sharing.accounts)
+    if (!has((lp) => lp.UserId === id)) {
+      add.push({ UserId: id });
+      added.userIds.push(id);
+    }
+  for (const arn of sharing.organizationArns)
+    if (!has((lp) => lp.OrganizationArn === arn)) {
+      add.push({ OrganizationArn: arn });
+      added.organizationArns.push(arn);
+    }
+  for (const arn of sharing.organizationalUnitArns)
+    if (!has((lp) => lp.OrganizationalUnitArn === arn)) {
+      add.push({ OrganizationalUnitArn: arn });
+      added.organizationalUnitArns.push(arn);
+    }
   if (sharing.public && !has((lp) => lp.Group === 'all')) {
     add.push({ Group: 'all' });
     added.public = true;

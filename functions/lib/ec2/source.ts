@@ -1,12 +1,6 @@
 import { DescribeInstancesCommand, type EC2Client, type Filter, type Instance } from '@aws-sdk/client-ec2';
 import type { InstanceSource } from '../build-request.js';
-import {
-  AmbiguousSourceError,
-  SourceNotFoundError,
-  SourceNotImageableError,
-  UnexpectedResponseError,
-  hasErrorName,
-} from '../errors.js';
+import { AmbiguousSourceError, SourceNotFoundError, SourceNotImageableError, UnexpectedResponseError, hasErrorName } from '../errors.js';
 
 export interface ResolvedInstance {
   instanceId: string;
@@ -66,9 +60,7 @@ async function describeAll(ec2: EC2Client, input: { InstanceIds?: string[]; Filt
   const out: Instance[] = [];
   let NextToken: string | undefined;
   do {
-    const page = await ec2.send(
-      new DescribeInstancesCommand({ ...input, ...(input.InstanceIds ? {} : { MaxResults: 1000 }), NextToken }),
-    );
+    const page = await ec2.send(new DescribeInstancesCommand({ ...input, ...(input.InstanceIds ? {} : { MaxResults: 1000 }), NextToken }));
     for (const r of page.Reservations ?? []) out.push(...(r.Instances ?? []));
     NextToken = page.NextToken;
   } while (NextToken !== undefined && NextToken !== '');

@@ -41,7 +41,8 @@ export async function deregisterImage(ec2: EC2Client, imageId: string): Promise<
   try {
     r = await ec2.send(new DeregisterImageCommand({ ImageId: imageId, DeleteAssociatedSnapshots: true }));
   } catch (e) {
-    if (hasErrorName(e, 'InvalidAMIID.NotFound', 'InvalidAMIID.Unavailable')) return { outcome: 'already-gone', deletedSnapshots: [], keptSnapshots: [] };
+    if (hasErrorName(e, 'InvalidAMIID.NotFound', 'InvalidAMIID.Unavailable'))
+      return { outcome: 'already-gone', deletedSnapshots: [], keptSnapshots: [] };
     throw e;
   }
   const deleted: string[] = [];
@@ -61,7 +62,12 @@ export async function snapshotsStillPresent(ec2: EC2Client, snapshotIds: string[
     let NextToken: string | undefined;
     do {
       const page = await ec2.send(
-        new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: 'snapshot-id', Values: snapshotIds.slice(i, i + 200) }], MaxResults: 1000, NextToken }),
+        new DescribeSnapshotsCommand({
+          OwnerIds: ['self'],
+          Filters: [{ Name: 'snapshot-id', Values: snapshotIds.slice(i, i + 200) }],
+          MaxResults: 1000,
+          NextToken,
+        }),
       );
       for (const s of page.Snapshots ?? []) if (s.SnapshotId !== undefined && s.State !== 'error') present.push(s.SnapshotId);
       NextToken = page.NextToken;
@@ -72,6 +78,8 @@ export async function snapshotsStillPresent(ec2: EC2Client, snapshotIds: string[
 
 /** Images of this account, other than `exceptImageId`, registered from the same bundle manifest. */
 export async function otherImagesOfBundle(ec2: EC2Client, imageLocation: string, exceptImageId: string): Promise<string[]> {
-  const r = await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'manifest-location', Values: [imageLocation] }] }));
+  const r = await ec2.send(
+    new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'manifest-location', Values: [imageLocation] }] }),
+  );
   return (r.Images ?? []).filter((i) => i.ImageId !== exceptImageId && i.State !== 'deregistered').map((i) => i.ImageId ?? '?');
 }

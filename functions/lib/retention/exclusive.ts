@@ -43,6 +43,8 @@ export async function assertOnlyApplyingRun(sfn: SFNClient, executionArn: string
       throw e;
     }
     if (input.family !== family || input.dryRun === true) continue;
-    throw new RetentionAlreadyRunningError(`Another retention run of ${family} is applying (${o.name}); this run changes nothing. Try again when it has finished.`);
+    throw new RetentionAlreadyRunningError(
+      `Another retention run of ${family} is applying (${o.name}); this run changes nothing. Try again when it has finished.`,
+    );
   }
 }

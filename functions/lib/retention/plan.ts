@@ -74,12 +74,26 @@ export function planRetention(
       i.ownerId === accountId && i.tags[TAG.managed] === 'true' && i.tags[TAG.family] === family && i.state !== 'deregistered';
     // Newest first: creation time, then name (deterministic names sort by time), then id.
     const ordered = [...regionImages].sort(
-      (a, b) => Date.parse(b.creationDate) - Date.parse(a.creationDate) || b.name.localeCompare(a.name) || b.imageId.localeCompare(a.imageId),
+      (a, b) =>
+        Date.parse(b.creationDate) - Date.parse(a.creationDate) || b.name.localeCompare(a.name) || b.imageId.localeCompare(a.imageId),
     );
-    const newest = new Set(ordered.filter(managed).filter((i) => i.state !== 'failed').slice(0, policy.keepNewest).map((i) => i.imageId));
+    const newest = new Set(
+      ordered
+        .filter(managed)
+        .filter((i) => i.state !== 'failed')
+        .slice(0, policy.keepNewest)
+        .map((i) => i.imageId),
+    );
     for (const img of ordered) {
       const ageDays = Math.max(0, Math.floor((now.getTime() - Date.parse(img.creationDate)) / day));
-      const entry = (action: Action, reason: string): PlanEntry => ({ imageId: img.imageId, region: img.region, name: img.name, ageDays, action, reason });
+      const entry = (action: Action, reason: string): PlanEntry => ({
+        imageId: img.imageId,
+        region: img.region,
+        name: img.name,
+        ageDays,
+        action,
+        reason,
+      });
       if (img.ownerId !== accountId) {
         entries.push(entry('keep', `not owned by this account (${img.ownerId})`));
         continue;
@@ -101,7 +115,11 @@ export function planRetention(
       if (!expired) {
         const needsDeprecation =
           policy.deprecateAfterDays !== undefined && img.deprecationTime === undefined && ageDays >= policy.deprecateAfterDays;
-        entries.push(needsDeprecation ? entry('deprecate', `older than ${policy.deprecateAfterDays} days`) : entry('keep', `not expired (max age ${policy.maxAgeDays} days)`));
+        entries.push(
+          needsDeprecation
+            ? entry('deprecate', `older than ${policy.deprecateAfterDays} days`)
+            : entry('keep', `not expired (max age ${policy.maxAgeDays} days)`),
+        );
         continue;
       }
       const uses = inUse.get(img.imageId) ?? [];
@@ -110,7 +128,11 @@ export function planRetention(
         continue;
       }
       if (img.state === 'failed') {
-        entries.push(img.deregistrationProtection === true ? entry('keep', 'failed image; deregistration protection is on') : entry('deregister', 'failed image (never usable)'));
+        entries.push(
+          img.deregistrationProtection === true
+            ? entry('keep', 'failed image; deregistration protection is on')
+            : entry('deregister', 'failed image (never usable)'),
+        );
         continue;
       }
       if (img.state !== 'available' && img.state !== 'disabled') {
@@ -118,7 +140,11 @@ export function planRetention(
         continue;
       }
       if (img.deregistrationProtection === true) {
-        entries.push(img.state === 'available' ? entry('disable', 'expired; deregistration protection is on') : entry('keep', 'disabled; deregistration protection is on'));
+        entries.push(
+          img.state === 'available'
+            ? entry('disable', 'expired; deregistration protection is on')
+            : entry('keep', 'disabled; deregistration protection is on'),
+        );
         continue;
       }
       const expiredFor = `expired (${ageDays} days, max ${policy.maxAgeDays})`;

@@ -34,7 +34,11 @@ const REFERENCE_TYPES: ResourceTypeRequest[] = [
  * configuration of an Auto Scaling group names it, or DescribeImageReferences reports a
  * reference. Any error propagates: when in doubt, nothing is retired.
  */
-export async function findImageReferences(ec2: EC2Client, autoscaling: AutoScalingClient, imageIds: string[]): Promise<Map<string, string[]>> {
+export async function findImageReferences(
+  ec2: EC2Client,
+  autoscaling: AutoScalingClient,
+  imageIds: string[],
+): Promise<Map<string, string[]>> {
   const wanted = new Set(imageIds);
   const uses = new Map<string, string[]>();
   const add = (imageId: string | undefined, why: string): void => {
@@ -60,7 +64,8 @@ export async function findImageReferences(ec2: EC2Client, autoscaling: AutoScali
           NextToken,
         }),
       );
-      for (const r of page.Reservations ?? []) for (const inst of r.Instances ?? []) add(inst.ImageId, `instance ${inst.InstanceId} (${inst.State?.Name})`);
+      for (const r of page.Reservations ?? [])
+        for (const inst of r.Instances ?? []) add(inst.ImageId, `instance ${inst.InstanceId} (${inst.State?.Name})`);
       NextToken = page.NextToken;
     } while (NextToken);
   }
@@ -84,7 +89,8 @@ export async function findImageReferences(ec2: EC2Client, autoscaling: AutoScali
       const mixed = g.MixedInstancesPolicy?.LaunchTemplate;
       pin(mixed?.LaunchTemplateSpecification, name);
       for (const o of mixed?.Overrides ?? []) pin(o.LaunchTemplateSpecification, name);
-      if (g.LaunchConfigurationName !== undefined) launchConfigs.set(g.LaunchConfigurationName, [...(launchConfigs.get(g.LaunchConfigurationName) ?? []), name]);
+      if (g.LaunchConfigurationName !== undefined)
+        launchConfigs.set(g.LaunchConfigurationName, [...(launchConfigs.get(g.LaunchConfigurationName) ?? []), name]);
     }
     asgToken = page.NextToken;
   } while (asgToken);
@@ -92,7 +98,8 @@ export async function findImageReferences(ec2: EC2Client, autoscaling: AutoScali
   for (let i = 0; i < lcNames.length; i += 50) {
     const r = await autoscaling.send(new DescribeLaunchConfigurationsCommand({ LaunchConfigurationNames: lcNames.slice(i, i + 50) }));
     for (const lc of r.LaunchConfigurations ?? []) {
-      for (const g of launchConfigs.get(lc.LaunchConfigurationName ?? '') ?? []) add(lc.ImageId, `launch configuration ${lc.LaunchConfigurationName} of Auto Scaling group ${g}`);
+      for (const g of launchConfigs.get(lc.LaunchConfigurationName ?? '') ?? [])
+        add(lc.ImageId, `launch configuration ${lc.LaunchConfigurationName} of Auto Scaling group ${g}`);
     }
   }
 
@@ -111,11 +118,18 @@ export async function findImageReferences(ec2: EC2Client, autoscaling: AutoScali
         if (v.VersionNumber === lt.LatestVersionNumber) labels.push('$Latest');
         for (const p of pins) {
           const [ver, group] = p.split('|');
-          if (ver === String(v.VersionNumber) || (ver === '$Latest' && v.VersionNumber === lt.LatestVersionNumber) || (ver === '$Default' && v.DefaultVersion === true)) {
+          if (
+            ver === String(v.VersionNumber) ||
+            (ver === '$Latest' && v.VersionNumber === lt.LatestVersionNumber) ||
+            (ver === '$Default' && v.DefaultVersion === true)
+          ) {
             labels.push(`pinned by Auto Scaling group ${group}`);
           }
         }
-        add(v.LaunchTemplateData?.ImageId, `launch template ${id} version ${v.VersionNumber}${labels.length > 0 ? ` (${labels.join(', ')})` : ''}`);
+        add(
+          v.LaunchTemplateData?.ImageId,
+          `launch template ${id} version ${v.VersionNumber}${labels.length > 0 ? ` (${labels.join(', ')})` : ''}`,
+        );
       }
     }
     ltToken = page.NextToken;
@@ -126,7 +140,11 @@ export async function findImageReferences(ec2: EC2Client, autoscaling: AutoScali
     let NextToken: string | undefined;
     do {
       const page = await ec2.send(
-        new DescribeImageReferencesCommand({ ImageIds: ids.slice(i, i + AWS_LIMITS.imageReferencesBatch), ResourceTypes: REFERENCE_TYPES, NextToken }),
+        new DescribeImageReferencesCommand({
+          ImageIds: ids.slice(i, i + AWS_LIMITS.imageReferencesBatch),
+          ResourceTypes: REFERENCE_TYPES,
+          NextToken,
+        }),
       );
       for (const ref of page.ImageReferences ?? []) add(ref.ImageId, `${ref.ResourceType ?? 'resource'} ${ref.Arn ?? ''}`.trim());
       NextToken = page.NextToken;

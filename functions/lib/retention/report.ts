@@ -38,7 +38,14 @@ export interface RegionRun {
   results: ImageResult[];
 }
 
-export function retentionReport(runId: string, family: string, dryRun: boolean, runs: RegionRun[], calls: Record<string, number>, throttled: number): RetentionReport {
+export function retentionReport(
+  runId: string,
+  family: string,
+  dryRun: boolean,
+  runs: RegionRun[],
+  calls: Record<string, number>,
+  throttled: number,
+): RetentionReport {
   const regions = runs.map((r): RegionReport => {
     const planned = countActions(r.plan?.entries ?? []);
     const outcomes = countOutcomes(r.results);
@@ -50,7 +57,15 @@ export function retentionReport(runId: string, family: string, dryRun: boolean, 
       .filter((x) => x.outcome === 'kept')
       .slice(0, MAX_LISTED)
       .map((x) => ({ imageId: x.imageId, planned: x.planned, reason: x.reason }));
-    const report: RegionReport = { region: r.region, status: r.status, images: r.plan?.entries.length ?? 0, planned, outcomes, failures, keptAtActionTime };
+    const report: RegionReport = {
+      region: r.region,
+      status: r.status,
+      images: r.plan?.entries.length ?? 0,
+      planned,
+      outcomes,
+      failures,
+      keptAtActionTime,
+    };
     if (r.error !== undefined) report.error = r.error;
     return report;
   });

@@ -80,7 +80,8 @@ export function retentionRequestFor(config: FactoryConfig, family: string, o: Re
   let regions = all;
   if (o.regions !== undefined && o.regions.length > 0) {
     const unknown = o.regions.filter((r) => !all.includes(r));
-    if (unknown.length > 0) throw new ValidationError(`Family ${family} has no images in ${unknown.join(', ')}; its regions are: ${all.join(', ')}`);
+    if (unknown.length > 0)
+      throw new ValidationError(`Family ${family} has no images in ${unknown.join(', ')}; its regions are: ${all.join(', ')}`);
     regions = all.filter((r) => o.regions?.includes(r));
   }
   const r = RetentionRequestSchema.safeParse({
@@ -94,7 +95,10 @@ export function retentionRequestFor(config: FactoryConfig, family: string, o: Re
     ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
   });
   if (!r.success) {
-    throw new ValidationError(`Family ${family} does not make a valid retention request`, r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+    throw new ValidationError(
+      `Family ${family} does not make a valid retention request`,
+      r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+    );
   }
   return r.data;
 }

@@ -93,7 +93,9 @@ export async function planRegion(deps: RegionDeps, request: RetentionRequest, no
   // Every image of the family, not only managed ones: those not tagged managed are listed as
   // kept, "not managed" (plan.ts never retires them). Deregistered images stay visible for a
   // while; they are not part of the inventory.
-  const inventory = (await familyImages(deps.ec2, request.family, { managedOnly: false })).filter((i) => i.State !== 'deregistered').map((i) => toInventory(deps.region, i, ledger));
+  const inventory = (await familyImages(deps.ec2, request.family, { managedOnly: false }))
+    .filter((i) => i.State !== 'deregistered')
+    .map((i) => toInventory(deps.region, i, ledger));
   const policy = request.policy;
   // First pass without references: which images would be disabled or deregistered?
   const draft = planRetention(request.family, inventory, new Map(), policy, deps.accountId, now);
@@ -105,7 +107,14 @@ export async function planRegion(deps: RegionDeps, request: RetentionRequest, no
     .filter((e): e is PlanEntry & { action: Exclude<Action, 'keep'> } => e.action !== 'keep')
     .map((e) => {
       const img = byId.get(e.imageId) as InventoryImage;
-      const t: Target = { imageId: e.imageId, action: e.action, reason: e.reason, name: e.name, state: img.state, creationDate: img.creationDate };
+      const t: Target = {
+        imageId: e.imageId,
+        action: e.action,
+        reason: e.reason,
+        name: e.name,
+        state: img.state,
+        creationDate: img.creationDate,
+      };
       if (img.rootDeviceType !== undefined) t.rootDeviceType = img.rootDeviceType;
       if (img.imageLocation !== undefined) t.imageLocation = img.imageLocation;
       return t;
@@ -118,7 +127,8 @@ export async function planRegion(deps: RegionDeps, request: RetentionRequest, no
   // Forget ledger entries of images that are gone (deregistered by hand, or by an earlier run).
   const live = new Set(inventory.map((i) => i.imageId));
   const pruned = Object.fromEntries(Object.entries(ledger.disabledAt).filter(([id]) => live.has(id)));
-  if (Object.keys(pruned).length !== Object.keys(ledger.disabledAt).length) await deps.store.putLedger(request.family, deps.region, { disabledAt: pruned });
+  if (Object.keys(pruned).length !== Object.keys(ledger.disabledAt).length)
+    await deps.store.putLedger(request.family, deps.region, { disabledAt: pruned });
 
   const plan: RegionPlan = { runId: request.runId, family: request.family, region: deps.region, now: now.toISOString(), entries };
   const planKey = await deps.store.putPlan(plan, ordered);
@@ -140,14 +150,25 @@ export interface ApplyProgress {
  * make an old image less new). The planned action is carried out only when the fresh
  * decision is the same; anything else keeps the image, with the reason.
  */
-async function recheck(deps: RegionDeps, request: RetentionRequest, targets: Target[], now: Date, ledger: Ledger): Promise<Map<string, PlanEntry | 'gone'>> {
+async function recheck(
+  deps: RegionDeps,
+  request: RetentionRequest,
+  targets: Target[],
+  now: Date,
+  ledger: Ledger,
+): Promise<Map<string, PlanEntry | 'gone'>> {
   const fresh = new Map<string, Image>();
   const ids = targets.map((t) => t.imageId);
   // By id only (not by the factory's tags): an image whose tags changed since the plan must be
   // seen, so the planning function can say why it is no longer retired.
   for (let i = 0; i < ids.length; i += 200) {
     const r = await deps.ec2.send(
-      new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'image-id', Values: ids.slice(i, i + 200) }], IncludeDeprecated: true, IncludeDisabled: true }),
+      new DescribeImagesCommand({
+        Owners: ['self'],
+        Filters: [{ Name: 'image-id', Values: ids.slice(i, i + 200) }],
+        IncludeDeprecated: true,
+        IncludeDisabled: true,
+      }),
     );
     for (const img of r.Images ?? []) if (img.ImageId !== undefined) fresh.set(img.ImageId, img);
   }
@@ -200,7 +221,9 @@ export async function applyStep(deps: RegionDeps, input: ApplyStepInput): Promis
     const base = { imageId: t.imageId, region: deps.region, planned: t.action };
     const now = decisions.get(t.imageId);
     if (now === 'gone' || now === undefined) {
-      return t.action === 'deregister' ? { ...base, outcome: 'already-done', reason: 'deregistered since the plan' } : { ...base, outcome: 'kept', reason: 'no longer found (deregistered since the plan)' };
+      return t.action === 'deregister'
+        ? { ...base, outcome: 'already-done', reason: 'deregistered since the plan' }
+        : { ...base, outcome: 'kept', reason: 'no longer found (deregistered since the plan)' };
     }
     if (now.action !== t.action) {
       return now.action === 'keep'
@@ -210,7 +233,11 @@ export async function applyStep(deps: RegionDeps, input: ApplyStepInput): Promis
     try {
       if (t.action === 'deprecate') {
         const days = request.policy.deprecateAfterDays ?? 0;
-        await deprecateImage(deps.ec2, t.imageId, deprecationTime(t.creationDate, days, new Date(input.now().getTime() + DEPRECATION_MARGIN_MS)));
+        await deprecateImage(
+          deps.ec2,
+          t.imageId,
+          deprecationTime(t.creationDate, days, new Date(input.now().getTime() + DEPRECATION_MARGIN_MS)),
+        );
         return { ...base, outcome: 'deprecated', reason: t.reason };
       }
       if (t.action === 'disable') {
@@ -250,20 +277,36 @@ export async function applyStep(deps: RegionDeps, input: ApplyStepInput): Promis
       const lingering = (r.deletedSnapshots ?? []).filter((s) => still.has(s));
       if (lingering.length === 0) continue;
       r.deletedSnapshots = (r.deletedSnapshots ?? []).filter((s) => !still.has(s));
-      r.keptSnapshots = [...(r.keptSnapshots ?? []), ...lingering.map((snapshotId) => ({ snapshotId, reason: 'still present after deregistration' }))];
+      r.keptSnapshots = [
+        ...(r.keptSnapshots ?? []),
+        ...lingering.map((snapshotId) => ({ snapshotId, reason: 'still present after deregistration' })),
+      ];
     }
   }
   const outcomes = countOutcomes(results);
 
   await deps.store.putLedger(request.family, deps.region, ledger);
   await deps.store.putResults(request.runId, deps.region, cursor, results);
-  const events: { type: FactoryEventType; detail: { family: string; region: string; imageId: string; [k: string]: unknown }; resources: string[] }[] = [];
+  const events: {
+    type: FactoryEventType;
+    detail: { family: string; region: string; imageId: string; [k: string]: unknown };
+    resources: string[];
+  }[] = [];
   for (const r of results) {
-    const type: FactoryEventType | undefined = r.outcome === 'disabled' ? 'ImageDisabled' : r.outcome === 'deregistered' ? 'ImageExpired' : undefined;
+    const type: FactoryEventType | undefined =
+      r.outcome === 'disabled' ? 'ImageDisabled' : r.outcome === 'deregistered' ? 'ImageExpired' : undefined;
     if (type === undefined) continue;
     events.push({
       type,
-      detail: { family: request.family, region: deps.region, imageId: r.imageId, runId: request.runId, reason: r.reason, deletedSnapshots: r.deletedSnapshots ?? [], trigger: request.trigger },
+      detail: {
+        family: request.family,
+        region: deps.region,
+        imageId: r.imageId,
+        runId: request.runId,
+        reason: r.reason,
+        deletedSnapshots: r.deletedSnapshots ?? [],
+        trigger: request.trigger,
+      },
       resources: [imageArn(deps.region, r.imageId)],
     });
   }

@@ -12,15 +12,24 @@ import { RetentionStore } from './store.js';
 /** The account a function runs in, from its ARN (arn:aws:lambda:<region>:<account>:function:<name>). */
 export function accountIdOf(context: Pick<Context, 'invokedFunctionArn'>): string {
   const account = context.invokedFunctionArn.split(':')[4];
-  if (account === undefined || !/^\d{12}$/.test(account)) throw new ConfigurationError(`Cannot tell the account from ${context.invokedFunctionArn}`);
+  if (account === undefined || !/^\d{12}$/.test(account))
+    throw new ConfigurationError(`Cannot tell the account from ${context.invokedFunctionArn}`);
   return account;
 }
 
 const BucketStateSchema = z.object({ tokens: z.number(), at: z.number() }).strict();
-export const PacerStateSchema = z.partialRecord(z.enum(Object.keys(THROTTLE_BUCKETS) as [ThrottleClass, ...ThrottleClass[]]), BucketStateSchema);
+export const PacerStateSchema = z.partialRecord(
+  z.enum(Object.keys(THROTTLE_BUCKETS) as [ThrottleClass, ...ThrottleClass[]]),
+  BucketStateSchema,
+);
 
 /** The clients of one region for one invocation, EC2 paced from the carried bucket state. */
-export function regionDeps(region: string, context: Pick<Context, 'invokedFunctionArn'>, logger: Logger, pacerState: PacerState = {}): { deps: RegionDeps; pacer: Ec2Pacer } {
+export function regionDeps(
+  region: string,
+  context: Pick<Context, 'invokedFunctionArn'>,
+  logger: Logger,
+  pacerState: PacerState = {},
+): { deps: RegionDeps; pacer: Ec2Pacer } {
   const pacer = new Ec2Pacer(clock(), pacerState);
   const deps: RegionDeps = {
     region,

@@ -61,7 +61,8 @@ export type Ledger = z.infer<typeof LedgerSchema>;
 export const planKey = (runId: string, region: string): string => `retention/runs/${runId}/${region}/plan.json`;
 export const targetsKey = (runId: string, region: string): string => `retention/runs/${runId}/${region}/targets.json`;
 export const resultsPrefix = (runId: string, region: string): string => `retention/runs/${runId}/${region}/results/`;
-export const resultKey = (runId: string, region: string, cursor: number): string => `${resultsPrefix(runId, region)}${String(cursor).padStart(7, '0')}.json`;
+export const resultKey = (runId: string, region: string, cursor: number): string =>
+  `${resultsPrefix(runId, region)}${String(cursor).padStart(7, '0')}.json`;
 export const ledgerKey = (family: string, region: string): string => `retention/ledger/${family}/${region}.json`;
 
 export class RetentionStore {
@@ -71,7 +72,9 @@ export class RetentionStore {
   ) {}
 
   private async put(key: string, value: unknown): Promise<void> {
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: JSON.stringify(value), ContentType: 'application/json' }));
+    await this.s3.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: JSON.stringify(value), ContentType: 'application/json' }),
+    );
   }
 
   private async get(key: string): Promise<unknown> {
@@ -103,7 +106,8 @@ export class RetentionStore {
 
   async getTargets(runId: string, region: string): Promise<Target[]> {
     const v = await this.get(targetsKey(runId, region));
-    if (!Array.isArray(v)) throw new UnexpectedResponseError(`The retention targets ${targetsKey(runId, region)} are missing or unreadable`);
+    if (!Array.isArray(v))
+      throw new UnexpectedResponseError(`The retention targets ${targetsKey(runId, region)} are missing or unreadable`);
     return v as Target[];
   }
 
@@ -115,7 +119,9 @@ export class RetentionStore {
     const keys: string[] = [];
     let ContinuationToken: string | undefined;
     do {
-      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: resultsPrefix(runId, region), ContinuationToken }));
+      const page = await this.s3.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: resultsPrefix(runId, region), ContinuationToken }),
+      );
       for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key);
       ContinuationToken = page.NextContinuationToken;
     } while (ContinuationToken);

@@ -17,8 +17,14 @@ export const ScheduleExpressionSchema = z
 export const SsmParameterNameSchema = z
   .string()
   .max(2048)
-  .regex(/^\/?[A-Za-z0-9_.\-/]+$/, 'must be an SSM parameter name such as /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64')
-  .refine((n) => !/^\/?(aws|ssm)(\/|$)/i.test(n) || n.startsWith('/aws/service/'), 'the aws and ssm prefixes are reserved except /aws/service/...');
+  .regex(
+    /^\/?[A-Za-z0-9_.\-/]+$/,
+    'must be an SSM parameter name such as /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
+  )
+  .refine(
+    (n) => !/^\/?(aws|ssm)(\/|$)/i.test(n) || n.startsWith('/aws/service/'),
+    'the aws and ssm prefixes are reserved except /aws/service/...',
+  );
 
 export const FamilyTriggersSchema = z
   .object({

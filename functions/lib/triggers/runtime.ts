@@ -205,7 +205,11 @@ export async function triggerBuilds(deps: TriggerDeps, event: unknown): Promise<
     return { trigger, started: [], rejected };
   }
   if (run !== undefined) {
-    const s = await startRetentionExecution(deps.sfn, deps.retentionStateMachineArn ?? requiredEnv('AMI_FACTORY_RETENTION_STATE_MACHINE_ARN'), run);
+    const s = await startRetentionExecution(
+      deps.sfn,
+      deps.retentionStateMachineArn ?? requiredEnv('AMI_FACTORY_RETENTION_STATE_MACHINE_ARN'),
+      run,
+    );
     deps.logger.info(s.duplicate ? 'duplicate delivery: retention run already started' : 'retention run started', {
       runId: s.runId,
       family: s.family,

@@ -33,7 +33,10 @@ export type ScheduledBuildInput = z.infer<typeof ScheduledBuildInputSchema>;
  * The EventBridge target `InputTransformer` that turns a Scheduled Event into a
  * ScheduledBuildInput (deploy/schedules.cjs makes the same one for the packaged template).
  */
-export function scheduleTargetInput(family: string, kind: ScheduleKind = 'build'): { InputPathsMap: Record<string, string>; InputTemplate: string } {
+export function scheduleTargetInput(
+  family: string,
+  kind: ScheduleKind = 'build',
+): { InputPathsMap: Record<string, string>; InputTemplate: string } {
   const f = FamilySchema.parse(family);
   const k = z.enum(SCHEDULE_KINDS).parse(kind);
   return {
@@ -49,7 +52,8 @@ export function isScheduledRetention(input: unknown): boolean {
 
 export function buildFromSchedule(input: unknown, config: FactoryConfig): TriggeredBuild {
   const s = parseInput(ScheduledBuildInputSchema, input, 'scheduled build input');
-  if ((s.kind ?? 'build') !== 'build') throw new ValidationError(`The scheduled input of ${s.family} asks for a ${s.kind} run, not a build`);
+  if ((s.kind ?? 'build') !== 'build')
+    throw new ValidationError(`The scheduled input of ${s.family} asks for a ${s.kind} run, not a build`);
   const buildId = buildIdFromEvent('schedule', s.id, s.family);
   const request = buildRequestFor(config, s.family, {
     buildId,
