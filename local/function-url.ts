@@ -1,29 +1,30 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { LocalRequest, LocalResponse, LocalService } from './http.js';
-import type { LambdaInvoker } from './lambda.js';
+import { LambdaServiceError, type LambdaInvoker } from './lambda/runtime.js';
 import type { JsonObject, JsonValue } from './json.js';
 
 /**
- * Lambda function URLs on the local cloud's port: an HTTP request on one of `routes` becomes
- * the function-URL event (payload 2.0: `{version, rawPath, headers, body, isBase64Encoded,
- * requestContext}`) for the real handler, and its result becomes the HTTP response, as AWS
- * does. Only unsigned requests match (SDK calls carry SigV4), so the AWS APIs are unaffected.
+ * Lambda function URLs on the local cloud's port. AWS serves a function URL at
+ * `https://<url-id>.lambda-url.<region>.on.aws/<path>`; locally the same URL is
+ * `<endpoint>/lambda-url/<url-id>/<path>`. A request becomes the function-URL event (payload
+ * 2.0: `{version, rawPath, headers, body, isBase64Encoded, requestContext}`), invoked as a
+ * public caller (`lambda:InvokeFunctionUrl` must be granted by the function's resource policy
+ * for AuthType NONE, else 403 as AWS answers), and its result becomes the HTTP response.
+ * Only unsigned requests match (SDK calls carry SigV4), so the AWS APIs are unaffected.
  */
 export interface FunctionUrlServiceOptions {
   lambda: LambdaInvoker;
-  /** Path → function name in serverless.yml, e.g. `{ '/slack/commands': 'slackCommand' }`. */
-  routes: Record<string, string>;
-  accountId?: string;
-  region?: string;
+  accountId: string;
+  region: string;
+  /** The account's clock (epoch ms): the event's request time. */
+  now: () => number;
 }
 
-/** The signing secret the local Slack endpoint verifies with (`ami-factory chat` signs with it). */
+/** The signing secret the demo's Slack app uses (the local cloud seeds it; `ami-factory chat` signs with it). */
 export const LOCAL_SLACK_SIGNING_SECRET = 'local-signing-secret';
 
-/** Default routes of the local cloud. */
-export const LOCAL_FUNCTION_URL_ROUTES: Readonly<Record<string, string>> = { '/slack/commands': 'slackCommand' };
+/** The path prefix of function URLs on the local cloud's port. */
+export const FUNCTION_URL_PREFIX = '/lambda-url/';
 
 function headersOf(req: LocalRequest): Record<string, string> {
   const out: Record<string, string> = {};
@@ -39,26 +40,25 @@ function isText(contentType: string | undefined): boolean {
   return contentType !== undefined && /^(text\/|application\/(json|xml|javascript))/i.test(contentType);
 }
 
-export function functionUrlEvent(req: LocalRequest, accountId: string): JsonObject {
+export function functionUrlEvent(req: LocalRequest, accountId: string, rawPath: string, urlId: string, now: number): JsonObject {
   const headers = headersOf(req);
   const text = isText(headers['content-type']);
-  const now = Date.now();
   const query = req.query.toString();
   return {
     version: '2.0',
     routeKey: '$default',
-    rawPath: req.path,
+    rawPath,
     rawQueryString: query,
     headers,
     ...(query !== '' ? { queryStringParameters: Object.fromEntries(req.query) } : {}),
     requestContext: {
       accountId,
-      apiId: 'local',
-      domainName: headers.host ?? 'localhost',
-      domainPrefix: 'local',
+      apiId: urlId,
+      domainName: `${urlId}.lambda-url.local`,
+      domainPrefix: urlId,
       http: {
         method: req.method,
-        path: req.path,
+        path: rawPath,
         protocol: 'HTTP/1.1',
         sourceIp: '127.0.0.1',
         userAgent: headers['user-agent'] ?? '',
@@ -91,58 +91,51 @@ export function functionUrlResponse(result: JsonValue): LocalResponse {
   return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(result) };
 }
 
+export interface FunctionUrl {
+  urlId: string;
+  functionArn: string;
+  authType: string;
+}
+
 export interface FunctionUrlService extends LocalService {
-  readonly routes: Readonly<Record<string, string>>;
+  register(url: FunctionUrl): void;
+  /** The local URL of a function URL id (`<endpoint>/lambda-url/<id>/`). */
+  urlOf(urlId: string, endpoint: string): string;
+  urls(): FunctionUrl[];
 }
 
 export function createFunctionUrlService(opts: FunctionUrlServiceOptions): FunctionUrlService {
-  const accountId = opts.accountId ?? '111122223333';
+  const urls = new Map<string, FunctionUrl>();
+  const split = (path: string): { urlId: string; rawPath: string } | undefined => {
+    if (!path.startsWith(FUNCTION_URL_PREFIX)) return undefined;
+    const rest = path.slice(FUNCTION_URL_PREFIX.length);
+    const slash = rest.indexOf('/');
+    return slash < 0 ? { urlId: rest, rawPath: '/' } : { urlId: rest.slice(0, slash), rawPath: rest.slice(slash) };
+  };
   return {
     name: 'function-url',
-    routes: opts.routes,
-    matches: (req) => req.service === undefined && Object.hasOwn(opts.routes, req.path),
+    register: (u) => void urls.set(u.urlId, u),
+    urlOf: (urlId, endpoint) => `${endpoint}${FUNCTION_URL_PREFIX}${urlId}/`,
+    urls: () => [...urls.values()],
+    matches: (req) => req.service === undefined && split(req.path) !== undefined,
     handle: async (req) => {
-      const fn = opts.routes[req.path] as string;
-      if (!opts.lambda.has(fn)) {
-        return { status: 404, headers: { 'content-type': 'text/plain' }, body: `function ${fn} is not declared in serverless.yml` };
+      const where = split(req.path);
+      const url = where === undefined ? undefined : urls.get(where.urlId);
+      if (where === undefined || url === undefined) {
+        return { status: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Message: null }) };
       }
       try {
-        return functionUrlResponse(await opts.lambda.invoke(fn, functionUrlEvent(req, accountId)));
-      } catch {
+        const event = functionUrlEvent(req, opts.accountId, where.rawPath, where.urlId, opts.now());
+        return functionUrlResponse(
+          await opts.lambda.invoke(url.functionArn, event, { caller: { kind: 'function-url', authType: url.authType } }),
+        );
+      } catch (e) {
+        if (e instanceof LambdaServiceError && e.code === 'AccessDeniedException') {
+          return { status: 403, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Message: 'Forbidden' }) };
+        }
         // As AWS: an unhandled error is a 502 with no details for the caller.
-        return { status: 502, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: 'Internal Server Error' }) };
+        return { status: 502, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Message: 'Internal Server Error' }) };
       }
-    },
-  };
-}
-
-/**
- * A Lambda invoker that also runs handlers serverless.yml does not declare (yet), straight
- * from their modules: `{ slackCommand: 'functions/slack-command' }`. For tests and the CLI.
- */
-export function withHandlers(lambda: LambdaInvoker, projectRoot: string, modules: Record<string, string>): LambdaInvoker {
-  const context = (name: string): Record<string, unknown> => ({
-    functionName: name,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:111122223333:function:${name}`,
-    memoryLimitInMB: '512',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${name}`,
-    logStreamName: 'local',
-    callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => 60_000,
-  });
-  return {
-    has: (name) => lambda.has(name) || Object.hasOwn(modules, name),
-    invoke: async (name, payload) => {
-      if (lambda.has(name)) return lambda.invoke(name, payload);
-      const module = modules[name];
-      if (module === undefined) throw new Error(`Function not found: ${name}`);
-      const mod = (await import(pathToFileURL(join(projectRoot, `${module}.ts`)).href)) as {
-        handler: (event: unknown, ctx: unknown) => Promise<unknown>;
-      };
-      const result = await mod.handler(JSON.parse(JSON.stringify(payload)) as unknown, context(name));
-      return (result === undefined ? null : JSON.parse(JSON.stringify(result))) as JsonValue;
     },
   };
 }

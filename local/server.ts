@@ -1,31 +1,45 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { PROJECT_ROOT } from './paths.js';
 import { VirtualClock } from './clock.js';
 import { installClock } from '../functions/lib/clock.js';
 import { parseSigV4Scope, type LocalRequest, type LocalResponse, type LocalService } from './http.js';
 import { writeJsonAtomic } from './persist.js';
-import { LocalLambda, readFunctionTriggers } from './lambda.js';
+import { LocalLambda, LambdaServiceError, type InvokeCaller, type LocalFunction } from './lambda/runtime.js';
+import { packagedEsbuildOptions, sourceBundles, splitHandler, unpackedZip, type CodeSource } from './lambda/code.js';
 import { SfnService } from './sfn/service.js';
 import { createEc2Service, LOCAL_ACCOUNT_ID, type Ec2Service } from './ec2/service.js';
 import { createS3Service, type S3Service } from './s3/service.js';
 import { createAutoScalingService, type AutoScalingService } from './autoscaling/service.js';
 import { localBundleRegistration, localEc2CertificateDir } from './ec2-bundles.js';
-import { createFunctionUrlService, LOCAL_FUNCTION_URL_ROUTES, LOCAL_SLACK_SIGNING_SECRET } from './function-url.js';
-import { loadFactoryConfig } from '../functions/lib/config.js';
-import { scheduleTargetInput, type ScheduleKind } from '../functions/lib/triggers/schedule.js';
+import { createFunctionUrlService, LOCAL_SLACK_SIGNING_SECRET, type FunctionUrlService } from './function-url.js';
 import { createEventsService, type EventsService } from './events/service.js';
-import type { JsonValue } from './json.js';
+import { IdentityStore } from './iam/identity.js';
+import { ensurePackaged, type PackagedStack } from './template/package.js';
+import { readTemplate, type CfnTemplate } from './template/cfn.js';
+import { planStack, type FunctionSpec, type PermissionSpec, type RuleSpec, type StackPlan } from './template/stack.js';
+import { deployStack, type AdminApi } from './template/deploy.js';
+import type { JsonObject, JsonValue } from './json.js';
 
 /**
- * The embedded local cloud: EC2, Step Functions, EventBridge and S3 on one loopback port,
- * wire-compatible with the AWS SDK v3 clients and the AWS CLI through an endpoint override.
- * The real handlers run in-process (LocalLambda); the EventBridge rules of `serverless.yml`
- * (EC2 state-change events, schedules) are installed as they would be in AWS; EC2 emits its
- * `EC2 AMI State Change` events on the default bus. State lives under `stateDir`.
+ * The embedded local cloud: EC2, Step Functions, EventBridge, S3, Auto Scaling and Lambda on
+ * one loopback port, wire-compatible with the AWS SDK v3 clients and the AWS CLI through the
+ * standard endpoint variables (`AWS_ENDPOINT_URL`).
+ *
+ * One template, two clouds: what runs here is what deploys. The cloud deploys the
+ * CloudFormation template `osls package` writes (packaged on demand and cached by a hash of
+ * its inputs, local/template/package.ts): every function with its own handler, environment,
+ * role, memory and timeout, running in its own Lambda execution environment with its role's
+ * credentials (local/lambda/runtime.ts); both state machines with their definitions and role;
+ * the EventBridge rules, schedules and targets; the bus; the buckets; the function URL. The
+ * region forwarder (`resources/region-forwarder.yml`) is deployed in every other region, as
+ * the deploy guide asks. Nothing is read from serverless.yml. EC2 emits its state-change
+ * events on the default bus. State lives under `stateDir`.
  */
 export interface LocalCloudOptions {
   /** Port to listen on; 0 picks a free port (tests). Default 4566. */
@@ -41,23 +55,34 @@ export interface LocalCloudOptions {
   imageAvailableAfterMs?: number;
   /** Token-bucket throttling (default true). */
   throttling?: boolean;
-  /** Install the serverless.yml schedules (default true). Tests that drive the sweeper by hand turn them off. */
+  /** Enable the template's schedule rules (default true). Tests that drive the sweeper by hand turn them off. */
   schedules?: boolean;
-  /** Install the families' build and retention schedules from factory.config.yml (default true). */
+  /** Enable the families' build and retention schedule rules (default true; off when `schedules` is off). */
   familySchedules?: boolean;
   /** Deliver EC2's state-change events (default true); false models lost events. */
   ec2Events?: boolean;
-  /** Point in-process handlers' AWS clients at this cloud (default true). */
-  configureHandlers?: boolean;
   /** Bulk inventory of managed images, seeded once per family (benchmarks; local/ec2/seed.ts). */
   seedImages?: { count: number; regions: string[]; family: string };
   projectRoot?: string;
+  /**
+   * Another factory config than `<projectRoot>/factory.config.yml`: the functions' package
+   * root holds it and the family schedule rules are generated for it by deploy/schedules.cjs,
+   * as `osls package` with `AMI_FACTORY_CONFIG` would.
+   */
+  configFile?: string;
+  /** Where the functions' code comes from (default `AMI_FACTORY_LAMBDA_CODE` or `source`). */
+  code?: CodeSource;
+  /** Extra environment variables per function (by serverless key), over the template's (debugging, tests). */
+  functionEnvironment?: Record<string, Record<string, string>>;
+  /** Progress lines (packaging, deployment). */
+  log?: (line: string) => void;
 }
 
 export interface LocalCloud {
   endpoint: string;
   port: number;
   accountId: string;
+  region: string;
   clock: VirtualClock;
   ec2: Ec2Service;
   sfn: SfnService;
@@ -65,20 +90,59 @@ export interface LocalCloud {
   events: EventsService;
   autoscaling: AutoScalingService;
   lambda: LocalLambda;
+  identity: IdentityStore;
   stateDir: string | null;
+  /** The deployed stack (its resources and outputs). */
+  stack: StackPlan;
   stateBucket: string;
   eventBus: string;
+  /** The local URL of a function's URL (by serverless key), e.g. slackCommand's. */
+  functionUrl(shortName: string): string;
+  /** A state machine's ARN by its short name (`image-factory`) or full name. */
   stateMachineArn(name: string, region?: string): string;
   close(): Promise<void>;
 }
 
 export const DEFAULT_PORT = 4566;
 export { PROJECT_ROOT };
-export const LOCAL_STATE_BUCKET = 'ami-factory-local-state';
-export const LOCAL_EVENT_BUS = 'ami-factory';
+
+/** The factory's home region locally (the stack, state machines, bus and state bucket). */
+export const HOME_REGION = 'us-east-1';
+/** The regions of the local EC2 world (DescribeRegions): the forwarder stack is deployed in the others. */
+const WORLD_REGIONS = ['us-east-1', 'us-east-2', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-2'];
+const FORWARDER_TEMPLATE = 'resources/region-forwarder.yml';
+/** deploy/schedules.cjs names the family schedule rules with these logical-id prefixes. */
+const FAMILY_SCHEDULE_PREFIXES = ['ScheduleBuild', 'ScheduleRetention'];
 
 interface ClockState {
   virtualMs: number;
+}
+
+interface ServerlessState {
+  service?: { service?: string; provider?: { stage?: string; region?: string } };
+}
+
+/** The service name and stage osls packaged (serverless-state.json), which name the stack. */
+function stackNameOf(pkg: PackagedStack): string {
+  const state = JSON.parse(readFileSync(join(pkg.dir, 'serverless-state.json'), 'utf8')) as ServerlessState;
+  return `${state.service?.service ?? 'ami-factory'}-${state.service?.provider?.stage ?? pkg.stage}`;
+}
+
+/**
+ * The template for another factory config: the family schedule resources replaced by what
+ * deploy/schedules.cjs (the generator `osls package` runs) makes for that config.
+ */
+function templateForConfig(template: CfnTemplate, projectRoot: string, configFile: string): CfnTemplate {
+  const require = createRequire(import.meta.url);
+  const generator = require(join(projectRoot, 'deploy', 'schedules.cjs')) as {
+    scheduleResources(config: unknown): { Resources: CfnTemplate['Resources'] };
+  };
+  const { parse } = require('yaml') as { parse(text: string): unknown };
+  const resources = Object.fromEntries(
+    Object.entries(template.Resources).filter(([id]) => !FAMILY_SCHEDULE_PREFIXES.some((p) => id.startsWith(p))),
+  );
+  const generated = generator.scheduleResources(parse(readFileSync(configFile, 'utf8'))).Resources;
+  return { ...template, Resources: { ...resources, ...generated } };
 }
 
 export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
@@ -87,20 +151,41 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   if (stateDir !== null) mkdirSync(stateDir, { recursive: true });
   const file = (name: string): string | undefined => (stateDir === null ? undefined : join(stateDir, name));
   const timeScale = options.timeScale ?? 1;
+  const cacheDir = join(projectRoot, 'node_modules', '.cache', 'ami-factory');
+  const codeSource: CodeSource = options.code ?? (process.env.AMI_FACTORY_LAMBDA_CODE === 'package' ? 'package' : 'source');
+
+  const pkg = await ensurePackaged({ projectRoot, ...(options.log !== undefined ? { log: options.log } : {}) });
+  const configFile = options.configFile === undefined ? undefined : resolve(options.configFile);
+  const template = configFile === undefined ? pkg.template : templateForConfig(pkg.template, projectRoot, configFile);
+  const stackName = stackNameOf(pkg);
+  const plan = planStack(template, { stackName, region: HOME_REGION, accountId: LOCAL_ACCOUNT_ID });
 
   // Simulated time never goes backwards across runs: start from the last persisted instant.
   const clockFile = file('clock.json');
   const lastVirtual =
     clockFile !== undefined && existsSync(clockFile) ? (JSON.parse(readFileSync(clockFile, 'utf8')) as ClockState).virtualMs : 0;
-  const clock = new VirtualClock(timeScale, Math.max(Date.now(), lastVirtual));
+  const realStartMs = Date.now();
+  const clock = new VirtualClock(timeScale, Math.max(realStartMs, lastVirtual));
+  const sandboxClock = { virtualStartMs: clock.nowMs(), realStartMs: Date.now(), timeScale };
 
-  const lambda = new LocalLambda(projectRoot, 'us-east-1', LOCAL_ACCOUNT_ID);
+  const identity = new IdentityStore(LOCAL_ACCOUNT_ID);
+  const permissions = new Map<string, PermissionSpec[]>();
+  const lambda = new LocalLambda({
+    region: HOME_REGION,
+    accountId: LOCAL_ACCOUNT_ID,
+    clock: sandboxClock,
+    logsDir: stateDir === null ? null : join(stateDir, 'logs'),
+    authorize: (fn, caller) => authorizeInvoke(fn, caller, permissions.get(fn.arn) ?? []),
+  });
   const sfnOpts: ConstructorParameters<typeof SfnService>[0] = {
-    projectRoot,
     accountId: LOCAL_ACCOUNT_ID,
     lambda,
     timeScale,
     now: () => clock.nowMs(),
+    callerFor: (roleArn, executionName) => {
+      const session = identity.roleSession(roleArn, executionName);
+      return { kind: 'principal', principalArn: session.arn };
+    },
   };
   const sfnFile = file('sfn.json');
   if (sfnFile !== undefined) sfnOpts.stateFile = sfnFile;
@@ -110,9 +195,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     accountId: LOCAL_ACCOUNT_ID,
     clock,
     dispatcher: {
-      invokeLambda: (name, payload) => lambda.invoke(name, payload as JsonValue),
-      startExecution: async (arn, input, name) => {
-        sfn.start(arn, input, name);
+      invokeLambda: (arn, payload, via) =>
+        lambda.invoke(arn, payload as JsonValue, {
+          caller: { kind: 'service', service: 'events.amazonaws.com', sourceArn: via.ruleArn, sourceAccount: LOCAL_ACCOUNT_ID },
+        }),
+      startExecution: async (arn, input) => {
+        sfn.start(arn, input);
       },
     },
   };
@@ -129,7 +217,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     throttling: options.throttling ?? true,
     onEvent: (e) => {
       if (!ec2Events) return;
-      const emit: Parameters<EventsService['emit']>[0] = {
+      void events.emit({
         source: e.source,
         detailType: e.detailType,
         detail: e.detail,
@@ -137,8 +225,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         resources: e.resources,
         time: e.time,
         account: e.account,
-      };
-      void events.emit(emit);
+      });
     },
   };
   const ec2File = file('ec2.json');
@@ -157,10 +244,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   if (s3Dir !== undefined) s3Opts.rootDir = s3Dir;
   const s3 = createS3Service(s3Opts);
 
-  const functionUrls = createFunctionUrlService({ lambda, routes: LOCAL_FUNCTION_URL_ROUTES, accountId: LOCAL_ACCOUNT_ID });
+  const functionUrls = createFunctionUrlService({ lambda, accountId: LOCAL_ACCOUNT_ID, region: HOME_REGION, now: () => clock.nowMs() });
   const services: LocalService[] = [functionUrls, sfn, events, autoscaling, ec2, s3];
+  let stackInfo: () => JsonObject = () => ({});
   const localApi = (path: string): LocalResponse | undefined => {
-    if (path === '/_local/health') return json({ ok: true, service: 'ami-factory-local-cloud' });
+    if (path === '/_local/health')
+      return json({ ok: true, service: 'ami-factory-local-cloud', pid: process.pid, stateDir, stack: stackName });
     if (path === '/_local/stats') {
       return json({
         ec2: ec2.stats(),
@@ -170,6 +259,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         virtualTime: clock.now().toISOString(),
       });
     }
+    if (path === '/_local/stack') return json(stackInfo());
     return undefined;
   };
   const { server, port, endpoint } = await serveLocalServices(services, {
@@ -178,27 +268,114 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     localApi,
   });
 
-  if (options.configureHandlers ?? true) {
-    process.env.AMI_FACTORY_AWS_ENDPOINT = endpoint;
-    process.env.AMI_FACTORY_STATE_BUCKET = LOCAL_STATE_BUCKET;
-    process.env.AMI_FACTORY_EVENT_BUS = LOCAL_EVENT_BUS;
-    process.env.AMI_FACTORY_STATE_MACHINE_ARN = sfn.stateMachineArn(HOME_REGION, 'image-factory');
-    process.env.AMI_FACTORY_RETENTION_STATE_MACHINE_ARN = sfn.stateMachineArn(HOME_REGION, 'image-retention');
-    process.env.AMI_FACTORY_SLACK_SIGNING_SECRET ??= LOCAL_SLACK_SIGNING_SECRET;
-    // bundle-image signs with a local user pair and wraps keys for this cloud's EC2 certificate.
-    process.env.AMI_FACTORY_LOCAL_KEYS_DIR = localEc2CertificateDir(stateDir);
-    process.env.AWS_ACCESS_KEY_ID ??= 'AKIDLOCALCLOUD';
-    process.env.AWS_SECRET_ACCESS_KEY ??= 'local-cloud-secret';
-    process.env.AWS_REGION ??= 'us-east-1';
+  // Scratch space of this cloud: package roots for another config.
+  const scratch = stateDir !== null ? join(stateDir, 'runtime') : mkdtempSync(join(tmpdir(), 'ami-factory-cloud-'));
+  mkdirSync(scratch, { recursive: true });
+  let customTaskRoot: string | undefined;
+  if (configFile !== undefined) {
+    customTaskRoot = join(scratch, 'task-root');
+    mkdirSync(customTaskRoot, { recursive: true });
+    copyFileSync(configFile, join(customTaskRoot, 'factory.config.yml'));
   }
-  // In-process handlers read the time from this cloud's simulated clock (functions/lib/clock.ts):
-  // ages, deprecation times and retention pacing agree with the local EC2.
-  const uninstallClock =
-    (options.configureHandlers ?? true)
-      ? installClock({ now: () => clock.nowMs(), sleep: (ms) => clock.sleep(ms) })
-      : (): void => undefined;
-  await provision(endpoint, projectRoot, options.schedules ?? true, options.familySchedules ?? true);
+  const bundles =
+    codeSource === 'source'
+      ? await sourceBundles({
+          projectRoot,
+          cacheDir,
+          modules: [...new Set(plan.functions.map((f) => splitHandler(f.handler).module))],
+          esbuild: packagedEsbuildOptions(pkg.dir),
+        })
+      : undefined;
+  const codeOf = (fn: FunctionSpec): { entry: string; exportName: string; taskRoot: string } => {
+    const { module, exportName } = splitHandler(fn.handler);
+    if (bundles !== undefined) return { entry: join(bundles, `${module}.mjs`), exportName, taskRoot: customTaskRoot ?? projectRoot };
+    if (fn.codeZip === undefined)
+      throw new LambdaServiceError('InvalidParameterValueException', `${fn.logicalId} has no packaged code`, 400);
+    const root = unpackedZip({ zipPath: join(pkg.dir, fn.codeZip), cacheDir, packageHash: pkg.hash, name: fn.shortName });
+    return { entry: join(root, `${module}.mjs`), exportName, taskRoot: customTaskRoot ?? root };
+  };
+
+  const api = adminApi(endpoint);
+  const schedulesOn = options.schedules ?? true;
+  const familySchedulesOn = schedulesOn && (options.familySchedules ?? true);
+  const familyRule = (r: RuleSpec): boolean => FAMILY_SCHEDULE_PREFIXES.some((p) => r.logicalId.startsWith(p));
+  for (const r of plan.rules) {
+    if (r.scheduleExpression !== undefined && (!schedulesOn || (familyRule(r) && !familySchedulesOn))) r.state = 'DISABLED';
+  }
+  const logGroups = new Set<string>();
+  const resourcePolicies = new Map<string, { name: string; document: JsonObject }[]>();
+  await deployStack(
+    plan,
+    {
+      identity,
+      api,
+      registerFunction: (fn: LocalFunction) => lambda.register(fn),
+      addPermission: (p) => permissions.set(p.functionArn, [...(permissions.get(p.functionArn) ?? []), p]),
+      registerFunctionUrl: (u) => functionUrls.register({ urlId: u.urlId, functionArn: u.functionArn, authType: u.authType }),
+      registerStateMachine: (sm) => sfn.registerStateMachine(sm),
+      setResourcePolicy: (arn, name, document) => resourcePolicies.set(arn, [...(resourcePolicies.get(arn) ?? []), { name, document }]),
+      createLogGroup: (name) => void logGroups.add(name),
+      code: codeOf,
+      runtimeEnvironment: (fn, credentials, taskRoot) => ({
+        AWS_REGION: HOME_REGION,
+        AWS_DEFAULT_REGION: HOME_REGION,
+        AWS_LAMBDA_FUNCTION_NAME: fn.name,
+        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+        AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
+        AWS_LAMBDA_LOG_STREAM_NAME: `${new Date(clock.nowMs()).toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]local`,
+        AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+        AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
+        LAMBDA_TASK_ROOT: taskRoot,
+        _HANDLER: fn.handler,
+        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+        AWS_SESSION_TOKEN: credentials.sessionToken,
+        AWS_ENDPOINT_URL: endpoint,
+        AMI_FACTORY_AWS_ENDPOINT: endpoint,
+        // The development machines run Node 20; keep the SDK's notice out of the function logs.
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        ...(process.env.PATH !== undefined ? { PATH: process.env.PATH } : {}),
+        // Until the local cloud serves SSM: the demo's Slack secret and bundling keys.
+        AMI_FACTORY_SLACK_SIGNING_SECRET: LOCAL_SLACK_SIGNING_SECRET,
+        AMI_FACTORY_LOCAL_KEYS_DIR: localEc2CertificateDir(stateDir),
+      }),
+      ...(options.functionEnvironment !== undefined ? { environmentOverrides: options.functionEnvironment } : {}),
+    },
+    { removeStaleRulesWithPrefix: `${stackName}-` },
+  );
+  await deployRegionForwarder(projectRoot, identity, api);
+
+  // The CLI and tests run domain code in this process too: it reads the same simulated clock.
+  const uninstallClock = installClock({ now: () => clock.nowMs(), sleep: (ms) => clock.sleep(ms) });
   sfn.resume();
+
+  const outputs: Record<string, string> = {};
+  for (const [k, v] of Object.entries(plan.outputs)) outputs[k] = String(v);
+  const urlOf = (shortName: string): string => {
+    const fn = lambda.lookup(shortName);
+    const url = functionUrls.urls().find((u) => fn !== undefined && lambda.lookup(u.functionArn)?.name === fn.name);
+    if (url === undefined) throw new LambdaServiceError('ResourceNotFoundException', `Function ${shortName} has no function URL`, 404);
+    return functionUrls.urlOf(url.urlId, endpoint);
+  };
+  const stateBucket = plan.buckets.find((b) => b.logicalId === 'FactoryStateBucket')?.name ?? '';
+  const eventBus = plan.eventBuses[0]?.name ?? 'default';
+  const machineArn = (name: string, region = HOME_REGION): string => {
+    const full = sfn.stateMachineNames().find((n) => n === name || n.endsWith(`-${name}`)) ?? name;
+    return sfn.stateMachineArn(region, full);
+  };
+  stackInfo = () => ({
+    stackName,
+    region: HOME_REGION,
+    accountId: LOCAL_ACCOUNT_ID,
+    stateBucket,
+    eventBus,
+    stateMachines: Object.fromEntries(sfn.stateMachineNames().map((n) => [n, sfn.stateMachineArn(HOME_REGION, n)])),
+    functionUrls: Object.fromEntries(
+      functionUrls.urls().map((u) => [lambda.lookup(u.functionArn)?.shortName ?? u.functionArn, functionUrls.urlOf(u.urlId, endpoint)]),
+    ),
+    outputs,
+  });
 
   const persistClock = (): void => {
     if (clockFile !== undefined) writeJsonAtomic(clockFile, { virtualMs: clock.nowMs() } satisfies ClockState);
@@ -210,6 +387,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     endpoint,
     port,
     accountId: LOCAL_ACCOUNT_ID,
+    region: HOME_REGION,
     clock,
     ec2,
     sfn,
@@ -217,10 +395,13 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     events,
     autoscaling,
     lambda,
+    identity,
     stateDir,
-    stateBucket: LOCAL_STATE_BUCKET,
-    eventBus: LOCAL_EVENT_BUS,
-    stateMachineArn: (name, region = 'us-east-1') => sfn.stateMachineArn(region, name),
+    stack: plan,
+    stateBucket,
+    eventBus,
+    functionUrl: urlOf,
+    stateMachineArn: machineArn,
     close: async () => {
       clearInterval(clockTimer);
       events.close();
@@ -231,6 +412,131 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       persistClock();
       uninstallClock();
       await closeServer(server);
+      await lambda.close();
+      if (stateDir === null) rmSync(scratch, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Lambda's resource-based policy check of an invocation: a service (EventBridge for a rule)
+ * or a public function URL may invoke only what an AWS::Lambda::Permission grants it.
+ */
+function authorizeInvoke(fn: LocalFunction, caller: InvokeCaller, permissions: PermissionSpec[]): void {
+  if (caller.kind === 'principal') return;
+  const allowed = permissions.some((p) => {
+    if (caller.kind === 'function-url') {
+      return p.action === 'lambda:InvokeFunctionUrl' && p.principal === '*' && (p.functionUrlAuthType ?? 'NONE') === caller.authType;
+    }
+    return (
+      (p.action === 'lambda:InvokeFunction' || p.action === 'lambda:*') &&
+      p.principal === caller.service &&
+      (p.sourceArn === undefined || p.sourceArn === caller.sourceArn) &&
+      (p.sourceAccount === undefined || p.sourceAccount === caller.sourceAccount)
+    );
+  });
+  if (!allowed) {
+    const who =
+      caller.kind === 'function-url'
+        ? 'a public function URL request'
+        : `${caller.service}${caller.sourceArn !== undefined ? ` for ${caller.sourceArn}` : ''}`;
+    throw new LambdaServiceError(
+      'AccessDeniedException',
+      `The resource-based policy of ${fn.arn} does not allow ${who} to perform ${caller.kind === 'function-url' ? 'lambda:InvokeFunctionUrl' : 'lambda:InvokeFunction'}`,
+      403,
+    );
+  }
+}
+
+/**
+ * resources/region-forwarder.yml in every region of the world but the home one, with
+ * HomeRegion set: what the deploy guide has operators deploy (e.g. as a StackSet).
+ */
+async function deployRegionForwarder(projectRoot: string, identity: IdentityStore, api: AdminApi): Promise<void> {
+  const path = join(projectRoot, FORWARDER_TEMPLATE);
+  if (!existsSync(path)) return;
+  const template = readTemplate(path);
+  for (const region of WORLD_REGIONS.filter((r) => r !== HOME_REGION)) {
+    const plan = planStack(template, {
+      stackName: `ami-factory-region-forwarder-${region}`,
+      region,
+      accountId: LOCAL_ACCOUNT_ID,
+      parameters: { HomeRegion: HOME_REGION },
+    });
+    for (const role of plan.roles) identity.putRole({ ...role });
+    for (const rule of plan.rules) await api.putRule(rule, region);
+  }
+}
+
+/** The administrator's calls through the cloud's own APIs (what `cloudformation deploy` does as its caller). */
+function adminApi(endpoint: string): AdminApi {
+  const scope = (region: string, service: string): string =>
+    `AWS4-HMAC-SHA256 Credential=AKIDLOCALADMIN/20260101/${region}/${service}/aws4_request, SignedHeaders=host, Signature=0`;
+  const events = async (target: string, body: Record<string, unknown>, region: string): Promise<Record<string, unknown>> => {
+    const r = await fetch(endpoint, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': `AWSEvents.${target}`,
+        authorization: scope(region, 'events'),
+      },
+      body: JSON.stringify(body),
+    });
+    const text = await r.text();
+    if (!r.ok) {
+      if (text.includes('ResourceAlreadyExistsException')) return {};
+      throw new Error(`local deployment: ${target} failed: ${text}`);
+    }
+    return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+  };
+  const bus = (name: string): Record<string, string> => (name === 'default' ? {} : { EventBusName: name });
+  return {
+    createBucket: async (name, region) => {
+      const r = await fetch(`${endpoint}/${name}`, { method: 'PUT', headers: { authorization: scope(region, 's3') } });
+      const text = await r.text();
+      if (!r.ok && !text.includes('BucketAlreadyOwnedByYou')) throw new Error(`local deployment: CreateBucket ${name} failed: ${text}`);
+    },
+    createEventBus: async (name, region) => {
+      await events('CreateEventBus', { Name: name }, region);
+    },
+    putRule: async (rule, region) => {
+      await events(
+        'PutRule',
+        {
+          Name: rule.name,
+          State: rule.state,
+          ...bus(rule.busName),
+          ...(rule.description !== undefined ? { Description: rule.description } : {}),
+          ...(rule.roleArn !== undefined ? { RoleArn: rule.roleArn } : {}),
+          ...(rule.scheduleExpression !== undefined ? { ScheduleExpression: rule.scheduleExpression } : {}),
+          ...(rule.eventPattern !== undefined ? { EventPattern: JSON.stringify(rule.eventPattern) } : {}),
+        },
+        region,
+      );
+      if (rule.targets.length > 0) await events('PutTargets', { Rule: rule.name, ...bus(rule.busName), Targets: rule.targets }, region);
+    },
+    listRules: async (name, region) => {
+      const out: string[] = [];
+      let next: string | undefined;
+      do {
+        const page = (await events(
+          'ListRules',
+          { ...bus(name), Limit: 100, ...(next !== undefined ? { NextToken: next } : {}) },
+          region,
+        )) as {
+          Rules?: { Name?: string }[];
+          NextToken?: string;
+        };
+        for (const r of page.Rules ?? []) if (r.Name !== undefined) out.push(r.Name);
+        next = page.NextToken;
+      } while (next !== undefined);
+      return out;
+    },
+    deleteRule: async (name, busName, region) => {
+      const targets = (await events('ListTargetsByRule', { Rule: name, ...bus(busName) }, region)) as { Targets?: { Id?: string }[] };
+      const ids = (targets.Targets ?? []).map((x) => x.Id ?? '').filter((x) => x !== '');
+      if (ids.length > 0) await events('RemoveTargets', { Rule: name, ...bus(busName), Ids: ids }, region);
+      await events('DeleteRule', { Name: name, ...bus(busName) }, region);
     },
   };
 }
@@ -265,131 +571,6 @@ export async function serveLocalServices(
   const port = (server.address() as AddressInfo).port;
   return { server, port, endpoint: `http://${host}:${port}`, close: () => closeServer(server) };
 }
-
-/**
- * What `osls deploy` would create, made through the cloud's own APIs (so they are exercised
- * too): the state bucket, the factory bus, and the EventBridge rules of serverless.yml.
- */
-async function provision(endpoint: string, projectRoot: string, schedules: boolean, familySchedules: boolean): Promise<void> {
-  const scope = (region: string, service: string): string =>
-    `AWS4-HMAC-SHA256 Credential=AKIDLOCAL/20260101/${region}/${service}/aws4_request, SignedHeaders=host, Signature=0`;
-  const call = async (target: string, body: Record<string, unknown>, region = HOME_REGION): Promise<Record<string, unknown>> => {
-    const r = await fetch(endpoint, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-amz-json-1.1',
-        'x-amz-target': `AWSEvents.${target}`,
-        authorization: scope(region, 'events'),
-      },
-      body: JSON.stringify(body),
-    });
-    const text = await r.text();
-    if (!r.ok) {
-      if (!text.includes('ResourceAlreadyExistsException')) throw new Error(`local provisioning: ${target} failed: ${text}`);
-      return {};
-    }
-    return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
-  };
-  // Rules this function makes, per bus (the default bus is ''), so rules an earlier version of
-  // serverless.yml or the config made, persisted in the state dir, can be removed at the end.
-  const wanted = new Map<string, Set<string>>([
-    ['', new Set()],
-    [LOCAL_EVENT_BUS, new Set()],
-  ]);
-  const want = (bus: string, rule: string): void => void wanted.get(bus)?.add(rule);
-  const bucket = await fetch(`${endpoint}/${LOCAL_STATE_BUCKET}`, { method: 'PUT', headers: { authorization: scope(HOME_REGION, 's3') } });
-  if (!bucket.ok && !(await bucket.text()).includes('BucketAlreadyOwnedByYou')) throw new Error('local provisioning: state bucket');
-  await call('CreateEventBus', { Name: LOCAL_EVENT_BUS });
-  // Rule names are stable per function: `<function>-events-<n>` / `<function>-schedule-<n>`, n
-  // counting that function's triggers of that kind.
-  const perFunction = new Map<string, number>();
-  for (const t of readFunctionTriggers(projectRoot)) {
-    if (t.schedule !== undefined && !schedules) continue;
-    const kind = t.schedule !== undefined ? 'schedule' : 'events';
-    const n = perFunction.get(`${t.functionName}-${kind}`) ?? 0;
-    perFunction.set(`${t.functionName}-${kind}`, n + 1);
-    const rule = `${t.functionName}-${kind}-${n}`;
-    want(t.onFactoryBus === true ? LOCAL_EVENT_BUS : '', rule);
-    const bus = t.onFactoryBus === true ? { EventBusName: LOCAL_EVENT_BUS } : {};
-    await call('PutRule', {
-      Name: rule,
-      State: 'ENABLED',
-      ...bus,
-      ...(t.schedule !== undefined ? { ScheduleExpression: t.schedule } : { EventPattern: JSON.stringify(t.pattern) }),
-    });
-    await call('PutTargets', {
-      Rule: rule,
-      ...bus,
-      Targets: [{ Id: t.functionName, Arn: `arn:aws:lambda:${HOME_REGION}:${LOCAL_ACCOUNT_ID}:function:${t.functionName}` }],
-    });
-  }
-  // The families' build and retention schedules (factory.config.yml `triggers.schedule`,
-  // `retention.schedule`), as deploy/schedules.cjs makes them in AWS: a default-bus schedule
-  // rule targeting triggerBuild with the family (and `"kind":"retention"` for retention).
-  if (schedules && familySchedules && existsSync(join(projectRoot, 'factory.config.yml'))) {
-    const config = loadFactoryConfig(join(projectRoot, 'factory.config.yml'));
-    for (const [family, f] of Object.entries(config.families)) {
-      const wanted: [ScheduleKind, string | undefined][] = [
-        ['build', f.triggers?.schedule],
-        ['retention', f.retention.schedule],
-      ];
-      for (const [kind, expression] of wanted) {
-        if (expression === undefined) continue;
-        const rule = `ami-factory-${kind}-${family}`;
-        want('', rule);
-        await call('PutRule', { Name: rule, State: 'ENABLED', ScheduleExpression: expression });
-        await call('PutTargets', {
-          Rule: rule,
-          Targets: [
-            {
-              Id: 'triggerBuild',
-              Arn: `arn:aws:lambda:${HOME_REGION}:${LOCAL_ACCOUNT_ID}:function:triggerBuild`,
-              InputTransformer: scheduleTargetInput(family, kind),
-            },
-          ],
-        });
-      }
-    }
-  }
-  // Remove the rules of this naming that nothing asks for any more (a trigger removed from
-  // serverless.yml, a family or schedule removed from the config, schedules turned off).
-  const ours = /^([A-Za-z0-9]+-(events|schedule)-\d+|ami-factory-(build|retention)-.+)$/;
-  for (const [bus, names] of wanted) {
-    const busArg = bus === '' ? {} : { EventBusName: bus };
-    const listed = (await call('ListRules', { ...busArg, Limit: 100 })) as { Rules?: { Name?: string }[] };
-    for (const r of listed.Rules ?? []) {
-      const name = r.Name ?? '';
-      if (!ours.test(name) || names.has(name)) continue;
-      const targets = (await call('ListTargetsByRule', { Rule: name, ...busArg })) as { Targets?: { Id?: string }[] };
-      const ids = (targets.Targets ?? []).map((x) => x.Id ?? '').filter((x) => x !== '');
-      if (ids.length > 0) await call('RemoveTargets', { Rule: name, ...busArg, Ids: ids });
-      await call('DeleteRule', { Name: name, ...busArg });
-    }
-  }
-  // EC2 events are regional: every other region forwards its EC2 state changes to the home
-  // region's default bus (resources/region-forwarder.yml deploys the same rule in AWS).
-  for (const region of FORWARDING_REGIONS.filter((r) => r !== HOME_REGION)) {
-    await call(
-      'PutRule',
-      { Name: 'ami-factory-forward-ec2-events', State: 'ENABLED', EventPattern: JSON.stringify(EC2_FORWARD_PATTERN) },
-      region,
-    );
-    await call(
-      'PutTargets',
-      {
-        Rule: 'ami-factory-forward-ec2-events',
-        Targets: [{ Id: 'home-bus', Arn: `arn:aws:events:${HOME_REGION}:${LOCAL_ACCOUNT_ID}:event-bus/default` }],
-      },
-      region,
-    );
-  }
-}
-
-/** The factory's home region locally (state machines, bus, state bucket). */
-const HOME_REGION = 'us-east-1';
-/** The regions of the local EC2 world (DescribeRegions). */
-const FORWARDING_REGIONS = ['us-east-1', 'us-east-2', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-2'];
-const EC2_FORWARD_PATTERN = { source: ['aws.ec2'], 'detail-type': ['EC2 AMI State Change', 'EC2 Instance State-change Notification'] };
 
 async function route(
   services: LocalService[],

@@ -1,12 +1,23 @@
-import { mkdirSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DescribeExecutionCommand, StartExecutionCommand, type DescribeExecutionCommandOutput, type SFNClient } from '@aws-sdk/client-sfn';
-import { join } from 'node:path';
-import { PROJECT_ROOT } from '../../local/paths.js';
 import { failureCauseMessage } from '../../functions/lib/errors.js';
 import { isLocalCloudUp, startLocalCloud, DEFAULT_PORT, type LocalCloud, type LocalCloudOptions } from '../../local/server.js';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
+
+/** What the local cloud deployed (its `/_local/stack`): the names the CLI needs. */
+export interface StackInfo {
+  stackName: string;
+  region: string;
+  accountId: string;
+  stateBucket: string;
+  eventBus: string;
+  /** Full name → ARN. */
+  stateMachines: Record<string, string>;
+  /** Function key → local URL. */
+  functionUrls: Record<string, string>;
+  outputs: Record<string, string>;
+}
 
 /** Where the CLI's AWS clients go: a local cloud (in-process or already running) or AWS. */
 export interface CloudTarget {
@@ -15,6 +26,21 @@ export interface CloudTarget {
   cloud?: LocalCloud;
   /** True when an already-running `ami-factory cloud` was reused. */
   reused: boolean;
+  stack: StackInfo;
+}
+
+/** The deployed stack of the local cloud at `endpoint`. */
+export async function stackInfo(endpoint: string): Promise<StackInfo> {
+  const r = await fetch(`${endpoint}/_local/stack`, { signal: AbortSignal.timeout(5000) });
+  if (!r.ok) throw new Error(`the local cloud at ${endpoint} did not describe its stack (HTTP ${r.status})`);
+  return (await r.json()) as StackInfo;
+}
+
+/** A state machine's ARN by its short name (`image-factory`). */
+export function stateMachineArnOf(stack: StackInfo, shortName: string): string {
+  const found = Object.entries(stack.stateMachines).find(([name]) => name === shortName || name.endsWith(`-${shortName}`));
+  if (found === undefined) throw new Error(`the stack ${stack.stackName} has no state machine ${shortName}`);
+  return found[1];
 }
 
 export const DEFAULT_TIME_SCALE = 600;
@@ -26,18 +52,16 @@ export const DEFAULT_TIME_SCALE = 600;
 export async function connectLocalCloud(opts: LocalCloudOptions & { port?: number } = {}): Promise<CloudTarget> {
   const port = opts.port ?? DEFAULT_PORT;
   const existing = `http://127.0.0.1:${port}`;
-  if (port !== 0 && (await isLocalCloudUp(existing))) return { endpoint: existing, reused: true };
-  // Handlers run in this process: their JSON logs go to a file, not between the progress lines.
-  const stateDir = typeof opts.stateDir === 'string' ? opts.stateDir : join(PROJECT_ROOT, '.ami-factory');
-  mkdirSync(stateDir, { recursive: true });
-  process.env.AMI_FACTORY_LOG_FILE ??= join(stateDir, 'handlers.log');
+  if (port !== 0 && (await isLocalCloudUp(existing))) return { endpoint: existing, reused: true, stack: await stackInfo(existing) };
+  // Packaging (when the inputs changed) and deployment progress go to stderr.
+  const log = opts.log ?? ((line: string): void => void process.stderr.write(`  ${line}\n`));
   try {
-    const cloud = await startLocalCloud({ timeScale: DEFAULT_TIME_SCALE, ...opts, port });
-    return { endpoint: cloud.endpoint, cloud, reused: false };
+    const cloud = await startLocalCloud({ timeScale: DEFAULT_TIME_SCALE, ...opts, port, log });
+    return { endpoint: cloud.endpoint, cloud, reused: false, stack: await stackInfo(cloud.endpoint) };
   } catch (e) {
     if (e instanceof Error && (e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      const cloud = await startLocalCloud({ timeScale: DEFAULT_TIME_SCALE, ...opts, port: 0 });
-      return { endpoint: cloud.endpoint, cloud, reused: false };
+      const cloud = await startLocalCloud({ timeScale: DEFAULT_TIME_SCALE, ...opts, port: 0, log });
+      return { endpoint: cloud.endpoint, cloud, reused: false, stack: await stackInfo(cloud.endpoint) };
     }
     throw e;
   }

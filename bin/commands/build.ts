@@ -13,6 +13,7 @@ import {
   parseCommand,
   startAndWait,
   table,
+  stateMachineArnOf,
 } from './_common.js';
 
 export const summary = 'Start a build of a family on the local cloud and wait for its result';
@@ -78,7 +79,7 @@ export async function run(argv: string[]): Promise<number> {
     },
   });
   try {
-    const stateMachineArn = `arn:aws:states:${request.region}:111122223333:stateMachine:image-factory`;
+    const stateMachineArn = stateMachineArnOf(target.stack, 'image-factory');
     const name = executionNameFor(family, request.buildId);
     console.log(`building ${family} (build ${request.buildId}) → ${[request.region, ...request.copies.map((c) => c.region)].join(', ')}`);
     const d = await startAndWait(sfn, { stateMachineArn, name, input: JSON.stringify(request) }, timeoutMs);

@@ -11,7 +11,7 @@ export const summary = 'Play Slack against the local cloud: ami-factory chat "/a
 const HELP = `usage: ami-factory chat "/ami <command> [args]" [--user U…] [--channel C…] [--wait SECONDS]
 
 Signs the slash command with the local signing secret (${LOCAL_SLACK_SIGNING_SECRET}, or
-AMI_FACTORY_SLACK_SIGNING_SECRET), posts it to the local cloud's /slack/commands, prints the
+AMI_FACTORY_SLACK_SIGNING_SECRET), posts it to the slackCommand function's URL on the local cloud, prints the
 immediate reply, then waits for what the factory posts to the command's response_url (a
 receiver on a loopback port) and prints it. After a bake it exits 0 when the build succeeded;
 after an expire, when the plan (or with --apply, the retention run) succeeded.
@@ -56,9 +56,6 @@ export async function run(argv: string[]): Promise<number> {
   const [, command = '/ami', text = ''] = m;
   const waitMs = Number(values.wait ?? '600') * 1000;
   const secret = process.env.AMI_FACTORY_SLACK_SIGNING_SECRET ?? LOCAL_SLACK_SIGNING_SECRET;
-  // An in-process cloud runs the handlers in this process: give them the local settings.
-  process.env.AMI_FACTORY_SLACK_SIGNING_SECRET ??= secret;
-  process.env.AMI_FACTORY_STATE_MACHINE_ARN ??= 'arn:aws:states:us-east-1:111122223333:stateMachine:image-factory';
 
   const posts: Message[] = [];
   let notify: (() => void) | undefined;
@@ -95,17 +92,18 @@ export async function run(argv: string[]): Promise<number> {
       response_url: responseUrl,
       trigger_id: randomUUID(),
     }).toString();
-    const r = await fetch(`${target.endpoint}/slack/commands`, {
+    const url = target.stack.functionUrls.slackCommand;
+    if (url === undefined) {
+      console.error(`✗ the stack ${target.stack.stackName} has no function URL for slackCommand`);
+      return 1;
+    }
+    const r = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', ...slackRequestHeaders(secret, body) },
       body,
       signal: AbortSignal.timeout(10_000),
     });
     const replyText = await r.text();
-    if (r.status === 400 && replyText.includes('no service answers')) {
-      console.error('✗ the local cloud does not serve /slack/commands (local/server.ts needs the function-URL service)');
-      return 1;
-    }
     if (r.status !== 200) {
       console.error(`✗ HTTP ${r.status}: ${replyText}`);
       return 1;

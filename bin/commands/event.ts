@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { LOCAL_EVENT_BUS } from '../../local/server.js';
 import { connectLocalCloud, onePositional, parseCommand } from './_common.js';
 
 export const summary = 'Put an event (JSON file) on the local cloud, e.g. examples/events/build-requested.json';
@@ -12,7 +11,7 @@ Sends the event in the file to the local cloud: \`{source, detail-type, detail, 
 PutEvents; events of AWS services (aws.ssm, aws.ec2) cannot be put by anyone but AWS, so an
 in-process cloud emits them as the service would. Prints the event ids and, for an
 in-process cloud, the rules and targets each one reached.
-  --bus NAME      bus for non-AWS sources (default ${LOCAL_EVENT_BUS})
+  --bus NAME      bus for non-AWS sources (default: the factory's bus)
   --wait SECONDS  how long to wait for the deliveries of an in-process cloud (default 10)`;
 
 interface EventFile {
@@ -88,7 +87,7 @@ export async function run(argv: string[]): Promise<number> {
         new PutEventsCommand({
           Entries: [
             {
-              EventBusName: values.bus ?? LOCAL_EVENT_BUS,
+              EventBusName: values.bus ?? target.stack.eventBus,
               Source: e.source,
               DetailType: e['detail-type'],
               Detail: JSON.stringify(e.detail),
@@ -102,7 +101,7 @@ export async function run(argv: string[]): Promise<number> {
         console.error(`✗ ${e['detail-type']} refused: ${entry?.ErrorCode ?? ''}: ${entry?.ErrorMessage ?? ''}`);
         return 1;
       }
-      console.log(`put ${e['detail-type']} (${e.source}) on ${values.bus ?? LOCAL_EVENT_BUS}: ${entry.EventId}`);
+      console.log(`put ${e['detail-type']} (${e.source}) on ${values.bus ?? target.stack.eventBus}: ${entry.EventId}`);
       ids.push(entry.EventId);
     }
     if (target.cloud !== undefined) {

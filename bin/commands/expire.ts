@@ -7,7 +7,7 @@ import { countActions, type PlanEntry } from '../../functions/lib/retention/plan
 import type { RetentionReport } from '../../functions/lib/retention/report.js';
 import { retentionExecutionName, retentionRequestFor, type RetentionRequest } from '../../functions/lib/retention/request.js';
 import { RetentionStore } from '../../functions/lib/retention/store.js';
-import { LOCAL_STATE_BUCKET, PROJECT_ROOT } from '../../local/server.js';
+import { PROJECT_ROOT } from '../../local/server.js';
 import {
   causeMessage,
   connectLocalCloud,
@@ -17,6 +17,7 @@ import {
   parseCommand,
   startAndWait,
   table,
+  stateMachineArnOf,
 } from './_common.js';
 
 export const summary = "Run a family's retention policy on the local cloud: print the plan, then carry it out (or --dry-run)";
@@ -122,7 +123,7 @@ export async function run(argv: string[]): Promise<number> {
     },
   };
   const sfn = new SFNClient(clientConfig);
-  const s3 = new S3Client({ ...clientConfig, forcePathStyle: true });
+  const s3 = new S3Client(clientConfig);
   try {
     const p = request.policy;
     console.log(
@@ -130,7 +131,7 @@ export async function run(argv: string[]): Promise<number> {
         `max age ${p.maxAgeDays} days, ${p.disableGraceDays} days disabled before deregistering` +
         `${p.deprecateAfterDays !== undefined ? `, deprecate after ${p.deprecateAfterDays} days` : ''} (run ${request.runId})`,
     );
-    const stateMachineArn = 'arn:aws:states:us-east-1:111122223333:stateMachine:image-retention';
+    const stateMachineArn = stateMachineArnOf(target.stack, 'image-retention');
     const d = await startAndWait(
       sfn,
       { stateMachineArn, name: retentionExecutionName(family, request.runId), input: JSON.stringify(request) },
@@ -143,7 +144,7 @@ export async function run(argv: string[]): Promise<number> {
     const report = JSON.parse(d.output ?? '{}') as RetentionReport;
 
     // The plan, as the state machine stored it.
-    const store = new RetentionStore(s3, LOCAL_STATE_BUCKET);
+    const store = new RetentionStore(s3, target.stack.stateBucket);
     const entries: PlanEntry[] = [];
     for (const r of report.regions) {
       if (r.status === 'plan-failed') continue;

@@ -12,7 +12,7 @@ import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { buildRequestFor, loadFactoryConfig } from '../../functions/lib/config.js';
 import type { BuildRequest } from '../../functions/lib/build-request.js';
 import { PROJECT_ROOT } from '../../local/server.js';
-import { causeMessage, connectLocalCloud, formatDuration, table, DEFAULT_TIME_SCALE } from './_common.js';
+import { causeMessage, connectLocalCloud, formatDuration, stateMachineArnOf, table, DEFAULT_TIME_SCALE } from './_common.js';
 
 export const summary = 'Build a golden image end to end on the local cloud (what `npm start` runs)';
 
@@ -120,7 +120,7 @@ export async function run(argv: string[]): Promise<number> {
     const where = target.reused ? 'running cloud' : `in-process, time scale ×${timeScale}`;
     console.log(`ami-factory: building family "${family}" in ${request.region}`);
     console.log(`  local cloud  ${target.endpoint} (${where})`);
-    const stateMachineArn = `arn:aws:states:${request.region}:111122223333:stateMachine:image-factory`;
+    const stateMachineArn = stateMachineArnOf(target.stack, 'image-factory');
     const { executionArn } = await sfn.send(
       new StartExecutionCommand({ stateMachineArn, name: `${family}-${request.buildId}`, input: JSON.stringify(request) }),
     );

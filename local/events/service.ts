@@ -18,11 +18,20 @@ import { latestDue, nextFireAfter, parseSchedule, ScheduleExpressionError, type 
  * targets never wait for one another. Scheduled rules (default bus only) fire on the
  * simulated clock; a schedule missed while the process was down fires once on resume.
  */
+/** How a rule's target is invoked: on behalf of the rule, with the target's role where it has one. */
+export interface TargetContext {
+  ruleArn: string;
+  /** The target's RoleArn (state machines and buses in another account or region use one). */
+  roleArn?: string;
+}
+
 export interface EventTargetDispatcher {
-  /** Invoke a Lambda function by name (the local Lambda runs the real handler); the event is the payload. */
-  invokeLambda(functionName: string, payload: unknown): Promise<unknown>;
-  /** Start a Step Functions execution (local SFN). */
-  startExecution(stateMachineArn: string, input: string, name?: string): Promise<void>;
+  /** Invoke a Lambda function (the local Lambda runs the real handler) as EventBridge for the rule; the event is the payload. */
+  invokeLambda(functionArn: string, payload: unknown, via: TargetContext): Promise<unknown>;
+  /** Start a Step Functions execution (local SFN) as the target's role. */
+  startExecution(stateMachineArn: string, input: string, via: TargetContext): Promise<void>;
+  /** Authorizes a bus target's PutEvents with the target's role (cross-region forwarding); throws to refuse. */
+  authorizeBusTarget?(busArn: string, via: TargetContext): void;
 }
 
 export interface EventsServiceOptions {
@@ -713,6 +722,7 @@ class LocalEventBridge implements EventsService {
     const kind = parseTargetArn(arn);
     if (kind === undefined) throw new EventsApiError('ValidationException', `Unsupported target ${arn}`);
     const text = renderTargetInput(target, event, ctx);
+    const via: TargetContext = { ruleArn: ctx.ruleArn, ...(typeof target.RoleArn === 'string' ? { roleArn: target.RoleArn } : {}) };
     switch (kind.kind) {
       case 'lambda': {
         let payload: unknown;
@@ -721,14 +731,15 @@ class LocalEventBridge implements EventsService {
         } catch {
           payload = text;
         }
-        await this.opts.dispatcher.invokeLambda(kind.name, payload);
+        await this.opts.dispatcher.invokeLambda(arn, payload, via);
         return;
       }
       case 'states':
-        await this.opts.dispatcher.startExecution(kind.arn, text);
+        await this.opts.dispatcher.startExecution(kind.arn, text, via);
         return;
       case 'bus': {
         if (hops >= MAX_FORWARD_HOPS) throw new EventsApiError('LimitExceededException', 'Event forwarded across too many buses.');
+        this.opts.dispatcher.authorizeBusTarget?.(arn, via);
         const bus = this.regionState(kind.region).buses[kind.bus];
         if (bus === undefined) throw new EventsApiError('ResourceNotFoundException', `Event bus ${kind.bus} does not exist.`);
         let forwarded: JsonValue;

@@ -1,7 +1,7 @@
 import '../polyfills.js';
 import { StateMachine, type StateMachineDefinition, type RunOptions } from 'aws-local-stepfunctions';
 import { isJsonObject, type JsonObject, type JsonValue } from '../json.js';
-import type { LambdaInvoker } from '../lambda.js';
+import { FunctionError, LambdaServiceError, type InvokeCaller, type LambdaInvoker } from '../lambda/runtime.js';
 
 /**
  * Runs one execution of a real ASL definition with aws-local-stepfunctions and reports an
@@ -25,6 +25,8 @@ export interface EngineRun {
 
 export interface EngineOptions {
   lambda: LambdaInvoker;
+  /** The machine's role session: Lambda authorizes each invocation against it. */
+  caller?: InvokeCaller;
   timeScale: number;
   context: JsonObject;
   onEvent: (type: string, details: JsonObject) => void;
@@ -82,16 +84,37 @@ export function allStates(def: DefinitionLike): [string, StateLike][] {
   return out;
 }
 
-/** The Lambda function a task names (`Fn::GetAtt: [name, Arn]`, a plain name or an ARN). */
+/** The Lambda function a task names (the template resolves it to an ARN; a name works too). */
 export function functionNameOf(parameters: unknown): string | undefined {
   if (!isJsonObject(parameters as JsonValue)) return undefined;
   const fn = (parameters as JsonObject).FunctionName;
-  if (typeof fn === 'string') return fn.includes(':function:') ? fn.split(':function:')[1]?.split(':')[0] : fn;
-  if (isJsonObject(fn ?? null)) {
-    const att = (fn as JsonObject)['Fn::GetAtt'];
-    if (Array.isArray(att) && typeof att[0] === 'string') return att[0];
+  return typeof fn === 'string' ? fn : undefined;
+}
+
+/**
+ * The error a lambda:invoke task fails with. The function's own errors keep their errorType;
+ * errors of the Lambda API are `Lambda.<Exception>` for the exceptions Invoke models, and
+ * `Lambda.AWSLambdaException` for the others (an AccessDeniedException, for one), as AWS reports them.
+ */
+const MODELED_INVOKE_ERRORS = new Set([
+  'ResourceNotFoundException',
+  'TooManyRequestsException',
+  'ServiceException',
+  'RequestEntityTooLargeException',
+  'InvalidRequestContentException',
+  'ResourceConflictException',
+]);
+
+function taskError(e: unknown): { error: string; cause: string } {
+  if (e instanceof FunctionError) {
+    return { error: e.errorType, cause: JSON.stringify({ errorType: e.errorType, errorMessage: e.errorMessage, trace: e.trace }) };
   }
-  return undefined;
+  if (e instanceof LambdaServiceError) {
+    const error = MODELED_INVOKE_ERRORS.has(e.code) ? `Lambda.${e.code}` : 'Lambda.AWSLambdaException';
+    return { error, cause: `${e.message} (Service: Lambda, Status Code: ${e.status}, Error Code: ${e.code})` };
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  return { error: err.name, cause: JSON.stringify({ errorType: err.name, errorMessage: err.message }) };
 }
 
 export function checkDefinition(def: DefinitionLike): void {
@@ -140,25 +163,20 @@ export function runDefinition(definition: DefinitionLike, input: JsonValue, opts
 
 async function invokeLambda(stateName: string, taskInput: JsonValue, opts: EngineOptions, callback = false): Promise<JsonValue> {
   const fn = functionNameOf(taskInput);
-  if (fn === undefined || !opts.lambda.has(fn)) {
-    throw Object.assign(new Error(`State ${stateName}: unknown Lambda function ${JSON.stringify(fn)}`), {
-      name: 'Lambda.ResourceNotFoundException',
-    });
-  }
   const payload = isJsonObject(taskInput) ? (taskInput.Payload ?? null) : null;
-  opts.onEvent('TaskScheduled', { resourceType: 'lambda', resource: 'invoke', stateName, functionName: fn });
+  opts.onEvent('TaskScheduled', { resourceType: 'lambda', resource: 'invoke', stateName, functionName: fn ?? null });
   try {
-    const result = await opts.lambda.invoke(fn, payload);
+    if (fn === undefined) throw new LambdaServiceError('InvalidParameterValueException', `State ${stateName}: no FunctionName`, 400);
+    const result = await opts.lambda.invoke(fn, payload, opts.caller !== undefined ? { caller: opts.caller } : {});
     if (callback) opts.onEvent('TaskSubmitted', { resourceType: 'lambda', resource: 'invoke.waitForTaskToken', stateName });
     else opts.onEvent('TaskSucceeded', { resourceType: 'lambda', resource: 'invoke', stateName });
     return { ExecutedVersion: '$LATEST', Payload: result, StatusCode: 200, SdkHttpMetadata: { httpStatusCode: 200 } };
   } catch (e) {
     // AWS: the task fails with Error = the handler's errorType and Cause = Lambda's error JSON.
-    const err = e instanceof Error ? e : new Error(String(e));
-    const cause = JSON.stringify({ errorType: err.name, errorMessage: err.message });
-    opts.onEvent('TaskFailed', { resourceType: 'lambda', resource: 'invoke', stateName, error: err.name, cause });
+    const { error, cause } = taskError(e);
+    opts.onEvent('TaskFailed', { resourceType: 'lambda', resource: 'invoke', stateName, error, cause });
     const failure = new Error(cause);
-    failure.name = err.name;
+    failure.name = error;
     throw failure;
   }
 }

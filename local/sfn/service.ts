@@ -1,11 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { parse } from 'yaml';
 import { headerValue, LocalApiError, type LocalRequest, type LocalResponse, type LocalService } from '../http.js';
 import { JsonFileStore } from '../persist.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../json.js';
-import type { LocalLambda } from '../lambda.js';
+import type { InvokeCaller, LambdaInvoker } from '../lambda/runtime.js';
 import {
   runDefinition,
   checkDefinition,
@@ -18,8 +15,9 @@ import {
 
 /**
  * The local Step Functions endpoint (JSON 1.0 protocol, `X-Amz-Target: AWSStepFunctions.*`).
- * State machines are the ASL files in `statemachines/` (`<name>.asl.yml`); executions run
- * them with the local engine and are persisted, history included. An execution that was
+ * State machines are those the deployed template defines (`registerStateMachine`: the
+ * definition as the template resolves it, and its role); executions run them with the local
+ * engine, invoking Lambda functions as the machine's role, and are persisted, history included. An execution that was
  * running when the process stopped is re-driven from its input at the next start: every
  * step is idempotent, which is exactly what Step Functions assumes of tasks.
  */
@@ -42,9 +40,10 @@ interface SfnState {
 }
 
 export interface SfnServiceOptions {
-  projectRoot: string;
   accountId: string;
-  lambda: LocalLambda;
+  lambda: LambdaInvoker;
+  /** Who a machine's Lambda invocations act as (its role's session). Default: no caller (unchecked). */
+  callerFor?: (roleArn: string, executionName: string) => InvokeCaller | undefined;
   timeScale: number;
   /** The account's clock (epoch ms): execution start/stop dates and history timestamps. Default the system clock. */
   now?: () => number;
@@ -179,6 +178,7 @@ export class SfnService implements LocalService {
   readonly name = 'states';
   private readonly store: JsonFileStore<SfnState>;
   private readonly definitions = new Map<string, JsonObject>();
+  private readonly roles = new Map<string, string>();
   private readonly running = new Map<string, EngineRun>();
   private readonly waiters = new Map<string, (() => void)[]>();
   readonly tokens = new TokenRegistry();
@@ -186,12 +186,22 @@ export class SfnService implements LocalService {
 
   constructor(private readonly opts: SfnServiceOptions) {
     this.store = new JsonFileStore<SfnState>(opts.stateFile, () => ({ executions: {} }));
-    const dir = join(opts.projectRoot, 'statemachines');
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.asl.yml'))) {
-      const def = parse(readFileSync(join(dir, file), 'utf8')) as JsonObject;
-      checkDefinition(def);
-      this.definitions.set(file.slice(0, -'.asl.yml'.length), def);
-    }
+  }
+
+  /** A state machine of the deployed template: its name, resolved definition and role. */
+  registerStateMachine(sm: { name: string; definition: JsonObject; roleArn: string }): void {
+    checkDefinition(sm.definition);
+    this.definitions.set(sm.name, sm.definition);
+    this.roles.set(sm.name, sm.roleArn);
+  }
+
+  /** Names of the state machines (tests, CLI). */
+  stateMachineNames(): string[] {
+    return [...this.definitions.keys()];
+  }
+
+  private roleOf(machine: string): string {
+    return this.roles.get(machine) ?? `arn:aws:iam::${this.opts.accountId}:role/unknown`;
   }
 
   /** Re-drives executions left running by a previous process. */
@@ -273,7 +283,7 @@ export class SfnService implements LocalService {
           name,
           status: 'ACTIVE',
           definition: JSON.stringify(this.definitions.get(name)),
-          roleArn: `arn:aws:iam::${this.opts.accountId}:role/local`,
+          roleArn: this.roleOf(name),
           type: 'STANDARD',
           creationDate: 0,
         };
@@ -343,10 +353,13 @@ export class SfnService implements LocalService {
     const machine = this.machineName(rec.stateMachineArn);
     const definition = this.definitions.get(machine) as JsonObject;
     rec.history = [];
-    this.record(rec, 'ExecutionStarted', { input: rec.input, roleArn: `arn:aws:iam::${this.opts.accountId}:role/local` });
+    const roleArn = this.roleOf(machine);
+    this.record(rec, 'ExecutionStarted', { input: rec.input, roleArn });
     const input = JSON.parse(rec.input) as JsonValue;
+    const caller = this.opts.callerFor?.(roleArn, rec.name);
     const run = runDefinition(definition, input, {
       lambda: this.opts.lambda,
+      ...(caller !== undefined ? { caller } : {}),
       timeScale: this.opts.timeScale,
       context: {
         Execution: {
@@ -354,7 +367,7 @@ export class SfnService implements LocalService {
           Name: rec.name,
           Input: input,
           StartTime: new Date(rec.startDate).toISOString(),
-          RoleArn: `arn:aws:iam::${this.opts.accountId}:role/local`,
+          RoleArn: roleArn,
         },
         StateMachine: { Id: rec.stateMachineArn, Name: machine },
         Task: { Token: TOKEN_PLACEHOLDER },

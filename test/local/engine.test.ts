@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { runDefinition, TOKEN_PLACEHOLDER, type TaskTokenRegistry } from '../../local/sfn/engine.js';
-import type { LambdaInvoker } from '../../local/lambda.js';
+import type { LambdaInvoker } from '../../local/lambda/runtime.js';
 import type { JsonObject, JsonValue } from '../../local/json.js';
 
 /**

@@ -4,8 +4,8 @@ import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from '../../
 import type { BuildRequest } from '../../functions/lib/build-request.js';
 
 /**
- * A local cloud on a free port with real SDK clients pointed at it. Time runs 6000× fast:
- * EC2's 5 minutes take 50 ms, the state machine's 15 s waits 2.5 ms.
+ * A local cloud on a free port with real SDK clients pointed at it. Time runs 600× fast:
+ * EC2's 5 minutes take half a second, a function's cold start (a few hundred ms) a few simulated minutes.
  */
 export interface Harness {
   cloud: LocalCloud;
@@ -15,7 +15,7 @@ export interface Harness {
 }
 
 export async function startHarness(opts: LocalCloudOptions = {}): Promise<Harness> {
-  const cloud = await startLocalCloud({ port: 0, stateDir: null, timeScale: 6000, familySchedules: false, ...opts });
+  const cloud = await startLocalCloud({ port: 0, stateDir: null, timeScale: 600, familySchedules: false, ...opts });
   const config = {
     region: 'us-east-1',
     endpoint: cloud.endpoint,

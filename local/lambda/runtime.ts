@@ -1,0 +1,456 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { JsonValue } from '../json.js';
+
+/**
+ * The local Lambda service. Each function runs as AWS runs it: in execution environments of
+ * its own (worker threads here), each with the function's environment variables, its role's
+ * temporary credentials (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`, so
+ * every call it makes is evaluated against that role), `AWS_ENDPOINT_URL` pointing at the local
+ * cloud, its memory size as the heap limit, its timeout, and its own module graph: two
+ * functions never share a client, a cache or `process.env`. An environment runs one invocation
+ * at a time; a busy function gets another environment (a cold start), up to its reserved
+ * concurrency (then `TooManyRequestsException`, as Lambda throttles) or the local cap.
+ *
+ * What a function prints is what CloudWatch Logs would hold: START / END / REPORT lines around
+ * each invocation's output, appended to `<logsDir>/<function>.log` and kept (the tail) in memory.
+ * Errors come back as Lambda reports them: `{errorType, errorMessage, trace}`, the timeout as
+ * `Sandbox.Timedout`.
+ */
+export interface LocalFunction {
+  /** The physical name (`ami-factory-dev-createImage`). */
+  name: string;
+  /** serverless's function key (`createImage`): stats and the CLI use it. */
+  shortName: string;
+  arn: string;
+  /** `functions/create-image.handler`. */
+  handler: string;
+  runtime: string;
+  memoryMb: number;
+  timeoutS: number;
+  /** The function's environment (template variables and the runtime's own). */
+  environment: Record<string, string>;
+  roleArn: string;
+  reservedConcurrency?: number;
+  /** The code: the module file to import (an ESM bundle) and its export. */
+  entry: string;
+  exportName: string;
+}
+
+/** Who calls Invoke: a principal with credentials, an AWS service on behalf of a resource, or a public function URL. */
+export type InvokeCaller =
+  | { kind: 'principal'; principalArn: string; accessKeyId?: string }
+  | { kind: 'service'; service: string; sourceArn?: string; sourceAccount?: string }
+  | { kind: 'function-url'; authType: string };
+
+export interface InvokeOptions {
+  caller?: InvokeCaller;
+}
+
+export interface InvocationRecord {
+  function: string;
+  requestId: string;
+  /** Real milliseconds the handler ran (init excluded). */
+  durationMs: number;
+  billedMs: number;
+  memoryMb: number;
+  /** Set on a cold start. */
+  initMs?: number;
+  errorType?: string;
+}
+
+/** What the Step Functions engine, EventBridge and function URLs need of Lambda. */
+export interface LambdaInvoker {
+  has(fn: string): boolean;
+  invoke(fn: string, payload: JsonValue, opts?: InvokeOptions): Promise<JsonValue>;
+}
+
+/** A Lambda API error (not the function's): `name` is the API's error code. */
+export class LambdaServiceError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = code;
+  }
+}
+
+/** The function's own error, as Lambda reports it (`errorType` becomes `name`). */
+export class FunctionError extends Error {
+  constructor(
+    readonly errorType: string,
+    readonly errorMessage: string,
+    readonly trace: string[],
+  ) {
+    super(errorMessage);
+    this.name = errorType;
+  }
+}
+
+export interface SandboxClock {
+  virtualStartMs: number;
+  realStartMs: number;
+  timeScale: number;
+}
+
+export interface LocalLambdaOptions {
+  region: string;
+  accountId: string;
+  clock: SandboxClock;
+  /** Where function logs go (`<dir>/<shortName>.log`); null keeps only the in-memory tail. */
+  logsDir: string | null;
+  /** Authorizes an invocation (throws a LambdaServiceError); default: allow. */
+  authorize?: (fn: LocalFunction, caller: InvokeCaller) => void;
+  /** Environments per function when no reserved concurrency caps it (default 8). */
+  maxEnvironmentsPerFunction?: number;
+}
+
+const SANDBOX = fileURLToPath(new URL('./sandbox.mjs', import.meta.url));
+/** Lambda's synchronous payload limit (6 MB) for requests and responses. */
+const PAYLOAD_LIMIT = 6 * 1024 * 1024;
+const LOG_TAIL = 400;
+
+interface Pending {
+  resolve: (v: JsonValue) => void;
+  reject: (e: Error) => void;
+}
+
+class Sandbox {
+  readonly worker: Worker;
+  readonly ready: Promise<{ initMs: number }>;
+  busy = false;
+  dead = false;
+  coldPending = true;
+  private pending: Pending | undefined;
+  private nextId = 1;
+
+  constructor(
+    readonly fn: LocalFunction,
+    clock: SandboxClock,
+    private readonly onOutput: (text: string) => void,
+    private readonly onExit: (s: Sandbox) => void,
+  ) {
+    const worker = new Worker(SANDBOX, {
+      workerData: {
+        entry: fn.entry,
+        exportName: fn.exportName,
+        handlerName: fn.handler,
+        clock,
+        functionName: fn.name,
+        functionArn: fn.arn,
+        memoryMb: fn.memoryMb,
+        logGroupName: fn.environment.AWS_LAMBDA_LOG_GROUP_NAME,
+        logStreamName: fn.environment.AWS_LAMBDA_LOG_STREAM_NAME,
+      },
+      env: fn.environment,
+      execArgv: [],
+      stdout: true,
+      stderr: true,
+      resourceLimits: { maxOldGenerationSizeMb: Math.max(64, fn.memoryMb) },
+    });
+    this.worker = worker;
+    worker.stdout.on('data', (d: Buffer) => this.onOutput(d.toString('utf8')));
+    worker.stderr.on('data', (d: Buffer) => this.onOutput(d.toString('utf8')));
+    this.ready = new Promise((resolveReady, rejectReady) => {
+      const onMessage = (m: {
+        type: string;
+        text?: string;
+        initMs?: number;
+        id?: number;
+        ok?: boolean;
+        json?: string;
+        error?: ErrorPayload;
+      }): void => {
+        if (m.type === 'log') {
+          this.onOutput(m.text ?? '');
+          return;
+        }
+        if (m.type === 'ready') {
+          resolveReady({ initMs: m.initMs ?? 0 });
+          return;
+        }
+        if (m.type === 'result') this.settle(m);
+      };
+      worker.on('message', onMessage);
+      worker.once('error', (e: Error) => {
+        // An uncaught error or an out-of-memory kill ends the environment, as in Lambda.
+        const oom = /heap|memory/i.test(e.message) || (e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
+        const err = oom
+          ? new FunctionError(
+              'Runtime.OutOfMemory',
+              `RequestId: Error: Runtime exited with error: signal: killed (memory ${this.fn.memoryMb} MB)`,
+              [],
+            )
+          : new FunctionError(
+              'Runtime.ExitError',
+              `RequestId: Error: Runtime exited with error: ${e.name}: ${e.message}`,
+              (e.stack ?? '').split('\n'),
+            );
+        rejectReady(err);
+        this.die(err);
+      });
+      worker.once('exit', (code) => {
+        const err = new FunctionError('Runtime.ExitError', `RequestId: Error: Runtime exited with error: exit status ${code}`, []);
+        rejectReady(err);
+        this.die(err);
+      });
+    });
+    this.ready.catch(() => undefined);
+  }
+
+  private settle(m: { id?: number; ok?: boolean; json?: string; error?: ErrorPayload }): void {
+    const p = this.pending;
+    if (p === undefined || m.id !== this.nextId - 1) return;
+    this.pending = undefined;
+    if (m.ok === true) {
+      const json = m.json ?? 'null';
+      if (Buffer.byteLength(json) > PAYLOAD_LIMIT) {
+        p.reject(
+          new FunctionError(
+            'Function.ResponseSizeTooLarge',
+            `Response payload size exceeded maximum allowed payload size (${PAYLOAD_LIMIT} bytes).`,
+            [],
+          ),
+        );
+        return;
+      }
+      p.resolve(JSON.parse(json) as JsonValue);
+    } else {
+      const e = m.error ?? { errorType: 'Error', errorMessage: 'unknown error', trace: [] };
+      p.reject(new FunctionError(e.errorType, e.errorMessage, e.trace));
+    }
+  }
+
+  invoke(event: JsonValue, requestId: string, deadlineMs: number): Promise<JsonValue> {
+    return new Promise((resolveInvoke, rejectInvoke) => {
+      this.pending = { resolve: resolveInvoke, reject: rejectInvoke };
+      this.worker.postMessage({ type: 'invoke', id: this.nextId++, event, requestId, deadlineMs });
+    });
+  }
+
+  die(e: Error): void {
+    if (this.dead) return;
+    this.dead = true;
+    const p = this.pending;
+    this.pending = undefined;
+    p?.reject(e);
+    this.onExit(this);
+  }
+
+  async terminate(): Promise<void> {
+    this.dead = true;
+    await this.worker.terminate();
+  }
+}
+
+interface ErrorPayload {
+  errorType: string;
+  errorMessage: string;
+  trace: string[];
+}
+
+export class LocalLambda implements LambdaInvoker {
+  private readonly functions = new Map<string, LocalFunction>();
+  private readonly aliases = new Map<string, string>();
+  private readonly sandboxes = new Map<string, Sandbox[]>();
+  private readonly waiting = new Map<string, (() => void)[]>();
+  private readonly tails = new Map<string, string[]>();
+  /** Invocations per function (serverless key) since start or the last reset. */
+  readonly invocations = new Map<string, number>();
+  /** One record per finished invocation (durations and memory: the cost model's GB-seconds). */
+  readonly records: InvocationRecord[] = [];
+  private closed = false;
+
+  constructor(private readonly opts: LocalLambdaOptions) {
+    if (opts.logsDir !== null) mkdirSync(opts.logsDir, { recursive: true });
+  }
+
+  register(fn: LocalFunction): void {
+    this.functions.set(fn.name, fn);
+    for (const alias of [fn.shortName, fn.arn]) this.aliases.set(alias, fn.name);
+  }
+
+  /** Serverless keys of the registered functions. */
+  functionNames(): string[] {
+    return [...this.functions.values()].map((f) => f.shortName);
+  }
+
+  /** The function a name, key, ARN or qualified ARN (`…:function:name:1`) refers to. */
+  lookup(ref: string): LocalFunction | undefined {
+    let key = ref;
+    if (ref.startsWith('arn:')) {
+      const m = /^arn:[^:]+:lambda:[^:]+:\d{12}:function:([^:]+)(:[^:]+)?$/.exec(ref);
+      key = m?.[1] ?? ref;
+    }
+    const name = this.functions.has(key) ? key : this.aliases.get(key);
+    return name === undefined ? undefined : this.functions.get(name);
+  }
+
+  has(ref: string): boolean {
+    return this.lookup(ref) !== undefined;
+  }
+
+  /** The last lines a function printed (newest last). */
+  logTail(ref: string): string[] {
+    const fn = this.lookup(ref);
+    return fn === undefined ? [] : [...(this.tails.get(fn.name) ?? [])];
+  }
+
+  resetStats(): void {
+    this.invocations.clear();
+    this.records.length = 0;
+  }
+
+  /** Invokes a function synchronously (RequestResponse), as Lambda's Invoke API does. */
+  async invoke(ref: string, payload: JsonValue, opts: InvokeOptions = {}): Promise<JsonValue> {
+    const fn = this.lookup(ref);
+    if (fn === undefined) {
+      throw new LambdaServiceError(
+        'ResourceNotFoundException',
+        `Function not found: arn:aws:lambda:${this.opts.region}:${this.opts.accountId}:function:${ref}`,
+        404,
+      );
+    }
+    if (opts.caller !== undefined) this.opts.authorize?.(fn, opts.caller);
+    const event = JSON.stringify(payload ?? null);
+    if (Buffer.byteLength(event) > PAYLOAD_LIMIT) {
+      throw new LambdaServiceError(
+        'RequestEntityTooLargeException',
+        `Request must be smaller than ${PAYLOAD_LIMIT} bytes for the InvokeFunction operation`,
+        413,
+      );
+    }
+    const sandbox = await this.acquire(fn);
+    const requestId = randomUUID();
+    this.invocations.set(fn.shortName, (this.invocations.get(fn.shortName) ?? 0) + 1);
+    let initMs: number | undefined;
+    try {
+      const ready = await sandbox.ready;
+      if (sandbox.coldPending) {
+        initMs = ready.initMs;
+        sandbox.coldPending = false;
+      }
+    } catch (e) {
+      this.release(fn, sandbox);
+      throw e;
+    }
+    this.log(fn, `START RequestId: ${requestId} Version: $LATEST\n`);
+    const started = Date.now();
+    const deadline = started + fn.timeoutS * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    let errorType: string | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const err = new FunctionError(
+            'Sandbox.Timedout',
+            `RequestId: ${requestId} Error: Task timed out after ${fn.timeoutS.toFixed(2)} seconds`,
+            [],
+          );
+          reject(err);
+          sandbox.die(err);
+          void sandbox.terminate();
+        }, fn.timeoutS * 1000);
+      });
+      return await Promise.race([sandbox.invoke(JSON.parse(event) as JsonValue, requestId, deadline), timeout]);
+    } catch (e) {
+      errorType = e instanceof Error ? e.name : 'Error';
+      if (e instanceof FunctionError) {
+        this.log(
+          fn,
+          `${new Date().toISOString()}\t${requestId}\tERROR\t${JSON.stringify({ errorType: e.errorType, errorMessage: e.errorMessage })}\n`,
+        );
+      }
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      const durationMs = Date.now() - started;
+      const record: InvocationRecord = {
+        function: fn.shortName,
+        requestId,
+        durationMs,
+        billedMs: Math.max(1, Math.ceil(durationMs)),
+        memoryMb: fn.memoryMb,
+      };
+      if (initMs !== undefined) record.initMs = initMs;
+      if (errorType !== undefined) record.errorType = errorType;
+      this.records.push(record);
+      if (this.records.length > 100_000) this.records.splice(0, 50_000);
+      this.log(fn, `END RequestId: ${requestId}\n`);
+      this.log(
+        fn,
+        `REPORT RequestId: ${requestId}\tDuration: ${durationMs.toFixed(2)} ms\tBilled Duration: ${record.billedMs} ms\tMemory Size: ${fn.memoryMb} MB` +
+          (initMs !== undefined ? `\tInit Duration: ${initMs.toFixed(2)} ms` : '') +
+          '\n',
+      );
+      this.release(fn, sandbox);
+    }
+  }
+
+  private async acquire(fn: LocalFunction): Promise<Sandbox> {
+    for (;;) {
+      if (this.closed) throw new LambdaServiceError('ServiceException', 'The local Lambda service is stopping', 500);
+      const pool = this.sandboxes.get(fn.name) ?? [];
+      this.sandboxes.set(fn.name, pool);
+      const idle = pool.find((s) => !s.busy && !s.dead);
+      if (idle !== undefined) {
+        idle.busy = true;
+        return idle;
+      }
+      const live = pool.filter((s) => !s.dead).length;
+      if (fn.reservedConcurrency !== undefined && live >= fn.reservedConcurrency) {
+        throw new LambdaServiceError('TooManyRequestsException', 'Rate Exceeded.', 429);
+      }
+      if (live < (this.opts.maxEnvironmentsPerFunction ?? 8)) {
+        const s = new Sandbox(
+          fn,
+          this.opts.clock,
+          (text) => this.log(fn, text),
+          (dead) => this.remove(fn, dead),
+        );
+        s.busy = true;
+        pool.push(s);
+        return s;
+      }
+      await new Promise<void>((r) => this.waiting.set(fn.name, [...(this.waiting.get(fn.name) ?? []), r]));
+    }
+  }
+
+  private release(fn: LocalFunction, s: Sandbox): void {
+    s.busy = false;
+    const next = this.waiting.get(fn.name)?.shift();
+    next?.();
+  }
+
+  private remove(fn: LocalFunction, s: Sandbox): void {
+    const pool = this.sandboxes.get(fn.name);
+    if (pool !== undefined)
+      this.sandboxes.set(
+        fn.name,
+        pool.filter((x) => x !== s),
+      );
+    this.release(fn, s);
+  }
+
+  private log(fn: LocalFunction, text: string): void {
+    const tail = this.tails.get(fn.name) ?? [];
+    for (const line of text.split('\n')) if (line !== '') tail.push(line);
+    if (tail.length > LOG_TAIL) tail.splice(0, tail.length - LOG_TAIL);
+    this.tails.set(fn.name, tail);
+    if (this.opts.logsDir !== null) appendFileSync(join(this.opts.logsDir, `${fn.shortName}.log`), text);
+  }
+
+  /** Ends every execution environment. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.sandboxes.values()].flat();
+    this.sandboxes.clear();
+    for (const w of this.waiting.values()) for (const r of w) r();
+    await Promise.all(all.map((s) => s.terminate()));
+  }
+}

@@ -1,0 +1,116 @@
+import type { JsonObject } from '../json.js';
+import type { IdentityStore } from '../iam/identity.js';
+import type { LocalFunction } from '../lambda/runtime.js';
+import type { FunctionSpec, FunctionUrlSpec, PermissionSpec, RuleSpec, StackPlan, StateMachineSpec } from './stack.js';
+
+/**
+ * Deploys a planned stack into the local cloud, resource by resource, the way CloudFormation
+ * creates them: roles, buckets (and their policies), buses, log groups, functions with their
+ * own role credentials and environment, resource-based permissions, function URLs, state
+ * machines, and the EventBridge rules with their targets. Buckets, buses and rules are made
+ * through the cloud's own APIs as the administrator, so those APIs are exercised too.
+ */
+export interface DeployTargets {
+  identity: IdentityStore;
+  registerFunction(fn: LocalFunction): void;
+  addPermission(p: PermissionSpec): void;
+  registerFunctionUrl(u: FunctionUrlSpec): void;
+  registerStateMachine(sm: StateMachineSpec): void;
+  setResourcePolicy(arn: string, name: string, document: JsonObject): void;
+  createLogGroup(name: string): void;
+  /** Admin API calls through the cloud's endpoint. */
+  api: AdminApi;
+  /** The function's code and task root. */
+  code(fn: FunctionSpec): { entry: string; exportName: string; taskRoot: string };
+  /** The runtime's environment variables besides the template's (endpoint, credentials, ...). */
+  runtimeEnvironment(
+    fn: FunctionSpec,
+    credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string },
+    taskRoot: string,
+  ): Record<string, string>;
+  /** Test/debug overrides of a function's environment (by serverless key), applied last. */
+  environmentOverrides?: Record<string, Record<string, string>>;
+}
+
+export interface AdminApi {
+  createBucket(name: string, region: string): Promise<void>;
+  createEventBus(name: string, region: string): Promise<void>;
+  putRule(rule: RuleSpec, region: string): Promise<void>;
+  /** Rule names that exist on a bus (to remove those an earlier deployment made and this one does not). */
+  listRules(bus: string, region: string): Promise<string[]>;
+  deleteRule(name: string, bus: string, region: string): Promise<void>;
+}
+
+export interface DeployResult {
+  functions: LocalFunction[];
+  rules: string[];
+}
+
+export async function deployStack(
+  plan: StackPlan,
+  t: DeployTargets,
+  opts: { removeStaleRulesWithPrefix?: string } = {},
+): Promise<DeployResult> {
+  for (const role of plan.roles) {
+    t.identity.putRole({
+      name: role.name,
+      arn: role.arn,
+      path: role.path,
+      trustPolicy: role.trustPolicy,
+      policies: role.policies,
+      managedPolicyArns: role.managedPolicyArns,
+    });
+  }
+  for (const b of plan.buckets) await t.api.createBucket(b.name, plan.region);
+  for (const p of plan.bucketPolicies) t.setResourcePolicy(`arn:${plan.partition}:s3:::${p.bucket}`, `${p.logicalId}`, p.document);
+  for (const bus of plan.eventBuses) await t.api.createEventBus(bus.name, plan.region);
+  for (const g of plan.logGroups) t.createLogGroup(g.name);
+
+  const functions: LocalFunction[] = [];
+  for (const spec of plan.functions) {
+    const credentials = t.identity.assumeRole(spec.roleArn, spec.name);
+    const code = t.code(spec);
+    const environment = {
+      ...spec.environment,
+      ...t.runtimeEnvironment(spec, credentials, code.taskRoot),
+      ...(t.environmentOverrides?.[spec.shortName] ?? {}),
+    };
+    const fn: LocalFunction = {
+      name: spec.name,
+      shortName: spec.shortName,
+      arn: spec.arn,
+      handler: spec.handler,
+      runtime: spec.runtime,
+      memoryMb: spec.memoryMb,
+      timeoutS: spec.timeoutS,
+      environment,
+      roleArn: spec.roleArn,
+      entry: code.entry,
+      exportName: code.exportName,
+      ...(spec.reservedConcurrency !== undefined ? { reservedConcurrency: spec.reservedConcurrency } : {}),
+    };
+    t.registerFunction(fn);
+    functions.push(fn);
+  }
+  for (const p of plan.permissions) t.addPermission(p);
+  for (const u of plan.functionUrls) t.registerFunctionUrl(u);
+  for (const sm of plan.stateMachines) t.registerStateMachine(sm);
+
+  const made = new Map<string, Set<string>>();
+  for (const rule of plan.rules) {
+    await t.api.putRule(rule, plan.region);
+    const set = made.get(rule.busName) ?? new Set<string>();
+    set.add(rule.name);
+    made.set(rule.busName, set);
+  }
+  // Rules an earlier deployment of this stack made (a persisted state dir) that the template no longer has.
+  const prefix = opts.removeStaleRulesWithPrefix;
+  if (prefix !== undefined) {
+    for (const bus of new Set(['default', ...plan.eventBuses.map((b) => b.name)])) {
+      for (const name of await t.api.listRules(bus, plan.region)) {
+        if (name.startsWith(prefix) && !(made.get(bus)?.has(name) ?? false)) await t.api.deleteRule(name, bus, plan.region);
+      }
+    }
+  }
+  return { functions, rules: plan.rules.map((r) => r.name) };
+}
