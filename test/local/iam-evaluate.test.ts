@@ -1,4 +1,13 @@
-import { evaluate, globalContext, RequestNotUnderstoodError, type ContextValue, type Principal } from '../../local/iam/index.js';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import {
+  evaluate,
+  globalContext,
+  RequestNotUnderstoodError,
+  type ContextValue,
+  type NamedPolicy,
+  type Principal,
+} from '../../local/iam/index.js';
 import {
   ACCOUNT,
   doc,
@@ -678,5 +687,192 @@ describe('globalContext', () => {
       'aws:EpochTime': 981173106,
       'aws:SecureTransport': false,
     });
+  });
+});
+
+/** The values the packaged template would give the intrinsics of resources/iam.yml (account 111122223333, us-east-1, stage dev). */
+const SUBSTITUTIONS: Record<string, string> = {
+  'AWS::Partition': 'aws',
+  'AWS::Region': 'us-east-1',
+  'AWS::AccountId': ACCOUNT,
+  FactoryStateBucket: 'ami-factory-state',
+  'self:service': 'ami-factory',
+  'sls:stage': 'dev',
+  'self:custom.slackSecretParam': '/ami-factory/dev/slack-signing-secret',
+};
+const REFS: Record<string, string> = {
+  ImageFactoryStateMachine: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:ami-factory-dev-image-factory`,
+  ImageRetentionStateMachine: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:ami-factory-dev-image-retention`,
+  'FactoryEventBus.Arn': `arn:aws:events:us-east-1:${ACCOUNT}:event-bus/ami-factory-dev`,
+};
+
+/** Replaces Fn::Sub, Ref and Fn::GetAtt with plain strings; an intrinsic without a value fails the test. */
+function resolveIntrinsics(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(resolveIntrinsics);
+  if (typeof node !== 'object' || node === null) return node;
+  const o = node as Record<string, unknown>;
+  const only = Object.keys(o).length === 1;
+  const lookup = (table: Record<string, string>, name: string): string => {
+    const v = table[name];
+    if (v === undefined) throw new Error(`no test value for ${name}`);
+    return v;
+  };
+  if (only && typeof o['Fn::Sub'] === 'string')
+    return o['Fn::Sub'].replace(/\$\{([^}]+)\}/g, (_m, name: string) => lookup(SUBSTITUTIONS, name));
+  if (only && typeof o.Ref === 'string') return lookup(REFS, o.Ref);
+  if (only && Array.isArray(o['Fn::GetAtt'])) return lookup(REFS, (o['Fn::GetAtt'] as string[]).join('.'));
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, resolveIntrinsics(v)]));
+}
+
+interface RoleResource {
+  Type: string;
+  Properties: { AssumeRolePolicyDocument: unknown; Policies: { PolicyName: string; PolicyDocument: unknown }[] };
+}
+
+describe("the project's roles (resources/iam.yml)", () => {
+  let roles: Map<string, { trust: NamedPolicy; policies: NamedPolicy[] }>;
+
+  beforeAll(() => {
+    const template = resolveIntrinsics(parse(readFileSync(new URL('../../resources/iam.yml', import.meta.url), 'utf8'))) as {
+      Resources: Record<string, RoleResource>;
+    };
+    roles = new Map(
+      Object.entries(template.Resources)
+        .filter(([, r]) => r.Type === 'AWS::IAM::Role')
+        .map(([name, r]) => [
+          name,
+          {
+            trust: resourcePolicy(r.Properties.AssumeRolePolicyDocument, `${name}/trust`),
+            policies: r.Properties.Policies.map((p) => identityPolicy(p.PolicyDocument, `${name}/${p.PolicyName}`)),
+          },
+        ]),
+    );
+  });
+
+  /** A call by the role's Lambda session. */
+  const call = (
+    role: string,
+    action: string,
+    resource: string,
+    context: Record<string, ContextValue> = {},
+  ): ReturnType<typeof evaluate> => {
+    const entry = roles.get(role);
+    if (entry === undefined) throw new Error(`no role ${role}`);
+    const principal: Principal = {
+      type: 'AssumedRole',
+      arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/fn`,
+      roleArn: `arn:aws:iam::${ACCOUNT}:role/${role}`,
+      sessionName: 'fn',
+      accountId: ACCOUNT,
+    };
+    return evaluate(request(action, resource, context, principal), { identity: entry.policies });
+  };
+  const image = 'arn:aws:ec2:us-east-1::image/ami-0123456789abcdef0';
+
+  it('parses every role: its trust policy and its policies', () => {
+    expect(roles.size).toBeGreaterThanOrEqual(20);
+    for (const { trust, policies } of roles.values()) {
+      expect(trust.statements.length).toBeGreaterThan(0);
+      expect(policies.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('lets Lambda, and only Lambda, assume the roles', () => {
+    const trust = roles.get('CreateImageRole')?.trust as NamedPolicy;
+    const assume = (service: string): string =>
+      evaluate(
+        request(
+          'sts:AssumeRole',
+          `arn:aws:iam::${ACCOUNT}:role/CreateImageRole`,
+          {},
+          { type: 'Service', arn: service, service, accountId: ACCOUNT },
+        ),
+        {
+          identity: [],
+          resource: [trust],
+        },
+      ).effect;
+    expect(assume('lambda.amazonaws.com')).toBe('Allow');
+    expect(assume('events.amazonaws.com')).toBe('ImplicitDeny');
+  });
+
+  it('lets CreateImageRole create an image only with the ami-factory:managed=true request tag', () => {
+    expect(
+      call('CreateImageRole', 'ec2:CreateImage', 'arn:aws:ec2:us-east-1::image/*', { 'aws:RequestTag/ami-factory:managed': 'true' }),
+    ).toEqual({
+      effect: 'Allow',
+      decisive: { policy: 'CreateImageRole/create-image', statementIndex: 3 },
+      reason: 'because an identity-based policy allows the ec2:CreateImage action',
+    });
+    expect(call('CreateImageRole', 'ec2:CreateImage', 'arn:aws:ec2:us-east-1::image/*').effect).toBe('ImplicitDeny');
+    expect(
+      call('CreateImageRole', 'ec2:CreateImage', 'arn:aws:ec2:us-east-1::image/*', { 'aws:RequestTag/ami-factory:managed': 'false' })
+        .effect,
+    ).toBe('ImplicitDeny');
+    expect(call('CreateImageRole', 'ec2:CreateImage', `arn:aws:ec2:us-east-1:${ACCOUNT}:instance/i-0123`).effect).toBe('Allow');
+    expect(call('CreateImageRole', 'ec2:CreateTags', image, { 'ec2:CreateAction': 'CreateImage' }).effect).toBe('Allow');
+    expect(call('CreateImageRole', 'ec2:CreateTags', image).effect).toBe('ImplicitDeny');
+  });
+
+  it('lets ApplyRetentionRole deregister only images tagged ami-factory:managed=true', () => {
+    expect(call('ApplyRetentionRole', 'ec2:DeregisterImage', image, { 'aws:ResourceTag/ami-factory:managed': 'true' }).effect).toBe(
+      'Allow',
+    );
+    expect(call('ApplyRetentionRole', 'ec2:DeregisterImage', image)).toEqual({
+      effect: 'ImplicitDeny',
+      reason: 'because no identity-based policy allows the ec2:DeregisterImage action',
+    });
+    expect(call('ApplyRetentionRole', 'ec2:DeregisterImage', image, { 'aws:ResourceTag/ami-factory:Managed': 'TRUE' }).effect).toBe(
+      'ImplicitDeny',
+    );
+  });
+
+  it('lets every function write its own log streams, across the colons of the log stream ARN', () => {
+    const stream = `arn:aws:logs:us-east-1:${ACCOUNT}:log-group:/aws/lambda/ami-factory-dev-createImage:log-stream:2026/11/23/[$LATEST]abc`;
+    expect(call('CreateImageRole', 'logs:PutLogEvents', stream).effect).toBe('Allow');
+    expect(
+      call('CreateImageRole', 'logs:PutLogEvents', `arn:aws:logs:us-east-1:${ACCOUNT}:log-group:/aws/lambda/other-fn:log-stream:x`).effect,
+    ).toBe('ImplicitDeny');
+  });
+
+  it('lets WaitsRole list the state bucket only under waits/', () => {
+    const bucket = 'arn:aws:s3:::ami-factory-state';
+    expect(call('WaitsRole', 's3:ListBucket', bucket, { 's3:prefix': 'waits/us-east-1/ami-1' }).effect).toBe('Allow');
+    expect(call('WaitsRole', 's3:ListBucket', bucket, { 's3:prefix': 'retention/' }).effect).toBe('ImplicitDeny');
+    expect(call('WaitsRole', 's3:GetObject', `${bucket}/waits/us-east-1/ami-1`).effect).toBe('Allow');
+  });
+
+  it('shows the under-grant of issue 10: PlanRetentionRole has no s3:ListBucket on the state bucket', () => {
+    expect(call('PlanRetentionRole', 's3:ListBucket', 'arn:aws:s3:::ami-factory-state', { 's3:prefix': 'retention/' }).effect).toBe(
+      'ImplicitDeny',
+    );
+    expect(call('PlanRetentionRole', 's3:GetObject', 'arn:aws:s3:::ami-factory-state/retention/ledger.json').effect).toBe('Allow');
+  });
+
+  it('lets BundleImageRole decrypt only through SSM in its region', () => {
+    expect(call('BundleImageRole', 'kms:Decrypt', '*', { 'kms:ViaService': 'ssm.us-east-1.amazonaws.com' }).effect).toBe('Allow');
+    expect(call('BundleImageRole', 'kms:Decrypt', '*', { 'kms:ViaService': 'ec2.us-east-1.amazonaws.com' }).effect).toBe('ImplicitDeny');
+    expect(call('BundleImageRole', 'kms:Decrypt', '*').effect).toBe('ImplicitDeny');
+    expect(
+      call('BundleImageRole', 'ssm:GetParameter', `arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/ami-factory/dev/bundle-keys`).effect,
+    ).toBe('Allow');
+  });
+
+  it('lets LaunchBuilderRole pass only builder roles, only to EC2', () => {
+    const role = `arn:aws:iam::${ACCOUNT}:role/ami-factory-builder-web`;
+    expect(call('LaunchBuilderRole', 'iam:PassRole', role, { 'iam:PassedToService': 'ec2.amazonaws.com' }).effect).toBe('Allow');
+    expect(call('LaunchBuilderRole', 'iam:PassRole', role, { 'iam:PassedToService': 'lambda.amazonaws.com' }).effect).toBe('ImplicitDeny');
+    expect(
+      call('LaunchBuilderRole', 'iam:PassRole', `arn:aws:iam::${ACCOUNT}:role/Admin`, { 'iam:PassedToService': 'ec2.amazonaws.com' })
+        .effect,
+    ).toBe('ImplicitDeny');
+  });
+
+  it('lets TriggerBuildRole start both state machines and put events on the factory bus only', () => {
+    expect(call('TriggerBuildRole', 'states:StartExecution', REFS.ImageFactoryStateMachine as string).effect).toBe('Allow');
+    expect(call('TriggerBuildRole', 'events:PutEvents', REFS['FactoryEventBus.Arn'] as string).effect).toBe('Allow');
+    expect(call('TriggerBuildRole', 'events:PutEvents', `arn:aws:events:us-east-1:${ACCOUNT}:event-bus/default`).effect).toBe(
+      'ImplicitDeny',
+    );
   });
 });

@@ -340,3 +340,60 @@ describe('parsePolicy', () => {
     expect(e.path).toBe(path);
   });
 });
+
+describe('IamCatalog', () => {
+  it('knows services and actions case-insensitively', async () => {
+    // Prepare
+    const catalog = await iamCatalog();
+
+    // Act / Assess
+    expect(catalog.knownService('EC2')).toBe(true);
+    expect(catalog.knownService('ec3')).toBe(false);
+    expect(catalog.knownAction('ec2', 'createimage')).toBe(true);
+    expect(catalog.knownAction('ec2', 'CreateImag')).toBe(false);
+    expect(catalog.action('S3', 'getobject')?.name).toBe('GetObject');
+  });
+
+  it('lists the actions an action pattern names', async () => {
+    const catalog = await iamCatalog();
+    expect(catalog.actionsMatching('ec2:DeregisterImag?')).toEqual(['ec2:DeregisterImage']);
+    expect(catalog.actionsMatching('states:SendTask*').sort()).toEqual([
+      'states:SendTaskFailure',
+      'states:SendTaskHeartbeat',
+      'states:SendTaskSuccess',
+    ]);
+    expect(catalog.actionsMatching('ec2:Nope*')).toEqual([]);
+    expect(catalog.actionsMatching('*').length).toBeGreaterThan(10_000);
+  });
+
+  it("gives an action's resource types and their ARN formats", async () => {
+    // Prepare
+    const catalog = await iamCatalog();
+
+    // Act
+    const types = catalog.resourceTypesOf('ec2', 'CreateImage');
+
+    // Assess
+    expect(types.map((t) => t.name).sort()).toEqual(['image', 'instance', 'snapshot']);
+    expect(catalog.arnFormatsFor('ec2', 'CreateImage')).toContain('arn:${Partition}:ec2:${Region}::image/${ImageId}');
+    expect(catalog.arnFormatsFor('s3', 'GetObject')).toContain('arn:${Partition}:s3:::${BucketName}/${ObjectName}');
+    expect(catalog.arnFormatsFor('ec2', 'DescribeImages')).toEqual([]);
+    expect(catalog.arnFormatOf('states', 'stateMachine')).toBe(
+      'arn:${Partition}:states:${Region}:${Account}:stateMachine:${StateMachineName}',
+    );
+  });
+
+  it('knows condition keys, their types, and which actions they apply to', async () => {
+    const catalog = await iamCatalog();
+    expect(catalog.conditionKey('aws:RequestTag/ami-factory:managed')).toMatchObject({ type: 'String', multivalued: false });
+    expect(catalog.conditionKey('AWS:TagKeys')).toMatchObject({ type: 'ArrayOfString', multivalued: true });
+    expect(catalog.conditionKey('ec2:ResourceTag/Name')).toMatchObject({ key: 'ec2:ResourceTag/${TagKey}' });
+    expect(catalog.conditionKey('s3:prefix')).toMatchObject({ type: 'String' });
+    expect(catalog.conditionKey('aws:SourceIp')).toMatchObject({ type: 'IPAddress' });
+    expect(catalog.conditionKey('ec2:Nope')).toBeUndefined();
+    expect(catalog.conditionKeyAppliesTo('ec2', 'CreateImage', 'ec2:ResourceTag/Name')).toBe(true);
+    expect(catalog.conditionKeyAppliesTo('ec2', 'CreateImage', 'aws:RequestedRegion')).toBe(true);
+    expect(catalog.conditionKeyAppliesTo('ec2', 'CreateImage', 's3:prefix')).toBe(false);
+    expect(catalog.conditionKeyAppliesTo('s3', 'ListBucket', 's3:prefix')).toBe(true);
+  });
+});
