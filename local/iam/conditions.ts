@@ -3,7 +3,7 @@ import type { ConditionKeyInfo } from './actions.js';
 import type { ContextKeys, ContextScalar } from './context.js';
 import { RequestNotUnderstoodError } from './errors.js';
 import { isPlainObject, jsonPathKey } from './json-path.js';
-import { matchesArn, matchesPieces, parseTemplate, resolveTemplate, TemplateSyntaxError, type Template } from './patterns.js';
+import { isDate, matchesArn, matchesPieces, parseTemplate, resolveTemplate, TemplateSyntaxError, type Template } from './patterns.js';
 
 /**
  * The Condition element ("IAM JSON policy elements: Condition operators"; "Conditions with
@@ -304,7 +304,7 @@ function arnMatcher(templates: Template[]): ConditionClause['matchesAny'] {
 }
 
 function toText(v: ContextScalar): string {
-  return v instanceof Date ? v.toISOString() : String(v);
+  return isDate(v) ? v.toISOString() : String(v);
 }
 
 const NUMBER = /^-?\d+(\.\d+)?$/;
@@ -328,7 +328,7 @@ export function parseDate(text: string): number | undefined {
 }
 
 function toTime(v: ContextScalar): number | undefined {
-  if (v instanceof Date) return v.getTime();
+  if (isDate(v)) return v.getTime();
   if (typeof v === 'number') return v * 1000;
   if (typeof v === 'string') return parseDate(v);
   return undefined;

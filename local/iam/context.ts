@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { RequestNotUnderstoodError } from './errors.js';
+import { isDate } from './patterns.js';
 
 /**
  * The request context: the condition keys of a request and their values. Key names are
@@ -61,7 +62,7 @@ function isScalar(v: unknown): v is ContextScalar {
     typeof v === 'string' ||
     typeof v === 'boolean' ||
     (typeof v === 'number' && Number.isFinite(v)) ||
-    (v instanceof Date && !Number.isNaN(v.getTime()))
+    (isDate(v) && !Number.isNaN(v.getTime()))
   );
 }
 

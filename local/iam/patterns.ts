@@ -118,10 +118,15 @@ export function resolveTemplate(template: Template, lookup: (keyLower: string) =
 
 function variableText(v: VariableValue): string | undefined {
   if (v === undefined || Array.isArray(v)) return undefined;
-  if (v instanceof Date) return v.toISOString();
+  if (isDate(v)) return v.toISOString();
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   return undefined;
+}
+
+/** A Date, also one made in another realm (a vm context, a worker), where `instanceof Date` fails. */
+export function isDate(v: unknown): v is Date {
+  return Object.prototype.toString.call(v) === '[object Date]';
 }
 
 const regExpCache = new Map<string, RegExp>();
