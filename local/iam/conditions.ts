@@ -162,6 +162,8 @@ export function parseConditions(element: unknown, path: string, options: Conditi
         );
       seen.set(lower, key);
       if (!/^[^:\s]+:\S+$/.test(key)) throw new ConditionSyntaxError(keyPath, `${key} is not a condition key (service:key-name)`);
+      if (key.includes('${'))
+        throw new ConditionSyntaxError(keyPath, `${key}: policy variables are supported in condition values, not in condition keys`);
       const info = options.keyInfo(key);
       if (info === undefined)
         throw new ConditionSyntaxError(keyPath, `${key} is not a condition key of the Service Authorization Reference`);
