@@ -257,6 +257,11 @@ describe('parsePolicy', () => {
       '$.Statement.Condition.StringEquals["aws:PrincipalTeam"]',
     ],
     [
+      'a policy variable in a condition key',
+      withCondition({ StringEquals: { 'aws:ResourceTag/${aws:username}': 'a' } }),
+      '$.Statement.Condition.StringEquals["aws:ResourceTag/${aws:username}"]',
+    ],
+    [
       'one key twice in different case',
       withCondition({ StringEquals: { 's3:prefix': 'a', 'S3:Prefix': 'b' } }),
       '$.Statement.Condition.StringEquals["S3:Prefix"]',
