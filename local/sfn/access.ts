@@ -1,0 +1,70 @@
+import { callerContext, type AccessContext, type AccessRequest, type AccessTable } from '../iam/access-request.js';
+
+/**
+ * What Step Functions authorizes for each action the local endpoint serves (service.ts's
+ * dispatch), after the Service Authorization Reference for AWS Step Functions:
+ *
+ * - StartExecution, DescribeStateMachine and ListExecutions act on the state machine ARN the
+ *   request names (`arn:aws:states:<region>:<account>:stateMachine:<name>`; a version or alias
+ *   ARN `…:<name>:<qualifier>` as given, with `states:StateMachineQualifier`). ListExecutions of
+ *   a Map Run acts on its `mapRun` ARN.
+ * - DescribeExecution, StopExecution and GetExecutionHistory act on the execution ARN
+ *   (`arn:aws:states:<region>:<account>:execution:<machine-name>:<execution-name>`).
+ * - SendTaskSuccess/Failure/Heartbeat take a task token, ListStateMachines nothing: `*`.
+ */
+
+/** The parsed JSON body and where the request went. */
+export interface SfnAccessInput {
+  body: Readonly<Record<string, unknown>>;
+  region: string;
+  account: string;
+}
+
+const str = (body: Readonly<Record<string, unknown>>, key: string): string | undefined => {
+  const v = body[key];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+};
+
+export const stateMachineArn = (region: string, account: string, name: string): string =>
+  `arn:aws:states:${region}:${account}:stateMachine:${name}`;
+export const executionArn = (region: string, account: string, machine: string, name: string): string =>
+  `arn:aws:states:${region}:${account}:execution:${machine}:${name}`;
+
+const QUALIFIED = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[^:]+:([^:]+)$/;
+
+function sfnRequest(input: SfnAccessInput, action: string, resource: string, extra: AccessContext = {}): AccessRequest {
+  return { action: `states:${action}`, resource, context: { ...callerContext(input.region), ...extra } };
+}
+
+const onStateMachine =
+  (action: string) =>
+  (input: SfnAccessInput): AccessRequest[] => {
+    const arn = str(input.body, 'stateMachineArn') ?? '*';
+    const qualifier = QUALIFIED.exec(arn)?.[1];
+    return [sfnRequest(input, action, arn, qualifier !== undefined ? { 'states:StateMachineQualifier': [qualifier] } : {})];
+  };
+
+const onExecution =
+  (action: string) =>
+  (input: SfnAccessInput): AccessRequest[] => [sfnRequest(input, action, str(input.body, 'executionArn') ?? '*')];
+
+const wildcard =
+  (action: string) =>
+  (input: SfnAccessInput): AccessRequest[] => [sfnRequest(input, action, '*')];
+
+/** Every action of local/sfn/service.ts → what Step Functions authorizes for it. */
+export const SFN_ACCESS: AccessTable<SfnAccessInput> = {
+  StartExecution: onStateMachine('StartExecution'),
+  DescribeStateMachine: onStateMachine('DescribeStateMachine'),
+  ListExecutions: (input) => {
+    const mapRun = str(input.body, 'mapRunArn');
+    return mapRun !== undefined ? [sfnRequest(input, 'ListExecutions', mapRun)] : onStateMachine('ListExecutions')(input);
+  },
+  DescribeExecution: onExecution('DescribeExecution'),
+  StopExecution: onExecution('StopExecution'),
+  GetExecutionHistory: onExecution('GetExecutionHistory'),
+  SendTaskSuccess: wildcard('SendTaskSuccess'),
+  SendTaskFailure: wildcard('SendTaskFailure'),
+  SendTaskHeartbeat: wildcard('SendTaskHeartbeat'),
+  ListStateMachines: wildcard('ListStateMachines'),
+};
