@@ -5,9 +5,10 @@ import { callerContext, type AccessContext, type AccessRequest, type AccessTable
  * dispatch), after the Service Authorization Reference for AWS Step Functions:
  *
  * - StartExecution, DescribeStateMachine and ListExecutions act on the state machine ARN the
- *   request names (`arn:aws:states:<region>:<account>:stateMachine:<name>`; a version or alias
- *   ARN `…:<name>:<qualifier>` as given, with `states:StateMachineQualifier`). ListExecutions of
- *   a Map Run acts on its `mapRun` ARN.
+ *   request names (`arn:aws:states:<region>:<account>:stateMachine:<name>`). A version or alias
+ *   ARN (`…:<name>:<qualifier>`) is authorized on the state machine's own ARN, with the qualifier
+ *   as `states:StateMachineQualifier` (developer guide, "Authorization for versions and aliases").
+ *   ListExecutions of a Map Run acts on its `mapRun` ARN.
  * - DescribeExecution, StopExecution and GetExecutionHistory act on the execution ARN
  *   (`arn:aws:states:<region>:<account>:execution:<machine-name>:<execution-name>`).
  * - SendTaskSuccess/Failure/Heartbeat take a task token, ListStateMachines nothing: `*`.
@@ -30,7 +31,7 @@ export const stateMachineArn = (region: string, account: string, name: string): 
 export const executionArn = (region: string, account: string, machine: string, name: string): string =>
   `arn:aws:states:${region}:${account}:execution:${machine}:${name}`;
 
-const QUALIFIED = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[^:]+:([^:]+)$/;
+const QUALIFIED = /^(arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[^:]+):([^:]+)$/;
 
 function sfnRequest(input: SfnAccessInput, action: string, resource: string, extra: AccessContext = {}): AccessRequest {
   return { action: `states:${action}`, resource, context: { ...callerContext(input.region), ...extra } };
@@ -40,8 +41,9 @@ const onStateMachine =
   (action: string) =>
   (input: SfnAccessInput): AccessRequest[] => {
     const arn = str(input.body, 'stateMachineArn') ?? '*';
-    const qualifier = QUALIFIED.exec(arn)?.[1];
-    return [sfnRequest(input, action, arn, qualifier !== undefined ? { 'states:StateMachineQualifier': [qualifier] } : {})];
+    const qualified = QUALIFIED.exec(arn);
+    if (qualified === null) return [sfnRequest(input, action, arn)];
+    return [sfnRequest(input, action, qualified[1] as string, { 'states:StateMachineQualifier': [qualified[2] as string] })];
   };
 
 const onExecution =

@@ -35,7 +35,7 @@ describe('Step Functions access', () => {
     expect(requests).toEqual([{ action: 'states:StartExecution', resource: machine, context: base }]);
   });
 
-  it('authorizes a version or alias with its qualifier', async () => {
+  it('authorizes a version or alias on the state machine ARN with its qualifier', async () => {
     // Prepare
     const body = await jsonBody(sfn, new StartExecutionCommand({ stateMachineArn: `${machine}:prod` }));
 
@@ -45,7 +45,7 @@ describe('Step Functions access', () => {
     // Assess
     expect(request).toEqual({
       action: 'states:StartExecution',
-      resource: `${machine}:prod`,
+      resource: machine,
       context: { ...base, 'states:StateMachineQualifier': ['prod'] },
     });
   });
