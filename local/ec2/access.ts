@@ -351,6 +351,9 @@ function copyImage(input: Ec2AccessInput): AccessRequest[] {
   const newSnapshot = ec2Request(input, 'CopyImage', ec2Arn(region, account, 'snapshot', '*'), requestTagContext(specs.snapshot));
   if (source === undefined || ebs.length > 0) out.push(newSnapshot);
   out.push(...createTagsOnCreate(input, 'CopyImage', specs, ['image', 'snapshot']));
+  if (source?.rootDeviceType === 'instance-store' && source.imageLocation !== undefined) {
+    out.push(...bundleReads(input, sourceRegion, source.imageLocation));
+  }
 
   // Encryption: KmsKeyId (destination region) or, for an encrypted copy without one, aws/ebs there.
   const keyParam = p.str('KmsKeyId');
@@ -371,6 +374,23 @@ function copyImage(input: Ec2AccessInput): AccessRequest[] {
     if (ebs.length === 0 && target !== undefined && source === undefined) out.push(...ebsKeyUse(input, target, undefined));
   }
   return uniqueRequests(out);
+}
+
+/**
+ * The S3 reads EC2 makes as the caller to copy an instance-store AMI (EC2 user guide, "Grant
+ * permissions to copy Amazon EC2 AMIs"): finding buckets, the source bucket's ACL, the manifest.
+ * The writes into the bucket EC2 picks in the target region are not modelled (its name is EC2's).
+ */
+function bundleReads(input: Ec2AccessInput, sourceRegion: string, imageLocation: string): AccessRequest[] {
+  const slash = imageLocation.indexOf('/');
+  if (slash <= 0) return [];
+  const bucket = imageLocation.slice(0, slash);
+  const context: AccessContext = { 'aws:RequestedRegion': sourceRegion, 'aws:ViaAWSService': true, 's3:ResourceAccount': input.account };
+  return [
+    { action: 's3:ListAllMyBuckets', resource: '*', context: { 'aws:RequestedRegion': input.region, 'aws:ViaAWSService': true } },
+    { action: 's3:GetBucketAcl', resource: `arn:aws:s3:::${bucket}`, context },
+    { action: 's3:GetObject', resource: `arn:aws:s3:::${imageLocation}`, context },
+  ];
 }
 
 function deregisterImage(input: Ec2AccessInput): AccessRequest[] {

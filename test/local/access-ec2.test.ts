@@ -201,6 +201,38 @@ describe('EC2 access', () => {
     ]);
   });
 
+  it('authorizes the S3 reads of an instance-store copy as the caller', async () => {
+    // Prepare: an image registered from a bundle (RegisterImage with ImageLocation)
+    const source = world();
+    const bundled = { ...(source.images[IMAGE] as NonNullable<(typeof source.images)[string]>) };
+    Object.assign(bundled, {
+      rootDeviceType: 'instance-store',
+      imageLocation: 'bundles-bucket/web/image.manifest.xml',
+      blockDeviceMappings: [],
+    });
+    source.images[IMAGE] = bundled;
+    const command = new CopyImageCommand({ SourceRegion: REGION, SourceImageId: IMAGE, Name: 'copy' });
+    const input: Ec2AccessInput = {
+      params: await queryParams(client, command),
+      state: emptyRegion(),
+      region: 'us-west-2',
+      account: ACCOUNT,
+      stateOf: () => source,
+    };
+
+    // Act
+    const requests = requestsFor(EC2_ACCESS, 'ec2', 'CopyImage', input);
+
+    // Assess
+    expect(requests.map((r) => [r.action, r.resource])).toEqual([
+      ['ec2:CopyImage', arn.image(IMAGE)],
+      ['ec2:CopyImage', 'arn:aws:ec2:us-west-2::image/*'],
+      ['s3:ListAllMyBuckets', '*'],
+      ['s3:GetBucketAcl', 'arn:aws:s3:::bundles-bucket'],
+      ['s3:GetObject', 'arn:aws:s3:::bundles-bucket/web/image.manifest.xml'],
+    ]);
+  });
+
   it('authorizes RegisterImage for image/* and each snapshot it references', async () => {
     // Prepare
     const command = new RegisterImageCommand({

@@ -469,6 +469,21 @@ async function sampleChecks(): Promise<{ where: string; request: AccessRequest }
     for (const item of EC2_ITEM_ACCESS[action]?.(input) ?? []) add(`ec2 ${action} item ${item.item}`, item.requests);
   }
 
+  {
+    // An instance-store image's copy also reads its bundle as the caller.
+    const rs = sampleWorld();
+    Object.assign(rs.images[IMAGE] ?? {}, {
+      rootDeviceType: 'instance-store',
+      imageLocation: 'bundles/web/image.manifest.xml',
+      blockDeviceMappings: [],
+    });
+    const params = await queryParams(ec2, new CopyImageCommand({ SourceRegion: REGION, SourceImageId: IMAGE, Name: 'n' }));
+    add(
+      'ec2 CopyImage instance-store',
+      EC2_ACCESS.CopyImage?.({ params, state: rs, region: 'us-west-2', account: ACCOUNT, stateOf: () => rs }) ?? [],
+    );
+  }
+
   const service = createS3Service({ accountId: ACCOUNT });
   for (const command of S3_SAMPLES) {
     const rest = await restRequest(s3, command);
