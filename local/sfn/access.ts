@@ -26,11 +26,6 @@ const str = (body: Readonly<Record<string, unknown>>, key: string): string | und
   return typeof v === 'string' && v !== '' ? v : undefined;
 };
 
-export const stateMachineArn = (region: string, account: string, name: string): string =>
-  `arn:aws:states:${region}:${account}:stateMachine:${name}`;
-export const executionArn = (region: string, account: string, machine: string, name: string): string =>
-  `arn:aws:states:${region}:${account}:execution:${machine}:${name}`;
-
 const QUALIFIED = /^(arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[^:]+):([^:]+)$/;
 
 function sfnRequest(input: SfnAccessInput, action: string, resource: string, extra: AccessContext = {}): AccessRequest {
