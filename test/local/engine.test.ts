@@ -1,22 +1,32 @@
-import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
 import { runDefinition, TOKEN_PLACEHOLDER, type TaskTokenRegistry } from '../../local/sfn/engine.js';
 import type { LambdaInvoker } from '../../local/lambda/runtime.js';
 import type { JsonObject, JsonValue } from '../../local/json.js';
 
+import { ensurePackaged } from '../../local/template/package.js';
+import { planStack } from '../../local/template/stack.js';
+
 /**
- * The real image-factory ASL on the local engine with scripted handlers: checks the
- * definition's data flow (ResultSelector/ResultPath, Map ItemSelector, callbacks, Catch
- * routes) independently of EC2.
+ * The real image-factory definition (as the packaged template resolves it) on the local
+ * engine with scripted handlers: checks the definition's data flow (ResultSelector/ResultPath,
+ * Map ItemSelector, callbacks, Catch routes) independently of EC2.
  */
-const definition = parse(readFileSync('statemachines/image-factory.asl.yml', 'utf8')) as JsonObject;
+let definition: JsonObject;
+beforeAll(async () => {
+  const pkg = await ensurePackaged({ projectRoot: process.cwd() });
+  const plan = planStack(pkg.template, { stackName: 'ami-factory-dev', region: 'us-east-1', accountId: '111122223333' });
+  definition = plan.stateMachines.find((m) => m.name.endsWith('-image-factory'))?.definition ?? {};
+});
+
+/** `arn:aws:lambda:…:function:ami-factory-dev-createImage` → `createImage`. */
+const key = (fn: string): string => (fn.split(':function:')[1] ?? fn).replace(/^ami-factory-dev-/, '');
 
 type Script = Record<string, (payload: JsonObject) => JsonValue>;
 
 function lambdas(script: Script, calls: { name: string; payload: JsonObject }[]): LambdaInvoker {
   return {
-    has: (name) => name in script,
-    invoke: async (name, payload) => {
+    has: (ref) => key(ref) in script,
+    invoke: async (ref, payload) => {
+      const name = key(ref);
       calls.push({ name, payload: payload as JsonObject });
       const fn = script[name];
       if (fn === undefined) throw new Error(`no script for ${name}`);

@@ -287,7 +287,7 @@ describe('ChatOps and triggers on the local cloud', () => {
     const refused = await put({ family: 'web', regions: ['ap-southeast-2'] });
     await h.cloud.events.idle();
     const delivered = h.cloud.events.log().find((l) => l.event.id === ok);
-    expect(delivered?.targets.find((t) => t.targetId === 'triggerBuild')?.status).toBe('succeeded');
+    expect(delivered?.targets.find((t) => t.arn === h.cloud.lambda.lookup('triggerBuild')?.arn)?.status).toBe('succeeded');
     const rejected = await until('BuildRequestRejected', () =>
       h.cloud.events.log().find((l) => l.event['detail-type'] === 'BuildRequestRejected'),
     );

@@ -21,6 +21,7 @@ import type { RetentionReport } from '../../functions/lib/retention/report.js';
 import type { RetentionRequestInput } from '../../functions/lib/retention/request.js';
 import { ledgerKey, planKey, type RegionPlan } from '../../functions/lib/retention/store.js';
 import { localEc2CertificateFor } from '../../local/ec2-bundles.js';
+import type { InvokeOptions } from '../../local/lambda/runtime.js';
 import type { JsonValue } from '../../local/json.js';
 import { ACCOUNT, MIB, opensslKeyPair, randomFile, removeDir, tempDir } from '../fixtures/bundle/helpers.js';
 import { startHarness, tagMap, waitForExecution, type Harness } from './harness.js';
@@ -136,10 +137,11 @@ describe('image-retention on the local cloud', () => {
     // Small batches: each region's apply loop takes several steps, carrying cursor and buckets.
     const amiEventsToCompleteWaits: string[] = [];
     const invoke = h.cloud.lambda.invoke.bind(h.cloud.lambda);
-    h.cloud.lambda.invoke = async (name: string, payload: JsonValue): Promise<JsonValue> => {
+    h.cloud.lambda.invoke = async (name: string, payload: JsonValue, opts?: InvokeOptions): Promise<JsonValue> => {
       const e = payload as { 'detail-type'?: string; detail?: { State?: string } };
-      if (name === 'completeWaits' && e['detail-type'] === 'EC2 AMI State Change') amiEventsToCompleteWaits.push(e.detail?.State ?? '?');
-      return invoke(name, payload);
+      if (h.cloud.lambda.lookup(name)?.shortName === 'completeWaits' && e['detail-type'] === 'EC2 AMI State Change')
+        amiEventsToCompleteWaits.push(e.detail?.State ?? '?');
+      return invoke(name, payload, opts);
     };
     const report = await runRetention(h, request({ batchSize: 3, policy: { deprecateAfterDays: 30 } }));
 
@@ -246,12 +248,12 @@ describe('image-retention on the local cloud', () => {
     const invoke = lambda.invoke.bind(lambda);
     let launched = '';
     // Right after the plan, before the first apply step, someone launches the image.
-    lambda.invoke = async (name: string, payload: JsonValue): Promise<JsonValue> => {
-      if (name === 'applyRetention' && launched === '') {
+    lambda.invoke = async (name: string, payload: JsonValue, opts?: InvokeOptions): Promise<JsonValue> => {
+      if (h.cloud.lambda.lookup(name)?.shortName === 'applyRetention' && launched === '') {
         const r = await east.send(new RunInstancesCommand({ ImageId: target.ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro' }));
         launched = r.Instances?.[0]?.InstanceId ?? '?';
       }
-      return invoke(name, payload);
+      return invoke(name, payload, opts);
     };
     const report = await runRetention(h, request({ regions: [EAST] }));
     const east1 = report.regions[0];
@@ -281,13 +283,13 @@ describe('image-retention on the local cloud', () => {
     const overlap = new Promise<void>((resolve) => (secondPlanned = resolve));
     let plansOfSecond = 0;
     const invoke = h.cloud.lambda.invoke.bind(h.cloud.lambda);
-    h.cloud.lambda.invoke = async (name: string, payload: JsonValue): Promise<JsonValue> => {
+    h.cloud.lambda.invoke = async (name: string, payload: JsonValue, opts?: InvokeOptions): Promise<JsonValue> => {
       const runId = (payload as { request?: { runId?: string } }).request?.runId;
-      if (name === 'applyRetention' && runId === one.runId) await overlap;
+      if (h.cloud.lambda.lookup(name)?.shortName === 'applyRetention' && runId === one.runId) await overlap;
       try {
-        return await invoke(name, payload);
+        return await invoke(name, payload, opts);
       } finally {
-        if (name === 'planRetention' && runId === two.runId && ++plansOfSecond === 2) secondPlanned();
+        if (h.cloud.lambda.lookup(name)?.shortName === 'planRetention' && runId === two.runId && ++plansOfSecond === 2) secondPlanned();
       }
     };
     const first = await start(one);

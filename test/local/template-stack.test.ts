@@ -1,0 +1,136 @@
+import { parseTemplate, type CfnTemplate } from '../../local/template/cfn.js';
+import { UnsupportedIntrinsicError, UnresolvableReferenceError } from '../../local/template/intrinsics.js';
+import { planStack, UnsupportedResourceError, UnsupportedTemplateError } from '../../local/template/stack.js';
+
+/** The local cloud's reading of CloudFormation: intrinsics, physical ids, and what it refuses. */
+const STACK = { stackName: 'demo-dev', region: 'us-east-1', accountId: '111122223333' };
+
+function template(resources: CfnTemplate['Resources'], extra: Partial<CfnTemplate> = {}): CfnTemplate {
+  return { Resources: resources, ...extra };
+}
+
+const role = {
+  Type: 'AWS::IAM::Role',
+  Properties: {
+    AssumeRolePolicyDocument: {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+    },
+    Policies: [
+      {
+        PolicyName: 'logs',
+        PolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:s3:::${Bucket}/*' } }],
+        },
+      },
+    ],
+  },
+};
+
+describe('planStack', () => {
+  it('does resolve Ref, Fn::GetAtt, Fn::Sub and Fn::Join as CloudFormation does', () => {
+    const plan = planStack(
+      template({
+        Bucket: { Type: 'AWS::S3::Bucket' },
+        Role: role,
+        Fn: {
+          Type: 'AWS::Lambda::Function',
+          Properties: {
+            FunctionName: 'demo-dev-worker',
+            Handler: 'functions/worker.handler',
+            Runtime: 'nodejs22.x',
+            Role: { 'Fn::GetAtt': ['Role', 'Arn'] },
+            Environment: {
+              Variables: {
+                BUCKET: { Ref: 'Bucket' },
+                ARN: { 'Fn::Join': [':', ['arn', { Ref: 'AWS::Partition' }, 'lambda', { Ref: 'AWS::Region' }]] },
+                SUB: { 'Fn::Sub': ['${X}-${AWS::AccountId}-${!Literal}', { X: { 'Fn::GetAtt': ['Bucket', 'Arn'] } }] },
+                NONE: { Ref: 'AWS::NoValue' },
+              },
+            },
+          },
+        },
+      }),
+      STACK,
+    );
+    const bucket = plan.buckets[0];
+    expect(bucket?.name).toMatch(/^demo-dev-bucket-[0-9a-f]{12}$/);
+    const fn = plan.functions[0];
+    expect(fn).toMatchObject({ name: 'demo-dev-worker', shortName: 'worker', memoryMb: 128, timeoutS: 3 });
+    expect(fn?.roleArn).toBe(`arn:aws:iam::111122223333:role/${plan.roles[0]?.name}`);
+    expect(fn?.environment).toEqual({
+      BUCKET: bucket?.name,
+      ARN: 'arn:aws:lambda:us-east-1',
+      SUB: `arn:aws:s3:::${bucket?.name}-111122223333-\${Literal}`,
+    });
+    expect(plan.roles[0]?.policies[0]?.document).toMatchObject({ Statement: [{ Resource: `arn:aws:s3:::${bucket?.name}/*` }] });
+  });
+
+  it('does give the same generated names on every deployment, and different ones to different stacks', () => {
+    const t = template({ Bucket: { Type: 'AWS::S3::Bucket' } });
+    const a = planStack(t, STACK).buckets[0]?.name;
+    expect(planStack(t, STACK).buckets[0]?.name).toBe(a);
+    expect(planStack(t, { ...STACK, stackName: 'demo-prod' }).buckets[0]?.name).not.toBe(a);
+  });
+
+  it('does refuse every resource of a type it cannot provision, naming each logical id', () => {
+    const t = template({
+      Bucket: { Type: 'AWS::S3::Bucket' },
+      Queue: { Type: 'AWS::SQS::Queue' },
+      Topic: { Type: 'AWS::SNS::Topic' },
+    });
+    expect(() => planStack(t, STACK)).toThrow(UnsupportedResourceError);
+    expect(() => planStack(t, STACK)).toThrow('Queue (AWS::SQS::Queue), Topic (AWS::SNS::Topic)');
+  });
+
+  it('does refuse an intrinsic it cannot resolve, naming the resource that uses it', () => {
+    const t = template({
+      Bucket: { Type: 'AWS::S3::Bucket', Properties: { BucketName: { 'Fn::ImportValue': 'shared-name' } } },
+    });
+    expect(() => planStack(t, STACK)).toThrow(UnsupportedIntrinsicError);
+    expect(() => planStack(t, STACK)).toThrow(/^Bucket: the local cloud cannot resolve Fn::ImportValue/);
+  });
+
+  it('does refuse a reference to nothing, a Conditions section and a parameter without a value', () => {
+    expect(() => planStack(template({ Bus: { Type: 'AWS::Events::EventBus', Properties: { Name: { Ref: 'Missing' } } } }), STACK)).toThrow(
+      UnresolvableReferenceError,
+    );
+    expect(() =>
+      planStack(template({ Bucket: { Type: 'AWS::S3::Bucket' } }, { Conditions: { IsProd: { 'Fn::Equals': ['a', 'b'] } } }), STACK),
+    ).toThrow(UnsupportedTemplateError);
+    expect(() => planStack(template({ Bucket: { Type: 'AWS::S3::Bucket' } }, { Parameters: { Home: { Type: 'String' } } }), STACK)).toThrow(
+      'Parameter Home has no value and no default',
+    );
+  });
+
+  it('does read YAML short forms (!Sub, !GetAtt A.B, !Ref) as their long forms', () => {
+    const t = parseTemplate(
+      [
+        'Parameters:',
+        '  HomeRegion: { Type: String }',
+        'Resources:',
+        '  ForwardRole:',
+        '    Type: AWS::IAM::Role',
+        '    Properties:',
+        '      AssumeRolePolicyDocument: { Version: "2012-10-17", Statement: [] }',
+        '  Rule:',
+        '    Type: AWS::Events::Rule',
+        '    Properties:',
+        '      Name: forward',
+        '      EventPattern: { source: [aws.ec2] }',
+        '      Targets:',
+        '        - Id: home',
+        '          Arn: !Sub arn:${AWS::Partition}:events:${HomeRegion}:${AWS::AccountId}:event-bus/default',
+        '          RoleArn: !GetAtt ForwardRole.Arn',
+      ].join('\n'),
+      'test.yml',
+    );
+    const plan = planStack(t, { ...STACK, region: 'eu-west-1', parameters: { HomeRegion: 'us-east-1' } });
+    expect(plan.rules[0]).toMatchObject({
+      name: 'forward',
+      arn: 'arn:aws:events:eu-west-1:111122223333:rule/forward',
+      targets: [{ Id: 'home', Arn: 'arn:aws:events:us-east-1:111122223333:event-bus/default', RoleArn: plan.roles[0]?.arn }],
+    });
+  });
+});
