@@ -1,6 +1,4 @@
 'use strict';
-/* global require, module, process, __dirname */
-/* eslint-disable @typescript-eslint/no-require-imports -- osls loads this file as CommonJS */
 /**
  * CloudFormation for the factory config's per-family triggers, for osls's variable resolver:
  *

@@ -17,7 +17,7 @@ import { createEc2Service, LOCAL_ACCOUNT_ID, type Ec2Service } from './ec2/servi
 import { createS3Service, type S3Service } from './s3/service.js';
 import { createAutoScalingService, type AutoScalingService } from './autoscaling/service.js';
 import { localBundleRegistration, localEc2CertificateDir } from './ec2-bundles.js';
-import { createFunctionUrlService, LOCAL_SLACK_SIGNING_SECRET, type FunctionUrlService } from './function-url.js';
+import { createFunctionUrlService, LOCAL_SLACK_SIGNING_SECRET } from './function-url.js';
 import { createEventsService, type EventsService } from './events/service.js';
 import { IdentityStore } from './iam/identity.js';
 import { ensurePackaged, type PackagedStack } from './template/package.js';

@@ -166,8 +166,8 @@ async function lock(path: string, log?: (line: string) => void): Promise<() => v
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    let owner = Number.NaN;
-    let age = 0;
+    let owner: number;
+    let age: number;
     try {
       owner = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
       age = Date.now() - statSync(path).mtimeMs;

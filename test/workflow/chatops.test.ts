@@ -12,6 +12,7 @@ import type { SlackMessage } from '../../functions/lib/chatops/replies.js';
 import { retentionExecutionName } from '../../functions/lib/retention/request.js';
 import { buildIdFromEvent } from '../../functions/lib/triggers/ids.js';
 import { LOCAL_SLACK_SIGNING_SECRET } from '../../local/function-url.js';
+import type { DeliveredEvent } from '../../local/events/service.js';
 import { startHarness, waitForExecution, type Harness } from './harness.js';
 
 /**
@@ -319,7 +320,7 @@ describe('ChatOps and triggers on the local cloud', () => {
     return rule.name;
   }
 
-  async function fireOnce(rule: string): Promise<{ targets: { status: string }[] }> {
+  async function fireOnce(rule: string): Promise<DeliveredEvent> {
     await events.send(new EnableRuleCommand({ Name: rule }));
     try {
       return await until('the schedule to fire', () =>
@@ -343,6 +344,16 @@ describe('ChatOps and triggers on the local cloud', () => {
     const before = await executionNames('retention-web-', retentionMachine());
     const fired = await fireOnce(familyRule('Retention', 'web'));
     expect(fired.targets.map((t) => t.status)).toEqual(['succeeded']);
-    expect((await executionNames('retention-web-', retentionMachine())).length).toBeGreaterThan(before.length);
+    // The run is named from the Scheduled Event's id (a duplicate delivery finds it), and applies the family's policy.
+    const name = retentionExecutionName('web', buildIdFromEvent('schedule', String(fired.event.id), 'web'));
+    const after = await executionNames('retention-web-', retentionMachine());
+    expect(after.filter((n) => !before.includes(n))).toContain(name);
+    const d = await waitForExecution(h, `${retentionMachine().replace(':stateMachine:', ':execution:')}:${name}`, 60_000);
+    expect(d.status).toBe('SUCCEEDED');
+    expect(JSON.parse(d.input ?? '{}')).toMatchObject({
+      family: 'web',
+      dryRun: false,
+      trigger: { type: 'schedule', eventId: fired.event.id },
+    });
   });
 });
