@@ -20,6 +20,8 @@ import { localBundleRegistration, localEc2CertificateDir } from './ec2-bundles.j
 import { createFunctionUrlService, LOCAL_SLACK_SIGNING_SECRET } from './function-url.js';
 import { createEventsService, type EventsService } from './events/service.js';
 import { IdentityStore } from './iam/identity.js';
+import { Authorizer, type AccessFailure } from './iam/authorizer.js';
+import { invokeFunctionAccess, invokeFunctionUrlAccess } from './lambda-access.js';
 import { ensurePackaged, type PackagedStack } from './template/package.js';
 import { readTemplate, type CfnTemplate } from './template/cfn.js';
 import { planStack, type FunctionSpec, type PermissionSpec, type RuleSpec, type StackPlan } from './template/stack.js';
@@ -74,8 +76,10 @@ export interface LocalCloudOptions {
   code?: CodeSource;
   /** Extra environment variables per function (by serverless key), over the template's (debugging, tests). */
   functionEnvironment?: Record<string, Record<string, string>>;
-  /** Progress lines (packaging, deployment). */
+  /** Progress lines (packaging, deployment) and IAM denials. */
   log?: (line: string) => void;
+  /** Enforce IAM on every call (default true, or `AMI_FACTORY_LOCAL_IAM=off`); false only records what would be denied. */
+  iam?: boolean;
 }
 
 export interface LocalCloud {
@@ -91,6 +95,8 @@ export interface LocalCloud {
   autoscaling: AutoScalingService;
   lambda: LocalLambda;
   identity: IdentityStore;
+  /** IAM decisions: denials and the actions each function was seen to call. */
+  authorizer: Authorizer;
   stateDir: string | null;
   /** The deployed stack (its resources and outputs). */
   stack: StackPlan;
@@ -170,12 +176,34 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
 
   const identity = new IdentityStore(LOCAL_ACCOUNT_ID);
   const permissions = new Map<string, PermissionSpec[]>();
+  const resourcePolicies = new Map<string, { name: string; document: JsonObject }[]>();
+  const functionNames = new Map<string, string>();
+  const authorizer = await Authorizer.create({
+    identity,
+    enforce: options.iam ?? process.env.AMI_FACTORY_LOCAL_IAM !== 'off',
+    now: () => clock.nowMs(),
+    resourcePolicies: (arn) => {
+      if (arn.startsWith(`arn:aws:lambda:`)) {
+        const fnArn = arn.split(':').slice(0, 7).join(':');
+        const list = permissions.get(fnArn) ?? [];
+        return list.length === 0 ? [] : [{ name: `${functionNames.get(fnArn) ?? fnArn} resource policy`, document: permissionPolicy(fnArn, list) }];
+      }
+      if (arn.startsWith('arn:aws:s3:::')) return resourcePolicies.get(`arn:aws:s3:::${arn.slice('arn:aws:s3:::'.length).split('/')[0] ?? ''}`) ?? [];
+      return resourcePolicies.get(arn) ?? [];
+    },
+    labelOf: (caller) => {
+      if (caller.sessionName !== undefined && functionNames.has(caller.sessionName)) return functionNames.get(caller.sessionName) as string;
+      return caller.role !== undefined ? `${caller.role.name} (${caller.sessionName ?? ''})` : 'administrator';
+    },
+    ...(options.log !== undefined ? { log: options.log } : {}),
+    ...(stateDir !== null ? { logFile: join(stateDir, 'logs', 'iam.log') } : {}),
+  });
   const lambda = new LocalLambda({
     region: HOME_REGION,
     accountId: LOCAL_ACCOUNT_ID,
     clock: sandboxClock,
     logsDir: stateDir === null ? null : join(stateDir, 'logs'),
-    authorize: (fn, caller) => authorizeInvoke(fn, caller, permissions.get(fn.arn) ?? []),
+    authorize: (fn, caller) => authorizeInvoke(authorizer, identity, fn, caller),
   });
   const sfnOpts: ConstructorParameters<typeof SfnService>[0] = {
     accountId: LOCAL_ACCOUNT_ID,
@@ -303,13 +331,16 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     if (r.scheduleExpression !== undefined && (!schedulesOn || (familyRule(r) && !familySchedulesOn))) r.state = 'DISABLED';
   }
   const logGroups = new Set<string>();
-  const resourcePolicies = new Map<string, { name: string; document: JsonObject }[]>();
   await deployStack(
     plan,
     {
       identity,
       api,
-      registerFunction: (fn: LocalFunction) => lambda.register(fn),
+      registerFunction: (fn: LocalFunction) => {
+        lambda.register(fn);
+        functionNames.set(fn.arn, fn.shortName);
+        functionNames.set(fn.name, fn.shortName);
+      },
       addPermission: (p) => permissions.set(p.functionArn, [...(permissions.get(p.functionArn) ?? []), p]),
       registerFunctionUrl: (u) => functionUrls.register({ urlId: u.urlId, functionArn: u.functionArn, authType: u.authType }),
       registerStateMachine: (sm) => sfn.registerStateMachine(sm),
@@ -396,6 +427,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     autoscaling,
     lambda,
     identity,
+    authorizer,
     stateDir,
     stack: plan,
     stateBucket,
@@ -418,34 +450,43 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   };
 }
 
-/**
- * Lambda's resource-based policy check of an invocation: a service (EventBridge for a rule)
- * or a public function URL may invoke only what an AWS::Lambda::Permission grants it.
- */
-function authorizeInvoke(fn: LocalFunction, caller: InvokeCaller, permissions: PermissionSpec[]): void {
-  if (caller.kind === 'principal') return;
-  const allowed = permissions.some((p) => {
-    if (caller.kind === 'function-url') {
-      return p.action === 'lambda:InvokeFunctionUrl' && p.principal === '*' && (p.functionUrlAuthType ?? 'NONE') === caller.authType;
-    }
-    return (
-      (p.action === 'lambda:InvokeFunction' || p.action === 'lambda:*') &&
-      p.principal === caller.service &&
-      (p.sourceArn === undefined || p.sourceArn === caller.sourceArn) &&
-      (p.sourceAccount === undefined || p.sourceAccount === caller.sourceAccount)
-    );
-  });
-  if (!allowed) {
-    const who =
-      caller.kind === 'function-url'
-        ? 'a public function URL request'
-        : `${caller.service}${caller.sourceArn !== undefined ? ` for ${caller.sourceArn}` : ''}`;
-    throw new LambdaServiceError(
-      'AccessDeniedException',
-      `The resource-based policy of ${fn.arn} does not allow ${who} to perform ${caller.kind === 'function-url' ? 'lambda:InvokeFunctionUrl' : 'lambda:InvokeFunction'}`,
-      403,
-    );
+/** A function's resource-based policy, as Lambda's GetPolicy returns it, from the template's AWS::Lambda::Permission resources. */
+export function permissionPolicy(functionArn: string, permissions: PermissionSpec[]): JsonObject {
+  return {
+    Version: '2012-10-17',
+    Statement: permissions.map((p) => {
+      const condition: Record<string, JsonObject> = {};
+      if (p.sourceArn !== undefined) condition.ArnLike = { 'AWS:SourceArn': p.sourceArn };
+      if (p.sourceAccount !== undefined) condition.StringEquals = { 'AWS:SourceAccount': p.sourceAccount };
+      if (p.functionUrlAuthType !== undefined) condition.StringEquals = { ...(condition.StringEquals ?? {}), 'lambda:FunctionUrlAuthType': p.functionUrlAuthType };
+      if (p.invokedViaFunctionUrl === true) condition.Bool = { 'lambda:InvokedViaFunctionUrl': 'true' };
+      const principal: JsonValue = p.principal === '*' ? '*' : p.principal.endsWith('.amazonaws.com') ? { Service: p.principal } : { AWS: p.principal };
+      const statement: JsonObject = {
+        Sid: p.logicalId,
+        Effect: 'Allow',
+        Principal: principal,
+        Action: p.action,
+        Resource: functionArn,
+      };
+      if (Object.keys(condition).length > 0) statement.Condition = condition;
+      return statement;
+    }),
+  };
+}
+
+/** Lambda's check of an invocation: the caller's identity policies and the function's resource policy. */
+function authorizeInvoke(authorizer: Authorizer, identity: IdentityStore, fn: LocalFunction, caller: InvokeCaller): void {
+  const ref = { function: fn.arn, region: HOME_REGION, account: LOCAL_ACCOUNT_ID };
+  let failure: AccessFailure | undefined;
+  if (caller.kind === 'principal') {
+    failure = authorizer.check(identity.sessionByArn(caller.principalArn) ?? identity.callerFor(caller.accessKeyId), [invokeFunctionAccess(ref)], HOME_REGION);
+  } else if (caller.kind === 'service') {
+    const via = { sourceArn: caller.sourceArn ?? '', sourceAccount: caller.sourceAccount ?? LOCAL_ACCOUNT_ID };
+    failure = authorizer.checkService(caller.service, LOCAL_ACCOUNT_ID, [invokeFunctionAccess(ref, via)], HOME_REGION);
+  } else {
+    failure = authorizer.checkService('*', LOCAL_ACCOUNT_ID, invokeFunctionUrlAccess(ref, caller.authType === 'AWS_IAM' ? 'AWS_IAM' : 'NONE'), HOME_REGION);
   }
+  if (failure !== undefined) throw new LambdaServiceError('AccessDeniedException', failure.message, 403);
 }
 
 /**

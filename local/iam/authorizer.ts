@@ -100,11 +100,18 @@ export class Authorizer {
     return refused;
   }
 
-  /** A service principal's request (EventBridge invoking a function): only resource policies can allow it. */
-  checkService(service: string, accountId: string, request: AccessRequest, region: string): AccessFailure | undefined {
+  /**
+   * A request with no identity-based policies behind it: a service principal's (EventBridge
+   * invoking a function) or an anonymous caller's (a function URL with AuthType NONE, modelled
+   * as the principal "*" matches). Only a resource-based policy can allow it.
+   */
+  checkService(service: string, accountId: string, requests: readonly AccessRequest[], region: string): AccessFailure | undefined {
     const principal: Principal = { type: 'Service', arn: service, service, accountId };
-    const failure = this.evaluateFor(principal, service, [], request, region);
-    return this.opts.enforce ? failure : undefined;
+    for (const request of requests) {
+      const failure = this.evaluateFor(principal, service, [], request, region);
+      if (failure !== undefined && this.opts.enforce) return failure;
+    }
+    return undefined;
   }
 
   /** Actions each caller was seen to call: label → action → counts. */

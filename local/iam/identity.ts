@@ -52,6 +52,7 @@ export class UnknownRoleError extends Error {
 export class IdentityStore {
   private readonly roles = new Map<string, RoleRecord>();
   private readonly sessions = new Map<string, Caller>();
+  private readonly sessionsByArn = new Map<string, Caller>();
   private readonly salt = randomBytes(8).toString('hex');
 
   constructor(readonly accountId: string) {}
@@ -83,6 +84,7 @@ export class IdentityStore {
       accessKeyId,
     };
     this.sessions.set(accessKeyId, caller);
+    this.sessionsByArn.set(caller.arn, caller);
     return {
       accessKeyId,
       secretAccessKey: digest.toString('base64').slice(0, 40),
@@ -106,12 +108,19 @@ export class IdentityStore {
   roleSession(roleArn: string, sessionName: string): Caller {
     const role = this.roles.get(roleArn);
     if (role === undefined) throw new UnknownRoleError(`The role ${roleArn} does not exist in this stack`);
-    return {
+    const caller: Caller = {
       kind: 'assumed-role',
       arn: `arn:aws:sts::${this.accountId}:assumed-role/${role.name}/${sessionName}`,
       accountId: this.accountId,
       role,
       sessionName,
     };
+    this.sessionsByArn.set(caller.arn, caller);
+    return caller;
+  }
+
+  /** The session a principal ARN names (a function's or a state machine's), if this store made it. */
+  sessionByArn(arn: string): Caller | undefined {
+    return this.sessionsByArn.get(arn);
   }
 }

@@ -59,6 +59,7 @@ export interface PermissionSpec {
   sourceArn?: string;
   sourceAccount?: string;
   functionUrlAuthType?: string;
+  invokedViaFunctionUrl?: boolean;
 }
 
 export interface RuleSpec {
@@ -418,6 +419,7 @@ export function planStack(template: CfnTemplate, options: StackOptions): StackPl
           ...(p.SourceArn !== undefined ? { sourceArn: String(p.SourceArn) } : {}),
           ...(p.SourceAccount !== undefined ? { sourceAccount: String(p.SourceAccount) } : {}),
           ...(p.FunctionUrlAuthType !== undefined ? { functionUrlAuthType: String(p.FunctionUrlAuthType) } : {}),
+          ...(p.InvokedViaFunctionUrl !== undefined ? { invokedViaFunctionUrl: p.InvokedViaFunctionUrl === true || p.InvokedViaFunctionUrl === 'true' } : {}),
         });
         break;
       case 'AWS::Events::Rule':
