@@ -30,12 +30,18 @@ async function help(): Promise<void> {
     const cmd = await load(name);
     lines.push(`  ${name.padEnd(16)} ${cmd.summary}`);
   }
-  lines.push('', 'Run `ami-factory <command> --help` for the options of one command.');
+  lines.push(
+    '',
+    'Run `ami-factory <command> --help` for the options of one command.',
+    'Every command that starts a local cloud enforces IAM; `--no-iam` logs what would be denied instead (debugging).',
+  );
   console.log(lines.join('\n'));
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  // `--no-iam` (any command that starts a local cloud): record IAM denials instead of refusing.
+  if (argv.includes('--no-iam')) process.env.AMI_FACTORY_LOCAL_IAM = 'off';
+  const [name, ...rest] = argv.filter((a) => a !== '--no-iam');
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     await help();
     return name === undefined ? 2 : 0;

@@ -78,6 +78,8 @@ export interface LocalCloudOptions {
   functionEnvironment?: Record<string, Record<string, string>>;
   /** Progress lines (packaging, deployment) and IAM denials. */
   log?: (line: string) => void;
+  /** Changes the packaged template before it is deployed (tests: a role with one grant less). */
+  editTemplate?: (template: CfnTemplate) => CfnTemplate;
   /** Enforce IAM on every call (default true, or `AMI_FACTORY_LOCAL_IAM=off`); false only records what would be denied. */
   iam?: boolean;
 }
@@ -162,7 +164,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
 
   const pkg = await ensurePackaged({ projectRoot, ...(options.log !== undefined ? { log: options.log } : {}) });
   const configFile = options.configFile === undefined ? undefined : resolve(options.configFile);
-  const template = configFile === undefined ? pkg.template : templateForConfig(pkg.template, projectRoot, configFile);
+  const configured = configFile === undefined ? pkg.template : templateForConfig(pkg.template, projectRoot, configFile);
+  const template = options.editTemplate === undefined ? configured : options.editTemplate(structuredClone(configured));
   const stackName = stackNameOf(pkg);
   const plan = planStack(template, { stackName, region: HOME_REGION, accountId: LOCAL_ACCOUNT_ID });
 
