@@ -472,6 +472,7 @@ describe('local S3 endpoint: buckets, objects, listings, ACLs', () => {
         body: Buffer.alloc(0),
         region: 'us-east-1',
         service: undefined,
+        accessKeyId: undefined,
         ...over,
       });
       expect(h.service.matches(req({ service: 's3' }))).toBe(true);

@@ -87,6 +87,7 @@ async function serveFunctionUrls(service: FunctionUrlService): Promise<{ endpoin
         body: Buffer.concat(chunks),
         region: 'us-east-1',
         service: undefined,
+        accessKeyId: undefined,
       };
       const answer: Promise<LocalResponse> = service.matches(request)
         ? service.handle(request)
