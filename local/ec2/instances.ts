@@ -24,7 +24,7 @@ import {
 } from './model.js';
 import { instanceXml } from './render.js';
 import type { World } from './world.js';
-import type { XmlObject } from './xml.js';
+import type { XmlObject } from '../protocols/query.js';
 
 /**
  * Instances: DescribeInstances, RunInstances, StopInstances, StartInstances, TerminateInstances.

@@ -22,8 +22,8 @@ import {
   type LaunchTemplateVersionRecord,
   type RegionState,
 } from './model.js';
-import type { Params } from './query.js';
-import type { XmlObject } from './xml.js';
+import type { Params } from '../protocols/query.js';
+import type { XmlObject } from '../protocols/query.js';
 
 /**
  * EC2 launch templates: CreateLaunchTemplate, CreateLaunchTemplateVersion, DescribeLaunchTemplates,

@@ -10,7 +10,7 @@ import {
   type SnapshotRecord,
 } from './model.js';
 import type { World } from './world.js';
-import type { XmlObject } from './xml.js';
+import type { XmlObject } from '../protocols/query.js';
 
 /** Element names as @aws-sdk/client-ec2 deserializes them (`imagesSet/item`, `imageOwnerId`, ...). */
 export function blockDeviceXml(b: BlockDeviceRecord): XmlObject {
