@@ -2,9 +2,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parse } from 'yaml';
-import { headerValue, LocalApiError, type LocalRequest, type LocalResponse, type LocalService } from '../http.js';
+import { LocalApiError, type LocalRequest, type LocalResponse, type LocalService } from '../http.js';
+import { withAccess, type AccessTable, type ActionTable, type Authorize } from '../protocols/access.js';
+import { handleJson, jsonPage, jsonTarget, pageSize, type JsonProtocol, type JsonService } from '../protocols/json.js';
+import { timeKey } from '../protocols/paging.js';
 import { JsonFileStore } from '../persist.js';
-import { isJsonObject, type JsonObject, type JsonValue } from '../json.js';
+import type { JsonObject, JsonValue } from '../json.js';
 import type { LocalLambda } from '../lambda.js';
 import {
   runDefinition,
@@ -49,7 +52,20 @@ export interface SfnServiceOptions {
   /** The account's clock (epoch ms): execution start/stop dates and history timestamps. Default the system clock. */
   now?: () => number;
   stateFile?: string;
+  /** Authorization of each call (protocols/access.ts); default: every call is allowed. */
+  authorize?: Authorize;
+  /** The access requests of each action, by action name (default: `states:<Action>` on `*`). */
+  access?: AccessTable<SfnContext>;
 }
+
+/** What a Step Functions action is given: the request's JSON body and region, and the request. */
+export interface SfnContext {
+  body: JsonObject;
+  region: string;
+  req: LocalRequest;
+}
+
+const SFN_PROTOCOL: JsonProtocol = { version: '1.0', targetPrefix: 'AWSStepFunctions', iamPrefix: 'states' };
 
 export class SfnApiError extends LocalApiError {}
 
@@ -202,41 +218,35 @@ export class SfnService implements LocalService {
   }
 
   matches(req: LocalRequest): boolean {
-    return (headerValue(req.headers, 'x-amz-target') ?? '').startsWith('AWSStepFunctions.');
+    return jsonTarget(req, SFN_PROTOCOL) !== undefined;
   }
 
-  async handle(req: LocalRequest): Promise<LocalResponse> {
-    const action = (headerValue(req.headers, 'x-amz-target') ?? '').slice('AWSStepFunctions.'.length);
-    let body: JsonObject;
-    try {
-      const parsed = JSON.parse(req.body.length > 0 ? req.body.toString('utf8') : '{}') as unknown;
-      if (!isJsonObject(parsed as JsonValue)) throw new Error('not an object');
-      body = parsed as JsonObject;
-    } catch {
-      return errorResponse(new SfnApiError('SerializationException', 'Request body is not a JSON object'));
-    }
-    try {
-      const out = this.dispatch(action, body, req.region);
-      return { status: 200, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: JSON.stringify(out) };
-    } catch (e) {
-      if (e instanceof SfnApiError) return errorResponse(e);
-      throw e;
-    }
+  handle(req: LocalRequest): Promise<LocalResponse> {
+    return handleJson(req, this.protocol);
   }
 
-  private dispatch(action: string, body: JsonObject, region: string): JsonObject {
-    switch (action) {
-      case 'StartExecution':
-        return this.startExecution(body, region);
-      case 'DescribeExecution':
-        return this.describeExecution(body);
-      case 'ListExecutions':
-        return this.listExecutions(body);
-      case 'GetExecutionHistory':
-        return this.getExecutionHistory(body);
-      case 'StopExecution':
-        return this.stopExecution(body);
-      case 'SendTaskSuccess': {
+  private jsonService: JsonService<SfnContext> | undefined;
+
+  /** The JSON protocol's view of this endpoint: its table of actions. */
+  private get protocol(): JsonService<SfnContext> {
+    this.jsonService ??= {
+      protocol: SFN_PROTOCOL,
+      actions: withAccess(this.actionTable(), this.opts.access),
+      authorize: this.opts.authorize,
+      context: ({ req, body }) => ({ body, region: req.region, req }),
+    };
+    return this.jsonService;
+  }
+
+  private actionTable(): ActionTable<SfnContext, JsonObject> {
+    const action = (handler: (ctx: SfnContext) => JsonObject): { handler: (ctx: SfnContext) => JsonObject } => ({ handler });
+    return {
+      StartExecution: action(({ body, region }) => this.startExecution(body, region)),
+      DescribeExecution: action(({ body }) => this.describeExecution(body)),
+      ListExecutions: action(({ body }) => this.listExecutions(body)),
+      GetExecutionHistory: action(({ body }) => this.getExecutionHistory(body)),
+      StopExecution: action(({ body }) => this.stopExecution(body)),
+      SendTaskSuccess: action(({ body }) => {
         const output = str(body, 'output');
         let parsed: JsonValue;
         try {
@@ -246,27 +256,28 @@ export class SfnService implements LocalService {
         }
         this.tokens.success(str(body, 'taskToken'), parsed);
         return {};
-      }
-      case 'SendTaskFailure':
+      }),
+      SendTaskFailure: action(({ body }) => {
         this.tokens.failure(
           str(body, 'taskToken'),
           typeof body.error === 'string' ? body.error : '',
           typeof body.cause === 'string' ? body.cause : '',
         );
         return {};
-      case 'SendTaskHeartbeat':
+      }),
+      SendTaskHeartbeat: action(({ body }) => {
         this.tokens.heartbeat(str(body, 'taskToken'));
         return {};
-      case 'ListStateMachines':
-        return {
-          stateMachines: [...this.definitions.keys()].map((n) => ({
-            stateMachineArn: this.stateMachineArn(region, n),
-            name: n,
-            type: 'STANDARD',
-            creationDate: 0,
-          })),
-        };
-      case 'DescribeStateMachine': {
+      }),
+      ListStateMachines: action(({ region }) => ({
+        stateMachines: [...this.definitions.keys()].map((n) => ({
+          stateMachineArn: this.stateMachineArn(region, n),
+          name: n,
+          type: 'STANDARD',
+          creationDate: 0,
+        })),
+      })),
+      DescribeStateMachine: action(({ body }) => {
         const name = this.machineName(str(body, 'stateMachineArn'));
         return {
           stateMachineArn: str(body, 'stateMachineArn'),
@@ -277,10 +288,8 @@ export class SfnService implements LocalService {
           type: 'STANDARD',
           creationDate: 0,
         };
-      }
-      default:
-        throw new SfnApiError('UnknownOperationException', `Unknown operation ${action}`);
-    }
+      }),
+    };
   }
 
   /** StartExecution from inside the local cloud (EventBridge targets); errors as the API's. */
@@ -445,8 +454,10 @@ export class SfnService implements LocalService {
     const filter = typeof body.statusFilter === 'string' ? body.statusFilter : undefined;
     const all = Object.values(this.store.data.executions)
       .filter((e) => e.stateMachineArn === smArn && (filter === undefined || e.status === filter))
-      .sort((a, b) => b.startDate - a.startDate || (a.name < b.name ? -1 : 1));
-    const { items, nextToken } = page(all, body);
+      .map((e) => ({ e, key: newestFirst(e.startDate, e.name) }))
+      .sort((a, b) => (a.key < b.key ? -1 : 1));
+    const { items: page, nextToken } = pageOf(body, all, (x) => x.key);
+    const items = page.map((x) => x.e);
     const out: JsonObject = {
       executions: items.map((e) => {
         const item: JsonObject = {
@@ -466,8 +477,9 @@ export class SfnService implements LocalService {
 
   private getExecutionHistory(body: JsonObject): JsonObject {
     const rec = this.get(body);
-    const events = body.reverseOrder === true ? [...rec.history].reverse() : rec.history;
-    const { items, nextToken } = page(events, body);
+    const reverse = body.reverseOrder === true;
+    const events = reverse ? [...rec.history].reverse() : rec.history;
+    const { items, nextToken } = pageOf(body, events, (e) => (reverse ? newestFirst(e.id, '') : timeKey(e.id, '')));
     const out: JsonObject = { events: items.map(toAwsEvent) };
     if (nextToken !== undefined) out.nextToken = nextToken;
     return out;
@@ -543,29 +555,24 @@ function toAwsEvent(e: HistoryEvent): JsonObject {
   return out;
 }
 
-function page<T>(all: T[], body: JsonObject): { items: T[]; nextToken?: string } {
-  const max = typeof body.maxResults === 'number' && body.maxResults > 0 ? Math.min(body.maxResults, 1000) : 100;
-  let start = 0;
-  if (typeof body.nextToken === 'string') {
-    const n = Number.parseInt(Buffer.from(body.nextToken, 'base64url').toString('utf8'), 10);
-    if (!Number.isInteger(n) || n < 0) throw new SfnApiError('InvalidToken', 'Invalid Token');
-    start = n;
-  }
-  const items = all.slice(start, start + max);
-  const next = start + max < all.length ? Buffer.from(String(start + max)).toString('base64url') : undefined;
-  return next === undefined ? { items } : { items, nextToken: next };
+/** A key that sorts later times (or larger ids) first: ListExecutions lists the newest first. */
+function newestFirst(n: number, id: string): string {
+  return timeKey(Number.MAX_SAFE_INTEGER - n, id);
+}
+
+/** maxResults (0 or absent: 100; at most 1000) and nextToken, as Step Functions pages its lists. */
+function pageOf<T>(body: JsonObject, all: T[], key: (t: T) => string): { items: T[]; nextToken?: string } {
+  const max = pageSize(
+    body,
+    'maxResults',
+    { min: 0, max: 1000, dflt: 100, zeroIsDefault: true },
+    (m) => new SfnApiError('ValidationException', m),
+  );
+  return jsonPage(body, all, key, { tokenMember: 'nextToken', max, invalid: () => new SfnApiError('InvalidToken', 'Invalid Token') });
 }
 
 function str(body: JsonObject, key: string): string {
   const v = body[key];
   if (typeof v !== 'string' || v === '') throw new SfnApiError('ValidationException', `${key} is required`);
   return v;
-}
-
-function errorResponse(e: SfnApiError): LocalResponse {
-  return {
-    status: e.status,
-    headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': e.code },
-    body: JSON.stringify({ __type: e.code, message: e.message }),
-  };
 }

@@ -1,8 +1,10 @@
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { EventBridgeClient, ListRulesCommand } from '@aws-sdk/client-eventbridge';
 import { CreateTagsCommand, DescribeImagesCommand, DescribeRegionsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { VirtualClock } from '../../local/clock.js';
 import { createAutoScalingService } from '../../local/autoscaling/service.js';
 import { createEc2Service, type ActionContext } from '../../local/ec2/service.js';
+import { createEventsService } from '../../local/events/service.js';
 import type { LocalRequest, LocalService } from '../../local/http.js';
 import { AccessDeniedError, type AccessRequest, type Authorize } from '../../local/protocols/access.js';
 import { serveLocalServices, type ServedServices } from '../../local/server.js';
@@ -117,6 +119,29 @@ describe('authorization seam of the protocol layers', () => {
     } finally {
       client.destroy();
       asg.close();
+    }
+  });
+
+  it('JSON services: a refusal is AccessDeniedException (HTTP 400)', async () => {
+    // Prepare
+    const e = evaluator(['events:ListRules']);
+    const events = createEventsService({
+      accountId: '000000000000',
+      clock: new VirtualClock(),
+      dispatcher: { invokeLambda: async () => undefined, startExecution: async () => undefined },
+      authorize: e.authorize,
+    });
+    const endpoint = await start([events]);
+    const client = new EventBridgeClient({ region: 'us-east-1', endpoint, credentials, maxAttempts: 1 });
+    try {
+      // Act
+      const err = await failure(client.send(new ListRulesCommand({})));
+      // Assess
+      expect(err).toEqual({ name: 'AccessDeniedException', status: 400 });
+      expect(e.seen[0]?.requests).toEqual([{ action: 'events:ListRules', resource: '*' }]);
+    } finally {
+      client.destroy();
+      events.close();
     }
   });
 });
