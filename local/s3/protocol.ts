@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { headerValue, type LocalRequest } from '../http.js';
 import { cannedAcl, grantsFromHeaders, isCannedAcl, isOwnerOnly, type Acl, type Owner } from './acl.js';
 import {
@@ -13,16 +12,13 @@ import {
 } from './checksums.js';
 import { decodeAwsChunked } from './chunked.js';
 import { S3Error, invalidArgument, invalidRequest, noSuchBucket } from './errors.js';
+import type { RestXmlResponse } from '../protocols/rest-xml.js';
 import type { BucketMeta, BucketState, ObjectAttrs, ObjectChecksum, Store } from './store.js';
-import { el, xmlDocument } from './xml.js';
+
+export { xmlResponse } from '../protocols/rest-xml.js';
 
 /** A response of the local S3: a body in memory, or a stream (object data read from disk). */
-export interface S3Response {
-  status: number;
-  headers: Record<string, string>;
-  body?: string | Buffer;
-  stream?: Readable;
-}
+export type S3Response = RestXmlResponse;
 
 /** What every operation gets: the service's state and the decoded request. */
 export interface S3Env {
@@ -48,25 +44,8 @@ export function header(call: S3Call, name: string): string | undefined {
   return headerValue(call.req.headers, name);
 }
 
-export function xmlResponse(root: string, inner: string, headers: Record<string, string> = {}, status = 200): S3Response {
-  return { status, headers: { 'content-type': 'application/xml', ...headers }, body: xmlDocument(root, inner) };
-}
-
 export function requestId(): string {
   return randomBytes(8).toString('hex').toUpperCase();
-}
-
-export function errorResponse(e: S3Error, call: Pick<S3Call, 'requestId' | 'req'>): S3Response {
-  const headers: Record<string, string> = {};
-  if (call.req.method === 'HEAD') return { status: e.status, headers };
-  const fields = Object.entries(e.fields)
-    .map(([k, v]) => el(k, v))
-    .join('');
-  return {
-    status: e.status,
-    headers: { 'content-type': 'application/xml' },
-    body: xmlDocument('Error', `${el('Code', e.code)}${el('Message', e.message)}${fields}${el('RequestId', call.requestId)}`, false),
-  };
 }
 
 export function requireBucket(env: S3Env, call: S3Call): BucketState {
