@@ -92,10 +92,10 @@ export function getBucketAcl(env: S3Env, call: S3Call): S3Response {
   return { status: 200, headers: { 'content-type': 'application/xml' }, body: renderAcl(env.owner, b.meta.acl) };
 }
 
-export function putBucketAcl(env: S3Env, call: S3Call): S3Response {
+export async function putBucketAcl(env: S3Env, call: S3Call): Promise<S3Response> {
   const b = requireBucket(env, call);
   const fromHeaders = aclFromHeaders(env, call, b.meta.objectOwnership);
-  const { data } = readPayload(call);
+  const { data } = await readPayload(call);
   const acl = fromHeaders ?? (data.length > 0 ? { grants: parseAclXml(data) } : undefined);
   if (acl === undefined)
     throw new S3Error('MissingSecurityHeader', 400, 'Your request was missing a required header', { MissingHeaderName: 'x-amz-acl' });

@@ -96,7 +96,7 @@ function partNumberOf(call: S3Call): number {
   return n;
 }
 
-export function uploadPart(env: S3Env, call: S3Call): S3Response {
+export async function uploadPart(env: S3Env, call: S3Call): Promise<S3Response> {
   const { b, u } = uploadOf(env, call);
   const partNumber = partNumberOf(call);
   if (completing.has(u))
@@ -105,7 +105,7 @@ export function uploadPart(env: S3Env, call: S3Call): S3Response {
       409,
       'A conflicting conditional operation is currently in progress against this resource. Please try again.',
     );
-  const payload = readPayload(call);
+  const payload = await readPayload(call);
   if (payload.data.length > MAX_PART_SIZE)
     throw new S3Error('EntityTooLarge', 400, 'Your proposed upload exceeds the maximum allowed size');
   if (u.checksumAlgorithm !== undefined && payload.checksum !== undefined && payload.checksum.algorithm !== u.checksumAlgorithm) {
@@ -116,7 +116,7 @@ export function uploadPart(env: S3Env, call: S3Call): S3Response {
   const checksums: PartMeta['checksums'] = {};
   if (payload.checksum !== undefined) checksums[payload.checksum.algorithm] = payload.checksum.value;
   if (u.checksumAlgorithm !== undefined && checksums[u.checksumAlgorithm] === undefined)
-    checksums[u.checksumAlgorithm] = checksumOf(u.checksumAlgorithm, payload.data);
+    checksums[u.checksumAlgorithm] = await checksumOf(u.checksumAlgorithm, payload.data);
   const etag = `"${md5Hex(payload.data)}"`;
   const blob = env.store.writeBlob(b.meta.name, payload.data);
   const old = u.parts[String(partNumber)];
@@ -251,10 +251,10 @@ export async function completeMultipartUpload(env: S3Env, call: S3Call): Promise
         completing.delete(u);
       }
       if (env.store.buckets.get(b.meta.name) !== b || b.uploads.get(uploadId) !== u) throw noSuchUpload(uploadId);
-      checksum = { algorithm: alg, value: sum.digest().toString('base64'), type: 'FULL_OBJECT' };
+      checksum = { algorithm: alg, value: (await sum.digest()).toString('base64'), type: 'FULL_OBJECT' };
     } else {
       const raw = chosen.map((p) => Buffer.from(p.checksums[alg] as string, 'base64'));
-      checksum = { algorithm: alg, value: `${checksumOf(alg, ...raw)}-${chosen.length}`, type: 'COMPOSITE' };
+      checksum = { algorithm: alg, value: `${await checksumOf(alg, ...raw)}-${chosen.length}`, type: 'COMPOSITE' };
     }
   }
   const { uploadId: _id, key: _key, initiatedMs: _at, checksumAlgorithm: _alg, checksumType: _type, parts: _parts, ...attrs } = u;

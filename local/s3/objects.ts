@@ -57,11 +57,11 @@ export function checkWriteConditions(call: S3Call, current: ObjectMeta | undefin
   }
 }
 
-export function putObject(env: S3Env, call: S3Call): S3Response {
+export async function putObject(env: S3Env, call: S3Call): Promise<S3Response> {
   const b = requireBucket(env, call);
   checkKey(call.key);
   const attrs = attrsFromHeaders(env, call, b);
-  const payload = readPayload(call);
+  const payload = await readPayload(call);
   if (payload.data.length > MAX_SINGLE_PUT)
     throw new S3Error('EntityTooLarge', 400, 'Your proposed upload exceeds the maximum allowed size');
   checkWriteConditions(call, b.objects.get(call.key));
@@ -202,14 +202,14 @@ export function deleteObject(env: S3Env, call: S3Call): S3Response {
   return { status: 204, headers: {} };
 }
 
-export function deleteObjects(env: S3Env, call: S3Call): S3Response {
+export async function deleteObjects(env: S3Env, call: S3Call): Promise<S3Response> {
   const b = requireBucket(env, call);
   const hasIntegrity =
     header(call, 'content-md5') !== undefined ||
     Object.keys(call.req.headers).some((h) => h.startsWith('x-amz-checksum-') && h !== 'x-amz-checksum-mode') ||
     header(call, 'x-amz-trailer') !== undefined;
   if (!hasIntegrity) throw invalidRequest('Missing required header for this request: Content-MD5 OR x-amz-checksum-*');
-  const { data } = readPayload(call);
+  const { data } = await readPayload(call);
   const doc = parseXmlBody(data, ['Object'], malformedXml);
   const del = xmlChild(doc, 'Delete');
   if (del === undefined) throw malformedXml();
@@ -238,10 +238,10 @@ export function getObjectAcl(env: S3Env, call: S3Call): S3Response {
   return { status: 200, headers: { 'content-type': 'application/xml' }, body: renderAcl(env.owner, o.acl) };
 }
 
-export function putObjectAcl(env: S3Env, call: S3Call): S3Response {
+export async function putObjectAcl(env: S3Env, call: S3Call): Promise<S3Response> {
   const { b, o } = objectOf(env, call);
   const fromHeaders = aclFromHeaders(env, call, b.meta.objectOwnership);
-  const { data } = readPayload(call);
+  const { data } = await readPayload(call);
   let acl: Acl | undefined = fromHeaders;
   if (acl === undefined && data.length > 0) {
     acl = { grants: parseAclXml(data) };
@@ -339,7 +339,7 @@ export async function copyObject(env: S3Env, call: S3Call): Promise<S3Response> 
     segments: [{ blob, size }],
   };
   if (algorithm !== undefined && sum !== undefined)
-    meta.checksum = { algorithm, value: sum.digest().toString('base64'), type: 'FULL_OBJECT' };
+    meta.checksum = { algorithm, value: (await sum.digest()).toString('base64'), type: 'FULL_OBJECT' };
   env.store.putObject(dest, meta);
   const result: XmlElement = { ETag: meta.etag, LastModified: isoDate(meta.lastModifiedMs) };
   if (meta.checksum !== undefined) {

@@ -118,7 +118,7 @@ export interface Payload {
  * client asked for verified: `x-amz-content-sha256` (a hex payload hash), `Content-MD5`,
  * one `x-amz-checksum-<alg>` header or trailer (and `x-amz-sdk-checksum-algorithm` agreeing).
  */
-export function readPayload(call: S3Call): Payload {
+export async function readPayload(call: S3Call): Promise<Payload> {
   const h = (n: string): string | undefined => header(call, n);
   const sha = h('x-amz-content-sha256');
   const encodings = (h('content-encoding') ?? '')
@@ -182,7 +182,7 @@ export function readPayload(call: S3Call): Payload {
   if (first !== undefined) {
     if (!isWellFormedChecksum(first.algorithm, first.value))
       throw invalidRequest(`Value for ${checksumHeader(first.algorithm)} header is invalid.`);
-    if (checksumOf(first.algorithm, data) !== first.value) {
+    if ((await checksumOf(first.algorithm, data)) !== first.value) {
       throw new S3Error('BadDigest', 400, `The ${first.algorithm} you specified did not match the calculated checksum.`);
     }
   }
