@@ -48,7 +48,7 @@ import {
   modifySnapshotAttribute,
   resetSnapshotAttribute,
 } from './snapshots.js';
-import { createTags, deleteTags } from './tags.js';
+import { createTags, deleteTags, describeTags } from './tags.js';
 import { throttleClass, TokenBuckets } from './throttle.js';
 import { World, type Ec2Event } from './world.js';
 
@@ -185,6 +185,7 @@ const ACTIONS: ActionTable<ActionContext, XmlObject> = actionTable<ActionContext
   DisableImageBlockPublicAccess: disableImageBlockPublicAccess,
   CreateTags: createTags,
   DeleteTags: deleteTags,
+  DescribeTags: describeTags,
   DescribeSnapshots: describeSnapshots,
   DeleteSnapshot: deleteSnapshot,
   ModifySnapshotAttribute: modifySnapshotAttribute,
