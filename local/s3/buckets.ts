@@ -44,6 +44,17 @@ export function createBucket(env: S3Env, call: S3Call): S3Response {
     );
   }
   const existing = env.store.buckets.get(name);
+  if (
+    existing !== undefined &&
+    existing.meta.ownerAccount === env.accountId &&
+    region === 'us-east-1' &&
+    existing.meta.region === 'us-east-1'
+  ) {
+    // S3's legacy behaviour in us-east-1: re-creating a bucket you own answers 200 and resets its ACL.
+    existing.meta.acl = aclFromHeaders(env, call, existing.meta.objectOwnership) ?? cannedAcl('private', env.owner);
+    env.store.saveBucket(existing);
+    return { status: 200, headers: { location: `/${name}` } };
+  }
   if (existing !== undefined) {
     throw new S3Error(
       'BucketAlreadyOwnedByYou',
