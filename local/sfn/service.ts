@@ -478,9 +478,10 @@ export class SfnService implements LocalService {
   private getExecutionHistory(body: JsonObject): JsonObject {
     const rec = this.get(body);
     const reverse = body.reverseOrder === true;
-    const events = reverse ? [...rec.history].reverse() : rec.history;
-    const { items, nextToken } = pageOf(body, events, (e) => (reverse ? newestFirst(e.id, '') : timeKey(e.id, '')));
-    const out: JsonObject = { events: items.map(toAwsEvent) };
+    const history = awsHistory(rec);
+    const events = reverse ? [...history].reverse() : history;
+    const { items, nextToken } = pageOf(body, events, (e) => (reverse ? newestFirst(Number(e.id), '') : timeKey(Number(e.id), '')));
+    const out: JsonObject = { events: items };
     if (nextToken !== undefined) out.nextToken = nextToken;
     return out;
   }
@@ -544,15 +545,57 @@ const DETAIL_KEYS: Record<string, string> = {
   MapIterationFailed: 'mapIterationFailedEventDetails',
 };
 
-function toAwsEvent(e: HistoryEvent): JsonObject {
-  const key = e.type.endsWith('StateEntered')
-    ? 'stateEnteredEventDetails'
-    : e.type.endsWith('StateExited')
-      ? 'stateExitedEventDetails'
-      : DETAIL_KEYS[e.type];
-  const out: JsonObject = { id: e.id, previousEventId: e.previousEventId, timestamp: Date.parse(e.timestamp) / 1000, type: e.type };
-  if (key !== undefined) out[key] = e.details;
-  return out;
+/** The members each details structure has in the Step Functions API (what the engine records beyond them is left out). */
+const DETAIL_MEMBERS: Record<string, readonly string[]> = {
+  executionStartedEventDetails: ['input', 'roleArn'],
+  executionSucceededEventDetails: ['output'],
+  executionFailedEventDetails: ['error', 'cause'],
+  executionAbortedEventDetails: ['error', 'cause'],
+  executionTimedOutEventDetails: ['error', 'cause'],
+  taskScheduledEventDetails: ['resourceType', 'resource', 'region', 'parameters', 'timeoutInSeconds', 'heartbeatInSeconds'],
+  taskSubmittedEventDetails: ['resourceType', 'resource', 'output'],
+  taskSucceededEventDetails: ['resourceType', 'resource', 'output'],
+  taskFailedEventDetails: ['resourceType', 'resource', 'error', 'cause'],
+  taskTimedOutEventDetails: ['resourceType', 'resource', 'error', 'cause'],
+  mapIterationStartedEventDetails: ['name', 'index'],
+  mapIterationSucceededEventDetails: ['name', 'index'],
+  mapIterationFailedEventDetails: ['name', 'index'],
+  stateEnteredEventDetails: ['name', 'input'],
+  stateExitedEventDetails: ['name', 'output'],
+};
+
+/** Events the local engine records that Step Functions' history has no type for. */
+const ENGINE_ONLY_EVENTS = new Set(['StateRetried', 'StateCaught']);
+
+/**
+ * An execution's history as GetExecutionHistory answers it: Step Functions' event types and
+ * detail members only, numbered from 1 without gaps; a TaskScheduled event names the region and
+ * the Lambda function it invokes (its `parameters`).
+ */
+function awsHistory(rec: ExecutionRecord): JsonObject[] {
+  const region = rec.executionArn.split(':')[3] ?? 'us-east-1';
+  return rec.history
+    .filter((e) => !ENGINE_ONLY_EVENTS.has(e.type))
+    .map((e, i) => {
+      const key = e.type.endsWith('StateEntered')
+        ? 'stateEnteredEventDetails'
+        : e.type.endsWith('StateExited')
+          ? 'stateExitedEventDetails'
+          : DETAIL_KEYS[e.type];
+      const out: JsonObject = { id: i + 1, previousEventId: i, timestamp: Date.parse(e.timestamp) / 1000, type: e.type };
+      if (key === undefined) return out;
+      const source: JsonObject =
+        e.type === 'TaskScheduled'
+          ? {
+              ...e.details,
+              region,
+              parameters: JSON.stringify(typeof e.details.functionName === 'string' ? { FunctionName: e.details.functionName } : {}),
+            }
+          : e.details;
+      const allowed = DETAIL_MEMBERS[key] ?? [];
+      out[key] = Object.fromEntries(Object.entries(source).filter(([k]) => allowed.includes(k)));
+      return out;
+    });
 }
 
 /** A key that sorts later times (or larger ids) first: ListExecutions lists the newest first. */
