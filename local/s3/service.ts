@@ -175,7 +175,7 @@ const ACTIONS: ActionTable<S3Context, S3Response> = actionTable<S3Context, S3Res
 );
 
 /** The operation a request is (method, bucket or key, subresources); NotImplemented / MethodNotAllowed for the others. */
-function route(req: LocalRequest): string {
+export function s3Operation(req: LocalRequest): string {
   const { bucket, key } = target(req);
   const q = req.query;
   const has = (n: string): boolean => q.has(n);
@@ -271,7 +271,7 @@ export function createS3Service(opts: S3ServiceOptions): S3Service {
     authorize: opts.authorize,
     route: (req) => {
       try {
-        const operation = route(req);
+        const operation = s3Operation(req);
         calls[operation] = (calls[operation] ?? 0) + 1;
         return operation;
       } catch (e) {
