@@ -84,6 +84,17 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import {
+  DeleteParameterCommand,
+  DeleteParametersCommand,
+  DescribeParametersCommand,
+  GetParameterCommand,
+  GetParameterHistoryCommand,
+  GetParametersByPathCommand,
+  GetParametersCommand,
+  PutParameterCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
 import { VirtualClock } from '../../local/clock.js';
 import { createAutoScalingService } from '../../local/autoscaling/service.js';
 import { createEc2Service, LOCAL_ACCOUNT_ID } from '../../local/ec2/service.js';
@@ -93,6 +104,7 @@ import { LocalLambda } from '../../local/lambda.js';
 import { PROJECT_ROOT } from '../../local/paths.js';
 import { createS3Service, s3Operation } from '../../local/s3/service.js';
 import { SfnService } from '../../local/sfn/service.js';
+import { createSsmService } from '../../local/ssm/service.js';
 import { serveLocalServices, type ServedServices } from '../../local/server.js';
 import { botocoreData, checkResponse, loadModel, recording, type Recorded } from './api-models.js';
 import { until } from './ec2-harness.js';
@@ -509,6 +521,46 @@ describe('local cloud responses against the AWS API models', () => {
       sfn.destroy();
       eventsService.close();
       sfnService.close();
+    }
+  });
+
+  check(title('SSM Parameter Store (json protocol)'), async () => {
+    // Prepare
+    const recorded: Recorded[] = [];
+    const service = createSsmService({ accountId: LOCAL_ACCOUNT_ID, clock: new VirtualClock() });
+    const endpoint = await serve([recording(service, jsonTarget, recorded)]);
+    const ssm = new SSMClient({ ...client, endpoint });
+    try {
+      // Act
+      await ssm.send(new PutParameterCommand({ Name: '/models/url', Value: 'https://a', Type: 'String', Description: 'd' }));
+      await ssm.send(new PutParameterCommand({ Name: '/models/url', Value: 'https://b', Overwrite: true }));
+      await ssm.send(new PutParameterCommand({ Name: '/models/secret', Value: 's', Type: 'SecureString' }));
+      await ssm.send(new PutParameterCommand({ Name: '/models/list', Value: 'a,b', Type: 'StringList', AllowedPattern: '^[a-z,]+$' }));
+      await ssm.send(
+        new PutParameterCommand({ Name: '/models/ami', Value: 'ami-0123456789abcdef0', Type: 'String', DataType: 'aws:ec2:image' }),
+      );
+      await service.idle();
+      await ssm.send(new GetParameterCommand({ Name: '/models/secret', WithDecryption: true }));
+      await ssm.send(new GetParameterCommand({ Name: '/models/url:1' }));
+      await ssm.send(new GetParametersCommand({ Names: ['/models/url', '/models/none'] }));
+      await ssm.send(new GetParametersByPathCommand({ Path: '/models', Recursive: true, MaxResults: 2 }));
+      await ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Path', Option: 'Recursive', Values: ['/models'] }] }));
+      await ssm.send(new GetParameterHistoryCommand({ Name: '/models/url' }));
+      await ssm.send(new DeleteParametersCommand({ Names: ['/models/list', '/models/none'] }));
+      await ssm.send(new DeleteParameterCommand({ Name: '/models/url' }));
+      // Assess
+      const expected = [
+        'PutParameter',
+        'GetParameter',
+        'GetParameters',
+        'GetParametersByPath',
+        'DescribeParameters',
+        'GetParameterHistory',
+      ];
+      expect(problems('ssm', recorded, [...expected, 'DeleteParameter', 'DeleteParameters'])).toBe('');
+    } finally {
+      ssm.destroy();
+      service.close();
     }
   });
 });
