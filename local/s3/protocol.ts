@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { headerValue, type LocalRequest } from '../http.js';
+import { headerValue, requestScope, type LocalRequest } from '../http.js';
 import { cannedAcl, grantsFromHeaders, isCannedAcl, isOwnerOnly, type Acl, type Owner } from './acl.js';
 import {
   CHECKSUM_ALGORITHMS,
@@ -100,9 +100,8 @@ export function target(req: LocalRequest): { bucket: string; key: string } {
 
 /** Region and service of a presigned URL (`X-Amz-Credential=AKID/date/region/service/aws4_request`). */
 export function presignedScope(req: LocalRequest): { region: string; service: string } | undefined {
-  const cred = req.query.get('X-Amz-Credential');
-  const m = cred === null ? null : /^[^/]+\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request$/.exec(cred);
-  return m === null ? undefined : { region: m[1] as string, service: m[2] as string };
+  const { region, service } = requestScope(undefined, req.query);
+  return region === undefined || service === undefined ? undefined : { region, service };
 }
 
 // ---- request bodies ----
