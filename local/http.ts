@@ -11,6 +11,8 @@ export interface LocalRequest {
   region: string;
   /** Service from the SigV4 credential scope (`ec2`, `states`, `events`, `s3`), if signed. */
   service: string | undefined;
+  /** Access key id of the SigV4 credential (`Credential=<AKID>/…`), if signed: who is calling (IAM). */
+  accessKeyId: string | undefined;
 }
 
 export interface LocalResponse {
@@ -28,13 +30,33 @@ export interface LocalService {
   close?(): Promise<void> | void;
 }
 
-const SCOPE = /Credential=[^/]+\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/;
+/** The parts of a SigV4 credential scope: `<access key id>/<yyyymmdd>/<region>/<service>/aws4_request`. */
+export interface SigV4Scope {
+  accessKeyId?: string;
+  region?: string;
+  service?: string;
+}
 
-export function parseSigV4Scope(authorization: string | undefined): { region?: string; service?: string } {
+const SCOPE = /Credential=([^/,\s]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/;
+const PRESIGNED_SCOPE = /^([^/]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request$/;
+
+/** Access key id, region and service of an `Authorization: AWS4-HMAC-SHA256 Credential=…` header. */
+export function parseSigV4Scope(authorization: string | undefined): SigV4Scope {
   if (authorization === undefined) return {};
   const m = SCOPE.exec(authorization);
   if (m === null) return {};
-  return { region: m[1], service: m[2] };
+  return { accessKeyId: m[1], region: m[2], service: m[3] };
+}
+
+/**
+ * The SigV4 scope of a request: from its Authorization header, else from a presigned URL's
+ * `X-Amz-Credential` query parameter (S3 presigned GETs), else empty (unsigned).
+ */
+export function requestScope(authorization: string | undefined, query: URLSearchParams): SigV4Scope {
+  const header = parseSigV4Scope(authorization);
+  if (header.accessKeyId !== undefined) return header;
+  const m = PRESIGNED_SCOPE.exec(query.get('X-Amz-Credential') ?? '');
+  return m === null ? {} : { accessKeyId: m[1], region: m[2], service: m[3] };
 }
 
 export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {

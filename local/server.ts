@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { PROJECT_ROOT } from './paths.js';
 import { VirtualClock } from './clock.js';
 import { installClock } from '../functions/lib/clock.js';
-import { parseSigV4Scope, type LocalRequest, type LocalResponse, type LocalService } from './http.js';
+import { requestScope, type LocalRequest, type LocalResponse, type LocalService } from './http.js';
 import { writeJsonAtomic } from './persist.js';
 import { LocalLambda, LambdaServiceError, type InvokeCaller, type LocalFunction } from './lambda/runtime.js';
 import { packagedEsbuildOptions, sourceBundles, splitHandler, unpackedZip, type CodeSource } from './lambda/code.js';
@@ -627,7 +627,7 @@ async function route(
   const url = new URL(req.url ?? '/', 'http://local');
   // The raw path: URL normalisation would rewrite S3 keys with '.' or '..' segments.
   const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
-  const scope = parseSigV4Scope(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
+  const scope = requestScope(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined, url.searchParams);
   const request: LocalRequest = {
     method: req.method ?? 'GET',
     path: rawPath,
@@ -636,6 +636,7 @@ async function route(
     body: Buffer.concat(chunks),
     region: scope.region ?? 'us-east-1',
     service: scope.service,
+    accessKeyId: scope.accessKeyId,
   };
   let response: LocalResponse & { stream?: NodeJS.ReadableStream };
   try {

@@ -2,10 +2,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { VirtualClock } from '../clock.js';
 import { LocalApiError, type LocalRequest, type LocalResponse, type LocalService } from '../http.js';
 import { JsonFileStore } from '../persist.js';
-import { Ec2ApiError } from '../ec2/errors.js';
 import { isoMs, LOCAL_ACCOUNT_ID, REGIONS } from '../ec2/model.js';
-import { parseQueryBody, type Params } from '../ec2/query.js';
-import { escapeXml, renderXml, type XmlObject } from '../ec2/xml.js';
+import { actionTable, withAccess, type AccessTable, type Authorize } from '../protocols/access.js';
+import { keyedPage, type Page } from '../protocols/paging.js';
+import { handleQuery, type Params, type QueryService, type XmlObject } from '../protocols/query.js';
 
 /**
  * The local EC2 Auto Scaling endpoint (Query protocol, Version 2011-01-01): launch
@@ -43,6 +43,10 @@ export interface AutoScalingServiceOptions {
   stateFile?: string;
   /** The local EC2 endpoint, to validate launch templates and image ids as Auto Scaling does; without it, references are taken as given. */
   ec2?: Ec2Lookup;
+  /** Authorization of each call (protocols/access.ts); default: every call is allowed. */
+  authorize?: Authorize;
+  /** The access requests of each action, by action name (default: `autoscaling:<Action>` on `*`). */
+  access?: AccessTable<AutoScalingContext>;
 }
 
 export interface AutoScalingService extends LocalService {
@@ -99,7 +103,7 @@ export interface GroupRecord {
   terminationPolicies: string[];
 }
 
-interface RegionAutoScaling {
+export interface RegionAutoScaling {
   launchConfigurations: Record<string, LaunchConfigurationRecord>;
   groups: Record<string, GroupRecord>;
 }
@@ -109,38 +113,13 @@ interface AutoScalingState {
   regions: Record<string, RegionAutoScaling>;
 }
 
-// ---- errors and XML ------------------------------------------------------------------------------------
+// ---- errors ----------------------------------------------------------------------------------------
 
 export class AutoScalingApiError extends LocalApiError {}
 
 const validation = (message: string): AutoScalingApiError => new AutoScalingApiError('ValidationError', message);
 
-function responseXml(action: string, requestId: string, result: XmlObject | undefined): string {
-  const out = ['<?xml version="1.0" encoding="UTF-8"?>\n', `<${action}Response xmlns="${AUTOSCALING_XMLNS}">`];
-  if (result !== undefined) renderXml(`${action}Result`, result, out, 'member');
-  out.push(`<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`);
-  return out.join('');
-}
-
-function errorXml(code: string, message: string, requestId: string): string {
-  return (
-    '<?xml version="1.0" encoding="UTF-8"?>\n' +
-    `<ErrorResponse xmlns="${AUTOSCALING_XMLNS}"><Error><Type>Sender</Type><Code>${escapeXml(code)}</Code>` +
-    `<Message>${escapeXml(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`
-  );
-}
-
 // ---- parameters ------------------------------------------------------------------------------------------
-
-/** `Key.member.N` strings. */
-function members(p: Params, key: string): string[] {
-  return p.child(key)?.strings('member') ?? [];
-}
-
-/** `Key.member.N.*` structures. */
-function memberList(p: Params, key: string): Params[] {
-  return p.child(key)?.list('member') ?? [];
-}
 
 function requiredInt(p: Params, key: string): number {
   const v = p.int(key);
@@ -175,7 +154,15 @@ function templateSpec(p: Params | undefined): LaunchTemplateSpecRecord | undefin
 
 // ---- the service ----------------------------------------------------------------------------------------
 
-type Handler = (ctx: { region: string; ra: RegionAutoScaling; p: Params; now: number }) => XmlObject | undefined;
+/** What an Auto Scaling action is given: the region, its state, the request's parameters, the simulated time. */
+export interface AutoScalingContext {
+  region: string;
+  ra: RegionAutoScaling;
+  p: Params;
+  now: number;
+}
+
+type Handler = (ctx: AutoScalingContext) => XmlObject | undefined;
 
 const MUTATING = new Set([
   'CreateLaunchConfiguration',
@@ -188,11 +175,11 @@ const MUTATING = new Set([
 class LocalAutoScaling implements AutoScalingService {
   readonly name = 'autoscaling';
   private readonly store: JsonFileStore<AutoScalingState>;
-  private readonly actions: Record<string, Handler>;
+  private readonly protocol: QueryService<AutoScalingContext>;
 
   constructor(private readonly opts: AutoScalingServiceOptions) {
     this.store = new JsonFileStore<AutoScalingState>(opts.stateFile, () => ({ version: 1, regions: {} }));
-    this.actions = {
+    const actions = actionTable<AutoScalingContext, XmlObject | undefined>({
       CreateLaunchConfiguration: (c) => this.createLaunchConfiguration(c),
       DescribeLaunchConfigurations: (c) => this.describeLaunchConfigurations(c),
       DeleteLaunchConfiguration: (c) => this.deleteLaunchConfiguration(c),
@@ -200,6 +187,21 @@ class LocalAutoScaling implements AutoScalingService {
       DescribeAutoScalingGroups: (c) => this.describeGroups(c),
       UpdateAutoScalingGroup: (c) => this.updateGroup(c),
       DeleteAutoScalingGroup: (c) => this.deleteGroup(c),
+    });
+    this.protocol = {
+      flavour: { kind: 'awsquery', xmlns: AUTOSCALING_XMLNS },
+      iamPrefix: 'autoscaling',
+      actions: withAccess(actions, opts.access),
+      authorize: opts.authorize,
+      admit: ({ req }) => {
+        if (!(REGIONS as readonly string[]).includes(req.region)) {
+          throw new AutoScalingApiError('InvalidClientTokenId', `The local cloud does not serve region '${req.region}'`, 403);
+        }
+      },
+      context: ({ req, params }) => ({ region: req.region, ra: this.region(req.region), p: params, now: this.opts.clock.nowMs() }),
+      completed: ({ action }) => {
+        if (MUTATING.has(action)) this.store.markDirty();
+      },
     };
   }
 
@@ -207,32 +209,8 @@ class LocalAutoScaling implements AutoScalingService {
     return req.service === 'autoscaling';
   }
 
-  async handle(req: LocalRequest): Promise<LocalResponse> {
-    const requestId = randomUUID();
-    const headers = { 'content-type': 'text/xml', 'x-amzn-requestid': requestId };
-    try {
-      const p = parseQueryBody(req.body.toString('utf8'));
-      for (const [k, v] of req.query) if (p.tree[k] === undefined) p.tree[k] = v;
-      const action = p.str('Action') ?? '';
-      if (!(REGIONS as readonly string[]).includes(req.region)) {
-        throw new AutoScalingApiError('InvalidClientTokenId', `The local cloud does not serve region '${req.region}'`, 403);
-      }
-      const handler = this.actions[action];
-      if (handler === undefined)
-        throw new AutoScalingApiError(
-          'InvalidAction',
-          `The action ${action === '' ? '(none)' : action} is not valid for this web service.`,
-        );
-      const result = handler({ region: req.region, ra: this.region(req.region), p, now: this.opts.clock.nowMs() });
-      if (MUTATING.has(action)) this.store.markDirty();
-      return { status: 200, headers, body: responseXml(action, requestId, result) };
-    } catch (e) {
-      if (e instanceof AutoScalingApiError) return { status: e.status, headers, body: errorXml(e.code, e.message, requestId) };
-      // The Query parameter helpers speak EC2's codes; Auto Scaling calls every bad input ValidationError.
-      if (e instanceof Ec2ApiError) return { status: 400, headers, body: errorXml('ValidationError', e.message, requestId) };
-      const message = e instanceof Error ? e.message : String(e);
-      return { status: 500, headers, body: errorXml('InternalFailure', `An internal error has occurred: ${message}`, requestId) };
-    }
+  handle(req: LocalRequest): Promise<LocalResponse> {
+    return handleQuery(req, this.protocol);
   }
 
   close(): void {
@@ -278,7 +256,7 @@ class LocalAutoScaling implements AutoScalingService {
       arn: this.arn(region, 'launchConfiguration', name),
       imageId,
       instanceType,
-      securityGroups: members(p, 'SecurityGroups'),
+      securityGroups: p.members('SecurityGroups'),
       createdMs: now,
     };
     const keyName = p.str('KeyName');
@@ -290,7 +268,7 @@ class LocalAutoScaling implements AutoScalingService {
   }
 
   private describeLaunchConfigurations({ ra, p }: Parameters<Handler>[0]): XmlObject {
-    const names = members(p, 'LaunchConfigurationNames');
+    const names = p.members('LaunchConfigurationNames');
     let list = Object.values(ra.launchConfigurations);
     if (names.length > 0) list = list.filter((lc) => names.includes(lc.name));
     list.sort((a, b) => byName(a.name, b.name));
@@ -392,7 +370,7 @@ class LocalAutoScaling implements AutoScalingService {
     const spec = templateSpec(mipLt?.child('LaunchTemplateSpecification'));
     if (mipLt === undefined || spec === undefined)
       throw validation('MixedInstancesPolicy must contain LaunchTemplate.LaunchTemplateSpecification.');
-    const overrides: OverrideRecord[] = memberList(mipLt, 'Overrides').map((o, i) => {
+    const overrides: OverrideRecord[] = mipLt.memberList('Overrides').map((o, i) => {
       const rec: OverrideRecord = {};
       const instanceType = o.str('InstanceType');
       if (instanceType !== undefined) rec.instanceType = instanceType;
@@ -436,16 +414,16 @@ class LocalAutoScaling implements AutoScalingService {
       maxSize,
       desiredCapacity,
       defaultCooldown: p.int('DefaultCooldown') ?? 300,
-      availabilityZones: members(p, 'AvailabilityZones'),
+      availabilityZones: p.members('AvailabilityZones'),
       healthCheckType: p.str('HealthCheckType') ?? 'EC2',
       healthCheckGracePeriod: p.int('HealthCheckGracePeriod') ?? 0,
       createdMs: now,
-      tags: memberList(p, 'Tags').map((t) => ({
+      tags: p.memberList('Tags').map((t) => ({
         key: t.required('Key'),
         value: t.str('Value') ?? '',
         propagateAtLaunch: t.bool('PropagateAtLaunch') ?? false,
       })),
-      terminationPolicies: members(p, 'TerminationPolicies'),
+      terminationPolicies: p.members('TerminationPolicies'),
       ...source,
     };
     const vpc = p.str('VPCZoneIdentifier');
@@ -456,12 +434,12 @@ class LocalAutoScaling implements AutoScalingService {
   }
 
   private describeGroups({ ra, p }: Parameters<Handler>[0]): XmlObject {
-    const names = members(p, 'AutoScalingGroupNames');
+    const names = p.members('AutoScalingGroupNames');
     let list = Object.values(ra.groups);
     if (names.length > 0) list = list.filter((g) => names.includes(g.name));
-    for (const f of memberList(p, 'Filters')) {
+    for (const f of p.memberList('Filters')) {
       const fname = f.required('Name');
-      const values = members(f, 'Values');
+      const values = f.members('Values');
       list = list.filter((g) => {
         if (fname === 'tag-key') return g.tags.some((t) => values.includes(t.key));
         if (fname === 'tag-value') return g.tags.some((t) => values.includes(t.value));
@@ -496,7 +474,7 @@ class LocalAutoScaling implements AutoScalingService {
     g.desiredCapacity = desired;
     const cooldown = p.int('DefaultCooldown');
     if (cooldown !== undefined) g.defaultCooldown = cooldown;
-    const azs = members(p, 'AvailabilityZones');
+    const azs = p.members('AvailabilityZones');
     if (azs.length > 0) g.availabilityZones = azs;
     const vpc = p.str('VPCZoneIdentifier');
     if (vpc !== undefined) g.vpcZoneIdentifier = vpc;
@@ -579,26 +557,12 @@ function groupXml(g: GroupRecord): XmlObject {
 }
 
 /** MaxRecords/NextToken paging over items sorted by `key` (the token names the last item returned). */
-function pageOf<T>(p: Params, items: T[], key: (t: T) => string): { items: T[]; nextToken?: string } {
+function pageOf<T>(p: Params, items: T[], key: (t: T) => string): Page<T> {
   const max = p.int('MaxRecords') ?? MAX_RECORDS.default;
   if (max < 1 || max > MAX_RECORDS.max) throw validation(`MaxRecords must be between 1 and ${MAX_RECORDS.max}`);
-  const token = p.str('NextToken');
-  let start = 0;
-  if (token !== undefined && token !== '') {
-    let after: unknown;
-    try {
-      after = (JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { k?: unknown }).k;
-    } catch {
-      after = undefined;
-    }
-    if (typeof after !== 'string') throw new AutoScalingApiError('InvalidNextToken', 'The token provided is not valid.');
-    start = items.findIndex((t) => key(t) > after);
-    if (start < 0) start = items.length;
-  }
-  const page = items.slice(start, start + max);
-  const last = page[page.length - 1];
-  if (start + max < items.length && last !== undefined) {
-    return { items: page, nextToken: Buffer.from(JSON.stringify({ k: key(last) }), 'utf8').toString('base64url') };
-  }
-  return { items: page };
+  return keyedPage(items, key, {
+    token: p.str('NextToken'),
+    max,
+    invalid: () => new AutoScalingApiError('InvalidNextToken', 'The token provided is not valid.'),
+  });
 }

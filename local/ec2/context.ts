@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Ec2ApiError, invalidCombination, invalidValue } from './errors.js';
 import { MAX_RESULTS, type Ec2Quotas } from './limits.js';
 import {
@@ -10,10 +9,10 @@ import {
   type SnapshotRecord,
   type TagMap,
 } from './model.js';
-import type { Params } from './query.js';
+import { queryPage, type Params, type XmlObject, type XmlValue } from '../protocols/query.js';
+import { timeKey, type Page } from '../protocols/paging.js';
 import type { RegisterFromImageLocation } from './register-location.js';
 import type { World } from './world.js';
-import type { XmlObject, XmlValue } from './xml.js';
 
 /** Fault switches, mutable at runtime (`service.faults`). */
 export interface Ec2Faults {
@@ -198,10 +197,7 @@ export function tagSet(tags: TagMap): XmlValue {
 
 // ---- pagination ----------------------------------------------------------------------------------
 
-export interface Page<T> {
-  items: T[];
-  nextToken?: string;
-}
+export type { Page };
 
 /** MaxResults within the bounds, and never together with explicit ids. */
 export function maxResults(p: Params, idsGiven: boolean, idsParam: string): number | undefined {
@@ -216,49 +212,21 @@ export function maxResults(p: Params, idsGiven: boolean, idsParam: string): numb
   return max;
 }
 
-function fingerprint(action: string, region: string, p: Params): string {
-  const rest = Object.fromEntries(Object.entries(p.tree).filter(([k]) => k !== 'NextToken' && k !== 'MaxResults'));
-  return createHash('sha256')
-    .update(`${action}|${region}|${JSON.stringify(rest)}`)
-    .digest('hex')
-    .slice(0, 16);
-}
-
 /**
  * A page of `items` (already in a stable order, keyed by `key`) after the opaque NextToken.
  * The token names the last item returned, so items added meanwhile are not skipped or repeated.
  */
 export function paginate<T>(ctx: ActionContext, items: T[], key: (t: T) => string, max: number | undefined): Page<T> {
-  const token = ctx.p.str('NextToken');
-  const fp = fingerprint(ctx.action, ctx.region, ctx.p);
-  let start = 0;
-  if (token !== undefined && token !== '') {
-    let decoded: { k?: unknown; f?: unknown };
-    try {
-      decoded = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { k?: unknown; f?: unknown };
-    } catch {
-      throw invalidValue(`Invalid value '${token}' for NextToken`);
-    }
-    if (typeof decoded.k !== 'string' || decoded.f !== fp) throw invalidValue(`Invalid value '${token}' for NextToken`);
-    const after = decoded.k;
-    start = items.findIndex((t) => key(t) > after);
-    if (start < 0) start = items.length;
-  }
-  if (max === undefined && start === 0) return { items };
-  const limit = max ?? items.length;
-  const page = items.slice(start, start + limit);
-  const last = page[page.length - 1];
-  const out: Page<T> = { items: page };
-  if (start + limit < items.length && last !== undefined) {
-    out.nextToken = Buffer.from(JSON.stringify({ k: key(last), f: fp }), 'utf8').toString('base64url');
-  }
-  return out;
+  return queryPage(ctx.p, items, key, {
+    action: ctx.action,
+    region: ctx.region,
+    max,
+    invalid: (token) => invalidValue(`Invalid value '${token}' for NextToken`),
+  });
 }
 
 /** A sortable key: creation time (fixed width), then id. */
-export function sortKey(ms: number, id: string): string {
-  return `${String(Math.max(0, Math.floor(ms))).padStart(16, '0')}|${id}`;
-}
+export const sortKey = timeKey;
 
 export function isAccountId(s: string): boolean {
   return /^\d{12}$/.test(s);

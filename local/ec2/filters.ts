@@ -1,5 +1,5 @@
 import { invalidValue } from './errors.js';
-import type { Params } from './query.js';
+import type { Params } from '../protocols/query.js';
 import type { TagMap } from './model.js';
 
 /** One `Filter.N`: a name and the values any of which may match. */

@@ -29,7 +29,7 @@ import {
 } from './model.js';
 import { blockDeviceXml, deregistrationProtectionValue, imageIsPublic, launchPermissionXml } from './render.js';
 import { imagesUsing } from './snapshots.js';
-import type { XmlObject } from './xml.js';
+import type { XmlObject } from '../protocols/query.js';
 
 /**
  * Image lifecycle: RegisterImage, CopyImage, DeregisterImage, launch permissions and

@@ -3,7 +3,7 @@ import { Ec2ApiError, invalidValue } from './errors.js';
 import { templatesOf } from './launch-templates.js';
 import { IMAGE_REFERENCES_MAX_IMAGE_IDS, IMAGE_REFERENCES_VERSION_DEPTH } from './limits.js';
 import { instanceArn, launchTemplateArn, LOCAL_ACCOUNT_ID, type InstanceStateName } from './model.js';
-import type { XmlObject } from './xml.js';
+import type { XmlObject } from '../protocols/query.js';
 
 /**
  * DescribeImageReferences: which resources of the account use an image (aws-facts.md,

@@ -18,13 +18,14 @@ import {
   INSTANCE_STATE_CODES,
   LOCAL_ACCOUNT_ID as ACCOUNT,
   newId,
+  type InstanceMetadataOptions,
   type InstanceRecord,
   type InstanceStateName,
   type TagMap,
 } from './model.js';
 import { instanceXml } from './render.js';
 import type { World } from './world.js';
-import type { XmlObject } from './xml.js';
+import type { Params, XmlObject } from '../protocols/query.js';
 
 /**
  * Instances: DescribeInstances, RunInstances, StopInstances, StartInstances, TerminateInstances.
@@ -202,6 +203,9 @@ export const runInstances: ActionHandler = (ctx) => {
     throw invalidValue('User data is limited to 16384 bytes');
   }
   const overrides = new Map(p.list('BlockDeviceMapping').map((b) => [b.required('DeviceName'), b]));
+  const metadata = metadataOptions(p.child('MetadataOptions'), image.imdsSupport === 'v2.0');
+  const ebsOptimized = p.bool('EbsOptimized');
+  const hibernation = p.child('HibernationOptions')?.bool('Configured');
   const plan = builderPlan(userData);
   const reservationId = newId('r');
   const created: InstanceRecord[] = [];
@@ -255,6 +259,9 @@ export const runInstances: ActionHandler = (ctx) => {
       announced: 0,
     };
     if (image.bootMode !== undefined) inst.bootMode = image.bootMode;
+    inst.metadataOptions = metadata;
+    if (ebsOptimized !== undefined) inst.ebsOptimized = ebsOptimized;
+    if (hibernation !== undefined) inst.hibernationConfigured = hibernation;
     if (clientToken !== undefined && clientToken !== '') inst.clientToken = clientToken;
     if (userData !== undefined) inst.userData = userData;
     addTags(inst.tags, tagSpecs.instance ?? {});
@@ -279,6 +286,28 @@ export const runInstances: ActionHandler = (ctx) => {
   ctx.world.schedule();
   return { reservationId, ownerId: ACCOUNT, groupSet: [], instancesSet: created.map((i) => instanceXml(ctx.world, i, i.launchIndex ?? 0)) };
 };
+
+/**
+ * RunInstances MetadataOptions over the defaults: an AMI with ImdsSupport v2.0 launches with
+ * IMDSv2 required and a hop limit of 2, others with IMDSv1 allowed and a hop limit of 1.
+ */
+function metadataOptions(p: Params | undefined, imdsV2: boolean): InstanceMetadataOptions {
+  const oneOf = <T extends string>(key: string, allowed: readonly T[], dflt: T): T => {
+    const v = p?.str(key);
+    if (v === undefined) return dflt;
+    if (!(allowed as readonly string[]).includes(v)) throw invalidValue(`Invalid value '${v}' for MetadataOptions.${key}`);
+    return v as T;
+  };
+  const hops = p?.int('HttpPutResponseHopLimit') ?? (imdsV2 ? 2 : 1);
+  if (hops < 1 || hops > 64) throw invalidValue(`Invalid value '${hops}' for MetadataOptions.HttpPutResponseHopLimit (1-64)`);
+  return {
+    httpTokens: oneOf('HttpTokens', ['optional', 'required'] as const, imdsV2 ? 'required' : 'optional'),
+    httpPutResponseHopLimit: hops,
+    httpEndpoint: oneOf('HttpEndpoint', ['enabled', 'disabled'] as const, 'enabled'),
+    httpProtocolIpv6: oneOf('HttpProtocolIpv6', ['enabled', 'disabled'] as const, 'disabled'),
+    instanceMetadataTags: oneOf('InstanceMetadataTags', ['enabled', 'disabled'] as const, 'disabled'),
+  };
+}
 
 function shutdownSteps(
   behavior: 'stop' | 'terminate',

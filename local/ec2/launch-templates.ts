@@ -22,8 +22,8 @@ import {
   type LaunchTemplateVersionRecord,
   type RegionState,
 } from './model.js';
-import type { Params } from './query.js';
-import type { XmlObject } from './xml.js';
+import type { Params } from '../protocols/query.js';
+import type { XmlObject } from '../protocols/query.js';
 
 /**
  * EC2 launch templates: CreateLaunchTemplate, CreateLaunchTemplateVersion, DescribeLaunchTemplates,
@@ -67,7 +67,7 @@ function replay(rs: RegionState, p: Params): { token: string | undefined; finger
   return { token, fingerprint, prior };
 }
 
-function templateIdNotFound(id: string): Ec2ApiError {
+export function templateIdNotFound(id: string): Ec2ApiError {
   return new Ec2ApiError('InvalidLaunchTemplateId.NotFound', `The specified launch template, with template ID ${id}, does not exist.`);
 }
 
@@ -85,7 +85,7 @@ function versionNotFound(t: LaunchTemplateRecord, version: string): Ec2ApiError 
   );
 }
 
-function checkTemplateId(id: string): void {
+export function checkTemplateId(id: string): void {
   if (!ID_PATTERNS.lt.test(id))
     throw new Ec2ApiError('InvalidLaunchTemplateId.Malformed', `The specified ID for the launch template (${id}) is not valid.`);
 }

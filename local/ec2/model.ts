@@ -65,6 +65,20 @@ export interface InstanceRecord {
   announced: number;
   /** Tags the instance sets on itself later (a builder's tag done-signal). */
   plannedTags?: { atMs: number; tags: TagMap }[];
+  /** RunInstances EbsOptimized (absent: the instance type's default). */
+  ebsOptimized?: boolean;
+  /** RunInstances HibernationOptions.Configured. */
+  hibernationConfigured?: boolean;
+  /** Instance metadata service options at launch (absent: IMDSv1 allowed, hop limit 1). */
+  metadataOptions?: InstanceMetadataOptions;
+}
+
+export interface InstanceMetadataOptions {
+  httpTokens: 'optional' | 'required';
+  httpPutResponseHopLimit: number;
+  httpEndpoint: 'enabled' | 'disabled';
+  httpProtocolIpv6: 'enabled' | 'disabled';
+  instanceMetadataTags: 'enabled' | 'disabled';
 }
 
 export interface VolumeRecord {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { tagSet } from './context.js';
 import {
   INSTANCE_STATE_CODES,
@@ -10,7 +11,7 @@ import {
   type SnapshotRecord,
 } from './model.js';
 import type { World } from './world.js';
-import type { XmlObject } from './xml.js';
+import type { XmlObject } from '../protocols/query.js';
 
 /** Element names as @aws-sdk/client-ec2 deserializes them (`imagesSet/item`, `imageOwnerId`, ...). */
 export function blockDeviceXml(b: BlockDeviceRecord): XmlObject {
@@ -84,17 +85,63 @@ export function launchPermissionXml(lp: LaunchPermissionRecord): XmlObject {
   return { group: lp.group, userId: lp.userId, organizationArn: lp.organizationArn, organizationalUnitArn: lp.organizationalUnitArn };
 }
 
+/** Instance types EBS-optimized by default (current generations): DescribeInstances reports ebsOptimized true for them. */
+const EBS_OPTIMIZED_BY_DEFAULT = /^(t3a?|t4g|[a-z]+[5-9][a-z0-9-]*)\./;
+
+/** Stable ids derived from the instance's (EC2 would have made them at launch; derived, old worlds have them too). */
+function derivedId(prefix: string, instanceId: string, length: number): string {
+  return `${prefix}${createHash('sha256').update(`${prefix}${instanceId}`).digest('hex').slice(0, length)}`;
+}
+
+/** The primary network interface every VPC instance has (eth0, device index 0), while it is not terminated. */
+function networkInterfaceXml(inst: InstanceRecord, privateDnsName: string): XmlObject {
+  const mac = derivedId('', inst.instanceId, 10).replace(/(..)(?!$)/g, '$1:');
+  const group = { groupId: 'sg-0a1b2c3d4e5f60718', groupName: 'default' };
+  return {
+    attachment: {
+      attachTime: isoMs(inst.launchMs),
+      attachmentId: derivedId('eni-attach-', inst.instanceId, 17),
+      deleteOnTermination: true,
+      deviceIndex: 0,
+      status: 'attached',
+      networkCardIndex: 0,
+    },
+    description: '',
+    groupSet: [group],
+    ipv6AddressesSet: [],
+    macAddress: `02:${mac}`,
+    networkInterfaceId: derivedId('eni-', inst.instanceId, 17),
+    ownerId: LOCAL_ACCOUNT_ID,
+    privateDnsName,
+    privateIpAddress: inst.privateIp,
+    privateIpAddressesSet: [{ primary: true, privateDnsName, privateIpAddress: inst.privateIp }],
+    sourceDestCheck: true,
+    status: 'in-use',
+    subnetId: inst.subnetId,
+    vpcId: inst.vpcId,
+    interfaceType: 'interface',
+  };
+}
+
 export function instanceXml(world: World, inst: InstanceRecord, launchIndex: number): XmlObject {
   const entry = world.instanceEntry(inst);
   const state = entry.state;
   const stopped = state === 'stopped' || state === 'terminated' || state === 'stopping' || state === 'shutting-down';
   const reasonCode = entry.reason ?? 'Client.UserInitiatedShutdown';
   const attached = state !== 'terminated';
+  const privateDnsName = attached ? `ip-${inst.privateIp.replace(/\./g, '-')}.ec2.internal` : '';
+  const metadata = inst.metadataOptions ?? {
+    httpTokens: 'optional',
+    httpPutResponseHopLimit: 1,
+    httpEndpoint: 'enabled',
+    httpProtocolIpv6: 'disabled',
+    instanceMetadataTags: 'disabled',
+  };
   return {
     instanceId: inst.instanceId,
     imageId: inst.imageId,
     instanceState: { code: INSTANCE_STATE_CODES[state], name: state },
-    privateDnsName: attached ? `ip-${inst.privateIp.replace(/\./g, '-')}.ec2.internal` : '',
+    privateDnsName,
     dnsName: '',
     reason: stopped
       ? `User initiated (${isoMs(entry.atMs)
@@ -117,7 +164,9 @@ export function instanceXml(world: World, inst: InstanceRecord, launchIndex: num
           code: reasonCode,
           message: `${reasonCode}: ${reasonCode === 'Client.InstanceInitiatedShutdown' ? 'Instance initiated shutdown' : 'User initiated shutdown'}`,
         }
-      : undefined,
+      : state === 'pending'
+        ? { code: 'pending', message: 'pending' }
+        : undefined,
     architecture: inst.architecture,
     rootDeviceType: 'ebs',
     rootDeviceName: inst.rootDeviceName,
@@ -131,7 +180,11 @@ export function instanceXml(world: World, inst: InstanceRecord, launchIndex: num
     clientToken: inst.clientToken ?? '',
     tagSet: tagSet(inst.tags),
     hypervisor: 'xen',
+    networkInterfaceSet: attached ? [networkInterfaceXml(inst, privateDnsName)] : [],
+    ebsOptimized: inst.ebsOptimized ?? EBS_OPTIMIZED_BY_DEFAULT.test(inst.instanceType),
     enaSupport: true,
+    hibernationOptions: { configured: inst.hibernationConfigured ?? false },
+    metadataOptions: { state: state === 'pending' ? 'pending' : 'applied', ...metadata },
     bootMode: inst.bootMode,
     platformDetails: 'Linux/UNIX',
     usageOperation: 'RunInstances',

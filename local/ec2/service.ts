@@ -1,8 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { VirtualClock } from '../clock.js';
 import { headerValue, type LocalRequest, type LocalResponse, type LocalService } from '../http.js';
+import { actionTable, withAccess, type AccessTable, type ActionTable, type Authorize } from '../protocols/access.js';
+import { EC2_XMLNS, handleQuery, type QueryCall, type QueryService, type XmlObject } from '../protocols/query.js';
 import { JsonFileStore } from '../persist.js';
-import type { ActionContext, ActionHandler, Durations, Ec2Faults } from './context.js';
+import type { ActionContext, Durations, Ec2Faults } from './context.js';
 import { Ec2ApiError } from './errors.js';
 import { createImage, describeImages } from './images.js';
 import {
@@ -37,7 +38,6 @@ import {
 import { describeInstances, runInstances, startInstances, stopInstances, terminateInstances } from './instances.js';
 import { DEFAULT_DURATIONS, DEFAULT_QUOTAS, type Ec2Quotas } from './limits.js';
 import { isoMs, LOCAL_ACCOUNT_ID, REGIONS, type Ec2State, type ImageRecord, type RegionState } from './model.js';
-import { parseQueryBody } from './query.js';
 import { registerFromImageLocation, type RegisterFromImageLocation } from './register-location.js';
 import { describeRegions } from './regions.js';
 import { seedManagedImages, seedWorld, type ManagedImageSeed } from './seed.js';
@@ -48,14 +48,13 @@ import {
   modifySnapshotAttribute,
   resetSnapshotAttribute,
 } from './snapshots.js';
-import { createTags, deleteTags } from './tags.js';
+import { createTags, deleteTags, describeTags } from './tags.js';
 import { throttleClass, TokenBuckets } from './throttle.js';
 import { World, type Ec2Event } from './world.js';
-import { errorXml, responseXml } from './xml.js';
 
 export { LOCAL_ACCOUNT_ID } from './model.js';
 export type { Ec2Event } from './world.js';
-export type { Ec2Faults } from './context.js';
+export type { ActionContext, Ec2Faults } from './context.js';
 export type { ManagedImageSeed } from './seed.js';
 
 /**
@@ -105,6 +104,10 @@ export interface Ec2ServiceOptions {
   registerFromImageLocation?: RegisterFromImageLocation;
   /** 'EC2 AMI State Change' and 'EC2 Instance State-change Notification' events. */
   onEvent?: (e: Ec2Event) => void;
+  /** Authorization of each call (protocols/access.ts); default: every call is allowed. */
+  authorize?: Authorize;
+  /** The access requests of each action, by action name (default: `ec2:<Action>` on `*`). */
+  access?: AccessTable<ActionContext>;
 }
 
 export interface ImageSnapshot {
@@ -156,7 +159,7 @@ export function createEc2Service(opts: Ec2ServiceOptions): Ec2Service {
   return new LocalEc2(opts);
 }
 
-const ACTIONS: Record<string, ActionHandler> = {
+const ACTIONS: ActionTable<ActionContext, XmlObject> = actionTable<ActionContext, XmlObject>({
   DescribeRegions: describeRegions,
   DescribeInstances: describeInstances,
   RunInstances: runInstances,
@@ -182,6 +185,7 @@ const ACTIONS: Record<string, ActionHandler> = {
   DisableImageBlockPublicAccess: disableImageBlockPublicAccess,
   CreateTags: createTags,
   DeleteTags: deleteTags,
+  DescribeTags: describeTags,
   DescribeSnapshots: describeSnapshots,
   DeleteSnapshot: deleteSnapshot,
   ModifySnapshotAttribute: modifySnapshotAttribute,
@@ -195,7 +199,7 @@ const ACTIONS: Record<string, ActionHandler> = {
   DeleteLaunchTemplate: deleteLaunchTemplate,
   DeleteLaunchTemplateVersions: deleteLaunchTemplateVersions,
   DescribeImageReferences: describeImageReferences,
-};
+});
 
 /** Names of the actions this endpoint serves. */
 export const SUPPORTED_ACTIONS: readonly string[] = Object.keys(ACTIONS);
@@ -210,6 +214,8 @@ class LocalEc2 implements Ec2Service {
   private readonly quotas: Ec2Quotas;
   private calls: Record<string, number> = {};
   private throttled: Record<string, number> = {};
+  /** The Query protocol's view of this endpoint: the action table and the checks around each call. */
+  private readonly protocol: QueryService<ActionContext>;
 
   constructor(private readonly opts: Ec2ServiceOptions) {
     this.faults = opts.faults ?? {};
@@ -245,6 +251,7 @@ class LocalEc2 implements Ec2Service {
     }
     // A reloaded world continues: due changes apply now, pending ones get their timers again.
     this.world.advance();
+    this.protocol = this.queryService();
   }
 
   // ---- LocalService ---------------------------------------------------------------------------
@@ -258,75 +265,58 @@ class LocalEc2 implements Ec2Service {
     return (type === '' || type.startsWith('application/x-www-form-urlencoded')) && /(^|&)Action=/.test(body);
   }
 
-  async handle(req: LocalRequest): Promise<LocalResponse> {
-    const requestId = randomUUID();
-    const params = parseQueryBody(req.body.toString('utf8'));
-    for (const [k, v] of req.query) if (params.tree[k] === undefined) params.tree[k] = v;
-    const action = params.str('Action') ?? '';
+  handle(req: LocalRequest): Promise<LocalResponse> {
+    return handleQuery(req, this.protocol);
+  }
+
+  private queryService(): QueryService<ActionContext> {
+    return {
+      flavour: { kind: 'ec2', xmlns: EC2_XMLNS },
+      iamPrefix: 'ec2',
+      actions: withAccess(ACTIONS, this.opts.access),
+      authorize: this.opts.authorize,
+      admit: ({ req }) => {
+        const region = req.region;
+        if (!(REGIONS as readonly string[]).includes(region)) {
+          throw new Ec2ApiError('AuthFailure', `The local cloud does not serve region '${region}' (regions: ${REGIONS.join(', ')})`, 401);
+        }
+        if (this.faults.unreachableRegions?.includes(region) === true) {
+          throw new Ec2ApiError('Unavailable', `The service is unavailable in ${region}. Please try again shortly.`, 503);
+        }
+      },
+      context: (call) => this.context(call),
+      // Reads change nothing (due state changes mark the store themselves, in advance()).
+      completed: ({ action }) => {
+        if (!action.startsWith('Describe') && !action.startsWith('Get')) this.store.markDirty();
+      },
+    };
+  }
+
+  /** Throttling and call counts, due state changes, then the action's context. */
+  private context({ req, action, params, requestId }: QueryCall): ActionContext {
     const region = req.region;
     const key = `${region}:${action}`;
-    try {
-      if (!(REGIONS as readonly string[]).includes(region)) {
-        throw new Ec2ApiError('AuthFailure', `The local cloud does not serve region '${region}' (regions: ${REGIONS.join(', ')})`, 401);
-      }
-      if (this.faults.unreachableRegions?.includes(region) === true) {
-        throw new Ec2ApiError('Unavailable', `The service is unavailable in ${region}. Please try again shortly.`, 503);
-      }
-      const handler = ACTIONS[action];
-      if (handler === undefined) {
-        throw new Ec2ApiError('InvalidAction', `The action ${action === '' ? '(none)' : action} is not valid for this web service.`);
-      }
-      const unfiltered =
-        !params.has('InstanceId') &&
-        !params.has('SnapshotId') &&
-        !params.has('Filter') &&
-        !params.has('MaxResults') &&
-        !params.has('Owner');
-      if (this.faults.throttleAll === true || ((this.opts.throttling ?? true) && !this.takeToken(region, action, unfiltered))) {
-        this.throttled[key] = (this.throttled[key] ?? 0) + 1;
-        throw new Ec2ApiError('RequestLimitExceeded', 'Request limit exceeded.', 503);
-      }
-      this.calls[key] = (this.calls[key] ?? 0) + 1;
-      this.world.advance();
-      if (params.bool('DryRun') === true) {
-        throw new Ec2ApiError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
-      }
-      const ctx: ActionContext = {
-        action,
-        region,
-        rs: this.world.region(region),
-        world: this.world,
-        now: this.world.now(),
-        p: params,
-        requestId,
-        durations: this.durations,
-        quotas: this.quotas,
-        faults: this.faults,
-        registerFromImageLocation: this.opts.registerFromImageLocation ?? registerFromImageLocation,
-      };
-      const body = await handler(ctx);
-      // Reads change nothing (due state changes mark the store themselves, in advance()).
-      if (!action.startsWith('Describe') && !action.startsWith('Get')) this.store.markDirty();
-      return {
-        status: 200,
-        headers: { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': requestId },
-        body: responseXml(action, requestId, body),
-      };
-    } catch (e) {
-      if (e instanceof Ec2ApiError) {
-        return {
-          status: e.status,
-          headers: { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': requestId },
-          body: errorXml(e.code, e.message, requestId),
-        };
-      }
-      const message = e instanceof Error ? e.message : String(e);
-      return {
-        status: 500,
-        headers: { 'content-type': 'text/xml;charset=UTF-8' },
-        body: errorXml('InternalError', `An internal error has occurred: ${message}`, requestId),
-      };
+    const unfiltered =
+      !params.has('InstanceId') && !params.has('SnapshotId') && !params.has('Filter') && !params.has('MaxResults') && !params.has('Owner');
+    if (this.faults.throttleAll === true || ((this.opts.throttling ?? true) && !this.takeToken(region, action, unfiltered))) {
+      this.throttled[key] = (this.throttled[key] ?? 0) + 1;
+      throw new Ec2ApiError('RequestLimitExceeded', 'Request limit exceeded.', 503);
     }
+    this.calls[key] = (this.calls[key] ?? 0) + 1;
+    this.world.advance();
+    return {
+      action,
+      region,
+      rs: this.world.region(region),
+      world: this.world,
+      now: this.world.now(),
+      p: params,
+      requestId,
+      durations: this.durations,
+      quotas: this.quotas,
+      faults: this.faults,
+      registerFromImageLocation: this.opts.registerFromImageLocation ?? registerFromImageLocation,
+    };
   }
 
   private takeToken(region: string, action: string, unfiltered: boolean): boolean {

@@ -1,3 +1,5 @@
+import { applyFilters, parseFilters, type FilterSpec } from './filters.js';
+import { checkTemplateId, templateIdNotFound, templatesOf } from './launch-templates.js';
 import {
   addTags,
   checkImageId,
@@ -8,13 +10,15 @@ import {
   parseTags,
   snapshotNotFound,
   validateTag,
+  maxResults,
+  paginate,
   type ActionContext,
   type ActionHandler,
 } from './context.js';
 import { Ec2ApiError } from './errors.js';
 import { ID_PATTERNS, LOCAL_ACCOUNT_ID, type TagMap } from './model.js';
 
-/** CreateTags / DeleteTags on images, snapshots, volumes and instances of the region. */
+/** CreateTags / DeleteTags on images, snapshots, volumes, instances and launch templates of the region. */
 function tagsOf(ctx: ActionContext, id: string): TagMap {
   const { rs } = ctx;
   if (id.startsWith('ami-')) {
@@ -43,6 +47,12 @@ function tagsOf(ctx: ActionContext, id: string): TagMap {
     const inst = rs.instances[id];
     if (inst === undefined) throw instanceNotFound([id]);
     return inst.tags;
+  }
+  if (id.startsWith('lt-')) {
+    checkTemplateId(id);
+    const t = templatesOf(rs)[id];
+    if (t === undefined) throw templateIdNotFound(id);
+    return t.tags;
   }
   throw new Ec2ApiError('InvalidID', `The ID '${id}' is not valid`);
 }
@@ -80,4 +90,60 @@ export const deleteTags: ActionHandler = (ctx) => {
   }
   ctx.world.store.markDirty();
   return { return: true };
+};
+
+/** One tag of one resource, as DescribeTags lists it. */
+interface TagEntry {
+  resourceId: string;
+  /** EC2's resource type names: `image`, `instance`, `snapshot`, `volume`, `launch-template`. */
+  resourceType: string;
+  key: string;
+  value: string;
+}
+
+const TAG_FILTERS: FilterSpec<TagEntry> = {
+  names: new Set(['key', 'resource-id', 'resource-type', 'value']),
+  values: (t, name) => {
+    switch (name) {
+      case 'key':
+        return [t.key];
+      case 'resource-id':
+        return [t.resourceId];
+      case 'resource-type':
+        return [t.resourceType];
+      default:
+        return [t.value];
+    }
+  },
+  // `tag:<key>` (values: the tag's value) selects the tags with that key and value.
+  tags: (t) => ({ [t.key]: t.value }),
+};
+
+/**
+ * DescribeTags: the tags of the account's resources in the region (images it owns and that
+ * answer, snapshots it owns, volumes, instances, launch templates), filtered by `key`,
+ * `resource-id`, `resource-type`, `value` or `tag:<key>`, in resource id then key order, paged
+ * by MaxResults (5–1000) and NextToken.
+ */
+export const describeTags: ActionHandler = (ctx) => {
+  const { rs, now } = ctx;
+  const max = maxResults(ctx.p, false, '');
+  const entries: TagEntry[] = [];
+  const add = (resourceId: string, resourceType: string, tags: TagMap): void => {
+    for (const [key, value] of Object.entries(tags)) entries.push({ resourceId, resourceType, key, value });
+  };
+  for (const i of Object.values(rs.images)) {
+    if (i.ownerId === LOCAL_ACCOUNT_ID && i.state !== 'deregistered' && (i.visibleFromMs ?? 0) <= now) add(i.imageId, 'image', i.tags);
+  }
+  for (const s of Object.values(rs.snapshots)) if (s.ownerId === LOCAL_ACCOUNT_ID) add(s.snapshotId, 'snapshot', s.tags);
+  for (const v of Object.values(rs.volumes)) add(v.volumeId, 'volume', v.tags);
+  for (const i of Object.values(rs.instances)) add(i.instanceId, 'instance', i.tags);
+  for (const t of Object.values(templatesOf(rs))) add(t.launchTemplateId, 'launch-template', t.tags);
+  const key = (t: TagEntry): string => `${t.resourceId}\u0000${t.key}`;
+  const list = applyFilters(entries, parseFilters(ctx.p), TAG_FILTERS).sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  const page = paginate(ctx, list, key, max);
+  return {
+    tagSet: page.items.map((t) => ({ resourceId: t.resourceId, resourceType: t.resourceType, key: t.key, value: t.value })),
+    nextToken: page.nextToken,
+  };
 };

@@ -1,66 +1,35 @@
+import { JSONPath } from 'jsonpath-plus';
 import { isJsonObject, type JsonObject, type JsonValue } from '../json.js';
 
 /**
  * What a target receives: the event itself, a constant `Input`, the part of the event an
  * `InputPath` selects, or an `InputTransformer`'s rendered `InputTemplate`.
  *
- * JSONPath is EventBridge's subset: `$`, dot notation (names may hold dashes, slashes…),
- * array indices and `*` wildcards (which yield a list).
+ * JSONPath is evaluated by jsonpath-plus (script evaluation off), on the subset EventBridge
+ * accepts (EventBridge User Guide, input transformation): `$`, dot notation with names of
+ * letters, digits, dashes, underscores and forward slashes, array indices and `*` wildcards
+ * (which yield a list); bracket notation for names is refused, as EventBridge refuses it.
+ * The template rendering below (renderTemplate) is our own: no library renders EventBridge's
+ * placeholder rules (JSON outside strings, text inside them).
  */
 export class TargetInputError extends Error {
   override name = 'ValidationException';
 }
 
-type Segment = { key: string } | { index: number } | { wildcard: true };
+/** One EventBridge JSONPath: `$`, then `.name`, `.*`, `[n]` or `[*]` segments. */
+const EVENTBRIDGE_PATH = /^\$(?:\.(?:\*|[A-Za-z0-9_/-]+)|\[(?:\d+|\*)\])*$/;
 
-export function parseJsonPath(path: string): Segment[] {
+/** Throws TargetInputError unless `path` is a JSONPath EventBridge accepts. */
+export function checkJsonPath(path: string): void {
   if (!path.startsWith('$')) throw new TargetInputError(`Invalid JSONPath "${path}": must start with $`);
-  const segs: Segment[] = [];
-  let i = 1;
-  const fail = (): never => {
-    throw new TargetInputError(`Invalid JSONPath "${path}"`);
-  };
-  while (i < path.length) {
-    const c = path[i];
-    if (c === '.') {
-      const m = /^[^.[\]]+/.exec(path.slice(i + 1));
-      if (m === null) return fail();
-      segs.push(m[0] === '*' ? { wildcard: true } : { key: m[0] });
-      i += 1 + m[0].length;
-    } else if (c === '[') {
-      const m = /^\[(?:(\d+)|(\*)|'([^']*)'|"([^"]*)")\]/.exec(path.slice(i));
-      if (m === null) return fail();
-      if (m[1] !== undefined) segs.push({ index: Number(m[1]) });
-      else if (m[2] !== undefined) segs.push({ wildcard: true });
-      else segs.push({ key: (m[3] ?? m[4]) as string });
-      i += m[0].length;
-    } else {
-      fail();
-    }
-  }
-  return segs;
+  if (!EVENTBRIDGE_PATH.test(path)) throw new TargetInputError(`Invalid JSONPath "${path}"`);
 }
 
 /** The value `path` selects in `root` (a list when the path has a wildcard), undefined when absent. */
 export function evaluateJsonPath(path: string, root: JsonValue): JsonValue | undefined {
-  const segs = parseJsonPath(path);
-  let current: JsonValue[] = [root];
-  for (const s of segs) {
-    const next: JsonValue[] = [];
-    for (const v of current) {
-      if ('wildcard' in s) {
-        if (Array.isArray(v)) next.push(...v);
-        else if (isJsonObject(v)) next.push(...Object.values(v));
-      } else if ('index' in s) {
-        if (Array.isArray(v) && s.index < v.length) next.push(v[s.index] as JsonValue);
-      } else if (isJsonObject(v) && Object.hasOwn(v, s.key)) {
-        next.push(v[s.key] as JsonValue);
-      }
-    }
-    current = next;
-  }
-  if (segs.some((s) => 'wildcard' in s)) return current;
-  return current[0];
+  checkJsonPath(path);
+  const found = JSONPath({ path, json: root, wrap: true, eval: false }) as JsonValue[];
+  return path.includes('*') ? found : found[0];
 }
 
 export interface InputTransformer {
@@ -89,7 +58,7 @@ export function validateTargetInput(t: JsonObject): void {
   }
   if (t.InputPath !== undefined && t.InputPath !== null) {
     if (typeof t.InputPath !== 'string') throw new TargetInputError('Parameter InputPath is not valid.');
-    parseJsonPath(t.InputPath);
+    checkJsonPath(t.InputPath);
   }
   const it = t.InputTransformer;
   if (it !== undefined && it !== null) {
@@ -105,7 +74,7 @@ export function validateTargetInput(t: JsonObject): void {
       if (!/^[A-Za-z0-9_-]+$/.test(k)) throw new TargetInputError(`InputPathsMap variable ${k} is not valid.`);
       const p = map[k];
       if (typeof p !== 'string') throw new TargetInputError(`InputPathsMap value for ${k} must be a JSONPath.`);
-      parseJsonPath(p);
+      checkJsonPath(p);
     }
   }
 }

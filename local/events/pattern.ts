@@ -10,6 +10,9 @@ import { isJsonObject, type JsonObject, type JsonValue } from '../json.js';
  * - an array in the event matches when any of its elements does; objects inside arrays
  *   are matched element by element (array-consistent, like `rulesForJSONEvent`);
  * - `exists` looks at leaves only: a field holding an object does not "exist".
+ *
+ * Our own code: AWS's matcher (Event Ruler) is Java and no maintained JavaScript library
+ * implements EventBridge's pattern language.
  */
 export class InvalidEventPatternError extends Error {
   override name = 'InvalidEventPatternException';

@@ -1,11 +1,16 @@
+import { Cron } from 'croner';
+
 /**
  * EventBridge rule schedules, evaluated in UTC:
- * - `rate(N minute|minutes|hour|hours|day|days)` (singular unit exactly when N is 1);
- * - `cron(minutes hours day-of-month month day-of-week year)`, EventBridge's six fields:
- *   `*`, `,`, `-` (wrapping ranges allowed), `/`, `?` (exactly one of day-of-month and
- *   day-of-week is `?`), month names JAN-DEC, day names SUN-SAT (1 = SUN), `L` (last day of
- *   the month; `nL` last weekday n of the month) and `n#k` (k-th weekday n). `W` is not
- *   supported by the local cloud.
+ * - `rate(N minute|minutes|hour|hours|day|days)` (singular unit exactly when N is 1) — parsed
+ *   here: no library knows EventBridge's rate expressions;
+ * - `cron(minutes hours day-of-month month day-of-week year)`, EventBridge's six fields, run by
+ *   croner (UTC, Quartz weekday numbers: 1 = SUN … 7 = SAT; seconds fixed at 0). What croner
+ *   does not check, or reads otherwise, is done here first: six fields, exactly one of
+ *   day-of-month and day-of-week `?` (croner takes it as `*`), each term in EventBridge's
+ *   syntax (`*`, `,`, `-`, `/`, names JAN-DEC and SUN-SAT, `L`, `nW` in day-of-month, `nL`
+ *   and `n#k` in day-of-week), years 1970-2199, and ranges that wrap (`22-2`, `FRI-MON`),
+ *   which are spelled out as lists for croner.
  */
 export class ScheduleExpressionError extends Error {
   override name = 'ValidationException';
@@ -21,14 +26,9 @@ export interface RateSchedule {
 
 export interface CronSchedule {
   kind: 'cron';
-  minutes: Set<number>;
-  hours: Set<number>;
-  months: Set<number>;
-  years: Set<number>;
-  /** null when day-of-month is `?`. */
-  dom: { days: Set<number>; last: boolean } | null;
-  /** null when day-of-week is `?`. */
-  dow: { days: Set<number>; last: Set<number>; nth: { day: number; n: number }[] } | null;
+  /** The six fields as given. */
+  expression: string;
+  cron: Cron;
 }
 
 export type Schedule = RateSchedule | CronSchedule;
@@ -58,83 +58,78 @@ export function parseSchedule(expression: string): Schedule {
   return parseCron((cron[1] as string).trim());
 }
 
+interface FieldSpec {
+  name: string;
+  lo: number;
+  hi: number;
+  names?: string[];
+  /** Terms besides values, ranges and increments that the field accepts. */
+  special?: RegExp;
+}
+
+const FIELDS: FieldSpec[] = [
+  { name: 'minutes', lo: 0, hi: 59 },
+  { name: 'hours', lo: 0, hi: 23 },
+  { name: 'day-of-month', lo: 1, hi: 31, special: /^(L|\d{1,2}W)$/ },
+  { name: 'month', lo: 1, hi: 12, names: MONTHS },
+  { name: 'day-of-week', lo: 1, hi: 7, names: DAYS, special: /^(L|([A-Za-z]{3}|\d)(L|#[1-5]))$/ },
+  { name: 'year', lo: MIN_YEAR, hi: MAX_YEAR },
+];
+
 function parseCron(body: string): CronSchedule {
   const fields = body.split(/\s+/);
   if (fields.length !== 6) throw new ScheduleExpressionError('cron needs six fields: minutes hours day-of-month month day-of-week year');
-  const [min, hour, dom, month, dow, year] = fields as [string, string, string, string, string, string];
+  const [, , dom, , dow] = fields as [string, string, string, string, string, string];
   if ((dom === '?') === (dow === '?')) {
     throw new ScheduleExpressionError('exactly one of day-of-month and day-of-week must be "?"');
   }
-  const out: CronSchedule = {
-    kind: 'cron',
-    minutes: parseField(min, 0, 59, 'minutes'),
-    hours: parseField(hour, 0, 23, 'hours'),
-    months: parseField(month, 1, 12, 'month', MONTHS),
-    years: parseField(year, MIN_YEAR, MAX_YEAR, 'year'),
-    dom: null,
-    dow: null,
-  };
-  if (dom !== '?') {
-    const terms = dom.split(',');
-    const last = terms.includes('L');
-    const rest = terms.filter((t) => t !== 'L');
-    if (rest.some((t) => t.includes('W'))) throw new ScheduleExpressionError('"W" in day-of-month is not supported by the local cloud');
-    out.dom = { days: rest.length > 0 ? parseField(rest.join(','), 1, 31, 'day-of-month') : new Set(), last };
+  const forCroner = fields.map((f, i) => (f === '?' ? '*' : normalizeField(f, FIELDS[i] as FieldSpec)));
+  let cron: Cron;
+  try {
+    cron = new Cron(`0 ${forCroner.join(' ')}`, { mode: '7-part', timezone: 'UTC', alternativeWeekdays: true, sloppyRanges: true });
+  } catch (e) {
+    throw new ScheduleExpressionError(e instanceof Error ? e.message : String(e));
   }
-  if (dow !== '?') {
-    const spec: NonNullable<CronSchedule['dow']> = { days: new Set(), last: new Set(), nth: [] };
-    const plain: string[] = [];
-    for (const t of dow.split(',')) {
-      const nth = /^([A-Za-z]{3}|\d)#([1-5])$/.exec(t);
-      const last = /^([A-Za-z]{3}|\d)L$/.exec(t);
-      if (nth !== null) spec.nth.push({ day: value(nth[1] as string, 1, 7, 'day-of-week', DAYS), n: Number(nth[2]) });
-      else if (last !== null) spec.last.add(value(last[1] as string, 1, 7, 'day-of-week', DAYS));
-      else if (t === 'L') spec.last.add(7);
-      else plain.push(t);
-    }
-    if (plain.length > 0) spec.days = parseField(plain.join(','), 1, 7, 'day-of-week', DAYS);
-    out.dow = spec;
-  }
-  return out;
+  return { kind: 'cron', expression: body, cron };
 }
 
-function value(token: string, lo: number, hi: number, field: string, names?: string[]): number {
-  const named = names?.indexOf(token.toUpperCase()) ?? -1;
+function value(token: string, spec: FieldSpec): number {
+  const named = spec.names?.indexOf(token.toUpperCase()) ?? -1;
   const n = named >= 0 ? named + 1 : /^\d+$/.test(token) ? Number(token) : NaN;
-  if (!(n >= lo && n <= hi)) throw new ScheduleExpressionError(`${field}: "${token}" is not in ${lo}-${hi}`);
+  if (!(n >= spec.lo && n <= spec.hi)) throw new ScheduleExpressionError(`${spec.name}: "${token}" is not in ${spec.lo}-${spec.hi}`);
   return n;
 }
 
-function parseField(text: string, lo: number, hi: number, field: string, names?: string[]): Set<number> {
-  const out = new Set<number>();
-  for (const term of text.split(',')) {
-    if (term === '') throw new ScheduleExpressionError(`${field}: empty list item`);
-    const [range, stepText, ...extra] = term.split('/');
-    if (range === undefined || extra.length > 0) throw new ScheduleExpressionError(`${field}: "${term}"`);
-    const step = stepText === undefined ? 1 : /^\d+$/.test(stepText) && Number(stepText) > 0 ? Number(stepText) : NaN;
-    if (Number.isNaN(step)) throw new ScheduleExpressionError(`${field}: bad increment in "${term}"`);
-    let start: number;
-    let end: number;
-    if (range === '*') {
-      start = lo;
-      end = hi;
-    } else if (range.includes('-')) {
-      const [a, b, ...more] = range.split('-');
-      if (a === undefined || b === undefined || more.length > 0) throw new ScheduleExpressionError(`${field}: "${term}"`);
-      start = value(a, lo, hi, field, names);
-      end = value(b, lo, hi, field, names);
-    } else {
-      start = value(range, lo, hi, field, names);
-      // `5/15`: from 5 to the end of the range, every 15.
-      end = stepText === undefined ? start : hi;
-    }
-    const span = end >= start ? end - start : hi - start + 1 + (end - lo);
-    for (let i = 0; i <= span; i += step) {
-      const v = start + i;
-      out.add(v > hi ? v - (hi - lo + 1) : v);
-    }
-  }
-  return out;
+/** Checks each term of a field against EventBridge's syntax; spells out ranges that wrap. */
+function normalizeField(text: string, spec: FieldSpec): string {
+  return text
+    .split(',')
+    .map((term) => {
+      if (term === '') throw new ScheduleExpressionError(`${spec.name}: empty list item`);
+      if (spec.special?.test(term) === true) return term;
+      const m = /^(\*|[A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?(?:\/(\d+))?$/.exec(term);
+      if (m === null) throw new ScheduleExpressionError(`${spec.name}: "${term}"`);
+      const [, from, to, stepText] = m as unknown as [string, string, string | undefined, string | undefined];
+      if (stepText !== undefined && Number(stepText) < 1) throw new ScheduleExpressionError(`${spec.name}: bad increment in "${term}"`);
+      if (from === '*') {
+        if (to !== undefined) throw new ScheduleExpressionError(`${spec.name}: "${term}"`);
+        return term;
+      }
+      const start = value(from, spec);
+      if (to === undefined) return term;
+      const end = value(to, spec);
+      if (end >= start) return term;
+      // A range that wraps (22-2, FRI-MON): its values, as EventBridge counts them.
+      const step = stepText === undefined ? 1 : Number(stepText);
+      const span = spec.hi - start + 1 + (end - spec.lo);
+      const values: number[] = [];
+      for (let i = 0; i <= span; i += step) {
+        const v = start + i;
+        values.push(v > spec.hi ? v - (spec.hi - spec.lo + 1) : v);
+      }
+      return values.join(',');
+    })
+    .join(',');
 }
 
 /** The first firing strictly after `afterMs` (epoch ms); for a rate, phase-locked to `anchorMs`. */
@@ -144,7 +139,8 @@ export function nextFireAfter(schedule: Schedule, afterMs: number, anchorMs = af
     const k = Math.floor((afterMs - anchorMs) / p) + 1;
     return anchorMs + Math.max(1, k) * p;
   }
-  return nextCron(schedule, afterMs);
+  const next = schedule.cron.nextRun(new Date(afterMs));
+  return next === null ? undefined : next.getTime();
 }
 
 /** The latest due firing at or before `nowMs` once a firing was missed (for a rate, still phase-locked). */
@@ -154,43 +150,4 @@ export function latestDue(schedule: Schedule, anchorMs: number, nowMs: number): 
     return anchorMs + Math.max(0, Math.floor((nowMs - anchorMs) / p)) * p;
   }
   return Math.floor(nowMs / MINUTE) * MINUTE;
-}
-
-function dayMatches(s: CronSchedule, y: number, m0: number, d: number): boolean {
-  const lastDay = new Date(Date.UTC(y, m0 + 1, 0)).getUTCDate();
-  if (s.dom !== null) return s.dom.days.has(d) || (s.dom.last && d === lastDay);
-  if (s.dow !== null) {
-    const wd = new Date(Date.UTC(y, m0, d)).getUTCDay() + 1;
-    if (s.dow.days.has(wd)) return true;
-    if (s.dow.last.has(wd) && d + 7 > lastDay) return true;
-    return s.dow.nth.some((x) => x.day === wd && Math.ceil(d / 7) === x.n);
-  }
-  return false;
-}
-
-function nextCron(s: CronSchedule, afterMs: number): number | undefined {
-  let t = Math.floor(afterMs / MINUTE) * MINUTE + MINUTE;
-  // Each step skips at least a minute and at most to the next year; bounded by MAX_YEAR.
-  for (let guard = 0; guard < 1_000_000; guard++) {
-    const d = new Date(t);
-    const y = d.getUTCFullYear();
-    const mo = d.getUTCMonth();
-    const day = d.getUTCDate();
-    const h = d.getUTCHours();
-    if (y > MAX_YEAR) return undefined;
-    if (!s.years.has(y)) {
-      t = Date.UTC(y + 1, 0, 1);
-    } else if (!s.months.has(mo + 1)) {
-      t = Date.UTC(y, mo + 1, 1);
-    } else if (!dayMatches(s, y, mo, day)) {
-      t = Date.UTC(y, mo, day + 1);
-    } else if (!s.hours.has(h)) {
-      t = Date.UTC(y, mo, day, h + 1);
-    } else if (!s.minutes.has(d.getUTCMinutes())) {
-      t += MINUTE;
-    } else {
-      return t;
-    }
-  }
-  return undefined;
 }

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { VirtualClock } from '../clock.js';
-import { headerValue, LocalApiError, type LocalRequest, type LocalResponse, type LocalService } from '../http.js';
+import { LocalApiError, type LocalRequest, type LocalResponse, type LocalService } from '../http.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../json.js';
 import { JsonFileStore } from '../persist.js';
+import { withAccess, type AccessTable, type ActionTable, type Authorize } from '../protocols/access.js';
+import { handleJson, jsonPage, jsonTarget, pageSize, type JsonProtocol, type JsonService } from '../protocols/json.js';
 import { renderTargetInput, TargetInputError, validateTargetInput } from './input.js';
 import { InvalidEventPatternError, matchesEventPattern, parseEventPattern } from './pattern.js';
 import { latestDue, nextFireAfter, parseSchedule, ScheduleExpressionError, type Schedule } from './schedule.js';
@@ -39,7 +41,20 @@ export interface EventsServiceOptions {
   clock: VirtualClock;
   stateFile?: string;
   dispatcher: EventTargetDispatcher;
+  /** Authorization of each call (protocols/access.ts); default: every call is allowed. */
+  authorize?: Authorize;
+  /** The access requests of each action, by action name (default: `events:<Action>` on `*`). */
+  access?: AccessTable<EventsContext>;
 }
+
+/** What an EventBridge action is given: the request's JSON body and region, and the request (PutEvents counts its size). */
+export interface EventsContext {
+  body: JsonObject;
+  region: string;
+  req: LocalRequest;
+}
+
+const EVENTS_PROTOCOL: JsonProtocol = { version: '1.1', targetPrefix: 'AWSEvents', iamPrefix: 'events' };
 
 /** An event as EventBridge delivers it. */
 export interface EventEnvelope {
@@ -195,73 +210,52 @@ class LocalEventBridge implements EventsService {
   // ---- LocalService ---------------------------------------------------------------------------
 
   matches(req: LocalRequest): boolean {
-    return (headerValue(req.headers, 'x-amz-target') ?? '').startsWith('AWSEvents.');
+    return jsonTarget(req, EVENTS_PROTOCOL) !== undefined;
   }
 
-  async handle(req: LocalRequest): Promise<LocalResponse> {
-    this.resume();
-    const action = (headerValue(req.headers, 'x-amz-target') ?? '').slice('AWSEvents.'.length);
-    let body: JsonObject;
-    try {
-      const parsed = JSON.parse(req.body.length > 0 ? req.body.toString('utf8') : '{}') as JsonValue;
-      if (!isJsonObject(parsed)) throw new Error('not an object');
-      body = parsed;
-    } catch {
-      return errorResponse(new EventsApiError('SerializationException', 'Request body is not a JSON object'));
-    }
-    try {
-      const out = this.dispatch(action, body, req.region, req.body.length);
-      return {
-        status: 200,
-        headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID() },
-        body: JSON.stringify(out),
-      };
-    } catch (e) {
-      if (e instanceof EventsApiError) return errorResponse(e);
-      if (e instanceof InvalidEventPatternError || e instanceof ScheduleExpressionError || e instanceof TargetInputError) {
-        return errorResponse(new EventsApiError(e.name, e.message));
-      }
-      throw e;
-    }
+  handle(req: LocalRequest): Promise<LocalResponse> {
+    return handleJson(req, this.protocol);
   }
 
-  private dispatch(action: string, body: JsonObject, region: string, size: number): JsonObject {
-    switch (action) {
-      case 'PutEvents':
-        return this.putEvents(body, region, size);
-      case 'CreateEventBus':
-        return this.createEventBus(body, region);
-      case 'DeleteEventBus':
-        return this.deleteEventBus(body, region);
-      case 'DescribeEventBus':
-        return this.describeEventBus(body, region);
-      case 'ListEventBuses':
-        return this.listEventBuses(body, region);
-      case 'PutRule':
-        return this.putRule(body, region);
-      case 'DescribeRule':
-        return this.describeRule(body, region);
-      case 'ListRules':
-        return this.listRules(body, region);
-      case 'DeleteRule':
-        return this.deleteRule(body, region);
-      case 'EnableRule':
-        return this.setRuleState(body, region, 'ENABLED');
-      case 'DisableRule':
-        return this.setRuleState(body, region, 'DISABLED');
-      case 'PutTargets':
-        return this.putTargets(body, region);
-      case 'RemoveTargets':
-        return this.removeTargets(body, region);
-      case 'ListTargetsByRule':
-        return this.listTargetsByRule(body, region);
-      case 'ListRuleNamesByTarget':
-        return this.listRuleNamesByTarget(body, region);
-      case 'TestEventPattern':
-        return this.testEventPattern(body);
-      default:
-        throw new EventsApiError('UnknownOperationException', `Unknown operation ${action}`);
-    }
+  private jsonService: JsonService<EventsContext> | undefined;
+
+  /** The JSON protocol's view of this endpoint: its table of actions. */
+  private get protocol(): JsonService<EventsContext> {
+    this.jsonService ??= {
+      protocol: EVENTS_PROTOCOL,
+      actions: withAccess(this.actionTable(), this.opts.access),
+      authorize: this.opts.authorize,
+      admit: () => this.resume(),
+      context: ({ req, body }) => ({ body, region: req.region, req }),
+      mapError: (e) =>
+        e instanceof InvalidEventPatternError || e instanceof ScheduleExpressionError || e instanceof TargetInputError
+          ? new EventsApiError(e.name, e.message)
+          : undefined,
+    };
+    return this.jsonService;
+  }
+
+  private actionTable(): ActionTable<EventsContext, JsonObject> {
+    type Handler = (ctx: EventsContext) => JsonObject;
+    const action = (handler: Handler): { handler: Handler } => ({ handler });
+    return {
+      PutEvents: action(({ body, region, req }) => this.putEvents(body, region, req.body.length)),
+      CreateEventBus: action(({ body, region }) => this.createEventBus(body, region)),
+      DeleteEventBus: action(({ body, region }) => this.deleteEventBus(body, region)),
+      DescribeEventBus: action(({ body, region }) => this.describeEventBus(body, region)),
+      ListEventBuses: action(({ body, region }) => this.listEventBuses(body, region)),
+      PutRule: action(({ body, region }) => this.putRule(body, region)),
+      DescribeRule: action(({ body, region }) => this.describeRule(body, region)),
+      ListRules: action(({ body, region }) => this.listRules(body, region)),
+      DeleteRule: action(({ body, region }) => this.deleteRule(body, region)),
+      EnableRule: action(({ body, region }) => this.setRuleState(body, region, 'ENABLED')),
+      DisableRule: action(({ body, region }) => this.setRuleState(body, region, 'DISABLED')),
+      PutTargets: action(({ body, region }) => this.putTargets(body, region)),
+      RemoveTargets: action(({ body, region }) => this.removeTargets(body, region)),
+      ListTargetsByRule: action(({ body, region }) => this.listTargetsByRule(body, region)),
+      ListRuleNamesByTarget: action(({ body, region }) => this.listRuleNamesByTarget(body, region)),
+      TestEventPattern: action(({ body }) => this.testEventPattern(body)),
+    };
   }
 
   // ---- buses ---------------------------------------------------------------------------------
@@ -333,8 +327,8 @@ class LocalEventBridge implements EventsService {
     const prefix = typeof body.NamePrefix === 'string' ? body.NamePrefix : '';
     const all = Object.values(this.regionState(region).buses)
       .filter((b) => b.Name.startsWith(prefix))
-      .sort((a, b) => a.Name.localeCompare(b.Name));
-    const { items, next } = page(all, body);
+      .sort((a, b) => byName(a.Name, b.Name));
+    const { items, next } = page(all, body, (b) => b.Name);
     const out: JsonObject = { EventBuses: items.map(busView) };
     if (next !== undefined) out.NextToken = next;
     return out;
@@ -416,8 +410,8 @@ class LocalEventBridge implements EventsService {
     const prefix = typeof body.NamePrefix === 'string' ? body.NamePrefix : '';
     const all = Object.values(bus.rules)
       .filter((r) => r.Name.startsWith(prefix))
-      .sort((a, b) => a.Name.localeCompare(b.Name));
-    const { items, next } = page(all, body);
+      .sort((a, b) => byName(a.Name, b.Name));
+    const { items, next } = page(all, body, (r) => r.Name);
     const out: JsonObject = { Rules: items.map(ruleView) };
     if (next !== undefined) out.NextToken = next;
     return out;
@@ -504,7 +498,8 @@ class LocalEventBridge implements EventsService {
 
   private listTargetsByRule(body: JsonObject, region: string): JsonObject {
     const { rule } = this.requireRule(body, region, 'Rule');
-    const { items, next } = page(rule.Targets, body);
+    const targets = [...rule.Targets].sort((a, b) => byName(String(a.Id), String(b.Id)));
+    const { items, next } = page(targets, body, (t) => String(t.Id));
     const out: JsonObject = { Targets: items };
     if (next !== undefined) out.NextToken = next;
     return out;
@@ -516,8 +511,8 @@ class LocalEventBridge implements EventsService {
     const names = Object.values(bus.rules)
       .filter((r) => r.Targets.some((t) => t.Arn === arn))
       .map((r) => r.Name)
-      .sort();
-    const { items, next } = page(names, body);
+      .sort(byName);
+    const { items, next } = page(names, body, (n) => n);
     const out: JsonObject = { RuleNames: items };
     if (next !== undefined) out.NextToken = next;
     return out;
@@ -943,22 +938,15 @@ function optionalString(body: JsonObject, key: string): string | undefined {
   return v;
 }
 
-function page<T>(all: T[], body: JsonObject): { items: T[]; next?: string } {
-  const max = typeof body.Limit === 'number' && body.Limit > 0 ? Math.min(body.Limit, 100) : 100;
-  let start = 0;
-  if (typeof body.NextToken === 'string') {
-    const n = Number.parseInt(Buffer.from(body.NextToken, 'base64url').toString('utf8'), 10);
-    if (!Number.isInteger(n) || n < 0) throw new EventsApiError('ValidationException', 'The NextToken is not valid.');
-    start = n;
-  }
-  const items = all.slice(start, start + max);
-  return start + max < all.length ? { items, next: Buffer.from(String(start + max)).toString('base64url') } : { items };
+/** Code-unit order, the order NextToken compares in. */
+function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function errorResponse(e: EventsApiError): LocalResponse {
-  return {
-    status: e.status,
-    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': e.code, 'x-amzn-requestid': randomUUID() },
-    body: JSON.stringify({ __type: e.code, message: e.message }),
-  };
+/** Limit (1–100, default 100) and NextToken, as EventBridge pages its lists (the token names the last item returned). */
+function page<T>(all: T[], body: JsonObject, key: (t: T) => string): { items: T[]; next?: string } {
+  const invalid = (m: string): EventsApiError => new EventsApiError('ValidationException', m);
+  const max = pageSize(body, 'Limit', { min: 1, max: 100, dflt: 100 }, invalid);
+  const p = jsonPage(body, all, key, { tokenMember: 'NextToken', max, invalid: () => invalid('The NextToken is not valid.') });
+  return p.nextToken === undefined ? { items: p.items } : { items: p.items, next: p.nextToken };
 }

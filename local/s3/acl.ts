@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { S3Error, invalidArgument } from './errors.js';
-import { child, childText, children, el, esc, parseXml, xmlDocument } from './xml.js';
+import { S3Error, invalidArgument, malformedXml } from './errors.js';
+import { parseXmlBody, restXmlDocument } from '../protocols/rest-xml.js';
+import { xmlChild, xmlChildText, xmlChildren, type XmlElement } from '../protocols/xml.js';
 
 /**
  * Access control lists. A canned ACL (`x-amz-acl`) expands into grants the way S3 expands
@@ -131,22 +132,19 @@ export function grantsAllow(acl: Acl, canonicalId: string, permission: 'READ' | 
 }
 
 export function renderAcl(owner: Owner, acl: Acl): string {
-  const grants = acl.grants
-    .map((g) => {
-      const xsi = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"';
-      const who =
-        g.grantee.type === 'CanonicalUser'
-          ? `${el('ID', g.grantee.id)}${el('DisplayName', g.grantee.displayName)}`
-          : g.grantee.type === 'Group'
-            ? el('URI', g.grantee.uri)
-            : el('EmailAddress', g.grantee.email);
-      return `<Grant><Grantee ${xsi} xsi:type="${esc(g.grantee.type)}">${who}</Grantee>${el('Permission', g.permission)}</Grant>`;
-    })
-    .join('');
-  return xmlDocument(
-    'AccessControlPolicy',
-    `<Owner>${el('ID', owner.id)}${el('DisplayName', owner.displayName)}</Owner><AccessControlList>${grants}</AccessControlList>`,
-  );
+  const grantee = (g: Grant['grantee']): XmlElement => {
+    const who: XmlElement =
+      g.type === 'CanonicalUser'
+        ? { ID: g.id, DisplayName: g.displayName }
+        : g.type === 'Group'
+          ? { URI: g.uri }
+          : { EmailAddress: g.email };
+    return { '@_xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', '@_xsi:type': g.type, ...who };
+  };
+  return restXmlDocument('AccessControlPolicy', {
+    Owner: { ID: owner.id, DisplayName: owner.displayName },
+    AccessControlList: { Grant: acl.grants.map((g) => ({ Grantee: grantee(g.grantee), Permission: g.permission })) },
+  });
 }
 
 function permission(p: string | undefined): Permission {
@@ -160,20 +158,20 @@ function malformedAcl(): S3Error {
 
 /** An `AccessControlPolicy` request body (PutObjectAcl / PutBucketAcl with explicit grants). */
 export function parseAclXml(body: Buffer): Grant[] {
-  const doc = parseXml(body, ['Grant']);
-  const policy = child(doc, 'AccessControlPolicy');
+  const doc = parseXmlBody(body, ['Grant'], malformedXml);
+  const policy = xmlChild(doc, 'AccessControlPolicy');
   if (policy === undefined) throw malformedAcl();
   const grants: Grant[] = [];
-  for (const g of children(child(policy, 'AccessControlList'), 'Grant')) {
-    const grantee = child(g, 'Grantee');
+  for (const g of xmlChildren(xmlChild(policy, 'AccessControlList'), 'Grant')) {
+    const grantee = xmlChild(g, 'Grantee');
     if (grantee === undefined) throw malformedAcl();
-    const type = childText(grantee, '@_xsi:type');
-    const perm = permission(childText(g, 'Permission'));
-    const id = childText(grantee, 'ID');
-    const uri = childText(grantee, 'URI');
-    const email = childText(grantee, 'EmailAddress');
+    const type = xmlChildText(grantee, '@_xsi:type');
+    const perm = permission(xmlChildText(g, 'Permission'));
+    const id = xmlChildText(grantee, 'ID');
+    const uri = xmlChildText(grantee, 'URI');
+    const email = xmlChildText(grantee, 'EmailAddress');
     if ((type === 'CanonicalUser' || type === undefined) && id !== undefined) {
-      const displayName = childText(grantee, 'DisplayName');
+      const displayName = xmlChildText(grantee, 'DisplayName');
       grants.push({ grantee: { type: 'CanonicalUser', id, ...(displayName !== undefined ? { displayName } : {}) }, permission: perm });
     } else if ((type === 'Group' || type === undefined) && uri !== undefined) {
       grants.push({ grantee: { type: 'Group', uri }, permission: perm });

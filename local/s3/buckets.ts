@@ -14,7 +14,9 @@ import {
   type S3Response,
 } from './protocol.js';
 import { compareKeys, lowerBound, type BucketMeta, type BucketState, type ObjectMeta } from './store.js';
-import { child, childText, el, parseXml } from './xml.js';
+import { malformedXml } from './errors.js';
+import { continuationAfter, continuationToken, parseXmlBody } from '../protocols/rest-xml.js';
+import { xmlChild, xmlChildText, type XmlElement } from '../protocols/xml.js';
 
 const OWNERSHIPS = ['BucketOwnerEnforced', 'BucketOwnerPreferred', 'ObjectWriter'] as const;
 
@@ -23,7 +25,10 @@ export function createBucket(env: S3Env, call: S3Call): S3Response {
   if (!isValidBucketName(name)) throw new S3Error('InvalidBucketName', 400, 'The specified bucket is not valid.', { BucketName: name });
   let region = 'us-east-1';
   if (call.req.body.length > 0) {
-    const constraint = childText(child(parseXml(call.req.body), 'CreateBucketConfiguration'), 'LocationConstraint');
+    const constraint = xmlChildText(
+      xmlChild(parseXmlBody(call.req.body, [], malformedXml), 'CreateBucketConfiguration'),
+      'LocationConstraint',
+    );
     if (constraint === 'us-east-1') {
       throw new S3Error('InvalidLocationConstraint', 400, 'The specified location-constraint is not valid', {
         LocationConstraint: constraint,
@@ -39,6 +44,17 @@ export function createBucket(env: S3Env, call: S3Call): S3Response {
     );
   }
   const existing = env.store.buckets.get(name);
+  if (
+    existing !== undefined &&
+    existing.meta.ownerAccount === env.accountId &&
+    region === 'us-east-1' &&
+    existing.meta.region === 'us-east-1'
+  ) {
+    // S3's legacy behaviour in us-east-1: re-creating a bucket you own answers 200 and resets its ACL.
+    existing.meta.acl = aclFromHeaders(env, call, existing.meta.objectOwnership) ?? cannedAcl('private', env.owner);
+    env.store.saveBucket(existing);
+    return { status: 200, headers: { location: `/${name}` } };
+  }
   if (existing !== undefined) {
     throw new S3Error(
       'BucketAlreadyOwnedByYou',
@@ -87,10 +103,10 @@ export function getBucketAcl(env: S3Env, call: S3Call): S3Response {
   return { status: 200, headers: { 'content-type': 'application/xml' }, body: renderAcl(env.owner, b.meta.acl) };
 }
 
-export function putBucketAcl(env: S3Env, call: S3Call): S3Response {
+export async function putBucketAcl(env: S3Env, call: S3Call): Promise<S3Response> {
   const b = requireBucket(env, call);
   const fromHeaders = aclFromHeaders(env, call, b.meta.objectOwnership);
-  const { data } = readPayload(call);
+  const { data } = await readPayload(call);
   const acl = fromHeaders ?? (data.length > 0 ? { grants: parseAclXml(data) } : undefined);
   if (acl === undefined)
     throw new S3Error('MissingSecurityHeader', 400, 'Your request was missing a required header', { MissingHeaderName: 'x-amz-acl' });
@@ -104,7 +120,7 @@ export function putBucketAcl(env: S3Env, call: S3Call): S3Response {
 
 export function getBucketVersioning(env: S3Env, call: S3Call): S3Response {
   requireBucket(env, call);
-  return xmlResponse('VersioningConfiguration', '');
+  return xmlResponse('VersioningConfiguration', {});
 }
 
 // ---- ListBuckets ----
@@ -114,7 +130,13 @@ export function listBuckets(env: S3Env, call: S3Call): S3Response {
   const prefix = q.get('prefix') ?? '';
   const region = q.get('bucket-region');
   const max = intParam(q.get('max-buckets'), 10000, 'max-buckets', 1, 10000);
-  const after = q.get('continuation-token') ?? '';
+  const token = q.get('continuation-token');
+  let after = '';
+  if (token !== null) {
+    const named = continuationAfter(token);
+    if (named === undefined) throw invalidArgument('The continuation token provided is incorrect', 'continuation-token', token);
+    after = named;
+  }
   const names = [...env.store.buckets.values()]
     .filter((b) => b.meta.ownerAccount === env.accountId && b.meta.name.startsWith(prefix) && (region === null || b.meta.region === region))
     .map((b) => b.meta)
@@ -122,14 +144,13 @@ export function listBuckets(env: S3Env, call: S3Call): S3Response {
     .filter((b) => after === '' || compareKeys(b.name, after) > 0);
   const page = names.slice(0, max);
   const truncated = names.length > page.length;
-  const buckets = page
-    .map((b) => `<Bucket>${el('Name', b.name)}${el('CreationDate', isoDate(b.createdMs))}${el('BucketRegion', b.region)}</Bucket>`)
-    .join('');
-  return xmlResponse(
-    'ListAllMyBucketsResult',
-    `<Owner>${el('ID', env.owner.id)}${el('DisplayName', env.owner.displayName)}</Owner><Buckets>${buckets}</Buckets>` +
-      `${truncated ? el('ContinuationToken', page.at(-1)?.name) : ''}${prefix !== '' ? el('Prefix', prefix) : ''}`,
-  );
+  const last = page.at(-1);
+  return xmlResponse('ListAllMyBucketsResult', {
+    Owner: ownerXml(env),
+    Buckets: { Bucket: page.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdMs), BucketRegion: b.region })) },
+    ContinuationToken: truncated && last !== undefined ? continuationToken(last.name) : undefined,
+    Prefix: prefix !== '' ? prefix : undefined,
+  });
 }
 
 // ---- ListObjectsV2 / ListObjects ----
@@ -192,15 +213,23 @@ function encoder(call: S3Call): (s: string) => string {
   return (s) => encodeURIComponent(s).replace(/%2F/g, '/');
 }
 
-function contentsXml(env: S3Env, o: ObjectMeta, enc: (s: string) => string, owner: boolean): string {
-  const checksum = o.checksum === undefined ? '' : `${el('ChecksumAlgorithm', o.checksum.algorithm)}${el('ChecksumType', o.checksum.type)}`;
-  return (
-    `<Contents>${el('Key', enc(o.key))}${el('LastModified', isoDate(o.lastModifiedMs))}${el('ETag', o.etag)}${checksum}${el('Size', o.size)}` +
-    `${owner ? `<Owner>${el('ID', env.owner.id)}${el('DisplayName', env.owner.displayName)}</Owner>` : ''}${el('StorageClass', 'STANDARD')}</Contents>`
-  );
+/** `<Owner><ID/><DisplayName/></Owner>` of the account. */
+export function ownerXml(env: S3Env): XmlElement {
+  return { ID: env.owner.id, DisplayName: env.owner.displayName };
 }
 
-const TOKEN_PREFIX = 'ami-factory-local-s3:';
+function contentsXml(env: S3Env, o: ObjectMeta, enc: (s: string) => string, owner: boolean): XmlElement {
+  return {
+    Key: enc(o.key),
+    LastModified: isoDate(o.lastModifiedMs),
+    ETag: o.etag,
+    ChecksumAlgorithm: o.checksum?.algorithm,
+    ChecksumType: o.checksum?.type,
+    Size: o.size,
+    Owner: owner ? ownerXml(env) : undefined,
+    StorageClass: 'STANDARD',
+  };
+}
 
 export function listObjectsV2(env: S3Env, call: S3Call): S3Response {
   const b = requireBucket(env, call);
@@ -213,28 +242,27 @@ export function listObjectsV2(env: S3Env, call: S3Call): S3Response {
   const startAfter = q.get('start-after');
   let marker = startAfter ?? '';
   if (token !== null) {
-    const decoded = Buffer.from(token, 'base64').toString('utf8');
-    if (token === '' || !decoded.startsWith(TOKEN_PREFIX))
-      throw invalidArgument('The continuation token provided is incorrect', 'continuation-token', token);
-    marker = decoded.slice(TOKEN_PREFIX.length);
+    const named = continuationAfter(token);
+    if (named === undefined) throw invalidArgument('The continuation token provided is incorrect', 'continuation-token', token);
+    marker = named;
   }
   const page = listPage(b, prefix, delimiter, marker, maxKeys);
   const fetchOwner = q.get('fetch-owner') === 'true';
-  const next = page.truncated && page.last !== undefined ? Buffer.from(TOKEN_PREFIX + page.last, 'utf8').toString('base64') : undefined;
-  const inner =
-    el('Name', b.meta.name) +
-    el('Prefix', enc(prefix)) +
-    (delimiter !== '' ? el('Delimiter', enc(delimiter)) : '') +
-    el('MaxKeys', maxKeys) +
-    el('KeyCount', page.contents.length + page.prefixes.length) +
-    el('IsTruncated', page.truncated) +
-    (token !== null ? el('ContinuationToken', token) : '') +
-    (next !== undefined ? el('NextContinuationToken', next) : '') +
-    (startAfter !== null ? el('StartAfter', enc(startAfter)) : '') +
-    (q.get('encoding-type') === 'url' ? el('EncodingType', 'url') : '') +
-    page.contents.map((o) => contentsXml(env, o, enc, fetchOwner)).join('') +
-    page.prefixes.map((p) => `<CommonPrefixes>${el('Prefix', enc(p))}</CommonPrefixes>`).join('');
-  return xmlResponse('ListBucketResult', inner);
+  const next = page.truncated && page.last !== undefined ? continuationToken(page.last) : undefined;
+  return xmlResponse('ListBucketResult', {
+    Name: b.meta.name,
+    Prefix: enc(prefix),
+    Delimiter: delimiter !== '' ? enc(delimiter) : undefined,
+    MaxKeys: maxKeys,
+    KeyCount: page.contents.length + page.prefixes.length,
+    IsTruncated: page.truncated,
+    ContinuationToken: token ?? undefined,
+    NextContinuationToken: next,
+    StartAfter: startAfter !== null ? enc(startAfter) : undefined,
+    EncodingType: q.get('encoding-type') === 'url' ? 'url' : undefined,
+    Contents: page.contents.map((o) => contentsXml(env, o, enc, fetchOwner)),
+    CommonPrefixes: page.prefixes.map((p) => ({ Prefix: enc(p) })),
+  });
 }
 
 export function listObjects(env: S3Env, call: S3Call): S3Response {
@@ -246,24 +274,25 @@ export function listObjects(env: S3Env, call: S3Call): S3Response {
   const maxKeys = intParam(q.get('max-keys'), 1000, 'max-keys');
   const marker = q.get('marker') ?? '';
   const page = listPage(b, prefix, delimiter, marker, maxKeys);
-  const inner =
-    el('Name', b.meta.name) +
-    el('Prefix', enc(prefix)) +
-    el('Marker', enc(marker)) +
-    (page.truncated && page.last !== undefined ? el('NextMarker', enc(page.last)) : '') +
-    (delimiter !== '' ? el('Delimiter', enc(delimiter)) : '') +
-    el('MaxKeys', maxKeys) +
-    el('IsTruncated', page.truncated) +
-    (q.get('encoding-type') === 'url' ? el('EncodingType', 'url') : '') +
-    page.contents.map((o) => contentsXml(env, o, enc, true)).join('') +
-    page.prefixes.map((p) => `<CommonPrefixes>${el('Prefix', enc(p))}</CommonPrefixes>`).join('');
-  return xmlResponse('ListBucketResult', inner);
+  return xmlResponse('ListBucketResult', {
+    Name: b.meta.name,
+    Prefix: enc(prefix),
+    Marker: enc(marker),
+    NextMarker: page.truncated && page.last !== undefined ? enc(page.last) : undefined,
+    Delimiter: delimiter !== '' ? enc(delimiter) : undefined,
+    MaxKeys: maxKeys,
+    IsTruncated: page.truncated,
+    EncodingType: q.get('encoding-type') === 'url' ? 'url' : undefined,
+    Contents: page.contents.map((o) => contentsXml(env, o, enc, true)),
+    CommonPrefixes: page.prefixes.map((p) => ({ Prefix: enc(p) })),
+  });
 }
 
 /** The checksum elements of a listing entry or a part (`<ChecksumCRC32>…`). */
-export function checksumElements(values: Partial<Record<string, string>>): string {
-  return Object.entries(values)
-    .filter((e): e is [string, string] => e[1] !== undefined)
-    .map(([alg, v]) => el(checksumElement(alg as Parameters<typeof checksumElement>[0]), v))
-    .join('');
+export function checksumElements(values: Partial<Record<string, string>>): XmlElement {
+  const out: XmlElement = {};
+  for (const [alg, v] of Object.entries(values)) {
+    if (v !== undefined) out[checksumElement(alg as Parameters<typeof checksumElement>[0])] = v;
+  }
+  return out;
 }

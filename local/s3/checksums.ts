@@ -1,10 +1,14 @@
 import { createHash, type Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
+import { Crc32c, Crc64Nvme } from '@aws-sdk/checksums/crc';
 
 /**
  * The checksums S3 accepts on uploads (`x-amz-checksum-<alg>` headers or aws-chunked trailers)
  * and returns on downloads (`x-amz-checksum-mode: ENABLED`). Values travel as base64 of the
- * big-endian digest, exactly what the SDK's flexible-checksums middleware computes.
+ * big-endian digest, exactly what the SDK's flexible-checksums middleware computes — CRC32C and
+ * CRC64NVME with the SDK's own implementations (`@aws-sdk/checksums`, at the version the S3
+ * client uses), CRC32 with Node's zlib, SHA-1/SHA-256 with node:crypto. Digests are
+ * asynchronous because the SDK's are.
  */
 export const CHECKSUM_ALGORITHMS = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as const;
 export type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number];
@@ -41,7 +45,7 @@ export function checksumLength(alg: ChecksumAlgorithm): number {
 export interface Checksummer {
   update(data: Uint8Array): void;
   /** The raw big-endian digest. */
-  digest(): Buffer;
+  digest(): Promise<Buffer>;
 }
 
 export function createChecksum(alg: ChecksumAlgorithm): Checksummer {
@@ -49,9 +53,9 @@ export function createChecksum(alg: ChecksumAlgorithm): Checksummer {
     case 'CRC32':
       return new Crc32();
     case 'CRC32C':
-      return new Crc32c();
+      return new SdkChecksum(new Crc32c());
     case 'CRC64NVME':
-      return new Crc64Nvme();
+      return new SdkChecksum(new Crc64Nvme());
     case 'SHA1':
       return new HashChecksum(createHash('sha1'));
     case 'SHA256':
@@ -60,10 +64,10 @@ export function createChecksum(alg: ChecksumAlgorithm): Checksummer {
 }
 
 /** base64 of `alg` over `data`. */
-export function checksumOf(alg: ChecksumAlgorithm, ...data: Uint8Array[]): string {
+export async function checksumOf(alg: ChecksumAlgorithm, ...data: Uint8Array[]): Promise<string> {
   const c = createChecksum(alg);
   for (const d of data) c.update(d);
-  return c.digest().toString('base64');
+  return (await c.digest()).toString('base64');
 }
 
 /** True when `value` is base64 of exactly as many bytes as `alg` produces. */
@@ -90,7 +94,7 @@ class HashChecksum implements Checksummer {
   update(data: Uint8Array): void {
     this.hash.update(data);
   }
-  digest(): Buffer {
+  async digest(): Promise<Buffer> {
     return this.hash.digest();
   }
 }
@@ -100,74 +104,20 @@ class Crc32 implements Checksummer {
   update(data: Uint8Array): void {
     this.value = crc32(data, this.value);
   }
-  digest(): Buffer {
+  async digest(): Promise<Buffer> {
     const out = Buffer.alloc(4);
     out.writeUInt32BE(this.value >>> 0);
     return out;
   }
 }
 
-/** Reflected table for a 32-bit CRC polynomial. */
-function table32(reflectedPoly: number): Uint32Array {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ reflectedPoly : c >>> 1;
-    t[i] = c >>> 0;
-  }
-  return t;
-}
-
-const CRC32C_TABLE = table32(0x82f63b78);
-
-/** CRC-32C (Castagnoli), as S3 and the SDK compute it. */
-class Crc32c implements Checksummer {
-  private crc = 0xffffffff;
+/** One of the SDK's checksums (its `Checksum` interface). */
+class SdkChecksum implements Checksummer {
+  constructor(private readonly sum: { update(data: Uint8Array): void; digest(): Promise<Uint8Array> }) {}
   update(data: Uint8Array): void {
-    let c = this.crc;
-    for (let i = 0; i < data.length; i++) c = (CRC32C_TABLE[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
-    this.crc = c;
+    this.sum.update(data);
   }
-  digest(): Buffer {
-    const out = Buffer.alloc(4);
-    out.writeUInt32BE((this.crc ^ 0xffffffff) >>> 0);
-    return out;
-  }
-}
-
-/** CRC-64/NVME's reflected table, split into 32-bit halves so the inner loop stays in int32 arithmetic. */
-const [CRC64_LO, CRC64_HI] = ((): [Uint32Array, Uint32Array] => {
-  const poly = 0x9a6c9329ac4bc9b5n;
-  const lo = new Uint32Array(256);
-  const hi = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = BigInt(i);
-    for (let k = 0; k < 8; k++) c = c & 1n ? (c >> 1n) ^ poly : c >> 1n;
-    lo[i] = Number(c & 0xffffffffn);
-    hi[i] = Number(c >> 32n);
-  }
-  return [lo, hi];
-})();
-
-/** CRC-64/NVME (the checksum S3 computes by default since 2025). */
-class Crc64Nvme implements Checksummer {
-  private lo = 0xffffffff;
-  private hi = 0xffffffff;
-  update(data: Uint8Array): void {
-    let lo = this.lo;
-    let hi = this.hi;
-    for (let i = 0; i < data.length; i++) {
-      const idx = (lo ^ (data[i] as number)) & 0xff;
-      lo = ((lo >>> 8) | (hi << 24)) ^ (CRC64_LO[idx] as number);
-      hi = (hi >>> 8) ^ (CRC64_HI[idx] as number);
-    }
-    this.lo = lo;
-    this.hi = hi;
-  }
-  digest(): Buffer {
-    const out = Buffer.alloc(8);
-    out.writeUInt32BE((this.hi ^ 0xffffffff) >>> 0, 0);
-    out.writeUInt32BE((this.lo ^ 0xffffffff) >>> 0, 4);
-    return out;
+  async digest(): Promise<Buffer> {
+    return Buffer.from(await this.sum.digest());
   }
 }

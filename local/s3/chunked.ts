@@ -7,7 +7,8 @@ import { S3Error } from './errors.js';
  * and an empty line. The SDK sends it for streaming bodies (payload
  * `STREAMING-UNSIGNED-PAYLOAD-TRAILER`), SigV4 streaming uploads with chunk signatures
  * (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]`). Signatures are not verified (the local
- * cloud does not check SigV4 at all); framing and lengths are.
+ * cloud does not check SigV4 at all); framing and lengths are. Our own code: the SDK only
+ * encodes this framing, and no maintained library decodes it.
  */
 export interface DecodedChunks {
   data: Buffer;

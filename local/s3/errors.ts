@@ -1,18 +1,12 @@
+import { RestXmlError } from '../protocols/rest-xml.js';
+
 /**
  * An S3 error answer: `code` becomes `<Code>` (the SDK turns it into the error's `name`),
  * `status` the HTTP status, `fields` extra elements of `<Error>` (`Key`, `BucketName`,
  * `ExpectedDigest`…).
  */
-export class S3Error extends Error {
-  override readonly name = 'S3Error';
-  constructor(
-    readonly code: string,
-    readonly status: number,
-    message: string,
-    readonly fields: Record<string, string> = {},
-  ) {
-    super(message);
-  }
+export class S3Error extends RestXmlError {
+  override name = 'S3Error';
 }
 
 export const noSuchBucket = (bucket: string): S3Error =>

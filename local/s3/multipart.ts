@@ -10,7 +10,7 @@ import {
   type ChecksumAlgorithm,
 } from './checksums.js';
 import { S3Error, invalidArgument, invalidRequest, malformedXml, noSuchUpload } from './errors.js';
-import { checksumElements } from './buckets.js';
+import { checksumElements, ownerXml } from './buckets.js';
 import { checkKey, checkWriteConditions } from './objects.js';
 import {
   attrsFromHeaders,
@@ -24,7 +24,8 @@ import {
   type S3Response,
 } from './protocol.js';
 import { compareKeys, type BucketState, type ChecksumType, type ObjectMeta, type PartMeta, type UploadMeta } from './store.js';
-import { child, childText, children, el, parseXml } from './xml.js';
+import { parseXmlBody } from '../protocols/rest-xml.js';
+import { xmlChild, xmlChildText, xmlChildren, type XmlElement } from '../protocols/xml.js';
 
 /**
  * Multipart uploads. Parts are stored as blobs and, on completion, become the object's
@@ -44,9 +45,8 @@ function uploadOf(env: S3Env, call: S3Call): { b: BucketState; u: UploadMeta } {
   return { b, u };
 }
 
-function owners(env: S3Env): string {
-  const who = `${el('ID', env.owner.id)}${el('DisplayName', env.owner.displayName)}`;
-  return `<Initiator>${who}</Initiator><Owner>${who}</Owner>`;
+function owners(env: S3Env): XmlElement {
+  return { Initiator: ownerXml(env), Owner: ownerXml(env) };
 }
 
 export function createMultipartUpload(env: S3Env, call: S3Call): S3Response {
@@ -81,11 +81,7 @@ export function createMultipartUpload(env: S3Env, call: S3Call): S3Response {
     headers['x-amz-checksum-algorithm'] = u.checksumAlgorithm;
     headers['x-amz-checksum-type'] = u.checksumType;
   }
-  return xmlResponse(
-    'InitiateMultipartUploadResult',
-    `${el('Bucket', b.meta.name)}${el('Key', call.key)}${el('UploadId', uploadId)}`,
-    headers,
-  );
+  return xmlResponse('InitiateMultipartUploadResult', { Bucket: b.meta.name, Key: call.key, UploadId: uploadId }, headers);
 }
 
 function partNumberOf(call: S3Call): number {
@@ -100,7 +96,7 @@ function partNumberOf(call: S3Call): number {
   return n;
 }
 
-export function uploadPart(env: S3Env, call: S3Call): S3Response {
+export async function uploadPart(env: S3Env, call: S3Call): Promise<S3Response> {
   const { b, u } = uploadOf(env, call);
   const partNumber = partNumberOf(call);
   if (completing.has(u))
@@ -109,7 +105,7 @@ export function uploadPart(env: S3Env, call: S3Call): S3Response {
       409,
       'A conflicting conditional operation is currently in progress against this resource. Please try again.',
     );
-  const payload = readPayload(call);
+  const payload = await readPayload(call);
   if (payload.data.length > MAX_PART_SIZE)
     throw new S3Error('EntityTooLarge', 400, 'Your proposed upload exceeds the maximum allowed size');
   if (u.checksumAlgorithm !== undefined && payload.checksum !== undefined && payload.checksum.algorithm !== u.checksumAlgorithm) {
@@ -120,7 +116,7 @@ export function uploadPart(env: S3Env, call: S3Call): S3Response {
   const checksums: PartMeta['checksums'] = {};
   if (payload.checksum !== undefined) checksums[payload.checksum.algorithm] = payload.checksum.value;
   if (u.checksumAlgorithm !== undefined && checksums[u.checksumAlgorithm] === undefined)
-    checksums[u.checksumAlgorithm] = checksumOf(u.checksumAlgorithm, payload.data);
+    checksums[u.checksumAlgorithm] = await checksumOf(u.checksumAlgorithm, payload.data);
   const etag = `"${md5Hex(payload.data)}"`;
   const blob = env.store.writeBlob(b.meta.name, payload.data);
   const old = u.parts[String(partNumber)];
@@ -134,12 +130,15 @@ export function uploadPart(env: S3Env, call: S3Call): S3Response {
 
 function completeResult(call: S3Call, o: ObjectMeta): S3Response {
   const host = header(call, 'host') ?? 'localhost';
-  const checksum =
-    o.checksum === undefined ? '' : `${el(checksumElement(o.checksum.algorithm), o.checksum.value)}${el('ChecksumType', o.checksum.type)}`;
   const location = `http://${host}/${encodeURIComponent(call.bucket)}/${call.key.split('/').map(encodeURIComponent).join('/')}`;
+  const body: XmlElement = { Location: location, Bucket: call.bucket, Key: call.key, ETag: o.etag };
+  if (o.checksum !== undefined) {
+    body[checksumElement(o.checksum.algorithm)] = o.checksum.value;
+    body.ChecksumType = o.checksum.type;
+  }
   return xmlResponse(
     'CompleteMultipartUploadResult',
-    `${el('Location', location)}${el('Bucket', call.bucket)}${el('Key', call.key)}${el('ETag', o.etag)}${checksum}`,
+    body,
     o.checksum === undefined ? {} : { [checksumHeader(o.checksum.algorithm)]: o.checksum.value, 'x-amz-checksum-type': o.checksum.type },
   );
 }
@@ -177,16 +176,16 @@ export async function completeMultipartUpload(env: S3Env, call: S3Call): Promise
       `The upload was created using a ${u.checksumAlgorithm?.toLowerCase() ?? 'null'} checksum. The complete request must use the same checksum algorithm.`,
     );
   }
-  const doc = parseXml(call.req.body, ['Part']);
-  const root = child(doc, 'CompleteMultipartUpload');
+  const doc = parseXmlBody(call.req.body, ['Part'], malformedXml);
+  const root = xmlChild(doc, 'CompleteMultipartUpload');
   if (root === undefined) throw malformedXml();
-  const requested = children(root, 'Part');
+  const requested = xmlChildren(root, 'Part');
   if (requested.length === 0)
     throw new S3Error('MalformedXML', 400, 'The XML you provided was not well-formed or did not validate against our published schema');
   const chosen: PartMeta[] = [];
   let previous = 0;
   for (const p of requested) {
-    const n = Number(childText(p, 'PartNumber')?.trim());
+    const n = Number(xmlChildText(p, 'PartNumber')?.trim());
     if (!Number.isInteger(n) || n < 1 || n > MAX_PARTS) throw malformedXml();
     if (n <= previous)
       throw new S3Error('InvalidPartOrder', 400, 'The list of parts was not in ascending order. Parts must be ordered by part number.', {
@@ -194,7 +193,7 @@ export async function completeMultipartUpload(env: S3Env, call: S3Call): Promise
       });
     previous = n;
     const stored = u.parts[String(n)];
-    const etag = childText(p, 'ETag');
+    const etag = xmlChildText(p, 'ETag');
     const invalidPart = (): S3Error =>
       new S3Error(
         'InvalidPart',
@@ -208,7 +207,7 @@ export async function completeMultipartUpload(env: S3Env, call: S3Call): Promise
       );
     if (stored === undefined || etag === undefined || bareEtag(etag) !== bareEtag(stored.etag)) throw invalidPart();
     for (const alg of CHECKSUM_ALGORITHMS) {
-      const given = childText(p, checksumElement(alg))?.trim();
+      const given = xmlChildText(p, checksumElement(alg))?.trim();
       if (given === undefined) continue;
       const have = stored.checksums[alg];
       if (have === undefined) {
@@ -252,10 +251,10 @@ export async function completeMultipartUpload(env: S3Env, call: S3Call): Promise
         completing.delete(u);
       }
       if (env.store.buckets.get(b.meta.name) !== b || b.uploads.get(uploadId) !== u) throw noSuchUpload(uploadId);
-      checksum = { algorithm: alg, value: sum.digest().toString('base64'), type: 'FULL_OBJECT' };
+      checksum = { algorithm: alg, value: (await sum.digest()).toString('base64'), type: 'FULL_OBJECT' };
     } else {
       const raw = chosen.map((p) => Buffer.from(p.checksums[alg] as string, 'base64'));
-      checksum = { algorithm: alg, value: `${checksumOf(alg, ...raw)}-${chosen.length}`, type: 'COMPOSITE' };
+      checksum = { algorithm: alg, value: `${await checksumOf(alg, ...raw)}-${chosen.length}`, type: 'COMPOSITE' };
     }
   }
   const { uploadId: _id, key: _key, initiatedMs: _at, checksumAlgorithm: _alg, checksumType: _type, parts: _parts, ...attrs } = u;
@@ -302,26 +301,26 @@ export function listParts(env: S3Env, call: S3Call): S3Response {
     .sort((x, y) => x.partNumber - y.partNumber);
   const page = all.slice(0, max);
   const truncated = all.length > page.length;
-  const parts = page
-    .map(
-      (p) =>
-        `<Part>${el('PartNumber', p.partNumber)}${el('LastModified', isoDate(p.lastModifiedMs))}${el('ETag', p.etag)}${checksumElements(p.checksums)}${el('Size', p.size)}</Part>`,
-    )
-    .join('');
-  const inner =
-    el('Bucket', b.meta.name) +
-    el('Key', u.key) +
-    el('UploadId', u.uploadId) +
-    el('PartNumberMarker', marker) +
-    (page.length > 0 ? el('NextPartNumberMarker', page.at(-1)?.partNumber) : '') +
-    el('MaxParts', max) +
-    el('IsTruncated', truncated) +
-    parts +
-    owners(env) +
-    el('StorageClass', 'STANDARD') +
-    el('ChecksumAlgorithm', u.checksumAlgorithm) +
-    el('ChecksumType', u.checksumType);
-  return xmlResponse('ListPartsResult', inner);
+  return xmlResponse('ListPartsResult', {
+    Bucket: b.meta.name,
+    Key: u.key,
+    UploadId: u.uploadId,
+    PartNumberMarker: marker,
+    NextPartNumberMarker: page.at(-1)?.partNumber,
+    MaxParts: max,
+    IsTruncated: truncated,
+    Part: page.map((p) => ({
+      PartNumber: p.partNumber,
+      LastModified: isoDate(p.lastModifiedMs),
+      ETag: p.etag,
+      ...checksumElements(p.checksums),
+      Size: p.size,
+    })),
+    ...owners(env),
+    StorageClass: 'STANDARD',
+    ChecksumAlgorithm: u.checksumAlgorithm,
+    ChecksumType: u.checksumType,
+  });
 }
 
 export function listMultipartUploads(env: S3Env, call: S3Call): S3Response {
@@ -342,21 +341,23 @@ export function listMultipartUploads(env: S3Env, call: S3Call): S3Response {
   const page = all.slice(0, max);
   const truncated = all.length > page.length;
   const last = page.at(-1);
-  const uploads = page
-    .map(
-      (u) =>
-        `<Upload>${el('Key', u.key)}${el('UploadId', u.uploadId)}${owners(env)}${el('StorageClass', 'STANDARD')}${el('Initiated', isoDate(u.initiatedMs))}` +
-        `${el('ChecksumAlgorithm', u.checksumAlgorithm)}${el('ChecksumType', u.checksumType)}</Upload>`,
-    )
-    .join('');
-  const inner =
-    el('Bucket', b.meta.name) +
-    el('KeyMarker', keyMarker) +
-    el('UploadIdMarker', idMarker) +
-    (truncated && last !== undefined ? `${el('NextKeyMarker', last.key)}${el('NextUploadIdMarker', last.uploadId)}` : '') +
-    el('Prefix', prefix) +
-    el('MaxUploads', max) +
-    el('IsTruncated', truncated) +
-    uploads;
-  return xmlResponse('ListMultipartUploadsResult', inner);
+  return xmlResponse('ListMultipartUploadsResult', {
+    Bucket: b.meta.name,
+    KeyMarker: keyMarker,
+    UploadIdMarker: idMarker,
+    NextKeyMarker: truncated ? last?.key : undefined,
+    NextUploadIdMarker: truncated ? last?.uploadId : undefined,
+    Prefix: prefix,
+    MaxUploads: max,
+    IsTruncated: truncated,
+    Upload: page.map((u) => ({
+      Key: u.key,
+      UploadId: u.uploadId,
+      ...owners(env),
+      StorageClass: 'STANDARD',
+      Initiated: isoDate(u.initiatedMs),
+      ChecksumAlgorithm: u.checksumAlgorithm,
+      ChecksumType: u.checksumType,
+    })),
+  });
 }

@@ -19,7 +19,8 @@ import {
   type S3Response,
 } from './protocol.js';
 import { totalSize, type BucketState, type ObjectAttrs, type ObjectMeta } from './store.js';
-import { child, childText, children, el, parseXml } from './xml.js';
+import { parseXmlBody } from '../protocols/rest-xml.js';
+import { xmlChild, xmlChildText, xmlChildren, type XmlElement } from '../protocols/xml.js';
 
 const MAX_KEY_BYTES = 1024;
 const MAX_SINGLE_PUT = 5 * 1024 * 1024 * 1024;
@@ -56,11 +57,11 @@ export function checkWriteConditions(call: S3Call, current: ObjectMeta | undefin
   }
 }
 
-export function putObject(env: S3Env, call: S3Call): S3Response {
+export async function putObject(env: S3Env, call: S3Call): Promise<S3Response> {
   const b = requireBucket(env, call);
   checkKey(call.key);
   const attrs = attrsFromHeaders(env, call, b);
-  const payload = readPayload(call);
+  const payload = await readPayload(call);
   if (payload.data.length > MAX_SINGLE_PUT)
     throw new S3Error('EntityTooLarge', 400, 'Your proposed upload exceeds the maximum allowed size');
   checkWriteConditions(call, b.objects.get(call.key));
@@ -201,32 +202,33 @@ export function deleteObject(env: S3Env, call: S3Call): S3Response {
   return { status: 204, headers: {} };
 }
 
-export function deleteObjects(env: S3Env, call: S3Call): S3Response {
+export async function deleteObjects(env: S3Env, call: S3Call): Promise<S3Response> {
   const b = requireBucket(env, call);
   const hasIntegrity =
     header(call, 'content-md5') !== undefined ||
     Object.keys(call.req.headers).some((h) => h.startsWith('x-amz-checksum-') && h !== 'x-amz-checksum-mode') ||
     header(call, 'x-amz-trailer') !== undefined;
   if (!hasIntegrity) throw invalidRequest('Missing required header for this request: Content-MD5 OR x-amz-checksum-*');
-  const { data } = readPayload(call);
-  const doc = parseXml(data, ['Object']);
-  const del = child(doc, 'Delete');
+  const { data } = await readPayload(call);
+  const doc = parseXmlBody(data, ['Object'], malformedXml);
+  const del = xmlChild(doc, 'Delete');
   if (del === undefined) throw malformedXml();
-  const objects = children(del, 'Object');
+  const objects = xmlChildren(del, 'Object');
   if (objects.length === 0 || objects.length > 1000) throw malformedXml();
-  const quiet = childText(del, 'Quiet')?.trim() === 'true';
-  let out = '';
+  const quiet = xmlChildText(del, 'Quiet')?.trim() === 'true';
+  const deleted: XmlElement[] = [];
+  const errors: XmlElement[] = [];
   for (const obj of objects) {
-    const key = childText(obj, 'Key');
+    const key = xmlChildText(obj, 'Key');
     if (key === undefined) throw malformedXml();
     if (key === '' || Buffer.byteLength(key) > MAX_KEY_BYTES) {
-      out += `<Error>${el('Key', key)}${el('Code', 'InvalidArgument')}${el('Message', 'Invalid key')}</Error>`;
+      errors.push({ Key: key, Code: 'InvalidArgument', Message: 'Invalid key' });
       continue;
     }
     env.store.deleteObject(b, key);
-    if (!quiet) out += `<Deleted>${el('Key', key)}</Deleted>`;
+    if (!quiet) deleted.push({ Key: key });
   }
-  return xmlResponse('DeleteResult', out);
+  return xmlResponse('DeleteResult', { Deleted: deleted, Error: errors });
 }
 
 // ---- ACLs ----
@@ -236,10 +238,10 @@ export function getObjectAcl(env: S3Env, call: S3Call): S3Response {
   return { status: 200, headers: { 'content-type': 'application/xml' }, body: renderAcl(env.owner, o.acl) };
 }
 
-export function putObjectAcl(env: S3Env, call: S3Call): S3Response {
+export async function putObjectAcl(env: S3Env, call: S3Call): Promise<S3Response> {
   const { b, o } = objectOf(env, call);
   const fromHeaders = aclFromHeaders(env, call, b.meta.objectOwnership);
-  const { data } = readPayload(call);
+  const { data } = await readPayload(call);
   let acl: Acl | undefined = fromHeaders;
   if (acl === undefined && data.length > 0) {
     acl = { grants: parseAclXml(data) };
@@ -337,13 +339,14 @@ export async function copyObject(env: S3Env, call: S3Call): Promise<S3Response> 
     segments: [{ blob, size }],
   };
   if (algorithm !== undefined && sum !== undefined)
-    meta.checksum = { algorithm, value: sum.digest().toString('base64'), type: 'FULL_OBJECT' };
+    meta.checksum = { algorithm, value: (await sum.digest()).toString('base64'), type: 'FULL_OBJECT' };
   env.store.putObject(dest, meta);
-  const checksum =
-    meta.checksum === undefined
-      ? ''
-      : `${el(checksumElement(meta.checksum.algorithm), meta.checksum.value)}${el('ChecksumType', meta.checksum.type)}`;
-  return xmlResponse('CopyObjectResult', `${el('ETag', meta.etag)}${el('LastModified', isoDate(meta.lastModifiedMs))}${checksum}`, {
+  const result: XmlElement = { ETag: meta.etag, LastModified: isoDate(meta.lastModifiedMs) };
+  if (meta.checksum !== undefined) {
+    result[checksumElement(meta.checksum.algorithm)] = meta.checksum.value;
+    result.ChecksumType = meta.checksum.type;
+  }
+  return xmlResponse('CopyObjectResult', result, {
     ...(meta.checksum !== undefined ? { [checksumHeader(meta.checksum.algorithm)]: meta.checksum.value } : {}),
   });
 }

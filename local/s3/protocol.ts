@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import { headerValue, type LocalRequest } from '../http.js';
+import { headerValue, requestScope, type LocalRequest } from '../http.js';
 import { cannedAcl, grantsFromHeaders, isCannedAcl, isOwnerOnly, type Acl, type Owner } from './acl.js';
 import {
   CHECKSUM_ALGORITHMS,
@@ -13,16 +12,13 @@ import {
 } from './checksums.js';
 import { decodeAwsChunked } from './chunked.js';
 import { S3Error, invalidArgument, invalidRequest, noSuchBucket } from './errors.js';
+import type { RestXmlResponse } from '../protocols/rest-xml.js';
 import type { BucketMeta, BucketState, ObjectAttrs, ObjectChecksum, Store } from './store.js';
-import { el, xmlDocument } from './xml.js';
+
+export { xmlResponse } from '../protocols/rest-xml.js';
 
 /** A response of the local S3: a body in memory, or a stream (object data read from disk). */
-export interface S3Response {
-  status: number;
-  headers: Record<string, string>;
-  body?: string | Buffer;
-  stream?: Readable;
-}
+export type S3Response = RestXmlResponse;
 
 /** What every operation gets: the service's state and the decoded request. */
 export interface S3Env {
@@ -48,25 +44,8 @@ export function header(call: S3Call, name: string): string | undefined {
   return headerValue(call.req.headers, name);
 }
 
-export function xmlResponse(root: string, inner: string, headers: Record<string, string> = {}, status = 200): S3Response {
-  return { status, headers: { 'content-type': 'application/xml', ...headers }, body: xmlDocument(root, inner) };
-}
-
 export function requestId(): string {
   return randomBytes(8).toString('hex').toUpperCase();
-}
-
-export function errorResponse(e: S3Error, call: Pick<S3Call, 'requestId' | 'req'>): S3Response {
-  const headers: Record<string, string> = {};
-  if (call.req.method === 'HEAD') return { status: e.status, headers };
-  const fields = Object.entries(e.fields)
-    .map(([k, v]) => el(k, v))
-    .join('');
-  return {
-    status: e.status,
-    headers: { 'content-type': 'application/xml' },
-    body: xmlDocument('Error', `${el('Code', e.code)}${el('Message', e.message)}${fields}${el('RequestId', call.requestId)}`, false),
-  };
 }
 
 export function requireBucket(env: S3Env, call: S3Call): BucketState {
@@ -121,9 +100,8 @@ export function target(req: LocalRequest): { bucket: string; key: string } {
 
 /** Region and service of a presigned URL (`X-Amz-Credential=AKID/date/region/service/aws4_request`). */
 export function presignedScope(req: LocalRequest): { region: string; service: string } | undefined {
-  const cred = req.query.get('X-Amz-Credential');
-  const m = cred === null ? null : /^[^/]+\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request$/.exec(cred);
-  return m === null ? undefined : { region: m[1] as string, service: m[2] as string };
+  const { region, service } = requestScope(undefined, req.query);
+  return region === undefined || service === undefined ? undefined : { region, service };
 }
 
 // ---- request bodies ----
@@ -139,7 +117,7 @@ export interface Payload {
  * client asked for verified: `x-amz-content-sha256` (a hex payload hash), `Content-MD5`,
  * one `x-amz-checksum-<alg>` header or trailer (and `x-amz-sdk-checksum-algorithm` agreeing).
  */
-export function readPayload(call: S3Call): Payload {
+export async function readPayload(call: S3Call): Promise<Payload> {
   const h = (n: string): string | undefined => header(call, n);
   const sha = h('x-amz-content-sha256');
   const encodings = (h('content-encoding') ?? '')
@@ -203,7 +181,7 @@ export function readPayload(call: S3Call): Payload {
   if (first !== undefined) {
     if (!isWellFormedChecksum(first.algorithm, first.value))
       throw invalidRequest(`Value for ${checksumHeader(first.algorithm)} header is invalid.`);
-    if (checksumOf(first.algorithm, data) !== first.value) {
+    if ((await checksumOf(first.algorithm, data)) !== first.value) {
       throw new S3Error('BadDigest', 400, `The ${first.algorithm} you specified did not match the calculated checksum.`);
     }
   }

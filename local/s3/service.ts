@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { VirtualClock } from '../clock.js';
 import { headerValue, type LocalRequest, type LocalResponse, type LocalService } from '../http.js';
+import { actionTable, withAccess, type AccessTable, type ActionTable, type Authorize } from '../protocols/access.js';
+import { handleRestXml, type RestXmlService } from '../protocols/rest-xml.js';
 import { EC2_BUNDLE_READER, aclName, grantsAllow, ownerForAccount, type Grant } from './acl.js';
 import {
   createBucket,
@@ -26,7 +28,6 @@ import {
 } from './multipart.js';
 import { copyObject, deleteObject, deleteObjects, getObject, getObjectAcl, putObject, putObjectAcl } from './objects.js';
 import {
-  errorResponse,
   isValidBucketName,
   presignedScope,
   requestId,
@@ -59,6 +60,16 @@ export interface S3ServiceOptions {
    * `aws-exec-read`, which such a bucket refuses (AccessControlListNotSupported).
    */
   enforceObjectOwnership?: boolean;
+  /** Authorization of each call (protocols/access.ts); default: every call is allowed. */
+  authorize?: Authorize;
+  /** The access requests of each operation, by operation name (default: `s3:<Operation>` on `*`). */
+  access?: AccessTable<S3Context>;
+}
+
+/** What an S3 operation is given: the service's state and the decoded request. */
+export interface S3Context {
+  env: S3Env;
+  call: S3Call;
 }
 
 /** An object as other local services read it in-process (the local EC2 reads bundles at RegisterImage). */
@@ -131,64 +142,96 @@ function methodNotAllowed(method: string): never {
   throw new S3Error('MethodNotAllowed', 405, 'The specified method is not allowed against this resource.', { Method: method });
 }
 
-/** The operation a request is: its name (for stats) and its handler. */
-function route(call: S3Call): [string, Op] {
-  const q = call.req.query;
+/** The operations this endpoint serves, by name. */
+const OPERATIONS: Record<string, Op> = {
+  ListBuckets: listBuckets,
+  CreateBucket: createBucket,
+  PutBucketAcl: putBucketAcl,
+  HeadBucket: headBucket,
+  DeleteBucket: deleteBucket,
+  GetBucketLocation: getBucketLocation,
+  GetBucketAcl: getBucketAcl,
+  GetBucketVersioning: getBucketVersioning,
+  ListMultipartUploads: listMultipartUploads,
+  ListObjectsV2: listObjectsV2,
+  ListObjects: listObjects,
+  DeleteObjects: deleteObjects,
+  UploadPart: uploadPart,
+  PutObjectAcl: putObjectAcl,
+  CopyObject: copyObject,
+  PutObject: putObject,
+  GetObjectAcl: getObjectAcl,
+  ListParts: listParts,
+  GetObject: (env, c) => getObject(env, c, true),
+  HeadObject: (env, c) => getObject(env, c, false),
+  AbortMultipartUpload: abortMultipartUpload,
+  DeleteObject: deleteObject,
+  CreateMultipartUpload: createMultipartUpload,
+  CompleteMultipartUpload: completeMultipartUpload,
+};
+
+const ACTIONS: ActionTable<S3Context, S3Response> = actionTable<S3Context, S3Response>(
+  Object.fromEntries(Object.entries(OPERATIONS).map(([name, op]) => [name, ({ env, call }: S3Context) => op(env, call)])),
+);
+
+/** The operation a request is (method, bucket or key, subresources); NotImplemented / MethodNotAllowed for the others. */
+export function s3Operation(req: LocalRequest): string {
+  const { bucket, key } = target(req);
+  const q = req.query;
   const has = (n: string): boolean => q.has(n);
-  const method = call.req.method.toUpperCase();
-  if (UNSUPPORTED.some(has)) return ['Unsupported', notImplemented];
-  if (call.bucket === '') {
-    if (method === 'GET') return ['ListBuckets', listBuckets];
-    return ['Unsupported', () => methodNotAllowed(method)];
+  const method = req.method.toUpperCase();
+  if (UNSUPPORTED.some(has)) notImplemented();
+  if (bucket === '') {
+    if (method === 'GET') return 'ListBuckets';
+    methodNotAllowed(method);
   }
-  if (call.key === '') {
+  if (key === '') {
     switch (method) {
       case 'PUT':
-        if (has('acl')) return ['PutBucketAcl', putBucketAcl];
-        if (has('versioning')) return ['Unsupported', notImplemented];
-        return ['CreateBucket', createBucket];
+        if (has('acl')) return 'PutBucketAcl';
+        if (has('versioning')) notImplemented();
+        return 'CreateBucket';
       case 'HEAD':
-        return ['HeadBucket', headBucket];
+        return 'HeadBucket';
       case 'DELETE':
-        return ['DeleteBucket', deleteBucket];
+        return 'DeleteBucket';
       case 'GET':
-        if (has('location')) return ['GetBucketLocation', getBucketLocation];
-        if (has('acl')) return ['GetBucketAcl', getBucketAcl];
-        if (has('versioning')) return ['GetBucketVersioning', getBucketVersioning];
-        if (has('uploads')) return ['ListMultipartUploads', listMultipartUploads];
-        if (q.get('list-type') === '2') return ['ListObjectsV2', listObjectsV2];
-        return ['ListObjects', listObjects];
+        if (has('location')) return 'GetBucketLocation';
+        if (has('acl')) return 'GetBucketAcl';
+        if (has('versioning')) return 'GetBucketVersioning';
+        if (has('uploads')) return 'ListMultipartUploads';
+        if (q.get('list-type') === '2') return 'ListObjectsV2';
+        return 'ListObjects';
       case 'POST':
-        if (has('delete')) return ['DeleteObjects', deleteObjects];
-        return ['Unsupported', notImplemented];
+        if (has('delete')) return 'DeleteObjects';
+        return notImplemented();
       default:
-        return ['Unsupported', () => methodNotAllowed(method)];
+        return methodNotAllowed(method);
     }
   }
+  const copy = headerValue(req.headers, 'x-amz-copy-source') !== undefined;
   switch (method) {
     case 'PUT':
       if (has('uploadId') || has('partNumber')) {
-        if (headerValue(call.req.headers, 'x-amz-copy-source') !== undefined) return ['UploadPartCopy', notImplemented];
-        return ['UploadPart', uploadPart];
+        if (copy) notImplemented(); // UploadPartCopy
+        return 'UploadPart';
       }
-      if (has('acl')) return ['PutObjectAcl', putObjectAcl];
-      if (headerValue(call.req.headers, 'x-amz-copy-source') !== undefined) return ['CopyObject', copyObject];
-      return ['PutObject', putObject];
+      if (has('acl')) return 'PutObjectAcl';
+      return copy ? 'CopyObject' : 'PutObject';
     case 'GET':
-      if (has('acl')) return ['GetObjectAcl', getObjectAcl];
-      if (has('uploadId')) return ['ListParts', listParts];
-      return ['GetObject', (env, c) => getObject(env, c, true)];
+      if (has('acl')) return 'GetObjectAcl';
+      if (has('uploadId')) return 'ListParts';
+      return 'GetObject';
     case 'HEAD':
-      return ['HeadObject', (env, c) => getObject(env, c, false)];
+      return 'HeadObject';
     case 'DELETE':
-      if (has('uploadId')) return ['AbortMultipartUpload', abortMultipartUpload];
-      return ['DeleteObject', deleteObject];
+      return has('uploadId') ? 'AbortMultipartUpload' : 'DeleteObject';
     case 'POST':
-      if (has('uploads')) return ['CreateMultipartUpload', createMultipartUpload];
-      if (has('uploadId')) return ['CompleteMultipartUpload', completeMultipartUpload];
-      return ['Unsupported', notImplemented];
+      if (has('uploads')) return 'CreateMultipartUpload';
+      if (has('uploadId')) return 'CompleteMultipartUpload';
+      return notImplemented();
     default:
-      return ['Unsupported', () => methodNotAllowed(method)];
+      return methodNotAllowed(method);
   }
 }
 
@@ -222,26 +265,35 @@ export function createS3Service(opts: S3ServiceOptions): S3Service {
   };
   const calls: Record<string, number> = {};
 
+  const protocol: RestXmlService<S3Context> = {
+    iamPrefix: 's3',
+    actions: withAccess(ACTIONS, opts.access),
+    authorize: opts.authorize,
+    route: (req) => {
+      try {
+        const operation = s3Operation(req);
+        calls[operation] = (calls[operation] ?? 0) + 1;
+        return operation;
+      } catch (e) {
+        calls.Unsupported = (calls.Unsupported ?? 0) + 1;
+        throw e;
+      }
+    },
+    context: ({ req, requestId }) => {
+      const { bucket, key } = target(req);
+      return { env, call: { req, bucket, key, region: presignedScope(req)?.region ?? req.region, requestId } };
+    },
+    internalError: (e) =>
+      new S3Error(
+        'InternalError',
+        500,
+        `We encountered an internal error. Please try again. (${e instanceof Error ? e.message : String(e)})`,
+      ),
+  };
+
   const handleStream = async (req: LocalRequest): Promise<S3StreamingResponse> => {
     const id = requestId();
-    let r: S3Response;
-    try {
-      const { bucket, key } = target(req);
-      const call: S3Call = { req, bucket, key, region: presignedScope(req)?.region ?? req.region, requestId: id };
-      const [name, op] = route(call);
-      calls[name] = (calls[name] ?? 0) + 1;
-      r = await op(env, call);
-    } catch (e) {
-      const err =
-        e instanceof S3Error
-          ? e
-          : new S3Error(
-              'InternalError',
-              500,
-              `We encountered an internal error. Please try again. (${e instanceof Error ? e.message : String(e)})`,
-            );
-      r = errorResponse(err, { req, requestId: id });
-    }
+    const r = await handleRestXml(req, protocol, id);
     const headers = { ...r.headers, 'x-amz-request-id': id, 'x-amz-id-2': randomBytes(24).toString('base64'), server: 'AmazonS3' };
     const out: S3StreamingResponse = { status: r.status, headers };
     if (r.body !== undefined) out.body = r.body;

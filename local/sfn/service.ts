@@ -1,7 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { headerValue, LocalApiError, type LocalRequest, type LocalResponse, type LocalService } from '../http.js';
+import { LocalApiError, type LocalRequest, type LocalResponse, type LocalService } from '../http.js';
+import { withAccess, type AccessTable, type ActionTable, type Authorize } from '../protocols/access.js';
+import { handleJson, jsonPage, jsonTarget, pageSize, type JsonProtocol, type JsonService } from '../protocols/json.js';
+import { timeKey } from '../protocols/paging.js';
 import { JsonFileStore } from '../persist.js';
-import { isJsonObject, type JsonObject, type JsonValue } from '../json.js';
+import type { JsonObject, JsonValue } from '../json.js';
 import type { InvokeCaller, LambdaInvoker } from '../lambda/runtime.js';
 import {
   runDefinition,
@@ -48,7 +51,20 @@ export interface SfnServiceOptions {
   /** The account's clock (epoch ms): execution start/stop dates and history timestamps. Default the system clock. */
   now?: () => number;
   stateFile?: string;
+  /** Authorization of each call (protocols/access.ts); default: every call is allowed. */
+  authorize?: Authorize;
+  /** The access requests of each action, by action name (default: `states:<Action>` on `*`). */
+  access?: AccessTable<SfnContext>;
 }
+
+/** What a Step Functions action is given: the request's JSON body and region, and the request. */
+export interface SfnContext {
+  body: JsonObject;
+  region: string;
+  req: LocalRequest;
+}
+
+const SFN_PROTOCOL: JsonProtocol = { version: '1.0', targetPrefix: 'AWSStepFunctions', iamPrefix: 'states' };
 
 export class SfnApiError extends LocalApiError {}
 
@@ -212,41 +228,35 @@ export class SfnService implements LocalService {
   }
 
   matches(req: LocalRequest): boolean {
-    return (headerValue(req.headers, 'x-amz-target') ?? '').startsWith('AWSStepFunctions.');
+    return jsonTarget(req, SFN_PROTOCOL) !== undefined;
   }
 
-  async handle(req: LocalRequest): Promise<LocalResponse> {
-    const action = (headerValue(req.headers, 'x-amz-target') ?? '').slice('AWSStepFunctions.'.length);
-    let body: JsonObject;
-    try {
-      const parsed = JSON.parse(req.body.length > 0 ? req.body.toString('utf8') : '{}') as unknown;
-      if (!isJsonObject(parsed as JsonValue)) throw new Error('not an object');
-      body = parsed as JsonObject;
-    } catch {
-      return errorResponse(new SfnApiError('SerializationException', 'Request body is not a JSON object'));
-    }
-    try {
-      const out = this.dispatch(action, body, req.region);
-      return { status: 200, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: JSON.stringify(out) };
-    } catch (e) {
-      if (e instanceof SfnApiError) return errorResponse(e);
-      throw e;
-    }
+  handle(req: LocalRequest): Promise<LocalResponse> {
+    return handleJson(req, this.protocol);
   }
 
-  private dispatch(action: string, body: JsonObject, region: string): JsonObject {
-    switch (action) {
-      case 'StartExecution':
-        return this.startExecution(body, region);
-      case 'DescribeExecution':
-        return this.describeExecution(body);
-      case 'ListExecutions':
-        return this.listExecutions(body);
-      case 'GetExecutionHistory':
-        return this.getExecutionHistory(body);
-      case 'StopExecution':
-        return this.stopExecution(body);
-      case 'SendTaskSuccess': {
+  private jsonService: JsonService<SfnContext> | undefined;
+
+  /** The JSON protocol's view of this endpoint: its table of actions. */
+  private get protocol(): JsonService<SfnContext> {
+    this.jsonService ??= {
+      protocol: SFN_PROTOCOL,
+      actions: withAccess(this.actionTable(), this.opts.access),
+      authorize: this.opts.authorize,
+      context: ({ req, body }) => ({ body, region: req.region, req }),
+    };
+    return this.jsonService;
+  }
+
+  private actionTable(): ActionTable<SfnContext, JsonObject> {
+    const action = (handler: (ctx: SfnContext) => JsonObject): { handler: (ctx: SfnContext) => JsonObject } => ({ handler });
+    return {
+      StartExecution: action(({ body, region }) => this.startExecution(body, region)),
+      DescribeExecution: action(({ body }) => this.describeExecution(body)),
+      ListExecutions: action(({ body }) => this.listExecutions(body)),
+      GetExecutionHistory: action(({ body }) => this.getExecutionHistory(body)),
+      StopExecution: action(({ body }) => this.stopExecution(body)),
+      SendTaskSuccess: action(({ body }) => {
         const output = str(body, 'output');
         let parsed: JsonValue;
         try {
@@ -256,27 +266,28 @@ export class SfnService implements LocalService {
         }
         this.tokens.success(str(body, 'taskToken'), parsed);
         return {};
-      }
-      case 'SendTaskFailure':
+      }),
+      SendTaskFailure: action(({ body }) => {
         this.tokens.failure(
           str(body, 'taskToken'),
           typeof body.error === 'string' ? body.error : '',
           typeof body.cause === 'string' ? body.cause : '',
         );
         return {};
-      case 'SendTaskHeartbeat':
+      }),
+      SendTaskHeartbeat: action(({ body }) => {
         this.tokens.heartbeat(str(body, 'taskToken'));
         return {};
-      case 'ListStateMachines':
-        return {
-          stateMachines: [...this.definitions.keys()].map((n) => ({
-            stateMachineArn: this.stateMachineArn(region, n),
-            name: n,
-            type: 'STANDARD',
-            creationDate: 0,
-          })),
-        };
-      case 'DescribeStateMachine': {
+      }),
+      ListStateMachines: action(({ region }) => ({
+        stateMachines: [...this.definitions.keys()].map((n) => ({
+          stateMachineArn: this.stateMachineArn(region, n),
+          name: n,
+          type: 'STANDARD',
+          creationDate: 0,
+        })),
+      })),
+      DescribeStateMachine: action(({ body }) => {
         const name = this.machineName(str(body, 'stateMachineArn'));
         return {
           stateMachineArn: str(body, 'stateMachineArn'),
@@ -287,10 +298,8 @@ export class SfnService implements LocalService {
           type: 'STANDARD',
           creationDate: 0,
         };
-      }
-      default:
-        throw new SfnApiError('UnknownOperationException', `Unknown operation ${action}`);
-    }
+      }),
+    };
   }
 
   /** StartExecution from inside the local cloud (EventBridge targets); errors as the API's. */
@@ -458,8 +467,10 @@ export class SfnService implements LocalService {
     const filter = typeof body.statusFilter === 'string' ? body.statusFilter : undefined;
     const all = Object.values(this.store.data.executions)
       .filter((e) => e.stateMachineArn === smArn && (filter === undefined || e.status === filter))
-      .sort((a, b) => b.startDate - a.startDate || (a.name < b.name ? -1 : 1));
-    const { items, nextToken } = page(all, body);
+      .map((e) => ({ e, key: newestFirst(e.startDate, e.name) }))
+      .sort((a, b) => (a.key < b.key ? -1 : 1));
+    const { items: page, nextToken } = pageOf(body, all, (x) => x.key);
+    const items = page.map((x) => x.e);
     const out: JsonObject = {
       executions: items.map((e) => {
         const item: JsonObject = {
@@ -479,9 +490,11 @@ export class SfnService implements LocalService {
 
   private getExecutionHistory(body: JsonObject): JsonObject {
     const rec = this.get(body);
-    const events = body.reverseOrder === true ? [...rec.history].reverse() : rec.history;
-    const { items, nextToken } = page(events, body);
-    const out: JsonObject = { events: items.map(toAwsEvent) };
+    const reverse = body.reverseOrder === true;
+    const history = awsHistory(rec);
+    const events = reverse ? [...history].reverse() : history;
+    const { items, nextToken } = pageOf(body, events, (e) => (reverse ? newestFirst(Number(e.id), '') : timeKey(Number(e.id), '')));
+    const out: JsonObject = { events: items };
     if (nextToken !== undefined) out.nextToken = nextToken;
     return out;
   }
@@ -545,40 +558,77 @@ const DETAIL_KEYS: Record<string, string> = {
   MapIterationFailed: 'mapIterationFailedEventDetails',
 };
 
-function toAwsEvent(e: HistoryEvent): JsonObject {
-  const key = e.type.endsWith('StateEntered')
-    ? 'stateEnteredEventDetails'
-    : e.type.endsWith('StateExited')
-      ? 'stateExitedEventDetails'
-      : DETAIL_KEYS[e.type];
-  const out: JsonObject = { id: e.id, previousEventId: e.previousEventId, timestamp: Date.parse(e.timestamp) / 1000, type: e.type };
-  if (key !== undefined) out[key] = e.details;
-  return out;
+/** The members each details structure has in the Step Functions API (what the engine records beyond them is left out). */
+const DETAIL_MEMBERS: Record<string, readonly string[]> = {
+  executionStartedEventDetails: ['input', 'roleArn'],
+  executionSucceededEventDetails: ['output'],
+  executionFailedEventDetails: ['error', 'cause'],
+  executionAbortedEventDetails: ['error', 'cause'],
+  executionTimedOutEventDetails: ['error', 'cause'],
+  taskScheduledEventDetails: ['resourceType', 'resource', 'region', 'parameters', 'timeoutInSeconds', 'heartbeatInSeconds'],
+  taskSubmittedEventDetails: ['resourceType', 'resource', 'output'],
+  taskSucceededEventDetails: ['resourceType', 'resource', 'output'],
+  taskFailedEventDetails: ['resourceType', 'resource', 'error', 'cause'],
+  taskTimedOutEventDetails: ['resourceType', 'resource', 'error', 'cause'],
+  mapIterationStartedEventDetails: ['name', 'index'],
+  mapIterationSucceededEventDetails: ['name', 'index'],
+  mapIterationFailedEventDetails: ['name', 'index'],
+  stateEnteredEventDetails: ['name', 'input'],
+  stateExitedEventDetails: ['name', 'output'],
+};
+
+/** Events the local engine records that Step Functions' history has no type for. */
+const ENGINE_ONLY_EVENTS = new Set(['StateRetried', 'StateCaught']);
+
+/**
+ * An execution's history as GetExecutionHistory answers it: Step Functions' event types and
+ * detail members only, numbered from 1 without gaps; a TaskScheduled event names the region and
+ * the Lambda function it invokes (its `parameters`).
+ */
+function awsHistory(rec: ExecutionRecord): JsonObject[] {
+  const region = rec.executionArn.split(':')[3] ?? 'us-east-1';
+  return rec.history
+    .filter((e) => !ENGINE_ONLY_EVENTS.has(e.type))
+    .map((e, i) => {
+      const key = e.type.endsWith('StateEntered')
+        ? 'stateEnteredEventDetails'
+        : e.type.endsWith('StateExited')
+          ? 'stateExitedEventDetails'
+          : DETAIL_KEYS[e.type];
+      const out: JsonObject = { id: i + 1, previousEventId: i, timestamp: Date.parse(e.timestamp) / 1000, type: e.type };
+      if (key === undefined) return out;
+      const source: JsonObject =
+        e.type === 'TaskScheduled'
+          ? {
+              ...e.details,
+              region,
+              parameters: JSON.stringify(typeof e.details.functionName === 'string' ? { FunctionName: e.details.functionName } : {}),
+            }
+          : e.details;
+      const allowed = DETAIL_MEMBERS[key] ?? [];
+      out[key] = Object.fromEntries(Object.entries(source).filter(([k]) => allowed.includes(k)));
+      return out;
+    });
 }
 
-function page<T>(all: T[], body: JsonObject): { items: T[]; nextToken?: string } {
-  const max = typeof body.maxResults === 'number' && body.maxResults > 0 ? Math.min(body.maxResults, 1000) : 100;
-  let start = 0;
-  if (typeof body.nextToken === 'string') {
-    const n = Number.parseInt(Buffer.from(body.nextToken, 'base64url').toString('utf8'), 10);
-    if (!Number.isInteger(n) || n < 0) throw new SfnApiError('InvalidToken', 'Invalid Token');
-    start = n;
-  }
-  const items = all.slice(start, start + max);
-  const next = start + max < all.length ? Buffer.from(String(start + max)).toString('base64url') : undefined;
-  return next === undefined ? { items } : { items, nextToken: next };
+/** A key that sorts later times (or larger ids) first: ListExecutions lists the newest first. */
+function newestFirst(n: number, id: string): string {
+  return timeKey(Number.MAX_SAFE_INTEGER - n, id);
+}
+
+/** maxResults (0 or absent: 100; at most 1000) and nextToken, as Step Functions pages its lists. */
+function pageOf<T>(body: JsonObject, all: T[], key: (t: T) => string): { items: T[]; nextToken?: string } {
+  const max = pageSize(
+    body,
+    'maxResults',
+    { min: 0, max: 1000, dflt: 100, zeroIsDefault: true },
+    (m) => new SfnApiError('ValidationException', m),
+  );
+  return jsonPage(body, all, key, { tokenMember: 'nextToken', max, invalid: () => new SfnApiError('InvalidToken', 'Invalid Token') });
 }
 
 function str(body: JsonObject, key: string): string {
   const v = body[key];
   if (typeof v !== 'string' || v === '') throw new SfnApiError('ValidationException', `${key} is required`);
   return v;
-}
-
-function errorResponse(e: SfnApiError): LocalResponse {
-  return {
-    status: e.status,
-    headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': e.code },
-    body: JSON.stringify({ __type: e.code, message: e.message }),
-  };
 }

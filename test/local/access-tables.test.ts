@@ -489,6 +489,7 @@ async function sampleChecks(): Promise<{ where: string; request: AccessRequest }
     const rest = await restRequest(s3, command);
     const req: LocalRequest = {
       method: rest.method,
+      accessKeyId: undefined,
       path: rest.path,
       query: rest.query,
       headers: rest.headers,

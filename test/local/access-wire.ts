@@ -1,5 +1,5 @@
 import type { HttpRequest } from '@smithy/types';
-import { parseQueryBody, type Params } from '../../local/ec2/query.js';
+import { parseQueryParams as parseQueryBody, type Params } from '../../local/protocols/query.js';
 
 /**
  * The requests the AWS SDK v3 sends, captured before they reach the network: the access tests

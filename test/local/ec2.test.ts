@@ -525,7 +525,7 @@ describe('local EC2 endpoint: regions, instances, images, tags, snapshots', () =
     });
 
     it('matches ec2-signed requests and unsigned form posts with Action=, not JSON-protocol calls', () => {
-      const base = { method: 'POST', path: '/', query: new URLSearchParams(), region: 'us-east-1' };
+      const base = { method: 'POST', path: '/', query: new URLSearchParams(), region: 'us-east-1', accessKeyId: undefined };
       expect(h.service.matches({ ...base, headers: {}, body: Buffer.from(''), service: 'ec2' })).toBe(true);
       expect(
         h.service.matches({

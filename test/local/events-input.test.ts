@@ -25,7 +25,8 @@ describe('target input: JSONPath', () => {
     ['$.detail-type', 'EC2 Instance State-change Notification'],
     ['$.detail.instance-id', 'i-0123456789'],
     ['$.resources[0]', 'arn:aws:ec2:us-east-1:123456789012:instance/i-abcd1111'],
-    ["$['detail']['count']", 3],
+    ['$.detail.*', ['i-0123456789', 'RUNNING', [{ k: 'a' }, { k: 'b' }], 3]],
+    ['$.detail.tags[1].k', 'b'],
     ['$.detail.tags[*].k', ['a', 'b']],
     ['$.detail.nope', undefined],
     ['$.resources[5]', undefined],
@@ -36,6 +37,14 @@ describe('target input: JSONPath', () => {
   it('rejects a path that does not start with $', () => {
     expect(() => evaluateJsonPath('detail.state', EVENT)).toThrow(TargetInputError);
   });
+
+  it.each([["$['detail']['count']"], ['$..state'], ['$.detail[?(@.count > 1)]'], ['$.detail.tags[0:1]'], ['$.detail.tags[-1]']])(
+    'rejects %s: EventBridge takes dot notation, indices and wildcards only',
+    (path) => {
+      expect(() => evaluateJsonPath(path, EVENT)).toThrow(TargetInputError);
+      expect(() => validateTargetInput({ InputPath: path })).toThrow(expect.objectContaining({ name: 'ValidationException' }));
+    },
+  );
 });
 
 describe('target input: InputTemplate', () => {

@@ -621,6 +621,7 @@ describe('local S3 endpoint: integrity, streaming, multipart, persistence', () =
         body: Buffer.alloc(0),
         region: 'us-east-1',
         service: 's3',
+        accessKeyId: 'AKIDTEST',
       };
       const streamed = await d.service.handleStream(get);
       expect(streamed.body).toBeUndefined();

@@ -7,6 +7,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetBucketAclCommand,
+  PutBucketAclCommand,
   GetBucketLocationCommand,
   GetObjectAclCommand,
   GetObjectCommand,
@@ -97,19 +98,31 @@ describe('local S3 endpoint: buckets, objects, listings, ACLs', () => {
   });
 
   describe('buckets', () => {
-    it('creates, lists, heads and deletes buckets; re-creating one answers BucketAlreadyOwnedByYou', async () => {
+    it('creates, lists, heads and deletes buckets', async () => {
       await s3.send(new CreateBucketCommand({ Bucket: 'another-bucket' }));
       const list = await s3.send(new ListBucketsCommand({}));
       expect(list.Buckets?.map((b) => b.Name)).toEqual(['another-bucket', 'bundles']);
       expect(list.Owner?.ID).toMatch(/^[0-9a-f]{64}$/);
       const head = await s3.send(new HeadBucketCommand({ Bucket: 'bundles' }));
       expect(head.BucketRegion).toBe('us-east-1');
-      expect(await failure(s3.send(new CreateBucketCommand({ Bucket: 'bundles' })))).toEqual({
-        name: 'BucketAlreadyOwnedByYou',
-        status: 409,
-      });
       await s3.send(new DeleteBucketCommand({ Bucket: 'another-bucket' }));
       expect(await failure(s3.send(new HeadBucketCommand({ Bucket: 'another-bucket' })))).toEqual({ name: 'NotFound', status: 404 });
+    });
+
+    it('re-creating a bucket you own answers 200 in us-east-1 (resetting its ACL) and BucketAlreadyOwnedByYou elsewhere, as S3 does', async () => {
+      // Prepare
+      await s3.send(new PutBucketAclCommand({ Bucket: 'bundles', ACL: 'public-read' }));
+      const eu = h.client('eu-west-1');
+      await eu.send(new CreateBucketCommand({ Bucket: 'eu-bundles' }));
+      // Act
+      const again = await s3.send(new CreateBucketCommand({ Bucket: 'bundles' }));
+      const euAgain = await failure(eu.send(new CreateBucketCommand({ Bucket: 'eu-bundles' })));
+      // Assess
+      expect(again.$metadata.httpStatusCode).toBe(200);
+      expect(again.Location).toBe('/bundles');
+      const grants = (await s3.send(new GetBucketAclCommand({ Bucket: 'bundles' }))).Grants ?? [];
+      expect(grants.map((g) => g.Permission)).toEqual(['FULL_CONTROL']);
+      expect(euAgain).toEqual({ name: 'BucketAlreadyOwnedByYou', status: 409 });
     });
 
     it('keeps the LocationConstraint the SDK sends outside us-east-1 and rejects a mismatched one', async () => {
@@ -472,6 +485,7 @@ describe('local S3 endpoint: buckets, objects, listings, ACLs', () => {
         body: Buffer.alloc(0),
         region: 'us-east-1',
         service: undefined,
+        accessKeyId: undefined,
         ...over,
       });
       expect(h.service.matches(req({ service: 's3' }))).toBe(true);
