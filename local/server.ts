@@ -21,6 +21,17 @@ import { createFunctionUrlService, LOCAL_SLACK_SIGNING_SECRET } from './function
 import { createEventsService, type EventsService } from './events/service.js';
 import { IdentityStore } from './iam/identity.js';
 import { Authorizer, type AccessFailure } from './iam/authorizer.js';
+import {
+  autoScalingAuthorization,
+  ec2Authorization,
+  eventsAuthorization,
+  s3Authorization,
+  sfnAuthorization,
+  ssmAuthorization,
+} from './iam/wiring.js';
+import { createKmsKeyRegistry } from './kms/keys.js';
+import type { AccessRequest } from './iam/access-request.js';
+import { createSsmService, type SsmService } from './ssm/service.js';
 import { invokeFunctionAccess, invokeFunctionUrlAccess } from './lambda-access.js';
 import { ensurePackaged, type PackagedStack } from './template/package.js';
 import { readTemplate, type CfnTemplate } from './template/cfn.js';
@@ -95,6 +106,7 @@ export interface LocalCloud {
   s3: S3Service;
   events: EventsService;
   autoscaling: AutoScalingService;
+  ssm: SsmService;
   lambda: LocalLambda;
   identity: IdentityStore;
   /** IAM decisions: denials and the actions each function was seen to call. */
@@ -189,18 +201,31 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       if (arn.startsWith(`arn:aws:lambda:`)) {
         const fnArn = arn.split(':').slice(0, 7).join(':');
         const list = permissions.get(fnArn) ?? [];
-        return list.length === 0 ? [] : [{ name: `${functionNames.get(fnArn) ?? fnArn} resource policy`, document: permissionPolicy(fnArn, list) }];
+        return list.length === 0
+          ? []
+          : [{ name: `${functionNames.get(fnArn) ?? fnArn} resource policy`, document: permissionPolicy(fnArn, list) }];
       }
-      if (arn.startsWith('arn:aws:s3:::')) return resourcePolicies.get(`arn:aws:s3:::${arn.slice('arn:aws:s3:::'.length).split('/')[0] ?? ''}`) ?? [];
+      if (arn.startsWith('arn:aws:kms:')) {
+        const key = kms.resolve(arn.split(':')[3] ?? HOME_REGION, arn);
+        return key === undefined ? [] : [{ name: `key policy of ${key.aliases[0] ?? key.keyId}`, document: key.policy }];
+      }
+      if (arn.startsWith('arn:aws:s3:::'))
+        return resourcePolicies.get(`arn:aws:s3:::${arn.slice('arn:aws:s3:::'.length).split('/')[0] ?? ''}`) ?? [];
       return resourcePolicies.get(arn) ?? [];
     },
     labelOf: (caller) => {
       if (caller.sessionName !== undefined && functionNames.has(caller.sessionName)) return functionNames.get(caller.sessionName) as string;
-      return caller.role !== undefined ? `${caller.role.name} (${caller.sessionName ?? ''})` : 'administrator';
+      return caller.role !== undefined ? caller.role.name : 'administrator';
     },
-    ...(options.log !== undefined ? { log: options.log } : {}),
+    // AMI_FACTORY_LOCAL_IAM_TRACE=1 also prints every denial on stderr (tests, debugging).
+    log: (line) => {
+      options.log?.(line);
+      if (process.env.AMI_FACTORY_LOCAL_IAM_TRACE === '1') process.stderr.write(`[local IAM] ${line}\n`);
+    },
     ...(stateDir !== null ? { logFile: join(stateDir, 'logs', 'iam.log') } : {}),
   });
+  const kms = createKmsKeyRegistry({ account: LOCAL_ACCOUNT_ID });
+  const wiring = { authorizer, identity, account: LOCAL_ACCOUNT_ID, kms };
   const lambda = new LocalLambda({
     region: HOME_REGION,
     accountId: LOCAL_ACCOUNT_ID,
@@ -209,6 +234,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     authorize: (fn, caller) => authorizeInvoke(authorizer, identity, fn, caller),
   });
   const sfnOpts: ConstructorParameters<typeof SfnService>[0] = {
+    ...sfnAuthorization(wiring),
     accountId: LOCAL_ACCOUNT_ID,
     lambda,
     timeScale,
@@ -222,7 +248,15 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   if (sfnFile !== undefined) sfnOpts.stateFile = sfnFile;
   const sfn = new SfnService(sfnOpts);
 
+  // EventBridge acts as a target's role (a bus in another region, a state machine): that role must allow it.
+  const asTargetRole = (via: { roleArn?: string }, request: AccessRequest): void => {
+    if (via.roleArn === undefined) return;
+    const region = request.resource.split(':')[3] ?? HOME_REGION;
+    const failure = authorizer.check(identity.roleSession(via.roleArn, 'events-target'), [request], region);
+    if (failure !== undefined) throw Object.assign(new Error(failure.message), { name: 'AccessDeniedException' });
+  };
   const eventsOpts: Parameters<typeof createEventsService>[0] = {
+    ...eventsAuthorization(wiring),
     accountId: LOCAL_ACCOUNT_ID,
     clock,
     dispatcher: {
@@ -230,9 +264,11 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         lambda.invoke(arn, payload as JsonValue, {
           caller: { kind: 'service', service: 'events.amazonaws.com', sourceArn: via.ruleArn, sourceAccount: LOCAL_ACCOUNT_ID },
         }),
-      startExecution: async (arn, input) => {
+      startExecution: async (arn, input, via) => {
+        asTargetRole(via, { action: 'states:StartExecution', resource: arn });
         sfn.start(arn, input);
       },
+      authorizeBusTarget: (arn, via) => asTargetRole(via, { action: 'events:PutEvents', resource: arn }),
     },
   };
   const eventsFile = file('events.json');
@@ -241,6 +277,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
 
   const ec2Events = options.ec2Events ?? true;
   const ec2Opts: Parameters<typeof createEc2Service>[0] = {
+    ...ec2Authorization(wiring),
     clock,
     // RegisterImage with ImageLocation reads the bundle from the local S3 with the local EC2 key.
     registerFromImageLocation: localBundleRegistration({ s3: () => s3, stateDir }),
@@ -265,18 +302,31 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   if (options.seedImages !== undefined) ec2Opts.seedImages = options.seedImages;
   const ec2 = createEc2Service(ec2Opts);
 
-  const asgOpts: Parameters<typeof createAutoScalingService>[0] = { clock, ec2 };
+  const asgOpts: Parameters<typeof createAutoScalingService>[0] = { ...autoScalingAuthorization(wiring), clock, ec2 };
   const asgFile = file('autoscaling.json');
   if (asgFile !== undefined) asgOpts.stateFile = asgFile;
   const autoscaling = createAutoScalingService(asgOpts);
 
-  const s3Opts: Parameters<typeof createS3Service>[0] = { accountId: LOCAL_ACCOUNT_ID, clock };
+  const s3Opts: Parameters<typeof createS3Service>[0] = { ...s3Authorization(wiring), accountId: LOCAL_ACCOUNT_ID, clock };
   const s3Dir = file('s3');
   if (s3Dir !== undefined) s3Opts.rootDir = s3Dir;
   const s3 = createS3Service(s3Opts);
 
   const functionUrls = createFunctionUrlService({ lambda, accountId: LOCAL_ACCOUNT_ID, region: HOME_REGION, now: () => clock.nowMs() });
-  const services: LocalService[] = [functionUrls, sfn, events, autoscaling, ec2, s3];
+  const ssmOpts: Parameters<typeof createSsmService>[0] = {
+    ...ssmAuthorization(wiring),
+    accountId: LOCAL_ACCOUNT_ID,
+    clock,
+    imageUsable: (region, imageId) => ec2.imageUsable(region, imageId),
+    callerArn: (req) => identity.callerFor(req.accessKeyId).arn,
+    onEvent: (e) => {
+      void events.emit({ source: e.source, detailType: e.detailType, detail: e.detail, region: e.region, resources: e.resources });
+    },
+  };
+  const ssmFile = file('ssm.json');
+  if (ssmFile !== undefined) ssmOpts.stateFile = ssmFile;
+  const ssm = createSsmService(ssmOpts);
+  const services: LocalService[] = [functionUrls, sfn, events, autoscaling, ec2, s3, ssm];
   let stackInfo: () => JsonObject = () => ({});
   const localApi = (path: string): LocalResponse | undefined => {
     if (path === '/_local/health')
@@ -428,6 +478,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     s3,
     events,
     autoscaling,
+    ssm,
     lambda,
     identity,
     authorizer,
@@ -444,6 +495,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       ec2.close();
       autoscaling.close();
       s3.close();
+      ssm.close();
       persistClock();
       uninstallClock();
       await closeServer(server);
@@ -461,9 +513,11 @@ export function permissionPolicy(functionArn: string, permissions: PermissionSpe
       const condition: Record<string, JsonObject> = {};
       if (p.sourceArn !== undefined) condition.ArnLike = { 'AWS:SourceArn': p.sourceArn };
       if (p.sourceAccount !== undefined) condition.StringEquals = { 'AWS:SourceAccount': p.sourceAccount };
-      if (p.functionUrlAuthType !== undefined) condition.StringEquals = { ...(condition.StringEquals ?? {}), 'lambda:FunctionUrlAuthType': p.functionUrlAuthType };
+      if (p.functionUrlAuthType !== undefined)
+        condition.StringEquals = { ...(condition.StringEquals ?? {}), 'lambda:FunctionUrlAuthType': p.functionUrlAuthType };
       if (p.invokedViaFunctionUrl === true) condition.Bool = { 'lambda:InvokedViaFunctionUrl': 'true' };
-      const principal: JsonValue = p.principal === '*' ? '*' : p.principal.endsWith('.amazonaws.com') ? { Service: p.principal } : { AWS: p.principal };
+      const principal: JsonValue =
+        p.principal === '*' ? '*' : p.principal.endsWith('.amazonaws.com') ? { Service: p.principal } : { AWS: p.principal };
       const statement: JsonObject = {
         Sid: p.logicalId,
         Effect: 'Allow',
@@ -482,12 +536,21 @@ function authorizeInvoke(authorizer: Authorizer, identity: IdentityStore, fn: Lo
   const ref = { function: fn.arn, region: HOME_REGION, account: LOCAL_ACCOUNT_ID };
   let failure: AccessFailure | undefined;
   if (caller.kind === 'principal') {
-    failure = authorizer.check(identity.sessionByArn(caller.principalArn) ?? identity.callerFor(caller.accessKeyId), [invokeFunctionAccess(ref)], HOME_REGION);
+    failure = authorizer.check(
+      identity.sessionByArn(caller.principalArn) ?? identity.callerFor(caller.accessKeyId),
+      [invokeFunctionAccess(ref)],
+      HOME_REGION,
+    );
   } else if (caller.kind === 'service') {
     const via = { sourceArn: caller.sourceArn ?? '', sourceAccount: caller.sourceAccount ?? LOCAL_ACCOUNT_ID };
     failure = authorizer.checkService(caller.service, LOCAL_ACCOUNT_ID, [invokeFunctionAccess(ref, via)], HOME_REGION);
   } else {
-    failure = authorizer.checkService('*', LOCAL_ACCOUNT_ID, invokeFunctionUrlAccess(ref, caller.authType === 'AWS_IAM' ? 'AWS_IAM' : 'NONE'), HOME_REGION);
+    failure = authorizer.checkService(
+      '*',
+      LOCAL_ACCOUNT_ID,
+      invokeFunctionUrlAccess(ref, caller.authType === 'AWS_IAM' ? 'AWS_IAM' : 'NONE'),
+      HOME_REGION,
+    );
   }
   if (failure !== undefined) throw new LambdaServiceError('AccessDeniedException', failure.message, 403);
 }

@@ -419,7 +419,9 @@ export function planStack(template: CfnTemplate, options: StackOptions): StackPl
           ...(p.SourceArn !== undefined ? { sourceArn: String(p.SourceArn) } : {}),
           ...(p.SourceAccount !== undefined ? { sourceAccount: String(p.SourceAccount) } : {}),
           ...(p.FunctionUrlAuthType !== undefined ? { functionUrlAuthType: String(p.FunctionUrlAuthType) } : {}),
-          ...(p.InvokedViaFunctionUrl !== undefined ? { invokedViaFunctionUrl: p.InvokedViaFunctionUrl === true || p.InvokedViaFunctionUrl === 'true' } : {}),
+          ...(p.InvokedViaFunctionUrl !== undefined
+            ? { invokedViaFunctionUrl: p.InvokedViaFunctionUrl === true || p.InvokedViaFunctionUrl === 'true' }
+            : {}),
         });
         break;
       case 'AWS::Events::Rule':
