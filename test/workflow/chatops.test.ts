@@ -14,27 +14,17 @@ import { buildIdFromEvent } from '../../functions/lib/triggers/ids.js';
 import { scheduleTargetInput } from '../../functions/lib/triggers/schedule.js';
 import { createFunctionUrlService, LOCAL_SLACK_SIGNING_SECRET, type FunctionUrlService } from '../../local/function-url.js';
 import type { LocalResponse } from '../../local/http.js';
-import type { LambdaFunctionSpec } from '../../local/lambda.js';
 import { startHarness, waitForExecution, type Harness } from './harness.js';
 
 /**
  * ChatOps and the triggers on the local cloud: the real handlers behind a function URL,
  * EventBridge rules and schedules, the real state machine, and a local response_url receiver.
- *
- * Until serverless.yml declares triggerBuild, slackCommand and notifySlack (deploy/
- * issue6-serverless-snippet.yml), this test registers them with the local Lambda service
- * and creates their rules itself; once they are declared, the cloud's own provisioning does.
+ * The cloud provisions the handlers and their rules itself.
  */
 const BAKER = 'U0BAKER';
 const SM = 'arn:aws:states:us-east-1:111122223333:stateMachine:image-factory';
 const FN = (name: string): string => `arn:aws:lambda:us-east-1:111122223333:function:${name}`;
 const PARAMETER = '/golden/al2023-base-ami';
-
-const NEW_FUNCTIONS: Record<string, string> = {
-  triggerBuild: 'functions/trigger-build',
-  slackCommand: 'functions/slack-command',
-  notifySlack: 'functions/notify-slack',
-};
 
 function writeConfig(): string {
   const doc = parse(readFileSync('factory.config.yml', 'utf8')) as { families: Record<string, Record<string, unknown>> };
@@ -130,32 +120,6 @@ describe('ChatOps and triggers on the local cloud', () => {
       credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
       maxAttempts: 1,
     });
-    const declared = h.cloud.lambda.has('triggerBuild');
-    if (!declared) {
-      // Not in serverless.yml yet: register the handlers and their rules as provisioning will.
-      const table = (h.cloud.lambda as unknown as { table: Map<string, LambdaFunctionSpec> }).table;
-      for (const [name, module] of Object.entries(NEW_FUNCTIONS)) table.set(name, { name, module, exportName: 'handler' });
-      const rule = async (Name: string, bus: string, pattern: unknown, target: string): Promise<void> => {
-        await events.send(new PutRuleCommand({ Name, EventBusName: bus, EventPattern: JSON.stringify(pattern), State: 'ENABLED' }));
-        await events.send(new PutTargetsCommand({ Rule: Name, EventBusName: bus, Targets: [{ Id: target, Arn: FN(target) }] }));
-      };
-      await rule('build-requested', h.cloud.eventBus, { source: ['ami-factory'], 'detail-type': ['Build Requested'] }, 'triggerBuild');
-      await rule(
-        'parameter-change',
-        'default',
-        { source: ['aws.ssm'], 'detail-type': ['Parameter Store Change'], detail: { operation: ['Create', 'Update'] } },
-        'triggerBuild',
-      );
-      await rule(
-        'notify-slack',
-        h.cloud.eventBus,
-        {
-          source: ['ami-factory'],
-          'detail-type': ['BuildSucceeded', 'BuildPartiallySucceeded', 'BuildFailed', 'ImageAvailable', 'ImageCopied'],
-        },
-        'notifySlack',
-      );
-    }
     receiver = await startReceiver();
     urls = await serveFunctionUrls(createFunctionUrlService({ lambda: h.cloud.lambda, routes: { '/slack/commands': 'slackCommand' } }));
   });
