@@ -8,6 +8,7 @@ import { buildImageTags, findOwnImageByName, type CreatedImage } from './lib/ec2
 import { ImageFailedError, ImageNotVisibleYetError, UnexpectedResponseError, hasErrorName } from './lib/errors.js';
 import { imageName } from './lib/naming.js';
 import { taskHandler } from './lib/task-handler.js';
+import { EC2_ERROR } from './lib/error-codes.js';
 
 const InputSchema = z
   .object({
@@ -61,7 +62,7 @@ export async function registerBundle(
     if (r.ImageId === undefined) throw new UnexpectedResponseError(`EC2 returned no ImageId for ${name}`);
     return { imageId: r.ImageId, imageName: name, created: true };
   } catch (e) {
-    if (!hasErrorName(e, 'InvalidAMIName.Duplicate')) throw e;
+    if (!hasErrorName(e, EC2_ERROR.imageNameDuplicate)) throw e;
     const raced = await findOwnImageByName(ec2, name);
     if (raced === undefined) throw new ImageNotVisibleYetError(`Image ${name} exists but is not visible yet`, { cause: e });
     return adopt(raced, request, name);

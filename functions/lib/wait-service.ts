@@ -4,6 +4,7 @@ import { describeInstance } from './ec2/builder.js';
 import { imageStatus, imageStatuses } from './ec2/images.js';
 import { builderOutcome, imageOutcome } from './wait-outcome.js';
 import { completeWait, heartbeatWait, type WaitOutcome, type WaitRecord, type WaitRecords } from './waits.js';
+import { BuildTimeoutError, ImageWaitTimeoutError } from './errors.js';
 
 export interface WaitDeps {
   store: WaitRecords;
@@ -40,7 +41,7 @@ function timedOut(rec: WaitRecord): WaitOutcome {
   return {
     done: true,
     success: false,
-    error: rec.kind === 'image' ? 'ImageWaitTimeoutError' : 'BuildTimeoutError',
+    error: rec.kind === 'image' ? ImageWaitTimeoutError.name : BuildTimeoutError.name,
     cause: `${what} in ${rec.region} was not done by ${rec.deadline}`,
   };
 }

@@ -33,6 +33,7 @@ import {
 } from './replies.js';
 import { SlackSignatureError, verifySlackRequest } from './signature.js';
 import type { ChatOpsRecord, ChatOpsStore } from './store.js';
+import { EC2_ERROR } from '../error-codes.js';
 
 /**
  * The Slack slash command endpoint's logic: verify the signature, parse, authorize with the
@@ -339,7 +340,7 @@ async function findImage(deps: ChatOpsDeps, imageId: string): Promise<{ region: 
         const image = r.Images?.[0];
         return image === undefined ? undefined : { region, image };
       } catch (e) {
-        if (hasErrorName(e, 'InvalidAMIID.NotFound', 'InvalidAMIID.Unavailable')) return undefined;
+        if (hasErrorName(e, EC2_ERROR.imageNotFound, EC2_ERROR.imageUnavailable)) return undefined;
         throw e;
       }
     }),

@@ -3,6 +3,7 @@ import type { BuildRequest, SnapshotsSource } from '../build-request.js';
 import { TAG } from '../constants.js';
 import { ImageFailedError, ImageNotVisibleYetError, UnexpectedResponseError, hasErrorName } from '../errors.js';
 import { factoryTags, imageName, mergeTags } from '../naming.js';
+import { EC2_ERROR } from '../error-codes.js';
 
 export interface CreatedImage {
   imageId: string;
@@ -155,7 +156,7 @@ async function createOrAdopt(
     if (imageId === undefined) throw new UnexpectedResponseError(`EC2 returned no ImageId for ${name}`);
     return { imageId, imageName: name, created: true };
   } catch (e) {
-    if (!hasErrorName(e, 'InvalidAMIName.Duplicate')) throw e;
+    if (!hasErrorName(e, EC2_ERROR.imageNameDuplicate)) throw e;
     const raced = await findOwnImageByName(ec2, name);
     if (raced === undefined) throw new ImageNotVisibleYetError(`Image ${name} exists but is not visible yet`, { cause: e });
     return adopt(raced, request, name);
@@ -203,7 +204,7 @@ export async function imageStatuses(ec2: EC2Client, imageIds: string[]): Promise
     const r = await ec2.send(new DescribeImagesCommand({ ImageIds: imageIds, IncludeDeprecated: true, IncludeDisabled: true }));
     images = r.Images ?? [];
   } catch (e) {
-    if (!hasErrorName(e, 'InvalidAMIID.NotFound')) throw e;
+    if (!hasErrorName(e, EC2_ERROR.imageNotFound)) throw e;
     // One unknown id fails the whole call: ask one by one so the others still get an answer.
     if (imageIds.length > 1) {
       for (const id of imageIds) {

@@ -6,13 +6,14 @@ import { errorMessage, hasErrorName } from '../errors.js';
 import { publishEvents, imageArn, type FactoryEventType } from '../events.js';
 import { deprecationTime } from '../ec2/share.js';
 import { familyImages, imageTags } from '../ec2/images.js';
-import { deleteBundleFromS3 } from '../bundle/s3.js';
 import type { Logger } from '../logger.js';
 import { deprecateImage, deregisterImage, disableImage, otherImagesOfBundle, snapshotsStillPresent } from './actions.js';
 import { countActions, planRetention, type Action, type InventoryImage, type PlanEntry } from './plan.js';
 import { findImageReferences } from './references.js';
 import type { RetentionRequest } from './request.js';
 import { countOutcomes, type ImageResult, type Ledger, type RegionPlan, type RetentionStore, type Target } from './store.js';
+import { EC2_ERROR, S3_ERROR } from '../error-codes.js';
+import { BundleNotFoundError, deleteBundleFromS3 } from '../bundle/s3.js';
 
 /**
  * One retention run, region by region: `planRegion` (inventory, in-use check, plan, stored
@@ -260,7 +261,7 @@ export async function applyStep(deps: RegionDeps, input: ApplyStepInput): Promis
       }
       return result;
     } catch (e) {
-      const reason = hasErrorName(e, 'OperationNotPermitted') ? 'EC2 refused (deregistration protection?)' : 'EC2 refused';
+      const reason = hasErrorName(e, EC2_ERROR.operationNotPermitted) ? 'EC2 refused (deregistration protection?)' : 'EC2 refused';
       return { ...base, outcome: 'failed', reason, error: `${e instanceof Error ? e.name : 'Error'}: ${errorMessage(e)}` };
     }
   };
@@ -328,7 +329,7 @@ async function deleteBundle(deps: RegionDeps, t: Target, result: ImageResult): P
     result.bundleKeysDeleted = keys.length;
     result.reason += `; bundle ${location} deleted (${keys.length} objects)`;
   } catch (e) {
-    if (hasErrorName(e, 'BundleNotFoundError', 'NoSuchKey')) {
+    if (e instanceof BundleNotFoundError || hasErrorName(e, S3_ERROR.noSuchKey)) {
       result.reason += `; bundle ${location} already gone`;
       return;
     }

@@ -12,6 +12,7 @@ import { BUILD_REQUESTED, buildFromBuildRequestedEvent, type TriggeredBuild } fr
 import { buildsFromParameterChange } from './parameter-change.js';
 import { buildFromSchedule, isScheduledRetention, retentionFromSchedule, type TriggeredRetention } from './schedule.js';
 import { EventPublishError } from '../events.js';
+import { SFN_ERROR } from '../error-codes.js';
 
 /**
  * What the trigger handlers share at run time: the factory config bundled with the function,
@@ -80,7 +81,7 @@ export async function startNamedExecution(
     const r = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
     return { executionArn: r.executionArn ?? executionArnFor(stateMachineArn, name), duplicate: false };
   } catch (e) {
-    if (!hasErrorName(e, 'ExecutionAlreadyExists')) throw e;
+    if (!hasErrorName(e, SFN_ERROR.executionAlreadyExists)) throw e;
     return { executionArn: executionArnFor(stateMachineArn, name), duplicate: true };
   }
 }
