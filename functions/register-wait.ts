@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BuildIdSchema, RegionSchema } from './lib/build-request.js';
 import { ec2Client, homeRegion, requiredEnv, s3Client, sfnClient } from './lib/clients.js';
+import { clock } from './lib/clock.js';
 import { taskHandler } from './lib/task-handler.js';
 import { registerWait } from './lib/wait-service.js';
 import { WaitStore } from './lib/waits.js';
@@ -25,7 +26,7 @@ const Input = z
 export const handler = taskHandler('register-wait', Input, async (input, logger) => {
   const store = new WaitStore(s3Client(), requiredEnv('AMI_FACTORY_STATE_BUCKET'));
   const { timeoutSeconds, ...rest } = input;
-  const now = Date.now();
+  const now = clock().now();
   const rec = {
     ...rest,
     sfnRegion: homeRegion(),

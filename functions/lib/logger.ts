@@ -1,5 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { now } from './clock.js';
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level | 'silent', number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -61,7 +62,7 @@ export class Logger {
     const threshold = (process.env.AMI_FACTORY_LOG_LEVEL ?? 'info') as Level | 'silent';
     if (ORDER[level] < (ORDER[threshold] ?? ORDER.info)) return;
     const line = JSON.stringify(
-      { level, time: new Date().toISOString(), service: this.service, message, ...this.base, ...this.context.getStore(), ...fields },
+      { level, time: now().toISOString(), service: this.service, message, ...this.base, ...this.context.getStore(), ...fields },
       (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message } : v),
     );
     const file = process.env.AMI_FACTORY_LOG_FILE;

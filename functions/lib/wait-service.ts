@@ -1,5 +1,6 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SFNClient } from '@aws-sdk/client-sfn';
+import { clock } from './clock.js';
 import { describeInstance } from './ec2/builder.js';
 import { imageStatus, imageStatuses } from './ec2/images.js';
 import { builderOutcome, imageOutcome } from './wait-outcome.js';
@@ -75,7 +76,7 @@ export async function sweepWaits(deps: WaitDeps): Promise<SweepResult> {
     }
   }
   for (const rec of records.filter((r) => r.kind === 'builder')) outcomes.set(rec, await checkWait(deps, rec));
-  const now = Date.now();
+  const now = clock().now();
   for (const rec of records) {
     result.checked++;
     let outcome = outcomes.get(rec) ?? { done: false };

@@ -1,6 +1,7 @@
 import { DescribeImagesCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
+import { installClock } from '../../functions/lib/clock.js';
 import { completeWaitsFor, registerWait, sweepWaits } from '../../functions/lib/wait-service.js';
 import { waitKey, type WaitRecord, type WaitRecords } from '../../functions/lib/waits.js';
 import { awsError, IMAGE_ID } from '../fixtures.js';
@@ -112,5 +113,21 @@ describe('callback waits', () => {
     expect(sfn).toHaveReceivedCommandWith(SendTaskHeartbeatCommand, { taskToken: 'AQpending' });
     expect(sfn).toHaveReceivedCommandWith(SendTaskFailureCommand, { taskToken: 'AQlate', error: 'ImageWaitTimeoutError' });
     expect([...store.items.values()].map((x) => x.token)).toEqual(['AQpending']);
+  });
+
+  it('does judge deadlines by the factory clock when sweeping', async () => {
+    // Prepare: a deadline far in the real future, but behind a clock that has run ahead.
+    ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: IMAGE_ID, State: 'pending' }] });
+    await store.put(record({ deadline: '2998-01-01T00:00:00Z' }));
+    const restore = installClock({ now: () => Date.parse('2999-01-01T00:00:00Z'), sleep: async () => undefined });
+    try {
+      // Act
+      const r = await sweepWaits(deps());
+      // Assess
+      expect(r).toEqual({ checked: 1, completed: 1, heartbeats: 0, stale: 0 });
+      expect(sfn).toHaveReceivedCommandWith(SendTaskFailureCommand, { taskToken: 'AQtoken-1', error: 'ImageWaitTimeoutError' });
+    } finally {
+      restore();
+    }
   });
 });

@@ -3,6 +3,7 @@
  * enough for the local cloud's EC2 certificate without a dependency or the openssl binary.
  */
 import { randomBytes, sign, type KeyObject } from 'node:crypto';
+import { now } from '../clock.js';
 
 function derLength(n: number): Buffer {
   if (n < 0x80) return Buffer.from([n]);
@@ -66,7 +67,7 @@ export function selfSignedCertificate(opts: {
   days: number;
   now?: Date;
 }): string {
-  const notBefore = new Date(Math.floor((opts.now ?? new Date()).getTime() / 1000) * 1000 - 60_000);
+  const notBefore = new Date(Math.floor((opts.now ?? now()).getTime() / 1000) * 1000 - 60_000);
   const notAfter = new Date(notBefore.getTime() + opts.days * 86_400_000);
   const algorithm = sequence(oid('1.2.840.113549.1.1.11'), Buffer.from([0x05, 0x00]));
   const serial = randomBytes(16);
