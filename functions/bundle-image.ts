@@ -1,7 +1,6 @@
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import { AccountIdSchema } from './lib/build-request.js';
-import { clientSettings, homeRegion, s3Client } from './lib/clients.js';
+import { s3Client, ssmClient } from './lib/clients.js';
 import { FactoryError } from './lib/errors.js';
 import { bundleImage } from './lib/bundle/index.js';
 import { parseBucketArgument, s3BundleSink } from './lib/bundle/s3.js';
@@ -34,8 +33,6 @@ const Input = z
   })
   .strict();
 
-let ssm: SSMClient | undefined;
-
 /**
  * Bundles an image object from S3 into an instance-store bundle under an S3 prefix,
  * streaming: ranged reads of the image, parallel gzip, parts uploaded as they are made,
@@ -51,7 +48,7 @@ export const handler = taskHandler('bundle-image', Input, async (input, logger) 
       `${image.label} is ${(image.size / 2 ** 30).toFixed(1)} GiB: about ${Math.ceil(seconds)} s to bundle, more than the ${Math.floor(remainingMs / 1000)} s a Lambda invocation has; bundle it with \`ami-factory bundle\` on an instance and upload it`,
     );
   }
-  const keys = await bundleKeys(() => (ssm ??= new SSMClient(clientSettings(homeRegion()))));
+  const keys = await bundleKeys(() => ssmClient());
   const { bucket, prefix } = parseBucketArgument(input.destination);
   const result = await bundleImage({
     image,

@@ -179,7 +179,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   });
 
   if (options.configureHandlers ?? true) {
-    process.env.AMI_FACTORY_AWS_ENDPOINT = endpoint;
+    process.env.AWS_ENDPOINT_URL = endpoint;
     process.env.AMI_FACTORY_STATE_BUCKET = LOCAL_STATE_BUCKET;
     process.env.AMI_FACTORY_EVENT_BUS = LOCAL_EVENT_BUS;
     process.env.AMI_FACTORY_STATE_MACHINE_ARN = sfn.stateMachineArn(HOME_REGION, 'image-factory');

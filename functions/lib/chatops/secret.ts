@@ -1,5 +1,5 @@
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { clientSettings, homeRegion } from '../clients.js';
+import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { ssmClient } from '../clients.js';
 import { ConfigurationError } from '../errors.js';
 
 /**
@@ -8,12 +8,6 @@ import { ConfigurationError } from '../errors.js';
  * container (a rotation reaches new containers; `resetSigningSecretCache` for tests).
  */
 let cached: Promise<string> | undefined;
-let ssm: SSMClient | undefined;
-
-function ssmClient(): SSMClient {
-  ssm ??= new SSMClient(clientSettings(homeRegion()));
-  return ssm;
-}
 
 export function signingSecret(client: Pick<SSMClient, 'send'> = ssmClient()): Promise<string> {
   const local = process.env.AMI_FACTORY_SLACK_SIGNING_SECRET;
