@@ -14,7 +14,7 @@ import { bundleImage } from '../../functions/lib/bundle/index.js';
 import { checkBundleInS3, s3BundleSink } from '../../functions/lib/bundle/s3.js';
 import { localEc2CertificateFor } from '../../local/ec2-bundles.js';
 import { opensslKeyPair, randomFile, removeDir, tempDir, ACCOUNT, MIB, type KeyPairFiles } from '../fixtures/bundle/helpers.js';
-import { registerBundle } from '../../functions/register-bundle.js';
+import { registerImageFromBundle } from '../../functions/lib/ec2/images.js';
 import { buildRequest } from '../fixtures.js';
 import { runBuild, startHarness, tagMap, type Harness } from './harness.js';
 
@@ -133,20 +133,20 @@ describe('instance-store image: bundle → S3 → RegisterImage → CopyImage �
     const request = buildRequest({ region: 'us-east-1' });
     const location = 'factory-bundles/factory/factory.manifest.xml';
     const check = (l: string): Promise<unknown> => checkBundleInS3(s3, l, { certificate: user.certPem });
-    const first = await registerBundle(h.ec2, check, request, location);
+    const first = await registerImageFromBundle(h.ec2, request, location, check);
     expect(first.created).toBe(true);
     const image = await waitAvailable(h.ec2, first.imageId);
     expect(image.RootDeviceType).toBe('instance-store');
     expect(image.Name).toBe(first.imageName);
     expect(tagMap(image.Tags)).toMatchObject({ Name: first.imageName });
-    const again = await registerBundle(h.ec2, check, request, location);
+    const again = await registerImageFromBundle(h.ec2, request, location, check);
     expect(again).toEqual({ imageId: first.imageId, imageName: first.imageName, created: false });
     await expect(
-      registerBundle(
+      registerImageFromBundle(
         h.ec2,
-        check,
         buildRequest({ region: 'us-east-1', buildId: 'aaaaaaaa-0000-4000-8000-000000000002' }),
         'factory-bundles/none/x.manifest.xml',
+        check,
       ),
     ).rejects.toMatchObject({
       name: 'BundleNotFoundError',
