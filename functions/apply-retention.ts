@@ -5,6 +5,9 @@ import { applyStep } from './lib/retention/run.js';
 import { RetentionRequestSchema } from './lib/retention/request.js';
 import { PacerStateSchema, regionDeps } from './lib/retention/runtime.js';
 import { taskHandler } from './lib/task-handler.js';
+import { requireEnv } from './lib/env.js';
+
+const settings = requireEnv('AMI_FACTORY_STATE_BUCKET', 'AMI_FACTORY_EVENT_BUS');
 
 const Counts = z.record(z.string(), z.number().int().min(0));
 
@@ -35,7 +38,13 @@ function add(a: Record<string, number>, b: Record<string, number>): Record<strin
  * totals); `done` ends the region's loop. A step run twice re-checks and finds its work done.
  */
 export const handler = taskHandler('apply-retention', Input, async (input, logger, context) => {
-  const { deps, pacer } = regionDeps(input.region, context, logger, input.pacer);
+  const { deps, pacer } = regionDeps(
+    input.region,
+    { stateBucket: settings.AMI_FACTORY_STATE_BUCKET, eventBus: settings.AMI_FACTORY_EVENT_BUS },
+    context,
+    logger,
+    input.pacer,
+  );
   const r = await applyStep(deps, { request: input.request, cursor: input.cursor, planNow: new Date(input.planNow), now });
   return {
     request: input.request,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AccountIdSchema } from './lib/build-request.js';
 import { s3Client, ssmClient } from './lib/clients.js';
+import { env } from './lib/env.js';
 import { FactoryError } from './lib/errors.js';
 import { bundleImage } from './lib/bundle/index.js';
 import { parseBucketArgument, s3BundleSink } from './lib/bundle/s3.js';
@@ -42,7 +43,7 @@ export const handler = taskHandler('bundle-image', Input, async (input, logger) 
   const s3 = s3Client();
   const image = await s3ImageObject(s3, input.source.bucket, input.source.key);
   const seconds = (2 * image.size) / PLANNING_THROUGHPUT_BYTES_PER_S;
-  const remainingMs = Number(process.env.AMI_FACTORY_TIME_BUDGET_MS ?? 840_000);
+  const remainingMs = env().AMI_FACTORY_TIME_BUDGET_MS;
   if (seconds * 1000 > remainingMs) {
     throw new BundleTooSlowError(
       `${image.label} is ${(image.size / 2 ** 30).toFixed(1)} GiB: about ${Math.ceil(seconds)} s to bundle, more than the ${Math.floor(remainingMs / 1000)} s a Lambda invocation has; bundle it with \`ami-factory bundle\` on an instance and upload it`,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ec2Client, requiredEnv, s3Client, sfnClient } from './lib/clients.js';
+import { ec2Client, s3Client, sfnClient } from './lib/clients.js';
+import { requireEnv } from './lib/env.js';
 import { taskHandler } from './lib/task-handler.js';
 import { completeWaitsFor } from './lib/wait-service.js';
 import { WaitStore } from './lib/waits.js';
@@ -24,9 +25,11 @@ const Ec2Event = z.discriminatedUnion('detail-type', [
     .passthrough(),
 ]);
 
+const { AMI_FACTORY_STATE_BUCKET: stateBucket } = requireEnv('AMI_FACTORY_STATE_BUCKET');
+
 /** Completes the waits recorded for the image or instance an EC2 event is about. */
 export const handler = taskHandler('complete-waits', Ec2Event, async (event, logger) => {
-  const store = new WaitStore(s3Client(), requiredEnv('AMI_FACTORY_STATE_BUCKET'));
+  const store = new WaitStore(s3Client(), stateBucket);
   const deps = { store, sfn: sfnClient(), ec2: ec2Client };
   const completed =
     event['detail-type'] === 'EC2 AMI State Change'

@@ -1,9 +1,12 @@
 import { z } from 'zod';
 import { BuildRequestSchema, ImageIdSchema, RegionSchema } from './lib/build-request.js';
-import { ec2Client, eventBusName, eventsClient } from './lib/clients.js';
+import { ec2Client, eventsClient } from './lib/clients.js';
+import { requireEnv } from './lib/env.js';
 import { applySharing, deprecationTime, setDeprecation } from './lib/ec2/share.js';
 import { imageArn, publishEvents, type FactoryEventType } from './lib/events.js';
 import { taskHandler } from './lib/task-handler.js';
+
+const { AMI_FACTORY_EVENT_BUS: bus } = requireEnv('AMI_FACTORY_EVENT_BUS');
 
 const Input = z
   .object({
@@ -53,7 +56,7 @@ export const handler = taskHandler('finalize-image', Input, async ({ request, re
       resources: [imageArn(region, imageId)],
     });
   }
-  await publishEvents(eventsClient(), eventBusName(), events);
+  await publishEvents(eventsClient(), bus, events);
   logger.info('image finalized', { region, imageId, deprecateAt, shared: shared !== null });
   return {
     region,

@@ -5,7 +5,10 @@ import { RetentionRequestSchema } from './lib/retention/request.js';
 import { regionDeps } from './lib/retention/runtime.js';
 import { taskHandler } from './lib/task-handler.js';
 import { sfnClient } from './lib/clients.js';
+import { requireEnv } from './lib/env.js';
 import { assertOnlyApplyingRun } from './lib/retention/exclusive.js';
+
+const settings = requireEnv('AMI_FACTORY_STATE_BUCKET', 'AMI_FACTORY_EVENT_BUS');
 
 const Input = z
   .object({
@@ -25,7 +28,12 @@ const Input = z
  */
 export const handler = taskHandler('plan-retention', Input, async ({ request, region, now, execution }, logger, context) => {
   if (!request.dryRun) await assertOnlyApplyingRun(sfnClient(), execution, request.family);
-  const { deps, pacer } = regionDeps(region, context, logger);
+  const { deps, pacer } = regionDeps(
+    region,
+    { stateBucket: settings.AMI_FACTORY_STATE_BUCKET, eventBus: settings.AMI_FACTORY_EVENT_BUS },
+    context,
+    logger,
+  );
   const summary = await planRegion(deps, request, new Date(now));
   return { ...summary, pacer: pacer.state(), calls: pacer.stats.calls, throttled: pacer.stats.throttled };
 });

@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import { BuildIdSchema, RegionSchema } from './lib/build-request.js';
-import { ec2Client, homeRegion, requiredEnv, s3Client, sfnClient } from './lib/clients.js';
+import { ec2Client, s3Client, sfnClient } from './lib/clients.js';
+import { homeRegion, requireEnv } from './lib/env.js';
 import { clock } from './lib/clock.js';
 import { taskHandler } from './lib/task-handler.js';
 import { registerWait } from './lib/wait-service.js';
 import { WaitStore } from './lib/waits.js';
+
+const { AMI_FACTORY_STATE_BUCKET: stateBucket } = requireEnv('AMI_FACTORY_STATE_BUCKET');
 
 const Input = z
   .object({
@@ -24,7 +27,7 @@ const Input = z
  * checks once. The EC2 state-change events (complete-waits) and the sweeper complete it later.
  */
 export const handler = taskHandler('register-wait', Input, async (input, logger) => {
-  const store = new WaitStore(s3Client(), requiredEnv('AMI_FACTORY_STATE_BUCKET'));
+  const store = new WaitStore(s3Client(), stateBucket);
   const { timeoutSeconds, ...rest } = input;
   const now = clock().now();
   const rec = {

@@ -1,9 +1,12 @@
 import { z } from 'zod';
 import { BuildRequestSchema } from './lib/build-request.js';
-import { eventBusName, eventsClient } from './lib/clients.js';
+import { eventsClient } from './lib/clients.js';
+import { requireEnv } from './lib/env.js';
 import { failureCauseMessage } from './lib/errors.js';
 import { publishEvents } from './lib/events.js';
 import { taskHandler } from './lib/task-handler.js';
+
+const { AMI_FACTORY_EVENT_BUS: bus } = requireEnv('AMI_FACTORY_EVENT_BUS');
 
 const RegionResult = z
   .object({
@@ -48,7 +51,7 @@ export const handler = taskHandler('report-build', Input, async ({ request, home
   ];
   const failed = regions.filter((r) => r.status === 'failed').length;
   const outcome = regions[0]?.status === 'failed' ? 'BuildFailed' : failed > 0 ? 'BuildPartiallySucceeded' : 'BuildSucceeded';
-  await publishEvents(eventsClient(), eventBusName(), [
+  await publishEvents(eventsClient(), bus, [
     {
       type: outcome,
       detail: {

@@ -1,11 +1,14 @@
 import { z } from 'zod';
-import { eventBusName, eventsClient, requiredEnv, s3Client } from './lib/clients.js';
+import { eventsClient, s3Client } from './lib/clients.js';
+import { requireEnv } from './lib/env.js';
 import { failureCauseMessage } from './lib/errors.js';
 import { publishEvents } from './lib/events.js';
 import { retentionReport, type RegionRun } from './lib/retention/report.js';
 import { RetentionRequestSchema } from './lib/retention/request.js';
 import { RetentionStore } from './lib/retention/store.js';
 import { taskHandler } from './lib/task-handler.js';
+
+const settings = requireEnv('AMI_FACTORY_STATE_BUCKET', 'AMI_FACTORY_EVENT_BUS');
 
 const Counts = z.record(z.string(), z.number());
 const PlanState = z
@@ -49,7 +52,7 @@ function causeText(error: string | undefined, cause: string | undefined): string
  * publishes RetentionPlanned (dry run) or RetentionCompleted with the per-region report.
  */
 export const handler = taskHandler('report-retention', Input, async ({ request, plans, applied }) => {
-  const store = new RetentionStore(s3Client(), requiredEnv('AMI_FACTORY_STATE_BUCKET'));
+  const store = new RetentionStore(s3Client(), settings.AMI_FACTORY_STATE_BUCKET);
   const calls: Record<string, number> = {};
   let throttled = 0;
   const runs: RegionRun[] = [];
@@ -72,7 +75,7 @@ export const handler = taskHandler('report-retention', Input, async ({ request, 
     runs.push(run);
   }
   const report = retentionReport(request.runId, request.family, request.dryRun, runs, calls, throttled);
-  await publishEvents(eventsClient(), eventBusName(), [
+  await publishEvents(eventsClient(), settings.AMI_FACTORY_EVENT_BUS, [
     { type: request.dryRun ? 'RetentionPlanned' : 'RetentionCompleted', detail: { ...report, trigger: request.trigger } },
   ]);
   return report;

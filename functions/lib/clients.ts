@@ -4,7 +4,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { ConfigurationError } from './errors.js';
+import { configuredEndpointKey, homeRegion } from './env.js';
 
 /**
  * The one place AWS clients are made. Settings: the region and `retryMode: adaptive`
@@ -34,12 +34,8 @@ const cache = new Map<string, AnyClient>();
 /** The SDK's service id in the endpoint variables' names (`AWS_ENDPOINT_URL_<ID>`). */
 type EndpointId = 'EC2' | 'SFN' | 'S3' | 'EVENTBRIDGE' | 'AUTO_SCALING' | 'SSM';
 
-function configuredEndpoint(id: EndpointId): string {
-  return `${process.env[`AWS_ENDPOINT_URL_${id}`] ?? ''}|${process.env.AWS_ENDPOINT_URL ?? ''}`;
-}
-
 function cached<T extends AnyClient>(id: EndpointId, region: string, make: (s: ClientSettings) => T): T {
-  const key = `${id}|${region}|${configuredEndpoint(id)}`;
+  const key = `${id}|${region}|${configuredEndpointKey(id)}`;
   let client = cache.get(key) as T | undefined;
   if (client === undefined) {
     client = make(clientSettings(region));
@@ -70,21 +66,4 @@ export function eventsClient(region: string = homeRegion()): EventBridgeClient {
 
 export function ssmClient(region: string = homeRegion()): SSMClient {
   return cached('SSM', region, (s) => new SSMClient(s));
-}
-
-/** The region the factory (its state machines, bus and state bucket) runs in. */
-export function homeRegion(): string {
-  return process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
-}
-
-/** A required environment variable, or a ConfigurationError naming it (fails at cold start). */
-export function requiredEnv(name: string): string {
-  const v = process.env[name];
-  if (v === undefined || v === '') throw new ConfigurationError(`Environment variable ${name} is not set`);
-  return v;
-}
-
-/** The factory's own EventBridge bus (AMI_FACTORY_EVENT_BUS, default `ami-factory`). */
-export function eventBusName(): string {
-  return process.env.AMI_FACTORY_EVENT_BUS ?? 'ami-factory';
 }

@@ -8,6 +8,7 @@ import { DisableRuleCommand, EventBridgeClient, PutEventsCommand, PutRuleCommand
 import { DescribeExecutionCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { parse, stringify } from 'yaml';
 import { slackRequestHeaders } from '../../functions/lib/chatops/signature.js';
+import { resetEnv } from '../../functions/lib/env.js';
 import type { SlackMessage } from '../../functions/lib/chatops/replies.js';
 import { retentionExecutionName } from '../../functions/lib/retention/request.js';
 import { buildIdFromEvent } from '../../functions/lib/triggers/ids.js';
@@ -112,6 +113,7 @@ describe('ChatOps and triggers on the local cloud', () => {
     process.env.AMI_FACTORY_CONFIG = writeConfig();
     process.env.AMI_FACTORY_SLACK_SIGNING_SECRET = LOCAL_SLACK_SIGNING_SECRET;
     process.env.AMI_FACTORY_STATE_MACHINE_ARN = SM;
+    resetEnv();
     // Managed images of web up to 400 days old in two regions, so expire has something to plan and retire.
     h = await startHarness({ seedImages: { count: 12, regions: ['us-east-1', 'eu-west-1'], family: 'web' } });
     events = new EventBridgeClient({
@@ -132,6 +134,7 @@ describe('ChatOps and triggers on the local cloud', () => {
     urls.server.closeAllConnections();
     await h.close();
     process.env = saved;
+    resetEnv();
   });
 
   async function slash(text: string, opts: { user?: string; secret?: string } = {}): Promise<{ status: number; reply: SlackMessage }> {

@@ -12,6 +12,7 @@ import {
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { bundleImage } from '../../functions/lib/bundle/index.js';
 import { checkBundleInS3, s3BundleSink } from '../../functions/lib/bundle/s3.js';
+import { resetEnv } from '../../functions/lib/env.js';
 import { localEc2CertificateFor } from '../../local/ec2-bundles.js';
 import { opensslKeyPair, randomFile, removeDir, tempDir, ACCOUNT, MIB, type KeyPairFiles } from '../fixtures/bundle/helpers.js';
 import { registerImageFromBundle } from '../../functions/lib/ec2/images.js';
@@ -227,6 +228,7 @@ describe('bundle-image handler (S3 image object → S3 bundle, streaming)', () =
 
   it('refuses up front, naming the reason, an image too big for the invocation time', async () => {
     process.env.AMI_FACTORY_TIME_BUDGET_MS = '100';
+    resetEnv();
     try {
       await expect(
         h.cloud.lambda.invoke('bundleImage', {
@@ -239,6 +241,7 @@ describe('bundle-image handler (S3 image object → S3 bundle, streaming)', () =
       expect(h.cloud.s3.listKeys('factory-bundles', 'too-slow/')).toEqual([]);
     } finally {
       delete process.env.AMI_FACTORY_TIME_BUDGET_MS;
+      resetEnv();
     }
   });
 });

@@ -1,5 +1,6 @@
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { ssmClient } from '../clients.js';
+import { env } from '../env.js';
 import { ConfigurationError } from '../errors.js';
 
 /**
@@ -13,8 +14,8 @@ export function signingSecret(client: Pick<SSMClient, 'send'> = ssmClient()): Pr
   const local = process.env.AMI_FACTORY_SLACK_SIGNING_SECRET;
   if (local !== undefined && local !== '') return Promise.resolve(local);
   cached ??= (async () => {
-    const name = process.env.AMI_FACTORY_SLACK_SECRET_PARAM;
-    if (name === undefined || name === '') {
+    const name = env().AMI_FACTORY_SLACK_SECRET_PARAM;
+    if (name === undefined) {
       throw new ConfigurationError('Set AMI_FACTORY_SLACK_SECRET_PARAM (or AMI_FACTORY_SLACK_SIGNING_SECRET locally)');
     }
     const r = await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }));

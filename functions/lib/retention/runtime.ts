@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { autoScalingClient, eventBusName, eventsClient, requiredEnv, s3Client } from '../clients.js';
+import { autoScalingClient, eventsClient, s3Client } from '../clients.js';
 import { clock } from '../clock.js';
 import { ConfigurationError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -23,9 +23,16 @@ export const PacerStateSchema = z.partialRecord(
   BucketStateSchema,
 );
 
+/** Where a retention run keeps its state and publishes its events (the handlers' environment). */
+export interface RetentionSettings {
+  stateBucket: string;
+  eventBus: string;
+}
+
 /** The clients of one region for one invocation, EC2 paced from the carried bucket state. */
 export function regionDeps(
   region: string,
+  settings: RetentionSettings,
   context: Pick<Context, 'invokedFunctionArn'>,
   logger: Logger,
   pacerState: PacerState = {},
@@ -36,9 +43,9 @@ export function regionDeps(
     ec2: pacedEc2Client(region, pacer),
     autoscaling: autoScalingClient(region),
     s3: s3Client(region),
-    store: new RetentionStore(s3Client(), requiredEnv('AMI_FACTORY_STATE_BUCKET')),
+    store: new RetentionStore(s3Client(), settings.stateBucket),
     events: eventsClient(),
-    bus: eventBusName(),
+    bus: settings.eventBus,
     accountId: accountIdOf(context),
     logger,
   };

@@ -5,7 +5,7 @@ import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { loadFactoryConfig, type FactoryConfig } from '../config.js';
 import { FACTORY_EVENT_SOURCE } from '../constants.js';
-import { requiredEnv } from '../clients.js';
+import { env } from '../env.js';
 import { ValidationError, hasErrorName } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { BUILD_REQUESTED, buildFromBuildRequestedEvent, type TriggeredBuild } from './build-requested.js';
@@ -26,10 +26,9 @@ import { SFN_ERROR } from '../error-codes.js';
  * the project root of this source tree (the local cloud and the CLI).
  */
 export function factoryConfigPath(): string {
-  const explicit = process.env.AMI_FACTORY_CONFIG;
-  if (explicit !== undefined && explicit !== '') return resolve(explicit);
-  const taskRoot = process.env.LAMBDA_TASK_ROOT;
-  if (taskRoot !== undefined && taskRoot !== '' && existsSync(join(taskRoot, 'factory.config.yml'))) {
+  const { AMI_FACTORY_CONFIG: explicit, LAMBDA_TASK_ROOT: taskRoot } = env();
+  if (explicit !== undefined) return resolve(explicit);
+  if (taskRoot !== undefined && existsSync(join(taskRoot, 'factory.config.yml'))) {
     return join(taskRoot, 'factory.config.yml');
   }
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'factory.config.yml');
@@ -152,8 +151,8 @@ export interface TriggerDeps {
   sfn: SFNClient;
   events: EventBridgeClient;
   stateMachineArn: string;
-  /** The image-retention state machine; default AMI_FACTORY_RETENTION_STATE_MACHINE_ARN, read when a retention schedule fires. */
-  retentionStateMachineArn?: string;
+  /** The image-retention state machine (a family's `retention.schedule` starts it). */
+  retentionStateMachineArn: string;
   bus: string;
   logger: Logger;
 }
@@ -206,11 +205,7 @@ export async function triggerBuilds(deps: TriggerDeps, event: unknown): Promise<
     return { trigger, started: [], rejected };
   }
   if (run !== undefined) {
-    const s = await startRetentionExecution(
-      deps.sfn,
-      deps.retentionStateMachineArn ?? requiredEnv('AMI_FACTORY_RETENTION_STATE_MACHINE_ARN'),
-      run,
-    );
+    const s = await startRetentionExecution(deps.sfn, deps.retentionStateMachineArn, run);
     deps.logger.info(s.duplicate ? 'duplicate delivery: retention run already started' : 'retention run started', {
       runId: s.runId,
       family: s.family,
