@@ -3,7 +3,7 @@ import { BuildRequestSchema, ImageIdSchema, RegionSchema } from './lib/build-req
 import { ec2Client, eventsClient } from './lib/clients.js';
 import { requireEnv } from './lib/env.js';
 import { applySharing, deprecationTime, setDeprecation } from './lib/ec2/share.js';
-import { imageArn, publishEvents, type FactoryEventType } from './lib/events.js';
+import { imageArn, publishEvents, type FactoryEventEntry } from './lib/events/publish.js';
 import { taskHandler } from './lib/task-handler.js';
 
 const { AMI_FACTORY_EVENT_BUS: bus } = requireEnv('AMI_FACTORY_EVENT_BUS');
@@ -34,13 +34,11 @@ export const handler = taskHandler('finalize-image', Input, async ({ request, re
   const s = request.sharing;
   const wantsSharing = s.public || s.accounts.length + s.organizationArns.length + s.organizationalUnitArns.length > 0;
   const shared = wantsSharing ? await applySharing(ec2, imageId, s) : null;
-  const base = { buildId: request.buildId, family: request.family, region, imageId, imageName: undefined };
-  const events: { type: FactoryEventType; detail: typeof base & Record<string, unknown>; resources: string[] }[] = [
-    {
-      type: home ? 'ImageAvailable' : 'ImageCopied',
-      detail: { ...base, sourceRegion: request.region, deprecateAt },
-      resources: [imageArn(region, imageId)],
-    },
+  const base = { buildId: request.buildId, family: request.family, region, imageId };
+  const events: FactoryEventEntry[] = [
+    home
+      ? { type: 'ImageAvailable', detail: { ...base, deprecateAt }, resources: [imageArn(region, imageId)] }
+      : { type: 'ImageCopied', detail: { ...base, sourceRegion: request.region, deprecateAt }, resources: [imageArn(region, imageId)] },
   ];
   if (shared !== null) {
     events.push({

@@ -1,6 +1,6 @@
 import { s3Client } from './lib/clients.js';
 import { requireEnv } from './lib/env.js';
-import { FactoryEventSchema, notifySlack, postJson } from './lib/chatops/notify.js';
+import { NotifiedEventSchema, notifySlack, postJson } from './lib/chatops/notify.js';
 import { ChatOpsStore } from './lib/chatops/store.js';
 import { RetentionStore } from './lib/retention/store.js';
 import { taskHandler } from './lib/task-handler.js';
@@ -13,7 +13,7 @@ const { AMI_FACTORY_STATE_BUCKET: bucket } = requireEnv('AMI_FACTORY_STATE_BUCKE
  * result of a retention run started from Slack (`expire`), to the command's response_url.
  * Builds and runs started otherwise have no ChatOps record and are skipped.
  */
-export const handler = taskHandler('notify-slack', FactoryEventSchema, async (event, logger) => ({
+export const handler = taskHandler('notify-slack', NotifiedEventSchema, async (event, logger) => ({
   outcome: await notifySlack(
     { store: new ChatOpsStore(s3Client(), bucket), retention: new RetentionStore(s3Client(), bucket), post: postJson, logger },
     event,

@@ -3,7 +3,7 @@ import { BuildRequestSchema } from './lib/build-request.js';
 import { eventsClient } from './lib/clients.js';
 import { requireEnv } from './lib/env.js';
 import { failureCauseMessage } from './lib/errors.js';
-import { publishEvents } from './lib/events.js';
+import { publishEvents } from './lib/events/publish.js';
 import { taskHandler } from './lib/task-handler.js';
 
 const { AMI_FACTORY_EVENT_BUS: bus } = requireEnv('AMI_FACTORY_EVENT_BUS');

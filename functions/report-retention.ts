@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { eventsClient, s3Client } from './lib/clients.js';
 import { requireEnv } from './lib/env.js';
 import { failureCauseMessage } from './lib/errors.js';
-import { publishEvents } from './lib/events.js';
+import { publishEvents } from './lib/events/publish.js';
 import { retentionReport, type RegionRun } from './lib/retention/report.js';
 import { RetentionRequestSchema } from './lib/retention/request.js';
 import { RetentionStore } from './lib/retention/store.js';

@@ -2,6 +2,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { clock } from './clock.js';
 import { describeInstance } from './ec2/builder.js';
+import { eventsSchema, type EventOf } from './events/schemas.js';
 import { imageStatus, imageStatuses } from './ec2/images.js';
 import { builderOutcome, imageOutcome } from './wait-outcome.js';
 import { completeWait, heartbeatWait, type WaitOutcome, type WaitRecord, type WaitRecords } from './waits.js';
@@ -35,6 +36,17 @@ export async function completeWaitsFor(deps: WaitDeps, kind: WaitRecord['kind'],
     if ((await completeWait(deps.sfn, deps.store, rec, await checkWait(deps, rec))) !== 'pending') completed++;
   }
   return completed;
+}
+
+/** The EC2 events that can end a wait: an image's state change, an instance's (a builder stopping). */
+export const Ec2StateChangeEventSchema = eventsSchema('EC2 AMI State Change', 'EC2 Instance State-change Notification');
+export type Ec2StateChangeEvent = EventOf<'EC2 AMI State Change' | 'EC2 Instance State-change Notification'>;
+
+/** An EC2 state-change event: complete the waits of the image or instance it is about. */
+export async function completeWaitsForEvent(deps: WaitDeps, event: Ec2StateChangeEvent): Promise<number> {
+  return event['detail-type'] === 'EC2 AMI State Change'
+    ? completeWaitsFor(deps, 'image', event.region, event.detail.ImageId)
+    : completeWaitsFor(deps, 'builder', event.region, event.detail['instance-id']);
 }
 
 function timedOut(rec: WaitRecord): WaitOutcome {

@@ -2,7 +2,13 @@ import { DescribeImagesCommand, DescribeInstancesCommand, EC2Client } from '@aws
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { installClock } from '../../functions/lib/clock.js';
-import { completeWaitsFor, registerWait, sweepWaits } from '../../functions/lib/wait-service.js';
+import {
+  completeWaitsFor,
+  completeWaitsForEvent,
+  Ec2StateChangeEventSchema,
+  registerWait,
+  sweepWaits,
+} from '../../functions/lib/wait-service.js';
 import { waitKey, type WaitRecord, type WaitRecords } from '../../functions/lib/waits.js';
 import { awsError, IMAGE_ID } from '../fixtures.js';
 
@@ -72,6 +78,35 @@ describe('callback waits', () => {
       error: 'ImageFailedError',
       cause: expect.stringContaining('disk error'),
     });
+  });
+
+  it('does complete the waits of the image or the builder an EC2 event names', async () => {
+    // Prepare: a wait on the image and one on a builder, both done.
+    await store.put(record());
+    await store.put(record({ kind: 'builder', resourceId: 'i-0000000000000000d', token: 'AQbuilder' }));
+    ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: IMAGE_ID, State: 'available' }] });
+    ec2
+      .on(DescribeInstancesCommand)
+      .resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-0000000000000000d', State: { Name: 'stopped' } }] }] });
+    const envelope = { version: '0', id: 'e1', account: '111122223333', time: '2026-11-23T08:00:00Z', region: 'us-east-1', resources: [] };
+    const ami = Ec2StateChangeEventSchema.parse({
+      ...envelope,
+      source: 'aws.ec2',
+      'detail-type': 'EC2 AMI State Change',
+      detail: { ImageId: IMAGE_ID, State: 'available' },
+    });
+    const instance = Ec2StateChangeEventSchema.parse({
+      ...envelope,
+      source: 'aws.ec2',
+      'detail-type': 'EC2 Instance State-change Notification',
+      detail: { 'instance-id': 'i-0000000000000000d', state: 'stopped' },
+    });
+    // Act + Assess
+    await expect(completeWaitsForEvent(deps(), ami)).resolves.toBe(1);
+    expect(sfn).toHaveReceivedCommandWith(SendTaskSuccessCommand, { taskToken: 'AQtoken-1' });
+    await expect(completeWaitsForEvent(deps(), instance)).resolves.toBe(1);
+    expect(sfn).toHaveReceivedCommandWith(SendTaskSuccessCommand, { taskToken: 'AQbuilder' });
+    expect(store.items.size).toBe(0);
   });
 
   it('ignores an event for an image nobody waits on', async () => {

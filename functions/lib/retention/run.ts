@@ -3,7 +3,7 @@ import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { errorMessage, hasErrorName } from '../errors.js';
-import { publishEvents, imageArn, type FactoryEventType } from '../events.js';
+import { publishEvents, imageArn, type FactoryEventEntry } from '../events/publish.js';
 import { deprecationTime } from '../ec2/share.js';
 import { familyImages, imageTags } from '../ec2/images.js';
 import type { Logger } from '../logger.js';
@@ -288,32 +288,21 @@ export async function applyStep(deps: RegionDeps, input: ApplyStepInput): Promis
 
   await deps.store.putLedger(request.family, deps.region, ledger);
   await deps.store.putResults(request.runId, deps.region, cursor, results);
-  const events: {
-    type: FactoryEventType;
-    detail: { family: string; region: string; imageId: string; [k: string]: unknown };
-    resources: string[];
-  }[] = [];
-  for (const r of results) {
-    const type: FactoryEventType | undefined =
-      r.outcome === 'disabled' ? 'ImageDisabled' : r.outcome === 'deregistered' ? 'ImageExpired' : undefined;
-    if (type === undefined) continue;
-    events.push({
-      type,
-      detail: {
-        family: request.family,
-        region: deps.region,
-        imageId: r.imageId,
-        runId: request.runId,
-        reason: r.reason,
-        deletedSnapshots: r.deletedSnapshots ?? [],
-        trigger: request.trigger,
-      },
-      resources: [imageArn(deps.region, r.imageId)],
-    });
-  }
-  await publishEvents(deps.events, deps.bus, events);
+  await publishEvents(deps.events, deps.bus, retirementEvents(request, deps.region, results));
   deps.logger.info('retention step', { region: deps.region, cursor, size: batch.length, ...outcomes });
   return { cursor: next, done: next >= targets.length, outcomes, results };
+}
+
+/** ImageDisabled / ImageExpired for the images a step disabled or deregistered (nothing for the others). */
+export function retirementEvents(request: RetentionRequest, region: string, results: readonly ImageResult[]): FactoryEventEntry[] {
+  return results.flatMap((r): FactoryEventEntry[] => {
+    const detail = { family: request.family, region, imageId: r.imageId, runId: request.runId, reason: r.reason, trigger: request.trigger };
+    const resources = [imageArn(region, r.imageId)];
+    if (r.outcome === 'disabled') return [{ type: 'ImageDisabled', detail, resources }];
+    if (r.outcome === 'deregistered')
+      return [{ type: 'ImageExpired', detail: { ...detail, deletedSnapshots: r.deletedSnapshots ?? [] }, resources }];
+    return [];
+  });
 }
 
 /** Deletes an instance-store image's bundle unless another image of the account still uses it. */

@@ -2,16 +2,16 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { loadFactoryConfig, type FactoryConfig } from '../config.js';
-import { FACTORY_EVENT_SOURCE } from '../constants.js';
 import { env } from '../env.js';
 import { ValidationError, hasErrorName } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { BUILD_REQUESTED, buildFromBuildRequestedEvent, type TriggeredBuild } from './build-requested.js';
+import { buildFromBuildRequestedEvent, type TriggeredBuild } from './build-requested.js';
 import { buildsFromParameterChange } from './parameter-change.js';
 import { buildFromSchedule, isScheduledRetention, retentionFromSchedule, type TriggeredRetention } from './schedule.js';
-import { EventPublishError } from '../events.js';
+import { publishEvents } from '../events/publish.js';
+import { EVENT_TYPES, type EventDetail } from '../events/schemas.js';
 import { SFN_ERROR } from '../error-codes.js';
 
 /**
@@ -109,36 +109,26 @@ export async function startRetentionExecution(sfn: SFNClient, stateMachineArn: s
 
 export const BUILD_REQUEST_REJECTED = 'BuildRequestRejected';
 
-export interface Rejection {
-  /** What asked: `Build Requested`, `Parameter Store Change`, `Scheduled Event`. */
-  trigger: string;
-  eventId?: string;
-  family?: string;
-  reason: string;
-  issues: string[];
-}
+/** The detail of `BuildRequestRejected` (events/schemas.ts). */
+export type Rejection = EventDetail<'BuildRequestRejected'>;
 
 /** Publishes `BuildRequestRejected` (source ami-factory) so whoever asked can see why nothing was built. */
 export async function publishRejection(events: EventBridgeClient, bus: string, rejection: Rejection): Promise<void> {
-  const r = await events.send(
-    new PutEventsCommand({
-      Entries: [{ EventBusName: bus, Source: FACTORY_EVENT_SOURCE, DetailType: BUILD_REQUEST_REJECTED, Detail: JSON.stringify(rejection) }],
-    }),
-  );
-  if ((r.FailedEntryCount ?? 0) > 0) {
-    const first = r.Entries?.[0];
-    throw new EventPublishError(`${BUILD_REQUEST_REJECTED} was refused: ${first?.ErrorCode}: ${first?.ErrorMessage}`);
-  }
+  await publishEvents(events, bus, [{ type: BUILD_REQUEST_REJECTED, detail: rejection }]);
 }
 
-export type TriggerKindName = 'Build Requested' | 'Parameter Store Change' | 'Scheduled Event';
+export type TriggerKindName = Rejection['trigger'];
 
-/** Which trigger an event is, from its envelope (EventBridge targets of trigger-build). */
+/**
+ * Which trigger a delivery is, from its envelope (EventBridge targets of trigger-build); its
+ * detail is parsed later with the trigger's schema, so a bad one is rejected, not retried.
+ */
 export function triggerKindOf(event: unknown): TriggerKindName {
   if (typeof event === 'object' && event !== null) {
     const e = event as Record<string, unknown>;
-    if (e.source === FACTORY_EVENT_SOURCE && e['detail-type'] === BUILD_REQUESTED) return 'Build Requested';
-    if (e.source === 'aws.ssm' && e['detail-type'] === 'Parameter Store Change') return 'Parameter Store Change';
+    for (const kind of ['Build Requested', 'Parameter Store Change'] as const) {
+      if (e.source === EVENT_TYPES[kind].source && e['detail-type'] === kind) return kind;
+    }
     if (e.source === undefined && typeof e.family === 'string') return 'Scheduled Event';
   }
   throw new ValidationError(
