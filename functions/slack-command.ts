@@ -1,5 +1,6 @@
 import { ec2Client, s3Client, sfnClient } from './lib/clients.js';
 import { requireEnv } from './lib/env.js';
+import { accountIdOf } from './lib/lambda-context.js';
 import { httpHandler } from './lib/chatops/http.js';
 import { signingSecret } from './lib/chatops/secret.js';
 import { handleSlackRequest } from './lib/chatops/service.js';
@@ -23,7 +24,7 @@ export const handler = httpHandler('slack-command', async (event, context, logge
       store: new ChatOpsStore(s3Client(), settings.AMI_FACTORY_STATE_BUCKET),
       stateMachineArn: settings.AMI_FACTORY_STATE_MACHINE_ARN,
       retentionStateMachineArn: settings.AMI_FACTORY_RETENTION_STATE_MACHINE_ARN,
-      accountId: context.invokedFunctionArn.split(':')[4] ?? '',
+      accountId: accountIdOf(context),
       signingSecret: () => signingSecret(),
       logger,
     },

@@ -1,5 +1,7 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SFNClient } from '@aws-sdk/client-sfn';
+import { z } from 'zod';
+import { BuildIdSchema, RegionSchema } from './build-request.js';
 import { clock } from './clock.js';
 import { describeInstance } from './ec2/builder.js';
 import { eventsSchema, type EventOf } from './events/schemas.js';
@@ -19,6 +21,32 @@ export async function checkWait(deps: WaitDeps, rec: WaitRecord): Promise<WaitOu
   const ec2 = deps.ec2(rec.region);
   if (rec.kind === 'image') return imageOutcome(await imageStatus(ec2, rec.resourceId));
   return builderOutcome(rec.resourceId, await describeInstance(ec2, rec.resourceId), rec.signal ?? 'stopped');
+}
+
+/** What a `.waitForTaskToken` state hands register-wait. */
+export const WaitRequestSchema = z
+  .object({
+    token: z.string().min(1).max(4096),
+    kind: z.enum(['image', 'builder']),
+    region: RegionSchema,
+    resourceId: z.string().regex(/^(ami|i)-[0-9a-f]{8,17}$/, 'must be an image or instance id'),
+    buildId: BuildIdSchema,
+    signal: z.enum(['stopped', 'tag']).optional(),
+    /** How long the resource may take before the wait fails (enforced by the sweeper). */
+    timeoutSeconds: z.number().int().min(60).max(172800),
+  })
+  .strict();
+export type WaitRequest = z.infer<typeof WaitRequestSchema>;
+
+/** The record of a wait registered now (the factory clock): its deadline is `timeoutSeconds` ahead. */
+export function newWaitRecord(request: WaitRequest, sfnRegion: string, nowMs: number = clock().now()): WaitRecord {
+  const { timeoutSeconds, ...rest } = request;
+  return {
+    ...rest,
+    sfnRegion,
+    registeredAt: new Date(nowMs).toISOString(),
+    deadline: new Date(nowMs + timeoutSeconds * 1000).toISOString(),
+  };
 }
 
 /** Records the wait, then checks once: a resource already done completes the token at once. */

@@ -6,6 +6,7 @@ import {
   completeWaitsFor,
   completeWaitsForEvent,
   Ec2StateChangeEventSchema,
+  newWaitRecord,
   registerWait,
   sweepWaits,
 } from '../../functions/lib/wait-service.js';
@@ -148,6 +149,28 @@ describe('callback waits', () => {
     expect(sfn).toHaveReceivedCommandWith(SendTaskHeartbeatCommand, { taskToken: 'AQpending' });
     expect(sfn).toHaveReceivedCommandWith(SendTaskFailureCommand, { taskToken: 'AQlate', error: 'ImageWaitTimeoutError' });
     expect([...store.items.values()].map((x) => x.token)).toEqual(['AQpending']);
+  });
+
+  it('does date a new wait by the factory clock, its deadline the timeout ahead', () => {
+    const restore = installClock({ now: () => Date.parse('2026-11-23T08:00:00Z'), sleep: async () => undefined });
+    try {
+      const rec = newWaitRecord(
+        { token: 'AQt', kind: 'image', region: 'us-west-2', resourceId: IMAGE_ID, buildId: 'build-0001', timeoutSeconds: 3600 },
+        'us-east-1',
+      );
+      expect(rec).toEqual({
+        token: 'AQt',
+        kind: 'image',
+        region: 'us-west-2',
+        resourceId: IMAGE_ID,
+        buildId: 'build-0001',
+        sfnRegion: 'us-east-1',
+        registeredAt: '2026-11-23T08:00:00.000Z',
+        deadline: '2026-11-23T09:00:00.000Z',
+      });
+    } finally {
+      restore();
+    }
   });
 
   it('does judge deadlines by the factory clock when sweeping', async () => {
