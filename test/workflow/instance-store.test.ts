@@ -57,7 +57,7 @@ async function waitAvailable(ec2: EC2Client, imageId: string): Promise<Image> {
 
 describe('instance-store image: bundle → S3 → RegisterImage → CopyImage → share', () => {
   it('registers, copies and shares a bundled image', async () => {
-    const ec2Cert = localEc2CertificateFor(h.cloud.stateDir);
+    const ec2Cert = await localEc2CertificateFor(h.cloud.stateDir);
     const bundled = await bundleImage({
       image: join(dir, 'root.img'),
       name: 'web-2026',
@@ -106,7 +106,7 @@ describe('instance-store image: bundle → S3 → RegisterImage → CopyImage �
       architecture: 'x86_64',
       userCertificate: user.certPem,
       privateKey: user.keyPem,
-      ec2Certificate: localEc2CertificateFor(h.cloud.stateDir).certPem,
+      ec2Certificate: (await localEc2CertificateFor(h.cloud.stateDir)).certPem,
       sink: s3BundleSink(s3, 'factory-bundles', 'private', { acl: 'private' }),
     });
     expect(bundled.parts.length).toBeGreaterThan(0);
@@ -128,7 +128,7 @@ describe('instance-store image: bundle → S3 → RegisterImage → CopyImage �
       architecture: 'x86_64',
       userCertificate: user.certPem,
       privateKey: user.keyPem,
-      ec2Certificate: localEc2CertificateFor(h.cloud.stateDir).certPem,
+      ec2Certificate: (await localEc2CertificateFor(h.cloud.stateDir)).certPem,
       sink: s3BundleSink(s3, 'factory-bundles', 'factory'),
     });
     const request = buildRequest({ region: 'us-east-1' });
@@ -157,7 +157,7 @@ describe('instance-store image: bundle → S3 → RegisterImage → CopyImage �
 
 describe('instance-store image through the image-factory state machine', () => {
   it('registers a bundle source, copies it to another region and shares every image', async () => {
-    const ec2Cert = localEc2CertificateFor(h.cloud.stateDir);
+    const ec2Cert = await localEc2CertificateFor(h.cloud.stateDir);
     await bundleImage({
       image: join(dir, 'root.img'),
       name: 'pipeline-img',

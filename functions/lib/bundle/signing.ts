@@ -2,7 +2,7 @@ import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import { env as currentEnv, type Env } from '../env.js';
 import { ConfigurationError } from '../errors.js';
-import { localEc2Certificate } from './ec2-cert.js';
+import { localKeyPair } from './local-keys.js';
 import { join } from 'node:path';
 
 /** What bundling needs: the user's certificate and private key, and EC2's certificate of the partition. */
@@ -47,7 +47,6 @@ export async function bundleKeys(
     throw new ConfigurationError('Set AMI_FACTORY_BUNDLE_KEYS_PARAM and AMI_FACTORY_EC2_CERT_PARAM (or run on the local cloud)');
   }
   // Locally the same self-signed pair generator serves the user and (in its own dir) EC2.
-  const user = localEc2Certificate(join(dir, 'bundle-user'));
-  const ec2 = localEc2Certificate(dir);
+  const [user, ec2] = await Promise.all([localKeyPair(join(dir, 'bundle-user')), localKeyPair(dir)]);
   return { userCertificate: user.certPem, privateKey: user.keyPem, ec2Certificate: ec2.certPem };
 }
