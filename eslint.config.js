@@ -35,6 +35,28 @@ export default tseslint.config(
     },
   },
   {
+    // One clock (functions/lib/clock.ts): the local cloud runs the handlers on a simulated one.
+    files: ['functions/**/*.ts'],
+    ignores: ['functions/lib/clock.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'Read the time through functions/lib/clock.ts (clock().now() or now()).' },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'Read the time through functions/lib/clock.ts (now()); new Date(x) of a given time is fine.',
+        },
+        {
+          selector: "CallExpression[callee.name='Date']",
+          message: 'Date() is the current time as a string: use now() from functions/lib/clock.ts.',
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BuildRequestSchema, ImageIdSchema, InstanceIdSchema } from './lib/build-request.js';
 import { ec2Client } from './lib/clients.js';
-import { createImageFromInstance } from './lib/ec2/images.js';
+import { createBuildImage } from './lib/ec2/images.js';
 import { taskHandler } from './lib/task-handler.js';
 
 export const CreateImageInputSchema = z
@@ -13,14 +13,9 @@ export const CreateImageInputSchema = z
   })
   .strict();
 
-/**
- * CreateImage with the deterministic name; a retry of the same build returns the same image.
- * An existing instance is imaged with the request's reboot choice; a builder has stopped
- * itself, so it is imaged without a reboot.
- */
+/** CreateImage with the deterministic name; a retry of the same build returns the same image. */
 export const handler = taskHandler('create-image', CreateImageInputSchema, async ({ request, instanceId, baseImageId }, logger) => {
-  const noReboot = request.source.type === 'instance' ? request.source.noReboot : true;
-  const image = await createImageFromInstance(ec2Client(request.region), request, instanceId, noReboot, baseImageId ?? instanceId);
+  const image = await createBuildImage(ec2Client(request.region), request, instanceId, baseImageId);
   logger.info(image.created ? 'image created' : 'image already existed', { imageId: image.imageId, imageName: image.imageName });
   return { ...image, region: request.region };
 });

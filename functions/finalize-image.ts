@@ -1,73 +1,18 @@
-import { z } from 'zod';
-import { BuildRequestSchema, ImageIdSchema, RegionSchema } from './lib/build-request.js';
-import { ec2Client, eventBusName, eventsClient } from './lib/clients.js';
-import { applySharing, deprecationTime, setDeprecation } from './lib/ec2/share.js';
-import { imageArn, publishEvents, type FactoryEventType } from './lib/events.js';
+import { ec2Client, eventsClient } from './lib/clients.js';
+import { finalizeImage, FinalizeInputSchema } from './lib/ec2/finalize.js';
+import { requireEnv } from './lib/env.js';
 import { taskHandler } from './lib/task-handler.js';
 
-const Input = z
-  .object({
-    request: BuildRequestSchema,
-    region: RegionSchema,
-    imageId: ImageIdSchema,
-    /** true for the build region's image, false for a copy. */
-    home: z.boolean(),
-  })
-  .strict();
+const { AMI_FACTORY_EVENT_BUS: bus } = requireEnv('AMI_FACTORY_EVENT_BUS');
 
-/**
- * Makes an available image ready for use in its region: the deprecation time of the
- * family's retention policy, the family's sharing (a difference against what is there),
- * then ImageAvailable / ImageCopied and ImageShared on the factory bus.
- */
-export const handler = taskHandler('finalize-image', Input, async ({ request, region, imageId, home }, logger) => {
-  const ec2 = ec2Client(region);
-  let deprecateAt: string | null = null;
-  if (request.deprecateAfterDays !== undefined) {
-    const at = deprecationTime(request.requestedAt, request.deprecateAfterDays);
-    await setDeprecation(ec2, imageId, at);
-    deprecateAt = at.toISOString();
-  }
-  const s = request.sharing;
-  const wantsSharing = s.public || s.accounts.length + s.organizationArns.length + s.organizationalUnitArns.length > 0;
-  const shared = wantsSharing ? await applySharing(ec2, imageId, s) : null;
-  const base = { buildId: request.buildId, family: request.family, region, imageId, imageName: undefined };
-  const events: { type: FactoryEventType; detail: typeof base & Record<string, unknown>; resources: string[] }[] = [
-    {
-      type: home ? 'ImageAvailable' : 'ImageCopied',
-      detail: { ...base, sourceRegion: request.region, deprecateAt },
-      resources: [imageArn(region, imageId)],
-    },
-  ];
-  if (shared !== null) {
-    events.push({
-      type: 'ImageShared',
-      detail: {
-        ...base,
-        accounts: s.accounts,
-        organizationArns: s.organizationArns,
-        organizationalUnitArns: s.organizationalUnitArns,
-        public: s.public,
-        added: shared.added,
-      },
-      resources: [imageArn(region, imageId)],
-    });
-  }
-  await publishEvents(eventsClient(), eventBusName(), events);
-  logger.info('image finalized', { region, imageId, deprecateAt, shared: shared !== null });
-  return {
-    region,
-    imageId,
-    deprecateAt,
-    sharing:
-      shared === null
-        ? null
-        : {
-            accounts: s.accounts,
-            organizationArns: s.organizationArns,
-            organizationalUnitArns: s.organizationalUnitArns,
-            public: s.public,
-            unmanaged: shared.unmanaged,
-          },
-  };
+/** Deprecation time, sharing and the ImageAvailable / ImageCopied / ImageShared events for one available image. */
+export const handler = taskHandler('finalize-image', FinalizeInputSchema, async (input, logger) => {
+  const result = await finalizeImage({ ec2: ec2Client(input.region), events: eventsClient(), bus }, input);
+  logger.info('image finalized', {
+    region: result.region,
+    imageId: result.imageId,
+    deprecateAt: result.deprecateAt,
+    shared: result.sharing !== null,
+  });
+  return result;
 });

@@ -1,12 +1,11 @@
-import { requiredEnv, s3Client } from './lib/clients.js';
-import { FactoryEventSchema, notifySlack, postJson } from './lib/chatops/notify.js';
+import { s3Client } from './lib/clients.js';
+import { requireEnv } from './lib/env.js';
+import { NotifiedEventSchema, notifySlack, postJson } from './lib/chatops/notify.js';
 import { ChatOpsStore } from './lib/chatops/store.js';
 import { RetentionStore } from './lib/retention/store.js';
 import { taskHandler } from './lib/task-handler.js';
 
-const bucket = requiredEnv('AMI_FACTORY_STATE_BUCKET');
-const store = new ChatOpsStore(s3Client(), bucket);
-const retention = new RetentionStore(s3Client(), bucket);
+const { AMI_FACTORY_STATE_BUCKET: bucket } = requireEnv('AMI_FACTORY_STATE_BUCKET');
 
 /**
  * EventBridge target for the factory's build and retention events: posts the result (and,
@@ -14,6 +13,9 @@ const retention = new RetentionStore(s3Client(), bucket);
  * result of a retention run started from Slack (`expire`), to the command's response_url.
  * Builds and runs started otherwise have no ChatOps record and are skipped.
  */
-export const handler = taskHandler('notify-slack', FactoryEventSchema, async (event, logger) => ({
-  outcome: await notifySlack({ store, retention, post: postJson, logger }, event),
+export const handler = taskHandler('notify-slack', NotifiedEventSchema, async (event, logger) => ({
+  outcome: await notifySlack(
+    { store: new ChatOpsStore(s3Client(), bucket), retention: new RetentionStore(s3Client(), bucket), post: postJson, logger },
+    event,
+  ),
 }));

@@ -1,4 +1,6 @@
-import { ec2Client, requiredEnv, s3Client, sfnClient } from './lib/clients.js';
+import { ec2Client, s3Client, sfnClient } from './lib/clients.js';
+import { requireEnv } from './lib/env.js';
+import { accountIdOf } from './lib/lambda-context.js';
 import { httpHandler } from './lib/chatops/http.js';
 import { signingSecret } from './lib/chatops/secret.js';
 import { handleSlackRequest } from './lib/chatops/service.js';
@@ -6,9 +8,7 @@ import { ChatOpsStore } from './lib/chatops/store.js';
 import { factoryConfig } from './lib/triggers/runtime.js';
 
 /** Read at cold start: a misconfigured function fails at once, not midway through a command. */
-const stateMachineArn = requiredEnv('AMI_FACTORY_STATE_MACHINE_ARN');
-const retentionStateMachineArn = requiredEnv('AMI_FACTORY_RETENTION_STATE_MACHINE_ARN');
-const store = new ChatOpsStore(s3Client(), requiredEnv('AMI_FACTORY_STATE_BUCKET'));
+const settings = requireEnv('AMI_FACTORY_STATE_MACHINE_ARN', 'AMI_FACTORY_RETENTION_STATE_MACHINE_ARN', 'AMI_FACTORY_STATE_BUCKET');
 
 /**
  * The Slack slash command endpoint (Lambda function URL, or HTTP API payload 2.0): a request
@@ -21,10 +21,10 @@ export const handler = httpHandler('slack-command', async (event, context, logge
       config: factoryConfig(),
       sfn: sfnClient(),
       ec2: ec2Client,
-      store,
-      stateMachineArn,
-      retentionStateMachineArn,
-      accountId: context.invokedFunctionArn.split(':')[4] ?? '',
+      store: new ChatOpsStore(s3Client(), settings.AMI_FACTORY_STATE_BUCKET),
+      stateMachineArn: settings.AMI_FACTORY_STATE_MACHINE_ARN,
+      retentionStateMachineArn: settings.AMI_FACTORY_RETENTION_STATE_MACHINE_ARN,
+      accountId: accountIdOf(context),
       signingSecret: () => signingSecret(),
       logger,
     },

@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { eventBusName, eventsClient, requiredEnv, sfnClient } from './lib/clients.js';
+import { eventsClient, sfnClient } from './lib/clients.js';
+import { requireEnv } from './lib/env.js';
 import { taskHandler } from './lib/task-handler.js';
 import { factoryConfig, triggerBuilds } from './lib/triggers/runtime.js';
 
 /** Read at cold start: a function without its state machine fails at once, not midway. */
-const stateMachineArn = requiredEnv('AMI_FACTORY_STATE_MACHINE_ARN');
+const settings = requireEnv('AMI_FACTORY_STATE_MACHINE_ARN', 'AMI_FACTORY_RETENTION_STATE_MACHINE_ARN', 'AMI_FACTORY_EVENT_BUS');
 
 /**
  * EventBridge targets: `Build Requested` (source ami-factory), `Parameter Store Change`
@@ -14,5 +15,16 @@ const stateMachineArn = requiredEnv('AMI_FACTORY_STATE_MACHINE_ARN');
  * `BuildRequestRejected` and starts nothing.
  */
 export const handler = taskHandler('trigger-build', z.unknown(), async (event, logger) =>
-  triggerBuilds({ config: factoryConfig(), sfn: sfnClient(), events: eventsClient(), stateMachineArn, bus: eventBusName(), logger }, event),
+  triggerBuilds(
+    {
+      config: factoryConfig(),
+      sfn: sfnClient(),
+      events: eventsClient(),
+      stateMachineArn: settings.AMI_FACTORY_STATE_MACHINE_ARN,
+      retentionStateMachineArn: settings.AMI_FACTORY_RETENTION_STATE_MACHINE_ARN,
+      bus: settings.AMI_FACTORY_EVENT_BUS,
+      logger,
+    },
+    event,
+  ),
 );

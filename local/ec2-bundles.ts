@@ -6,7 +6,8 @@
  */
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { localEc2Certificate, type Ec2CertificatePair } from '../functions/lib/bundle/ec2-cert.js';
+import { installLocalKeyPairs } from '../functions/lib/bundle/local-keys.js';
+import { localEc2Certificate, type Ec2CertificatePair } from './ec2/certificate.js';
 import { makeRegisterFromImageLocation, type RegisterFromImageLocation } from './ec2/register-location.js';
 import type { S3Service } from './s3/service.js';
 
@@ -23,15 +24,17 @@ export function localEc2CertificateDir(stateDir: string | null): string {
 }
 
 /** The local EC2 certificate of a cloud with this state directory (created on first use). */
-export function localEc2CertificateFor(stateDir: string | null): Ec2CertificatePair {
+export function localEc2CertificateFor(stateDir: string | null): Promise<Ec2CertificatePair> {
   return localEc2Certificate(localEc2CertificateDir(stateDir));
 }
 
 /** The RegisterImage ImageLocation hook of a local cloud (the certificate is created at the first registration). */
 export function localBundleRegistration(opts: { s3: S3Service | (() => S3Service); stateDir: string | null }): RegisterFromImageLocation {
-  let keyPem: string | undefined;
+  // bundle-image's local branch (functions/lib/bundle/signing.ts) signs with this cloud's pairs.
+  installLocalKeyPairs(localEc2Certificate);
+  let keyPem: Promise<string> | undefined;
   return makeRegisterFromImageLocation({
     s3: opts.s3,
-    ec2KeyPem: () => (keyPem ??= localEc2CertificateFor(opts.stateDir).keyPem),
+    ec2KeyPem: () => (keyPem ??= localEc2CertificateFor(opts.stateDir).then((p) => p.keyPem)),
   });
 }

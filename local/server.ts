@@ -416,7 +416,6 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
         AWS_SESSION_TOKEN: credentials.sessionToken,
         AWS_ENDPOINT_URL: endpoint,
-        AMI_FACTORY_AWS_ENDPOINT: endpoint,
         // The development machines run Node 20; keep the SDK's notice out of the function logs.
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         ...(process.env.PATH !== undefined ? { PATH: process.env.PATH } : {}),

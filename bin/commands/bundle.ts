@@ -5,11 +5,11 @@ import {
   BundleInputError,
   bundleImage,
   directorySink,
-  localEc2Certificate,
   parseBlockDeviceMapping,
   type Architecture,
 } from '../../functions/lib/bundle/index.js';
 import { formatBytes, formatRate, progressLine } from '../../functions/lib/bundle/progress.js';
+import { localEc2Certificate } from '../../local/ec2/certificate.js';
 import { PROJECT_ROOT } from '../../local/paths.js';
 import { parseOptions, usageError } from './_common.js';
 
@@ -86,7 +86,9 @@ export async function run(argv: string[]): Promise<number> {
     certPem = readPem('--cert', values.cert);
     keyPem = readPem('--privatekey', values.privatekey);
     ec2CertPem =
-      values.ec2cert !== undefined ? readPem('--ec2cert', values.ec2cert) : localEc2Certificate(join(PROJECT_ROOT, '.ami-factory')).certPem;
+      values.ec2cert !== undefined
+        ? readPem('--ec2cert', values.ec2cert)
+        : (await localEc2Certificate(join(PROJECT_ROOT, '.ami-factory'))).certPem;
     bdm = values['block-device-mapping'] === undefined ? undefined : parseBlockDeviceMapping(values['block-device-mapping']);
   } catch (e) {
     if (e instanceof UsageError || e instanceof BundleError) return usage(e.message);

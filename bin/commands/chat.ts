@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { slackRequestHeaders } from '../../functions/lib/chatops/signature.js';
 import { renderPlainText, type Block } from '../../functions/lib/chatops/replies.js';
 import { LOCAL_SLACK_SIGNING_SECRET } from '../../local/function-url.js';
-import { connectLocalCloud, formatDuration, parseCommand } from './_common.js';
+import { clock } from '../../functions/lib/clock.js';
+import { connectLocalCloud, formatDuration, parseCommand, type CloudTarget } from './_common.js';
 
 export const summary = 'Play Slack against the local cloud: ami-factory chat "/ami bake web"';
 
@@ -36,6 +37,17 @@ function finalOf(text: string): { line: string; ok: boolean } | undefined {
   const retention = RETENTION_FINAL.exec(text);
   if (retention !== null) return { line: retention[0], ok: retention[1] === '(dry run)' || retention[1] === 'applied' };
   return undefined;
+}
+
+/**
+ * The time the cloud's slack-command handler checks the signature's timestamp against: its
+ * simulated clock (installed in this process when the cloud runs here, else from its stats).
+ */
+async function cloudNowMs(target: CloudTarget): Promise<number> {
+  if (!target.reused) return clock().now();
+  const r = await fetch(`${target.endpoint}/_local/stats`, { signal: AbortSignal.timeout(5000) });
+  const t = Date.parse(((await r.json()) as { virtualTime?: string }).virtualTime ?? '');
+  return Number.isNaN(t) ? clock().now() : t;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -99,7 +111,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     const r = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...slackRequestHeaders(secret, body) },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...slackRequestHeaders(secret, body, await cloudNowMs(target)) },
       body,
       signal: AbortSignal.timeout(10_000),
     });

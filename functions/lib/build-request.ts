@@ -224,6 +224,25 @@ export type BundleSource = z.infer<typeof BundleSourceSchema>;
 export type CopyTarget = z.infer<typeof CopyTargetSchema>;
 export type Sharing = z.infer<typeof SharingSchema>;
 
+/** A BuildRequest whose source is of one type (the steps of one source's path). */
+export type BuildRequestOf<T extends BuildRequest['source']['type']> = BuildRequest & {
+  source: Extract<BuildRequest['source'], { type: T }>;
+};
+
+/**
+ * The input schema of a step that serves one source type: a BuildRequest of another type is a
+ * ValidationError at the edge, and the step receives the request with its source narrowed.
+ */
+export function buildRequestWithSource<T extends BuildRequest['source']['type']>(type: T): z.ZodType<BuildRequestOf<T>> {
+  return BuildRequestSchema.transform((r, ctx): BuildRequestOf<T> => {
+    if (r.source.type !== type) {
+      ctx.addIssue({ code: 'custom', path: ['source', 'type'], message: `this step handles ${type} sources, not ${r.source.type}` });
+      return z.NEVER;
+    }
+    return r as BuildRequestOf<T>;
+  }) as unknown as z.ZodType<BuildRequestOf<T>>;
+}
+
 /** Parses `value` with `schema`, or throws a ValidationError naming each bad field. */
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
   const r = schema.safeParse(value);

@@ -1,79 +1,69 @@
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { S3Client } from '@aws-sdk/client-s3';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { ConfigurationError } from './errors.js';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { configuredEndpointKey, homeRegion } from './env.js';
 
 /**
- * The one place AWS clients are made. Settings: the region, `retryMode: adaptive`
+ * The one place AWS clients are made. Settings: the region and `retryMode: adaptive`
  * (client-side rate limiting on top of exponential backoff with jitter, as AWS recommends
- * for EC2's token buckets) and, for the embedded local cloud, the endpoint override from
- * `AMI_FACTORY_AWS_ENDPOINT`. Clients are cached per (service, region, endpoint) so no
- * request path builds one.
+ * for EC2's token buckets). Endpoints are chosen the way every AWS tool chooses them: the
+ * SDK itself reads `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` (the local cloud,
+ * LocalStack, another emulator); with an IP-address endpoint such as http://127.0.0.1:4566
+ * the S3 client addresses buckets path-style by itself.
+ *
+ * Clients are cached per (service, region), so no request path builds one. The SDK reads
+ * the endpoint variables once per client, so they are part of the key: a process whose
+ * endpoint changes (the tests start one local cloud after another) gets new clients.
  */
 export interface ClientSettings {
   region: string;
-  endpoint?: string;
   maxAttempts: number;
   retryMode: 'adaptive';
 }
 
 export function clientSettings(region: string): ClientSettings {
-  const endpoint = process.env.AMI_FACTORY_AWS_ENDPOINT;
-  const settings: ClientSettings = { region, maxAttempts: 5, retryMode: 'adaptive' };
-  if (endpoint !== undefined && endpoint !== '') settings.endpoint = endpoint;
-  return settings;
+  return { region, maxAttempts: 5, retryMode: 'adaptive' };
 }
 
-type AnyClient = EC2Client | SFNClient | S3Client | EventBridgeClient | AutoScalingClient;
+type AnyClient = EC2Client | SFNClient | S3Client | EventBridgeClient | AutoScalingClient | SSMClient;
 const cache = new Map<string, AnyClient>();
 
-function cached<T extends AnyClient>(kind: string, region: string, make: (s: ClientSettings) => T): T {
-  const settings = clientSettings(region);
-  const key = `${kind}|${region}|${settings.endpoint ?? ''}`;
+/** The SDK's service id in the endpoint variables' names (`AWS_ENDPOINT_URL_<ID>`). */
+type EndpointId = 'EC2' | 'SFN' | 'S3' | 'EVENTBRIDGE' | 'AUTO_SCALING' | 'SSM';
+
+function cached<T extends AnyClient>(id: EndpointId, region: string, make: (s: ClientSettings) => T): T {
+  const key = `${id}|${region}|${configuredEndpointKey(id)}`;
   let client = cache.get(key) as T | undefined;
   if (client === undefined) {
-    client = make(settings);
+    client = make(clientSettings(region));
     cache.set(key, client);
   }
   return client;
 }
 
 export function ec2Client(region: string): EC2Client {
-  return cached('ec2', region, (s) => new EC2Client(s));
+  return cached('EC2', region, (s) => new EC2Client(s));
 }
 
 export function sfnClient(region: string = homeRegion()): SFNClient {
-  return cached('sfn', region, (s) => new SFNClient(s));
+  return cached('SFN', region, (s) => new SFNClient(s));
 }
 
 export function s3Client(region: string = homeRegion()): S3Client {
-  // The local cloud serves S3 path-style on its one port.
-  return cached('s3', region, (s) => new S3Client({ ...s, forcePathStyle: s.endpoint !== undefined }));
+  return cached('S3', region, (s) => new S3Client(s));
 }
 
 export function autoScalingClient(region: string): AutoScalingClient {
-  return cached('autoscaling', region, (s) => new AutoScalingClient(s));
+  return cached('AUTO_SCALING', region, (s) => new AutoScalingClient(s));
 }
 
 export function eventsClient(region: string = homeRegion()): EventBridgeClient {
-  return cached('events', region, (s) => new EventBridgeClient(s));
+  return cached('EVENTBRIDGE', region, (s) => new EventBridgeClient(s));
 }
 
-/** The region the factory (its state machines, bus and state bucket) runs in. */
-export function homeRegion(): string {
-  return process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
-}
-
-/** A required environment variable, or a ConfigurationError naming it (fails at cold start). */
-export function requiredEnv(name: string): string {
-  const v = process.env[name];
-  if (v === undefined || v === '') throw new ConfigurationError(`Environment variable ${name} is not set`);
-  return v;
-}
-
-/** The factory's own EventBridge bus (AMI_FACTORY_EVENT_BUS, default `ami-factory`). */
-export function eventBusName(): string {
-  return process.env.AMI_FACTORY_EVENT_BUS ?? 'ami-factory';
+export function ssmClient(region: string = homeRegion()): SSMClient {
+  return cached('SSM', region, (s) => new SSMClient(s));
 }

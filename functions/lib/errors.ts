@@ -1,3 +1,5 @@
+import type { AwsErrorCode } from './error-codes.js';
+
 /**
  * The factory's named errors. Step Functions `Retry`/`Catch` match on `name`, so every
  * class sets a stable `name` ending in `Error`, and `cause` is kept through ErrorOptions.
@@ -38,6 +40,12 @@ export class ImageFailedError extends FactoryError {}
 /** The image is still pending after the wait budget of the build. */
 export class ImageWaitTimeoutError extends FactoryError {}
 
+/** A fresh build's builder reported failure (the build-status tag) or stopped in a state that is not done. */
+export class BuilderFailedError extends FactoryError {}
+
+/** A fresh build's builder was not done by the deadline of its wait. */
+export class BuildTimeoutError extends FactoryError {}
+
 /**
  * EC2 said the name exists but the image is not visible yet (eventual consistency).
  * Retryable: the next attempt finds it.
@@ -58,9 +66,12 @@ export function assertIsError(value: unknown): asserts value is Error {
   }
 }
 
-/** True when `e` is an AWS error with the given code (the SDK sets `name` to EC2's code). */
-export function hasErrorName(e: unknown, ...names: string[]): boolean {
-  return isError(e) && names.includes(e.name);
+/**
+ * True when `e` is an AWS error with one of the given codes (the SDK sets `name` to the
+ * service's code; the codes are in error-codes.ts). The factory's own errors: `instanceof`.
+ */
+export function hasErrorName(e: unknown, ...codes: AwsErrorCode[]): boolean {
+  return isError(e) && (codes as string[]).includes(e.name);
 }
 
 /** The message of an error-like value, or its string form. */

@@ -1,10 +1,21 @@
 import { appendFileSync } from 'node:fs';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { now } from './clock.js';
+import { env } from './env.js';
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level | 'silent', number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
 export type LogFields = Record<string, unknown>;
+
+/** The configured level; `info` while the environment does not parse (the handler reports that at cold start). */
+function threshold(): Level | 'silent' {
+  try {
+    return env().AMI_FACTORY_LOG_LEVEL;
+  } catch {
+    return 'info';
+  }
+}
 
 /**
  * Structured JSON logs, one object per line, with the persistent keys (build id, image id,
@@ -58,10 +69,9 @@ export class Logger {
   }
 
   private write(level: Level, message: string, fields?: LogFields): void {
-    const threshold = (process.env.AMI_FACTORY_LOG_LEVEL ?? 'info') as Level | 'silent';
-    if (ORDER[level] < (ORDER[threshold] ?? ORDER.info)) return;
+    if (ORDER[level] < ORDER[threshold()]) return;
     const line = JSON.stringify(
-      { level, time: new Date().toISOString(), service: this.service, message, ...this.base, ...this.context.getStore(), ...fields },
+      { level, time: now().toISOString(), service: this.service, message, ...this.base, ...this.context.getStore(), ...fields },
       (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message } : v),
     );
     const file = process.env.AMI_FACTORY_LOG_FILE;

@@ -3,6 +3,7 @@ import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { parseInput } from './build-request.js';
+import { env } from './env.js';
 import { Logger } from './logger.js';
 
 /**
@@ -39,13 +40,15 @@ export type TaskHandler<R> = middy.MiddyfiedHandler<unknown, R, Error, Context>;
 /**
  * A Step Functions task handler: middy with the log middleware, the input validated
  * against `schema` (a bad input is a ValidationError, which the state machine does not
- * retry), then the business function from `functions/lib`.
+ * retry), then the business function from `functions/lib`. The environment is checked when
+ * the handler is made (env.ts): a misconfigured function fails at cold start.
  */
 export function taskHandler<S extends z.ZodType, R>(
   name: string,
   schema: S,
   fn: (input: z.infer<S>, logger: Logger, context: Context) => Promise<R>,
 ): TaskHandler<R> {
+  env();
   const logger = new Logger(name);
   return middy<unknown, R, Error, Context>()
     .use(logContext(logger) as MiddlewareObj<unknown, R, Error, Context>)

@@ -1,9 +1,14 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SFNClient } from '@aws-sdk/client-sfn';
+import { z } from 'zod';
+import { BuildIdSchema, RegionSchema } from './build-request.js';
+import { clock } from './clock.js';
 import { describeInstance } from './ec2/builder.js';
+import { eventsSchema, type EventOf } from './events/schemas.js';
 import { imageStatus, imageStatuses } from './ec2/images.js';
 import { builderOutcome, imageOutcome } from './wait-outcome.js';
 import { completeWait, heartbeatWait, type WaitOutcome, type WaitRecord, type WaitRecords } from './waits.js';
+import { BuildTimeoutError, ImageWaitTimeoutError } from './errors.js';
 
 export interface WaitDeps {
   store: WaitRecords;
@@ -16,6 +21,32 @@ export async function checkWait(deps: WaitDeps, rec: WaitRecord): Promise<WaitOu
   const ec2 = deps.ec2(rec.region);
   if (rec.kind === 'image') return imageOutcome(await imageStatus(ec2, rec.resourceId));
   return builderOutcome(rec.resourceId, await describeInstance(ec2, rec.resourceId), rec.signal ?? 'stopped');
+}
+
+/** What a `.waitForTaskToken` state hands register-wait. */
+export const WaitRequestSchema = z
+  .object({
+    token: z.string().min(1).max(4096),
+    kind: z.enum(['image', 'builder']),
+    region: RegionSchema,
+    resourceId: z.string().regex(/^(ami|i)-[0-9a-f]{8,17}$/, 'must be an image or instance id'),
+    buildId: BuildIdSchema,
+    signal: z.enum(['stopped', 'tag']).optional(),
+    /** How long the resource may take before the wait fails (enforced by the sweeper). */
+    timeoutSeconds: z.number().int().min(60).max(172800),
+  })
+  .strict();
+export type WaitRequest = z.infer<typeof WaitRequestSchema>;
+
+/** The record of a wait registered now (the factory clock): its deadline is `timeoutSeconds` ahead. */
+export function newWaitRecord(request: WaitRequest, sfnRegion: string, nowMs: number = clock().now()): WaitRecord {
+  const { timeoutSeconds, ...rest } = request;
+  return {
+    ...rest,
+    sfnRegion,
+    registeredAt: new Date(nowMs).toISOString(),
+    deadline: new Date(nowMs + timeoutSeconds * 1000).toISOString(),
+  };
 }
 
 /** Records the wait, then checks once: a resource already done completes the token at once. */
@@ -35,12 +66,23 @@ export async function completeWaitsFor(deps: WaitDeps, kind: WaitRecord['kind'],
   return completed;
 }
 
+/** The EC2 events that can end a wait: an image's state change, an instance's (a builder stopping). */
+export const Ec2StateChangeEventSchema = eventsSchema('EC2 AMI State Change', 'EC2 Instance State-change Notification');
+export type Ec2StateChangeEvent = EventOf<'EC2 AMI State Change' | 'EC2 Instance State-change Notification'>;
+
+/** An EC2 state-change event: complete the waits of the image or instance it is about. */
+export async function completeWaitsForEvent(deps: WaitDeps, event: Ec2StateChangeEvent): Promise<number> {
+  return event['detail-type'] === 'EC2 AMI State Change'
+    ? completeWaitsFor(deps, 'image', event.region, event.detail.ImageId)
+    : completeWaitsFor(deps, 'builder', event.region, event.detail['instance-id']);
+}
+
 function timedOut(rec: WaitRecord): WaitOutcome {
   const what = rec.kind === 'image' ? `Image ${rec.resourceId}` : `Builder ${rec.resourceId}`;
   return {
     done: true,
     success: false,
-    error: rec.kind === 'image' ? 'ImageWaitTimeoutError' : 'BuildTimeoutError',
+    error: rec.kind === 'image' ? ImageWaitTimeoutError.name : BuildTimeoutError.name,
     cause: `${what} in ${rec.region} was not done by ${rec.deadline}`,
   };
 }
@@ -74,7 +116,7 @@ export async function sweepWaits(deps: WaitDeps): Promise<SweepResult> {
     }
   }
   for (const rec of records.filter((r) => r.kind === 'builder')) outcomes.set(rec, await checkWait(deps, rec));
-  const now = Date.now();
+  const now = clock().now();
   for (const rec of records) {
     result.checked++;
     let outcome = outcomes.get(rec) ?? { done: false };

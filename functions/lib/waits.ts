@@ -3,6 +3,7 @@ import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectC
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { hasErrorName } from './errors.js';
+import { S3_ERROR, SFN_ERROR } from './error-codes.js';
 
 /**
  * The callback token store. A `.waitForTaskToken` state hands its token to `register-wait`,
@@ -93,12 +94,15 @@ export class WaitStore implements WaitRecords {
         if (parsed.success) out.push(parsed.data);
       } catch (e) {
         // Completed (deleted) between the listing and the read: nothing to do.
-        if (!hasErrorName(e, 'NoSuchKey')) throw e;
+        if (!hasErrorName(e, S3_ERROR.noSuchKey)) throw e;
       }
     }
     return out;
   }
 }
+
+/** What Step Functions answers for a token it no longer waits on (the wait timed out, the execution ended). */
+const STALE_TOKEN = [SFN_ERROR.taskDoesNotExist, SFN_ERROR.taskTimedOut, SFN_ERROR.invalidToken] as const;
 
 export type WaitOutcome =
   | { done: false }
@@ -123,7 +127,7 @@ export async function completeWait(
       await sfn.send(new SendTaskFailureCommand({ taskToken: rec.token, error: outcome.error, cause: outcome.cause }));
     }
   } catch (e) {
-    if (!hasErrorName(e, 'TaskDoesNotExist', 'TaskTimedOut', 'InvalidToken')) throw e;
+    if (!hasErrorName(e, ...STALE_TOKEN)) throw e;
     await store.delete(rec);
     return 'stale';
   }
@@ -137,7 +141,7 @@ export async function heartbeatWait(sfn: SFNClient, store: WaitRecords, rec: Wai
     await sfn.send(new SendTaskHeartbeatCommand({ taskToken: rec.token }));
     return 'alive';
   } catch (e) {
-    if (!hasErrorName(e, 'TaskDoesNotExist', 'TaskTimedOut', 'InvalidToken')) throw e;
+    if (!hasErrorName(e, ...STALE_TOKEN)) throw e;
     await store.delete(rec);
     return 'stale';
   }

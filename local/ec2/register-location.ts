@@ -31,7 +31,7 @@ export interface RegisterFromImageLocationOptions {
   /** The local S3 the bundles are in (or a getter, when S3 is created after EC2). */
   s3: S3Service | (() => S3Service);
   /** EC2's private key (PEM) for the partition, or a getter: unwraps the bundle key (`ec2_encrypted_key`/`_iv`). */
-  ec2KeyPem: string | (() => string);
+  ec2KeyPem: string | (() => string | Promise<string>);
 }
 
 const invalidManifest = (message: string): Ec2ApiError => new Ec2ApiError('InvalidManifest', message);
@@ -100,7 +100,7 @@ export function makeRegisterFromImageLocation(opts: RegisterFromImageLocationOpt
     }
     let bundleKey: { key: Buffer; iv: Buffer };
     try {
-      bundleKey = unwrapBundleKey(manifest.image, typeof opts.ec2KeyPem === 'function' ? opts.ec2KeyPem() : opts.ec2KeyPem, 'ec2');
+      bundleKey = unwrapBundleKey(manifest.image, typeof opts.ec2KeyPem === 'function' ? await opts.ec2KeyPem() : opts.ec2KeyPem, 'ec2');
     } catch (e) {
       if (!(e instanceof BundleError)) throw e;
       throw invalidManifest(

@@ -1,4 +1,4 @@
-import { BuildRequestSchema, parseInput } from '../../functions/lib/build-request.js';
+import { BuildRequestSchema, buildRequestWithSource, parseInput } from '../../functions/lib/build-request.js';
 import { ValidationError } from '../../functions/lib/errors.js';
 import { buildRequest } from '../fixtures.js';
 
@@ -99,5 +99,28 @@ describe('BuildRequestSchema', () => {
 
   it('refuses reserved aws: tag keys', () => {
     expect(() => parseInput(BuildRequestSchema, { ...buildRequest(), tags: { 'aws:x': '1' } }, 'BuildRequest')).toThrow(ValidationError);
+  });
+});
+
+describe('buildRequestWithSource', () => {
+  it('does pass a request of its source type and refuse the others with a ValidationError naming both', () => {
+    const schema = buildRequestWithSource('instance');
+    expect(parseInput(schema, buildRequest(), 'input').source.type).toBe('instance');
+    const snapshots = buildRequest({
+      source: {
+        type: 'snapshots',
+        rootDeviceName: '/dev/xvda',
+        architecture: 'x86_64',
+        blockDeviceMappings: [{ deviceName: '/dev/xvda', snapshotId: 'snap-0123456789abcdef0' }],
+      },
+    });
+    let caught: unknown;
+    try {
+      parseInput(schema, snapshots, 'resolve-source input');
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(ValidationError);
+    expect((caught as ValidationError).issues).toEqual(['source.type: this step handles instance sources, not snapshots']);
   });
 });

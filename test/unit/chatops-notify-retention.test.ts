@@ -1,5 +1,5 @@
 import { Logger } from '../../functions/lib/logger.js';
-import { FactoryEventSchema, notifySlack, type NotifyDeps } from '../../functions/lib/chatops/notify.js';
+import { NotifiedEventSchema, notifySlack, type NotifyDeps } from '../../functions/lib/chatops/notify.js';
 import { RETENTION_MAX_ROWS, SLACK_LIMITS, type SlackMessage } from '../../functions/lib/chatops/replies.js';
 import type { ChatOpsRecord, ChatOpsStore } from '../../functions/lib/chatops/store.js';
 import { UnexpectedResponseError } from '../../functions/lib/errors.js';
@@ -97,7 +97,7 @@ function retentionEvent(
   trigger: Record<string, string> = { type: 'chatops', actor: 'U1 (alice)', channel: 'C1' },
 ) {
   const report = retentionReport(RUN_ID, 'web', dryRun, runs, { DescribeImages: 4 }, 0);
-  return FactoryEventSchema.parse({
+  return NotifiedEventSchema.parse({
     version: '0',
     id: `evt-${RUN_ID}`,
     source: 'ami-factory',

@@ -1,5 +1,5 @@
 import { Logger } from '../../functions/lib/logger.js';
-import { notifySlack, type FactoryEvent, type NotifyDeps } from '../../functions/lib/chatops/notify.js';
+import { NotifiedEventSchema, notifySlack, type NotifiedEvent, type NotifyDeps } from '../../functions/lib/chatops/notify.js';
 import type { ChatOpsRecord, ChatOpsStore } from '../../functions/lib/chatops/store.js';
 
 const BUILD_ID = '0b5e55ed-0000-4000-8000-000000000001';
@@ -29,24 +29,41 @@ function fakeStore(record?: Partial<ChatOpsRecord>): { store: ChatOpsStore; save
   return { store, saved: () => current };
 }
 
-const final: FactoryEvent = {
-  source: 'ami-factory',
-  'detail-type': 'BuildSucceeded',
-  detail: {
+/** An event as EventBridge delivers it, parsed as notify-slack's handler parses it. */
+function delivered(detailType: string, detail: Record<string, unknown>): NotifiedEvent {
+  return NotifiedEventSchema.parse({
+    version: '0',
+    id: `evt-${detailType}`,
+    source: 'ami-factory',
+    'detail-type': detailType,
+    account: '111122223333',
+    time: '2026-11-23T08:05:00Z',
+    region: 'us-east-1',
+    resources: [],
+    detail,
+  });
+}
+
+const final = delivered('BuildSucceeded', {
+  buildId: BUILD_ID,
+  family: 'web',
+  region: 'us-east-1',
+  imageName: 'web-20261123T0800Z-0b5e55ed',
+  trigger: { type: 'chatops', actor: 'U1 (alice)', channel: 'C1' },
+  regions: [
+    { region: 'us-east-1', status: 'succeeded', imageId: 'ami-0000000000000000a' },
+    { region: 'us-west-2', status: 'succeeded', imageId: 'ami-0000000000000000b' },
+  ],
+});
+const progress = (region: string): NotifiedEvent =>
+  delivered('ImageCopied', {
     buildId: BUILD_ID,
     family: 'web',
-    imageName: 'web-20261123T0800Z-0b5e55ed',
-    regions: [
-      { region: 'us-east-1', status: 'succeeded', imageId: 'ami-0000000000000000a' },
-      { region: 'us-west-2', status: 'succeeded', imageId: 'ami-0000000000000000b' },
-    ],
-  },
-};
-const progress = (region: string): FactoryEvent => ({
-  source: 'ami-factory',
-  'detail-type': 'ImageCopied',
-  detail: { buildId: BUILD_ID, family: 'web', region, imageId: 'ami-0000000000000000b' },
-});
+    region,
+    imageId: 'ami-0000000000000000b',
+    sourceRegion: 'us-east-1',
+    deprecateAt: null,
+  });
 
 function deps(store: ChatOpsStore, status = 200): NotifyDeps & { bodies: string[] } {
   const bodies: string[] = [];
@@ -73,6 +90,12 @@ describe('notify-slack', () => {
     expect(s.saved()).toMatchObject({ posts: 1, posted: ['final'] });
   });
 
+  it('does parse its events with the schema the report publishes with', () => {
+    const { regions: _regions, ...noRegions } = final.detail as { regions: unknown };
+    expect(() => delivered('BuildSucceeded', noRegions)).toThrow();
+    expect(() => delivered('ImageShared', progress('us-west-2').detail)).toThrow();
+  });
+
   it('does skip builds that did not start from Slack', async () => {
     const d = deps(fakeStore().store);
     expect(await notifySlack(d, final)).toBe('no-record');
@@ -95,7 +118,7 @@ describe('notify-slack', () => {
     expect(outcomes).toEqual(['posted', 'posted', 'posted', 'posted', 'limit', 'limit']);
     expect(await notifySlack(d, final)).toBe('posted');
     expect(s.saved()?.posts).toBe(5);
-    expect(await notifySlack(d, { ...final, 'detail-type': 'BuildFailed' })).toBe('duplicate');
+    expect(await notifySlack(d, delivered('BuildFailed', final.detail))).toBe('duplicate');
   });
 
   it('does throw on a server error so EventBridge retries, and gives up on a 4xx', async () => {

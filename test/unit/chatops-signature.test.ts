@@ -6,6 +6,7 @@ import {
   verifySlackRequest,
   type SlackSignatureReason,
 } from '../../functions/lib/chatops/signature.js';
+import { installClock } from '../../functions/lib/clock.js';
 import { ConfigurationError } from '../../functions/lib/errors.js';
 
 const secret = '8f742231b10e8888abcd99yyyzzz85a5';
@@ -133,8 +134,18 @@ describe('Slack request signature', () => {
     expect(() => signSlackRequest('', ts, body)).toThrow(ConfigurationError);
   });
 
-  it('does use the real clock when none is injected', () => {
+  it('does use the factory clock when none is injected', () => {
     const headers = slackRequestHeaders(secret, body);
     expect(() => verifySlackRequest({ signingSecret: secret, headers, rawBody: body })).not.toThrow();
+    // A clock an hour ahead (the local cloud's simulated one): signing and checking both follow it.
+    const restore = installClock({ now: () => nowMs + 3_600_000, sleep: async () => undefined });
+    try {
+      const ahead = slackRequestHeaders(secret, body);
+      expect(ahead['X-Slack-Request-Timestamp']).toBe(String((nowMs + 3_600_000) / 1000));
+      expect(reasonOf(() => verifySlackRequest({ signingSecret: secret, headers, rawBody: body }))).toBe('stale');
+      expect(() => verifySlackRequest({ signingSecret: secret, headers: ahead, rawBody: body })).not.toThrow();
+    } finally {
+      restore();
+    }
   });
 });

@@ -1,7 +1,8 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler } from '../../functions/report-build.js';
-import { buildRequest, IMAGE_ID, lambdaContext } from '../fixtures.js';
+import { buildReport } from '../../functions/lib/build-report.js';
+import { BUILD_ID, buildRequest, IMAGE_ID, lambdaContext } from '../fixtures.js';
 
 const events = mockClient(EventBridgeClient);
 const home = { imageId: IMAGE_ID, imageName: 'web-x', created: true };
@@ -58,6 +59,38 @@ describe('report-build handler', () => {
     events.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'boom' }] });
     await expect(handler({ request: buildRequest(), home, copies: [] }, lambdaContext)).rejects.toMatchObject({
       name: 'EventPublishError',
+    });
+  });
+});
+
+describe('buildReport', () => {
+  const copy = (region: string, status: 'succeeded' | 'failed') =>
+    status === 'succeeded'
+      ? { region, status, imageId: 'ami-0000000000000000e' }
+      : { region, status, error: 'ImageFailedError', cause: 'quota' };
+
+  it('does decide the outcome from the build region first, then the copies', () => {
+    const request = buildRequest();
+    expect(buildReport({ request, home, copies: [copy('eu-west-1', 'succeeded')], error: null }).outcome).toBe('BuildSucceeded');
+    expect(buildReport({ request, home, copies: [copy('eu-west-1', 'failed')], error: null }).outcome).toBe('BuildPartiallySucceeded');
+    expect(buildReport({ request, home, copies: [], error: { Error: 'ImageWaitTimeoutError' } }).outcome).toBe('BuildFailed');
+    expect(buildReport({ request, home: null, copies: [], error: null }).outcome).toBe('BuildFailed');
+  });
+
+  it('does carry the trigger and the image name, and name an unknown failure', () => {
+    const { detail } = buildReport({
+      request: buildRequest({ trigger: { type: 'chatops', actor: 'U1' } }),
+      home: null,
+      copies: [],
+      error: null,
+    });
+    expect(detail).toEqual({
+      buildId: BUILD_ID,
+      family: 'web',
+      region: 'us-east-1',
+      imageName: null,
+      trigger: { type: 'chatops', actor: 'U1' },
+      regions: [{ region: 'us-east-1', status: 'failed', imageId: null, error: 'Unknown', cause: '' }],
     });
   });
 });

@@ -4,6 +4,7 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { parse, stringify } from 'yaml';
 import { parseFactoryConfig, type FactoryConfig } from '../../functions/lib/config.js';
+import { resetEnv } from '../../functions/lib/env.js';
 import { Logger } from '../../functions/lib/logger.js';
 import { executionNameFor } from '../../functions/lib/triggers/ids.js';
 import {
@@ -36,6 +37,7 @@ const deps = (): TriggerDeps => ({
   sfn: new SFNClient({}),
   events: new EventBridgeClient({}),
   stateMachineArn: SM,
+  retentionStateMachineArn: 'arn:aws:states:us-east-1:111122223333:stateMachine:image-retention',
   bus: 'ami-factory',
   logger: new Logger('test'),
 });
@@ -176,7 +178,9 @@ describe('trigger-build handler', () => {
     sfn.reset();
     sfn.on(StartExecutionCommand).resolves({ executionArn: `${SM}:x`, startDate: new Date() });
     process.env.AMI_FACTORY_STATE_MACHINE_ARN = SM;
+    process.env.AMI_FACTORY_RETENTION_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:111122223333:stateMachine:image-retention';
     process.env.AMI_FACTORY_CONFIG = 'factory.config.yml';
+    resetEnv();
     const { handler } = await import('../../functions/trigger-build.js');
     const { lambdaContext } = await import('../fixtures.js');
     const out = await handler(buildRequested({ family: 'web' }), lambdaContext);

@@ -54,7 +54,6 @@ function started(): { stateMachineArn?: string; name?: string; input: unknown }[
 }
 
 describe('scheduled retention trigger', () => {
-  const saved = process.env.AMI_FACTORY_RETENTION_STATE_MACHINE_ARN;
   beforeEach(() => {
     sfn.reset();
     events.reset();
@@ -63,10 +62,6 @@ describe('scheduled retention trigger', () => {
       startDate: new Date(),
     }));
     events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'x' }] });
-  });
-  afterEach(() => {
-    if (saved === undefined) delete process.env.AMI_FACTORY_RETENTION_STATE_MACHINE_ARN;
-    else process.env.AMI_FACTORY_RETENTION_STATE_MACHINE_ARN = saved;
   });
 
   it('does make the input transformer tell a retention run from a build', () => {
@@ -132,17 +127,6 @@ describe('scheduled retention trigger', () => {
     expect(b.request.runId).not.toBe(a.request.runId);
     expect(a.executionName.length).toBeLessThanOrEqual(80);
     expect(a.executionName).toMatch(/^retention-web-[0-9a-f-]{36}$/);
-  });
-
-  it('does read the retention state machine from the environment when the deps do not name it', async () => {
-    process.env.AMI_FACTORY_RETENTION_STATE_MACHINE_ARN = RSM;
-    await triggerBuilds(deps({ retentionStateMachineArn: undefined }), scheduledInput('web', 'sched-r-5'));
-    expect(started()[0]?.stateMachineArn).toBe(RSM);
-    delete process.env.AMI_FACTORY_RETENTION_STATE_MACHINE_ARN;
-    await expect(triggerBuilds(deps({ retentionStateMachineArn: undefined }), scheduledInput('web', 'sched-r-6'))).rejects.toMatchObject({
-      name: 'ConfigurationError',
-      message: expect.stringContaining('AMI_FACTORY_RETENTION_STATE_MACHINE_ARN'),
-    });
   });
 
   it('does publish BuildRequestRejected and start nothing when the family is unknown', async () => {

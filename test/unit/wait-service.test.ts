@@ -1,7 +1,15 @@
 import { DescribeImagesCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { completeWaitsFor, registerWait, sweepWaits } from '../../functions/lib/wait-service.js';
+import { installClock } from '../../functions/lib/clock.js';
+import {
+  completeWaitsFor,
+  completeWaitsForEvent,
+  Ec2StateChangeEventSchema,
+  newWaitRecord,
+  registerWait,
+  sweepWaits,
+} from '../../functions/lib/wait-service.js';
 import { waitKey, type WaitRecord, type WaitRecords } from '../../functions/lib/waits.js';
 import { awsError, IMAGE_ID } from '../fixtures.js';
 
@@ -73,6 +81,35 @@ describe('callback waits', () => {
     });
   });
 
+  it('does complete the waits of the image or the builder an EC2 event names', async () => {
+    // Prepare: a wait on the image and one on a builder, both done.
+    await store.put(record());
+    await store.put(record({ kind: 'builder', resourceId: 'i-0000000000000000d', token: 'AQbuilder' }));
+    ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: IMAGE_ID, State: 'available' }] });
+    ec2
+      .on(DescribeInstancesCommand)
+      .resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-0000000000000000d', State: { Name: 'stopped' } }] }] });
+    const envelope = { version: '0', id: 'e1', account: '111122223333', time: '2026-11-23T08:00:00Z', region: 'us-east-1', resources: [] };
+    const ami = Ec2StateChangeEventSchema.parse({
+      ...envelope,
+      source: 'aws.ec2',
+      'detail-type': 'EC2 AMI State Change',
+      detail: { ImageId: IMAGE_ID, State: 'available' },
+    });
+    const instance = Ec2StateChangeEventSchema.parse({
+      ...envelope,
+      source: 'aws.ec2',
+      'detail-type': 'EC2 Instance State-change Notification',
+      detail: { 'instance-id': 'i-0000000000000000d', state: 'stopped' },
+    });
+    // Act + Assess
+    await expect(completeWaitsForEvent(deps(), ami)).resolves.toBe(1);
+    expect(sfn).toHaveReceivedCommandWith(SendTaskSuccessCommand, { taskToken: 'AQtoken-1' });
+    await expect(completeWaitsForEvent(deps(), instance)).resolves.toBe(1);
+    expect(sfn).toHaveReceivedCommandWith(SendTaskSuccessCommand, { taskToken: 'AQbuilder' });
+    expect(store.items.size).toBe(0);
+  });
+
   it('ignores an event for an image nobody waits on', async () => {
     await expect(completeWaitsFor(deps(), 'image', 'us-east-1', 'ami-00000000000000000')).resolves.toBe(0);
     expect(ec2.calls()).toHaveLength(0);
@@ -112,5 +149,43 @@ describe('callback waits', () => {
     expect(sfn).toHaveReceivedCommandWith(SendTaskHeartbeatCommand, { taskToken: 'AQpending' });
     expect(sfn).toHaveReceivedCommandWith(SendTaskFailureCommand, { taskToken: 'AQlate', error: 'ImageWaitTimeoutError' });
     expect([...store.items.values()].map((x) => x.token)).toEqual(['AQpending']);
+  });
+
+  it('does date a new wait by the factory clock, its deadline the timeout ahead', () => {
+    const restore = installClock({ now: () => Date.parse('2026-11-23T08:00:00Z'), sleep: async () => undefined });
+    try {
+      const rec = newWaitRecord(
+        { token: 'AQt', kind: 'image', region: 'us-west-2', resourceId: IMAGE_ID, buildId: 'build-0001', timeoutSeconds: 3600 },
+        'us-east-1',
+      );
+      expect(rec).toEqual({
+        token: 'AQt',
+        kind: 'image',
+        region: 'us-west-2',
+        resourceId: IMAGE_ID,
+        buildId: 'build-0001',
+        sfnRegion: 'us-east-1',
+        registeredAt: '2026-11-23T08:00:00.000Z',
+        deadline: '2026-11-23T09:00:00.000Z',
+      });
+    } finally {
+      restore();
+    }
+  });
+
+  it('does judge deadlines by the factory clock when sweeping', async () => {
+    // Prepare: a deadline far in the real future, but behind a clock that has run ahead.
+    ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: IMAGE_ID, State: 'pending' }] });
+    await store.put(record({ deadline: '2998-01-01T00:00:00Z' }));
+    const restore = installClock({ now: () => Date.parse('2999-01-01T00:00:00Z'), sleep: async () => undefined });
+    try {
+      // Act
+      const r = await sweepWaits(deps());
+      // Assess
+      expect(r).toEqual({ checked: 1, completed: 1, heartbeats: 0, stale: 0 });
+      expect(sfn).toHaveReceivedCommandWith(SendTaskFailureCommand, { taskToken: 'AQtoken-1', error: 'ImageWaitTimeoutError' });
+    } finally {
+      restore();
+    }
   });
 });

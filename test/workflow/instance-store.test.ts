@@ -12,9 +12,10 @@ import {
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { bundleImage } from '../../functions/lib/bundle/index.js';
 import { checkBundleInS3, s3BundleSink } from '../../functions/lib/bundle/s3.js';
+import { resetEnv } from '../../functions/lib/env.js';
 import { localEc2CertificateFor } from '../../local/ec2-bundles.js';
 import { opensslKeyPair, randomFile, removeDir, tempDir, ACCOUNT, MIB, type KeyPairFiles } from '../fixtures/bundle/helpers.js';
-import { registerBundle } from '../../functions/register-bundle.js';
+import { registerImageFromBundle } from '../../functions/lib/ec2/images.js';
 import { buildRequest } from '../fixtures.js';
 import { runBuild, startHarness, tagMap, type Harness } from './harness.js';
 
@@ -56,7 +57,7 @@ async function waitAvailable(ec2: EC2Client, imageId: string): Promise<Image> {
 
 describe('instance-store image: bundle → S3 → RegisterImage → CopyImage → share', () => {
   it('registers, copies and shares a bundled image', async () => {
-    const ec2Cert = localEc2CertificateFor(h.cloud.stateDir);
+    const ec2Cert = await localEc2CertificateFor(h.cloud.stateDir);
     const bundled = await bundleImage({
       image: join(dir, 'root.img'),
       name: 'web-2026',
@@ -105,7 +106,7 @@ describe('instance-store image: bundle → S3 → RegisterImage → CopyImage �
       architecture: 'x86_64',
       userCertificate: user.certPem,
       privateKey: user.keyPem,
-      ec2Certificate: localEc2CertificateFor(h.cloud.stateDir).certPem,
+      ec2Certificate: (await localEc2CertificateFor(h.cloud.stateDir)).certPem,
       sink: s3BundleSink(s3, 'factory-bundles', 'private', { acl: 'private' }),
     });
     expect(bundled.parts.length).toBeGreaterThan(0);
@@ -127,26 +128,26 @@ describe('instance-store image: bundle → S3 → RegisterImage → CopyImage �
       architecture: 'x86_64',
       userCertificate: user.certPem,
       privateKey: user.keyPem,
-      ec2Certificate: localEc2CertificateFor(h.cloud.stateDir).certPem,
+      ec2Certificate: (await localEc2CertificateFor(h.cloud.stateDir)).certPem,
       sink: s3BundleSink(s3, 'factory-bundles', 'factory'),
     });
     const request = buildRequest({ region: 'us-east-1' });
     const location = 'factory-bundles/factory/factory.manifest.xml';
     const check = (l: string): Promise<unknown> => checkBundleInS3(s3, l, { certificate: user.certPem });
-    const first = await registerBundle(h.ec2, check, request, location);
+    const first = await registerImageFromBundle(h.ec2, request, location, check);
     expect(first.created).toBe(true);
     const image = await waitAvailable(h.ec2, first.imageId);
     expect(image.RootDeviceType).toBe('instance-store');
     expect(image.Name).toBe(first.imageName);
     expect(tagMap(image.Tags)).toMatchObject({ Name: first.imageName });
-    const again = await registerBundle(h.ec2, check, request, location);
+    const again = await registerImageFromBundle(h.ec2, request, location, check);
     expect(again).toEqual({ imageId: first.imageId, imageName: first.imageName, created: false });
     await expect(
-      registerBundle(
+      registerImageFromBundle(
         h.ec2,
-        check,
         buildRequest({ region: 'us-east-1', buildId: 'aaaaaaaa-0000-4000-8000-000000000002' }),
         'factory-bundles/none/x.manifest.xml',
+        check,
       ),
     ).rejects.toMatchObject({
       name: 'BundleNotFoundError',
@@ -156,7 +157,7 @@ describe('instance-store image: bundle → S3 → RegisterImage → CopyImage �
 
 describe('instance-store image through the image-factory state machine', () => {
   it('registers a bundle source, copies it to another region and shares every image', async () => {
-    const ec2Cert = localEc2CertificateFor(h.cloud.stateDir);
+    const ec2Cert = await localEc2CertificateFor(h.cloud.stateDir);
     await bundleImage({
       image: join(dir, 'root.img'),
       name: 'pipeline-img',
@@ -227,6 +228,7 @@ describe('bundle-image handler (S3 image object → S3 bundle, streaming)', () =
 
   it('refuses up front, naming the reason, an image too big for the invocation time', async () => {
     process.env.AMI_FACTORY_TIME_BUDGET_MS = '100';
+    resetEnv();
     try {
       await expect(
         h.cloud.lambda.invoke('bundleImage', {
@@ -239,6 +241,7 @@ describe('bundle-image handler (S3 image object → S3 bundle, streaming)', () =
       expect(h.cloud.s3.listKeys('factory-bundles', 'too-slow/')).toEqual([]);
     } finally {
       delete process.env.AMI_FACTORY_TIME_BUDGET_MS;
+      resetEnv();
     }
   });
 });

@@ -349,7 +349,7 @@ describe('image-retention: instance-store bundles', () => {
       architecture: 'x86_64',
       userCertificate: user.certPem,
       privateKey: user.keyPem,
-      ec2Certificate: localEc2CertificateFor(h.cloud.stateDir).certPem,
+      ec2Certificate: (await localEc2CertificateFor(h.cloud.stateDir)).certPem,
       sink: s3BundleSink(s3, 'web-bundles', name),
     });
     return `web-bundles/${name}/${name}.manifest.xml`;

@@ -71,5 +71,4 @@ export {
 } from './keys.js';
 export { directorySink, directorySource, type BundleSink, type BundleSource, type PartWriter } from './storage.js';
 export { deleteBundleKeys, type BundleKeySelection } from './delete.js';
-export { localEc2Certificate, type Ec2CertificatePair } from './ec2-cert.js';
 export { parallelGzip, type ParallelGzipOptions } from './gzip.js';

@@ -27,8 +27,16 @@ export interface ProgressStream {
   write(s: string): boolean;
 }
 
-/** A progress line on `stream` (redrawn at most every `intervalMs`) when it is a TTY. */
-export function progressLine(stream: ProgressStream, label: string, intervalMs = 200, now: () => number = Date.now): ProgressLine {
+/**
+ * A progress line on `stream` (redrawn at most every `intervalMs`) when it is a TTY. Rates are of
+ * the work itself, so they are timed with the monotonic `performance.now()`, not the factory clock.
+ */
+export function progressLine(
+  stream: ProgressStream,
+  label: string,
+  intervalMs = 200,
+  now: () => number = () => performance.now(),
+): ProgressLine {
   const start = now();
   let last = 0;
   let drawn = false;

@@ -1,6 +1,8 @@
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ImageObject } from './bundle.js';
 import { BundleInputError, ImageChangedError } from './errors.js';
+import { S3_ERROR } from '../error-codes.js';
+import { hasErrorName } from '../errors.js';
 
 /** Bytes fetched per ranged GET; reads inside the window are served from memory. */
 export const S3_READ_WINDOW = 8 * 1024 * 1024;
@@ -30,7 +32,7 @@ export async function s3ImageObject(s3: S3Client, bucket: string, key: string, w
       const data = Buffer.from((await r.Body?.transformToByteArray()) ?? new Uint8Array());
       return { start, data };
     } catch (e) {
-      if (e instanceof Error && (e.name === 'PreconditionFailed' || e.name === 'NoSuchKey')) {
+      if (hasErrorName(e, S3_ERROR.preconditionFailed, S3_ERROR.noSuchKey)) {
         throw new ImageChangedError(`image s3://${bucket}/${key} changed or disappeared while it was being bundled`, { cause: e });
       }
       throw e;

@@ -30,6 +30,7 @@ import { parseManifest, verifyManifestSignature, type Manifest } from './manifes
 import type { BundleSink, BundleSource, PartWriter } from './storage.js';
 import { checkPartSizes } from './unbundle.js';
 import { PART_SIZE } from './constants.js';
+import { S3_ERROR } from '../error-codes.js';
 
 /** EC2's canonical user (`za-team`): what the canned ACL `aws-exec-read` grants READ to. */
 export const EC2_CANONICAL_USER_ID = '6aa5a366c34c1cbe25dc49211496e913e0351eb0e8c37aa3477e40942ec6b97c';
@@ -106,7 +107,7 @@ function errorName(e: unknown): string | undefined {
 function isNotFound(e: unknown): boolean {
   const name = errorName(e);
   const status = (e as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
-  return name === 'NoSuchKey' || name === 'NotFound' || status === 404;
+  return name === S3_ERROR.noSuchKey || name === S3_ERROR.notFound || status === 404;
 }
 
 /** Deletes keys with DeleteObjects (1000 a call); throws on the first key S3 could not delete. */

@@ -1,7 +1,8 @@
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
+import { env as currentEnv, type Env } from '../env.js';
 import { ConfigurationError } from '../errors.js';
-import { localEc2Certificate } from './ec2-cert.js';
+import { localKeyPair } from './local-keys.js';
 import { join } from 'node:path';
 
 /** What bundling needs: the user's certificate and private key, and EC2's certificate of the partition. */
@@ -19,11 +20,14 @@ const StoredKeys = z.object({ certificate: z.string().min(1), privateKey: z.stri
  * (AMI_FACTORY_EC2_CERT_PARAM, a String parameter). On the local cloud (no parameters set):
  * a user pair and the local EC2 certificate kept under AMI_FACTORY_LOCAL_KEYS_DIR.
  */
-export async function bundleKeys(ssm: () => SSMClient, env: NodeJS.ProcessEnv = process.env): Promise<BundleKeys> {
+export async function bundleKeys(
+  ssm: () => SSMClient,
+  env: Pick<Env, 'AMI_FACTORY_BUNDLE_KEYS_PARAM' | 'AMI_FACTORY_EC2_CERT_PARAM' | 'AMI_FACTORY_LOCAL_KEYS_DIR'> = currentEnv(),
+): Promise<BundleKeys> {
   const keysParam = env.AMI_FACTORY_BUNDLE_KEYS_PARAM;
-  if (keysParam !== undefined && keysParam !== '') {
+  if (keysParam !== undefined) {
     const ec2Param = env.AMI_FACTORY_EC2_CERT_PARAM;
-    if (ec2Param === undefined || ec2Param === '') throw new ConfigurationError('AMI_FACTORY_EC2_CERT_PARAM is not set');
+    if (ec2Param === undefined) throw new ConfigurationError('AMI_FACTORY_EC2_CERT_PARAM is not set');
     const [keys, ec2] = await Promise.all([
       ssm().send(new GetParameterCommand({ Name: keysParam, WithDecryption: true })),
       ssm().send(new GetParameterCommand({ Name: ec2Param })),
@@ -39,11 +43,10 @@ export async function bundleKeys(ssm: () => SSMClient, env: NodeJS.ProcessEnv = 
     return { userCertificate: stored.certificate, privateKey: stored.privateKey, ec2Certificate };
   }
   const dir = env.AMI_FACTORY_LOCAL_KEYS_DIR;
-  if (dir === undefined || dir === '') {
+  if (dir === undefined) {
     throw new ConfigurationError('Set AMI_FACTORY_BUNDLE_KEYS_PARAM and AMI_FACTORY_EC2_CERT_PARAM (or run on the local cloud)');
   }
   // Locally the same self-signed pair generator serves the user and (in its own dir) EC2.
-  const user = localEc2Certificate(join(dir, 'bundle-user'));
-  const ec2 = localEc2Certificate(dir);
+  const [user, ec2] = await Promise.all([localKeyPair(join(dir, 'bundle-user')), localKeyPair(dir)]);
   return { userCertificate: user.certPem, privateKey: user.keyPem, ec2Certificate: ec2.certPem };
 }

@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { env } from '../env.js';
 import { Logger } from '../logger.js';
 import type { SlackMessage } from './replies.js';
 
@@ -54,6 +55,7 @@ export function httpHandler(
   name: string,
   fn: (event: FunctionUrlEvent, context: Context, logger: Logger) => Promise<FunctionUrlResult>,
 ): HttpHandler {
+  env(); // the whole environment is checked at cold start
   const logger = new Logger(name);
   const log: MiddlewareObj<FunctionUrlEvent, FunctionUrlResult, Error, Context> = {
     name: 'httpLogContext',

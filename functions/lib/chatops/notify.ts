@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import type { Logger } from '../logger.js';
 import type { PlanEntry } from '../retention/plan.js';
 import type { RetentionReport } from '../retention/report.js';
@@ -6,6 +5,7 @@ import type { RetentionStore } from '../retention/store.js';
 import { buildReportReply, retentionReportReply, type BuildReport, type RegionReport, type SlackMessage } from './replies.js';
 import { RESPONSE_URL_MAX_POSTS, type ChatOpsRecord, type ChatOpsStore } from './store.js';
 import { FactoryError, UnexpectedResponseError } from '../errors.js';
+import { BUILD_OUTCOMES, eventsSchema, type BuildOutcome, type EventDetail, type EventOf } from '../events/schemas.js';
 
 /**
  * The notifier: factory events about a build or retention run started from Slack → a post to
@@ -14,82 +14,14 @@ import { FactoryError, UnexpectedResponseError } from '../errors.js';
  * one; progress (ImageAvailable, ImageCopied) only while a post stays free for the final
  * result. Duplicate events (at-least-once) are posted once.
  */
-export const FINAL_EVENTS = ['BuildSucceeded', 'BuildPartiallySucceeded', 'BuildFailed'] as const;
+export const FINAL_EVENTS = BUILD_OUTCOMES;
 export const PROGRESS_EVENTS = ['ImageAvailable', 'ImageCopied'] as const;
 /** The end of a retention run (report-retention): the plan of a dry run, or the result of an apply. */
 export const RETENTION_EVENTS = ['RetentionPlanned', 'RetentionCompleted'] as const;
 
-const RegionSchema = z
-  .object({
-    region: z.string(),
-    status: z.enum(['succeeded', 'failed', 'pending', 'running']),
-    imageId: z.string().nullable().optional(),
-    error: z.string().optional(),
-    cause: z.string().optional(),
-  })
-  .passthrough();
-
-export const BuildEventSchema = z
-  .object({
-    id: z.string().optional(),
-    source: z.literal('ami-factory'),
-    'detail-type': z.enum([...FINAL_EVENTS, ...PROGRESS_EVENTS]),
-    detail: z
-      .object({
-        buildId: z.string().optional(),
-        family: z.string(),
-        region: z.string().optional(),
-        imageId: z.string().optional(),
-        imageName: z.string().nullable().optional(),
-        regions: z.array(RegionSchema).optional(),
-      })
-      .passthrough(),
-  })
-  .passthrough();
-export type BuildEvent = z.infer<typeof BuildEventSchema>;
-
-const Count = z.number().int().min(0);
-const RetentionRegionSchema = z
-  .object({
-    region: z.string(),
-    status: z.enum(['planned', 'applied', 'plan-failed', 'apply-failed', 'skipped']),
-    images: Count,
-    planned: z.object({ keep: Count, deprecate: Count, disable: Count, deregister: Count }),
-    outcomes: z.object({ deprecated: Count, disabled: Count, deregistered: Count, 'already-done': Count, kept: Count, failed: Count }),
-    failures: z.array(z.object({ imageId: z.string(), planned: z.string(), error: z.string() })).default([]),
-    keptAtActionTime: z.array(z.object({ imageId: z.string(), planned: z.string(), reason: z.string() })).default([]),
-    error: z.string().optional(),
-  })
-  .passthrough();
-
-/** RetentionPlanned / RetentionCompleted: a RetentionReport plus the run's trigger. */
-export const RetentionEventSchema = z
-  .object({
-    id: z.string().optional(),
-    source: z.literal('ami-factory'),
-    'detail-type': z.enum(RETENTION_EVENTS),
-    detail: z
-      .object({
-        runId: z.string(),
-        family: z.string(),
-        dryRun: z.boolean(),
-        status: z.enum(['planned', 'succeeded', 'partially-succeeded', 'failed']),
-        regions: z.array(RetentionRegionSchema),
-        calls: z.record(z.string(), z.number()).default({}),
-        throttled: z.number().default(0),
-        trigger: z.object({ type: z.string() }).passthrough().optional(),
-      })
-      .passthrough(),
-  })
-  .passthrough();
-export type RetentionEvent = z.infer<typeof RetentionEventSchema>;
-
-export const FactoryEventSchema = z.union([BuildEventSchema, RetentionEventSchema]);
-export type FactoryEvent = z.infer<typeof FactoryEventSchema>;
-
-function isRetentionEvent(event: FactoryEvent): event is RetentionEvent {
-  return (RETENTION_EVENTS as readonly string[]).includes(event['detail-type']);
-}
+/** The events notify-slack's rule delivers, parsed with the schemas their producers publish with (events/schemas.ts). */
+export const NotifiedEventSchema = eventsSchema(...FINAL_EVENTS, ...PROGRESS_EVENTS, ...RETENTION_EVENTS);
+export type NotifiedEvent = EventOf<(typeof FINAL_EVENTS)[number] | (typeof PROGRESS_EVENTS)[number] | (typeof RETENTION_EVENTS)[number]>;
 
 /** A response_url answered with a server error or could not be reached; EventBridge retries. */
 export class SlackPostError extends FactoryError {}
@@ -105,70 +37,71 @@ export interface NotifyDeps {
 
 export type NotifyOutcome = 'posted' | 'no-record' | 'duplicate' | 'limit' | 'rejected';
 
-function reportOf(event: BuildEvent): BuildReport {
-  const d = event.detail;
-  const final = (FINAL_EVENTS as readonly string[]).includes(event['detail-type']);
-  const regions: RegionReport[] = final
-    ? (d.regions ?? []).map((r) => {
-        const out: RegionReport = { region: r.region, status: r.status };
-        if (r.imageId !== undefined) out.imageId = r.imageId;
-        if (r.error !== undefined) out.error = r.error;
-        if (r.cause !== undefined) out.cause = r.cause;
-        return out;
-      })
-    : [{ region: d.region ?? '?', status: 'succeeded', imageId: d.imageId ?? null }];
+function finalReport(outcome: BuildOutcome, d: EventDetail<BuildOutcome>): BuildReport {
+  const regions = d.regions.map((r) => {
+    const out: RegionReport = { region: r.region, status: r.status };
+    if (r.imageId !== undefined) out.imageId = r.imageId;
+    if (r.error !== undefined) out.error = r.error;
+    if (r.cause !== undefined) out.cause = r.cause;
+    return out;
+  });
+  return { outcome, buildId: d.buildId, family: d.family, imageName: d.imageName, regions };
+}
+
+function progressReport(d: EventDetail<'ImageAvailable' | 'ImageCopied'>): BuildReport {
   return {
-    outcome: final ? event['detail-type'] : 'InProgress',
-    buildId: d.buildId ?? '',
+    outcome: 'InProgress',
+    buildId: d.buildId,
     family: d.family,
-    ...(d.imageName !== undefined ? { imageName: d.imageName } : {}),
-    regions,
+    regions: [{ region: d.region, status: 'succeeded', imageId: d.imageId }],
   };
 }
 
-export async function notifySlack(deps: NotifyDeps, event: FactoryEvent): Promise<NotifyOutcome> {
-  if (isRetentionEvent(event)) return notifyRetention(deps, event);
-  const buildId = event.detail.buildId;
-  if (buildId === undefined) return 'no-record';
+export async function notifySlack(deps: NotifyDeps, event: NotifiedEvent): Promise<NotifyOutcome> {
+  switch (event['detail-type']) {
+    case 'RetentionPlanned':
+    case 'RetentionCompleted':
+      return notifyRetention(deps, event['detail-type'], event.detail);
+    case 'ImageAvailable':
+    case 'ImageCopied':
+      // Progress leaves the last post free for the result.
+      return notifyBuild(deps, event['detail-type'], event.detail.buildId, `${event['detail-type']}:${event.detail.region}`, () =>
+        progressReport(event.detail),
+      );
+    default:
+      return notifyBuild(deps, event['detail-type'], event.detail.buildId, 'final', () => finalReport(event['detail-type'], event.detail));
+  }
+}
+
+/** A post about a build started from Slack: once per key, the final result always while Slack allows one. */
+async function notifyBuild(
+  deps: NotifyDeps,
+  type: string,
+  buildId: string,
+  key: string,
+  report: () => BuildReport,
+): Promise<NotifyOutcome> {
   const record = await deps.store.get(buildId);
   if (record === undefined) return 'no-record';
-  const type = event['detail-type'];
-  const final = (FINAL_EVENTS as readonly string[]).includes(type);
-  const key = final ? 'final' : `${type}:${event.detail.region ?? ''}`;
-  // Progress leaves the last post free for the result.
-  const limit = final ? RESPONSE_URL_MAX_POSTS : RESPONSE_URL_MAX_POSTS - 1;
-  return postOnce(deps, record, { id: buildId, what: 'build', type, key, limit }, () => buildReportReply(reportOf(event)));
+  const limit = key === 'final' ? RESPONSE_URL_MAX_POSTS : RESPONSE_URL_MAX_POSTS - 1;
+  return postOnce(deps, record, { id: buildId, what: 'build', type, key, limit }, () => buildReportReply(report()));
 }
 
 /** A retention run started from Slack (`expire`): its plan or result, once, to the response_url. */
-async function notifyRetention(deps: NotifyDeps, event: RetentionEvent): Promise<NotifyOutcome> {
-  const d = event.detail;
+async function notifyRetention(
+  deps: NotifyDeps,
+  type: (typeof RETENTION_EVENTS)[number],
+  detail: EventDetail<(typeof RETENTION_EVENTS)[number]>,
+): Promise<NotifyOutcome> {
+  const { trigger, ...report } = detail;
   // Scheduled and CLI runs have no ChatOps record: no need to look.
-  if (d.trigger !== undefined && d.trigger.type !== 'chatops') return 'no-record';
-  const record = await deps.store.get(d.runId);
+  if (trigger.type !== 'chatops') return 'no-record';
+  const record = await deps.store.get(report.runId);
   if (record === undefined) return 'no-record';
-  const report: RetentionReport = {
-    runId: d.runId,
-    family: d.family,
-    dryRun: d.dryRun,
-    status: d.status,
-    regions: d.regions.map(({ region, status, images, planned, outcomes, failures, keptAtActionTime, error }) => ({
-      region,
-      status,
-      images,
-      planned,
-      outcomes,
-      failures,
-      keptAtActionTime,
-      ...(error !== undefined ? { error } : {}),
-    })),
-    calls: d.calls,
-    throttled: d.throttled,
-  };
   return postOnce(
     deps,
     record,
-    { id: d.runId, what: 'retention run', type: event['detail-type'], key: 'final', limit: RESPONSE_URL_MAX_POSTS },
+    { id: report.runId, what: 'retention run', type, key: 'final', limit: RESPONSE_URL_MAX_POSTS },
     async () => {
       const rows = await planRows(deps, report);
       return retentionReportReply({

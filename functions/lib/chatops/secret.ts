@@ -1,5 +1,6 @@
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { clientSettings, homeRegion } from '../clients.js';
+import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { ssmClient } from '../clients.js';
+import { env } from '../env.js';
 import { ConfigurationError } from '../errors.js';
 
 /**
@@ -8,19 +9,13 @@ import { ConfigurationError } from '../errors.js';
  * container (a rotation reaches new containers; `resetSigningSecretCache` for tests).
  */
 let cached: Promise<string> | undefined;
-let ssm: SSMClient | undefined;
-
-function ssmClient(): SSMClient {
-  ssm ??= new SSMClient(clientSettings(homeRegion()));
-  return ssm;
-}
 
 export function signingSecret(client: Pick<SSMClient, 'send'> = ssmClient()): Promise<string> {
   const local = process.env.AMI_FACTORY_SLACK_SIGNING_SECRET;
   if (local !== undefined && local !== '') return Promise.resolve(local);
   cached ??= (async () => {
-    const name = process.env.AMI_FACTORY_SLACK_SECRET_PARAM;
-    if (name === undefined || name === '') {
+    const name = env().AMI_FACTORY_SLACK_SECRET_PARAM;
+    if (name === undefined) {
       throw new ConfigurationError('Set AMI_FACTORY_SLACK_SECRET_PARAM (or AMI_FACTORY_SLACK_SIGNING_SECRET locally)');
     }
     const r = await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }));

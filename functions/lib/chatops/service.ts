@@ -9,6 +9,7 @@ import { applySharing } from '../ec2/share.js';
 import { familyImages, imageTags } from '../ec2/images.js';
 import { ConfigurationError, ValidationError, hasErrorName } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { now as clockNow } from '../clock.js';
 import { retentionExecutionName, retentionRequestFor } from '../retention/request.js';
 import { executionNameFor } from '../triggers/ids.js';
 import { startBuildExecution, startRetentionExecution } from '../triggers/runtime.js';
@@ -33,6 +34,7 @@ import {
 } from './replies.js';
 import { SlackSignatureError, verifySlackRequest } from './signature.js';
 import type { ChatOpsRecord, ChatOpsStore } from './store.js';
+import { EC2_ERROR } from '../error-codes.js';
 
 /**
  * The Slack slash command endpoint's logic: verify the signature, parse, authorize with the
@@ -54,6 +56,7 @@ export interface ChatOpsDeps {
   accountId: string;
   signingSecret: () => Promise<string>;
   logger: Logger;
+  /** The time (default: the factory clock, functions/lib/clock.ts). */
   now?: () => Date;
   /** A fresh id for a build (bake) or a retention run (expire); default randomUUID. */
   newBuildId?: () => string;
@@ -72,7 +75,7 @@ export async function handleSlackRequest(deps: ChatOpsDeps, event: FunctionUrlEv
       signingSecret: await deps.signingSecret(),
       headers: event.headers ?? {},
       rawBody,
-      now: () => (deps.now ?? (() => new Date()))().getTime(),
+      now: () => (deps.now ?? clockNow)().getTime(),
     });
   } catch (e) {
     if (e instanceof SlackSignatureError) {
@@ -166,7 +169,7 @@ async function bake(deps: ChatOpsDeps, form: SlashCommand, command: Extract<Chat
   const denied = refusal(deps, command, form, command.family);
   if (denied !== undefined) return denied;
   const buildId = (deps.newBuildId ?? randomUUID)();
-  const now = (deps.now ?? (() => new Date()))();
+  const now = (deps.now ?? clockNow)();
   const request = buildRequestFor(deps.config, command.family, {
     buildId,
     requestedAt: now.toISOString(),
@@ -274,7 +277,7 @@ async function listImages(deps: ChatOpsDeps, form: SlashCommand, command: Extrac
   const denied = refusal(deps, command, form, command.family);
   if (denied !== undefined) return denied;
   const region = command.region ?? familyConfig(deps.config, command.family).region;
-  const now = (deps.now ?? (() => new Date()))();
+  const now = (deps.now ?? clockNow)();
   const images = (await familyImages(deps.ec2(region), command.family, { managedOnly: true })).sort(
     (a, b) => Date.parse(b.CreationDate ?? '') - Date.parse(a.CreationDate ?? '') || (b.Name ?? '').localeCompare(a.Name ?? ''),
   );
@@ -302,7 +305,7 @@ async function expire(deps: ChatOpsDeps, form: SlashCommand, command: Extract<Ch
   const denied = refusal(deps, command, form, command.family);
   if (denied !== undefined) return denied;
   const runId = (deps.newBuildId ?? randomUUID)();
-  const now = (deps.now ?? (() => new Date()))();
+  const now = (deps.now ?? clockNow)();
   const request = retentionRequestFor(deps.config, command.family, {
     runId,
     requestedAt: now.toISOString(),
@@ -339,7 +342,7 @@ async function findImage(deps: ChatOpsDeps, imageId: string): Promise<{ region: 
         const image = r.Images?.[0];
         return image === undefined ? undefined : { region, image };
       } catch (e) {
-        if (hasErrorName(e, 'InvalidAMIID.NotFound', 'InvalidAMIID.Unavailable')) return undefined;
+        if (hasErrorName(e, EC2_ERROR.imageNotFound, EC2_ERROR.imageUnavailable)) return undefined;
         throw e;
       }
     }),

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { clock } from '../clock.js';
 import { ConfigurationError, FactoryError } from '../errors.js';
 
 /**
@@ -59,7 +60,7 @@ export function signSlackRequest(signingSecret: string, timestamp: number | stri
 }
 
 /** Both Slack headers for a body, as the local `chat` command and tests send them. */
-export function slackRequestHeaders(signingSecret: string, body: string | Buffer, nowMs: number = Date.now()): Record<string, string> {
+export function slackRequestHeaders(signingSecret: string, body: string | Buffer, nowMs: number = clock().now()): Record<string, string> {
   const timestamp = String(Math.floor(nowMs / 1000));
   return {
     'X-Slack-Request-Timestamp': timestamp,
@@ -83,7 +84,7 @@ export function verifySlackRequest(input: VerifySlackRequestInput): void {
   const match = /^v0=([0-9a-f]{64})$/i.exec(signature);
   if (match === null) throw new SlackSignatureError('malformed', 'X-Slack-Signature is not of the form v0=<64 hex digits>');
 
-  const nowSeconds = Math.floor((input.now ?? Date.now)() / 1000);
+  const nowSeconds = Math.floor((input.now?.() ?? clock().now()) / 1000);
   const skew = nowSeconds - Number(timestamp);
   const max = input.maxSkewSeconds ?? SLACK_MAX_SKEW_SECONDS;
   if (skew > max) throw new SlackSignatureError('stale', `The request is ${skew}s old; at most ${max}s are accepted`);

@@ -1,5 +1,6 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { hasErrorName } from '../errors.js';
+import { S3_ERROR } from '../error-codes.js';
 
 /**
  * What a Slack-started build (`bake`) or retention run (`expire`) leaves for the notifier: the
@@ -57,7 +58,7 @@ export class ChatOpsStore {
       const text = (await r.Body?.transformToString('utf8')) ?? '';
       return JSON.parse(text) as ChatOpsRecord;
     } catch (e) {
-      if (hasErrorName(e, 'NoSuchKey', 'NotFound')) return undefined;
+      if (hasErrorName(e, S3_ERROR.noSuchKey, S3_ERROR.notFound)) return undefined;
       throw e;
     }
   }

@@ -14,6 +14,7 @@ import { TAG } from '../constants.js';
 import { SourceNotFoundError, UnexpectedResponseError, hasErrorName } from '../errors.js';
 import { factoryTags, buildIdShort } from '../naming.js';
 import { builderScript } from '../userdata.js';
+import { EC2_ERROR } from '../error-codes.js';
 
 export interface ResolvedBaseImage {
   imageId: string;
@@ -28,7 +29,7 @@ export async function resolveBaseImage(ec2: EC2Client, source: BaseImageSource):
     try {
       images = (await ec2.send(new DescribeImagesCommand({ ImageIds: [source.imageId] }))).Images ?? [];
     } catch (e) {
-      if (hasErrorName(e, 'InvalidAMIID.NotFound', 'InvalidAMIID.Malformed')) {
+      if (hasErrorName(e, EC2_ERROR.imageNotFound, EC2_ERROR.imageIdMalformed)) {
         throw new SourceNotFoundError(`Base image ${source.imageId} does not exist in this region`, { cause: e });
       }
       throw e;
@@ -131,7 +132,7 @@ export async function describeInstance(ec2: EC2Client, instanceId: string): Prom
     const r = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
     return r.Reservations?.[0]?.Instances?.[0];
   } catch (e) {
-    if (hasErrorName(e, 'InvalidInstanceID.NotFound')) return undefined;
+    if (hasErrorName(e, EC2_ERROR.instanceNotFound)) return undefined;
     throw e;
   }
 }

@@ -12,6 +12,7 @@ import { TAG } from '../constants.js';
 import { UnexpectedResponseError, hasErrorName } from '../errors.js';
 import { imageName } from '../naming.js';
 import { buildImageTags, findOwnImageByName, imageTags } from './images.js';
+import { EC2_ERROR } from '../error-codes.js';
 
 /** CopyImage's idempotency token for (build, destination region): a re-run never makes a second copy. */
 export function copyClientToken(buildId: string, region: string): string {
@@ -92,7 +93,7 @@ export async function cleanupBuildImages(ec2: EC2Client, request: BuildRequest, 
       const r = await ec2.send(new DescribeImagesCommand({ ImageIds: [id], IncludeDeprecated: true, IncludeDisabled: true }));
       for (const i of r.Images ?? []) if (i.ImageId) found.set(i.ImageId, i);
     } catch (e) {
-      if (!hasErrorName(e, 'InvalidAMIID.NotFound')) throw e;
+      if (!hasErrorName(e, EC2_ERROR.imageNotFound)) throw e;
     }
   }
   const result: CleanupResult = { deregistered: [], deletedSnapshots: [], skipped: [] };
@@ -108,7 +109,7 @@ export async function cleanupBuildImages(ec2: EC2Client, request: BuildRequest, 
       try {
         await ec2.send(new DeregisterImageCommand({ ImageId: id }));
       } catch (e) {
-        if (!hasErrorName(e, 'InvalidAMIID.NotFound', 'InvalidAMIID.Unavailable')) throw e;
+        if (!hasErrorName(e, EC2_ERROR.imageNotFound, EC2_ERROR.imageUnavailable)) throw e;
       }
       result.deregistered.push(id);
     }
@@ -118,7 +119,7 @@ export async function cleanupBuildImages(ec2: EC2Client, request: BuildRequest, 
         result.deletedSnapshots.push(snap);
       } catch (e) {
         // Gone already, or still used by another image: either way it is not ours to force.
-        if (!hasErrorName(e, 'InvalidSnapshot.NotFound', 'InvalidSnapshot.InUse')) throw e;
+        if (!hasErrorName(e, EC2_ERROR.snapshotNotFound, EC2_ERROR.snapshotInUse)) throw e;
       }
     }
   }

@@ -3,6 +3,7 @@ import type { BuildRequest, SnapshotsSource } from '../build-request.js';
 import { TAG } from '../constants.js';
 import { ImageFailedError, ImageNotVisibleYetError, UnexpectedResponseError, hasErrorName } from '../errors.js';
 import { factoryTags, imageName, mergeTags } from '../naming.js';
+import { EC2_ERROR } from '../error-codes.js';
 
 export interface CreatedImage {
   imageId: string;
@@ -72,10 +73,50 @@ export function buildImageTags(request: BuildRequest, source: string, noReboot?:
 }
 
 /**
- * CreateImage from an instance, idempotently: the deterministic name is looked up first and
- * an image made by an earlier attempt of the same build is returned; a concurrent attempt
- * that wins the race surfaces as `InvalidAMIName.Duplicate`, resolved the same way. The
- * image and its snapshots get the factory tags at creation.
+ * Makes the build's image once: its deterministic name is looked up first and an image made by
+ * an earlier attempt of the same build is returned; otherwise `make` creates it under that name.
+ * A concurrent attempt that wins the race surfaces as `InvalidAMIName.Duplicate`, resolved the
+ * same way. CreateImage, RegisterImage (snapshots) and RegisterImage (bundle) all go through here.
+ */
+async function makeImageOnce(
+  ec2: EC2Client,
+  request: BuildRequest,
+  make: (name: string) => Promise<string | undefined>,
+): Promise<CreatedImage> {
+  const name = imageName(request.family, request.requestedAt, request.buildId);
+  const existing = await findOwnImageByName(ec2, name);
+  if (existing !== undefined) return adopt(existing, request, name);
+  try {
+    const imageId = await make(name);
+    if (imageId === undefined) throw new UnexpectedResponseError(`EC2 returned no ImageId for ${name}`);
+    return { imageId, imageName: name, created: true };
+  } catch (e) {
+    if (!hasErrorName(e, EC2_ERROR.imageNameDuplicate)) throw e;
+    const raced = await findOwnImageByName(ec2, name);
+    if (raced === undefined) throw new ImageNotVisibleYetError(`Image ${name} exists but is not visible yet`, { cause: e });
+    return adopt(raced, request, name);
+  }
+}
+
+/** An image found under the build's name is the build's own (a retry), or the build fails. */
+function adopt(image: Image, request: BuildRequest, name: string): CreatedImage {
+  const owner = image.Tags?.find((t) => t.Key === TAG.buildId)?.Value;
+  if (owner !== request.buildId) {
+    throw new ImageFailedError(
+      `An image named ${name} already exists (${image.ImageId}) but belongs to build ${owner ?? '(untagged)'}, not ${request.buildId}`,
+    );
+  }
+  if (image.ImageId === undefined) throw new UnexpectedResponseError('DescribeImages returned an image without an id');
+  return { imageId: image.ImageId, imageName: name, created: false };
+}
+
+function describe(request: BuildRequest): string {
+  return request.description ?? `${request.family} image built by ami-factory (build ${request.buildId})`;
+}
+
+/**
+ * CreateImage from an instance, idempotently (makeImageOnce). The image and its snapshots get
+ * the factory tags at creation.
  */
 export async function createImageFromInstance(
   ec2: EC2Client,
@@ -84,11 +125,8 @@ export async function createImageFromInstance(
   noReboot: boolean,
   source: string = instanceId,
 ): Promise<CreatedImage> {
-  const name = imageName(request.family, request.requestedAt, request.buildId);
-  const existing = await findOwnImageByName(ec2, name);
-  if (existing !== undefined) return adopt(existing, request, name);
   const tags = buildImageTags(request, source, request.source.type === 'instance' ? noReboot : undefined);
-  return createOrAdopt(ec2, request, name, async () => {
+  return makeImageOnce(ec2, request, async (name) => {
     const r = await ec2.send(
       new CreateImageCommand({
         InstanceId: instanceId,
@@ -105,13 +143,25 @@ export async function createImageFromInstance(
   });
 }
 
+/**
+ * The build's image of an instance: an existing instance is imaged with the request's reboot
+ * choice; a fresh build's builder has stopped itself, so it is imaged without a reboot, and its
+ * base image (not the short-lived builder) is recorded as the image's source.
+ */
+export async function createBuildImage(
+  ec2: EC2Client,
+  request: BuildRequest,
+  instanceId: string,
+  baseImageId?: string,
+): Promise<CreatedImage> {
+  const noReboot = request.source.type === 'instance' ? request.source.noReboot : true;
+  return createImageFromInstance(ec2, request, instanceId, noReboot, baseImageId ?? instanceId);
+}
+
 /** RegisterImage of an EBS-backed image from existing snapshots, idempotent by name like CreateImage. */
 export async function registerImageFromSnapshots(ec2: EC2Client, request: BuildRequest, source: SnapshotsSource): Promise<CreatedImage> {
-  const name = imageName(request.family, request.requestedAt, request.buildId);
-  const existing = await findOwnImageByName(ec2, name);
-  if (existing !== undefined) return adopt(existing, request, name);
   const tags = buildImageTags(request, source.blockDeviceMappings.map((m) => m.snapshotId).join(','));
-  return createOrAdopt(ec2, request, name, async () => {
+  return makeImageOnce(ec2, request, async (name) => {
     const r = await ec2.send(
       new RegisterImageCommand({
         Name: name,
@@ -140,37 +190,53 @@ export async function registerImageFromSnapshots(ec2: EC2Client, request: BuildR
   });
 }
 
-function describe(request: BuildRequest): string {
-  return request.description ?? `${request.family} image built by ami-factory (build ${request.buildId})`;
-}
-
-async function createOrAdopt(
+/**
+ * RegisterImage of an instance-store image from a bundle in S3 (`bucket/prefix/name.manifest.xml`),
+ * idempotent by name like CreateImage. Before registering, `checkBundle` checks the bundle as EC2
+ * will (manifest and parts present with their sizes, readable by EC2, the signature when a
+ * certificate is known); an image the build already registered is returned without a check.
+ */
+export async function registerImageFromBundle(
   ec2: EC2Client,
   request: BuildRequest,
-  name: string,
-  create: () => Promise<string | undefined>,
+  imageLocation: string,
+  checkBundle: (imageLocation: string) => Promise<unknown>,
 ): Promise<CreatedImage> {
-  try {
-    const imageId = await create();
-    if (imageId === undefined) throw new UnexpectedResponseError(`EC2 returned no ImageId for ${name}`);
-    return { imageId, imageName: name, created: true };
-  } catch (e) {
-    if (!hasErrorName(e, 'InvalidAMIName.Duplicate')) throw e;
-    const raced = await findOwnImageByName(ec2, name);
-    if (raced === undefined) throw new ImageNotVisibleYetError(`Image ${name} exists but is not visible yet`, { cause: e });
-    return adopt(raced, request, name);
-  }
+  const tags = buildImageTags(request, imageLocation);
+  return makeImageOnce(ec2, request, async (name) => {
+    await checkBundle(imageLocation);
+    const r = await ec2.send(
+      new RegisterImageCommand({
+        Name: name,
+        ImageLocation: imageLocation,
+        ...(request.source.type === 'bundle' && request.source.architecture !== undefined
+          ? { Architecture: request.source.architecture }
+          : {}),
+        Description: describe(request),
+        TagSpecifications: [{ ResourceType: 'image', Tags: tags }],
+      }),
+    );
+    return r.ImageId;
+  });
 }
 
-function adopt(image: Image, request: BuildRequest, name: string): CreatedImage {
-  const owner = image.Tags?.find((t) => t.Key === TAG.buildId)?.Value;
+/**
+ * The first step of a build: the image under the build's deterministic name, if an earlier run
+ * made it (a re-driven build resumes from it). An image of that name from another build is
+ * ImageFailedError: the build cannot make its image.
+ */
+export async function findBuildImage(
+  ec2: EC2Client,
+  request: BuildRequest,
+): Promise<{ imageName: string; imageId: string | null; state: string | null }> {
+  const name = imageName(request.family, request.requestedAt, request.buildId);
+  const existing = await findOwnImageByName(ec2, name);
+  if (existing === undefined) return { imageName: name, imageId: null, state: null };
+  const owner = existing.Tags?.find((t) => t.Key === TAG.buildId)?.Value;
   if (owner !== request.buildId) {
-    throw new ImageFailedError(
-      `An image named ${name} already exists (${image.ImageId}) but belongs to build ${owner ?? '(untagged)'}, not ${request.buildId}`,
-    );
+    throw new ImageFailedError(`An image named ${name} already exists (${existing.ImageId}) and belongs to another build`);
   }
-  if (image.ImageId === undefined) throw new UnexpectedResponseError('DescribeImages returned an image without an id');
-  return { imageId: image.ImageId, imageName: name, created: false };
+  return { imageName: name, imageId: existing.ImageId ?? null, state: existing.State ?? null };
 }
 
 export interface ImageStatus {
@@ -203,7 +269,7 @@ export async function imageStatuses(ec2: EC2Client, imageIds: string[]): Promise
     const r = await ec2.send(new DescribeImagesCommand({ ImageIds: imageIds, IncludeDeprecated: true, IncludeDisabled: true }));
     images = r.Images ?? [];
   } catch (e) {
-    if (!hasErrorName(e, 'InvalidAMIID.NotFound')) throw e;
+    if (!hasErrorName(e, EC2_ERROR.imageNotFound)) throw e;
     // One unknown id fails the whole call: ask one by one so the others still get an answer.
     if (imageIds.length > 1) {
       for (const id of imageIds) {

@@ -1,6 +1,7 @@
 import { DescribeInstancesCommand, type EC2Client, type Filter, type Instance } from '@aws-sdk/client-ec2';
 import type { InstanceSource } from '../build-request.js';
 import { AmbiguousSourceError, SourceNotFoundError, SourceNotImageableError, UnexpectedResponseError, hasErrorName } from '../errors.js';
+import { EC2_ERROR } from '../error-codes.js';
 
 export interface ResolvedInstance {
   instanceId: string;
@@ -24,7 +25,7 @@ export async function resolveSourceInstance(ec2: EC2Client, source: InstanceSour
     try {
       instances = await describeAll(ec2, { InstanceIds: [source.instanceId] });
     } catch (e) {
-      if (hasErrorName(e, 'InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed')) {
+      if (hasErrorName(e, EC2_ERROR.instanceNotFound, EC2_ERROR.instanceIdMalformed)) {
         throw new SourceNotFoundError(`Instance ${source.instanceId} does not exist in this region`, { cause: e });
       }
       throw e;

@@ -7,6 +7,7 @@ import {
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { hasErrorName } from '../errors.js';
+import { EC2_ERROR } from '../error-codes.js';
 
 /**
  * The retention actions on one image. Each is idempotent (a retried step finds the image
@@ -41,7 +42,7 @@ export async function deregisterImage(ec2: EC2Client, imageId: string): Promise<
   try {
     r = await ec2.send(new DeregisterImageCommand({ ImageId: imageId, DeleteAssociatedSnapshots: true }));
   } catch (e) {
-    if (hasErrorName(e, 'InvalidAMIID.NotFound', 'InvalidAMIID.Unavailable'))
+    if (hasErrorName(e, EC2_ERROR.imageNotFound, EC2_ERROR.imageUnavailable))
       return { outcome: 'already-gone', deletedSnapshots: [], keptSnapshots: [] };
     throw e;
   }

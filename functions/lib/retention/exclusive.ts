@@ -1,5 +1,6 @@
 import { DescribeExecutionCommand, ListExecutionsCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { FactoryError, hasErrorName } from '../errors.js';
+import { SFN_ERROR } from '../error-codes.js';
 
 /** Another run that applies retention to the same family is in progress; this one changes nothing. */
 export class RetentionAlreadyRunningError extends FactoryError {}
@@ -39,7 +40,7 @@ export async function assertOnlyApplyingRun(sfn: SFNClient, executionArn: string
       if (d.status !== 'RUNNING') continue;
       input = JSON.parse(d.input ?? '{}') as { dryRun?: unknown; family?: unknown };
     } catch (e) {
-      if (hasErrorName(e, 'ExecutionDoesNotExist')) continue;
+      if (hasErrorName(e, SFN_ERROR.executionDoesNotExist)) continue;
       throw e;
     }
     if (input.family !== family || input.dryRun === true) continue;

@@ -3,6 +3,7 @@ import { clientSettings } from '../clients.js';
 import { clock as currentClock, type Clock } from '../clock.js';
 import { hasErrorName } from '../errors.js';
 import { THROTTLE_BUCKETS, throttleClass, type ThrottleClass } from '../ec2/throttling.js';
+import { EC2_ERROR } from '../error-codes.js';
 
 export type { Clock } from '../clock.js';
 
@@ -124,7 +125,7 @@ export class Ec2Pacer {
       try {
         return await call();
       } catch (e) {
-        if (!hasErrorName(e, 'RequestLimitExceeded') || attempt >= MAX_THROTTLE_RETRIES) throw e;
+        if (!hasErrorName(e, EC2_ERROR.requestLimitExceeded) || attempt >= MAX_THROTTLE_RETRIES) throw e;
         this.stats.throttled++;
         bucket.drain();
         const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);

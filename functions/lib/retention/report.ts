@@ -1,32 +1,20 @@
-import { countOutcomes, type ImageResult, type RegionPlan } from './store.js';
-import { countActions, type Action } from './plan.js';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { z } from 'zod';
+import { failureCauseMessage } from '../errors.js';
+import { publishEvents, type FactoryEventEntry } from '../events/publish.js';
+import type { RetentionRegionReportSchema, RetentionReportSchema } from '../events/schemas.js';
+import { countActions } from './plan.js';
+import { RetentionRequestSchema, type RetentionRequest } from './request.js';
+import { countOutcomes, type ImageResult, type RegionPlan, type RetentionStore } from './store.js';
 
 /**
  * The end of a retention run: per region, what was planned, what happened, and every image
- * that failed or was kept at action time, with the reason. Published as RetentionPlanned (dry
- * run) or RetentionCompleted; the CLI and ChatOps print it.
+ * that failed or was kept at action time, with the reason (the first MAX_LISTED of each).
+ * Published as RetentionPlanned (dry run) or RetentionCompleted, whose schema
+ * (events/schemas.ts) is the report's; the CLI and ChatOps print it.
  */
-export interface RegionReport {
-  region: string;
-  status: 'planned' | 'applied' | 'plan-failed' | 'apply-failed' | 'skipped';
-  images: number;
-  planned: Record<Action, number>;
-  outcomes: Record<ImageResult['outcome'], number>;
-  /** Images that failed, or that the re-check kept (first MAX_LISTED). */
-  failures: { imageId: string; planned: string; error: string }[];
-  keptAtActionTime: { imageId: string; planned: string; reason: string }[];
-  error?: string;
-}
-
-export interface RetentionReport {
-  runId: string;
-  family: string;
-  dryRun: boolean;
-  status: 'planned' | 'succeeded' | 'partially-succeeded' | 'failed';
-  regions: RegionReport[];
-  calls: Record<string, number>;
-  throttled: number;
-}
+export type RegionReport = z.infer<typeof RetentionRegionReportSchema>;
+export type RetentionReport = z.infer<typeof RetentionReportSchema>;
 
 export const MAX_LISTED = 25;
 
@@ -80,4 +68,80 @@ export function retentionReport(
         ? 'failed'
         : 'partially-succeeded';
   return { runId, family, dryRun, status, regions, calls, throttled };
+}
+
+const Counts = z.record(z.string(), z.number());
+const StepFailure = {
+  error: z.string().optional(),
+  cause: z.string().optional(),
+  calls: Counts.optional(),
+  throttled: z.number().optional(),
+};
+
+/** The report step's input: each region's plan step and apply loop, as the state machine collected them. */
+export const ReportRetentionInputSchema = z
+  .object({
+    request: RetentionRequestSchema,
+    plans: z.array(z.object({ region: z.string(), status: z.enum(['planned', 'plan-failed']), ...StepFailure }).passthrough()),
+    applied: z.array(
+      z.object({ region: z.string(), status: z.enum(['applied', 'apply-failed', 'skipped']), ...StepFailure }).passthrough(),
+    ),
+  })
+  .strict();
+export type ReportRetentionInput = z.infer<typeof ReportRetentionInputSchema>;
+
+/** `<error>: <cause's message>` of a failed step, or undefined when it did not fail. */
+function causeText(error: string | undefined, cause: string | undefined): string | undefined {
+  if (error === undefined) return undefined;
+  const message = cause === undefined ? '' : failureCauseMessage(cause);
+  return message !== '' ? `${error}: ${message}` : error;
+}
+
+/** The calls and throttling of every step of the run, summed. */
+export function runTotals(input: Pick<ReportRetentionInput, 'plans' | 'applied'>): { calls: Record<string, number>; throttled: number } {
+  const calls: Record<string, number> = {};
+  let throttled = 0;
+  for (const step of [...input.plans, ...input.applied]) {
+    for (const [k, v] of Object.entries(step.calls ?? {})) calls[k] = (calls[k] ?? 0) + v;
+    throttled += step.throttled ?? 0;
+  }
+  return { calls, throttled };
+}
+
+/**
+ * Reads each region's plan and step results from the run's store and reports the run: the
+ * report (retentionReport) published as RetentionPlanned (a dry run) or RetentionCompleted
+ * with the run's trigger, and returned.
+ */
+export async function reportRetention(
+  deps: { store: Pick<RetentionStore, 'getPlan' | 'getResults'>; events: EventBridgeClient; bus: string },
+  input: ReportRetentionInput,
+): Promise<RetentionReport> {
+  const { request, plans, applied } = input;
+  const runs: RegionRun[] = [];
+  for (const p of plans) {
+    if (p.status === 'plan-failed') {
+      runs.push({ region: p.region, status: 'plan-failed', error: causeText(p.error, p.cause) ?? 'plan failed', results: [] });
+      continue;
+    }
+    const a = applied.find((x) => x.region === p.region);
+    const run: RegionRun = {
+      region: p.region,
+      status: request.dryRun ? 'planned' : (a?.status ?? 'skipped'),
+      plan: await deps.store.getPlan(request.runId, p.region),
+      results: request.dryRun ? [] : await deps.store.getResults(request.runId, p.region),
+    };
+    const err = causeText(a?.error, a?.cause);
+    if (err !== undefined) run.error = err;
+    runs.push(run);
+  }
+  const { calls, throttled } = runTotals(input);
+  const report = retentionReport(request.runId, request.family, request.dryRun, runs, calls, throttled);
+  await publishEvents(deps.events, deps.bus, [outcomeEvent(request, report)]);
+  return report;
+}
+
+/** RetentionPlanned (a dry run) or RetentionCompleted: the report and the run's trigger. */
+function outcomeEvent(request: RetentionRequest, report: RetentionReport): FactoryEventEntry {
+  return { type: request.dryRun ? 'RetentionPlanned' : 'RetentionCompleted', detail: { ...report, trigger: request.trigger } };
 }

@@ -3,16 +3,17 @@ import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { errorMessage, hasErrorName } from '../errors.js';
-import { publishEvents, imageArn, type FactoryEventType } from '../events.js';
+import { publishEvents, imageArn, type FactoryEventEntry } from '../events/publish.js';
 import { deprecationTime } from '../ec2/share.js';
 import { familyImages, imageTags } from '../ec2/images.js';
-import { deleteBundleFromS3 } from '../bundle/s3.js';
 import type { Logger } from '../logger.js';
 import { deprecateImage, deregisterImage, disableImage, otherImagesOfBundle, snapshotsStillPresent } from './actions.js';
 import { countActions, planRetention, type Action, type InventoryImage, type PlanEntry } from './plan.js';
 import { findImageReferences } from './references.js';
 import type { RetentionRequest } from './request.js';
 import { countOutcomes, type ImageResult, type Ledger, type RegionPlan, type RetentionStore, type Target } from './store.js';
+import { EC2_ERROR, S3_ERROR } from '../error-codes.js';
+import { BundleNotFoundError, deleteBundleFromS3 } from '../bundle/s3.js';
 
 /**
  * One retention run, region by region: `planRegion` (inventory, in-use check, plan, stored
@@ -260,7 +261,7 @@ export async function applyStep(deps: RegionDeps, input: ApplyStepInput): Promis
       }
       return result;
     } catch (e) {
-      const reason = hasErrorName(e, 'OperationNotPermitted') ? 'EC2 refused (deregistration protection?)' : 'EC2 refused';
+      const reason = hasErrorName(e, EC2_ERROR.operationNotPermitted) ? 'EC2 refused (deregistration protection?)' : 'EC2 refused';
       return { ...base, outcome: 'failed', reason, error: `${e instanceof Error ? e.name : 'Error'}: ${errorMessage(e)}` };
     }
   };
@@ -287,32 +288,21 @@ export async function applyStep(deps: RegionDeps, input: ApplyStepInput): Promis
 
   await deps.store.putLedger(request.family, deps.region, ledger);
   await deps.store.putResults(request.runId, deps.region, cursor, results);
-  const events: {
-    type: FactoryEventType;
-    detail: { family: string; region: string; imageId: string; [k: string]: unknown };
-    resources: string[];
-  }[] = [];
-  for (const r of results) {
-    const type: FactoryEventType | undefined =
-      r.outcome === 'disabled' ? 'ImageDisabled' : r.outcome === 'deregistered' ? 'ImageExpired' : undefined;
-    if (type === undefined) continue;
-    events.push({
-      type,
-      detail: {
-        family: request.family,
-        region: deps.region,
-        imageId: r.imageId,
-        runId: request.runId,
-        reason: r.reason,
-        deletedSnapshots: r.deletedSnapshots ?? [],
-        trigger: request.trigger,
-      },
-      resources: [imageArn(deps.region, r.imageId)],
-    });
-  }
-  await publishEvents(deps.events, deps.bus, events);
+  await publishEvents(deps.events, deps.bus, retirementEvents(request, deps.region, results));
   deps.logger.info('retention step', { region: deps.region, cursor, size: batch.length, ...outcomes });
   return { cursor: next, done: next >= targets.length, outcomes, results };
+}
+
+/** ImageDisabled / ImageExpired for the images a step disabled or deregistered (nothing for the others). */
+export function retirementEvents(request: RetentionRequest, region: string, results: readonly ImageResult[]): FactoryEventEntry[] {
+  return results.flatMap((r): FactoryEventEntry[] => {
+    const detail = { family: request.family, region, imageId: r.imageId, runId: request.runId, reason: r.reason, trigger: request.trigger };
+    const resources = [imageArn(region, r.imageId)];
+    if (r.outcome === 'disabled') return [{ type: 'ImageDisabled', detail, resources }];
+    if (r.outcome === 'deregistered')
+      return [{ type: 'ImageExpired', detail: { ...detail, deletedSnapshots: r.deletedSnapshots ?? [] }, resources }];
+    return [];
+  });
 }
 
 /** Deletes an instance-store image's bundle unless another image of the account still uses it. */
@@ -328,7 +318,7 @@ async function deleteBundle(deps: RegionDeps, t: Target, result: ImageResult): P
     result.bundleKeysDeleted = keys.length;
     result.reason += `; bundle ${location} deleted (${keys.length} objects)`;
   } catch (e) {
-    if (hasErrorName(e, 'BundleNotFoundError', 'NoSuchKey')) {
+    if (e instanceof BundleNotFoundError || hasErrorName(e, S3_ERROR.noSuchKey)) {
       result.reason += `; bundle ${location} already gone`;
       return;
     }

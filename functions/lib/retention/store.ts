@@ -2,6 +2,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client
 import { z } from 'zod';
 import { hasErrorName, UnexpectedResponseError } from '../errors.js';
 import type { Action, PlanEntry } from './plan.js';
+import { S3_ERROR } from '../error-codes.js';
 
 /**
  * Where a retention run keeps what does not fit in a state machine payload (256 KB), in the
@@ -83,7 +84,7 @@ export class RetentionStore {
       const text = (await r.Body?.transformToString()) ?? '';
       return JSON.parse(text) as unknown;
     } catch (e) {
-      if (hasErrorName(e, 'NoSuchKey', 'NotFound')) return undefined;
+      if (hasErrorName(e, S3_ERROR.noSuchKey, S3_ERROR.notFound)) return undefined;
       throw e;
     }
   }

@@ -1,7 +1,7 @@
-import { z } from 'zod';
-import { FamilySchema, RegionSchema, parseInput, type BuildRequest } from '../build-request.js';
+import type { z } from 'zod';
+import { parseInput, type BuildRequest } from '../build-request.js';
 import { buildRequestFor, type FactoryConfig } from '../config.js';
-import { FACTORY_EVENT_SOURCE } from '../constants.js';
+import { BUILD_REQUESTED, eventSchema } from '../events/schemas.js';
 import { buildIdFromEvent, executionNameFor } from './ids.js';
 
 /** A build request and the execution name that makes duplicate deliveries start it once. */
@@ -10,33 +10,8 @@ export interface TriggeredBuild {
   executionName: string;
 }
 
-/** The envelope fields every EventBridge event has. */
-export const EventEnvelopeSchema = z.object({
-  version: z.string().optional(),
-  id: z.string().min(1).max(256),
-  account: z.string().optional(),
-  time: z.iso.datetime({ offset: true }),
-  region: z.string().optional(),
-  resources: z.array(z.string()).default([]),
-});
-
-export const BUILD_REQUESTED = 'Build Requested';
-
 /** `{source: ami-factory, detail-type: Build Requested, detail: {family, regions?, reboot?, requestedBy?}}` */
-export const BuildRequestedEventSchema = EventEnvelopeSchema.extend({
-  source: z.literal(FACTORY_EVENT_SOURCE),
-  'detail-type': z.literal(BUILD_REQUESTED),
-  detail: z
-    .object({
-      family: FamilySchema,
-      /** Copy only to these of the family's regions. */
-      regions: z.array(RegionSchema).min(1).max(30).optional(),
-      /** Instance sources only: override the family's reboot setting. */
-      reboot: z.boolean().optional(),
-      requestedBy: z.string().min(1).max(256).optional(),
-    })
-    .strict(),
-});
+export const BuildRequestedEventSchema = eventSchema(BUILD_REQUESTED);
 export type BuildRequestedEvent = z.infer<typeof BuildRequestedEventSchema>;
 
 /**

@@ -1,23 +1,13 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { parseInput } from '../build-request.js';
 import { buildRequestFor } from '../config.js';
-import { EventEnvelopeSchema, type TriggeredBuild } from './build-requested.js';
+import { eventSchema } from '../events/schemas.js';
+import type { TriggeredBuild } from './build-requested.js';
 import type { TriggerFactoryConfig } from './config.js';
 import { buildIdFromEvent, executionNameFor } from './ids.js';
 
 /** `{source: aws.ssm, detail-type: Parameter Store Change, detail: {name, type, operation}}` */
-export const ParameterStoreChangeEventSchema = EventEnvelopeSchema.extend({
-  source: z.literal('aws.ssm'),
-  'detail-type': z.literal('Parameter Store Change'),
-  detail: z
-    .object({
-      name: z.string().min(1).max(2048),
-      type: z.string().optional(),
-      operation: z.string().min(1),
-      description: z.string().optional(),
-    })
-    .passthrough(),
-});
+export const ParameterStoreChangeEventSchema = eventSchema('Parameter Store Change');
 export type ParameterStoreChangeEvent = z.infer<typeof ParameterStoreChangeEventSchema>;
 
 /** Operations that point the parameter at (possibly) a new image. Delete/label changes build nothing. */

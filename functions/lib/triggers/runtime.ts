@@ -2,16 +2,17 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { loadFactoryConfig, type FactoryConfig } from '../config.js';
-import { FACTORY_EVENT_SOURCE } from '../constants.js';
-import { requiredEnv } from '../clients.js';
+import { env } from '../env.js';
 import { ValidationError, hasErrorName } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { BUILD_REQUESTED, buildFromBuildRequestedEvent, type TriggeredBuild } from './build-requested.js';
+import { buildFromBuildRequestedEvent, type TriggeredBuild } from './build-requested.js';
 import { buildsFromParameterChange } from './parameter-change.js';
 import { buildFromSchedule, isScheduledRetention, retentionFromSchedule, type TriggeredRetention } from './schedule.js';
-import { EventPublishError } from '../events.js';
+import { publishEvents } from '../events/publish.js';
+import { EVENT_TYPES, type EventDetail } from '../events/schemas.js';
+import { SFN_ERROR } from '../error-codes.js';
 
 /**
  * What the trigger handlers share at run time: the factory config bundled with the function,
@@ -25,10 +26,9 @@ import { EventPublishError } from '../events.js';
  * the project root of this source tree (the local cloud and the CLI).
  */
 export function factoryConfigPath(): string {
-  const explicit = process.env.AMI_FACTORY_CONFIG;
-  if (explicit !== undefined && explicit !== '') return resolve(explicit);
-  const taskRoot = process.env.LAMBDA_TASK_ROOT;
-  if (taskRoot !== undefined && taskRoot !== '' && existsSync(join(taskRoot, 'factory.config.yml'))) {
+  const { AMI_FACTORY_CONFIG: explicit, LAMBDA_TASK_ROOT: taskRoot } = env();
+  if (explicit !== undefined) return resolve(explicit);
+  if (taskRoot !== undefined && existsSync(join(taskRoot, 'factory.config.yml'))) {
     return join(taskRoot, 'factory.config.yml');
   }
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'factory.config.yml');
@@ -80,7 +80,7 @@ export async function startNamedExecution(
     const r = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
     return { executionArn: r.executionArn ?? executionArnFor(stateMachineArn, name), duplicate: false };
   } catch (e) {
-    if (!hasErrorName(e, 'ExecutionAlreadyExists')) throw e;
+    if (!hasErrorName(e, SFN_ERROR.executionAlreadyExists)) throw e;
     return { executionArn: executionArnFor(stateMachineArn, name), duplicate: true };
   }
 }
@@ -109,36 +109,26 @@ export async function startRetentionExecution(sfn: SFNClient, stateMachineArn: s
 
 export const BUILD_REQUEST_REJECTED = 'BuildRequestRejected';
 
-export interface Rejection {
-  /** What asked: `Build Requested`, `Parameter Store Change`, `Scheduled Event`. */
-  trigger: string;
-  eventId?: string;
-  family?: string;
-  reason: string;
-  issues: string[];
-}
+/** The detail of `BuildRequestRejected` (events/schemas.ts). */
+export type Rejection = EventDetail<'BuildRequestRejected'>;
 
 /** Publishes `BuildRequestRejected` (source ami-factory) so whoever asked can see why nothing was built. */
 export async function publishRejection(events: EventBridgeClient, bus: string, rejection: Rejection): Promise<void> {
-  const r = await events.send(
-    new PutEventsCommand({
-      Entries: [{ EventBusName: bus, Source: FACTORY_EVENT_SOURCE, DetailType: BUILD_REQUEST_REJECTED, Detail: JSON.stringify(rejection) }],
-    }),
-  );
-  if ((r.FailedEntryCount ?? 0) > 0) {
-    const first = r.Entries?.[0];
-    throw new EventPublishError(`${BUILD_REQUEST_REJECTED} was refused: ${first?.ErrorCode}: ${first?.ErrorMessage}`);
-  }
+  await publishEvents(events, bus, [{ type: BUILD_REQUEST_REJECTED, detail: rejection }]);
 }
 
-export type TriggerKindName = 'Build Requested' | 'Parameter Store Change' | 'Scheduled Event';
+export type TriggerKindName = Rejection['trigger'];
 
-/** Which trigger an event is, from its envelope (EventBridge targets of trigger-build). */
+/**
+ * Which trigger a delivery is, from its envelope (EventBridge targets of trigger-build); its
+ * detail is parsed later with the trigger's schema, so a bad one is rejected, not retried.
+ */
 export function triggerKindOf(event: unknown): TriggerKindName {
   if (typeof event === 'object' && event !== null) {
     const e = event as Record<string, unknown>;
-    if (e.source === FACTORY_EVENT_SOURCE && e['detail-type'] === BUILD_REQUESTED) return 'Build Requested';
-    if (e.source === 'aws.ssm' && e['detail-type'] === 'Parameter Store Change') return 'Parameter Store Change';
+    for (const kind of ['Build Requested', 'Parameter Store Change'] as const) {
+      if (e.source === EVENT_TYPES[kind].source && e['detail-type'] === kind) return kind;
+    }
     if (e.source === undefined && typeof e.family === 'string') return 'Scheduled Event';
   }
   throw new ValidationError(
@@ -151,8 +141,8 @@ export interface TriggerDeps {
   sfn: SFNClient;
   events: EventBridgeClient;
   stateMachineArn: string;
-  /** The image-retention state machine; default AMI_FACTORY_RETENTION_STATE_MACHINE_ARN, read when a retention schedule fires. */
-  retentionStateMachineArn?: string;
+  /** The image-retention state machine (a family's `retention.schedule` starts it). */
+  retentionStateMachineArn: string;
   bus: string;
   logger: Logger;
 }
@@ -205,11 +195,7 @@ export async function triggerBuilds(deps: TriggerDeps, event: unknown): Promise<
     return { trigger, started: [], rejected };
   }
   if (run !== undefined) {
-    const s = await startRetentionExecution(
-      deps.sfn,
-      deps.retentionStateMachineArn ?? requiredEnv('AMI_FACTORY_RETENTION_STATE_MACHINE_ARN'),
-      run,
-    );
+    const s = await startRetentionExecution(deps.sfn, deps.retentionStateMachineArn, run);
     deps.logger.info(s.duplicate ? 'duplicate delivery: retention run already started' : 'retention run started', {
       runId: s.runId,
       family: s.family,

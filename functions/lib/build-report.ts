@@ -1,0 +1,64 @@
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { z } from 'zod';
+import { BuildRequestSchema, type BuildRequest } from './build-request.js';
+import { failureCauseMessage } from './errors.js';
+import { publishEvents } from './events/publish.js';
+import { BuildRegionResultSchema, type BuildOutcome, type EventDetail } from './events/schemas.js';
+
+/**
+ * The end of every build: the per-region result and the outcome (succeeded, partially
+ * succeeded, failed), published as BuildSucceeded / BuildPartiallySucceeded / BuildFailed.
+ */
+export const ReportBuildInputSchema = z
+  .object({
+    request: BuildRequestSchema,
+    /** The build region's image (CreateImage / RegisterImage), or null when the build failed before. */
+    home: z.object({ imageId: z.string(), imageName: z.string() }).passthrough().nullable(),
+    /** One result per copy region (the Distribute map), each succeeded or failed on its own. */
+    copies: z.array(BuildRegionResultSchema).default([]),
+    /** The build region's failure (a Catch's `{Error, Cause}`), or null. */
+    error: z.object({ Error: z.string(), Cause: z.string().optional() }).passthrough().nullable().default(null),
+  })
+  .strict();
+export type ReportBuildInput = z.infer<typeof ReportBuildInputSchema>;
+
+export type BuildReportDetail = EventDetail<BuildOutcome>;
+
+/** The message of a failure's cause ('' when there is none). */
+function causeText(cause: string | undefined): string {
+  return cause === undefined ? '' : failureCauseMessage(cause);
+}
+
+/** The outcome and the per-region results: the build region first, then each copy region. */
+export function buildReport(input: ReportBuildInput): { outcome: BuildOutcome; detail: BuildReportDetail } {
+  const { request, home, copies, error } = input;
+  const regions: BuildReportDetail['regions'] = [
+    home !== null && error === null
+      ? { region: request.region, status: 'succeeded', imageId: home.imageId }
+      : {
+          region: request.region,
+          status: 'failed',
+          imageId: home?.imageId ?? null,
+          error: error?.Error ?? 'Unknown',
+          cause: causeText(error?.Cause),
+        },
+    ...copies.map((c) => ({ ...c, cause: causeText(c.cause) })),
+  ];
+  const failed = regions.filter((r) => r.status === 'failed').length;
+  const outcome: BuildOutcome = regions[0]?.status === 'failed' ? 'BuildFailed' : failed > 0 ? 'BuildPartiallySucceeded' : 'BuildSucceeded';
+  return { outcome, detail: detailOf(request, home?.imageName ?? null, regions) };
+}
+
+function detailOf(request: BuildRequest, imageName: string | null, regions: BuildReportDetail['regions']): BuildReportDetail {
+  return { buildId: request.buildId, family: request.family, region: request.region, imageName, trigger: request.trigger, regions };
+}
+
+/** Reports the build: its outcome event on the factory bus, and the report the execution ends with. */
+export async function reportBuild(
+  deps: { events: EventBridgeClient; bus: string },
+  input: ReportBuildInput,
+): Promise<{ outcome: BuildOutcome; buildId: string; family: string; imageName: string | null; regions: BuildReportDetail['regions'] }> {
+  const { outcome, detail } = buildReport(input);
+  await publishEvents(deps.events, deps.bus, [{ type: outcome, detail }]);
+  return { outcome, buildId: detail.buildId, family: detail.family, imageName: detail.imageName, regions: detail.regions };
+}

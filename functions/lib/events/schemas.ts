@@ -1,0 +1,270 @@
+import { z } from 'zod';
+import {
+  AccountIdSchema,
+  BuildIdSchema,
+  FamilySchema,
+  ImageIdSchema,
+  OrganizationArnSchema,
+  OrganizationalUnitArnSchema,
+  RegionSchema,
+  TriggerSchema,
+} from '../build-request.js';
+import { FACTORY_EVENT_SOURCE } from '../constants.js';
+import { RunIdSchema } from '../retention/request.js';
+
+/**
+ * One schema per EventBridge detail-type, used by whoever publishes it and whoever consumes it.
+ *
+ * The factory's own events (source `ami-factory`) are the contract other systems subscribe to
+ * (README, "Events"): `publishEvents` (publish.ts) only takes a detail of its type's schema and
+ * publishes what the schema parsed. The events it consumes — its own (notify-slack), `Build
+ * Requested` (anyone may put it on the factory bus), and AWS's (`Parameter Store Change`, the
+ * EC2 state changes) — are parsed with the same schemas, envelope and all (`eventSchema`), so a
+ * handler receives a typed detail and never checks a discriminant by hand.
+ *
+ * Steps run at least once, so an event may arrive twice: consumers deduplicate on
+ * (detail-type, buildId, region).
+ */
+
+// ── Images ──────────────────────────────────────────────────────────────────────────────────
+/** ImageAvailable: the build-region image is available and finalized. */
+export const ImageAvailableDetailSchema = z.object({
+  buildId: BuildIdSchema,
+  family: FamilySchema,
+  region: RegionSchema,
+  imageId: ImageIdSchema,
+  /** When EC2 deprecates the image (the family's retention policy), or null. */
+  deprecateAt: z.iso.datetime().nullable(),
+});
+
+/** ImageCopied: a copy is available and finalized in its region. */
+export const ImageCopiedDetailSchema = ImageAvailableDetailSchema.extend({ sourceRegion: RegionSchema });
+
+const SharingTargetsSchema = z.object({
+  accounts: z.array(AccountIdSchema),
+  organizationArns: z.array(OrganizationArnSchema),
+  organizationalUnitArns: z.array(OrganizationalUnitArnSchema),
+  public: z.boolean(),
+});
+
+/** ImageShared: the family's sharing was applied to an image (`added`: what this call added). */
+export const ImageSharedDetailSchema = z.object({
+  buildId: BuildIdSchema,
+  family: FamilySchema,
+  region: RegionSchema,
+  imageId: ImageIdSchema,
+  ...SharingTargetsSchema.shape,
+  added: z.object({
+    userIds: z.array(AccountIdSchema),
+    organizationArns: z.array(OrganizationArnSchema),
+    organizationalUnitArns: z.array(OrganizationalUnitArnSchema),
+    public: z.boolean(),
+  }),
+});
+
+// ── Builds ──────────────────────────────────────────────────────────────────────────────────
+/** The sharing finalize-image applied (`unmanaged`: launch permissions the config does not list). */
+export const FinalizedSharingSchema = SharingTargetsSchema.extend({ unmanaged: z.array(z.string()) });
+
+/** One region of a build: the build region first, then each copy region. */
+export const BuildRegionResultSchema = z.object({
+  region: RegionSchema,
+  status: z.enum(['succeeded', 'failed']),
+  imageId: ImageIdSchema.nullable().optional(),
+  /** A failed region: the error name and the message of its cause. */
+  error: z.string().optional(),
+  cause: z.string().optional(),
+  deprecateAt: z.iso.datetime().nullable().optional(),
+  sharing: FinalizedSharingSchema.nullable().optional(),
+});
+
+/** BuildSucceeded | BuildPartiallySucceeded | BuildFailed: the end of every build. */
+export const BuildOutcomeDetailSchema = z.object({
+  buildId: BuildIdSchema,
+  family: FamilySchema,
+  region: RegionSchema,
+  imageName: z.string().nullable(),
+  trigger: TriggerSchema,
+  regions: z.array(BuildRegionResultSchema).min(1),
+});
+
+export const BUILD_OUTCOMES = ['BuildSucceeded', 'BuildPartiallySucceeded', 'BuildFailed'] as const;
+export type BuildOutcome = (typeof BUILD_OUTCOMES)[number];
+
+/** BuildRequestRejected: a trigger asked for a build (or retention run) the config refuses; nothing started. */
+export const BuildRequestRejectedDetailSchema = z.object({
+  /** What asked: `Build Requested`, `Parameter Store Change`, `Scheduled Event`. */
+  trigger: z.enum(['Build Requested', 'Parameter Store Change', 'Scheduled Event']),
+  eventId: z.string().optional(),
+  family: z.string().optional(),
+  reason: z.string(),
+  issues: z.array(z.string()),
+});
+
+// ── Retention ───────────────────────────────────────────────────────────────────────────────
+/** ImageDisabled: retention disabled an expired image (its grace period starts). */
+export const ImageDisabledDetailSchema = z.object({
+  family: FamilySchema,
+  region: RegionSchema,
+  imageId: ImageIdSchema,
+  runId: RunIdSchema,
+  reason: z.string(),
+  trigger: TriggerSchema,
+});
+
+/** ImageExpired: retention deregistered an image (and deleted these snapshots). */
+export const ImageExpiredDetailSchema = ImageDisabledDetailSchema.extend({ deletedSnapshots: z.array(z.string()) });
+
+const Count = z.number().int().min(0);
+
+/** One region of a retention run: what was planned, what happened, what failed or was kept at action time. */
+export const RetentionRegionReportSchema = z.object({
+  region: RegionSchema,
+  status: z.enum(['planned', 'applied', 'plan-failed', 'apply-failed', 'skipped']),
+  images: Count,
+  planned: z.object({ keep: Count, deprecate: Count, disable: Count, deregister: Count }),
+  outcomes: z.object({ deprecated: Count, disabled: Count, deregistered: Count, 'already-done': Count, kept: Count, failed: Count }),
+  failures: z.array(z.object({ imageId: z.string(), planned: z.string(), error: z.string() })),
+  keptAtActionTime: z.array(z.object({ imageId: z.string(), planned: z.string(), reason: z.string() })),
+  error: z.string().optional(),
+});
+
+/** The report of a retention run (retention/report.ts), as the CLI and ChatOps print it. */
+export const RetentionReportSchema = z.object({
+  runId: RunIdSchema,
+  family: FamilySchema,
+  dryRun: z.boolean(),
+  status: z.enum(['planned', 'succeeded', 'partially-succeeded', 'failed']),
+  regions: z.array(RetentionRegionReportSchema),
+  calls: z.record(z.string(), Count),
+  throttled: Count,
+});
+
+/** RetentionPlanned (a dry run) | RetentionCompleted: the run's report and its trigger. */
+export const RetentionOutcomeDetailSchema = RetentionReportSchema.extend({ trigger: TriggerSchema });
+
+// ── Events the factory consumes from others ─────────────────────────────────────────────────
+export const BUILD_REQUESTED = 'Build Requested';
+
+/** Build Requested (source ami-factory, put by a pipeline or a person): build a family now. */
+export const BuildRequestedDetailSchema = z
+  .object({
+    family: FamilySchema,
+    /** Copy only to these of the family's regions. */
+    regions: z.array(RegionSchema).min(1).max(30).optional(),
+    /** Instance sources only: override the family's reboot setting. */
+    reboot: z.boolean().optional(),
+    requestedBy: z.string().min(1).max(256).optional(),
+  })
+  .strict();
+
+/** Parameter Store Change (source aws.ssm): a parameter a family's `triggers.ssmParameter` may name changed. */
+export const ParameterStoreChangeDetailSchema = z.object({
+  name: z.string().min(1).max(2048),
+  type: z.string().optional(),
+  operation: z.string().min(1),
+  description: z.string().optional(),
+});
+
+/** EC2 AMI State Change (source aws.ec2, best effort; aws-facts.md). No tags: consumers describe the image. */
+export const Ec2AmiStateChangeDetailSchema = z.object({
+  RequestId: z.string().optional(),
+  ImageId: z.string().min(1),
+  /** available | failed | deregistered | disabled. */
+  State: z.string().min(1),
+  ErrorMessage: z.string().optional(),
+});
+
+/** EC2 Instance State-change Notification (source aws.ec2): a builder stopped, say. */
+export const Ec2InstanceStateChangeDetailSchema = z.object({
+  'instance-id': z.string().min(1),
+  state: z.string().min(1),
+});
+
+/** Every detail-type the factory publishes or consumes: its source and its detail's one schema. */
+export const EVENT_TYPES = {
+  ImageAvailable: { source: FACTORY_EVENT_SOURCE, detail: ImageAvailableDetailSchema },
+  ImageCopied: { source: FACTORY_EVENT_SOURCE, detail: ImageCopiedDetailSchema },
+  ImageShared: { source: FACTORY_EVENT_SOURCE, detail: ImageSharedDetailSchema },
+  BuildSucceeded: { source: FACTORY_EVENT_SOURCE, detail: BuildOutcomeDetailSchema },
+  BuildPartiallySucceeded: { source: FACTORY_EVENT_SOURCE, detail: BuildOutcomeDetailSchema },
+  BuildFailed: { source: FACTORY_EVENT_SOURCE, detail: BuildOutcomeDetailSchema },
+  BuildRequestRejected: { source: FACTORY_EVENT_SOURCE, detail: BuildRequestRejectedDetailSchema },
+  ImageDisabled: { source: FACTORY_EVENT_SOURCE, detail: ImageDisabledDetailSchema },
+  ImageExpired: { source: FACTORY_EVENT_SOURCE, detail: ImageExpiredDetailSchema },
+  RetentionPlanned: { source: FACTORY_EVENT_SOURCE, detail: RetentionOutcomeDetailSchema },
+  RetentionCompleted: { source: FACTORY_EVENT_SOURCE, detail: RetentionOutcomeDetailSchema },
+  [BUILD_REQUESTED]: { source: FACTORY_EVENT_SOURCE, detail: BuildRequestedDetailSchema },
+  'Parameter Store Change': { source: 'aws.ssm', detail: ParameterStoreChangeDetailSchema },
+  'EC2 AMI State Change': { source: 'aws.ec2', detail: Ec2AmiStateChangeDetailSchema },
+  'EC2 Instance State-change Notification': { source: 'aws.ec2', detail: Ec2InstanceStateChangeDetailSchema },
+} as const;
+
+export type DetailType = keyof typeof EVENT_TYPES;
+
+/** The detail-types the factory itself publishes (on its bus, source ami-factory). */
+export const FACTORY_EVENT_TYPES = [
+  'ImageAvailable',
+  'ImageCopied',
+  'ImageShared',
+  'BuildSucceeded',
+  'BuildPartiallySucceeded',
+  'BuildFailed',
+  'BuildRequestRejected',
+  'ImageDisabled',
+  'ImageExpired',
+  'RetentionPlanned',
+  'RetentionCompleted',
+] as const satisfies readonly DetailType[];
+export type FactoryEventType = (typeof FACTORY_EVENT_TYPES)[number];
+
+/** A detail of this type as its consumer receives it (parsed). */
+export type EventDetail<T extends DetailType> = z.output<(typeof EVENT_TYPES)[T]['detail']>;
+/** A detail of this type as its producer hands it over (before defaults). */
+export type EventDetailInput<T extends DetailType> = z.input<(typeof EVENT_TYPES)[T]['detail']>;
+
+/** The fields EventBridge puts around every detail it delivers. */
+export const EventEnvelopeSchema = z.object({
+  version: z.string().optional(),
+  id: z.string().min(1).max(256),
+  account: z.string().optional(),
+  time: z.iso.datetime({ offset: true }),
+  region: RegionSchema,
+  resources: z.array(z.string()).default([]),
+});
+
+/** The event of one detail-type as EventBridge delivers it to a target: envelope, source, detail-type, detail. */
+export function eventSchema<T extends DetailType>(type: T) {
+  const t: (typeof EVENT_TYPES)[T] = EVENT_TYPES[type];
+  return EventEnvelopeSchema.extend({
+    source: z.literal(t.source as (typeof EVENT_TYPES)[T]['source']),
+    'detail-type': z.literal(type),
+    detail: t.detail as (typeof EVENT_TYPES)[T]['detail'],
+  });
+}
+
+export type EventSchema<T extends DetailType> = ReturnType<typeof eventSchema<T>>;
+/** A delivered event of one of these detail-types, narrowed by its `detail-type`. */
+export type EventOf<T extends DetailType> = { [K in T]: z.output<EventSchema<K>> }[T];
+
+/**
+ * The events of several detail-types one target receives, as a union discriminated by
+ * `detail-type`: parse with it at the edge and `switch` on the type for a typed detail.
+ */
+export function eventsSchema<const T extends readonly [DetailType, ...DetailType[]]>(...types: T): z.ZodType<EventOf<T[number]>> {
+  const [first, ...rest] = types.map((t) => eventSchema(t));
+  if (first === undefined) throw new RangeError('eventsSchema needs at least one detail-type');
+  return z.discriminatedUnion('detail-type', [first, ...rest]) as unknown as z.ZodType<EventOf<T[number]>>;
+}
+
+/**
+ * An event as a producer hands it to PutEvents (or the `ami-factory event` command reads it from
+ * a file such as examples/events/*.json): source, detail-type, detail, no envelope.
+ */
+export function eventEntrySchema<T extends DetailType>(type: T) {
+  return eventSchema(type)
+    .pick({ source: true, 'detail-type': true, detail: true })
+    .extend({
+      resources: z.array(z.string()).optional(),
+    });
+}
