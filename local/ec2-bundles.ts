@@ -6,7 +6,6 @@
  */
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { installLocalKeyPairs } from '../functions/lib/bundle/local-keys.js';
 import { localEc2Certificate, type Ec2CertificatePair } from './ec2/certificate.js';
 import { makeRegisterFromImageLocation, type RegisterFromImageLocation } from './ec2/register-location.js';
 import type { S3Service } from './s3/service.js';
@@ -30,8 +29,6 @@ export function localEc2CertificateFor(stateDir: string | null): Promise<Ec2Cert
 
 /** The RegisterImage ImageLocation hook of a local cloud (the certificate is created at the first registration). */
 export function localBundleRegistration(opts: { s3: S3Service | (() => S3Service); stateDir: string | null }): RegisterFromImageLocation {
-  // bundle-image's local branch (functions/lib/bundle/signing.ts) signs with this cloud's pairs.
-  installLocalKeyPairs(localEc2Certificate);
   let keyPem: Promise<string> | undefined;
   return makeRegisterFromImageLocation({
     s3: opts.s3,

@@ -16,7 +16,8 @@ import { SfnService } from './sfn/service.js';
 import { createEc2Service, LOCAL_ACCOUNT_ID, type Ec2Service } from './ec2/service.js';
 import { createS3Service, type S3Service } from './s3/service.js';
 import { createAutoScalingService, type AutoScalingService } from './autoscaling/service.js';
-import { localBundleRegistration, localEc2CertificateDir } from './ec2-bundles.js';
+import { localBundleRegistration, localEc2CertificateDir, localEc2CertificateFor } from './ec2-bundles.js';
+import { localEc2Certificate } from './ec2/certificate.js';
 import { createFunctionUrlService, LOCAL_SLACK_SIGNING_SECRET } from './function-url.js';
 import { createEventsService, type EventsService } from './events/service.js';
 import { IdentityStore } from './iam/identity.js';
@@ -419,15 +420,13 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         // The development machines run Node 20; keep the SDK's notice out of the function logs.
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         ...(process.env.PATH !== undefined ? { PATH: process.env.PATH } : {}),
-        // Until the local cloud serves SSM: the demo's Slack secret and bundling keys.
-        AMI_FACTORY_SLACK_SIGNING_SECRET: LOCAL_SLACK_SIGNING_SECRET,
-        AMI_FACTORY_LOCAL_KEYS_DIR: localEc2CertificateDir(stateDir),
       }),
       ...(options.functionEnvironment !== undefined ? { environmentOverrides: options.functionEnvironment } : {}),
     },
     { removeStaleRulesWithPrefix: `${stackName}-` },
   );
   await deployRegionForwarder(projectRoot, identity, api);
+  await seedOperatorParameters(plan, api, stateDir);
 
   // The CLI and tests run domain code in this process too: it reads the same simulated clock.
   const uninstallClock = installClock({ now: () => clock.nowMs(), sleep: (ms) => clock.sleep(ms) });
@@ -574,6 +573,43 @@ async function deployRegionForwarder(projectRoot: string, identity: IdentityStor
   }
 }
 
+/**
+ * What the deploy guide has an operator put in SSM before the first run, done for the demo:
+ * the parameters the deployed functions name in their environment — the Slack signing
+ * secret, the bundling keys (a user pair) and EC2's certificate (the local EC2's). Existing
+ * values are kept, so an operator's own survive a restart.
+ */
+async function seedOperatorParameters(plan: StackPlan, api: AdminApi, stateDir: string | null): Promise<void> {
+  const named = (variable: string): string | undefined => plan.functions.map((f) => f.environment[variable]).find((v) => v !== undefined);
+  const slack = named('AMI_FACTORY_SLACK_SECRET_PARAM');
+  if (slack !== undefined)
+    await api.putParameter({
+      Name: slack,
+      Type: 'SecureString',
+      Value: LOCAL_SLACK_SIGNING_SECRET,
+      Description: 'Slack signing secret (local demo)',
+    });
+  const keys = named('AMI_FACTORY_BUNDLE_KEYS_PARAM');
+  if (keys !== undefined) {
+    const user = await localEc2Certificate(join(localEc2CertificateDir(stateDir), 'bundle-user'));
+    await api.putParameter({
+      Name: keys,
+      Type: 'SecureString',
+      Value: JSON.stringify({ certificate: user.certPem, privateKey: user.keyPem }),
+      Description: 'Bundling user certificate and key (local demo)',
+    });
+  }
+  const cert = named('AMI_FACTORY_EC2_CERT_PARAM');
+  if (cert !== undefined) {
+    await api.putParameter({
+      Name: cert,
+      Type: 'String',
+      Value: (await localEc2CertificateFor(stateDir)).certPem,
+      Description: "EC2's certificate (the local EC2's)",
+    });
+  }
+}
+
 /** The administrator's calls through the cloud's own APIs (what `cloudformation deploy` does as its caller). */
 function adminApi(endpoint: string): AdminApi {
   const scope = (region: string, service: string): string =>
@@ -597,6 +633,20 @@ function adminApi(endpoint: string): AdminApi {
   };
   const bus = (name: string): Record<string, string> => (name === 'default' ? {} : { EventBusName: name });
   return {
+    putParameter: async (input) => {
+      const r = await fetch(endpoint, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-amz-json-1.1',
+          'x-amz-target': 'AmazonSSM.PutParameter',
+          authorization: scope(HOME_REGION, 'ssm'),
+        },
+        body: JSON.stringify(input),
+      });
+      const text = await r.text();
+      if (!r.ok && !text.includes('ParameterAlreadyExists'))
+        throw new Error(`local deployment: PutParameter ${input.Name} failed: ${text}`);
+    },
     createBucket: async (name, region) => {
       const r = await fetch(`${endpoint}/${name}`, { method: 'PUT', headers: { authorization: scope(region, 's3') } });
       const text = await r.text();

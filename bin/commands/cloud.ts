@@ -1,8 +1,6 @@
 import { parseArgs } from 'node:util';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLocalCloud, DEFAULT_PORT } from '../../local/server.js';
-import { PROJECT_ROOT } from '../../local/paths.js';
 import { REGIONS } from '../../local/ec2/model.js';
 import { DEFAULT_TIME_SCALE } from './_common.js';
 
@@ -91,13 +89,11 @@ export async function run(argv: string[]): Promise<number> {
   if (values['state-dir'] !== undefined) opts.stateDir = values['state-dir'];
   if (seedImages !== undefined && seedImages > 0)
     opts.seedImages = { count: seedImages, regions: [...new Set(seedRegions)], family: seedFamily };
-  // The handlers run in this process; their JSON logs go to a file beside the state.
-  const stateDir = opts.stateDir ?? join(PROJECT_ROOT, '.ami-factory');
-  mkdirSync(stateDir, { recursive: true });
-  process.env.AMI_FACTORY_LOG_FILE ??= join(stateDir, 'handlers.log');
   const cloud = await startLocalCloud(opts);
   console.log(`ami-factory local cloud listening on ${cloud.endpoint} (account ${cloud.accountId}, time scale ×${timeScale})`);
-  console.log(`state: ${cloud.stateDir ?? '(memory)'}   handler logs: ${process.env.AMI_FACTORY_LOG_FILE}`);
+  console.log(
+    `state: ${cloud.stateDir ?? '(memory)'}   function logs: ${cloud.stateDir === null ? '(memory)' : join(cloud.stateDir, 'logs', '<function>.log')}   IAM denials: ${cloud.stateDir === null ? '(memory)' : join(cloud.stateDir, 'logs', 'iam.log')}`,
+  );
   if (opts.seedImages !== undefined) {
     console.log(
       `seeded: ${opts.seedImages.count} managed images of family ${opts.seedImages.family} over ${opts.seedImages.regions.join(', ')}`,

@@ -49,20 +49,14 @@ export const EnvSchema = z.object({
   /** The factory config file; default factory.config.yml in LAMBDA_TASK_ROOT or the project root. */
   AMI_FACTORY_CONFIG: optional(z.string()),
   AMI_FACTORY_LOG_LEVEL: withDefault(z.enum(['debug', 'info', 'warn', 'error', 'silent']), 'info'),
-  /** A file the logger appends to instead of stdout (the local cloud; logger.ts reads it itself). */
-  AMI_FACTORY_LOG_FILE: optional(z.string()),
   /** The time bundle-image may spend on one image (its Lambda timeout less a margin). */
   AMI_FACTORY_TIME_BUDGET_MS: withDefault(z.coerce.number().int().positive(), 840_000),
   /** The SecureString parameter holding the Slack signing secret (slack-command). */
   AMI_FACTORY_SLACK_SECRET_PARAM: optional(parameterName),
-  /** The local cloud's Slack signing secret, instead of the parameter (chatops/secret.ts reads it itself). */
-  AMI_FACTORY_SLACK_SIGNING_SECRET: optional(z.string()),
   /** The SecureString parameter holding the bundling user's `{certificate, privateKey}` (bundle-image). */
   AMI_FACTORY_BUNDLE_KEYS_PARAM: optional(parameterName),
   /** The String parameter holding EC2's certificate of the partition (bundle-image). */
   AMI_FACTORY_EC2_CERT_PARAM: optional(parameterName),
-  /** The local cloud's bundling keys directory, instead of the parameters (bundle/signing.ts). */
-  AMI_FACTORY_LOCAL_KEYS_DIR: optional(z.string()),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

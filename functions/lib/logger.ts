@@ -1,4 +1,3 @@
-import { appendFileSync } from 'node:fs';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { now } from './clock.js';
 import { env } from './env.js';
@@ -19,14 +18,13 @@ function threshold(): Level | 'silent' {
 
 /**
  * Structured JSON logs, one object per line, with the persistent keys (build id, image id,
- * function) on every line. `AMI_FACTORY_LOG_LEVEL` sets the threshold (default info);
- * `AMI_FACTORY_LOG_FILE` sends lines to a file instead of stdout (the local cloud uses it
- * so handler logs do not interleave with the CLI's progress).
+ * function) on every line, on stdout as Lambda expects (CloudWatch Logs, or the local cloud's
+ * per-function log). `AMI_FACTORY_LOG_LEVEL` sets the threshold (default info).
  */
 export class Logger {
   /**
-   * Per-invocation keys. In Lambda one container runs one invocation at a time; the local
-   * cloud runs many handlers in one process, so keys live in the invocation's async context.
+   * Per-invocation keys, in the invocation's async context: an execution environment runs one
+   * invocation at a time, but a test may run several handlers in one process.
    */
   private readonly context = new AsyncLocalStorage<LogFields>();
   private readonly base: LogFields;
@@ -74,8 +72,6 @@ export class Logger {
       { level, time: now().toISOString(), service: this.service, message, ...this.base, ...this.context.getStore(), ...fields },
       (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message } : v),
     );
-    const file = process.env.AMI_FACTORY_LOG_FILE;
-    if (file !== undefined && file !== '') appendFileSync(file, `${line}\n`);
-    else process.stdout.write(`${line}\n`);
+    process.stdout.write(`${line}\n`);
   }
 }

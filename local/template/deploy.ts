@@ -33,6 +33,7 @@ export interface DeployTargets {
 }
 
 export interface AdminApi {
+  putParameter(input: { Name: string; Type: 'String' | 'SecureString'; Value: string; Description?: string }): Promise<void>;
   createBucket(name: string, region: string): Promise<void>;
   createEventBus(name: string, region: string): Promise<void>;
   putRule(rule: RuleSpec, region: string): Promise<void>;

@@ -36,7 +36,7 @@ async function s3Call(command: unknown): Promise<{ op: string; input: S3AccessIn
   const rest = await restRequest(client, command);
   const req: LocalRequest = {
     method: rest.method,
-      accessKeyId: undefined,
+    accessKeyId: undefined,
     path: rest.path,
     query: rest.query,
     headers: rest.headers,

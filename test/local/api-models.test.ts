@@ -453,9 +453,11 @@ describe('local cloud responses against the AWS API models', () => {
     };
     const sfnService = new SfnService({ accountId: LOCAL_ACCOUNT_ID, lambda, timeScale: 6000 });
     const pkg = await ensurePackaged({ projectRoot: PROJECT_ROOT });
-    const machine = planStack(pkg.template, { stackName: 'ami-factory-dev', region: 'us-east-1', accountId: LOCAL_ACCOUNT_ID }).stateMachines.find((m) =>
-      m.name.endsWith('-image-factory'),
-    );
+    const machine = planStack(pkg.template, {
+      stackName: 'ami-factory-dev',
+      region: 'us-east-1',
+      accountId: LOCAL_ACCOUNT_ID,
+    }).stateMachines.find((m) => m.name.endsWith('-image-factory'));
     if (machine === undefined) throw new Error('no image-factory state machine in the package');
     sfnService.registerStateMachine(machine);
     const eventsService = createEventsService({

@@ -2,8 +2,6 @@ import { X509Certificate } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateBundleKey, loadPublicKey, unwrapBundleKey, wrapBundleKey } from '../../functions/lib/bundle/keys.js';
-import { localKeyPair } from '../../functions/lib/bundle/local-keys.js';
-import { localBundleRegistration } from '../../local/ec2-bundles.js';
 import { localEc2Certificate, selfSignedCertificate } from '../../local/ec2/certificate.js';
 import { removeDir, sh, tempDir } from '../fixtures/bundle/helpers.js';
 
@@ -47,18 +45,5 @@ describe('localEc2Certificate', () => {
     const cert = new X509Certificate((await selfSignedCertificate({ commonName: 'x', days: 10, now })).certPem);
     expect(new Date(cert.validFrom).toISOString()).toBe('2026-11-23T07:59:00.000Z');
     expect(new Date(cert.validTo).toISOString()).toBe('2026-12-03T07:59:00.000Z');
-  });
-});
-
-describe('the local bundling key pairs product code asks for', () => {
-  it('come from the local cloud once it is wired, under the directory asked', async () => {
-    localBundleRegistration({
-      s3: () => {
-        throw new Error('not used');
-      },
-      stateDir: join(dir, 'wired'),
-    });
-    const pair = await localKeyPair(join(dir, 'wired'));
-    expect(pair.certPem).toBe((await localEc2Certificate(join(dir, 'wired'))).certPem);
   });
 });

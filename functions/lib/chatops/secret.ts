@@ -4,19 +4,17 @@ import { env } from '../env.js';
 import { ConfigurationError } from '../errors.js';
 
 /**
- * The Slack signing secret. Locally (and in tests) `AMI_FACTORY_SLACK_SIGNING_SECRET`; in AWS
- * the SecureString parameter named by `AMI_FACTORY_SLACK_SECRET_PARAM`, read once per
- * container (a rotation reaches new containers; `resetSigningSecretCache` for tests).
+ * The Slack signing secret: the SecureString parameter named by `AMI_FACTORY_SLACK_SECRET_PARAM`,
+ * read once per container (a rotation reaches new containers; `resetSigningSecretCache` for
+ * tests). The local cloud serves it from its SSM, as AWS does.
  */
 let cached: Promise<string> | undefined;
 
 export function signingSecret(client: Pick<SSMClient, 'send'> = ssmClient()): Promise<string> {
-  const local = process.env.AMI_FACTORY_SLACK_SIGNING_SECRET;
-  if (local !== undefined && local !== '') return Promise.resolve(local);
   cached ??= (async () => {
     const name = env().AMI_FACTORY_SLACK_SECRET_PARAM;
     if (name === undefined) {
-      throw new ConfigurationError('Set AMI_FACTORY_SLACK_SECRET_PARAM (or AMI_FACTORY_SLACK_SIGNING_SECRET locally)');
+      throw new ConfigurationError('Set AMI_FACTORY_SLACK_SECRET_PARAM (the SSM parameter of the Slack signing secret)');
     }
     const r = await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
     const value = r.Parameter?.Value;
