@@ -27,6 +27,8 @@ export interface LocalService {
   /** True when this service should answer the request. */
   matches(req: LocalRequest): boolean;
   handle(req: LocalRequest): Promise<LocalResponse>;
+  /** The API operations it serves (its action table's names). */
+  actionNames?(): string[];
   close?(): Promise<void> | void;
 }
 

@@ -174,6 +174,10 @@ const MUTATING = new Set([
 
 class LocalAutoScaling implements AutoScalingService {
   readonly name = 'autoscaling';
+
+  actionNames(): string[] {
+    return Object.keys(this.protocol.actions);
+  }
   private readonly store: JsonFileStore<AutoScalingState>;
   private readonly protocol: QueryService<AutoScalingContext>;
 

@@ -738,6 +738,7 @@ const onLaunchTemplate =
 /** Every action of local/ec2/service.ts → what EC2 authorizes for it. */
 export const EC2_ACCESS: AccessTable<Ec2AccessInput> = {
   DescribeRegions: wildcard('DescribeRegions'),
+  DescribeTags: wildcard('DescribeTags'),
   DescribeInstances: wildcard('DescribeInstances'),
   RunInstances: runInstances,
   StopInstances: onInstances('StopInstances'),

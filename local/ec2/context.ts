@@ -1,3 +1,4 @@
+import type { LocalRequest } from '../http.js';
 import { Ec2ApiError, invalidCombination, invalidValue } from './errors.js';
 import { MAX_RESULTS, type Ec2Quotas } from './limits.js';
 import {
@@ -52,6 +53,10 @@ export interface ActionContext {
   faults: Ec2Faults;
   /** RegisterImage with ImageLocation (instance-store), see register-location.ts. */
   registerFromImageLocation: RegisterFromImageLocation;
+  /** The request (its caller's access key). */
+  req?: LocalRequest;
+  /** Items of a batch the caller may not act on (a snapshot of DeregisterImage → its return code), set by the authorization. */
+  refused: Map<string, string>;
 }
 
 export type ActionResult = XmlObject | Promise<XmlObject>;

@@ -292,8 +292,9 @@ export const deregisterImage: ActionHandler = (ctx) => {
       if (snapshotId === undefined) continue;
       const snap = ctx.rs.snapshots[snapshotId];
       if (snap === undefined) continue;
-      if (snap.ownerId !== LOCAL_ACCOUNT_ID) {
-        results.push({ snapshotId, returnCode: 'missing-permissions' });
+      const refused = ctx.refused.get(snapshotId);
+      if (snap.ownerId !== LOCAL_ACCOUNT_ID || refused !== undefined) {
+        results.push({ snapshotId, returnCode: refused ?? 'missing-permissions' });
       } else if (imagesUsing(ctx, snapshotId, imageId).length > 0) {
         results.push({ snapshotId, returnCode: 'skipped' });
       } else {

@@ -196,6 +196,13 @@ export function seedManagedImages(state: Ec2State, nowMs: number, region: (name:
     const buildId = randomUUID();
     const imageId = newId('ami');
     const snapshotId = newId('snap');
+    // The factory tags an image and its snapshots alike at CreateImage (TagSpecifications).
+    const tags = {
+      'ami-factory:managed': 'true',
+      'ami-factory:family': seed.family,
+      'ami-factory:build-id': buildId,
+      'ami-factory:created-at': new Date(createdMs).toISOString(),
+    };
     rs.snapshots[snapshotId] = {
       snapshotId,
       volumeId: 'vol-ffffffff',
@@ -205,7 +212,7 @@ export function seedManagedImages(state: Ec2State, nowMs: number, region: (name:
       ownerId: LOCAL_ACCOUNT_ID,
       startMs: createdMs,
       state: 'completed',
-      tags: {},
+      tags: { ...tags },
       createVolumePermission: { userIds: [], groups: [] },
     };
     rs.images[imageId] = {
@@ -229,12 +236,7 @@ export function seedManagedImages(state: Ec2State, nowMs: number, region: (name:
         { deviceName: '/dev/xvda', ebs: { snapshotId, volumeSize: 8, volumeType: 'gp3', deleteOnTermination: true, encrypted: false } },
       ],
       launchPermissions: [],
-      tags: {
-        'ami-factory:managed': 'true',
-        'ami-factory:family': seed.family,
-        'ami-factory:build-id': buildId,
-        'ami-factory:created-at': new Date(createdMs).toISOString(),
-      },
+      tags: { ...tags },
       deregistrationProtection: 'disabled',
       requestId: buildId,
     };

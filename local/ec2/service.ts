@@ -206,6 +206,10 @@ export const SUPPORTED_ACTIONS: readonly string[] = Object.keys(ACTIONS);
 
 class LocalEc2 implements Ec2Service {
   readonly name = 'ec2';
+
+  actionNames(): string[] {
+    return Object.keys(this.protocol.actions);
+  }
   readonly faults: Ec2Faults;
   private readonly store: JsonFileStore<Ec2State>;
   private readonly world: World;
@@ -316,6 +320,8 @@ class LocalEc2 implements Ec2Service {
       quotas: this.quotas,
       faults: this.faults,
       registerFromImageLocation: this.opts.registerFromImageLocation ?? registerFromImageLocation,
+      req,
+      refused: new Map(),
     };
   }
 

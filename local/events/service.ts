@@ -52,6 +52,8 @@ export interface EventsContext {
   body: JsonObject;
   region: string;
   req: LocalRequest;
+  /** PutEvents entries (by index) the caller may not put → the entry's error code, set by the authorization. */
+  refused: Map<string, string>;
 }
 
 const EVENTS_PROTOCOL: JsonProtocol = { version: '1.1', targetPrefix: 'AWSEvents', iamPrefix: 'events' };
@@ -192,6 +194,10 @@ export function createEventsService(opts: EventsServiceOptions): EventsService {
 
 class LocalEventBridge implements EventsService {
   readonly name = 'events';
+
+  actionNames(): string[] {
+    return Object.keys(this.protocol.actions);
+  }
   private readonly store: JsonFileStore<EventsState>;
   private readonly events: DeliveredEvent[] = [];
   /** Deliveries under way, with the sequence number they started at and whether a schedule started them. */
@@ -226,7 +232,7 @@ class LocalEventBridge implements EventsService {
       actions: withAccess(this.actionTable(), this.opts.access),
       authorize: this.opts.authorize,
       admit: () => this.resume(),
-      context: ({ req, body }) => ({ body, region: req.region, req }),
+      context: ({ req, body }) => ({ body, region: req.region, req, refused: new Map() }),
       mapError: (e) =>
         e instanceof InvalidEventPatternError || e instanceof ScheduleExpressionError || e instanceof TargetInputError
           ? new EventsApiError(e.name, e.message)
@@ -239,7 +245,7 @@ class LocalEventBridge implements EventsService {
     type Handler = (ctx: EventsContext) => JsonObject;
     const action = (handler: Handler): { handler: Handler } => ({ handler });
     return {
-      PutEvents: action(({ body, region, req }) => this.putEvents(body, region, req.body.length)),
+      PutEvents: action(({ body, region, req, refused }) => this.putEvents(body, region, req.body.length, refused)),
       CreateEventBus: action(({ body, region }) => this.createEventBus(body, region)),
       DeleteEventBus: action(({ body, region }) => this.deleteEventBus(body, region)),
       DescribeEventBus: action(({ body, region }) => this.describeEventBus(body, region)),
@@ -520,7 +526,7 @@ class LocalEventBridge implements EventsService {
 
   // ---- events --------------------------------------------------------------------------------
 
-  private putEvents(body: JsonObject, region: string, size: number): JsonObject {
+  private putEvents(body: JsonObject, region: string, size: number, refused: Map<string, string> = new Map()): JsonObject {
     const entries = body.Entries;
     if (!Array.isArray(entries) || entries.length < 1 || entries.length > MAX_ENTRIES) {
       throw new EventsApiError(
@@ -532,8 +538,12 @@ class LocalEventBridge implements EventsService {
       throw new EventsApiError('ValidationException', 'Total size of the entries in the request is over the limit.');
     const results: JsonObject[] = [];
     let failed = 0;
-    for (const entry of entries) {
-      const r = this.putEntry(isJsonObject(entry) ? entry : {}, region);
+    for (const [i, entry] of entries.entries()) {
+      const denied = refused.get(String(i));
+      const r =
+        denied !== undefined
+          ? { ErrorCode: denied, ErrorMessage: 'User is not authorized to perform: events:PutEvents on this event bus' }
+          : this.putEntry(isJsonObject(entry) ? entry : {}, region);
       if ('ErrorCode' in r) failed++;
       results.push(r);
     }

@@ -23,8 +23,9 @@ import type { IdentityStore } from './identity.js';
  * (`local/<service>/access.ts`, from what the service has at that point: the parsed request
  * and its state); the caller is the principal the request's access key identifies; the
  * Authorizer evaluates. Batch actions (DeleteObjects, PutEvents, DeregisterImage with
- * DeleteAssociatedSnapshots) are checked item by item here, and the whole request is refused
- * when any item is — stricter than AWS, which fails the denied items only.
+ * DeleteAssociatedSnapshots) are checked item by item as AWS checks them: a refused item is
+ * recorded in the action's context (`refused`) and fails alone in the response (an S3 error
+ * per key, an entry's ErrorCode, a snapshot's `missing-permissions`); the rest goes on.
  *
  * An S3 GET or HEAD of a key that does not exist also needs s3:ListBucket on the bucket: the
  * descriptor adds that check when the key is missing, so a caller without it gets 403
@@ -40,15 +41,20 @@ function table<C, I>(
   descriptors: DescriptorTable<I>,
   items: ItemAccessTable<I>,
   input: (ctx: C, action: string) => I,
+  batch: { o: WiringOptions; of: (ctx: C) => { req: LocalRequest | undefined; refused: Map<string, string> | undefined } },
   extra?: (ctx: C, action: string, input: I) => AccessRequest[],
 ): AccessTable<C> {
   const out: Record<string, (ctx: C) => AccessRequest[]> = {};
   for (const action of Object.keys(descriptors)) {
     out[action] = (ctx) => {
       const i = input(ctx, action);
-      const requests = requestsFor(descriptors, service, action, i);
-      const perItem = items[action]?.(i).flatMap((x) => x.requests) ?? [];
-      return [...requests, ...perItem, ...(extra?.(ctx, action, i) ?? [])];
+      const perItem = items[action]?.(i) ?? [];
+      if (perItem.length > 0) {
+        const { req, refused } = batch.of(ctx);
+        const caller = batch.o.identity.callerFor(req?.accessKeyId);
+        for (const [item, r] of batch.o.authorizer.checkItems(caller, perItem, req?.region ?? '')) refused?.set(item, r.code);
+      }
+      return [...requestsFor(descriptors, service, action, i), ...(extra?.(ctx, action, i) ?? [])];
     };
   }
   return out;
@@ -68,6 +74,12 @@ export function authorizeWith(authorizer: Authorizer, identity: IdentityStore): 
   };
 }
 
+/** Services whose actions have no per-item checks. */
+const none = <C>(o: WiringOptions): { o: WiringOptions; of: (ctx: C) => { req: undefined; refused: undefined } } => ({
+  o,
+  of: () => ({ req: undefined, refused: undefined }),
+});
+
 export interface WiringOptions {
   authorizer: Authorizer;
   identity: IdentityStore;
@@ -85,7 +97,10 @@ export function ec2Authorization(o: WiringOptions): ServiceAuthorization<ActionC
     kms: o.kms,
     network: LOCAL_DEFAULT_NETWORK,
   });
-  return { authorize: authorizeWith(o.authorizer, o.identity), access: table('ec2', EC2_ACCESS, EC2_ITEM_ACCESS, input) };
+  return {
+    authorize: authorizeWith(o.authorizer, o.identity),
+    access: table('ec2', EC2_ACCESS, EC2_ITEM_ACCESS, input, { o, of: (ctx) => ({ req: ctx.req, refused: ctx.refused }) }),
+  };
 }
 
 const READS_KEY = new Set(['GetObject', 'HeadObject']);
@@ -107,53 +122,78 @@ export function s3Authorization(o: WiringOptions): ServiceAuthorization<S3Contex
     const bucket = ctx.env.store.buckets.get(ctx.call.bucket);
     return bucket === undefined || bucket.objects.has(ctx.call.key) ? [] : [missingKeyCheck(i)];
   };
-  return { authorize: authorizeWith(o.authorizer, o.identity), access: table('s3', S3_ACCESS, S3_ITEM_ACCESS, input, missingKey) };
+  return {
+    authorize: authorizeWith(o.authorizer, o.identity),
+    access: table(
+      's3',
+      S3_ACCESS,
+      S3_ITEM_ACCESS,
+      input,
+      { o, of: (ctx) => ({ req: ctx.call.req, refused: ctx.call.refused }) },
+      missingKey,
+    ),
+  };
 }
 
 export function sfnAuthorization(o: WiringOptions): ServiceAuthorization<SfnContext> {
   return {
     authorize: authorizeWith(o.authorizer, o.identity),
-    access: table('states', SFN_ACCESS, {}, (ctx: SfnContext) => ({ body: ctx.body, region: ctx.region, account: o.account })),
+    access: table('states', SFN_ACCESS, {}, (ctx: SfnContext) => ({ body: ctx.body, region: ctx.region, account: o.account }), none(o)),
   };
 }
 
 export function eventsAuthorization(o: WiringOptions): ServiceAuthorization<EventsContext> {
   return {
     authorize: authorizeWith(o.authorizer, o.identity),
-    access: table('events', EVENTS_ACCESS, EVENTS_ITEM_ACCESS, (ctx: EventsContext) => ({
-      body: ctx.body,
-      region: ctx.region,
-      account: o.account,
-    })),
+    access: table(
+      'events',
+      EVENTS_ACCESS,
+      EVENTS_ITEM_ACCESS,
+      (ctx: EventsContext) => ({ body: ctx.body, region: ctx.region, account: o.account }),
+      { o, of: (ctx) => ({ req: ctx.req, refused: ctx.refused }) },
+    ),
   };
 }
 
 export function autoScalingAuthorization(o: WiringOptions): ServiceAuthorization<AutoScalingContext> {
   return {
     authorize: authorizeWith(o.authorizer, o.identity),
-    access: table('autoscaling', AUTOSCALING_ACCESS, {}, (ctx: AutoScalingContext) => ({
-      params: ctx.p,
-      region: ctx.region,
-      account: o.account,
-    })),
+    access: table(
+      'autoscaling',
+      AUTOSCALING_ACCESS,
+      {},
+      (ctx: AutoScalingContext) => ({ params: ctx.p, region: ctx.region, account: o.account }),
+      none(o),
+    ),
   };
 }
 
 export function ssmAuthorization(o: WiringOptions): ServiceAuthorization<SsmContext> {
   return {
     authorize: authorizeWith(o.authorizer, o.identity),
-    access: table('ssm', SSM_ACCESS, {}, (ctx: SsmContext) => ({
-      body: ctx.body,
-      region: ctx.region,
-      account: o.account,
-      kms: o.kms,
-      parameter: (name: string) => {
-        const p = ctx.parameters[name];
-        const v = p?.versions[p.versions.length - 1];
-        return p === undefined || v === undefined
-          ? undefined
-          : { name, type: v.type, ...(v.keyId !== undefined ? { keyId: v.keyId } : {}), ...(v.tier !== undefined ? { tier: v.tier } : {}) };
-      },
-    })),
+    access: table(
+      'ssm',
+      SSM_ACCESS,
+      {},
+      (ctx: SsmContext) => ({
+        body: ctx.body,
+        region: ctx.region,
+        account: o.account,
+        kms: o.kms,
+        parameter: (name: string) => {
+          const p = ctx.parameters[name];
+          const v = p?.versions[p.versions.length - 1];
+          return p === undefined || v === undefined
+            ? undefined
+            : {
+                name,
+                type: v.type,
+                ...(v.keyId !== undefined ? { keyId: v.keyId } : {}),
+                ...(v.tier !== undefined ? { tier: v.tier } : {}),
+              };
+        },
+      }),
+      none(o),
+    ),
   };
 }

@@ -307,8 +307,6 @@ export const S3_ACCESS: AccessTable<S3AccessInput> = {
   // Each key is authorized on its own (S3_ITEM_ACCESS); the request as a whole needs nothing.
   DeleteObjects: () => [],
   UploadPart: (input) => [s3Request(input, 'PutObject', objectArn(input.bucket, input.key))],
-  UploadPartCopy: (input) =>
-    uniqueRequests([...copySourceRead(input), s3Request(input, 'PutObject', objectArn(input.bucket, input.key), copySourceKey(input))]),
   PutObjectAcl: (input) => [
     s3Request(
       input,
@@ -333,7 +331,6 @@ export const S3_ACCESS: AccessTable<S3AccessInput> = {
   CompleteMultipartUpload: (input) => [s3Request(input, 'PutObject', objectArn(input.bucket, input.key), writeKeys(input))],
   // Subresources and methods the local S3 does not implement: it answers NotImplemented or
   // MethodNotAllowed whoever asks, so there is nothing to authorize.
-  Unsupported: () => [],
 };
 
 /** DeleteObjects: s3:DeleteObject per key; a denied key is an `AccessDenied` <Error> in the DeleteResult. */

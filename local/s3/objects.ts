@@ -225,6 +225,11 @@ export async function deleteObjects(env: S3Env, call: S3Call): Promise<S3Respons
       errors.push({ Key: key, Code: 'InvalidArgument', Message: 'Invalid key' });
       continue;
     }
+    const refused = call.refused?.get(key);
+    if (refused !== undefined) {
+      errors.push({ Key: key, Code: refused, Message: 'Access Denied' });
+      continue;
+    }
     env.store.deleteObject(b, key);
     if (!quiet) deleted.push({ Key: key });
   }

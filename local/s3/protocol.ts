@@ -38,6 +38,8 @@ export interface S3Call {
   key: string;
   region: string;
   requestId: string;
+  /** Keys of a DeleteObjects the caller may not delete → the error code, set by the authorization. */
+  refused?: Map<string, string>;
 }
 
 export function header(call: S3Call, name: string): string | undefined {

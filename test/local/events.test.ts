@@ -23,7 +23,7 @@ import {
 import { VirtualClock } from '../../local/clock.js';
 import type { LocalService } from '../../local/http.js';
 import { serveLocalServices } from '../../local/server.js';
-import { createEventsService, type EventsService, type EventTargetDispatcher } from '../../local/events/service.js';
+import { createEventsService, type EventsService, type EventTargetDispatcher, type TargetContext } from '../../local/events/service.js';
 
 const ACCOUNT = '111122223333';
 const lambdaArn = (name: string, region = 'us-east-1'): string => `arn:aws:lambda:${region}:${ACCOUNT}:function:${name}`;
@@ -40,7 +40,10 @@ class FakeDispatcher implements EventTargetDispatcher {
   readonly executions: { arn: string; input: string }[] = [];
   readonly failing = new Set<string>();
 
-  async invokeLambda(name: string, payload: unknown): Promise<unknown> {
+  /** EventBridge invokes the function by its ARN, on behalf of the rule. */
+  async invokeLambda(arn: string, payload: unknown, via: TargetContext): Promise<unknown> {
+    const name = arn.split(':function:')[1]?.split(':')[0] ?? arn;
+    expect(via.ruleArn).toMatch(/^arn:aws:events:[a-z0-9-]+:\d{12}:rule\//);
     this.lambda.push({ name, payload });
     if (this.failing.has(name)) throw new TargetFailedError(`${name} is down`);
     return null;

@@ -842,10 +842,13 @@ describe("the project's roles (resources/iam.yml)", () => {
     expect(call('WaitsRole', 's3:GetObject', `${bucket}/waits/us-east-1/ami-1`).effect).toBe('Allow');
   });
 
-  it('shows the under-grant of issue 10: PlanRetentionRole has no s3:ListBucket on the state bucket', () => {
-    expect(call('PlanRetentionRole', 's3:ListBucket', 'arn:aws:s3:::ami-factory-state', { 's3:prefix': 'retention/' }).effect).toBe(
-      'ImplicitDeny',
-    );
+  it('lets the retention roles list their prefix of the state bucket (a missing ledger is 404, not 403), and no other prefix', () => {
+    for (const role of ['PlanRetentionRole', 'ApplyRetentionRole']) {
+      const list = (prefix: string): string =>
+        call(role, 's3:ListBucket', 'arn:aws:s3:::ami-factory-state', { 's3:prefix': prefix }).effect;
+      expect([role, list('retention/ledger/web/us-east-1.json')]).toEqual([role, 'Allow']);
+      expect([role, list('chatops/x')]).toEqual([role, 'ImplicitDeny']);
+    }
     expect(call('PlanRetentionRole', 's3:GetObject', 'arn:aws:s3:::ami-factory-state/retention/ledger.json').effect).toBe('Allow');
   });
 

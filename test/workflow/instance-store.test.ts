@@ -12,7 +12,6 @@ import {
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { bundleImage } from '../../functions/lib/bundle/index.js';
 import { checkBundleInS3, s3BundleSink } from '../../functions/lib/bundle/s3.js';
-import { resetEnv } from '../../functions/lib/env.js';
 import { localEc2CertificateFor } from '../../local/ec2-bundles.js';
 import { opensslKeyPair, randomFile, removeDir, tempDir, ACCOUNT, MIB, type KeyPairFiles } from '../fixtures/bundle/helpers.js';
 import { registerImageFromBundle } from '../../functions/lib/ec2/images.js';
@@ -227,21 +226,28 @@ describe('bundle-image handler (S3 image object → S3 bundle, streaming)', () =
   });
 
   it('refuses up front, naming the reason, an image too big for the invocation time', async () => {
-    process.env.AMI_FACTORY_TIME_BUDGET_MS = '100';
-    resetEnv();
+    // A function whose time budget (its environment, as a deployment could set it) is 100 ms.
+    const slow = await startHarness({
+      seed: false,
+      schedules: false,
+      functionEnvironment: { bundleImage: { AMI_FACTORY_TIME_BUDGET_MS: '100' } },
+    });
     try {
+      const s3c = new S3Client({ region: 'us-east-1', endpoint: slow.cloud.endpoint, credentials: creds, maxAttempts: 1 });
+      await s3c.send(new CreateBucketCommand({ Bucket: 'factory-bundles' }));
+      await s3c.send(new PutObjectCommand({ Bucket: 'factory-bundles', Key: 'raw/root.img', Body: readFileSync(join(dir, 'root.img')) }));
+      s3c.destroy();
       await expect(
-        h.cloud.lambda.invoke('bundleImage', {
+        slow.cloud.lambda.invoke('bundleImage', {
           source: { bucket: 'factory-bundles', key: 'raw/root.img' },
           destination: 'factory-bundles/too-slow',
           architecture: 'x86_64',
           account: ACCOUNT,
         }),
       ).rejects.toMatchObject({ name: 'BundleTooSlowError', message: expect.stringContaining('ami-factory bundle') });
-      expect(h.cloud.s3.listKeys('factory-bundles', 'too-slow/')).toEqual([]);
+      expect(slow.cloud.s3.listKeys('factory-bundles', 'too-slow/')).toEqual([]);
     } finally {
-      delete process.env.AMI_FACTORY_TIME_BUDGET_MS;
-      resetEnv();
+      await slow.close();
     }
   });
 });
