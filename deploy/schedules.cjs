@@ -7,8 +7,8 @@
  *
  * One AWS::Events::Rule per family with `triggers.schedule` (a build) and one per family with
  * `retention.schedule` (a retention run), each targeting the triggerBuild function with an
- * InputTransformer that adds the family and, for retention, `"kind":"retention"` (the same
- * templates as functions/lib/triggers/schedule.ts scheduleTargetInput), plus the permission
+ * InputTransformer that adds the family and, for retention, `"kind":"retention"` (what
+ * functions/lib/triggers/schedule.ts parses), plus the permission
  * for EventBridge to invoke the function from that rule. The config is `AMI_FACTORY_CONFIG` or
  * `factory.config.yml` next to serverless.yml; the handler validates it fully at run time.
  */
@@ -44,7 +44,7 @@ function logicalId(family, kind = 'build') {
   return `${prefix}${pascal}${hash}`;
 }
 
-/** The InputTransformer a family's schedule target needs (mirrors scheduleTargetInput). */
+/** The InputTransformer a family's schedule target needs; the handler parses it with ScheduledBuildInputSchema (functions/lib/triggers/schedule.ts). */
 function scheduleTargetInput(family, kind = 'build') {
   if (!FAMILY.test(family)) throw new Error(`"${family}" is not a valid family name`);
   kindOf(kind);

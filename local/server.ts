@@ -488,6 +488,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     stateMachineArn: machineArn,
     close: async () => {
       clearInterval(clockTimer);
+      recordIamUsage(authorizer);
       events.close();
       sfn.close();
       ec2.close();
@@ -551,6 +552,32 @@ function authorizeInvoke(authorizer: Authorizer, identity: IdentityStore, fn: Lo
     );
   }
   if (failure !== undefined) throw new LambdaServiceError('AccessDeniedException', failure.message, 403);
+}
+
+/**
+ * AMI_FACTORY_LOCAL_IAM_USAGE=<file>: every cloud of the process adds what its callers were seen
+ * to call to that JSON file (function → action → allowed/denied counts): the evidence of which
+ * grants each role needs.
+ */
+function recordIamUsage(authorizer: Authorizer): void {
+  const path = process.env.AMI_FACTORY_LOCAL_IAM_USAGE;
+  if (path === undefined || path === '') return;
+  type Usage = Record<string, Record<string, { allowed: number; denied: number }>>;
+  let all: Usage = {};
+  try {
+    all = JSON.parse(readFileSync(path, 'utf8')) as Usage;
+  } catch {
+    // first cloud of the run
+  }
+  for (const [who, actions] of Object.entries(authorizer.usage())) {
+    const mine = (all[who] ??= {});
+    for (const [action, c] of Object.entries(actions)) {
+      const m = (mine[action] ??= { allowed: 0, denied: 0 });
+      m.allowed += c.allowed;
+      m.denied += c.denied;
+    }
+  }
+  writeJsonAtomic(path, all);
 }
 
 /**

@@ -715,7 +715,8 @@ describe('access tables', () => {
         expect(sampled ? action : `${action} (not sampled)`).toBe(action);
       }
     }
-    expect([...s3Seen].sort()).toEqual(Object.keys(S3_ACCESS).sort());
+    // Operations the local S3 answers NotImplemented (before any authorization) have no descriptor.
+    expect([...s3Seen].filter((op) => op !== 'Unsupported').sort()).toEqual(Object.keys(S3_ACCESS).sort());
     expect(found).toEqual([]);
     expect(checks.length).toBeGreaterThan(150);
   });

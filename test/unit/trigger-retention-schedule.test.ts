@@ -6,7 +6,8 @@ import { parse, stringify } from 'yaml';
 import { parseFactoryConfig, type FactoryConfig } from '../../functions/lib/config.js';
 import { Logger } from '../../functions/lib/logger.js';
 import { RetentionRequestSchema, retentionExecutionName } from '../../functions/lib/retention/request.js';
-import { buildFromSchedule, retentionFromSchedule, scheduleTargetInput } from '../../functions/lib/triggers/schedule.js';
+import { buildFromSchedule, retentionFromSchedule } from '../../functions/lib/triggers/schedule.js';
+import { scheduleTargetInput } from '../fixtures/schedules.js';
 import { executionArnFor, triggerBuilds, type TriggerDeps } from '../../functions/lib/triggers/runtime.js';
 import { awsError } from '../fixtures.js';
 

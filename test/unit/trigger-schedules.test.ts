@@ -1,18 +1,10 @@
-import { createRequire } from 'node:module';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { parseFactoryConfig } from '../../functions/lib/config.js';
-import { scheduleTargetInput } from '../../functions/lib/triggers/schedule.js';
 
-interface SchedulesModule {
-  (vars: unknown, serviceDir?: string): Promise<{ Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> }>;
-  scheduleResources(config: unknown): { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
-  scheduleTargetInput(family: string, kind?: 'build' | 'retention'): unknown;
-  logicalId(family: string, kind?: 'build' | 'retention'): string;
-}
-const schedules = createRequire(import.meta.url)('../../deploy/schedules.cjs') as SchedulesModule;
+import { schedules } from '../fixtures/schedules.js';
 
 describe('deploy/schedules.cjs', () => {
   it('does make a rule and an invoke permission per scheduled family, targeting triggerBuild', () => {
@@ -31,17 +23,13 @@ describe('deploy/schedules.cjs', () => {
     expect(web?.Properties.Targets).toEqual([
       expect.objectContaining({
         Arn: { 'Fn::GetAtt': ['TriggerBuildLambdaFunction', 'Arn'] },
-        InputTransformer: scheduleTargetInput('web'),
+        InputTransformer: schedules.scheduleTargetInput('web'),
       }),
     ]);
     expect(Resources[`${schedules.logicalId('web')}Permission`]?.Properties).toMatchObject({
       Principal: 'events.amazonaws.com',
       SourceArn: { 'Fn::GetAtt': [`${schedules.logicalId('web')}Rule`, 'Arn'] },
     });
-  });
-
-  it('does give the same InputTransformer as the handler library', () => {
-    for (const f of ['web', 'al2023-base', 'a-b-c']) expect(schedules.scheduleTargetInput(f)).toEqual(scheduleTargetInput(f));
   });
 
   it('does make a retention rule per family with retention.schedule, targeting triggerBuild with the retention input', () => {
@@ -68,7 +56,7 @@ describe('deploy/schedules.cjs', () => {
     expect(retention?.Properties.Targets).toEqual([
       expect.objectContaining({
         Arn: { 'Fn::GetAtt': ['TriggerBuildLambdaFunction', 'Arn'] },
-        InputTransformer: scheduleTargetInput('web', 'retention'),
+        InputTransformer: schedules.scheduleTargetInput('web', 'retention'),
       }),
     ]);
     expect(JSON.stringify(retention?.Properties.Targets)).toContain('\\"kind\\":\\"retention\\"');
@@ -80,7 +68,7 @@ describe('deploy/schedules.cjs', () => {
 
   it('does give the same retention InputTransformer as the handler library', () => {
     for (const f of ['web', 'al2023-base', 'a-b-c'])
-      expect(schedules.scheduleTargetInput(f, 'retention')).toEqual(scheduleTargetInput(f, 'retention'));
+      expect(schedules.scheduleTargetInput(f, 'retention')).toEqual(schedules.scheduleTargetInput(f, 'retention'));
     expect(() => schedules.scheduleTargetInput('web', 'other' as 'build')).toThrow(/not a schedule kind/);
   });
 

@@ -6,7 +6,8 @@ import { buildFromBuildRequestedEvent } from '../../functions/lib/triggers/build
 import { FamilyTriggersSchema, ssmParameterNeedsBaseImage, type TriggerFactoryConfig } from '../../functions/lib/triggers/config.js';
 import { EXECUTION_NAME_MAX, buildIdFromEvent, executionNameFor } from '../../functions/lib/triggers/ids.js';
 import { buildsFromParameterChange } from '../../functions/lib/triggers/parameter-change.js';
-import { buildFromSchedule, scheduleTargetInput } from '../../functions/lib/triggers/schedule.js';
+import { buildFromSchedule } from '../../functions/lib/triggers/schedule.js';
+import { scheduleTargetInput } from '../fixtures/schedules.js';
 
 const AL2023 = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
 const base = parseFactoryConfig(readFileSync('factory.config.yml', 'utf8'));

@@ -8,7 +8,7 @@ import { buildIdFromEvent, executionNameFor } from './ids.js';
 
 /**
  * The scheduled triggers. A schedule rule's target gets the `Scheduled Event` through an
- * input transformer that adds the family (see scheduleTargetInput), so the handler
+ * input transformer that adds the family (deploy/schedules.cjs writes it), so the handler
  * receives `{family, id, time}` for a build (`triggers.schedule`) and
  * `{family, kind: "retention", id, time}` for a retention run (`retention.schedule`): the
  * event id keeps duplicates to one run, the event time is the run's requestedAt.
@@ -28,22 +28,6 @@ export const ScheduledBuildInputSchema = z
   })
   .strict();
 export type ScheduledBuildInput = z.infer<typeof ScheduledBuildInputSchema>;
-
-/**
- * The EventBridge target `InputTransformer` that turns a Scheduled Event into a
- * ScheduledBuildInput (deploy/schedules.cjs makes the same one for the packaged template).
- */
-export function scheduleTargetInput(
-  family: string,
-  kind: ScheduleKind = 'build',
-): { InputPathsMap: Record<string, string>; InputTemplate: string } {
-  const f = FamilySchema.parse(family);
-  const k = z.enum(SCHEDULE_KINDS).parse(kind);
-  return {
-    InputPathsMap: { id: '$.id', time: '$.time' },
-    InputTemplate: k === 'build' ? `{"family":"${f}","id":<id>,"time":<time>}` : `{"family":"${f}","kind":"${k}","id":<id>,"time":<time>}`,
-  };
-}
 
 /** true when a scheduled input asks for a retention run (the handler then starts the retention machine). */
 export function isScheduledRetention(input: unknown): boolean {
