@@ -8,6 +8,7 @@ import {
   type AccessRequest,
   type AccessTable,
   type ItemAccessTable,
+  kmsViaService,
 } from '../iam/access-request.js';
 import { createKmsKeyRegistry, type KmsKey, type KmsKeyRegistry } from '../kms/keys.js';
 import type {
@@ -247,17 +248,7 @@ function keysOf(input: Ec2AccessInput): KmsKeyRegistry {
 }
 
 function kmsViaEc2(input: Ec2AccessInput, action: string, key: KmsKey, extra: AccessContext = {}): AccessRequest {
-  return {
-    action: `kms:${action}`,
-    resource: key.arn,
-    context: {
-      'aws:RequestedRegion': key.region,
-      'aws:ViaAWSService': true,
-      'kms:CallerAccount': input.account,
-      'kms:ViaService': `ec2.${key.region}.amazonaws.com`,
-      ...extra,
-    },
-  };
+  return kmsViaService('ec2', key, input.account, action, extra);
 }
 
 /** The KMS checks of encrypted EBS data written under `target`, read from data under `source` (if encrypted). */

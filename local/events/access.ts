@@ -6,6 +6,7 @@ import {
   type AccessTable,
   type ItemAccess,
   type ItemAccessTable,
+  tagsOf,
 } from '../iam/access-request.js';
 import { invokeFunctionAccess } from '../lambda-access.js';
 
@@ -78,18 +79,6 @@ const onRule =
   (input: EventsAccessInput): AccessRequest[] => [
     eventsRequest(input, action, ruleOf(input, nameKey), { 'events:creatorAccount': input.account }),
   ];
-
-/** `[{Key, Value}]` tags of a request body. */
-function tagsOf(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!Array.isArray(v)) return out;
-  for (const t of v) {
-    if (typeof t !== 'object' || t === null) continue;
-    const { Key: key, Value: value } = t as Record<string, unknown>;
-    if (typeof key === 'string') out[key] = typeof value === 'string' ? value : '';
-  }
-  return out;
-}
 
 function passRole(input: EventsAccessInput, roleArn: string): AccessRequest {
   return {

@@ -126,3 +126,40 @@ export function uniqueRequests(requests: readonly AccessRequest[]): AccessReques
   }
   return out;
 }
+
+/** `[{Key, Value}]` tags of a request body (JSON protocols), as a map. */
+export function tagsOf(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!Array.isArray(v)) return out;
+  for (const t of v) {
+    if (typeof t !== 'object' || t === null) continue;
+    const { Key: key, Value: value } = t as Record<string, unknown>;
+    if (typeof key === 'string') out[key] = typeof value === 'string' ? value : '';
+  }
+  return out;
+}
+
+/**
+ * A KMS call a service makes on the caller's behalf (EBS through EC2, Parameter Store, S3
+ * SSE-KMS): the key's ARN, `kms:ViaService` of that service in the key's region,
+ * `kms:CallerAccount`, `aws:ViaAWSService`, and the service's encryption context.
+ */
+export function kmsViaService(
+  service: string,
+  key: { arn: string; region: string },
+  account: string,
+  action: string,
+  extra: AccessContext = {},
+): AccessRequest {
+  return {
+    action: `kms:${action}`,
+    resource: key.arn,
+    context: {
+      'aws:RequestedRegion': key.region,
+      'aws:ViaAWSService': true,
+      'kms:CallerAccount': account,
+      'kms:ViaService': `${service}.${key.region}.amazonaws.com`,
+      ...extra,
+    },
+  };
+}

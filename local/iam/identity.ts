@@ -71,18 +71,9 @@ export class IdentityStore {
 
   /** Temporary credentials for a session of the role (Lambda's and Step Functions' AssumeRole). */
   assumeRole(roleArn: string, sessionName: string): Credentials {
-    const role = this.roles.get(roleArn);
-    if (role === undefined) throw new UnknownRoleError(`The role ${roleArn} does not exist in this stack`);
     const digest = createHash('sha256').update(`${this.salt}/${roleArn}/${sessionName}`).digest();
     const accessKeyId = `ASIA${digest.toString('hex').slice(0, 16).toUpperCase()}`;
-    const caller: Caller = {
-      kind: 'assumed-role',
-      arn: `arn:aws:sts::${this.accountId}:assumed-role/${role.name}/${sessionName}`,
-      accountId: this.accountId,
-      role,
-      sessionName,
-      accessKeyId,
-    };
+    const caller = { ...this.roleSession(roleArn, sessionName), accessKeyId };
     this.sessions.set(accessKeyId, caller);
     this.sessionsByArn.set(caller.arn, caller);
     return {

@@ -7,6 +7,7 @@ import {
   type AccessTable,
   type ItemAccess,
   type ItemAccessTable,
+  kmsViaService,
 } from '../iam/access-request.js';
 import { createKmsKeyRegistry, type KmsKeyRegistry } from '../kms/keys.js';
 
@@ -150,18 +151,12 @@ function sseKms(input: S3AccessInput, actions: readonly string[]): AccessRequest
   if (key === undefined) return [];
   const bucketKey = header(input, 'x-amz-server-side-encryption-bucket-key-enabled') === 'true';
   const contextArn = bucketKey ? bucketArn(input.bucket) : objectArn(input.bucket, input.key);
-  return actions.map((action) => ({
-    action: `kms:${action}`,
-    resource: key.arn,
-    context: {
-      'aws:RequestedRegion': key.region,
-      'aws:ViaAWSService': true,
-      'kms:CallerAccount': input.account,
-      'kms:ViaService': `s3.${key.region}.amazonaws.com`,
+  return actions.map((action) =>
+    kmsViaService('s3', key, input.account, action, {
       'kms:EncryptionContext:aws:s3:arn': contextArn,
       'kms:EncryptionContextKeys': ['aws:s3:arn'],
-    },
-  }));
+    }),
+  );
 }
 
 /** The object a write creates, with what its headers ask for besides s3:PutObject. */

@@ -6,6 +6,8 @@ import {
   type AccessContext,
   type AccessRequest,
   type AccessTable,
+  kmsViaService,
+  tagsOf,
 } from '../iam/access-request.js';
 import { createKmsKeyRegistry, type KmsKey, type KmsKeyRegistry } from '../kms/keys.js';
 
@@ -79,18 +81,10 @@ function keysOf(input: Pick<SsmAccessInput, 'kms' | 'account'>): KmsKeyRegistry 
 }
 
 function kmsViaSsm(input: Pick<SsmAccessInput, 'account'>, action: string, key: KmsKey, parameter: string): AccessRequest {
-  return {
-    action: `kms:${action}`,
-    resource: key.arn,
-    context: {
-      'aws:RequestedRegion': key.region,
-      'aws:ViaAWSService': true,
-      'kms:CallerAccount': input.account,
-      'kms:ViaService': `ssm.${key.region}.amazonaws.com`,
-      'kms:EncryptionContext:PARAMETER_ARN': parameter,
-      'kms:EncryptionContextKeys': ['PARAMETER_ARN'],
-    },
-  };
+  return kmsViaService('ssm', key, input.account, action, {
+    'kms:EncryptionContext:PARAMETER_ARN': parameter,
+    'kms:EncryptionContextKeys': ['PARAMETER_ARN'],
+  });
 }
 
 function keyOf(input: Pick<SsmAccessInput, 'kms' | 'account'>, region: string, reference: string | undefined): KmsKey | undefined {
@@ -111,17 +105,6 @@ function read(input: SsmAccessInput, action: string, reference: string, withDecr
   const view = input.parameter?.(name);
   const out = [ssmRequest(input, action, parameterArn(input.region, input.account, name), resourceTagContext(view?.tags))];
   if (withDecryption && view !== undefined) out.push(...decryptParameterAccess(view, input));
-  return out;
-}
-
-function tagsOf(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!Array.isArray(v)) return out;
-  for (const t of v) {
-    if (typeof t !== 'object' || t === null) continue;
-    const { Key: key, Value: value } = t as Record<string, unknown>;
-    if (typeof key === 'string') out[key] = typeof value === 'string' ? value : '';
-  }
   return out;
 }
 
