@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { BuildRequestSchema, RegionSchema } from './lib/build-request.js';
 import { ec2Client } from './lib/clients.js';
 import { terminateBuilders } from './lib/ec2/builder.js';

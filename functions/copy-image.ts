@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { BuildRequestSchema, CopyTargetSchema, ImageIdSchema } from './lib/build-request.js';
 import { ec2Client } from './lib/clients.js';
 import { copyImageToRegion } from './lib/ec2/copy.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { BuildRequestSchema, ImageIdSchema, InstanceIdSchema } from './lib/build-request.js';
 import { ec2Client } from './lib/clients.js';
 import { createBuildImage } from './lib/ec2/images.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { checkBundleInS3 } from './lib/bundle/s3.js';
 import { BuildRequestSchema } from './lib/build-request.js';
 import { ec2Client, s3Client } from './lib/clients.js';

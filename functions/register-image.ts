@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { buildRequestWithSource } from './lib/build-request.js';
 import { ec2Client } from './lib/clients.js';
 import { registerImageFromSnapshots } from './lib/ec2/images.js';

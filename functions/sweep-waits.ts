@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ec2Client, s3Client, sfnClient } from './lib/clients.js';
 import { requireEnv } from './lib/env.js';
 import { taskHandler } from './lib/task-handler.js';

@@ -22,6 +22,7 @@ import { createFunctionUrlService, LOCAL_SLACK_SIGNING_SECRET } from './function
 import { createEventsService, type EventsService } from './events/service.js';
 import { IdentityStore } from './iam/identity.js';
 import { Authorizer, type AccessFailure } from './iam/authorizer.js';
+import { loadIamCatalog } from './iam/actions.js';
 import {
   autoScalingAuthorization,
   ec2Authorization,
@@ -90,6 +91,11 @@ export interface LocalCloudOptions {
   functionEnvironment?: Record<string, Record<string, string>>;
   /** Progress lines (packaging, deployment) and IAM denials. */
   log?: (line: string) => void;
+  /**
+   * Start an execution environment for every function at once, in the background (Lambda's
+   * provisioned concurrency): the demo and the CLI start warm. Default false (tests).
+   */
+  prewarm?: boolean;
   /** Changes the packaged template before it is deployed (tests: a role with one grant less). */
   editTemplate?: (template: CfnTemplate) => CfnTemplate;
   /** Enforce IAM on every call (default true, or `AMI_FACTORY_LOCAL_IAM=off`); false only records what would be denied. */
@@ -175,6 +181,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const cacheDir = join(projectRoot, 'node_modules', '.cache', 'ami-factory');
   const codeSource: CodeSource = options.code ?? (process.env.AMI_FACTORY_LAMBDA_CODE === 'package' ? 'package' : 'source');
 
+  void loadIamCatalog(); // read in parallel with the package check; the Authorizer awaits it
   const pkg = await ensurePackaged({ projectRoot, ...(options.log !== undefined ? { log: options.log } : {}) });
   const configFile = options.configFile === undefined ? undefined : resolve(options.configFile);
   const configured = configFile === undefined ? pkg.template : templateForConfig(pkg.template, projectRoot, configFile);
@@ -431,6 +438,18 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   // The CLI and tests run domain code in this process too: it reads the same simulated clock.
   const uninstallClock = installClock({ now: () => clock.nowMs(), sleep: (ms) => clock.sleep(ms) });
   sfn.resume();
+  if (options.prewarm === true) {
+    // The state machines' functions first, in the order their definitions name them, then the rules' targets.
+    const arns = (v: unknown): string[] =>
+      [...JSON.stringify(v).matchAll(/arn:aws:lambda:[^"]+:function:[A-Za-z0-9_-]+/g)].map((x) => x[0]);
+    lambda.prewarm([
+      ...new Set([
+        ...plan.stateMachines.flatMap((m) => arns(m.definition)),
+        ...arns(plan.rules.map((r) => r.targets)),
+        ...lambda.functionNames(),
+      ]),
+    ]);
+  }
 
   const outputs: Record<string, string> = {};
   for (const [k, v] of Object.entries(plan.outputs)) outputs[k] = String(v);

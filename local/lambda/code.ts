@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { createRequire } from 'node:module';
+import type { Plugin } from 'esbuild';
 import { unzipSync } from 'fflate';
 
 /**
@@ -65,6 +67,9 @@ export async function sourceBundles(opts: {
 }): Promise<string> {
   const h = createHash('sha256');
   h.update(JSON.stringify(opts.esbuild));
+  if (typeof opts.esbuild.plugins === 'string' && existsSync(join(opts.projectRoot, opts.esbuild.plugins))) {
+    h.update(readFileSync(join(opts.projectRoot, opts.esbuild.plugins)));
+  }
   h.update(JSON.stringify([...opts.modules].sort()));
   for (const f of [...filesUnder(opts.projectRoot, 'functions'), 'package-lock.json', 'factory.config.yml'].sort()) {
     const abs = join(opts.projectRoot, f);
@@ -81,7 +86,10 @@ export async function sourceBundles(opts: {
   const e = opts.esbuild;
   const ext = typeof e.outputFileExtension === 'string' ? e.outputFileExtension : '.mjs';
   const banner = e.banner as { js?: string } | undefined;
+  // serverless-esbuild's `plugins`: a file (relative to the service) exporting esbuild plugins.
+  const plugins = typeof e.plugins === 'string' ? (createRequire(import.meta.url)(join(opts.projectRoot, e.plugins)) as Plugin[]) : [];
   await build({
+    plugins,
     absWorkingDir: opts.projectRoot,
     entryPoints: opts.modules.map((m) => `${m}.ts`),
     outdir: tmp,

@@ -306,6 +306,39 @@ export class LocalLambda implements LambdaInvoker {
     this.records.length = 0;
   }
 
+  /**
+   * Starts one execution environment for each function (Lambda's provisioned concurrency), in
+   * the given order, `lanes` at a time, in the background: their init happens off the path of
+   * the first invocations. Functions that already have an environment are left alone.
+   */
+  prewarm(refs: string[], lanes = 2): void {
+    const queue = [...refs];
+    const lane = async (): Promise<void> => {
+      for (let ref = queue.shift(); ref !== undefined; ref = queue.shift()) {
+        const fn = this.lookup(ref);
+        if (fn === undefined || this.closed) continue;
+        const pool = this.sandboxes.get(fn.name) ?? [];
+        this.sandboxes.set(fn.name, pool);
+        if (pool.some((x) => !x.dead)) continue;
+        const s = new Sandbox(
+          fn,
+          this.opts.clock,
+          (text) => this.log(fn, text),
+          (dead) => this.remove(fn, dead),
+        );
+        s.coldPending = false;
+        pool.push(s);
+        try {
+          const r = await s.ready;
+          this.log(fn, `INIT_REPORT Init Duration: ${r.initMs.toFixed(2)} ms\tProvisioned\n`);
+        } catch {
+          // a failing init is reported by the first invocation
+        }
+      }
+    };
+    for (let i = 0; i < lanes; i++) void lane();
+  }
+
   /** Invokes a function synchronously (RequestResponse), as Lambda's Invoke API does. */
   async invoke(ref: string, payload: JsonValue, opts: InvokeOptions = {}): Promise<JsonValue> {
     const fn = this.lookup(ref);

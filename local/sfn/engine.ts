@@ -131,6 +131,18 @@ export function checkDefinition(def: DefinitionLike): void {
   }
 }
 
+/** Validating a definition takes aws-local-stepfunctions a few hundred ms: once per definition, not per execution. */
+const machines = new WeakMap<DefinitionLike, StateMachine>();
+
+function machineFor(definition: DefinitionLike): StateMachine {
+  let machine = machines.get(definition);
+  if (machine === undefined) {
+    machine = new StateMachine(definition as unknown as StateMachineDefinition, { validationOptions: { checkArn: false } });
+    machines.set(definition, machine);
+  }
+  return machine;
+}
+
 export function runDefinition(definition: DefinitionLike, input: JsonValue, opts: EngineOptions): EngineRun {
   checkDefinition(definition);
   const handlers: Record<string, (input: JsonValue) => Promise<JsonValue>> = {};
@@ -148,9 +160,7 @@ export function runDefinition(definition: DefinitionLike, input: JsonValue, opts
       retries[name] = state.Retry.map((r) => ((r.IntervalSeconds ?? 1) * 1000) / opts.timeScale);
     }
   }
-  const machine = new StateMachine(definition as unknown as StateMachineDefinition, {
-    validationOptions: { checkArn: false },
-  });
+  const machine = machineFor(definition);
   const runOptions: RunOptions = {
     overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides: waits, retryIntervalOverrides: retries },
     context: opts.context,

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AccountIdSchema } from '../build-request.js';
 import { FactoryError } from '../errors.js';
 import { bundleImage } from './bundle.js';

@@ -1,5 +1,5 @@
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { env as currentEnv, type Env } from '../env.js';
 import { ConfigurationError } from '../errors.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AccountIdSchema, BuildIdSchema, FamilySchema, ImageIdSchema, RegionSchema, parseInput } from '../build-request.js';
 import { ValidationError } from '../errors.js';
 

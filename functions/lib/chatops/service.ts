@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeImagesCommand, type EC2Client, type Image } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, ListExecutionsCommand, type ExecutionListItem, type SFNClient } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BuildIdSchema, FamilySchema } from '../build-request.js';
 import { buildRequestFor, type FactoryConfig, type FamilyConfig } from '../config.js';
 import { TAG } from '../constants.js';

@@ -1,6 +1,6 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BuildRequestSchema, ImageIdSchema, RegionSchema, type BuildRequest, type Sharing } from '../build-request.js';
 import { imageArn, publishEvents, type FactoryEventEntry } from '../events/publish.js';
 import type { FinalizedSharingSchema } from '../events/schemas.js';

@@ -1,5 +1,5 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { z } from 'zod';
+import * as z from 'zod';
 import { failureCauseMessage } from '../errors.js';
 import { publishEvents, type FactoryEventEntry } from '../events/publish.js';
 import type { RetentionRegionReportSchema, RetentionReportSchema } from '../events/schemas.js';

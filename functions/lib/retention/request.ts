@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { FamilySchema, RegionSchema, TagMapSchema, TriggerSchema } from '../build-request.js';
 import { ValidationError } from '../errors.js';
 import type { FactoryConfig, FamilyConfig } from '../config.js';

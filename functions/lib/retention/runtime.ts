@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { RegionSchema } from '../build-request.js';
 import { autoScalingClient, eventsClient, s3Client, sfnClient } from '../clients.js';
 import { clock, now } from '../clock.js';

@@ -1,5 +1,5 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { z } from 'zod';
+import * as z from 'zod';
 import { hasErrorName, UnexpectedResponseError } from '../errors.js';
 import type { Action, PlanEntry } from './plan.js';
 import { S3_ERROR } from '../error-codes.js';

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { parseInput, type BuildRequest } from '../build-request.js';
 import { buildRequestFor, type FactoryConfig } from '../config.js';
 import { BUILD_REQUESTED, eventSchema } from '../events/schemas.js';

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { parseInput } from '../build-request.js';
 import { buildRequestFor } from '../config.js';
 import { eventSchema } from '../events/schemas.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { FamilySchema, parseInput } from '../build-request.js';
 import { buildRequestFor, type FactoryConfig } from '../config.js';
 import { ValidationError } from '../errors.js';
