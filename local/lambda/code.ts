@@ -100,6 +100,7 @@ export async function sourceBundles(opts: {
     format: e.format === 'cjs' ? 'cjs' : 'esm',
     target: typeof e.target === 'string' ? e.target : 'node22',
     minify: e.minify === true,
+    keepNames: e.keepNames === true,
     // Linked maps beside the bundle: stack traces point at the TypeScript sources.
     sourcemap: 'linked',
     mainFields: Array.isArray(e.mainFields) ? (e.mainFields as string[]) : ['module', 'main'],
