@@ -70,6 +70,8 @@ export interface LocalCloudOptions {
   imageAvailableAfterMs?: number;
   /** Token-bucket throttling (default true). */
   throttling?: boolean;
+  /** What EC2's token buckets refill on: `real` time (default, as in AWS) or `simulated` time (benchmarks). */
+  throttleClock?: 'real' | 'simulated';
   /** Enable the template's schedule rules (default true). Tests that drive the sweeper by hand turn them off. */
   schedules?: boolean;
   /** Enable the families' build and retention schedule rules (default true; off when `schedules` is off). */
@@ -291,6 +293,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     registerFromImageLocation: localBundleRegistration({ s3: () => s3, stateDir }),
     seed: options.seed ?? true,
     throttling: options.throttling ?? true,
+    ...(options.throttleClock !== undefined ? { throttleClock: options.throttleClock } : {}),
     onEvent: (e) => {
       if (!ec2Events) return;
       void events.emit({
