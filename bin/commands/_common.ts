@@ -4,6 +4,7 @@ import { failureCauseMessage } from '../../functions/lib/errors.js';
 import { join, resolve } from 'node:path';
 import { startLocalCloud, DEFAULT_PORT, PROJECT_ROOT, type LocalCloud, type LocalCloudOptions } from '../../local/server.js';
 import { readLock, StateDirLockedError } from '../../local/lock.js';
+import { StateFileError } from '../../local/persist.js';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -229,7 +230,7 @@ export async function connectForCommand(
     process.stderr.write(`  local cloud  ${target.description}\n`);
     return target;
   } catch (e) {
-    if (e instanceof NoLocalCloudError || e instanceof StateDirLockedError) {
+    if (e instanceof NoLocalCloudError || e instanceof StateDirLockedError || e instanceof StateFileError) {
       console.error(`ami-factory ${command}: ${e.message}`);
       return 1;
     }

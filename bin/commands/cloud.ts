@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { startLocalCloud, DEFAULT_PORT } from '../../local/server.js';
 import { REGIONS } from '../../local/ec2/model.js';
 import { StateDirLockedError } from '../../local/lock.js';
+import { StateFileError } from '../../local/persist.js';
 import { DEFAULT_TIME_SCALE } from './_common.js';
 
 export const summary = 'Run the embedded local cloud (EC2, Step Functions) in the foreground';
@@ -94,7 +95,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     cloud = await startLocalCloud(opts);
   } catch (e) {
-    if (e instanceof StateDirLockedError) {
+    if (e instanceof StateDirLockedError || e instanceof StateFileError) {
       console.error(`ami-factory cloud: ${e.message}`);
       return 1;
     }
