@@ -54,7 +54,7 @@ function deps(): ChatOpsDeps {
   };
 }
 
-function request(text: string, user = BAKER, secret = SECRET): Parameters<typeof handleSlackRequest>[1] {
+function request(text: string, user = BAKER, secret = SECRET, signedAt = NOW): Parameters<typeof handleSlackRequest>[1] {
   const body = new URLSearchParams({
     command: '/ami',
     text,
@@ -66,7 +66,7 @@ function request(text: string, user = BAKER, secret = SECRET): Parameters<typeof
     trigger_id: 't-1',
   }).toString();
   const headers = Object.fromEntries(
-    Object.entries(slackRequestHeaders(secret, body, NOW.getTime())).map(([k, v]) => [k.toLowerCase(), v]),
+    Object.entries(slackRequestHeaders(secret, body, signedAt.getTime())).map(([k, v]) => [k.toLowerCase(), v]),
   );
   return {
     headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
@@ -106,6 +106,17 @@ describe('slack-command', () => {
     const r = await handleSlackRequest(deps(), request('bake web', BAKER, 'wrong-secret'));
     expect(r.statusCode).toBe(401);
     expect(r.body).not.toMatch(/at |Error/);
+    expect(sfn).not.toHaveReceivedAnyCommand();
+    expect(s3).not.toHaveReceivedAnyCommand();
+  });
+
+  it('does answer 401 and start nothing when a correctly signed request is replayed six minutes later', async () => {
+    // Prepare: signed with the right secret, but 360 s before the service's clock.
+    const replayed = request('bake web', BAKER, SECRET, new Date(NOW.getTime() - 360_000));
+    // Act
+    const r = await handleSlackRequest(deps(), replayed);
+    // Assess
+    expect(r.statusCode).toBe(401);
     expect(sfn).not.toHaveReceivedAnyCommand();
     expect(s3).not.toHaveReceivedAnyCommand();
   });
