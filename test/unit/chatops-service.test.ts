@@ -14,6 +14,7 @@ import { parse, stringify } from 'yaml';
 import { parseFactoryConfig } from '../../functions/lib/config.js';
 import { Logger } from '../../functions/lib/logger.js';
 import { handleSlackRequest, type ChatOpsDeps } from '../../functions/lib/chatops/service.js';
+import { SLACK_BODY_MAX_BYTES } from '../../functions/lib/chatops/command.js';
 import { slackRequestHeaders } from '../../functions/lib/chatops/signature.js';
 import { ChatOpsStore } from '../../functions/lib/chatops/store.js';
 import { RetentionRequestSchema } from '../../functions/lib/retention/request.js';
@@ -117,6 +118,22 @@ describe('slack-command', () => {
     const r = await handleSlackRequest(deps(), replayed);
     // Assess
     expect(r.statusCode).toBe(401);
+    expect(sfn).not.toHaveReceivedAnyCommand();
+    expect(s3).not.toHaveReceivedAnyCommand();
+  });
+
+  it('does answer 413 and start nothing for a correctly signed body over 64 KiB, before reading it', async () => {
+    // Prepare: a real bake request with 64 KiB of padding, signed with the right secret.
+    const base = request('bake web');
+    const body = `${Buffer.from(base.body ?? '', 'base64').toString('utf8')}&pad=${'x'.repeat(SLACK_BODY_MAX_BYTES)}`;
+    const headers = Object.fromEntries(
+      Object.entries(slackRequestHeaders(SECRET, body, NOW.getTime())).map(([k, v]) => [k.toLowerCase(), v]),
+    );
+    // Act
+    const r = await handleSlackRequest(deps(), { headers, body, isBase64Encoded: false });
+    // Assess
+    expect(r.statusCode).toBe(413);
+    expect(JSON.parse(r.body)).toEqual({ error: 'request_too_large' });
     expect(sfn).not.toHaveReceivedAnyCommand();
     expect(s3).not.toHaveReceivedAnyCommand();
   });
