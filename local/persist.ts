@@ -49,61 +49,65 @@ export class JsonFileStore<T> {
 }
 
 /**
- * A state file that cannot be read back: not JSON (truncated, edited) or not the shape of the
- * service's state. The file is left as it is (nothing overwrites it): the message names it and
- * what is wrong, so it can be repaired, moved away, or the state folder reset.
+ * A state file that cannot be taken as the world it should hold: not JSON (truncated,
+ * empty, garbage) or not of the document's shape. Names the file and what is wrong; the
+ * file is left as it was, for its owner to look at or move away.
  */
 export class StateFileError extends Error {
-  override name = 'StateFileError';
+  override readonly name = 'StateFileError';
   constructor(
-    readonly file: string,
+    readonly path: string,
     readonly problem: string,
-    cause?: unknown,
+    options?: ErrorOptions,
   ) {
-    super(
-      `The state file ${file} cannot be read: ${problem}. It was left untouched; move it away (the service starts empty) or restore it, then start again`,
-      cause === undefined ? undefined : { cause },
-    );
+    super(`State file ${path} cannot be read: ${problem}. It was left untouched; move it away to start from an empty world.`, options);
   }
 }
 
+type Kind = 'object' | 'array' | 'string' | 'number' | 'boolean' | 'null';
+
+function kindOf(value: unknown): Kind | 'other' {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  const t = typeof value;
+  return t === 'object' || t === 'string' || t === 'number' || t === 'boolean' ? t : 'other';
+}
+
 /**
- * The document in `path`, checked against the shape of an empty state (`empty`): a JSON object
- * whose object-valued members are objects and whose other members, when present, have the same
- * type. Anything else is a StateFileError.
+ * Reads a state document and checks it against the shape of the empty one: the same kind
+ * at the top, and every top-level field of the empty document present with the same kind
+ * (so `regions` is an object, `version` a number). Deeper structure is each service's own.
  */
-function readStateFile<T>(path: string, empty: T): T {
+export function readStateFile<T>(path: string, empty: T): T {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new StateFileError(path, `it cannot be opened (${(e as NodeJS.ErrnoException).code ?? String(e)})`, e);
+    throw new StateFileError(path, `it could not be read (${(e as Error).message})`, { cause: e });
   }
+  if (text.trim() === '') throw new StateFileError(path, 'it is empty');
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    const problem =
-      text.trim() === '' ? 'it is empty' : `it is not valid JSON (${e instanceof Error ? e.message : String(e)}; ${text.length} bytes)`;
-    throw new StateFileError(path, problem, e);
+    throw new StateFileError(path, `it is not valid JSON, perhaps truncated (${(e as Error).message})`, { cause: e });
   }
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (!isObject(value))
-    throw new StateFileError(
-      path,
-      `it holds ${Array.isArray(value) ? 'an array' : String(value === null ? 'null' : typeof value)}, not a state object`,
-    );
-  if (isObject(empty)) {
-    for (const [key, model] of Object.entries(empty)) {
-      const got = value[key];
-      if (isObject(model) && !isObject(got))
-        throw new StateFileError(path, `its "${key}" is ${got === undefined ? 'missing' : 'not an object'}`);
-      if (!isObject(model) && got !== undefined && typeof got !== typeof model) {
-        throw new StateFileError(path, `its "${key}" is a ${typeof got}, not a ${typeof model}`);
-      }
+  const want = kindOf(empty);
+  const got = kindOf(value);
+  if (got !== want) throw new StateFileError(path, `it holds ${article(got)}, not ${article(want)}`);
+  if (want === 'object') {
+    const doc = value as Record<string, unknown>;
+    for (const [key, initial] of Object.entries(empty as Record<string, unknown>)) {
+      if (!Object.hasOwn(doc, key)) throw new StateFileError(path, `field "${key}" is missing`);
+      const k = kindOf(doc[key]);
+      if (k !== kindOf(initial)) throw new StateFileError(path, `field "${key}" is ${article(k)}, not ${article(kindOf(initial))}`);
     }
   }
   return value as T;
+}
+
+function article(kind: Kind | 'other'): string {
+  return kind === 'array' || kind === 'object' || kind === 'other' ? `an ${kind}` : kind === 'null' ? 'null' : `a ${kind}`;
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {

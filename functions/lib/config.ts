@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parse } from 'yaml';
 import * as z from 'zod';
 import {
@@ -97,11 +97,29 @@ export type FamilyConfig = z.infer<typeof FamilyConfigSchema>;
 
 export class ConfigFileError extends ValidationError {}
 
+/**
+ * The largest factory config read, in bytes (256 KiB: a config of hundreds of families is
+ * tens of KiB). A larger file is refused before it is parsed, so a runaway or hostile file
+ * cannot hold a cold start for the seconds a huge YAML document takes.
+ */
+export const FACTORY_CONFIG_MAX_BYTES = 256 * 1024;
+
+/** The factory config is over FACTORY_CONFIG_MAX_BYTES. */
+export class ConfigTooLargeError extends ConfigFileError {}
+
+function tooLarge(file: string, bytes: number): ConfigTooLargeError {
+  return new ConfigTooLargeError(
+    `${file} is ${bytes} bytes; a factory config may be at most ${FACTORY_CONFIG_MAX_BYTES} bytes (256 KiB), so it was not parsed`,
+  );
+}
+
 function issuesOf(error: z.ZodError): string[] {
   return error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`);
 }
 
 export function parseFactoryConfig(text: string, file = 'factory.config.yml'): FactoryConfig {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > FACTORY_CONFIG_MAX_BYTES) throw tooLarge(file, bytes);
   let doc: unknown;
   try {
     doc = parse(text);
@@ -127,8 +145,11 @@ export function parseFactoryConfig(text: string, file = 'factory.config.yml'): F
 export function loadFactoryConfig(path: string): FactoryConfig {
   let text: string;
   try {
+    const { size } = statSync(path);
+    if (size > FACTORY_CONFIG_MAX_BYTES) throw tooLarge(path, size);
     text = readFileSync(path, 'utf8');
   } catch (e) {
+    if (e instanceof ConfigTooLargeError) throw e;
     throw new ConfigFileError(`Cannot read the factory config ${path}`, [], { cause: e });
   }
   return parseFactoryConfig(text, path);

@@ -14,6 +14,7 @@ import { parse, stringify } from 'yaml';
 import { parseFactoryConfig } from '../../functions/lib/config.js';
 import { Logger } from '../../functions/lib/logger.js';
 import { handleSlackRequest, type ChatOpsDeps } from '../../functions/lib/chatops/service.js';
+import { SLACK_BODY_MAX_BYTES } from '../../functions/lib/chatops/command.js';
 import { slackRequestHeaders } from '../../functions/lib/chatops/signature.js';
 import { ChatOpsStore } from '../../functions/lib/chatops/store.js';
 import { RetentionRequestSchema } from '../../functions/lib/retention/request.js';
@@ -54,7 +55,7 @@ function deps(): ChatOpsDeps {
   };
 }
 
-function request(text: string, user = BAKER, secret = SECRET): Parameters<typeof handleSlackRequest>[1] {
+function request(text: string, user = BAKER, secret = SECRET, signedAt = NOW): Parameters<typeof handleSlackRequest>[1] {
   const body = new URLSearchParams({
     command: '/ami',
     text,
@@ -66,7 +67,7 @@ function request(text: string, user = BAKER, secret = SECRET): Parameters<typeof
     trigger_id: 't-1',
   }).toString();
   const headers = Object.fromEntries(
-    Object.entries(slackRequestHeaders(secret, body, NOW.getTime())).map(([k, v]) => [k.toLowerCase(), v]),
+    Object.entries(slackRequestHeaders(secret, body, signedAt.getTime())).map(([k, v]) => [k.toLowerCase(), v]),
   );
   return {
     headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
@@ -106,6 +107,33 @@ describe('slack-command', () => {
     const r = await handleSlackRequest(deps(), request('bake web', BAKER, 'wrong-secret'));
     expect(r.statusCode).toBe(401);
     expect(r.body).not.toMatch(/at |Error/);
+    expect(sfn).not.toHaveReceivedAnyCommand();
+    expect(s3).not.toHaveReceivedAnyCommand();
+  });
+
+  it('does answer 401 and start nothing when a correctly signed request is replayed six minutes later', async () => {
+    // Prepare: signed with the right secret, but 360 s before the service's clock.
+    const replayed = request('bake web', BAKER, SECRET, new Date(NOW.getTime() - 360_000));
+    // Act
+    const r = await handleSlackRequest(deps(), replayed);
+    // Assess
+    expect(r.statusCode).toBe(401);
+    expect(sfn).not.toHaveReceivedAnyCommand();
+    expect(s3).not.toHaveReceivedAnyCommand();
+  });
+
+  it('does answer 413 and start nothing for a correctly signed body over 64 KiB, before reading it', async () => {
+    // Prepare: a real bake request with 64 KiB of padding, signed with the right secret.
+    const base = request('bake web');
+    const body = `${Buffer.from(base.body ?? '', 'base64').toString('utf8')}&pad=${'x'.repeat(SLACK_BODY_MAX_BYTES)}`;
+    const headers = Object.fromEntries(
+      Object.entries(slackRequestHeaders(SECRET, body, NOW.getTime())).map(([k, v]) => [k.toLowerCase(), v]),
+    );
+    // Act
+    const r = await handleSlackRequest(deps(), { headers, body, isBase64Encoded: false });
+    // Assess
+    expect(r.statusCode).toBe(413);
+    expect(JSON.parse(r.body)).toEqual({ error: 'request_too_large' });
     expect(sfn).not.toHaveReceivedAnyCommand();
     expect(s3).not.toHaveReceivedAnyCommand();
   });

@@ -95,6 +95,12 @@ describe('Slack request signature', () => {
     expect(reasonOf(() => verifySlackRequest({ signingSecret: secret, headers, rawBody: body, now }))).toBe('stale');
   });
 
+  it('does judge staleness by maxSkewSeconds when one is given', () => {
+    const headers = slackRequestHeaders(secret, body, nowMs - 61_000);
+    expect(reasonOf(() => verifySlackRequest({ signingSecret: secret, headers, rawBody: body, now, maxSkewSeconds: 60 }))).toBe('stale');
+    expect(reasonOf(() => verifySlackRequest({ signingSecret: secret, headers, rawBody: body, now, maxSkewSeconds: 61 }))).toBeUndefined();
+  });
+
   it('does refuse with missing-header when either header is absent or empty', () => {
     const signed = slackRequestHeaders(secret, body, nowMs);
     const cases = [

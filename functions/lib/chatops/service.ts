@@ -13,7 +13,14 @@ import { now as clockNow } from '../clock.js';
 import { retentionExecutionName, retentionRequestFor } from '../retention/request.js';
 import { executionNameFor } from '../triggers/ids.js';
 import { startBuildExecution, startRetentionExecution } from '../triggers/runtime.js';
-import { parseChatCommand, parseSlashCommandForm, type ChatCommand, type SlashCommand } from './command.js';
+import {
+  SlackBodyTooLargeError,
+  assertSlackBodySize,
+  parseChatCommand,
+  parseSlashCommandForm,
+  type ChatCommand,
+  type SlashCommand,
+} from './command.js';
 import { jsonResult, rawBodyOf, slackResult, type FunctionUrlEvent, type FunctionUrlResult } from './http.js';
 import { authorize, type Permission, type Requester } from './permissions.js';
 import {
@@ -71,6 +78,8 @@ const RECENT_BUILDS = 10;
 export async function handleSlackRequest(deps: ChatOpsDeps, event: FunctionUrlEvent, requestId?: string): Promise<FunctionUrlResult> {
   const rawBody = rawBodyOf(event);
   try {
+    // Before the signature is computed over it: an oversized body is refused unread.
+    assertSlackBodySize(rawBody);
     verifySlackRequest({
       signingSecret: await deps.signingSecret(),
       headers: event.headers ?? {},
@@ -78,6 +87,10 @@ export async function handleSlackRequest(deps: ChatOpsDeps, event: FunctionUrlEv
       now: () => (deps.now ?? clockNow)().getTime(),
     });
   } catch (e) {
+    if (e instanceof SlackBodyTooLargeError) {
+      deps.logger.warn('slack request refused', { reason: 'too-large' });
+      return jsonResult(413, { error: 'request_too_large' });
+    }
     if (e instanceof SlackSignatureError) {
       deps.logger.warn('slack request refused', { reason: e.reason });
       return jsonResult(401, { error: 'invalid_signature' });

@@ -11,7 +11,7 @@ import { buildFromBuildRequestedEvent, type TriggeredBuild } from './build-reque
 import { buildsFromParameterChange } from './parameter-change.js';
 import { buildFromSchedule, isScheduledRetention, retentionFromSchedule, type TriggeredRetention } from './schedule.js';
 import { publishEvents } from '../events/publish.js';
-import { EVENT_TYPES, type EventDetail } from '../events/schemas.js';
+import { EVENT_TYPES, assertEventSize, type EventDetail } from '../events/schemas.js';
 import { SFN_ERROR } from '../error-codes.js';
 
 /**
@@ -124,6 +124,7 @@ export type TriggerKindName = Rejection['trigger'];
  * detail is parsed later with the trigger's schema, so a bad one is rejected, not retried.
  */
 export function triggerKindOf(event: unknown): TriggerKindName {
+  assertEventSize(event);
   if (typeof event === 'object' && event !== null) {
     const e = event as Record<string, unknown>;
     for (const kind of ['Build Requested', 'Parameter Store Change'] as const) {
