@@ -102,8 +102,13 @@ export async function checkBuildInvariants(input: BuildInvariantsInput): Promise
     if (e.status === 'RUNNING') v.push(`execution ${e.name} is still RUNNING`);
     const req = JSON.parse(e.input ?? '{}') as Partial<BuildRequest>;
     if (req.buildId === undefined || !byBuild.has(req.buildId)) continue;
+    if (e.status === 'FAILED' && (e.error ?? '') !== '' && (e.cause ?? '') !== '') {
+      // BuildFailed: the build region failed, the execution ends in the Fail state with the
+      // reason (error and cause), for every region; nothing of the build may be left.
+      continue;
+    }
     if (e.status !== 'SUCCEEDED') {
-      v.push(`execution ${e.name} ended ${e.status} (${e.error ?? ''}: ${e.cause ?? ''}) instead of reporting an outcome`);
+      v.push(`execution ${e.name} ended ${e.status} (${e.error ?? ''}: ${e.cause ?? ''}) without reporting an outcome and its reason`);
       continue;
     }
     const report = JSON.parse(e.output ?? '{}') as BuildReport;
