@@ -10,6 +10,7 @@ import { VirtualClock } from './clock.js';
 import { installClock } from '../functions/lib/clock.js';
 import { requestScope, type LocalRequest, type LocalResponse, type LocalService } from './http.js';
 import { writeJsonAtomic } from './persist.js';
+import { FaultInjector, FaultSpecError, type FaultSpec } from './faults.js';
 import { acquireLock, type HeldLock } from './lock.js';
 import { randomUUID } from 'node:crypto';
 import { LocalLambda, LambdaServiceError, type InvokeCaller, type LocalFunction } from './lambda/runtime.js';
@@ -104,6 +105,8 @@ export interface LocalCloudOptions {
   editTemplate?: (template: CfnTemplate) => CfnTemplate;
   /** Enforce IAM on every call (default true, or `AMI_FACTORY_LOCAL_IAM=off`); false only records what would be denied. */
   iam?: boolean;
+  /** Faults to inject from the start (local/faults.ts); changed later through `cloud.faults` or `PUT /_local/faults`. */
+  faults?: FaultSpec;
 }
 
 export interface LocalCloud {
@@ -122,6 +125,8 @@ export interface LocalCloud {
   identity: IdentityStore;
   /** IAM decisions: denials and the actions each function was seen to call. */
   authorizer: Authorizer;
+  /** The fault injector (local/faults.ts): `faults.set(spec)` switches faults mid-run. */
+  faults: FaultInjector;
   stateDir: string | null;
   /** The deployed stack (its resources and outputs). */
   stack: StackPlan;
@@ -255,6 +260,7 @@ async function startOwnedCloud(
     },
     ...(stateDir !== null ? { logFile: join(stateDir, 'logs', 'iam.log') } : {}),
   });
+  const faults = new FaultInjector(options.faults ?? {});
   const kms = createKmsKeyRegistry({ account: LOCAL_ACCOUNT_ID });
   const wiring = { authorizer, identity, account: LOCAL_ACCOUNT_ID, kms };
   const lambda = new LocalLambda({
@@ -263,6 +269,7 @@ async function startOwnedCloud(
     clock: sandboxClock,
     logsDir: stateDir === null ? null : join(stateDir, 'logs'),
     authorize: (fn, caller) => authorizeInvoke(authorizer, identity, fn, caller),
+    afterInvoke: (fn) => faults.afterInvoke([fn.shortName, fn.name]),
   });
   const sfnOpts: ConstructorParameters<typeof SfnService>[0] = {
     ...sfnAuthorization(wiring),
@@ -290,6 +297,7 @@ async function startOwnedCloud(
     ...eventsAuthorization(wiring),
     accountId: LOCAL_ACCOUNT_ID,
     clock,
+    deliveryFault: (rule, detailType) => faults.onDelivery(rule, detailType),
     dispatcher: {
       invokeLambda: (arn, payload, via) =>
         lambda.invoke(arn, payload as JsonValue, {
@@ -333,6 +341,10 @@ async function startOwnedCloud(
   if (options.imageAvailableAfterMs !== undefined) ec2Opts.imageAvailableAfterMs = options.imageAvailableAfterMs;
   if (options.seedImages !== undefined) ec2Opts.seedImages = options.seedImages;
   const ec2 = createEc2Service(ec2Opts);
+  faults.bindEc2((f) => {
+    for (const k of Object.keys(ec2.faults)) delete (ec2.faults as Record<string, unknown>)[k];
+    Object.assign(ec2.faults, f);
+  });
 
   const asgOpts: Parameters<typeof createAutoScalingService>[0] = { ...autoScalingAuthorization(wiring), clock, ec2 };
   const asgFile = file('autoscaling.json');
@@ -387,12 +399,29 @@ async function startOwnedCloud(
       });
     }
     if (path === '/_local/stack') return json(stackInfo());
+    if (path === '/_local/faults') {
+      // GET: the faults in force and what was injected; PUT: a new spec (JSON) replaces them.
+      if (req.method === 'PUT') {
+        try {
+          faults.set(JSON.parse(req.body.toString('utf8')) as FaultSpec);
+        } catch (e) {
+          const message = e instanceof FaultSpecError ? e.message : `the body is not a JSON fault spec: ${String(e)}`;
+          return {
+            status: 400,
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ error: 'FaultSpecError', message }),
+          };
+        }
+      }
+      return json({ faults: faults.get(), injected: faults.counts() });
+    }
     return undefined;
   };
   const { server, port, endpoint } = await serveLocalServices(services, {
     port: options.port ?? DEFAULT_PORT,
     host: options.host ?? '127.0.0.1',
     localApi,
+    faults,
   });
   lock?.listening(endpoint, port);
 
@@ -539,6 +568,7 @@ async function startOwnedCloud(
     lambda,
     identity,
     authorizer,
+    faults,
     stateDir,
     stack: plan,
     stateBucket,
@@ -808,11 +838,11 @@ export interface ServedServices {
  */
 export async function serveLocalServices(
   services: LocalService[],
-  opts: { port?: number; host?: string; localApi?: LocalApi } = {},
+  opts: { port?: number; host?: string; localApi?: LocalApi; faults?: FaultInjector } = {},
 ): Promise<ServedServices> {
   const localApi = opts.localApi ?? ((): undefined => undefined);
   const server = createServer((req, res) => {
-    void route(services, localApi, req, res);
+    void route(services, localApi, req, res, opts.faults);
   });
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolveListen, reject) => {
@@ -834,6 +864,7 @@ async function route(
   localApi: LocalApi,
   req: IncomingMessage,
   res: ServerResponse,
+  faults?: FaultInjector,
 ): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -852,9 +883,20 @@ async function route(
     accessKeyId: scope.accessKeyId,
   };
   let response: LocalResponse & { stream?: NodeJS.ReadableStream };
+  // Fault injection (local/faults.ts) applies here, to every service alike.
+  const fault = faults?.onRequest(request);
+  if (fault !== undefined && fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
+  if (fault?.kind === 'reset') {
+    req.socket.destroy();
+    return;
+  }
+  // No answer: the client's timeout (or the cloud's close) ends the connection.
+  if (fault?.kind === 'hang') return;
   try {
     const local = request.path.startsWith('/_local/') ? localApi(request) : undefined;
-    if (local !== undefined) {
+    if (fault?.kind === 'respond') {
+      response = fault.response;
+    } else if (local !== undefined) {
       response = local;
     } else {
       const service = services.find((s) => s.matches(request));

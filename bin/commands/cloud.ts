@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseFaultArgument, type FaultSpec } from '../../local/faults.js';
 import { startLocalCloud, DEFAULT_PORT } from '../../local/server.js';
 import { REGIONS } from '../../local/ec2/model.js';
 import { StateDirLockedError } from '../../local/lock.js';
@@ -9,7 +11,7 @@ import { DEFAULT_TIME_SCALE } from './_common.js';
 export const summary = 'Run the embedded local cloud (EC2, Step Functions) in the foreground';
 
 const HELP = `usage: ami-factory cloud [--port N] [--time-scale X] [--state-dir DIR] [--no-throttling]
-                          [--seed-images N [--seed-family F] [--seed-regions L]]
+                          [--seed-images N [--seed-family F] [--seed-regions L]] [--faults FILE.json|SPEC]
 
 Serves the AWS APIs the factory uses on one loopback port, so the AWS CLI or any SDK can
 talk to it with an endpoint override. State persists in --state-dir (default .ami-factory/).
@@ -20,6 +22,9 @@ talk to it with an endpoint override. State persists in --state-dir (default .am
                     turns (once per family and state dir: a restart with the same N adds nothing)
   --seed-family F   their family (default bench)
   --seed-regions L  comma-separated regions to seed (default all: ${REGIONS.join(',')})
+  --faults F        inject faults (local/faults.ts): a JSON file, inline JSON, or clauses like
+                    "seed=7; ec2:*=throttle:0.3; ec2:*@us-west-2=reset; events:EC2 AMI State Change=lose:1";
+                    change them while running with PUT /_local/faults
 
 A retention demo: seed the web family in its regions, then look at the plan:
   ami-factory cloud --seed-images 300 --seed-family web --seed-regions us-east-1,us-west-2,eu-west-1 &
@@ -38,6 +43,7 @@ export async function run(argv: string[]): Promise<number> {
         'seed-images': { type: 'string' },
         'seed-family': { type: 'string' },
         'seed-regions': { type: 'string' },
+        faults: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -87,7 +93,15 @@ export async function run(argv: string[]): Promise<number> {
     );
     return 2;
   }
+  let faults: FaultSpec | undefined;
+  try {
+    if (values.faults !== undefined) faults = parseFaultArgument(values.faults, (path) => readFileSync(path, 'utf8'));
+  } catch (e) {
+    console.error(`ami-factory cloud: --faults: ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
   const opts: Parameters<typeof startLocalCloud>[0] = { port, timeScale, throttling: values['no-throttling'] !== true };
+  if (faults !== undefined) opts.faults = faults;
   if (values['state-dir'] !== undefined) opts.stateDir = values['state-dir'];
   if (seedImages !== undefined && seedImages > 0)
     opts.seedImages = { count: seedImages, regions: [...new Set(seedRegions)], family: seedFamily };
@@ -115,6 +129,7 @@ export async function run(argv: string[]): Promise<number> {
     );
   }
   console.log(`try:   aws ec2 describe-images --owners self --endpoint-url ${cloud.endpoint} --region us-east-1`);
+  if (faults !== undefined) console.log(`faults: ${JSON.stringify(faults)}   (GET/PUT ${cloud.endpoint}/_local/faults)`);
   console.log('press Ctrl-C to stop');
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

@@ -45,6 +45,8 @@ export interface EventsServiceOptions {
   authorize?: Authorize;
   /** The access requests of each action, by action name (default: `events:<Action>` on `*`). */
   access?: AccessTable<EventsContext>;
+  /** Fault injection (local/faults.ts): a delivery to a rule's target lost, delayed (real ms) or made more than once. */
+  deliveryFault?: (ruleName: string, detailType: string) => { lose: boolean; delayMs: number; copies: number };
 }
 
 /** What an EventBridge action is given: the request's JSON body and region, and the request (PutEvents counts its size). */
@@ -77,7 +79,7 @@ export interface TargetDelivery {
   ruleArn: string;
   targetId: string;
   arn: string;
-  status: 'pending' | 'succeeded' | 'failed';
+  status: 'pending' | 'succeeded' | 'failed' | 'lost';
   attempts: number;
   /** `<name>: <message>` of the last failure. */
   error?: string;
@@ -675,8 +677,19 @@ class LocalEventBridge implements EventsService {
     };
     record.targets.push(outcome);
     const ctx = { ruleArn: rule.Arn, ruleName: rule.Name, ingestionTime: record.receivedAt };
-    const p = this.attempts(outcome, { ...target }, record.event, ctx, hops).finally(() => this.inflight.delete(p));
-    this.inflight.set(p, { seq: ++this.seq, scheduled: record.origin === 'schedule' });
+    const fault = this.opts.deliveryFault?.(rule.Name, record.event['detail-type']) ?? { lose: false, delayMs: 0, copies: 1 };
+    if (fault.lose) {
+      outcome.status = 'lost';
+      outcome.error = 'LostByFaultInjection: the delivery was dropped (local fault injection)';
+      return;
+    }
+    for (let copy = 0; copy < fault.copies; copy++) {
+      const delivery = copy === 0 ? outcome : { ...outcome };
+      if (copy > 0) record.targets.push(delivery);
+      const delayed = fault.delayMs > 0 ? new Promise<void>((resolve) => setTimeout(resolve, fault.delayMs).unref()) : Promise.resolve();
+      const p = delayed.then(() => this.attempts(delivery, { ...target }, record.event, ctx, hops)).finally(() => this.inflight.delete(p));
+      this.inflight.set(p, { seq: ++this.seq, scheduled: record.origin === 'schedule' });
+    }
   }
 
   private async attempts(

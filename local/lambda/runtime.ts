@@ -108,6 +108,11 @@ export interface LocalLambdaOptions {
   authorize?: (fn: LocalFunction, caller: InvokeCaller) => void;
   /** Environments per function when no reserved concurrency caps it (default 8). */
   maxEnvironmentsPerFunction?: number;
+  /**
+   * Fault injection (local/faults.ts): called after the handler returned; an answer drops its
+   * response, the caller getting `ServiceException` (500) or `Sandbox.Timedout` instead, its side effects done.
+   */
+  afterInvoke?: (fn: LocalFunction) => { code: 'ServiceException' | 'Sandbox.Timedout' } | undefined;
 }
 
 const SANDBOX = fileURLToPath(new URL('./sandbox.mjs', import.meta.url));
@@ -390,7 +395,17 @@ export class LocalLambda implements LambdaInvoker {
           void sandbox.terminate();
         }, fn.timeoutS * 1000);
       });
-      return await Promise.race([sandbox.invoke(JSON.parse(event) as JsonValue, requestId, deadline), timeout]);
+      const result = await Promise.race([sandbox.invoke(JSON.parse(event) as JsonValue, requestId, deadline), timeout]);
+      const dropped = this.opts.afterInvoke?.(fn);
+      if (dropped?.code === 'ServiceException')
+        throw new LambdaServiceError('ServiceException', 'Lambda was unable to return the response (local fault injection)', 500);
+      if (dropped?.code === 'Sandbox.Timedout')
+        throw new FunctionError(
+          'Sandbox.Timedout',
+          `RequestId: ${requestId} Error: Task timed out after ${fn.timeoutS.toFixed(2)} seconds (local fault injection)`,
+          [],
+        );
+      return result;
     } catch (e) {
       errorType = e instanceof Error ? e.name : 'Error';
       if (e instanceof FunctionError) {
