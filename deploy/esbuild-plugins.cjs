@@ -26,8 +26,10 @@
  *
  * `sourceMapsApart` (packaging only): the maps (`sourcemap: external`) hold every source in
  * `sourcesContent`, four times the bundle. They are moved out of esbuild's output before
- * serverless-esbuild zips it, into `<package dir>/sourcemaps/` beside the zips: the build
- * artefact `ami-factory stack-trace` maps CloudWatch's stack traces with.
+ * serverless-esbuild zips it, into `<package dir>/sourcemaps/` beside the zips (`.serverless/`
+ * after `osls package` or `deploy`): the build artefact `deploy/map-stack-trace.mjs` maps
+ * CloudWatch's stack traces with. Without maps in the zip, NODE_OPTIONS=--enable-source-maps
+ * would only slow every cold start, so the functions no longer set it.
  *
  * No maintained plugin does any of these (written here).
  */

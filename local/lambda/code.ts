@@ -100,7 +100,7 @@ export async function sourceBundles(opts: {
     bundle: true,
     platform: 'node',
     format: e.format === 'cjs' ? 'cjs' : 'esm',
-    target: typeof e.target === 'string' ? e.target : 'node22',
+    target: typeof e.target === 'string' ? e.target : 'node24',
     minify: e.minify === true,
     keepNames: e.keepNames === true,
     // Linked maps beside the bundle: stack traces point at the TypeScript sources.
