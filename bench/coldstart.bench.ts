@@ -28,6 +28,11 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const GOAL_MS = 80;
 const REGION = 'us-east-1';
 
+/** A bundle could not be measured: it is missing, or importing it failed. */
+export class ColdStartBenchError extends Error {
+  override name = 'ColdStartBenchError';
+}
+
 interface Row {
   function: string;
   zipBytes: number;
@@ -58,7 +63,7 @@ const IMPORT = [
   'const t = performance.now(), c = process.cpuUsage();',
   'await import(process.argv[1]);',
   'const u = process.cpuUsage(c);',
-  'process.stdout.write(JSON.stringify({ wall: performance.now() - t, cpu: (u.user + u.system) / 1000 }));',
+  'process.stdout.write(`\\n${JSON.stringify({ wall: performance.now() - t, cpu: (u.user + u.system) / 1000 })}`);',
 ].join(' ');
 
 interface Timing {
@@ -74,8 +79,10 @@ function timeNode(args: string[], env: Record<string, string>, cwd: string): Tim
   const started = process.hrtime.bigint();
   const r = spawnSync(process.execPath, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const processMs = Number(process.hrtime.bigint() - started) / 1e6;
-  if (r.status !== 0) throw new Error(`node ${args.slice(0, 2).join(' ')} failed (exit ${r.status}): ${r.stderr.toString().trim()}`);
-  const out = r.stdout.toString().trim();
+  if (r.status !== 0)
+    throw new ColdStartBenchError(`node ${args.slice(0, 2).join(' ')} failed (exit ${r.status}): ${r.stderr.toString().trim()}`);
+  // The measure is the child's last line (a bundle printing at import would come before it).
+  const out = r.stdout.toString().trim().split('\n').at(-1) ?? '';
   if (out === '') return { processMs };
   const inner = JSON.parse(out) as { wall: number; cpu: number };
   return { processMs, importMs: inner.wall, importCpuMs: inner.cpu };
@@ -103,11 +110,11 @@ export async function run(): Promise<void> {
     ].join('  '),
   );
   for (const fn of [...plan.functions].sort((a, b) => a.shortName.localeCompare(b.shortName))) {
-    if (fn.codeZip === undefined) throw new Error(`${fn.shortName} has no code zip`);
+    if (fn.codeZip === undefined) throw new ColdStartBenchError(`${fn.shortName} has no code zip`);
     const zipPath = join(pkg.dir, fn.codeZip);
     const taskRoot = unpackedZip({ zipPath, cacheDir, packageHash: pkg.hash, name: fn.shortName });
     const bundle = join(taskRoot, `${splitHandler(fn.handler).module}.mjs`);
-    if (!existsSync(bundle)) throw new Error(`${zipPath} holds no ${bundle}`);
+    if (!existsSync(bundle)) throw new ColdStartBenchError(`${zipPath} holds no ${bundle}`);
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
       ...fn.environment,
