@@ -5,7 +5,7 @@ import { httpHandler } from './lib/chatops/http.js';
 import { signingSecret } from './lib/chatops/secret.js';
 import { handleSlackRequest } from './lib/chatops/service.js';
 import { ChatOpsStore } from './lib/chatops/store.js';
-import { factoryConfig } from './lib/triggers/runtime.js';
+import { factoryConfig } from './lib/factory-config.js';
 
 /** Read at cold start: a misconfigured function fails at once, not midway through a command. */
 const settings = requireEnv('AMI_FACTORY_STATE_MACHINE_ARN', 'AMI_FACTORY_RETENTION_STATE_MACHINE_ARN', 'AMI_FACTORY_STATE_BUCKET');
