@@ -88,11 +88,11 @@ function instanceSelector(s: { instanceId?: string | undefined; tags?: Record<st
 }
 
 /** A value short enough to quote in an issue; long or structured values (user data, mappings) are not echoed. */
-function shown(v: unknown): string {
+function shown(v: unknown): string | undefined {
   if (v === undefined) return '(none)';
   if (typeof v === 'boolean' || typeof v === 'number') return String(v);
   if (typeof v === 'string' && v.length <= 80 && !/\s/.test(v)) return v;
-  return 'a different value';
+  return undefined;
 }
 
 function sourceViolations(f: FamilyConfig, got: BuildRequest['source']): string[] {
@@ -117,7 +117,12 @@ function sourceViolations(f: FamilyConfig, got: BuildRequest['source']): string[
   const b = got as Record<string, unknown>;
   return [...new Set([...Object.keys(a), ...Object.keys(b)])]
     .filter((k) => !isDeepStrictEqual(a[k], b[k]))
-    .map((k) => `source.${k}: ${shown(b[k])} is not the family's (${shown(a[k])})`);
+    .map((k) => {
+      const [given, configured] = [shown(b[k]), shown(a[k])];
+      return given === undefined || configured === undefined
+        ? `source.${k}: differs from the family's`
+        : `source.${k}: ${given} is not the family's (${configured})`;
+    });
 }
 
 function copyViolations(f: FamilyConfig, copies: BuildRequest['copies']): string[] {
@@ -167,4 +172,25 @@ function sharingViolations(f: FamilyConfig, r: BuildRequest): string[] {
 function tagDifference(got: Record<string, string>, want: Record<string, string>): string {
   const keys = [...new Set([...Object.keys(got), ...Object.keys(want)])].filter((k) => got[k] !== want[k]);
   return `${keys.join(', ')} ${keys.length === 1 ? 'differs' : 'differ'} from the family's tags`;
+}
+
+/** The region's block public access state for AMIs (`block-new-sharing` or `unblocked`), as GetImageBlockPublicAccessState answers. */
+export type BlockPublicAccessState = (region: string) => Promise<string | undefined>;
+
+/**
+ * A request that shares publicly also needs block public access for AMIs off in every region
+ * its images are made in (the build region and each copy's): checked here, before anything is
+ * created, rather than failing at the share step with an image already built.
+ */
+export async function checkPublicSharingUnblocked(request: BuildRequest, state: BlockPublicAccessState): Promise<void> {
+  if (!request.sharing.public) return;
+  const regions = [request.region, ...request.copies.map((c) => c.region)];
+  const states = await Promise.all(regions.map(async (region) => ({ region, state: await state(region) })));
+  const blocked = states.filter((s) => s.state === 'block-new-sharing').map((s) => s.region);
+  if (blocked.length > 0) {
+    throw new RequestNotAllowedError(
+      `Family ${request.family} shares its images publicly, but block public access for AMIs is on (block-new-sharing) in ${blocked.join(', ')}; ` +
+        'turn it off there (DisableImageBlockPublicAccess) or drop sharing.public from the family',
+    );
+  }
 }
