@@ -463,6 +463,8 @@ async function startOwnedCloud(
         AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
         AWS_SESSION_TOKEN: credentials.sessionToken,
         AWS_ENDPOINT_URL: endpoint,
+        // The local Slack stand-in (`ami-factory chat`, tests) receives results on 127.0.0.1.
+        AMI_FACTORY_SLACK_LOOPBACK_RESPONSE_URLS: 'true',
         // The development machines run Node 20; keep the SDK's notice out of the function logs.
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         ...(process.env.PATH !== undefined ? { PATH: process.env.PATH } : {}),
@@ -829,12 +831,7 @@ export async function serveLocalServices(
 /** The cloud's own endpoints under `/_local/` (health, stats, stack, leases): not AWS APIs. */
 export type LocalApi = (req: LocalRequest) => LocalResponse | undefined;
 
-async function route(
-  services: LocalService[],
-  localApi: LocalApi,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
+async function route(services: LocalService[], localApi: LocalApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const url = new URL(req.url ?? '/', 'http://local');
