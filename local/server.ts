@@ -127,6 +127,12 @@ export interface LocalCloud {
   stack: StackPlan;
   stateBucket: string;
   eventBus: string;
+  /**
+   * The factory.config.yml the functions read, when the cloud was started with `configFile`
+   * (a copy in this cloud's scratch space; tests may widen it between builds: functions read it
+   * again when it changes, functions/lib/factory-config.ts).
+   */
+  functionConfigFile: string | undefined;
   /** The local URL of a function's URL (by serverless key), e.g. slackCommand's. */
   functionUrl(shortName: string): string;
   /** A state machine's ARN by its short name (`image-factory`) or full name. */
@@ -545,6 +551,7 @@ async function startOwnedCloud(
     stack: plan,
     stateBucket,
     eventBus,
+    functionConfigFile: customTaskRoot === undefined ? undefined : join(customTaskRoot, 'factory.config.yml'),
     functionUrl: urlOf,
     stateMachineArn: machineArn,
     close: async () => {

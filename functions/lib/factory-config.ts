@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadFactoryConfig, type FactoryConfig } from './config.js';
@@ -24,15 +24,24 @@ export function factoryConfigPath(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'factory.config.yml');
 }
 
-const configs = new Map<string, FactoryConfig>();
+const configs = new Map<string, { mtimeMs: number; config: FactoryConfig }>();
 
-/** The factory config, read and validated once per container (per path). */
+/**
+ * The factory config, read and validated once per container (per path and version of the
+ * file: a deployment package never changes, so in Lambda it is read once; the local cloud's
+ * tests may widen the config between builds, and the next invocation reads the new one).
+ */
 export function factoryConfig(path: string = factoryConfigPath()): FactoryConfig {
-  let config = configs.get(path);
-  if (config === undefined) {
-    config = loadFactoryConfig(path);
-    configs.set(path, config);
+  let mtimeMs = -1;
+  try {
+    mtimeMs = statSync(path).mtimeMs;
+  } catch {
+    // Missing: loadFactoryConfig says so with the path.
   }
+  const cached = configs.get(path);
+  if (cached !== undefined && cached.mtimeMs === mtimeMs) return cached.config;
+  const config = loadFactoryConfig(path);
+  configs.set(path, { mtimeMs, config });
   return config;
 }
 
