@@ -132,6 +132,12 @@ export interface LocalCloud {
   stack: StackPlan;
   stateBucket: string;
   eventBus: string;
+  /**
+   * The factory.config.yml the functions read, when the cloud was started with `configFile`
+   * (a copy in this cloud's scratch space; tests may widen it between builds: functions read it
+   * again when it changes, functions/lib/factory-config.ts).
+   */
+  functionConfigFile: string | undefined;
   /** The local URL of a function's URL (by serverless key), e.g. slackCommand's. */
   functionUrl(shortName: string): string;
   /** A state machine's ARN by its short name (`image-factory`) or full name. */
@@ -492,6 +498,8 @@ async function startOwnedCloud(
         AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
         AWS_SESSION_TOKEN: credentials.sessionToken,
         AWS_ENDPOINT_URL: endpoint,
+        // The local Slack stand-in (`ami-factory chat`, tests) receives results on 127.0.0.1.
+        AMI_FACTORY_SLACK_LOOPBACK_RESPONSE_URLS: 'true',
         // The development machines run Node 20; keep the SDK's notice out of the function logs.
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         ...(process.env.PATH !== undefined ? { PATH: process.env.PATH } : {}),
@@ -573,6 +581,7 @@ async function startOwnedCloud(
     stack: plan,
     stateBucket,
     eventBus,
+    functionConfigFile: customTaskRoot === undefined ? undefined : join(customTaskRoot, 'factory.config.yml'),
     functionUrl: urlOf,
     stateMachineArn: machineArn,
     close: async () => {

@@ -15,6 +15,7 @@ import {
   type BuildRequest,
 } from './build-request.js';
 import { ValidationError } from './errors.js';
+import { RequestNotAllowedError, checkBuildRequest, defaultNoReboot, familyOf, familyPreparation } from './request-policy.js';
 import { ChatOpsPermissionsSchema } from './chatops/permissions.js';
 import { FamilyTriggersSchema, ScheduleExpressionSchema, ssmParameterNeedsBaseImage } from './triggers/config.js';
 
@@ -65,8 +66,12 @@ export const FamilyConfigSchema = z
     /** The region the family is built in. */
     region: RegionSchema,
     source: z.discriminatedUnion('type', [InstanceSourceConfigSchema, BaseImageSourceSchema, SnapshotsSourceSchema, BundleSourceSchema]),
-    /** Instance sources: true (default) reboots for a consistent image; false images without downtime. */
-    reboot: z.boolean().default(true),
+    /**
+     * Instance sources: true (default) always reboots for a consistent image; false never reboots
+     * (no downtime, crash-consistent); `either` reboots unless a request asks for no reboot.
+     * A request for what the family does not allow is refused (request-policy.ts).
+     */
+    reboot: z.union([z.boolean(), z.literal('either')]).default(true),
     /** Regions the image is copied to, each with an optional KMS key of that region. */
     copies: z.array(CopyTargetSchema).max(30).default([]),
     sharing: SharingSchema.optional(),
@@ -164,18 +169,20 @@ export interface BuildOverrides {
   trigger: BuildRequest['trigger'];
 }
 
-/** The self-contained BuildRequest for one build of a family. */
+/**
+ * The self-contained BuildRequest for one build of a family, with the choices a trigger passes
+ * (copy regions among the family's, reboot or not where the family's `reboot` is `either`). A
+ * request the config does not allow is a RequestNotAllowedError (request-policy.ts), the check
+ * planBuild makes again on the state machine's input.
+ */
 export function buildRequestFor(config: FactoryConfig, family: string, o: BuildOverrides): BuildRequest {
-  const f = config.families[family];
-  if (f === undefined) {
-    throw new ValidationError(`Unknown family "${family}"; the config declares: ${Object.keys(config.families).join(', ')}`);
-  }
+  const f = familyOf(config, family);
   let source: unknown;
   if (f.source.type === 'instance') {
-    source = { ...f.source, noReboot: o.noReboot ?? !f.reboot };
+    source = { ...f.source, noReboot: o.noReboot ?? defaultNoReboot(f.reboot) };
   } else {
     if (o.noReboot !== undefined)
-      throw new ValidationError(`--reboot/--no-reboot apply to instance sources; ${family} is built from ${f.source.type}`);
+      throw new RequestNotAllowedError(`--reboot/--no-reboot apply to instance sources; ${family} is built from ${f.source.type}`);
     source = f.source;
   }
   let copies = f.copies;
@@ -183,13 +190,12 @@ export function buildRequestFor(config: FactoryConfig, family: string, o: BuildO
     const known = new Set(f.copies.map((c) => c.region));
     const unknown = o.regions.filter((r) => !known.has(r) && r !== f.region);
     if (unknown.length > 0) {
-      throw new ValidationError(
+      throw new RequestNotAllowedError(
         `Family ${family} does not copy to ${unknown.join(', ')}; it copies to: ${[...known].join(', ') || '(none)'}`,
       );
     }
     copies = f.copies.filter((c) => o.regions?.includes(c.region));
   }
-  const preparation = f.source.type === 'base-image' && f.source.sanitize ? 'sanitized' : 'none';
   const candidate = {
     buildId: o.buildId,
     family,
@@ -199,7 +205,7 @@ export function buildRequestFor(config: FactoryConfig, family: string, o: BuildO
     tags: f.tags,
     trigger: o.trigger,
     copies,
-    preparation,
+    preparation: familyPreparation(f),
     acknowledgeUnsanitizedPublic: f.acknowledgeUnsanitizedPublic,
     ...(f.sharing !== undefined ? { sharing: f.sharing } : {}),
     ...(f.retention.deprecateAfterDays !== undefined ? { deprecateAfterDays: f.retention.deprecateAfterDays } : {}),
@@ -207,5 +213,6 @@ export function buildRequestFor(config: FactoryConfig, family: string, o: BuildO
   };
   const r = BuildRequestSchema.safeParse(candidate);
   if (!r.success) throw new ValidationError(`Family ${family} does not make a valid build request`, issuesOf(r.error));
+  checkBuildRequest(config, r.data);
   return r.data;
 }

@@ -1,10 +1,6 @@
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { loadFactoryConfig, type FactoryConfig } from '../config.js';
-import { env } from '../env.js';
+import type { FactoryConfig } from '../config.js';
 import { ValidationError, hasErrorName } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { buildFromBuildRequestedEvent, type TriggeredBuild } from './build-requested.js';
@@ -15,41 +11,10 @@ import { EVENT_TYPES, assertEventSize, type EventDetail } from '../events/schema
 import { SFN_ERROR } from '../error-codes.js';
 
 /**
- * What the trigger handlers share at run time: the factory config bundled with the function,
- * StartExecution with the deterministic execution name (a duplicate delivery is a success,
+ * What the trigger handlers share at run time (the factory config bundled with the function is
+ * read by factory-config.ts): StartExecution with the deterministic execution name (a duplicate delivery is a success,
  * not a second build), and the `BuildRequestRejected` event for refused requests.
  */
-
-/**
- * Where the factory config is: `AMI_FACTORY_CONFIG`, else `factory.config.yml` at the root of
- * the deployment package (`LAMBDA_TASK_ROOT`; serverless `package.patterns` puts it there), else
- * the project root of this source tree (the local cloud and the CLI).
- */
-export function factoryConfigPath(): string {
-  const { AMI_FACTORY_CONFIG: explicit, LAMBDA_TASK_ROOT: taskRoot } = env();
-  if (explicit !== undefined) return resolve(explicit);
-  if (taskRoot !== undefined && existsSync(join(taskRoot, 'factory.config.yml'))) {
-    return join(taskRoot, 'factory.config.yml');
-  }
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'factory.config.yml');
-}
-
-const configs = new Map<string, FactoryConfig>();
-
-/** The factory config, read and validated once per container (per path). */
-export function factoryConfig(path: string = factoryConfigPath()): FactoryConfig {
-  let config = configs.get(path);
-  if (config === undefined) {
-    config = loadFactoryConfig(path);
-    configs.set(path, config);
-  }
-  return config;
-}
-
-/** Forgets cached configs (tests that switch AMI_FACTORY_CONFIG). */
-export function resetFactoryConfigCache(): void {
-  configs.clear();
-}
 
 export interface StartedBuild {
   buildId: string;
