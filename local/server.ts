@@ -10,6 +10,8 @@ import { VirtualClock } from './clock.js';
 import { installClock } from '../functions/lib/clock.js';
 import { requestScope, type LocalRequest, type LocalResponse, type LocalService } from './http.js';
 import { writeJsonAtomic } from './persist.js';
+import { acquireLock, type HeldLock } from './lock.js';
+import { randomUUID } from 'node:crypto';
 import { LocalLambda, LambdaServiceError, type InvokeCaller, type LocalFunction } from './lambda/runtime.js';
 import { packagedEsbuildOptions, sourceBundles, splitHandler, unpackedZip, type CodeSource } from './lambda/code.js';
 import { SfnService } from './sfn/service.js';
@@ -70,6 +72,8 @@ export interface LocalCloudOptions {
   imageAvailableAfterMs?: number;
   /** Token-bucket throttling (default true). */
   throttling?: boolean;
+  /** What EC2's token buckets refill on: `real` time (default, as in AWS) or `simulated` time (benchmarks). */
+  throttleClock?: 'real' | 'simulated';
   /** Enable the template's schedule rules (default true). Tests that drive the sweeper by hand turn them off. */
   schedules?: boolean;
   /** Enable the families' build and retention schedule rules (default true; off when `schedules` is off). */
@@ -176,6 +180,25 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const projectRoot = options.projectRoot ?? PROJECT_ROOT;
   const stateDir = options.stateDir === null ? null : (options.stateDir ?? join(projectRoot, '.ami-factory'));
   if (stateDir !== null) mkdirSync(stateDir, { recursive: true });
+  // One cloud per state folder: this process owns it from here on (or StateDirLockedError names the owner).
+  const lock = stateDir === null ? undefined : acquireLock(stateDir);
+  if (lock?.tookOver !== undefined) options.log?.(`took over the state folder of process ${lock.tookOver.pid}, which is gone`);
+  try {
+    return await startOwnedCloud(options, projectRoot, stateDir, lock);
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
+}
+
+const LEASE_TTL_MS = 15_000;
+
+async function startOwnedCloud(
+  options: LocalCloudOptions,
+  projectRoot: string,
+  stateDir: string | null,
+  lock: HeldLock | undefined,
+): Promise<LocalCloud> {
   const file = (name: string): string | undefined => (stateDir === null ? undefined : join(stateDir, name));
   const timeScale = options.timeScale ?? 1;
   const cacheDir = join(projectRoot, 'node_modules', '.cache', 'ami-factory');
@@ -291,6 +314,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     registerFromImageLocation: localBundleRegistration({ s3: () => s3, stateDir }),
     seed: options.seed ?? true,
     throttling: options.throttling ?? true,
+    ...(options.throttleClock !== undefined ? { throttleClock: options.throttleClock } : {}),
     onEvent: (e) => {
       if (!ec2Events) return;
       void events.emit({
@@ -336,9 +360,23 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const ssm = createSsmService(ssmOpts);
   const services: LocalService[] = [functionUrls, sfn, events, autoscaling, ec2, s3, ssm];
   let stackInfo: () => JsonObject = () => ({});
-  const localApi = (path: string): LocalResponse | undefined => {
+  const leases = new Map<string, number>();
+  let ready = false;
+  const localApi: LocalApi = (req) => {
+    const path = req.path;
     if (path === '/_local/health')
-      return json({ ok: true, service: 'ami-factory-local-cloud', pid: process.pid, stateDir, stack: stackName });
+      return json({ ok: true, ready, service: 'ami-factory-local-cloud', pid: process.pid, stateDir, stack: stackName, timeScale });
+    if (path === '/_local/lease') {
+      // Commands that joined this cloud hold a lease while they use it (renewed every few
+      // seconds); the owner does not stop while one is live.
+      if (req.method === 'DELETE') {
+        leases.delete(req.query.get('id') ?? '');
+        return json({ ok: true });
+      }
+      const id = req.query.get('id') ?? randomUUID();
+      leases.set(id, Date.now() + LEASE_TTL_MS);
+      return json({ id, ttlMs: LEASE_TTL_MS });
+    }
     if (path === '/_local/stats') {
       return json({
         ec2: ec2.stats(),
@@ -356,6 +394,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     host: options.host ?? '127.0.0.1',
     localApi,
   });
+  lock?.listening(endpoint, port);
 
   // Scratch space of this cloud: package roots for another config.
   const scratch = stateDir !== null ? join(stateDir, 'runtime') : mkdtempSync(join(tmpdir(), 'ami-factory-cloud-'));
@@ -438,6 +477,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   // The CLI and tests run domain code in this process too: it reads the same simulated clock.
   const uninstallClock = installClock({ now: () => clock.nowMs(), sleep: (ms) => clock.sleep(ms) });
   sfn.resume();
+  ready = true;
   if (options.prewarm === true) {
     // The state machines' functions first, in the order their definitions name them, then the rules' targets.
     const arns = (v: unknown): string[] =>
@@ -506,6 +546,17 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     functionUrl: urlOf,
     stateMachineArn: machineArn,
     close: async () => {
+      // Commands that joined this cloud finish first (their leases lapse if they died).
+      let told = false;
+      for (;;) {
+        const now = Date.now();
+        for (const [id, until] of leases) if (until < now) leases.delete(id);
+        if (leases.size === 0) break;
+        if (!told) options.log?.(`waiting for ${leases.size} other command(s) using this cloud to finish`);
+        told = true;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      ready = false;
       clearInterval(clockTimer);
       recordIamUsage(authorizer);
       events.close();
@@ -519,6 +570,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       await closeServer(server);
       await lambda.close();
       if (stateDir === null) rmSync(scratch, { recursive: true, force: true });
+      lock?.release();
     },
   };
 }
@@ -756,7 +808,7 @@ export interface ServedServices {
  */
 export async function serveLocalServices(
   services: LocalService[],
-  opts: { port?: number; host?: string; localApi?: (path: string) => LocalResponse | undefined } = {},
+  opts: { port?: number; host?: string; localApi?: LocalApi } = {},
 ): Promise<ServedServices> {
   const localApi = opts.localApi ?? ((): undefined => undefined);
   const server = createServer((req, res) => {
@@ -774,9 +826,12 @@ export async function serveLocalServices(
   return { server, port, endpoint: `http://${host}:${port}`, close: () => closeServer(server) };
 }
 
+/** The cloud's own endpoints under `/_local/` (health, stats, stack, leases): not AWS APIs. */
+export type LocalApi = (req: LocalRequest) => LocalResponse | undefined;
+
 async function route(
   services: LocalService[],
-  localApi: (path: string) => LocalResponse | undefined,
+  localApi: LocalApi,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
@@ -798,7 +853,7 @@ async function route(
   };
   let response: LocalResponse & { stream?: NodeJS.ReadableStream };
   try {
-    const local = request.path.startsWith('/_local/') ? localApi(request.path) : undefined;
+    const local = request.path.startsWith('/_local/') ? localApi(request) : undefined;
     if (local !== undefined) {
       response = local;
     } else {

@@ -1,7 +1,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DescribeExecutionCommand, StartExecutionCommand, type DescribeExecutionCommandOutput, type SFNClient } from '@aws-sdk/client-sfn';
 import { failureCauseMessage } from '../../functions/lib/errors.js';
-import { isLocalCloudUp, startLocalCloud, DEFAULT_PORT, type LocalCloud, type LocalCloudOptions } from '../../local/server.js';
+import { join, resolve } from 'node:path';
+import { startLocalCloud, DEFAULT_PORT, PROJECT_ROOT, type LocalCloud, type LocalCloudOptions } from '../../local/server.js';
+import { readLock, StateDirLockedError } from '../../local/lock.js';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -24,9 +26,13 @@ export interface CloudTarget {
   endpoint: string;
   /** Present when this process started the cloud; close it when done. */
   cloud?: LocalCloud;
-  /** True when an already-running `ami-factory cloud` was reused. */
+  /** True when a cloud another process owns was joined. */
   reused: boolean;
   stack: StackInfo;
+  /** Which cloud, for the command's first lines: endpoint, owner, state folder. */
+  description: string;
+  /** Ends this command's use of the cloud: closes a cloud it started, gives back a joined one's lease. */
+  close(): Promise<void>;
 }
 
 /** The deployed stack of the local cloud at `endpoint`. */
@@ -45,23 +51,187 @@ export function stateMachineArnOf(stack: StackInfo, shortName: string): string {
 
 export const DEFAULT_TIME_SCALE = 600;
 
-/**
- * Uses the local cloud already listening on the default port (`ami-factory cloud`), or
- * starts one in-process. If the port is taken by something else, a free port is used.
- */
-export async function connectLocalCloud(opts: LocalCloudOptions & { port?: number } = {}): Promise<CloudTarget> {
-  const port = opts.port ?? DEFAULT_PORT;
-  const existing = `http://127.0.0.1:${port}`;
-  if (port !== 0 && (await isLocalCloudUp(existing))) return { endpoint: existing, reused: true, stack: await stackInfo(existing) };
-  // Packaging (when the inputs changed) and deployment progress go to stderr.
-  const log = opts.log ?? ((line: string): void => void process.stderr.write(`  ${line}\n`));
+/** The options every command that talks to the local cloud takes (parseArgs definitions). */
+export const CLOUD_OPTIONS = {
+  endpoint: { type: 'string' },
+  port: { type: 'string' },
+  'state-dir': { type: 'string' },
+} as const;
+
+export const CLOUD_OPTIONS_HELP = `  --endpoint URL  the local cloud at URL (fails when none answers there)
+  --port N        the local cloud listening on port N (fails when none does); 0: a private cloud on a free port
+  --state-dir DIR the cloud of this state folder (default .ami-factory/): joined when it runs, else started here`;
+
+/** Nothing (or not a local cloud) answers where a command was pointed. */
+export class NoLocalCloudError extends Error {
+  override name = 'NoLocalCloudError';
+}
+
+interface Health {
+  ok?: boolean;
+  ready?: boolean;
+  service?: string;
+  pid?: number;
+  stateDir?: string | null;
+  timeScale?: number;
+}
+
+async function health(endpoint: string, timeoutMs: number): Promise<Health | undefined> {
   try {
-    const cloud = await startLocalCloud({ timeScale: DEFAULT_TIME_SCALE, prewarm: true, ...opts, port, log });
-    return { endpoint: cloud.endpoint, cloud, reused: false, stack: await stackInfo(cloud.endpoint) };
+    const r = await fetch(`${endpoint}/_local/health`, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!r.ok) return undefined;
+    const h = (await r.json()) as Health;
+    return h.service === 'ami-factory-local-cloud' ? h : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits (bounded) until the cloud at `endpoint` has deployed its stack. */
+async function untilReady(endpoint: string, timeoutMs: number): Promise<Health | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const h = await health(endpoint, 3000);
+    if (h?.ready === true) return h;
+    if (Date.now() > deadline) return h;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** A lease on a cloud another process owns: renewed while this command runs, so the owner does not stop under it. */
+async function lease(endpoint: string): Promise<() => Promise<void>> {
+  const take = async (id?: string): Promise<string | undefined> => {
+    try {
+      const r = await fetch(`${endpoint}/_local/lease${id !== undefined ? `?id=${id}` : ''}`, {
+        method: 'POST',
+        signal: AbortSignal.timeout(3000),
+      });
+      return ((await r.json()) as { id?: string }).id;
+    } catch {
+      return id;
+    }
+  };
+  const id = await take();
+  const timer = setInterval(() => void take(id), 5000);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    if (id !== undefined)
+      await fetch(`${endpoint}/_local/lease?id=${id}`, { method: 'DELETE', signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+  };
+}
+
+export interface ConnectOptions extends LocalCloudOptions {
+  /** `--endpoint`: join this cloud or fail. */
+  endpoint?: string;
+}
+
+/** The cloud options of a command's parsed values (`--endpoint`, `--port`, `--state-dir`), or a usage message. */
+export function cloudOptionsOf(values: { endpoint?: string; port?: string; 'state-dir'?: string }): ConnectOptions | string {
+  const out: ConnectOptions = {};
+  if (values.endpoint !== undefined) {
+    if (!/^https?:\/\/[^\s/]+/.test(values.endpoint))
+      return `--endpoint must be a URL such as http://127.0.0.1:4566, got "${values.endpoint}"`;
+    out.endpoint = values.endpoint.replace(/\/+$/, '');
+  }
+  if (values.port !== undefined) {
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) return `--port must be a port number, got "${values.port}"`;
+    out.port = port;
+  }
+  if (values['state-dir'] !== undefined) out.stateDir = values['state-dir'];
+  return out;
+}
+
+/**
+ * The local cloud a command uses, by one rule for every command:
+ * - `--endpoint URL` or `--port N` (N > 0): the cloud there — joined, or a NoLocalCloudError when
+ *   nothing (or not a local cloud) answers: a command pointed somewhere never starts its own;
+ * - otherwise the cloud of the state folder (`--state-dir`, default `.ami-factory/`): joined when
+ *   a live cloud holds its lock (local/lock.ts), else started in this process on port 4566 (a
+ *   free port when 4566 is taken) — if another command wins that race, this one joins it;
+ * - `--port 0`: a cloud of this process on a free port (still the only one on its state folder).
+ * A joined cloud is leased while the command runs, so its owner does not stop under it.
+ */
+export async function connectLocalCloud(opts: ConnectOptions = {}): Promise<CloudTarget> {
+  const { endpoint: pointed, ...cloudOpts } = opts;
+  const joinCloud = async (endpoint: string, how: string): Promise<CloudTarget> => {
+    const h = await untilReady(endpoint, 60_000);
+    if (h?.ready !== true) throw new NoLocalCloudError(`the local cloud at ${endpoint} did not get ready`);
+    const release = await lease(endpoint);
+    return {
+      endpoint,
+      reused: true,
+      stack: await stackInfo(endpoint),
+      description: `${endpoint} (${how}: process ${h.pid}, state ${h.stateDir ?? '(memory)'})`,
+      close: release,
+    };
+  };
+  const target = pointed ?? (opts.port !== undefined && opts.port !== 0 ? `http://127.0.0.1:${opts.port}` : undefined);
+  if (target !== undefined) {
+    if ((await health(target, 3000)) === undefined) {
+      throw new NoLocalCloudError(
+        `no local cloud answers at ${target}; start one with \`ami-factory cloud${opts.port !== undefined ? ` --port ${opts.port}` : ''}\` or leave out --endpoint/--port`,
+      );
+    }
+    return joinCloud(target, 'joined');
+  }
+  const stateDir = resolve(typeof opts.stateDir === 'string' ? opts.stateDir : join(PROJECT_ROOT, '.ami-factory'));
+  // Packaging (when the inputs changed), deployment progress and IAM denials go to stderr.
+  const log = opts.log ?? ((line: string): void => void process.stderr.write(`  ${line}\n`));
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const held = readLock(stateDir);
+    if (held.info !== undefined && !held.stale) {
+      if (held.info.endpoint !== undefined) return joinCloud(held.info.endpoint, 'joined the cloud of this state folder');
+    } else if (!held.empty) {
+      const start = async (port: number): Promise<CloudTarget> => {
+        const cloud = await startLocalCloud({ timeScale: DEFAULT_TIME_SCALE, prewarm: true, ...cloudOpts, stateDir, port, log });
+        return {
+          endpoint: cloud.endpoint,
+          cloud,
+          reused: false,
+          stack: await stackInfo(cloud.endpoint),
+          description: `${cloud.endpoint} (started in this process, time scale ×${cloud.clock.timeScale}, state ${stateDir})`,
+          close: () => cloud.close(),
+        };
+      };
+      try {
+        return await start(opts.port ?? DEFAULT_PORT);
+      } catch (e) {
+        if (e instanceof StateDirLockedError) continue; // another command started it first: join it
+        if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') return await start(0);
+        throw e;
+      }
+    }
+    if (Date.now() > deadline) {
+      throw new NoLocalCloudError(
+        `the local cloud of ${stateDir} (process ${held.info?.pid ?? '?'}) did not start listening within 2 minutes`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * connectLocalCloud for a command's parsed options: a usage error for malformed ones (exit 2),
+ * the reason when no cloud can be used (exit 1), else the cloud (its description printed to stderr).
+ */
+export async function connectForCommand(
+  command: string,
+  values: { endpoint?: string; port?: string; 'state-dir'?: string },
+  extra: LocalCloudOptions = {},
+): Promise<CloudTarget | number> {
+  const o = cloudOptionsOf(values);
+  if (typeof o === 'string') return usageError(command, o);
+  try {
+    const target = await connectLocalCloud({ ...extra, ...o });
+    process.stderr.write(`  local cloud  ${target.description}\n`);
+    return target;
   } catch (e) {
-    if (e instanceof Error && (e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      const cloud = await startLocalCloud({ timeScale: DEFAULT_TIME_SCALE, prewarm: true, ...opts, port: 0, log });
-      return { endpoint: cloud.endpoint, cloud, reused: false, stack: await stackInfo(cloud.endpoint) };
+    if (e instanceof NoLocalCloudError || e instanceof StateDirLockedError) {
+      console.error(`ami-factory ${command}: ${e.message}`);
+      return 1;
     }
     throw e;
   }

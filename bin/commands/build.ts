@@ -6,7 +6,9 @@ import { executionNameFor } from '../../functions/lib/triggers/ids.js';
 import { PROJECT_ROOT } from '../../local/server.js';
 import {
   causeMessage,
-  connectLocalCloud,
+  connectForCommand,
+  CLOUD_OPTIONS,
+  CLOUD_OPTIONS_HELP,
   ExecutionStillRunningError,
   formatDuration,
   onePositional,
@@ -22,7 +24,8 @@ const HELP = `usage: ami-factory build <family> [--regions a,b] [--reboot | --no
 
 Starts an image-factory execution for the family (copies only to --regions, which must be
 among the family's) and waits for it; prints one line per region and exits 0 when every
-region succeeded.`;
+region succeeded.
+${CLOUD_OPTIONS_HELP}`;
 
 interface Report {
   outcome?: string;
@@ -37,6 +40,7 @@ export async function run(argv: string[]): Promise<number> {
     'no-reboot': { type: 'boolean' },
     config: { type: 'string' },
     timeout: { type: 'string' },
+    ...CLOUD_OPTIONS,
     help: { type: 'boolean', short: 'h' },
   });
   if (typeof parsed === 'number') return parsed;
@@ -69,7 +73,8 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const started = Date.now();
-  const target = await connectLocalCloud();
+  const target = await connectForCommand('build', values);
+  if (typeof target === 'number') return target;
   const sfn = new SFNClient({
     region: request.region,
     endpoint: target.endpoint,
@@ -105,6 +110,6 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   } finally {
     sfn.destroy();
-    await target.cloud?.close();
+    await target.close();
   }
 }

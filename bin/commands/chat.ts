@@ -5,7 +5,7 @@ import { slackRequestHeaders } from '../../functions/lib/chatops/signature.js';
 import { renderPlainText, type Block } from '../../functions/lib/chatops/replies.js';
 import { LOCAL_SLACK_SIGNING_SECRET } from '../../local/function-url.js';
 import { clock } from '../../functions/lib/clock.js';
-import { connectLocalCloud, formatDuration, parseCommand, type CloudTarget } from './_common.js';
+import { connectForCommand, formatDuration, parseCommand, CLOUD_OPTIONS, CLOUD_OPTIONS_HELP, type CloudTarget } from './_common.js';
 
 export const summary = 'Play Slack against the local cloud: ami-factory chat "/ami bake web"';
 
@@ -18,7 +18,8 @@ receiver on a loopback port) and prints it. After a bake it exits 0 when the bui
 after an expire, when the plan (or with --apply, the retention run) succeeded.
   --user U…        Slack user id of the requester (default U0LOCAL)
   --channel C…     Slack channel id (default C0LOCAL)
-  --wait SECONDS   how long to wait for the result of a bake or an expire (default 600)`;
+  --wait SECONDS   how long to wait for the result of a bake or an expire (default 600)
+${CLOUD_OPTIONS_HELP}`;
 
 interface Message {
   text?: string;
@@ -55,6 +56,7 @@ export async function run(argv: string[]): Promise<number> {
     user: { type: 'string' },
     channel: { type: 'string' },
     wait: { type: 'string' },
+    ...CLOUD_OPTIONS,
     help: { type: 'boolean', short: 'h' },
   });
   if (typeof parsed === 'number') return parsed;
@@ -88,7 +90,8 @@ export async function run(argv: string[]): Promise<number> {
   const responseUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/commands/${randomUUID()}`;
 
   const started = Date.now();
-  const target = await connectLocalCloud();
+  const target = await connectForCommand('chat', values);
+  if (typeof target === 'number') return target;
   try {
     const body = new URLSearchParams({
       token: 'local',
@@ -156,6 +159,6 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     receiver.close();
     receiver.closeAllConnections();
-    await target.cloud?.close();
+    await target.close();
   }
 }

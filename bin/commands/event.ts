@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { connectLocalCloud, onePositional, parseCommand } from './_common.js';
+import { connectForCommand, onePositional, parseCommand, CLOUD_OPTIONS, CLOUD_OPTIONS_HELP } from './_common.js';
 
 export const summary = 'Put an event (JSON file) on the local cloud, e.g. examples/events/build-requested.json';
 
@@ -12,7 +12,8 @@ PutEvents; events of AWS services (aws.ssm, aws.ec2) cannot be put by anyone but
 in-process cloud emits them as the service would. Prints the event ids and, for an
 in-process cloud, the rules and targets each one reached.
   --bus NAME      bus for non-AWS sources (default: the factory's bus)
-  --wait SECONDS  how long to wait for the deliveries of an in-process cloud (default 10)`;
+  --wait SECONDS  how long to wait for the deliveries of an in-process cloud (default 10)
+${CLOUD_OPTIONS_HELP}`;
 
 interface EventFile {
   source: string;
@@ -38,6 +39,7 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand('event', HELP, argv, {
     bus: { type: 'string' },
     wait: { type: 'string' },
+    ...CLOUD_OPTIONS,
     help: { type: 'boolean', short: 'h' },
   });
   if (typeof parsed === 'number') return parsed;
@@ -52,7 +54,8 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   const waitMs = Math.max(0, Number(values.wait ?? '10')) * 1000;
-  const target = await connectLocalCloud();
+  const target = await connectForCommand('event', values);
+  if (typeof target === 'number') return target;
   const client = new EventBridgeClient({
     region: 'us-east-1',
     endpoint: target.endpoint,
@@ -119,6 +122,6 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   } finally {
     client.destroy();
-    await target.cloud?.close();
+    await target.close();
   }
 }

@@ -10,7 +10,9 @@ import { RetentionStore } from '../../functions/lib/retention/store.js';
 import { PROJECT_ROOT } from '../../local/server.js';
 import {
   causeMessage,
-  connectLocalCloud,
+  connectForCommand,
+  CLOUD_OPTIONS,
+  CLOUD_OPTIONS_HELP,
   ExecutionStillRunningError,
   formatDuration,
   onePositional,
@@ -23,7 +25,7 @@ import {
 export const summary = "Run a family's retention policy on the local cloud: print the plan, then carry it out (or --dry-run)";
 
 const HELP = `usage: ami-factory expire <family> [--dry-run] [--region R]... [--rows N | --all] [--config FILE] [--timeout SECONDS]
-                         [--port N] [--state-dir DIR]
+                         [--endpoint URL | --port N] [--state-dir DIR]
 
 Runs the image-retention state machine for the family with its policy from the config
 (retention: keepNewest, maxAgeDays, deprecateAfterDays, disableGraceDays, excludeTags) in
@@ -34,9 +36,7 @@ the account and tagged ami-factory:managed=true are considered; an image in use 
   --region R     limit the run to this region (repeatable)
   --rows N       plan rows to print (default 40): images acted on first, then kept ones
                  with a notable reason (in use, excluded, protected); --all prints every row
-  --port N       the local cloud's port (default 4566: reuse a running \`ami-factory cloud\`;
-                 0: an in-process cloud on a free port)
-  --state-dir D  the in-process cloud's state (default .ami-factory/)
+${CLOUD_OPTIONS_HELP}
 Exit status: 0 when the run planned (dry run) or succeeded in every region, 1 otherwise.`;
 
 /** Which plan rows a reader wants first: actions, then kept images whose reason says something. */
@@ -71,8 +71,7 @@ export async function run(argv: string[]): Promise<number> {
     all: { type: 'boolean' },
     config: { type: 'string' },
     timeout: { type: 'string' },
-    port: { type: 'string' },
-    'state-dir': { type: 'string' },
+    ...CLOUD_OPTIONS,
     help: { type: 'boolean', short: 'h' },
   });
   if (typeof parsed === 'number') return parsed;
@@ -87,11 +86,6 @@ export async function run(argv: string[]): Promise<number> {
   const timeoutMs = Number(values.timeout ?? '3600') * 1000;
   if (!(timeoutMs > 0)) {
     console.error(`ami-factory expire: --timeout must be a positive number of seconds, got "${values.timeout}"`);
-    return 2;
-  }
-  const port = values.port === undefined ? undefined : Number(values.port);
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
-    console.error(`ami-factory expire: --port must be a port number, got "${values.port}"`);
     return 2;
   }
   let request: RetentionRequest;
@@ -110,10 +104,8 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const started = Date.now();
-  const target = await connectLocalCloud({
-    ...(port !== undefined ? { port } : {}),
-    ...(values['state-dir'] !== undefined ? { stateDir: values['state-dir'] } : {}),
-  });
+  const target = await connectForCommand('expire', values);
+  if (typeof target === 'number') return target;
   const clientConfig = {
     region: 'us-east-1',
     endpoint: target.endpoint,
@@ -205,6 +197,6 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     sfn.destroy();
     s3.destroy();
-    await target.cloud?.close();
+    await target.close();
   }
 }

@@ -12,21 +12,20 @@ import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { buildRequestFor, loadFactoryConfig } from '../../functions/lib/config.js';
 import type { BuildRequest } from '../../functions/lib/build-request.js';
 import { PROJECT_ROOT } from '../../local/server.js';
-import { causeMessage, connectLocalCloud, formatDuration, stateMachineArnOf, table, DEFAULT_TIME_SCALE } from './_common.js';
+import { causeMessage, connectForCommand, formatDuration, stateMachineArnOf, table, CLOUD_OPTIONS_HELP, DEFAULT_TIME_SCALE } from './_common.js';
 
 export const summary = 'Build a golden image end to end on the local cloud (what `npm start` runs)';
 
 const HELP = `usage: ami-factory start [--family NAME] [--reboot | --no-reboot] [--config FILE] [--time-scale X]
 
-Starts the local cloud (or uses one already running on port 4566), starts an execution of
+Uses the local cloud of the state folder (or starts one in-process), starts an execution of
 the image-factory state machine with a BuildRequest for the family, shows its progress and
 a summary, and exits 0 once the image is available.
   --family NAME   family from the config (default: the first one, "web" in the demo)
   --no-reboot     crash-consistent image without rebooting the instance (default: the family's setting)
   --config FILE   factory config (default factory.config.yml)
   --time-scale X  simulated seconds per real second for an in-process cloud (default ${DEFAULT_TIME_SCALE})
-  --port N        local cloud port (default 4566; 0 = a free port, always in-process)
-  --state-dir DIR where an in-process cloud keeps its world (default .ami-factory/)`;
+${CLOUD_OPTIONS_HELP}`;
 
 interface StartValues {
   family?: string;
@@ -34,6 +33,7 @@ interface StartValues {
   'no-reboot'?: boolean;
   config?: string;
   'time-scale'?: string;
+  endpoint?: string;
   port?: string;
   'state-dir'?: string;
   help?: boolean;
@@ -50,6 +50,7 @@ export async function run(argv: string[]): Promise<number> {
         'no-reboot': { type: 'boolean' },
         config: { type: 'string' },
         'time-scale': { type: 'string' },
+        endpoint: { type: 'string' },
         port: { type: 'string' },
         'state-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -96,16 +97,8 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const started = Date.now();
-  const port = values.port === undefined ? undefined : Number(values.port);
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
-    console.error(`ami-factory start: --port must be a port number, got "${values.port}"`);
-    return 2;
-  }
-  const target = await connectLocalCloud({
-    timeScale,
-    ...(port !== undefined ? { port } : {}),
-    ...(values['state-dir'] !== undefined ? { stateDir: values['state-dir'] } : {}),
-  });
+  const target = await connectForCommand('start', values, { timeScale });
+  if (typeof target === 'number') return target;
   const clientConfig = {
     region: request.region,
     endpoint: target.endpoint,
@@ -117,9 +110,7 @@ export async function run(argv: string[]): Promise<number> {
   const sfn = new SFNClient(clientConfig);
   const ec2 = new EC2Client(clientConfig);
   try {
-    const where = target.reused ? 'running cloud' : `in-process, time scale ×${timeScale}`;
     console.log(`ami-factory: building family "${family}" in ${request.region}`);
-    console.log(`  local cloud  ${target.endpoint} (${where})`);
     const stateMachineArn = stateMachineArnOf(target.stack, 'image-factory');
     const { executionArn } = await sfn.send(
       new StartExecutionCommand({ stateMachineArn, name: `${family}-${request.buildId}`, input: JSON.stringify(request) }),
@@ -187,7 +178,7 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     sfn.destroy();
     ec2.destroy();
-    await target.cloud?.close();
+    await target.close();
   }
 }
 

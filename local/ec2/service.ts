@@ -96,6 +96,11 @@ export interface Ec2ServiceOptions {
   builderBuildMs?: number;
   /** Token buckets on (default true). */
   throttling?: boolean;
+  /**
+   * The clock the token buckets refill on: `real` (default: EC2's buckets refill in real time,
+   * whatever the simulated time scale) or `simulated` (benchmarks that compress hours of calls).
+   */
+  throttleClock?: 'real' | 'simulated';
   /** Quotas AWS lets accounts raise (default: aws-facts.md). */
   quotas?: Partial<Ec2Quotas>;
   /** Initial fault switches (also mutable later through `service.faults`). */
@@ -233,7 +238,7 @@ class LocalEc2 implements Ec2Service {
       builderBuildMs: opts.builderBuildMs ?? DEFAULT_DURATIONS.builderBuildMs,
     };
     this.quotas = { ...DEFAULT_QUOTAS, ...(opts.quotas ?? {}) };
-    this.buckets = new TokenBuckets(() => opts.clock.nowMs());
+    this.buckets = new TokenBuckets(opts.throttleClock === 'simulated' ? () => opts.clock.nowMs() : () => Date.now());
     this.store = new JsonFileStore<Ec2State>(opts.stateFile, () => ({ version: 1, seeded: false, regions: {} }));
     this.world = new World(this.store, opts.clock, {
       failureOf: (region, image) => this.failureOf(region, image),

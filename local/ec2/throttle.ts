@@ -5,7 +5,9 @@ export { throttleClass } from '../../functions/lib/ec2/throttling.js';
 /**
  * EC2 request throttling: a token bucket per account, per region, per action class, with
  * the capacities and refill rates of aws-facts.md (limits.ts). Buckets start full and refill
- * continuously in simulated time; a request takes one token or is throttled.
+ * continuously on the clock they are given — the real clock by default, as EC2's do, whatever
+ * the time scale (so clients' pacing and retries meet throttling in every run); a benchmark that
+ * compresses hours of calls may pass the simulated clock. A request takes one token or is throttled.
  */
 export class TokenBuckets {
   private readonly buckets = new Map<string, { tokens: number; atMs: number }>();

@@ -44,7 +44,7 @@ describe('local EC2 throttling (token buckets of aws-facts.md) and faults', () =
   let golden: string;
   beforeEach(async () => {
     clock = new ManualClock(1);
-    h = await startEc2({ clock });
+    h = await startEc2({ clock, throttleClock: 'simulated' });
     c = h.client();
     const r = await c.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:Golden', Values: ['true'] }] }));
     golden = r.Reservations?.[0]?.Instances?.[0]?.InstanceId ?? '';
@@ -98,7 +98,7 @@ describe('local EC2 throttling (token buckets of aws-facts.md) and faults', () =
   it('gives CopyImage 100 / 1 and CreateTags 100 / 10', async () => {
     await h.close();
     clock = new ManualClock(1);
-    h = await startEc2({ clock, imageAvailableAfterMs: 0 });
+    h = await startEc2({ clock, imageAvailableAfterMs: 0, throttleClock: 'simulated' });
     c = h.client();
     const base = (await c.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images?.[0]?.ImageId ?? '';
     const west = h.client('us-west-2');
@@ -135,6 +135,19 @@ describe('local EC2 throttling (token buckets of aws-facts.md) and faults', () =
       .catch((err: unknown) => err);
     expect(e).toMatchObject({ name: 'Unavailable', $metadata: { httpStatusCode: 503 } });
     expect((await c.send(new DescribeImagesCommand({ Owners: ['self'] }))).Images).toEqual([]);
+  });
+
+  it('refills on the real clock by default, whatever the time scale: a burst of 300 DescribeInstances at ×600 is throttled', async () => {
+    // Prepare: simulated time runs 600× faster; EC2's buckets still refill in real time.
+    await h.close();
+    h = await startEc2({ clock: new VirtualClock(600) });
+    c = h.client();
+    // Act
+    const r = await burst(300, () => c.send(new DescribeInstancesCommand({})));
+    // Assess: 50 tokens, then at most a few refilled in the burst's real duration (10 per real second).
+    expect(r.ok).toBeGreaterThanOrEqual(50);
+    expect(r.ok).toBeLessThan(150);
+    expect(r.errors.every((e) => e === 'RequestLimitExceeded')).toBe(true);
   });
 
   it('does not throttle when throttling is off', async () => {
