@@ -446,6 +446,9 @@ async function startOwnedCloud(
       registerStateMachine: (sm) => sfn.registerStateMachine(sm),
       setResourcePolicy: (arn, name, document) => resourcePolicies.set(arn, [...(resourcePolicies.get(arn) ?? []), { name, document }]),
       createLogGroup: (name) => void logGroups.add(name),
+      defineKmsKey: (k, region) => void kms.define({ region, keyId: k.keyId, policy: k.policy }),
+      defineKmsAlias: (a, region) => kms.defineAlias(region, a.name, a.targetKeyId.split(':key/').pop() ?? a.targetKeyId),
+      configureBucket: (name, configuration) => s3.configureBucket(name, configuration),
       code: codeOf,
       runtimeEnvironment: (fn, credentials, taskRoot) => ({
         AWS_REGION: HOME_REGION,
@@ -829,12 +832,7 @@ export async function serveLocalServices(
 /** The cloud's own endpoints under `/_local/` (health, stats, stack, leases): not AWS APIs. */
 export type LocalApi = (req: LocalRequest) => LocalResponse | undefined;
 
-async function route(
-  services: LocalService[],
-  localApi: LocalApi,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
+async function route(services: LocalService[], localApi: LocalApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const url = new URL(req.url ?? '/', 'http://local');
