@@ -266,6 +266,7 @@ async function startOwnedCloud(
   });
   const sfnOpts: ConstructorParameters<typeof SfnService>[0] = {
     ...sfnAuthorization(wiring),
+    logsDir: stateDir === null ? null : join(stateDir, 'logs'),
     accountId: LOCAL_ACCOUNT_ID,
     lambda,
     timeScale,
