@@ -279,6 +279,7 @@ async function startOwnedCloud(
   });
   const sfnOpts: ConstructorParameters<typeof SfnService>[0] = {
     ...sfnAuthorization(wiring),
+    logsDir: stateDir === null ? null : join(stateDir, 'logs'),
     accountId: LOCAL_ACCOUNT_ID,
     lambda,
     timeScale,
@@ -481,6 +482,9 @@ async function startOwnedCloud(
       registerStateMachine: (sm) => sfn.registerStateMachine(sm),
       setResourcePolicy: (arn, name, document) => resourcePolicies.set(arn, [...(resourcePolicies.get(arn) ?? []), { name, document }]),
       createLogGroup: (name) => void logGroups.add(name),
+      defineKmsKey: (k, region) => void kms.define({ region, keyId: k.keyId, policy: k.policy }),
+      defineKmsAlias: (a, region) => kms.defineAlias(region, a.name, a.targetKeyId.split(':key/').pop() ?? a.targetKeyId),
+      configureBucket: (name, configuration) => s3.configureBucket(name, configuration),
       code: codeOf,
       runtimeEnvironment: (fn, credentials, taskRoot) => ({
         AWS_REGION: HOME_REGION,
