@@ -267,6 +267,16 @@ async function scopes(_variables, serviceDir = join(__dirname, '..')) {
   return iamScopes(parse(text));
 }
 
+/** The PolicyName of each generated policy in resources/iam.yml → its key in iamScopes() (the local cloud regenerates them for another config). */
+const GENERATED_POLICIES = {
+  'register-bundle-locations': 'registerBundle',
+  'bundle-image-locations': 'bundleImage',
+  'launch-builder-keys': 'launchBuilder',
+  'copy-image-keys-and-bundles': 'copyImage',
+  'apply-retention-bundles': 'applyRetention',
+};
+
 module.exports = scopes;
+module.exports.GENERATED_POLICIES = GENERATED_POLICIES;
 module.exports.iamScopes = iamScopes;
 module.exports.IamScopeError = IamScopeError;
