@@ -172,7 +172,9 @@ function stackNameOf(pkg: PackagedStack): string {
 
 /**
  * The template for another factory config: the family schedule resources replaced by what
- * deploy/schedules.cjs (the generator `osls package` runs) makes for that config.
+ * deploy/schedules.cjs (the generator `osls package` runs) makes for that config, and the
+ * config-derived IAM (deploy/iam-scopes.cjs: the regions of every `aws:RequestedRegion`
+ * condition, the generated policies of bundle locations and KMS keys) made for it too.
  */
 function templateForConfig(template: CfnTemplate, projectRoot: string, configFile: string): CfnTemplate {
   const require = createRequire(import.meta.url);
@@ -180,11 +182,37 @@ function templateForConfig(template: CfnTemplate, projectRoot: string, configFil
     scheduleResources(config: unknown): { Resources: CfnTemplate['Resources'] };
   };
   const { parse } = require('yaml') as { parse(text: string): unknown };
-  const resources = Object.fromEntries(
-    Object.entries(template.Resources).filter(([id]) => !FAMILY_SCHEDULE_PREFIXES.some((p) => id.startsWith(p))),
+  const resources = structuredClone(
+    Object.fromEntries(Object.entries(template.Resources).filter(([id]) => !FAMILY_SCHEDULE_PREFIXES.some((p) => id.startsWith(p)))),
   );
-  const generated = generator.scheduleResources(parse(readFileSync(configFile, 'utf8'))).Resources;
+  const config = parse(readFileSync(configFile, 'utf8'));
+  const generated = generator.scheduleResources(config).Resources;
+  const scopes = require(join(projectRoot, 'deploy', 'iam-scopes.cjs')) as {
+    iamScopes(config: unknown): Record<string, JsonValue>;
+    GENERATED_POLICIES: Record<string, string>;
+  };
+  const iam = scopes.iamScopes(config);
+  for (const r of Object.values(resources)) {
+    if (r.Type !== 'AWS::IAM::Role') continue;
+    const policies = (r.Properties?.Policies ?? []) as { PolicyName?: JsonValue; PolicyDocument?: { Statement?: JsonValue } }[];
+    for (const p of policies) {
+      const key = typeof p.PolicyName === 'string' ? scopes.GENERATED_POLICIES[p.PolicyName] : undefined;
+      if (key !== undefined && p.PolicyDocument !== undefined) p.PolicyDocument.Statement = iam[key] ?? null;
+      else if (p.PolicyDocument !== undefined) withRegions(p.PolicyDocument.Statement, iam.regions ?? null);
+    }
+  }
   return { ...template, Resources: { ...resources, ...generated } };
+}
+
+/** Every `aws:RequestedRegion` condition value of these statements set to `regions`. */
+function withRegions(statements: JsonValue | undefined, regions: JsonValue): void {
+  for (const st of Array.isArray(statements) ? statements : []) {
+    const condition = st !== null && typeof st === 'object' && !Array.isArray(st) ? st.Condition : undefined;
+    if (condition === null || typeof condition !== 'object' || Array.isArray(condition) || condition === undefined) continue;
+    for (const op of Object.values(condition)) {
+      if (op !== null && typeof op === 'object' && !Array.isArray(op) && 'aws:RequestedRegion' in op) op['aws:RequestedRegion'] = regions;
+    }
+  }
 }
 
 export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {

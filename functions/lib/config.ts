@@ -91,9 +91,34 @@ export const FamilyConfigSchema = z
   .strict()
   .refine(ssmParameterNeedsBaseImage, { message: 'triggers.ssmParameter needs a base-image source', path: ['triggers', 'ssmParameter'] });
 
+/** `bucket` or `bucket/prefix/`: an S3 location the functions' IAM grants are scoped to. */
+export const S3LocationSchema = z
+  .string()
+  .max(1024)
+  .regex(
+    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/([A-Za-z0-9!_.'()-]+\/)*)?$/,
+    'must be a bucket name, or bucket/prefix/ (ending in /, no wildcards)',
+  )
+  .refine((l) => !l.split('/')[0]?.includes('..'), 'must be a bucket name, or bucket/prefix/ (ending in /, no wildcards)');
+
+/**
+ * Where instance-store bundles are made outside the families' own bundle sources. The
+ * packaged IAM policies name exactly these locations (deploy/iam-scopes.cjs): the bundleImage
+ * function may read image files only under `images` and write bundles only under
+ * `destinations`; registering, copying and retiring bundles may use those destinations and
+ * each bundle family's manifest folder.
+ */
+export const BundleLocationsSchema = z
+  .object({
+    images: z.array(S3LocationSchema).max(50).default([]),
+    destinations: z.array(S3LocationSchema).max(50).default([]),
+  })
+  .strict();
+
 export const FactoryConfigSchema = z
   .object({
     families: z.record(FamilySchema, FamilyConfigSchema).refine((f) => Object.keys(f).length > 0, 'declare at least one family'),
+    bundles: BundleLocationsSchema.optional(),
   })
   .strict();
 
