@@ -5,9 +5,8 @@
  * the zip's size, and the time a fresh Node process takes to import the bundle inside it (the
  * `.mjs`, unzipped once under node_modules/.cache/ami-factory/coldstart/) with the function's
  * environment as Lambda would set it (the template's variables, the reserved AWS_* ones, fake
- * credentials; nothing is
- * called). Each run is `node -e "await import(bundle)"` against a bare `node -e ''` run right
- * before it (alternating, BENCH_RUNS of each per function, default 7), so the machine's load
+ * credentials; nothing is called). Each run is `node -e "await import(bundle)"` against a bare
+ * `node -e ''` run right before it (alternating, BENCH_RUNS of each per function, default 7), so the machine's load
  * hits both alike; "over" is the median of the function's process times minus the median of
  * its bare ones. The child also times the import itself, in wall and in CPU time (the CPU time
  * is the figure least moved by other processes on a shared machine). Goal (issue #11):
