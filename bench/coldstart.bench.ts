@@ -3,10 +3,10 @@
  *
  * For every function of the packaged stack (`ensurePackaged`, the zips `osls package` makes):
  * the zip's size, and the time a fresh Node process takes to import the bundle inside it (the
- * `.mjs`, unzipped once under bench/.out/coldstart/) with the function's environment as Lambda
- * would set it (the template's variables, the reserved AWS_* ones, fake credentials; nothing is
- * called). Each run is `node -e "await import(bundle)"` against a bare `node -e ''` run right
- * before it (alternating, BENCH_RUNS of each per function, default 7), so the machine's load
+ * `.mjs`, unzipped once under node_modules/.cache/ami-factory/coldstart/) with the function's
+ * environment as Lambda would set it (the template's variables, the reserved AWS_* ones, fake
+ * credentials; nothing is called). Each run is `node -e "await import(bundle)"` against a bare
+ * `node -e ''` run right before it (alternating, BENCH_RUNS of each per function, default 7), so the machine's load
  * hits both alike; "over" is the median of the function's process times minus the median of
  * its bare ones. The child also times the import itself, in wall and in CPU time (the CPU time
  * is the figure least moved by other processes on a shared machine). Goal (issue #11):
@@ -92,7 +92,8 @@ export async function run(): Promise<void> {
   const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 7));
   const pkg = await ensurePackaged({ projectRoot: ROOT, log: (l) => console.log(l) });
   const plan = planStack(pkg.template, { stackName: `ami-factory-${pkg.stage}`, region: REGION, accountId: '111122223333' });
-  const cacheDir = join(ROOT, 'bench', '.out', 'coldstart');
+  // Beside the local cloud's caches (not linted, not committed).
+  const cacheDir = join(ROOT, 'node_modules', '.cache', 'ami-factory', 'coldstart');
   const rows: Row[] = [];
   console.log(
     `${plan.functions.length} functions, ${runs} run(s) each, alternating with bare \`node -e ''\` (${process.version}); times in ms, median (min–max)`,
