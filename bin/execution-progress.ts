@@ -1,5 +1,11 @@
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, type HistoryEvent, type SFNClient } from '@aws-sdk/client-sfn';
-import { causeMessage, formatDuration } from './commands/_common.js';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  StartExecutionCommand,
+  type HistoryEvent,
+  type SFNClient,
+} from '@aws-sdk/client-sfn';
+import { causeMessage, formatDuration, ExecutionStillRunningError } from './commands/_common.js';
 
 /**
  * Progress of a Step Functions execution as it happens: polls GetExecutionHistory and prints
@@ -23,15 +29,15 @@ export interface FollowOptions {
   print?: (line: string) => void;
 }
 
-/** The execution ran past its time; still recorded, followable with its ARN. */
-export class ExecutionFollowTimeoutError extends Error {
-  override readonly name = 'ExecutionFollowTimeoutError';
-  constructor(
-    readonly executionArn: string,
-    readonly waitedMs: number,
-  ) {
-    super(`still running after ${formatDuration(waitedMs)}: ${executionArn}`);
-  }
+/** StartExecution, then follows it (printing each step) until it ends or `timeoutMs` passes (ExecutionStillRunningError). */
+export async function startAndFollow(
+  sfn: SFNClient,
+  start: { stateMachineArn: string; name: string; input: string },
+  opts: FollowOptions,
+): Promise<Final> {
+  const { executionArn } = await sfn.send(new StartExecutionCommand(start));
+  if (executionArn === undefined) throw new Error('StartExecution returned no executionArn');
+  return followExecution(sfn, executionArn, opts);
 }
 
 /** Polls GetExecutionHistory and prints one readable line per step until the execution ends. */
@@ -71,7 +77,7 @@ export async function followExecution(sfn: SFNClient, executionArn: string, opts
       if (d.cause !== undefined) final.cause = d.cause;
       return final;
     }
-    if (Date.now() > deadline) throw new ExecutionFollowTimeoutError(executionArn, timeoutMs);
+    if (Date.now() > deadline) throw new ExecutionStillRunningError(executionArn, timeoutMs);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
