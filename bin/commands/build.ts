@@ -14,10 +14,10 @@ import {
   formatDuration,
   onePositional,
   parseCommand,
-  startAndWait,
   table,
   stateMachineArnOf,
 } from './_common.js';
+import { startAndFollow } from '../execution-progress.js';
 
 export const summary = 'Start a build of a family on the local cloud and wait for its result';
 
@@ -88,7 +88,11 @@ export async function run(argv: string[]): Promise<number> {
     const stateMachineArn = stateMachineArnOf(target.stack, 'image-factory');
     const name = executionNameFor(family, request.buildId);
     console.log(`building ${family} (build ${request.buildId}) → ${[request.region, ...request.copies.map((c) => c.region)].join(', ')}`);
-    const d = await startAndWait(sfn, { stateMachineArn, name, input: JSON.stringify(request) }, timeoutMs, target.endpoint);
+    const d = await startAndFollow(
+      sfn,
+      { stateMachineArn, name, input: JSON.stringify(request) },
+      { started, timeoutMs, endpoint: target.endpoint },
+    );
     if (d.status !== 'SUCCEEDED') {
       console.error(`✗ ${d.status}: ${d.error ?? 'unknown error'}: ${causeMessage(d.cause)}`);
       return 1;

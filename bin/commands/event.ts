@@ -1,6 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { connectForCommand, onePositional, parseCommand, CLOUD_OPTIONS, CLOUD_OPTIONS_HELP } from './_common.js';
+import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { BUILD_REQUEST_REJECTED } from '../../functions/lib/triggers/runtime.js';
+import {
+  connectForCommand,
+  onePositional,
+  parseCommand,
+  usageError,
+  CLOUD_OPTIONS,
+  CLOUD_OPTIONS_HELP,
+  type CloudTarget,
+} from './_common.js';
 
 export const summary = 'Put an event (JSON file) on the local cloud, e.g. examples/events/build-requested.json';
 
@@ -10,7 +20,10 @@ Sends the event in the file to the local cloud: \`{source, detail-type, detail, 
 (or an array of them). Events of the factory (source ami-factory) go to the factory bus with
 PutEvents; events of AWS services (aws.ssm, aws.ec2) cannot be put by anyone but AWS, so an
 in-process cloud emits them as the service would. Prints the event ids and, for an
-in-process cloud, the rules and targets each one reached.
+in-process cloud, the rules and targets each one reached. Then says what the events did:
+each execution they started, each request the factory rejected and why, each event that
+matched no rule. Exits 0 when at least one execution started, 1 when none did (rejected,
+no rule matched, a target failed, or nothing started within --wait), 2 for a usage error.
   --bus NAME      bus for non-AWS sources (default: the factory's bus)
   --wait SECONDS  how long to wait for the deliveries of an in-process cloud (default 10)
 ${CLOUD_OPTIONS_HELP}`;
@@ -35,6 +48,20 @@ function readEvents(path: string): EventFile[] {
   });
 }
 
+/** Every execution of every state machine of the stack, by ARN (the newest first). */
+async function executionArns(sfn: SFNClient, stateMachines: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const stateMachineArn of stateMachines) {
+    let nextToken: string | undefined;
+    do {
+      const page = await sfn.send(new ListExecutionsCommand({ stateMachineArn, nextToken, maxResults: 1000 }));
+      for (const e of page.executions ?? []) if (e.executionArn !== undefined) out.set(e.executionArn, e.name ?? '');
+      nextToken = page.nextToken;
+    } while (nextToken !== undefined);
+  }
+  return out;
+}
+
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand('event', HELP, argv, {
     bus: { type: 'string' },
@@ -53,18 +80,20 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`ami-factory event: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
-  const waitMs = Math.max(0, Number(values.wait ?? '10')) * 1000;
+  const wait = Number(values.wait ?? '10');
+  if (!Number.isFinite(wait) || wait < 0) return usageError('event', `--wait must be a number of seconds, not "${values.wait ?? ''}"`);
+  const waitMs = wait * 1000;
   const target = await connectForCommand('event', values);
   if (typeof target === 'number') return target;
-  const client = new EventBridgeClient({
-    region: 'us-east-1',
-    endpoint: target.endpoint,
-    credentials: {
-      accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL',
-      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-    },
-  });
+  const credentials = {
+    accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL',
+    secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+  };
+  const client = new EventBridgeClient({ region: 'us-east-1', endpoint: target.endpoint, credentials });
+  const sfn = new SFNClient({ region: target.stack.region, endpoint: target.endpoint, credentials });
+  const machines = Object.values(target.stack.stateMachines);
   try {
+    const before = await executionArns(sfn, machines);
     const ids: string[] = [];
     for (const e of events) {
       const region = e.region ?? 'us-east-1';
@@ -107,21 +136,76 @@ export async function run(argv: string[]): Promise<number> {
       console.log(`put ${e['detail-type']} (${e.source}) on ${values.bus ?? target.stack.eventBus}: ${entry.EventId}`);
       ids.push(entry.EventId);
     }
-    if (target.cloud !== undefined) {
-      await Promise.race([target.cloud.events.idle(), new Promise((r) => setTimeout(r, waitMs))]);
-      for (const d of target.cloud.events.log().filter((l) => ids.includes(l.event.id))) {
-        if (d.targets.length === 0) console.log(`  ${d.event.id}: matched no rule`);
-        for (const t of d.targets)
-          console.log(`  ${d.event.id}: ${t.rule} → ${t.targetId}: ${t.status}${t.error !== undefined ? ` (${t.error})` : ''}`);
-      }
-      console.log('(in-process cloud: builds it started resume the next time the local cloud runs; `ami-factory cloud` keeps one running)');
+    const outcome =
+      target.cloud !== undefined ? await inProcessOutcome(target.cloud, ids, waitMs) : await joinedOutcome(sfn, machines, before, waitMs);
+    const started = [...(await executionArns(sfn, machines)).keys()].filter((arn) => !before.has(arn));
+    for (const line of outcome.lines) console.log(line);
+    for (const arn of started) console.log(`✓ started execution ${arn}`);
+    for (const r of outcome.rejected) console.log(`✗ rejected: ${r}`);
+    if (started.length === 0) {
+      const why =
+        outcome.rejected.length > 0
+          ? 'the factory rejected the request'
+          : outcome.noRule > 0
+            ? 'no rule matched'
+            : outcome.failed > 0
+              ? 'a target failed'
+              : `nothing started within ${wait} s`;
+      console.error(`✗ no execution started: ${why}`);
     }
-    return 0;
+    if (target.cloud !== undefined && started.length > 0)
+      console.log('(in-process cloud: builds it started resume the next time the local cloud runs; `ami-factory cloud` keeps one running)');
+    return started.length > 0 ? 0 : 1;
   } catch (e) {
     console.error(`✗ ami-factory event: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
     return 1;
   } finally {
     client.destroy();
+    sfn.destroy();
     await target.close();
   }
+}
+
+interface Outcome {
+  /** The deliveries, one line each (in-process cloud only). */
+  lines: string[];
+  /** Reasons of the BuildRequestRejected events the factory published for these events. */
+  rejected: string[];
+  noRule: number;
+  failed: number;
+}
+
+/** An in-process cloud: waits for the deliveries, then reads its bus log (rules, targets, rejections). */
+async function inProcessOutcome(cloud: NonNullable<CloudTarget['cloud']>, ids: string[], waitMs: number): Promise<Outcome> {
+  await Promise.race([cloud.events.idle(), new Promise((r) => setTimeout(r, waitMs))]);
+  const log = cloud.events.log();
+  const out: Outcome = { lines: [], rejected: [], noRule: 0, failed: 0 };
+  for (const d of log.filter((l) => ids.includes(l.event.id))) {
+    if (d.targets.length === 0) {
+      out.noRule++;
+      out.lines.push(`  ${d.event.id}: matched no rule`);
+    }
+    for (const t of d.targets) {
+      if (t.status === 'failed') out.failed++;
+      out.lines.push(`  ${d.event.id}: ${t.rule} → ${t.targetId}: ${t.status}${t.error !== undefined ? ` (${t.error})` : ''}`);
+    }
+  }
+  for (const d of log) {
+    if (d.event['detail-type'] !== BUILD_REQUEST_REJECTED) continue;
+    const detail = d.event.detail as { eventId?: unknown; reason?: unknown };
+    if (typeof detail.eventId === 'string' && ids.includes(detail.eventId) && typeof detail.reason === 'string')
+      out.rejected.push(detail.reason);
+  }
+  return out;
+}
+
+/** A cloud another process owns: its bus log is not ours to read; waits until an execution starts or the time is up. */
+async function joinedOutcome(sfn: SFNClient, machines: string[], before: Map<string, string>, waitMs: number): Promise<Outcome> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const now = await executionArns(sfn, machines);
+    if ([...now.keys()].some((arn) => !before.has(arn)) || Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { lines: [], rejected: [], noRule: 0, failed: 0 };
 }

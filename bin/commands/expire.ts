@@ -18,10 +18,10 @@ import {
   formatDuration,
   onePositional,
   parseCommand,
-  startAndWait,
   table,
   stateMachineArnOf,
 } from './_common.js';
+import { startAndFollow } from '../execution-progress.js';
 
 export const summary = "Run a family's retention policy on the local cloud: print the plan, then carry it out (or --dry-run)";
 
@@ -125,11 +125,10 @@ export async function run(argv: string[]): Promise<number> {
         `${p.deprecateAfterDays !== undefined ? `, deprecate after ${p.deprecateAfterDays} days` : ''} (run ${request.runId})`,
     );
     const stateMachineArn = stateMachineArnOf(target.stack, 'image-retention');
-    const d = await startAndWait(
+    const d = await startAndFollow(
       sfn,
       { stateMachineArn, name: retentionExecutionName(family, request.runId), input: JSON.stringify(request) },
-      timeoutMs,
-      target.endpoint,
+      { started, timeoutMs, endpoint: target.endpoint },
     );
     if (d.status !== 'SUCCEEDED') {
       console.error(`✗ ${d.status}: ${d.error ?? 'unknown error'}: ${causeMessage(d.cause)}`);

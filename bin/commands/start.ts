@@ -1,17 +1,12 @@
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import {
-  DescribeExecutionCommand,
-  GetExecutionHistoryCommand,
-  SFNClient,
-  StartExecutionCommand,
-  type HistoryEvent,
-} from '@aws-sdk/client-sfn';
+import { GetExecutionHistoryCommand, SFNClient, StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { buildRequestFor, loadFactoryConfig } from '../../functions/lib/config.js';
 import type { BuildRequest } from '../../functions/lib/build-request.js';
 import { PROJECT_ROOT } from '../../local/server.js';
+import { followExecution, safeJson } from '../execution-progress.js';
 import {
   causeMessage,
   connectForCommand,
@@ -129,7 +124,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`  execution    ${executionArn}\n`);
 
     const statsBefore = await localStats(target.endpoint);
-    const final = await following(target.endpoint, executionArn, () => followExecution(sfn, executionArn, started));
+    const final = await following(target.endpoint, executionArn, () => followExecution(sfn, executionArn, { started }));
     const elapsed = Date.now() - started;
     const history = await fullHistory(sfn, executionArn);
     const statsAfter = await localStats(target.endpoint);
@@ -281,105 +276,4 @@ async function fullHistory(sfn: SFNClient, executionArn: string): Promise<Histor
     nextToken = page.nextToken;
   } while (nextToken !== undefined);
   return out;
-}
-
-interface Final {
-  status: string;
-  output?: string;
-  error?: string;
-  cause?: string;
-}
-
-/** Polls GetExecutionHistory and prints one readable line per step until the execution ends. */
-async function followExecution(sfn: SFNClient, executionArn: string, started: number): Promise<Final> {
-  let seen = 0;
-  let nextToken: string | undefined;
-  const deadline = Date.now() + 30 * 60_000;
-  for (;;) {
-    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
-    const events = page.events ?? [];
-    for (const ev of events.slice(seen)) printEvent(ev, started);
-    seen = events.length;
-    if (page.nextToken !== undefined) {
-      nextToken = page.nextToken;
-      seen = 0;
-      continue;
-    }
-    const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    if (d.status !== 'RUNNING') {
-      const again = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
-      for (const ev of (again.events ?? []).slice(seen)) printEvent(ev, started);
-      const final: Final = { status: d.status ?? 'UNKNOWN' };
-      if (d.output !== undefined) final.output = d.output;
-      if (d.error !== undefined) final.error = d.error;
-      if (d.cause !== undefined) final.cause = d.cause;
-      return final;
-    }
-    if (Date.now() > deadline) throw new Error(`execution still running after 30 minutes: ${executionArn}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function printEvent(ev: HistoryEvent, started: number): void {
-  const at = `[${((Date.now() - started) / 1000).toFixed(2).padStart(6)}s]`;
-  const exited = ev.stateExitedEventDetails;
-  if (exited?.name !== undefined) {
-    const out = safeJson(exited.output);
-    const line = describeStep(exited.name, out);
-    if (line !== undefined) console.log(`  ${at} ${exited.name.padEnd(18)} ${line}`);
-    return;
-  }
-  if (ev.type === 'TaskFailed' && ev.taskFailedEventDetails !== undefined) {
-    console.log(`  ${at} ${'task failed'.padEnd(18)} ${ev.taskFailedEventDetails.error}: ${causeMessage(ev.taskFailedEventDetails.cause)}`);
-  }
-}
-
-function describeStep(name: string, out: Record<string, unknown>): string | undefined {
-  const get = (path: string): unknown =>
-    path.split('.').reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : undefined), out);
-  switch (name) {
-    case 'Plan':
-      return get('plan.imageId') === null
-        ? `new image ${String(get('plan.imageName'))}`
-        : `resuming: ${String(get('plan.imageId'))} exists`;
-    case 'ResolveSource':
-      return `source instance ${String(get('source.instanceId'))} (${String(get('source.state'))})`;
-    case 'ResolveBaseImage':
-      return `base image ${String(get('base.imageId'))}`;
-    case 'LaunchBuilder':
-      return `builder ${String(get('builder.instanceId'))} running the build script`;
-    case 'AwaitBuilder':
-      return 'builder finished and stopped itself';
-    case 'CreateImage':
-    case 'CreateBuilderImage':
-    case 'RegisterImage':
-      return `${get('home.created') === true ? 'started' : 'found'} ${String(get('home.imageId'))}${name === 'CreateImage' ? (get('request.source.noReboot') === true ? ' (no reboot)' : ' (reboot)') : ''}`;
-    case 'AwaitImage':
-      return `${String(get('home.imageId'))} available`;
-    case 'TerminateBuilder':
-      return 'builder terminated';
-    case 'FinalizeHome':
-      return `deprecation ${String(get('homeResult.deprecateAt') ?? 'none')}, sharing ${get('homeResult.sharing') === null ? 'none' : 'applied'}`;
-    case 'CopyImage':
-      return `→ ${String(get('target.region'))}: copy ${String(get('copy.imageId'))}`;
-    case 'AwaitCopy':
-      return `→ ${String(get('target.region'))}: ${String(get('copy.imageId'))} available`;
-    case 'FinalizeCopy':
-      return `→ ${String(get('target.region'))}: deprecation and sharing applied`;
-    case 'CopyFailed':
-      return `→ ${String(get('region'))}: failed (${String(get('error'))}), cleaned up`;
-    case 'Report':
-      return String(get('outcome'));
-    default:
-      return undefined;
-  }
-}
-
-function safeJson(s: string | undefined): Record<string, unknown> {
-  try {
-    const v = JSON.parse(s ?? '{}') as unknown;
-    return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
 }

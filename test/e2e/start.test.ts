@@ -35,6 +35,8 @@ describe('ami-factory start', () => {
       expect(out).toMatch(new RegExp(`web\\s+${region}\\s+ami-[0-9a-f]{17}\\s+available`));
     expect(out).toMatch(/cost: \d+ state transitions · \d+ Lambda invocations · \d+ EC2 API calls/);
     expect(out).toMatch(/i-[0-9a-f]{17}\s+yes/);
+    // Progress as the steps happen, each line with its wall and execution-clock times.
+    expect(out).toMatch(/\[wall +[\dhms. ]+ · execution clock +[\dhms. ]+\] CreateImage +started ami-[0-9a-f]{17}/);
   });
 
   it('makes a second image in the same persisted world on a second run', async () => {
@@ -84,6 +86,7 @@ describe('ami-factory expire', () => {
     expect(out).toContain('plan: 3 images: 0 to deregister, 0 to disable, 0 to deprecate, 3 kept');
     expect(out).toMatch(new RegExp(`${image}\\s+us-east-1\\s+0\\s+keep\\s+newest 3`));
     expect(out).toMatch(/us-west-2\s+planned\s+1\s+0\s+0\s+0/);
+    expect(out).toMatch(/\[wall +[\dhms. ]+ · execution clock +[\dhms. ]+\] PlanRegion /);
   });
 
   it('refuses a region the family has no images in, before starting anything', async () => {
