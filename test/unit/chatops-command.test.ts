@@ -153,6 +153,32 @@ describe('parseChatCommand', () => {
     expect(parseChatCommand('share --account=123456789012 ami-0123456789abcdef0').kind).toBe('share');
   });
 
+  it('does parse share with an organization or an OU', () => {
+    expect(
+      parseChatCommand('share ami-0123456789abcdef0 --organization arn:aws:organizations::111122223333:organization/o-exampleorgid'),
+    ).toEqual({
+      kind: 'share',
+      imageId: 'ami-0123456789abcdef0',
+      organizationArn: 'arn:aws:organizations::111122223333:organization/o-exampleorgid',
+    });
+    expect(
+      parseChatCommand('share ami-0123456789abcdef0 --ou arn:aws:organizations::111122223333:ou/o-exampleorgid/ou-ab12-cd34ef56'),
+    ).toEqual({
+      kind: 'share',
+      imageId: 'ami-0123456789abcdef0',
+      organizationalUnitArn: 'arn:aws:organizations::111122223333:ou/o-exampleorgid/ou-ab12-cd34ef56',
+    });
+    expect(errorOf('share ami-0123456789abcdef0 --organization o-exampleorgid').message).toMatch(
+      /Organization "o-exampleorgid" must be an organization ARN/,
+    );
+    expect(errorOf('share ami-0123456789abcdef0 --ou ou-ab12-cd34ef56').message).toMatch(/OU "ou-ab12-cd34ef56" must be an OU ARN/);
+    expect(
+      errorOf(
+        'share ami-0123456789abcdef0 --account 123456789012 --ou arn:aws:organizations::111122223333:ou/o-exampleorgid/ou-ab12-cd34ef56',
+      ).message,
+    ).toMatch(/takes one of --account, --organization or --ou/);
+  });
+
   it('does refuse share when the image or account is missing or malformed', () => {
     expect(errorOf('share ami-0123456789abcdef0').message).toMatch(/needs --account/);
     expect(errorOf('share --account 123456789012').message).toMatch(/needs an image id/);

@@ -3,6 +3,7 @@ import {
   ChatOpsPermissionsSchema,
   PERMISSIONS,
   authorize,
+  authorizeShareTarget,
   permissionFor,
   type ChatOpsPermissions,
   type Permission,
@@ -19,6 +20,51 @@ const permissions: ChatOpsPermissions = ChatOpsPermissionsSchema.parse({
   expireApply: { userGroups: ['S0PLATFORM'], channels: ['C0OPS'] },
   share: { users: ['U0ALICE'] },
   list: {},
+});
+
+describe('chatops.share.allowedTargets', () => {
+  it('does validate the accounts, organizations and OUs it lists, and nothing else', () => {
+    const parse = (allowedTargets: unknown): boolean =>
+      ChatOpsPermissionsSchema.safeParse({ share: { users: ['*'], allowedTargets } }).success;
+    expect(
+      parse({
+        accounts: ['444455556666'],
+        organizationArns: ['arn:aws:organizations::111122223333:organization/o-exampleorgid'],
+        organizationalUnitArns: ['arn:aws:organizations::111122223333:ou/o-exampleorgid/ou-ab12-cd34ef56'],
+      }),
+    ).toBe(true);
+    expect(parse({ accounts: ['4444'] })).toBe(false);
+    expect(parse({ organizationArns: ['o-exampleorgid'] })).toBe(false);
+    expect(parse({ organizationalUnitArns: ['arn:aws:organizations::111122223333:organization/o-exampleorgid'] })).toBe(false);
+    expect(parse({ accounts: [], public: true })).toBe(false);
+    // Only share has targets.
+    expect(ChatOpsPermissionsSchema.safeParse({ bake: { users: ['*'], allowedTargets: {} } }).success).toBe(false);
+  });
+
+  it('does allow only a listed target of the same kind', () => {
+    const allowed = {
+      accounts: ['444455556666'],
+      organizationArns: ['arn:aws:organizations::111122223333:organization/o-exampleorgid'],
+      organizationalUnitArns: [],
+    };
+    expect(authorizeShareTarget({ account: '444455556666' }, allowed, 'web')).toEqual({ allowed: true });
+    expect(
+      authorizeShareTarget({ organizationArn: 'arn:aws:organizations::111122223333:organization/o-exampleorgid' }, allowed, 'web'),
+    ).toEqual({ allowed: true });
+    expect(authorizeShareTarget({ account: '999988887777' }, allowed, 'web').allowed).toBe(false);
+    expect(
+      authorizeShareTarget(
+        { organizationalUnitArn: 'arn:aws:organizations::111122223333:ou/o-exampleorgid/ou-ab12-cd34ef56' },
+        allowed,
+        'web',
+      ).allowed,
+    ).toBe(false);
+    expect(authorizeShareTarget({ account: '444455556666' }, undefined, 'web')).toEqual({
+      allowed: false,
+      reason:
+        '`share` for web may not add account 444455556666; chatops.share.allowedTargets allows accounts: none; organizations: none; OUs: none',
+    });
+  });
 });
 
 describe('ChatOps permissions', () => {

@@ -35,7 +35,15 @@ const s3 = mockClient(S3Client);
 const doc = parse(readFileSync('factory.config.yml', 'utf8')) as { families: Record<string, Record<string, unknown>> };
 doc.families.web = {
   ...doc.families.web,
-  chatops: { bake: { users: [BAKER] }, share: { users: [BAKER] }, list: { users: [BAKER] }, expireApply: { users: [BAKER] } },
+  chatops: {
+    bake: { users: [BAKER] },
+    share: {
+      users: [BAKER],
+      allowedTargets: { accounts: ['999988887777'], organizationArns: ['arn:aws:organizations::111122223333:organization/o-exampleorgid'] },
+    },
+    list: { users: [BAKER] },
+    expireApply: { users: [BAKER] },
+  },
 };
 const config = parseFactoryConfig(stringify(doc));
 
@@ -418,6 +426,33 @@ describe('slack-command', () => {
       ImageId: 'ami-0000000000000000a',
       LaunchPermission: { Add: [{ UserId: '999988887777' }] },
     });
+  });
+
+  it('does share with an organization that chatops.share.allowedTargets lists', async () => {
+    ec2.on(DescribeImagesCommand).resolves({ Images: [managedImage('ami-0000000000000000a', '2026-11-01T00:00:00Z')] as never });
+    ec2.on(DescribeImageAttributeCommand).resolves({ LaunchPermissions: [] });
+    ec2.on(ModifyImageAttributeCommand).resolves({});
+    const m = await reply('share ami-0000000000000000a --organization arn:aws:organizations::111122223333:organization/o-exampleorgid');
+    expect(m.text).toMatch(
+      /Shared ami-0000000000000000a \(web, us-east-1\) with organization arn:aws:organizations::111122223333:organization\/o-exampleorgid/,
+    );
+    expect(ec2).toHaveReceivedCommandWith(ModifyImageAttributeCommand, {
+      ImageId: 'ami-0000000000000000a',
+      LaunchPermission: { Add: [{ OrganizationArn: 'arn:aws:organizations::111122223333:organization/o-exampleorgid' }] },
+    });
+  });
+
+  it('does refuse to share with an account, organization or OU that chatops.share.allowedTargets does not list', async () => {
+    ec2.on(DescribeImagesCommand).resolves({ Images: [managedImage('ami-0000000000000000a', '2026-11-01T00:00:00Z')] as never });
+    const account = await reply('share ami-0000000000000000a --account 123456789012');
+    expect(account.text).toBe(
+      'Not allowed: `share` for web may not add account 123456789012; chatops.share.allowedTargets allows accounts: 999988887777; ' +
+        'organizations: arn:aws:organizations::111122223333:organization/o-exampleorgid; OUs: none',
+    );
+    const ou = await reply('share ami-0000000000000000a --ou arn:aws:organizations::111122223333:ou/o-exampleorgid/ou-ab12-cd34ef56');
+    expect(ou.text).toMatch(/may not add OU arn:aws:organizations::111122223333:ou\/o-exampleorgid\/ou-ab12-cd34ef56/);
+    expect(ec2).not.toHaveReceivedCommand(ModifyImageAttributeCommand);
+    expect(ec2).not.toHaveReceivedCommand(ModifySnapshotAttributeCommand);
   });
 
   it('does refuse to share an image the factory does not manage', async () => {

@@ -27,7 +27,11 @@ function writeConfig(): string {
   const doc = parse(readFileSync('factory.config.yml', 'utf8')) as { families: Record<string, Record<string, unknown>> };
   doc.families.web = {
     ...doc.families.web,
-    chatops: { bake: { users: [BAKER] }, share: { users: [BAKER] }, expireApply: { users: [BAKER] } },
+    chatops: {
+      bake: { users: [BAKER] },
+      share: { users: [BAKER], allowedTargets: { accounts: ['999988887777'] } },
+      expireApply: { users: [BAKER] },
+    },
     // Expired images are deregistered at once (no grace), so `expire --apply` retires something.
     // No deprecateAfterDays: an apply step's DeprecateAt is one (simulated) minute ahead of the
     // step's start, which this 6000x clock overtakes before the call lands.

@@ -1,5 +1,14 @@
 import * as z from 'zod';
-import { AccountIdSchema, BuildIdSchema, FamilySchema, ImageIdSchema, RegionSchema, parseInput } from '../build-request.js';
+import {
+  AccountIdSchema,
+  BuildIdSchema,
+  FamilySchema,
+  ImageIdSchema,
+  OrganizationArnSchema,
+  OrganizationalUnitArnSchema,
+  RegionSchema,
+  parseInput,
+} from '../build-request.js';
 import { ValidationError } from '../errors.js';
 
 /**
@@ -49,7 +58,10 @@ export type ChatCommand =
   | { kind: 'status'; buildId?: string }
   | { kind: 'list'; family: string; region?: string }
   | { kind: 'expire'; family: string; apply: boolean }
-  | { kind: 'share'; imageId: string; account: string };
+  | ({ kind: 'share'; imageId: string } & ShareTarget);
+
+/** Whom `share` adds: exactly one account, organization or OU. */
+export type ShareTarget = { account: string } | { organizationArn: string } | { organizationalUnitArn: string };
 
 export type CommandName = ChatCommand['kind'];
 
@@ -59,7 +71,7 @@ export const USAGE: Record<CommandName, string> = {
   status: 'status [build-id]',
   list: 'list <family> [--region R]',
   expire: 'expire <family> [--apply]',
-  share: 'share <ami-id> --account <12-digit account id>',
+  share: 'share <ami-id> --account <12-digit account id> | --organization <org ARN> | --ou <OU ARN>',
 };
 
 export const SUMMARY: Record<CommandName, string> = {
@@ -68,7 +80,7 @@ export const SUMMARY: Record<CommandName, string> = {
   status: 'show a build, or the recent builds',
   list: "list a family's images",
   expire: 'show the retention plan of a family; --apply carries it out',
-  share: 'share an image with an account',
+  share: 'share an image with an account, organization or OU the family allows',
 };
 
 const COMMANDS = Object.keys(USAGE) as CommandName[];
@@ -263,15 +275,26 @@ export function parseChatCommand(text: string): ChatCommand {
       return { kind: 'expire', family: check('expire', FamilySchema, family, 'Family'), apply: args.flags.has('apply') };
     }
     case 'share': {
-      const args = splitArgs('share', rest, { values: ['account'] });
+      const args = splitArgs('share', rest, { values: ['account', 'organization', 'ou'] });
       const [imageId = ''] = positionals('share', args, 1, 1, 'an image id');
       const account = stringFlag(args, 'account');
-      if (account === undefined) throw new ChatCommandError('`share` needs --account <12-digit account id>', USAGE.share);
-      return {
-        kind: 'share',
-        imageId: check('share', ImageIdSchema, imageId, 'Image id'),
-        account: check('share', AccountIdSchema, account, 'Account'),
-      };
+      const organization = stringFlag(args, 'organization');
+      const ou = stringFlag(args, 'ou');
+      const given = [account, organization, ou].filter((v) => v !== undefined).length;
+      if (given !== 1) {
+        throw new ChatCommandError(
+          given === 0
+            ? '`share` needs --account <12-digit account id>, --organization <org ARN> or --ou <OU ARN>'
+            : '`share` takes one of --account, --organization or --ou',
+          USAGE.share,
+        );
+      }
+      const image = check('share', ImageIdSchema, imageId, 'Image id');
+      if (account !== undefined) return { kind: 'share', imageId: image, account: check('share', AccountIdSchema, account, 'Account') };
+      if (organization !== undefined) {
+        return { kind: 'share', imageId: image, organizationArn: check('share', OrganizationArnSchema, organization, 'Organization') };
+      }
+      return { kind: 'share', imageId: image, organizationalUnitArn: check('share', OrganizationalUnitArnSchema, ou ?? '', 'OU') };
     }
     default:
       throw unknownCommand(word);

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { AccountIdSchema, OrganizationArnSchema, OrganizationalUnitArnSchema } from '../build-request.js';
 import type { ChatCommand } from './command.js';
 
 /**
@@ -30,6 +31,21 @@ export const PermissionRuleSchema = z
   })
   .strict();
 
+/**
+ * `chatops.share`: who may run `share`, and what it may add (`allowedTargets`): the accounts,
+ * organizations and OUs listed there, nothing else. Without `allowedTargets` Slack shares with
+ * nobody, whoever asks.
+ */
+export const ShareTargetsSchema = z
+  .object({
+    accounts: z.array(AccountIdSchema).max(1000).default([]),
+    organizationArns: z.array(OrganizationArnSchema).max(1000).default([]),
+    organizationalUnitArns: z.array(OrganizationalUnitArnSchema).max(1000).default([]),
+  })
+  .strict();
+export const SharePermissionRuleSchema = PermissionRuleSchema.extend({ allowedTargets: ShareTargetsSchema.optional() }).strict();
+export type ShareTargets = z.infer<typeof ShareTargetsSchema>;
+
 export const PERMISSIONS = ['bake', 'status', 'list', 'expire', 'expireApply', 'share'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -40,7 +56,7 @@ export const ChatOpsPermissionsSchema = z
     list: PermissionRuleSchema.optional(),
     expire: PermissionRuleSchema.optional(),
     expireApply: PermissionRuleSchema.optional(),
-    share: PermissionRuleSchema.optional(),
+    share: SharePermissionRuleSchema.optional(),
   })
   .strict();
 
@@ -58,6 +74,40 @@ export const DEFAULT_RULES: Readonly<Record<Permission, PermissionRule | undefin
   expireApply: undefined,
   share: undefined,
 };
+
+/** What a `share` command adds (chatops/command.ts ShareTarget), as one of the three kinds. */
+export interface ShareTargetOf {
+  account?: string;
+  organizationArn?: string;
+  organizationalUnitArn?: string;
+}
+
+/** `account 1234…`, `organization arn:…`, `OU arn:…`: the target as replies name it. */
+export function shareTargetLabel(t: ShareTargetOf): string {
+  if (t.account !== undefined) return `account ${t.account}`;
+  if (t.organizationArn !== undefined) return `organization ${t.organizationArn}`;
+  return `OU ${t.organizationalUnitArn ?? ''}`;
+}
+
+/**
+ * Whether `share` may add the target for a family whose `chatops.share.allowedTargets` is
+ * `allowed` (undefined: nothing): only a listed account, organization or OU.
+ */
+export function authorizeShareTarget(t: ShareTargetOf, allowed: ShareTargets | undefined, family: string): Authorization {
+  const a = allowed ?? { accounts: [], organizationArns: [], organizationalUnitArns: [] };
+  const ok =
+    (t.account !== undefined && a.accounts.includes(t.account)) ||
+    (t.organizationArn !== undefined && a.organizationArns.includes(t.organizationArn)) ||
+    (t.organizationalUnitArn !== undefined && a.organizationalUnitArns.includes(t.organizationalUnitArn));
+  if (ok) return { allowed: true };
+  const list = (xs: string[]): string => (xs.length > 0 ? xs.join(', ') : 'none');
+  return {
+    allowed: false,
+    reason:
+      `\`share\` for ${family} may not add ${shareTargetLabel(t)}; chatops.share.allowedTargets allows accounts: ${list(a.accounts)}; ` +
+      `organizations: ${list(a.organizationArns)}; OUs: ${list(a.organizationalUnitArns)}`,
+  };
+}
 
 export interface Requester {
   userId: string;

@@ -514,8 +514,9 @@ export interface ShareReplyInput {
   imageId: string;
   region: string;
   family: string;
-  account: string;
-  /** false: the account could launch the image already. */
+  /** Whom: `account 1234…`, `organization arn:…` or `OU arn:…` (permissions.ts shareTargetLabel). */
+  target: string;
+  /** false: the target could launch the image already. */
   added: boolean;
   snapshotsShared: number;
 }
@@ -523,8 +524,8 @@ export interface ShareReplyInput {
 /** The outcome of `share`. In channel, so the team sees who shared what. */
 export function shareReply(s: ShareReplyInput): SlackMessage {
   const what = s.added
-    ? `Shared ${s.imageId} (${s.family}, ${s.region}) with account ${s.account}`
-    : `${s.imageId} (${s.family}, ${s.region}) was already shared with account ${s.account}; nothing changed`;
+    ? `Shared ${s.imageId} (${s.family}, ${s.region}) with ${s.target}`
+    : `${s.imageId} (${s.family}, ${s.region}) was already shared with ${s.target}; nothing changed`;
   const snaps =
     s.snapshotsShared > 0 ? ` · create-volume permission on ${s.snapshotsShared} snapshot${s.snapshotsShared === 1 ? '' : 's'}` : '';
   return message('in_channel', clip(`${what}${snaps}`, SLACK_LIMITS.fallbackText), [

@@ -22,7 +22,7 @@ import {
   type SlashCommand,
 } from './command.js';
 import { jsonResult, rawBodyOf, slackResult, type FunctionUrlEvent, type FunctionUrlResult } from './http.js';
-import { authorize, type Permission, type Requester } from './permissions.js';
+import { authorize, authorizeShareTarget, shareTargetLabel, type Permission, type Requester } from './permissions.js';
 import {
   bakeAcknowledgedReply,
   buildReportReply,
@@ -398,25 +398,31 @@ async function share(deps: ChatOpsDeps, form: SlashCommand, command: Extract<Cha
   }
   const denied = refusal(deps, 'share', form, family);
   if (denied !== undefined) return denied;
+  const target = authorizeShareTarget(command, familyConfig(deps.config, family).chatops?.share?.allowedTargets, family);
+  if (!target.allowed) {
+    deps.logger.warn('slash command not allowed', { family, permission: 'share', reason: 'target' });
+    return deniedReply(target.reason);
+  }
   const result = await applySharing(deps.ec2(found.region), command.imageId, {
-    accounts: [command.account],
-    organizationArns: [],
-    organizationalUnitArns: [],
+    accounts: 'account' in command ? [command.account] : [],
+    organizationArns: 'organizationArn' in command ? [command.organizationArn] : [],
+    organizationalUnitArns: 'organizationalUnitArn' in command ? [command.organizationalUnitArn] : [],
     public: false,
     snapshotVolumePermission: true,
   });
+  const added = result.added.userIds.length + result.added.organizationArns.length + result.added.organizationalUnitArns.length;
   deps.logger.info('image shared from slack', {
     imageId: command.imageId,
     region: found.region,
     family,
-    added: result.added.userIds.length,
+    added,
   });
   return shareReply({
     imageId: command.imageId,
     region: found.region,
     family,
-    account: command.account,
-    added: result.added.userIds.length > 0,
+    target: shareTargetLabel(command),
+    added: added > 0,
     snapshotsShared: result.snapshotPermissionsAdded.length,
   });
 }

@@ -1,0 +1,12 @@
+import { ensurePackaged } from '../../local/template/package.js';
+
+/** The Slack function of the packaged template, as CloudFormation (and the local cloud) deploys it. */
+describe('the packaged Slack function', () => {
+  it('does reserve the concurrency of the stage parameter slackReservedConcurrency (default 10)', async () => {
+    const pkg = await ensurePackaged({ projectRoot: process.cwd() });
+    const fn = pkg.template.Resources.SlackCommandLambdaFunction as { Properties?: Record<string, unknown> } | undefined;
+    expect(fn?.Properties?.ReservedConcurrentExecutions).toBe(10);
+    // The loopback allowance for response URLs is the local cloud's alone, never the template's.
+    expect(JSON.stringify(pkg.template)).not.toContain('AMI_FACTORY_SLACK_LOOPBACK_RESPONSE_URLS');
+  });
+});
