@@ -1,16 +1,40 @@
 'use strict';
 /**
  * esbuild plugins for the functions' bundles (serverless.yml custom.esbuild.plugins; the local
- * cloud's source bundles load the same file).
+ * cloud's source bundles load the same file). serverless-esbuild calls the export with the
+ * serverless instance; the local cloud calls it with nothing.
  *
  * `sdkSchemaKeys`: the AWS SDK v3 clients describe every shape of their service in one module
  * (`dist-es/schemas/schemas_0.js`), with object keys written as computed properties of string
  * constants (`{ [_xN]: _iI }`). esbuild cannot prove such a key free of side effects, so it keeps
  * every shape: the EC2 client alone adds about 530 KB to each bundle. The plugin inlines those
  * constants (`{ "xmlName": "instanceId" }`), which changes nothing at run time, and tree-shaking
- * then drops the shapes a function never sends. No maintained plugin does this (written here).
+ * then drops the shapes a function never sends.
+ *
+ * `lambdaCredentials`: every client's runtime config imports `defaultProvider` of
+ * `@aws-sdk/credential-provider-node`, the whole default chain — environment, SSO, shared ini
+ * files, credential_process, web identity token file, ECS/EC2 metadata — and, through SSO, STS
+ * and the sign-in provider, the `@aws-sdk/nested-clients` with their JSON protocols: about
+ * 120 KB minified per bundle. In Lambda the chain never gets past its first link: Lambda sets
+ * the execution role's credentials as the reserved variables AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, and the chain only skips them when AWS_PROFILE
+ * is set (no function of the template sets it; then the real chain fails too, finding no
+ * profile file in Lambda). So the bundles get a `defaultProvider` that is that first link
+ * (`fromEnv`, the SDK's own), with a named error for the AWS_PROFILE case. A process without
+ * environment credentials fails with the SDK's CredentialsProviderError instead of looking
+ * further. The local cloud gives each function its role's credentials the same way.
+ *
+ * `sourceMapsApart` (packaging only): the maps (`sourcemap: external`) hold every source in
+ * `sourcesContent`, four times the bundle. They are moved out of esbuild's output before
+ * serverless-esbuild zips it, into `<package dir>/sourcemaps/` beside the zips (`.serverless/`
+ * after `osls package` or `deploy`): the build artefact `deploy/map-stack-trace.mjs` maps
+ * CloudWatch's stack traces with. Without maps in the zip, NODE_OPTIONS=--enable-source-maps
+ * would only slow every cold start, so the functions no longer set it.
+ *
+ * No maintained plugin does any of these (written here).
  */
-const { readFile } = require('node:fs/promises');
+const { copyFile, mkdir, readFile, rename, rm } = require('node:fs/promises');
+const { dirname, isAbsolute, join, relative, resolve } = require('node:path');
 
 const SCHEMA_MODULE = /[\\/]@aws-sdk[\\/]client-[^\\/]+[\\/]dist-es[\\/]schemas[\\/]schemas_\d+\.js$/;
 const CONSTANT = /^const (_[A-Za-z0-9_$]+) = ("(?:[^"\\]|\\.)*");$/gm;
@@ -31,5 +55,102 @@ const sdkSchemaKeys = {
   },
 };
 
-module.exports = [sdkSchemaKeys];
+/** The module that stands in for `@aws-sdk/credential-provider-node` (its three exports). */
+const ENVIRONMENT_CREDENTIALS = `
+import { fromEnv } from '@aws-sdk/credential-provider-env';
+import { CredentialsProviderError } from '@smithy/core/config';
+export const defaultProvider = (init = {}) => {
+  const fromEnvironment = fromEnv(init);
+  return async () => {
+    const profile = init.profile ?? process.env.AWS_PROFILE;
+    if (profile) {
+      throw new CredentialsProviderError(
+        'AWS_PROFILE is set (' + profile + '): these bundles read the execution role\\'s credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN only',
+        { logger: init.logger, tryNextLink: false },
+      );
+    }
+    return fromEnvironment();
+  };
+};
+export const credentialsWillNeedRefresh = (credentials) => credentials?.expiration !== undefined;
+export const credentialsTreatedAsExpired = (credentials) =>
+  credentials?.expiration !== undefined && credentials.expiration.getTime() - Date.now() < 300000;
+`;
+
+const CREDENTIALS_NAMESPACE = 'lambda-credentials';
+
+const lambdaCredentials = {
+  name: 'lambda-credentials',
+  setup(build) {
+    // The stand-in resolves its imports from the importing client's directory, so it uses the
+    // same copies of credential-provider-env and @smithy/core the client would have used.
+    build.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, (args) => ({
+      path: args.resolveDir,
+      namespace: CREDENTIALS_NAMESPACE,
+    }));
+    build.onLoad({ filter: /.*/, namespace: CREDENTIALS_NAMESPACE }, (args) => ({
+      contents: ENVIRONMENT_CREDENTIALS,
+      resolveDir: args.path,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * Moves each build's `.map` outputs out of esbuild's output directory into `mapsDir`, at the
+ * path the bundle has in the zip. serverless-esbuild builds one entry at a time and writes it
+ * to `<build dir>/<the entry's directory>`, so that path is the entry's directory joined with
+ * the file's path below the output directory.
+ */
+function sourceMapsApart(mapsDir) {
+  return {
+    name: 'source-maps-apart',
+    setup(build) {
+      build.initialOptions.metafile = true;
+      const cwd = build.initialOptions.absWorkingDir ?? process.cwd();
+      const outdir = resolve(cwd, build.initialOptions.outdir ?? '.');
+      const entries = build.initialOptions.entryPoints;
+      const entry = Array.isArray(entries) && entries.length === 1 && typeof entries[0] === 'string' ? entries[0] : undefined;
+      const prefix = entry === undefined ? '' : dirname(isAbsolute(entry) ? relative(cwd, entry) : entry);
+      build.onEnd(async (result) => {
+        if (result.errors.length > 0 || result.metafile === undefined) return;
+        for (const out of Object.keys(result.metafile.outputs)) {
+          if (!out.endsWith('.map')) continue;
+          const from = resolve(cwd, out);
+          const to = join(mapsDir, prefix, relative(outdir, from));
+          await mkdir(dirname(to), { recursive: true });
+          await move(from, to);
+        }
+      });
+    },
+  };
+}
+
+async function move(from, to) {
+  try {
+    await rename(from, to);
+  } catch (e) {
+    if (e.code !== 'EXDEV') throw e;
+    await copyFile(from, to);
+    await rm(from);
+  }
+}
+
+/**
+ * Where osls gathers a package: `<service>/.serverless`, whatever `--package` says (it moves
+ * the directory's contents there at the end, and `deploy --package` copies them back).
+ */
+function packageDir(serverless) {
+  return join(serverless.serviceDir ?? process.cwd(), '.serverless');
+}
+
+/** The plugins: `serverless` given (packaging), the maps go beside the zips; otherwise they stay beside the bundles. */
+function plugins(serverless) {
+  const all = [sdkSchemaKeys, lambdaCredentials];
+  if (serverless !== undefined) all.push(sourceMapsApart(join(packageDir(serverless), 'sourcemaps')));
+  return all;
+}
+
+module.exports = plugins;
 module.exports.inlineComputedKeys = inlineComputedKeys;
+module.exports.sourceMapsApart = sourceMapsApart;

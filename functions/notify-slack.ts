@@ -1,5 +1,5 @@
 import { s3Client } from './lib/clients.js';
-import { requireEnv } from './lib/env.js';
+import { env, requireEnv } from './lib/env.js';
 import { NotifiedEventSchema, notifySlack, postJson } from './lib/chatops/notify.js';
 import { ChatOpsStore } from './lib/chatops/store.js';
 import { RetentionStore } from './lib/retention/store.js';
@@ -15,7 +15,13 @@ const { AMI_FACTORY_STATE_BUCKET: bucket } = requireEnv('AMI_FACTORY_STATE_BUCKE
  */
 export const handler = taskHandler('notify-slack', NotifiedEventSchema, async (event, logger) => ({
   outcome: await notifySlack(
-    { store: new ChatOpsStore(s3Client(), bucket), retention: new RetentionStore(s3Client(), bucket), post: postJson, logger },
+    {
+      store: new ChatOpsStore(s3Client(), bucket),
+      retention: new RetentionStore(s3Client(), bucket),
+      post: postJson,
+      logger,
+      allowLoopbackResponseUrls: env().AMI_FACTORY_SLACK_LOOPBACK_RESPONSE_URLS,
+    },
     event,
   ),
 }));

@@ -1,18 +1,19 @@
 import { ec2Client, s3Client, sfnClient } from './lib/clients.js';
-import { requireEnv } from './lib/env.js';
+import { env, requireEnv } from './lib/env.js';
 import { accountIdOf } from './lib/lambda-context.js';
 import { httpHandler } from './lib/chatops/http.js';
 import { signingSecret } from './lib/chatops/secret.js';
 import { handleSlackRequest } from './lib/chatops/service.js';
 import { ChatOpsStore } from './lib/chatops/store.js';
-import { factoryConfig } from './lib/triggers/runtime.js';
+import { factoryConfig } from './lib/factory-config.js';
 
 /** Read at cold start: a misconfigured function fails at once, not midway through a command. */
 const settings = requireEnv('AMI_FACTORY_STATE_MACHINE_ARN', 'AMI_FACTORY_RETENTION_STATE_MACHINE_ARN', 'AMI_FACTORY_STATE_BUCKET');
 
 /**
  * The Slack slash command endpoint (Lambda function URL, or HTTP API payload 2.0): a request
- * whose signature does not verify gets 401 and changes nothing; otherwise the command is
+ * whose signature does not verify, or was already accepted once (a replay), gets 401 and
+ * changes nothing; Slack's retries get an empty 200; otherwise the command is
  * authorized against the family's `chatops` permissions and answered with a Block Kit reply.
  */
 export const handler = httpHandler('slack-command', async (event, context, logger) =>
@@ -27,6 +28,7 @@ export const handler = httpHandler('slack-command', async (event, context, logge
       accountId: accountIdOf(context),
       signingSecret: () => signingSecret(),
       logger,
+      allowLoopbackResponseUrls: env().AMI_FACTORY_SLACK_LOOPBACK_RESPONSE_URLS,
     },
     event,
     context.awsRequestId,

@@ -2,7 +2,8 @@ import * as z from 'zod';
 import { eventsClient, sfnClient } from './lib/clients.js';
 import { requireEnv } from './lib/env.js';
 import { taskHandler } from './lib/task-handler.js';
-import { factoryConfig, triggerBuilds } from './lib/triggers/runtime.js';
+import { factoryConfig } from './lib/factory-config.js';
+import { triggerBuilds } from './lib/triggers/runtime.js';
 
 /** Read at cold start: a function without its state machine fails at once, not midway. */
 const settings = requireEnv('AMI_FACTORY_STATE_MACHINE_ARN', 'AMI_FACTORY_RETENTION_STATE_MACHINE_ARN', 'AMI_FACTORY_EVENT_BUS');

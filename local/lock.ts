@@ -75,7 +75,9 @@ export function readLock(stateDir: string): { info?: LockInfo; stale: boolean; e
   try {
     info = JSON.parse(text) as LockInfo;
   } catch (e) {
-    throw new LockFileError(`${path} is not a lock this cloud wrote (${(e as Error).message}); delete it if no local cloud uses ${stateDir}`);
+    throw new LockFileError(
+      `${path} is not a lock this cloud wrote (${(e as Error).message}); delete it if no local cloud uses ${stateDir}`,
+    );
   }
   if (typeof info.pid !== 'number') throw new LockFileError(`${path} names no process; delete it if no local cloud uses ${stateDir}`);
   const foreignHost = info.host !== undefined && info.host !== hostName();

@@ -132,6 +132,12 @@ export interface LocalCloud {
   stack: StackPlan;
   stateBucket: string;
   eventBus: string;
+  /**
+   * The factory.config.yml the functions read, when the cloud was started with `configFile`
+   * (a copy in this cloud's scratch space; tests may widen it between builds: functions read it
+   * again when it changes, functions/lib/factory-config.ts).
+   */
+  functionConfigFile: string | undefined;
   /** The local URL of a function's URL (by serverless key), e.g. slackCommand's. */
   functionUrl(shortName: string): string;
   /** A state machine's ARN by its short name (`image-factory`) or full name. */
@@ -166,7 +172,9 @@ function stackNameOf(pkg: PackagedStack): string {
 
 /**
  * The template for another factory config: the family schedule resources replaced by what
- * deploy/schedules.cjs (the generator `osls package` runs) makes for that config.
+ * deploy/schedules.cjs (the generator `osls package` runs) makes for that config, and the
+ * config-derived IAM (deploy/iam-scopes.cjs: the regions of every `aws:RequestedRegion`
+ * condition, the generated policies of bundle locations and KMS keys) made for it too.
  */
 function templateForConfig(template: CfnTemplate, projectRoot: string, configFile: string): CfnTemplate {
   const require = createRequire(import.meta.url);
@@ -174,11 +182,37 @@ function templateForConfig(template: CfnTemplate, projectRoot: string, configFil
     scheduleResources(config: unknown): { Resources: CfnTemplate['Resources'] };
   };
   const { parse } = require('yaml') as { parse(text: string): unknown };
-  const resources = Object.fromEntries(
-    Object.entries(template.Resources).filter(([id]) => !FAMILY_SCHEDULE_PREFIXES.some((p) => id.startsWith(p))),
+  const resources = structuredClone(
+    Object.fromEntries(Object.entries(template.Resources).filter(([id]) => !FAMILY_SCHEDULE_PREFIXES.some((p) => id.startsWith(p)))),
   );
-  const generated = generator.scheduleResources(parse(readFileSync(configFile, 'utf8'))).Resources;
+  const config = parse(readFileSync(configFile, 'utf8'));
+  const generated = generator.scheduleResources(config).Resources;
+  const scopes = require(join(projectRoot, 'deploy', 'iam-scopes.cjs')) as {
+    iamScopes(config: unknown): Record<string, JsonValue>;
+    GENERATED_POLICIES: Record<string, string>;
+  };
+  const iam = scopes.iamScopes(config);
+  for (const r of Object.values(resources)) {
+    if (r.Type !== 'AWS::IAM::Role') continue;
+    const policies = (r.Properties?.Policies ?? []) as { PolicyName?: JsonValue; PolicyDocument?: { Statement?: JsonValue } }[];
+    for (const p of policies) {
+      const key = typeof p.PolicyName === 'string' ? scopes.GENERATED_POLICIES[p.PolicyName] : undefined;
+      if (key !== undefined && p.PolicyDocument !== undefined) p.PolicyDocument.Statement = iam[key] ?? null;
+      else if (p.PolicyDocument !== undefined) withRegions(p.PolicyDocument.Statement, iam.regions ?? null);
+    }
+  }
   return { ...template, Resources: { ...resources, ...generated } };
+}
+
+/** Every `aws:RequestedRegion` condition value of these statements set to `regions`. */
+function withRegions(statements: JsonValue | undefined, regions: JsonValue): void {
+  for (const st of Array.isArray(statements) ? statements : []) {
+    const condition = st !== null && typeof st === 'object' && !Array.isArray(st) ? st.Condition : undefined;
+    if (condition === null || typeof condition !== 'object' || Array.isArray(condition) || condition === undefined) continue;
+    for (const op of Object.values(condition)) {
+      if (op !== null && typeof op === 'object' && !Array.isArray(op) && 'aws:RequestedRegion' in op) op['aws:RequestedRegion'] = regions;
+    }
+  }
 }
 
 export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
@@ -273,6 +307,7 @@ async function startOwnedCloud(
   });
   const sfnOpts: ConstructorParameters<typeof SfnService>[0] = {
     ...sfnAuthorization(wiring),
+    logsDir: stateDir === null ? null : join(stateDir, 'logs'),
     accountId: LOCAL_ACCOUNT_ID,
     lambda,
     timeScale,
@@ -475,6 +510,9 @@ async function startOwnedCloud(
       registerStateMachine: (sm) => sfn.registerStateMachine(sm),
       setResourcePolicy: (arn, name, document) => resourcePolicies.set(arn, [...(resourcePolicies.get(arn) ?? []), { name, document }]),
       createLogGroup: (name) => void logGroups.add(name),
+      defineKmsKey: (k, region) => void kms.define({ region, keyId: k.keyId, policy: k.policy }),
+      defineKmsAlias: (a, region) => kms.defineAlias(region, a.name, a.targetKeyId.split(':key/').pop() ?? a.targetKeyId),
+      configureBucket: (name, configuration) => s3.configureBucket(name, configuration),
       code: codeOf,
       runtimeEnvironment: (fn, credentials, taskRoot) => ({
         AWS_REGION: HOME_REGION,
@@ -492,6 +530,8 @@ async function startOwnedCloud(
         AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
         AWS_SESSION_TOKEN: credentials.sessionToken,
         AWS_ENDPOINT_URL: endpoint,
+        // The local Slack stand-in (`ami-factory chat`, tests) receives results on 127.0.0.1.
+        AMI_FACTORY_SLACK_LOOPBACK_RESPONSE_URLS: 'true',
         // The development machines run Node 20; keep the SDK's notice out of the function logs.
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         ...(process.env.PATH !== undefined ? { PATH: process.env.PATH } : {}),
@@ -573,6 +613,7 @@ async function startOwnedCloud(
     stack: plan,
     stateBucket,
     eventBus,
+    functionConfigFile: customTaskRoot === undefined ? undefined : join(customTaskRoot, 'factory.config.yml'),
     functionUrl: urlOf,
     stateMachineArn: machineArn,
     close: async () => {

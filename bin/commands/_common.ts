@@ -4,6 +4,7 @@ import { failureCauseMessage } from '../../functions/lib/errors.js';
 import { join, resolve } from 'node:path';
 import { startLocalCloud, DEFAULT_PORT, PROJECT_ROOT, type LocalCloud, type LocalCloudOptions } from '../../local/server.js';
 import { readLock, StateDirLockedError } from '../../local/lock.js';
+import { StateFileError } from '../../local/persist.js';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -229,7 +230,7 @@ export async function connectForCommand(
     process.stderr.write(`  local cloud  ${target.description}\n`);
     return target;
   } catch (e) {
-    if (e instanceof NoLocalCloudError || e instanceof StateDirLockedError) {
+    if (e instanceof NoLocalCloudError || e instanceof StateDirLockedError || e instanceof StateFileError) {
       console.error(`ami-factory ${command}: ${e.message}`);
       return 1;
     }
@@ -274,20 +275,68 @@ export class ExecutionStillRunningError extends Error {
   }
 }
 
+/**
+ * The local cloud stopped answering while a command followed an execution (killed, crashed,
+ * stopped). The execution is in the cloud's state folder: the message says how to follow it
+ * once the cloud runs again.
+ */
+export class CloudLostError extends Error {
+  override name = 'CloudLostError';
+  constructor(
+    readonly executionArn: string,
+    readonly endpoint: string,
+    cause: unknown,
+  ) {
+    super(
+      `the local cloud at ${endpoint} stopped answering while ${executionArn} ran; the execution is recorded in its state folder. ` +
+        `Start the cloud again (\`ami-factory cloud\`, or any command on the same --state-dir) and follow it with ` +
+        `\`ami-factory status ${executionArn}\``,
+      { cause },
+    );
+  }
+}
+
+/** A refused connection, a reset or a timeout: the other end is gone (not an API error). */
+export function isConnectionLost(e: unknown): boolean {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
+    const code = (c as NodeJS.ErrnoException).code;
+    if (
+      code !== undefined &&
+      ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT'].includes(code)
+    )
+      return true;
+    if (c.name === 'TimeoutError' || c.message === 'fetch failed' || c.message === 'socket hang up') return true;
+  }
+  return false;
+}
+
+/** An SFN call while following `executionArn`: a lost connection becomes a CloudLostError. */
+export async function following<T>(endpoint: string, executionArn: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (e) {
+    if (isConnectionLost(e)) throw new CloudLostError(executionArn, endpoint, e);
+    throw e;
+  }
+}
+
 /** StartExecution, then DescribeExecution every 100 ms until it is no longer RUNNING (bounded). */
 export async function startAndWait(
   sfn: SFNClient,
   start: { stateMachineArn: string; name: string; input: string },
   timeoutMs: number,
+  endpoint = '(the local cloud)',
 ): Promise<DescribeExecutionCommandOutput> {
   const { executionArn } = await sfn.send(new StartExecutionCommand(start));
   if (executionArn === undefined) throw new Error('StartExecution returned no executionArn');
+  const describe = (): Promise<DescribeExecutionCommandOutput> =>
+    following(endpoint, executionArn, () => sfn.send(new DescribeExecutionCommand({ executionArn })));
   const deadline = Date.now() + timeoutMs;
-  let d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+  let d = await describe();
   while (d.status === 'RUNNING') {
     if (Date.now() > deadline) throw new ExecutionStillRunningError(executionArn, timeoutMs);
     await new Promise((r) => setTimeout(r, 100));
-    d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    d = await describe();
   }
   return d;
 }

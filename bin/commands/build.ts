@@ -9,6 +9,7 @@ import {
   connectForCommand,
   CLOUD_OPTIONS,
   CLOUD_OPTIONS_HELP,
+  CloudLostError,
   ExecutionStillRunningError,
   formatDuration,
   onePositional,
@@ -87,7 +88,7 @@ export async function run(argv: string[]): Promise<number> {
     const stateMachineArn = stateMachineArnOf(target.stack, 'image-factory');
     const name = executionNameFor(family, request.buildId);
     console.log(`building ${family} (build ${request.buildId}) → ${[request.region, ...request.copies.map((c) => c.region)].join(', ')}`);
-    const d = await startAndWait(sfn, { stateMachineArn, name, input: JSON.stringify(request) }, timeoutMs);
+    const d = await startAndWait(sfn, { stateMachineArn, name, input: JSON.stringify(request) }, timeoutMs, target.endpoint);
     if (d.status !== 'SUCCEEDED') {
       console.error(`✗ ${d.status}: ${d.error ?? 'unknown error'}: ${causeMessage(d.cause)}`);
       return 1;
@@ -102,7 +103,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`${report.outcome ?? 'unknown outcome'} · ${report.imageName ?? ''} · ${formatDuration(Date.now() - started)}`);
     return report.outcome === 'BuildSucceeded' ? 0 : 1;
   } catch (e) {
-    if (e instanceof ExecutionStillRunningError) {
+    if (e instanceof ExecutionStillRunningError || e instanceof CloudLostError) {
       console.error(`✗ ${e.message}`);
       return 1;
     }

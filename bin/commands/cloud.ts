@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { parseFaultArgument, type FaultSpec } from '../../local/faults.js';
 import { startLocalCloud, DEFAULT_PORT } from '../../local/server.js';
 import { REGIONS } from '../../local/ec2/model.js';
+import { StateDirLockedError } from '../../local/lock.js';
+import { StateFileError } from '../../local/persist.js';
 import { DEFAULT_TIME_SCALE } from './_common.js';
 
 export const summary = 'Run the embedded local cloud (EC2, Step Functions) in the foreground';
@@ -103,7 +105,20 @@ export async function run(argv: string[]): Promise<number> {
   if (values['state-dir'] !== undefined) opts.stateDir = values['state-dir'];
   if (seedImages !== undefined && seedImages > 0)
     opts.seedImages = { count: seedImages, regions: [...new Set(seedRegions)], family: seedFamily };
-  const cloud = await startLocalCloud(opts);
+  let cloud;
+  try {
+    cloud = await startLocalCloud(opts);
+  } catch (e) {
+    if (e instanceof StateDirLockedError || e instanceof StateFileError) {
+      console.error(`ami-factory cloud: ${e.message}`);
+      return 1;
+    }
+    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      console.error(`ami-factory cloud: port ${port} is in use by another program; choose one with --port N (0: any free port)`);
+      return 1;
+    }
+    throw e;
+  }
   console.log(`ami-factory local cloud listening on ${cloud.endpoint} (account ${cloud.accountId}, time scale ×${timeScale})`);
   console.log(
     `state: ${cloud.stateDir ?? '(memory)'}   function logs: ${cloud.stateDir === null ? '(memory)' : join(cloud.stateDir, 'logs', '<function>.log')}   IAM denials: ${cloud.stateDir === null ? '(memory)' : join(cloud.stateDir, 'logs', 'iam.log')}`,

@@ -13,6 +13,7 @@ import {
   connectForCommand,
   CLOUD_OPTIONS,
   CLOUD_OPTIONS_HELP,
+  CloudLostError,
   ExecutionStillRunningError,
   formatDuration,
   onePositional,
@@ -128,6 +129,7 @@ export async function run(argv: string[]): Promise<number> {
       sfn,
       { stateMachineArn, name: retentionExecutionName(family, request.runId), input: JSON.stringify(request) },
       timeoutMs,
+      target.endpoint,
     );
     if (d.status !== 'SUCCEEDED') {
       console.error(`✗ ${d.status}: ${d.error ?? 'unknown error'}: ${causeMessage(d.cause)}`);
@@ -188,7 +190,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`\n${report.status} · ${calls} EC2 calls, ${report.throttled} throttled · ${formatDuration(Date.now() - started)}`);
     return report.status === 'planned' || report.status === 'succeeded' ? 0 : 1;
   } catch (e) {
-    if (e instanceof ExecutionStillRunningError) {
+    if (e instanceof ExecutionStillRunningError || e instanceof CloudLostError) {
       console.error(`✗ ${e.message}`);
       return 1;
     }

@@ -12,7 +12,16 @@ import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { buildRequestFor, loadFactoryConfig } from '../../functions/lib/config.js';
 import type { BuildRequest } from '../../functions/lib/build-request.js';
 import { PROJECT_ROOT } from '../../local/server.js';
-import { causeMessage, connectForCommand, formatDuration, stateMachineArnOf, table, CLOUD_OPTIONS_HELP, DEFAULT_TIME_SCALE } from './_common.js';
+import {
+  causeMessage,
+  connectForCommand,
+  following,
+  formatDuration,
+  stateMachineArnOf,
+  table,
+  CLOUD_OPTIONS_HELP,
+  DEFAULT_TIME_SCALE,
+} from './_common.js';
 
 export const summary = 'Build a golden image end to end on the local cloud (what `npm start` runs)';
 
@@ -120,7 +129,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`  execution    ${executionArn}\n`);
 
     const statsBefore = await localStats(target.endpoint);
-    const final = await followExecution(sfn, executionArn, started);
+    const final = await following(target.endpoint, executionArn, () => followExecution(sfn, executionArn, started));
     const elapsed = Date.now() - started;
     const history = await fullHistory(sfn, executionArn);
     const statsAfter = await localStats(target.endpoint);

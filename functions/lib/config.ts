@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parse } from 'yaml';
 import * as z from 'zod';
 import {
@@ -15,6 +15,7 @@ import {
   type BuildRequest,
 } from './build-request.js';
 import { ValidationError } from './errors.js';
+import { RequestNotAllowedError, checkBuildRequest, defaultNoReboot, familyOf, familyPreparation } from './request-policy.js';
 import { ChatOpsPermissionsSchema } from './chatops/permissions.js';
 import { FamilyTriggersSchema, ScheduleExpressionSchema, ssmParameterNeedsBaseImage } from './triggers/config.js';
 
@@ -65,8 +66,12 @@ export const FamilyConfigSchema = z
     /** The region the family is built in. */
     region: RegionSchema,
     source: z.discriminatedUnion('type', [InstanceSourceConfigSchema, BaseImageSourceSchema, SnapshotsSourceSchema, BundleSourceSchema]),
-    /** Instance sources: true (default) reboots for a consistent image; false images without downtime. */
-    reboot: z.boolean().default(true),
+    /**
+     * Instance sources: true (default) always reboots for a consistent image; false never reboots
+     * (no downtime, crash-consistent); `either` reboots unless a request asks for no reboot.
+     * A request for what the family does not allow is refused (request-policy.ts).
+     */
+    reboot: z.union([z.boolean(), z.literal('either')]).default(true),
     /** Regions the image is copied to, each with an optional KMS key of that region. */
     copies: z.array(CopyTargetSchema).max(30).default([]),
     sharing: SharingSchema.optional(),
@@ -86,9 +91,34 @@ export const FamilyConfigSchema = z
   .strict()
   .refine(ssmParameterNeedsBaseImage, { message: 'triggers.ssmParameter needs a base-image source', path: ['triggers', 'ssmParameter'] });
 
+/** `bucket` or `bucket/prefix/`: an S3 location the functions' IAM grants are scoped to. */
+export const S3LocationSchema = z
+  .string()
+  .max(1024)
+  .regex(
+    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/([A-Za-z0-9!_.'()-]+\/)*)?$/,
+    'must be a bucket name, or bucket/prefix/ (ending in /, no wildcards)',
+  )
+  .refine((l) => !l.split('/')[0]?.includes('..'), 'must be a bucket name, or bucket/prefix/ (ending in /, no wildcards)');
+
+/**
+ * Where instance-store bundles are made outside the families' own bundle sources. The
+ * packaged IAM policies name exactly these locations (deploy/iam-scopes.cjs): the bundleImage
+ * function may read image files only under `images` and write bundles only under
+ * `destinations`; registering, copying and retiring bundles may use those destinations and
+ * each bundle family's manifest folder.
+ */
+export const BundleLocationsSchema = z
+  .object({
+    images: z.array(S3LocationSchema).max(50).default([]),
+    destinations: z.array(S3LocationSchema).max(50).default([]),
+  })
+  .strict();
+
 export const FactoryConfigSchema = z
   .object({
     families: z.record(FamilySchema, FamilyConfigSchema).refine((f) => Object.keys(f).length > 0, 'declare at least one family'),
+    bundles: BundleLocationsSchema.optional(),
   })
   .strict();
 
@@ -97,11 +127,29 @@ export type FamilyConfig = z.infer<typeof FamilyConfigSchema>;
 
 export class ConfigFileError extends ValidationError {}
 
+/**
+ * The largest factory config read, in bytes (256 KiB: a config of hundreds of families is
+ * tens of KiB). A larger file is refused before it is parsed, so a runaway or hostile file
+ * cannot hold a cold start for the seconds a huge YAML document takes.
+ */
+export const FACTORY_CONFIG_MAX_BYTES = 256 * 1024;
+
+/** The factory config is over FACTORY_CONFIG_MAX_BYTES. */
+export class ConfigTooLargeError extends ConfigFileError {}
+
+function tooLarge(file: string, bytes: number): ConfigTooLargeError {
+  return new ConfigTooLargeError(
+    `${file} is ${bytes} bytes; a factory config may be at most ${FACTORY_CONFIG_MAX_BYTES} bytes (256 KiB), so it was not parsed`,
+  );
+}
+
 function issuesOf(error: z.ZodError): string[] {
   return error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`);
 }
 
 export function parseFactoryConfig(text: string, file = 'factory.config.yml'): FactoryConfig {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > FACTORY_CONFIG_MAX_BYTES) throw tooLarge(file, bytes);
   let doc: unknown;
   try {
     doc = parse(text);
@@ -127,8 +175,11 @@ export function parseFactoryConfig(text: string, file = 'factory.config.yml'): F
 export function loadFactoryConfig(path: string): FactoryConfig {
   let text: string;
   try {
+    const { size } = statSync(path);
+    if (size > FACTORY_CONFIG_MAX_BYTES) throw tooLarge(path, size);
     text = readFileSync(path, 'utf8');
   } catch (e) {
+    if (e instanceof ConfigTooLargeError) throw e;
     throw new ConfigFileError(`Cannot read the factory config ${path}`, [], { cause: e });
   }
   return parseFactoryConfig(text, path);
@@ -143,18 +194,20 @@ export interface BuildOverrides {
   trigger: BuildRequest['trigger'];
 }
 
-/** The self-contained BuildRequest for one build of a family. */
+/**
+ * The self-contained BuildRequest for one build of a family, with the choices a trigger passes
+ * (copy regions among the family's, reboot or not where the family's `reboot` is `either`). A
+ * request the config does not allow is a RequestNotAllowedError (request-policy.ts), the check
+ * planBuild makes again on the state machine's input.
+ */
 export function buildRequestFor(config: FactoryConfig, family: string, o: BuildOverrides): BuildRequest {
-  const f = config.families[family];
-  if (f === undefined) {
-    throw new ValidationError(`Unknown family "${family}"; the config declares: ${Object.keys(config.families).join(', ')}`);
-  }
+  const f = familyOf(config, family);
   let source: unknown;
   if (f.source.type === 'instance') {
-    source = { ...f.source, noReboot: o.noReboot ?? !f.reboot };
+    source = { ...f.source, noReboot: o.noReboot ?? defaultNoReboot(f.reboot) };
   } else {
     if (o.noReboot !== undefined)
-      throw new ValidationError(`--reboot/--no-reboot apply to instance sources; ${family} is built from ${f.source.type}`);
+      throw new RequestNotAllowedError(`--reboot/--no-reboot apply to instance sources; ${family} is built from ${f.source.type}`);
     source = f.source;
   }
   let copies = f.copies;
@@ -162,13 +215,12 @@ export function buildRequestFor(config: FactoryConfig, family: string, o: BuildO
     const known = new Set(f.copies.map((c) => c.region));
     const unknown = o.regions.filter((r) => !known.has(r) && r !== f.region);
     if (unknown.length > 0) {
-      throw new ValidationError(
+      throw new RequestNotAllowedError(
         `Family ${family} does not copy to ${unknown.join(', ')}; it copies to: ${[...known].join(', ') || '(none)'}`,
       );
     }
     copies = f.copies.filter((c) => o.regions?.includes(c.region));
   }
-  const preparation = f.source.type === 'base-image' && f.source.sanitize ? 'sanitized' : 'none';
   const candidate = {
     buildId: o.buildId,
     family,
@@ -178,7 +230,7 @@ export function buildRequestFor(config: FactoryConfig, family: string, o: BuildO
     tags: f.tags,
     trigger: o.trigger,
     copies,
-    preparation,
+    preparation: familyPreparation(f),
     acknowledgeUnsanitizedPublic: f.acknowledgeUnsanitizedPublic,
     ...(f.sharing !== undefined ? { sharing: f.sharing } : {}),
     ...(f.retention.deprecateAfterDays !== undefined ? { deprecateAfterDays: f.retention.deprecateAfterDays } : {}),
@@ -186,5 +238,6 @@ export function buildRequestFor(config: FactoryConfig, family: string, o: BuildO
   };
   const r = BuildRequestSchema.safeParse(candidate);
   if (!r.success) throw new ValidationError(`Family ${family} does not make a valid build request`, issuesOf(r.error));
+  checkBuildRequest(config, r.data);
   return r.data;
 }

@@ -53,6 +53,14 @@ export const EnvSchema = z.object({
   AMI_FACTORY_TIME_BUDGET_MS: withDefault(z.coerce.number().int().positive(), 840_000),
   /** The SecureString parameter holding the Slack signing secret (slack-command). */
   AMI_FACTORY_SLACK_SECRET_PARAM: optional(parameterName),
+  /**
+   * `true`: Slack response URLs may also be `http://127.0.0.1:<port>/…` (chatops/response-url.ts).
+   * Set by the local cloud for its Slack stand-in only; never in serverless.yml.
+   */
+  AMI_FACTORY_SLACK_LOOPBACK_RESPONSE_URLS: withDefault(
+    z.enum(['true', 'false']).transform((v) => v === 'true'),
+    false,
+  ),
   /** The SecureString parameter holding the bundling user's `{certificate, privateKey}` (bundle-image). */
   AMI_FACTORY_BUNDLE_KEYS_PARAM: optional(parameterName),
   /** The String parameter holding EC2's certificate of the partition (bundle-image). */

@@ -36,6 +36,8 @@ export const S3_ERROR = {
   noSuchKey: 'NoSuchKey',
   notFound: 'NotFound',
   preconditionFailed: 'PreconditionFailed',
+  /** A conditional write raced another write of the same key (409). */
+  conditionalRequestConflict: 'ConditionalRequestConflict',
   accessDenied: 'AccessDenied',
 } as const;
 

@@ -142,11 +142,13 @@ export function tagsOf(v: unknown): Record<string, string> {
 /**
  * A KMS call a service makes on the caller's behalf (EBS through EC2, Parameter Store, S3
  * SSE-KMS): the key's ARN, `kms:ViaService` of that service in the key's region,
- * `kms:CallerAccount`, `aws:ViaAWSService`, and the service's encryption context.
+ * `kms:CallerAccount`, `aws:ViaAWSService`, the key's aliases as `kms:ResourceAliases`
+ * (multivalued; absent for a key without alias, KMS developer guide, "kms:ResourceAliases"),
+ * and the service's encryption context.
  */
 export function kmsViaService(
   service: string,
-  key: { arn: string; region: string },
+  key: { arn: string; region: string; aliases?: readonly string[] },
   account: string,
   action: string,
   extra: AccessContext = {},
@@ -159,6 +161,7 @@ export function kmsViaService(
       'aws:ViaAWSService': true,
       'kms:CallerAccount': account,
       'kms:ViaService': `${service}.${key.region}.amazonaws.com`,
+      ...(key.aliases !== undefined && key.aliases.length > 0 ? { 'kms:ResourceAliases': [...key.aliases] } : {}),
       ...extra,
     },
   };

@@ -106,17 +106,23 @@ export function ec2Authorization(o: WiringOptions): ServiceAuthorization<ActionC
 const READS_KEY = new Set(['GetObject', 'HeadObject']);
 
 export function s3Authorization(o: WiringOptions): ServiceAuthorization<S3Context> {
-  const input = (ctx: S3Context): S3AccessInput => ({
-    bucket: ctx.call.bucket,
-    key: ctx.call.key,
-    method: ctx.call.req.method,
-    query: ctx.call.req.query,
-    headers: ctx.call.req.headers,
-    region: ctx.call.region,
-    account: o.account,
-    body: ctx.call.req.body,
-    kms: o.kms,
-  });
+  const input = (ctx: S3Context): S3AccessInput => {
+    const bucket = ctx.env.store.buckets.get(ctx.call.bucket);
+    const encryption = bucket?.meta.configuration?.encryption;
+    return {
+      bucket: ctx.call.bucket,
+      key: ctx.call.key,
+      method: ctx.call.req.method,
+      query: ctx.call.req.query,
+      headers: ctx.call.req.headers,
+      region: ctx.call.region,
+      account: o.account,
+      body: ctx.call.req.body,
+      kms: o.kms,
+      ...(encryption !== undefined ? { bucketEncryption: encryption } : {}),
+      objectExists: bucket !== undefined && ctx.call.key !== '' && bucket.objects.has(ctx.call.key),
+    };
+  };
   const missingKey = (ctx: S3Context, action: string, i: S3AccessInput): AccessRequest[] => {
     if (!READS_KEY.has(action)) return [];
     const bucket = ctx.env.store.buckets.get(ctx.call.bucket);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { JsonObject } from '../json.js';
 
 /**
  * The local account's KMS keys, per region: what a key reference in a request (`alias/x`, a key
@@ -17,6 +18,8 @@ import { createHash } from 'node:crypto';
  *   `local/ec2/model.ts` derives them, so the ARNs the EC2 model stores match these.
  * - An ARN resolves to itself (whatever its account and region), a bare key id to that key in
  *   the region asked.
+ * - Keys a deployed template creates (`AWS::KMS::Key`, `AWS::KMS::Alias`) are defined with their
+ *   own key policy (`define`, `defineAlias`) and take precedence over the derived ones.
  */
 
 export type KeyManager = 'AWS' | 'CUSTOMER';
@@ -44,7 +47,15 @@ export interface KmsKey {
   /** `alias/…` names of the key (empty for a key known only by id or ARN). */
   aliases: string[];
   manager: KeyManager;
-  policy: KeyPolicyDocument;
+  /** The key policy: a derived default one, or the template's `KeyPolicy`. */
+  policy: KeyPolicyDocument | JsonObject;
+}
+
+/** A customer key a deployed template created. */
+export interface DefinedKey {
+  region: string;
+  keyId: string;
+  policy: JsonObject;
 }
 
 /** The services whose AWS managed key the local cloud provides, by alias. */
@@ -132,7 +143,11 @@ export interface KmsKeyRegistry {
   /** Like resolve, but KmsKeyNotFoundError when there is none. */
   require(region: string, reference: string): KmsKey;
   /** The AWS managed key of a service in a region. */
-  awsManaged(region: string, alias: AwsManagedAlias): KmsKey;
+  awsManaged(region: string, alias: AwsManagedAlias): KmsKey & { policy: KeyPolicyDocument };
+  /** A customer key of the account with its own key policy (a template's AWS::KMS::Key). */
+  define(key: DefinedKey): KmsKey;
+  /** Points an alias of a region to a defined key (a template's AWS::KMS::Alias). */
+  defineAlias(region: string, alias: string, keyId: string): void;
 }
 
 export function createKmsKeyRegistry(opts: KmsKeyRegistryOptions): KmsKeyRegistry {
@@ -140,7 +155,20 @@ export function createKmsKeyRegistry(opts: KmsKeyRegistryOptions): KmsKeyRegistr
   const implicit = opts.implicitCustomerKeys ?? true;
   const declared = (region: string, alias: string): boolean => opts.customerKeys?.[region]?.includes(alias) ?? false;
 
+  const defined = new Map<string, DefinedKey>();
+  const definedAliases = new Map<string, string>();
+  const definedKey = (region: string, keyId: string): KmsKey | undefined => {
+    const d = defined.get(`${region}|${keyId}`);
+    if (d === undefined) return undefined;
+    const aliases = [...definedAliases]
+      .filter(([k, id]) => id === keyId && k.startsWith(`${region}|`))
+      .map(([k]) => k.slice(region.length + 1));
+    return { keyId, arn: keyArn(region, account, keyId), region, account, aliases, manager: 'CUSTOMER', policy: d.policy };
+  };
+
   const byAlias = (region: string, alias: string): KmsKey | undefined => {
+    const target = definedAliases.get(`${region}|${alias}`);
+    if (target !== undefined) return definedKey(region, target);
     const service = (AWS_MANAGED_KEY_SERVICES as Record<string, string>)[alias];
     if (service !== undefined) {
       const keyId = keyIdFor(region, alias);
@@ -172,6 +200,8 @@ export function createKmsKeyRegistry(opts: KmsKeyRegistryOptions): KmsKeyRegistr
   /** The key with this id in a region: one of the known aliases' keys, else a customer key known only by id. */
   const byId = (region: string, keyAccount: string, keyId: string): KmsKey => {
     if (keyAccount === account) {
+      const d = definedKey(region, keyId);
+      if (d !== undefined) return d;
       const aliases = [...Object.keys(AWS_MANAGED_KEY_SERVICES), ...(opts.customerKeys?.[region] ?? [])];
       for (const alias of aliases) {
         if (keyIdFor(region, alias) !== keyId) continue;
@@ -209,7 +239,14 @@ export function createKmsKeyRegistry(opts: KmsKeyRegistryOptions): KmsKeyRegistr
       return key;
     },
     awsManaged(region, alias) {
-      return byAlias(region, alias) as KmsKey;
+      return byAlias(region, alias) as KmsKey & { policy: KeyPolicyDocument };
+    },
+    define(key) {
+      defined.set(`${key.region}|${key.keyId}`, key);
+      return definedKey(key.region, key.keyId) as KmsKey;
+    },
+    defineAlias(region, alias, keyId) {
+      definedAliases.set(`${region}|${alias}`, keyId);
     },
   };
 }

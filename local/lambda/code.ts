@@ -86,8 +86,10 @@ export async function sourceBundles(opts: {
   const e = opts.esbuild;
   const ext = typeof e.outputFileExtension === 'string' ? e.outputFileExtension : '.mjs';
   const banner = e.banner as { js?: string } | undefined;
-  // serverless-esbuild's `plugins`: a file (relative to the service) exporting esbuild plugins.
-  const plugins = typeof e.plugins === 'string' ? (createRequire(import.meta.url)(join(opts.projectRoot, e.plugins)) as Plugin[]) : [];
+  // serverless-esbuild's `plugins`: a file (relative to the service) exporting esbuild plugins,
+  // or a function returning them (serverless-esbuild passes the serverless instance; here there
+  // is none, which the factory's plugins file reads as "not packaging").
+  const plugins = typeof e.plugins === 'string' ? loadPlugins(join(opts.projectRoot, e.plugins)) : [];
   await build({
     plugins,
     absWorkingDir: opts.projectRoot,
@@ -98,7 +100,7 @@ export async function sourceBundles(opts: {
     bundle: true,
     platform: 'node',
     format: e.format === 'cjs' ? 'cjs' : 'esm',
-    target: typeof e.target === 'string' ? e.target : 'node22',
+    target: typeof e.target === 'string' ? e.target : 'node24',
     minify: e.minify === true,
     keepNames: e.keepNames === true,
     // Linked maps beside the bundle: stack traces point at the TypeScript sources.
@@ -122,6 +124,14 @@ export async function sourceBundles(opts: {
   }
   pruneOld(base, hash, 3);
   return dir;
+}
+
+type PluginsExport = Plugin[] | ((serverless?: unknown) => Plugin[]);
+
+function loadPlugins(file: string): Plugin[] {
+  let exported = createRequire(import.meta.url)(file) as PluginsExport | { default: PluginsExport };
+  if (!Array.isArray(exported) && typeof exported !== 'function') exported = exported.default;
+  return typeof exported === 'function' ? exported() : exported;
 }
 
 /** Unzips a packaged function once (per package) and returns its root. */

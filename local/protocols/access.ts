@@ -139,6 +139,14 @@ export async function authorizeCall<C>(seam: AuthorizationSeam<C>): Promise<void
   await seam.authorize(seam.req, seam.action, requests);
 }
 
+/**
+ * The action of that name in the table, or undefined: only the table's own entries count, so
+ * a request for `__proto__` or `toString` is an unknown action, not Object.prototype.
+ */
+export function actionSpec<C, R>(table: ActionTable<C, R>, name: string): ActionSpec<C, R> | undefined {
+  return Object.hasOwn(table, name) ? table[name] : undefined;
+}
+
 /** A table of handlers, each with no `access` descriptor of its own (an AccessTable may add them). */
 export function actionTable<C, R>(handlers: Readonly<Record<string, (ctx: C) => R | Promise<R>>>): ActionTable<C, R> {
   return Object.fromEntries(Object.entries(handlers).map(([name, handler]) => [name, { handler }]));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { headerValue, LocalApiError, type LocalRequest, type LocalResponse } from '../http.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../json.js';
-import { AccessDeniedError, authorizeCall, type ActionTable, type Authorize } from './access.js';
+import { AccessDeniedError, actionSpec, authorizeCall, type ActionTable, type Authorize } from './access.js';
 import { keyedPage, type Page } from './paging.js';
 
 /**
@@ -67,7 +67,7 @@ export async function handleJson<C>(req: LocalRequest, service: JsonService<C>):
     if (!isJsonObject(body)) throw new LocalApiError('SerializationException', 'Request body is not a JSON object');
     const call: JsonCall = { req, action: jsonTarget(req, protocol) ?? '', body, requestId };
     service.admit?.(call);
-    const spec = service.actions[call.action];
+    const spec = actionSpec(service.actions, call.action);
     if (spec === undefined) throw new LocalApiError('UnknownOperationException', `Unknown operation ${call.action}`);
     const ctx = await service.context(call);
     await authorizeCall({ authorize: service.authorize, iamPrefix: protocol.iamPrefix, req, action: call.action, spec, ctx });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { LocalApiError, type LocalRequest, type LocalResponse } from '../http.js';
-import { AccessDeniedError, authorizeCall, encodeAuthorizationMessage, type ActionTable, type Authorize } from './access.js';
+import { AccessDeniedError, actionSpec, authorizeCall, encodeAuthorizationMessage, type ActionTable, type Authorize } from './access.js';
 import { keyedPage, pageScope, type Page } from './paging.js';
 import { xmlDocument, type XmlElement, type XmlNode } from './xml.js';
 
@@ -41,7 +41,10 @@ export const invalidParameterValue = (message: string): QueryParameterError => n
 
 /** `Filter.1.Value.2=x` becomes `{ Filter: { '1': { Value: { '2': 'x' } } } }`. */
 export function parseQueryParams(body: string): Params {
-  const root: ParamTree = {};
+  // Trees without a prototype: a parameter named `__proto__` or `toString` is only a parameter
+  // (on a plain object `__proto__.x=1` would write into Object.prototype).
+  const tree = (): ParamTree => Object.create(null) as ParamTree;
+  const root: ParamTree = tree();
   for (const [key, value] of new URLSearchParams(body)) {
     const parts = key.split('.');
     let node: ParamTree = root;
@@ -51,7 +54,7 @@ export function parseQueryParams(body: string): Params {
       if (typeof next === 'object') {
         node = next;
       } else {
-        const created: ParamTree = {};
+        const created: ParamTree = tree();
         // A scalar and a structure under the same key: the structure wins (EC2 ignores the scalar).
         node[part] = created;
         node = created;
@@ -271,7 +274,7 @@ export async function handleQuery<C>(req: LocalRequest, service: QueryService<C>
     const params = queryRequestParams(req);
     const call: QueryCall = { req, action: params.str('Action') ?? '', params, requestId };
     service.admit?.(call);
-    const spec = service.actions[call.action];
+    const spec = actionSpec(service.actions, call.action);
     if (spec === undefined) {
       throw new LocalApiError(
         'InvalidAction',

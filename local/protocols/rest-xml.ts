@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { LocalRequest } from '../http.js';
-import { AccessDeniedError, authorizeCall, type ActionTable, type Authorize } from './access.js';
+import { AccessDeniedError, actionSpec, authorizeCall, type ActionTable, type Authorize } from './access.js';
 import { parseXmlDocument, xmlDocument, type ParsedXml, type XmlElement } from './xml.js';
 
 /**
@@ -127,7 +127,7 @@ export interface RestXmlService<C> {
 export async function handleRestXml<C>(req: LocalRequest, service: RestXmlService<C>, requestId: string): Promise<RestXmlResponse> {
   try {
     const operation = service.route(req);
-    const spec = service.actions[operation];
+    const spec = actionSpec(service.actions, operation);
     if (spec === undefined)
       throw new RestXmlError('NotImplemented', 501, 'A header you provided implies functionality that is not implemented');
     const ctx = service.context({ req, operation, requestId });

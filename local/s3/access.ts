@@ -10,6 +10,7 @@ import {
   kmsViaService,
 } from '../iam/access-request.js';
 import { createKmsKeyRegistry, type KmsKeyRegistry } from '../kms/keys.js';
+import type { BucketEncryption } from './store.js';
 
 /**
  * What S3 authorizes for each operation the local endpoint routes (service.ts's `route`, by the
@@ -28,8 +29,11 @@ import { createKmsKeyRegistry, type KmsKeyRegistry } from '../kms/keys.js';
  *   `x-amz-object-ownership` on CreateBucket s3:PutBucketOwnershipControls. A `versionId` turns
  *   the object actions into their …Version forms.
  * - SSE-KMS writes call KMS as the caller through S3 (`kms:ViaService=s3.<region>.amazonaws.com`,
- *   encryption context `aws:s3:arn`): kms:GenerateDataKey, and kms:Decrypt too for a multipart
- *   upload.
+ *   encryption context `aws:s3:arn`: the object's ARN, the bucket's with a bucket key):
+ *   kms:GenerateDataKey, and kms:Decrypt too for a multipart upload. A write without SSE headers
+ *   to a bucket whose default encryption is SSE-KMS uses the default key; a GetObject of an
+ *   existing object in such a bucket needs kms:Decrypt (objects are taken to be encrypted as the
+ *   bucket's default says: the local S3 does not record each object's key).
  * - Every request carries `aws:SecureTransport=false` (the local cloud is plain http),
  *   `s3:ResourceAccount`, `s3:authType`/`s3:signatureversion` from how it was signed.
  *
@@ -55,6 +59,10 @@ export interface S3AccessInput {
   /** The payload, decoded from aws-chunked: DeleteObjects' keys, CreateBucket's LocationConstraint. */
   body?: Buffer | string;
   kms?: KmsKeyRegistry;
+  /** The bucket's default encryption, when it has one configured (local/s3/configuration.ts). */
+  bucketEncryption?: BucketEncryption;
+  /** Whether the object the request names exists (a GetObject of a missing key decrypts nothing). */
+  objectExists?: boolean;
 }
 
 export const bucketArn = (bucket: string): string => `arn:aws:s3:::${bucket}`;
@@ -141,15 +149,11 @@ function writeKeys(input: S3AccessInput): AccessContext {
   return out;
 }
 
-/** The KMS use of an SSE-KMS write (nothing for SSE-S3 or no encryption header). */
-function sseKms(input: S3AccessInput, actions: readonly string[]): AccessRequest[] {
-  const sse = header(input, 'x-amz-server-side-encryption');
-  if (sse !== 'aws:kms' && sse !== 'aws:kms:dsse') return [];
+/** The key and encryption context S3 uses for an SSE-KMS object. */
+function kmsUse(input: S3AccessInput, ref: string | undefined, bucketKey: boolean, actions: readonly string[]): AccessRequest[] {
   const registry = input.kms ?? createKmsKeyRegistry({ account: input.account });
-  const ref = header(input, 'x-amz-server-side-encryption-aws-kms-key-id');
   const key = ref !== undefined ? registry.resolve(input.region, ref) : registry.awsManaged(input.region, 'alias/aws/s3');
   if (key === undefined) return [];
-  const bucketKey = header(input, 'x-amz-server-side-encryption-bucket-key-enabled') === 'true';
   const contextArn = bucketKey ? bucketArn(input.bucket) : objectArn(input.bucket, input.key);
   return actions.map((action) =>
     kmsViaService('s3', key, input.account, action, {
@@ -157,6 +161,34 @@ function sseKms(input: S3AccessInput, actions: readonly string[]): AccessRequest
       'kms:EncryptionContextKeys': ['aws:s3:arn'],
     }),
   );
+}
+
+const isKms = (algorithm: string | undefined): boolean => algorithm === 'aws:kms' || algorithm === 'aws:kms:dsse';
+
+/**
+ * The KMS use of a write: the request's SSE headers, else the bucket's default encryption
+ * (nothing for SSE-S3). A bucket key is the header's choice, else the bucket's.
+ */
+function sseKms(input: S3AccessInput, actions: readonly string[]): AccessRequest[] {
+  const sse = header(input, 'x-amz-server-side-encryption');
+  const bucketKeyHeader = header(input, 'x-amz-server-side-encryption-bucket-key-enabled');
+  const dflt = input.bucketEncryption;
+  if (sse !== undefined) {
+    if (!isKms(sse)) return [];
+    const ref = header(input, 'x-amz-server-side-encryption-aws-kms-key-id');
+    return kmsUse(input, ref, bucketKeyHeader === 'true', actions);
+  }
+  if (dflt === undefined || !isKms(dflt.algorithm)) return [];
+  return kmsUse(input, dflt.kmsKeyId, bucketKeyHeader !== undefined ? bucketKeyHeader === 'true' : dflt.bucketKeyEnabled, actions);
+}
+
+/** GetObject of an object in an SSE-KMS bucket: S3 decrypts its data key as the caller (kms:Decrypt). */
+function getObject(input: S3AccessInput): AccessRequest[] {
+  const out = onObject('GetObject', 'GetObjectVersion')(input);
+  const dflt = input.bucketEncryption;
+  if (input.objectExists === true && dflt !== undefined && isKms(dflt.algorithm))
+    out.push(...kmsUse(input, dflt.kmsKeyId, dflt.bucketKeyEnabled, ['Decrypt']));
+  return out;
 }
 
 /** The object a write creates, with what its headers ask for besides s3:PutObject. */
@@ -296,6 +328,9 @@ export const S3_ACCESS: AccessTable<S3AccessInput> = {
   GetBucketLocation: onBucket('GetBucketLocation'),
   GetBucketAcl: onBucket('GetBucketAcl'),
   GetBucketVersioning: onBucket('GetBucketVersioning'),
+  GetBucketEncryption: onBucket('GetEncryptionConfiguration'),
+  GetPublicAccessBlock: onBucket('GetBucketPublicAccessBlock'),
+  GetBucketLifecycleConfiguration: onBucket('GetLifecycleConfiguration'),
   ListMultipartUploads: onBucket('ListBucketMultipartUploads'),
   ListObjectsV2: listBucket,
   ListObjects: listBucket,
@@ -318,7 +353,7 @@ export const S3_ACCESS: AccessTable<S3AccessInput> = {
   PutObject: (input) => uniqueRequests(objectWrite(input)),
   GetObjectAcl: onObject('GetObjectAcl', 'GetObjectVersionAcl'),
   ListParts: onObject('ListMultipartUploadParts'),
-  GetObject: onObject('GetObject', 'GetObjectVersion'),
+  GetObject: getObject,
   HeadObject: onObject('GetObject', 'GetObjectVersion'),
   AbortMultipartUpload: onObject('AbortMultipartUpload'),
   DeleteObject: onObject('DeleteObject', 'DeleteObjectVersion'),

@@ -118,11 +118,6 @@ export async function putBucketAcl(env: S3Env, call: S3Call): Promise<S3Response
   return { status: 200, headers: {} };
 }
 
-export function getBucketVersioning(env: S3Env, call: S3Call): S3Response {
-  requireBucket(env, call);
-  return xmlResponse('VersioningConfiguration', {});
-}
-
 // ---- ListBuckets ----
 
 export function listBuckets(env: S3Env, call: S3Call): S3Response {

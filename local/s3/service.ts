@@ -10,14 +10,14 @@ import {
   deleteBucket,
   getBucketAcl,
   getBucketLocation,
-  getBucketVersioning,
   headBucket,
   listBuckets,
   listObjects,
   listObjectsV2,
   putBucketAcl,
 } from './buckets.js';
-import { S3Error } from './errors.js';
+import { getBucketEncryption, getBucketLifecycleConfiguration, getBucketVersioning, getPublicAccessBlock } from './configuration.js';
+import { S3Error, noSuchBucket } from './errors.js';
 import {
   abortMultipartUpload,
   completeMultipartUpload,
@@ -37,7 +37,7 @@ import {
   type S3Env,
   type S3Response,
 } from './protocol.js';
-import { Store } from './store.js';
+import { Store, type BucketConfiguration } from './store.js';
 
 /**
  * The local S3 endpoint: REST-XML as `@aws-sdk/client-s3` speaks it (path-style and
@@ -95,6 +95,8 @@ export interface S3Service extends LocalService {
   listKeys(bucket: string, prefix?: string): string[];
   /** Calls per operation (`PutObject`, `ListObjectsV2`…). */
   stats(): Record<string, number>;
+  /** Sets a bucket's versioning, default encryption, public access block and lifecycle (a deployment's). */
+  configureBucket(bucket: string, configuration: BucketConfiguration): void;
   /** Like handle(), but object data read from disk comes as `stream` (body unset) instead of being buffered. */
   handleStream(req: LocalRequest): Promise<S3StreamingResponse>;
   close(): void;
@@ -152,6 +154,9 @@ const OPERATIONS: Record<string, Op> = {
   GetBucketLocation: getBucketLocation,
   GetBucketAcl: getBucketAcl,
   GetBucketVersioning: getBucketVersioning,
+  GetBucketEncryption: getBucketEncryption,
+  GetPublicAccessBlock: getPublicAccessBlock,
+  GetBucketLifecycleConfiguration: getBucketLifecycleConfiguration,
   ListMultipartUploads: listMultipartUploads,
   ListObjectsV2: listObjectsV2,
   ListObjects: listObjects,
@@ -180,6 +185,12 @@ export function s3Operation(req: LocalRequest): string {
   const q = req.query;
   const has = (n: string): boolean => q.has(n);
   const method = req.method.toUpperCase();
+  // The bucket configuration the local S3 keeps (configuration.ts) is read-only: set by a deployment.
+  if (method === 'GET' && bucket !== '' && key === '') {
+    if (has('encryption')) return 'GetBucketEncryption';
+    if (has('publicAccessBlock')) return 'GetPublicAccessBlock';
+    if (has('lifecycle')) return 'GetBucketLifecycleConfiguration';
+  }
   if (UNSUPPORTED.some(has)) notImplemented();
   if (bucket === '') {
     if (method === 'GET') return 'ListBuckets';
@@ -333,6 +344,12 @@ export function createS3Service(opts: S3ServiceOptions): S3Service {
       return (store.buckets.get(bucket)?.sorted ?? []).filter((k) => k.startsWith(prefix));
     },
     stats: () => ({ ...calls }),
+    configureBucket(bucket, configuration) {
+      const b = store.buckets.get(bucket);
+      if (b === undefined) throw noSuchBucket(bucket);
+      b.meta.configuration = configuration;
+      store.saveBucket(b);
+    },
     close: () => undefined,
   };
 }

@@ -104,6 +104,40 @@ export interface BucketMeta {
   ownerAccount: string;
   acl: Acl;
   objectOwnership?: 'BucketOwnerEnforced' | 'BucketOwnerPreferred' | 'ObjectWriter';
+  /** Versioning, default encryption, public access block and lifecycle (configuration.ts). */
+  configuration?: BucketConfiguration;
+}
+
+export interface BucketEncryption {
+  algorithm: 'AES256' | 'aws:kms' | 'aws:kms:dsse';
+  /** The key as configured (id, alias or ARN); unset means the AWS managed key `aws/s3`. */
+  kmsKeyId?: string;
+  bucketKeyEnabled: boolean;
+}
+
+export interface PublicAccessBlock {
+  BlockPublicAcls: boolean;
+  IgnorePublicAcls: boolean;
+  BlockPublicPolicy: boolean;
+  RestrictPublicBuckets: boolean;
+}
+
+/** One lifecycle rule, in the shape of S3's <Rule> (elements as S3 names them). */
+export interface LifecycleRule {
+  ID?: string;
+  Status: 'Enabled' | 'Disabled';
+  Prefix?: string;
+  ExpirationDays?: number;
+  ExpiredObjectDeleteMarker?: boolean;
+  NoncurrentDays?: number;
+  AbortIncompleteDays?: number;
+}
+
+export interface BucketConfiguration {
+  versioning?: 'Enabled' | 'Suspended';
+  encryption?: BucketEncryption;
+  publicAccessBlock?: PublicAccessBlock;
+  lifecycle?: LifecycleRule[];
 }
 
 export interface BucketState {

@@ -6,6 +6,7 @@ import { timeKey } from '../protocols/paging.js';
 import { JsonFileStore } from '../persist.js';
 import type { JsonObject, JsonValue } from '../json.js';
 import type { InvokeCaller, LambdaInvoker } from '../lambda/runtime.js';
+import { executionLogConfig, writeExecutionLog, type ExecutionLogConfig } from './execution-log.js';
 import {
   runDefinition,
   checkDefinition,
@@ -55,6 +56,8 @@ export interface SfnServiceOptions {
   authorize?: Authorize;
   /** The access requests of each action, by action name (default: `states:<Action>` on `*`). */
   access?: AccessTable<SfnContext>;
+  /** Where execution logs go (execution-log.ts); null or unset: nowhere. */
+  logsDir?: string | null;
 }
 
 /** What a Step Functions action is given: the request's JSON body and region, and the request. */
@@ -199,6 +202,7 @@ export class SfnService implements LocalService {
   private readonly store: JsonFileStore<SfnState>;
   private readonly definitions = new Map<string, JsonObject>();
   private readonly roles = new Map<string, string>();
+  private readonly logging = new Map<string, ExecutionLogConfig>();
   private readonly running = new Map<string, EngineRun>();
   private readonly waiters = new Map<string, (() => void)[]>();
   readonly tokens = new TokenRegistry();
@@ -209,10 +213,13 @@ export class SfnService implements LocalService {
   }
 
   /** A state machine of the deployed template: its name, resolved definition and role. */
-  registerStateMachine(sm: { name: string; definition: JsonObject; roleArn: string }): void {
+  registerStateMachine(sm: { name: string; definition: JsonObject; roleArn: string; loggingConfiguration?: JsonObject }): void {
     checkDefinition(sm.definition);
+    const logging = executionLogConfig(sm.loggingConfiguration);
     this.definitions.set(sm.name, sm.definition);
     this.roles.set(sm.name, sm.roleArn);
+    if (logging !== undefined) this.logging.set(sm.name, logging);
+    else this.logging.delete(sm.name);
   }
 
   /** Names of the state machines (tests, CLI). */
@@ -437,8 +444,19 @@ export class SfnService implements LocalService {
 
   private record(rec: ExecutionRecord, type: string, details: JsonObject): void {
     const id = rec.history.length + 1;
-    rec.history.push({ id, previousEventId: id - 1, timestamp: new Date(this.nowMs()).toISOString(), type, details });
+    const timestampMs = this.nowMs();
+    rec.history.push({ id, previousEventId: id - 1, timestamp: new Date(timestampMs).toISOString(), type, details });
     this.store.markDirty();
+    const logging = this.logging.get(rec.stateMachineArn.split(':stateMachine:')[1] ?? '');
+    if (logging !== undefined && this.opts.logsDir != null)
+      writeExecutionLog(this.opts.logsDir, logging, {
+        id,
+        previousEventId: id - 1,
+        timestampMs,
+        type,
+        details,
+        executionArn: rec.executionArn,
+      });
   }
 
   private get(body: JsonObject): ExecutionRecord {

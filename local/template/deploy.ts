@@ -1,12 +1,24 @@
 import type { JsonObject } from '../json.js';
+import { fromCloudFormation, UnsupportedBucketConfigurationError } from '../s3/configuration.js';
+import type { BucketConfiguration } from '../s3/store.js';
 import type { IdentityStore } from '../iam/identity.js';
 import type { LocalFunction } from '../lambda/runtime.js';
-import type { FunctionSpec, FunctionUrlSpec, PermissionSpec, RuleSpec, StackPlan, StateMachineSpec } from './stack.js';
+import type {
+  BucketSpec,
+  FunctionSpec,
+  FunctionUrlSpec,
+  KmsAliasSpec,
+  KmsKeySpec,
+  PermissionSpec,
+  RuleSpec,
+  StackPlan,
+  StateMachineSpec,
+} from './stack.js';
 
 /**
  * Deploys a planned stack into the local cloud, resource by resource, the way CloudFormation
  * creates them: roles, buckets (and their policies), buses, log groups, functions with their
- * own role credentials and environment, resource-based permissions, function URLs, state
+ * own role credentials and environment, KMS keys (with their key policy) and aliases, resource-based permissions, function URLs, state
  * machines, and the EventBridge rules with their targets. Buckets, buses and rules are made
  * through the cloud's own APIs as the administrator, so those APIs are exercised too.
  */
@@ -18,6 +30,11 @@ export interface DeployTargets {
   registerStateMachine(sm: StateMachineSpec): void;
   setResourcePolicy(arn: string, name: string, document: JsonObject): void;
   createLogGroup(name: string): void;
+  /** A customer managed key and its aliases, in the stack's region. */
+  defineKmsKey(key: KmsKeySpec, region: string): void;
+  defineKmsAlias(alias: KmsAliasSpec, region: string): void;
+  /** A bucket's versioning, encryption, public access block and lifecycle, after it is created. */
+  configureBucket(bucket: string, configuration: BucketConfiguration): void;
   /** Admin API calls through the cloud's endpoint. */
   api: AdminApi;
   /** The function's code and task root. */
@@ -47,6 +64,17 @@ export interface DeployResult {
   rules: string[];
 }
 
+/** The bucket's configuration; a property the local S3 does not model names the bucket. */
+function bucketConfiguration(b: BucketSpec): BucketConfiguration {
+  try {
+    return fromCloudFormation(b.properties);
+  } catch (e) {
+    if (e instanceof UnsupportedBucketConfigurationError)
+      throw new UnsupportedBucketConfigurationError(`${b.logicalId}: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
 export async function deployStack(
   plan: StackPlan,
   t: DeployTargets,
@@ -62,7 +90,12 @@ export async function deployStack(
       managedPolicyArns: role.managedPolicyArns,
     });
   }
-  for (const b of plan.buckets) await t.api.createBucket(b.name, plan.region);
+  for (const k of plan.kmsKeys) t.defineKmsKey(k, plan.region);
+  for (const a of plan.kmsAliases) t.defineKmsAlias(a, plan.region);
+  for (const b of plan.buckets) {
+    await t.api.createBucket(b.name, plan.region);
+    t.configureBucket(b.name, bucketConfiguration(b));
+  }
   for (const p of plan.bucketPolicies) t.setResourcePolicy(`arn:${plan.partition}:s3:::${p.bucket}`, `${p.logicalId}`, p.document);
   for (const bus of plan.eventBuses) await t.api.createEventBus(bus.name, plan.region);
   for (const g of plan.logGroups) t.createLogGroup(g.name);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isJsonObject, type JsonObject, type JsonValue } from '../json.js';
 import type { CfnResource, CfnTemplate } from './cfn.js';
+import { keyIdFor } from '../kms/keys.js';
 import { resolveValue, UnresolvableReferenceError, UnsupportedIntrinsicError, type ResolveContext } from './intrinsics.js';
 
 /**
@@ -121,6 +122,23 @@ export interface FunctionUrlSpec {
   urlId: string;
 }
 
+export interface KmsKeySpec {
+  logicalId: string;
+  keyId: string;
+  arn: string;
+  /** The key policy (`KeyPolicy`), or KMS's default key policy when the template gives none. */
+  policy: JsonObject;
+  description?: string;
+}
+
+export interface KmsAliasSpec {
+  logicalId: string;
+  /** `alias/…`. */
+  name: string;
+  /** The key id or ARN the alias points to (`TargetKeyId`). */
+  targetKeyId: string;
+}
+
 export interface StackPlan {
   stackName: string;
   region: string;
@@ -136,6 +154,8 @@ export interface StackPlan {
   stateMachines: StateMachineSpec[];
   logGroups: LogGroupSpec[];
   functionUrls: FunctionUrlSpec[];
+  kmsKeys: KmsKeySpec[];
+  kmsAliases: KmsAliasSpec[];
   /** Published versions: version ARN → function name. */
   versions: { logicalId: string; functionName: string; arn: string }[];
   outputs: Record<string, JsonValue>;
@@ -221,6 +241,16 @@ const TYPES: Record<string, TypeRules> = {
       RoleId: (r) => `AROA${suffix(r.stack.stackName, r.logicalId, 17)}`,
     },
   },
+  // An `AWS::IAM::Policy` is an inline policy of the roles it names: planStack adds it to them.
+  'AWS::IAM::Policy': { physicalId: (r) => generatedName(r, 128), attributes: {} },
+  'AWS::KMS::Key': {
+    physicalId: (r) => keyIdFor(r.stack.region, `stack/${r.stack.stackName}/${r.logicalId}`),
+    attributes: {
+      Arn: (r) => arnOf(r, 'kms', `key/${r.name()}`),
+      KeyId: (r) => r.name(),
+    },
+  },
+  'AWS::KMS::Alias': { physicalId: (r) => String(r.prop('AliasName') ?? ''), attributes: {} },
   'AWS::Logs::LogGroup': {
     physicalId: named('LogGroupName', 512),
     attributes: { Arn: (r) => arnOf(r, 'logs', `log-group:${r.name()}:*`) },
@@ -384,10 +414,13 @@ export function planStack(template: CfnTemplate, options: StackOptions): StackPl
     stateMachines: [],
     logGroups: [],
     functionUrls: [],
+    kmsKeys: [],
+    kmsAliases: [],
     versions: [],
     outputs: {},
   };
   const attr = (id: string, a: string): string => String(context(id).getAtt(id, a));
+  const rolePolicies: { logicalId: string; roles: string[]; name: string; document: JsonObject }[] = [];
 
   for (const [logicalId, def] of Object.entries(template.Resources)) {
     const p = props(logicalId);
@@ -461,9 +494,56 @@ export function planStack(template: CfnTemplate, options: StackOptions): StackPl
       case 'AWS::Lambda::Url':
         plan.functionUrls.push({ logicalId, functionArn: String(p.TargetFunctionArn), authType: String(p.AuthType), urlId: name });
         break;
+      case 'AWS::IAM::Policy':
+        rolePolicies.push({
+          logicalId,
+          roles: list(p.Roles).map(String),
+          name: String(p.PolicyName),
+          document: obj(p.PolicyDocument, logicalId, 'PolicyDocument'),
+        });
+        if (list(p.Users).length > 0 || list(p.Groups).length > 0)
+          throw new UnsupportedTemplateError(`${logicalId}: the local cloud attaches policies to roles only (Users, Groups)`);
+        break;
+      case 'AWS::KMS::Key':
+        plan.kmsKeys.push({
+          logicalId,
+          keyId: name,
+          arn: attr(logicalId, 'Arn'),
+          policy:
+            p.KeyPolicy !== undefined
+              ? obj(p.KeyPolicy, logicalId, 'KeyPolicy')
+              : {
+                  Version: '2012-10-17',
+                  Statement: [
+                    {
+                      Sid: 'Enable IAM User Permissions',
+                      Effect: 'Allow',
+                      Principal: { AWS: `arn:${stack.partition}:iam::${stack.accountId}:root` },
+                      Action: 'kms:*',
+                      Resource: '*',
+                    },
+                  ],
+                },
+          ...(typeof p.Description === 'string' ? { description: p.Description } : {}),
+        });
+        break;
+      case 'AWS::KMS::Alias':
+        if (!name.startsWith('alias/') || name.startsWith('alias/aws/'))
+          throw new UnsupportedTemplateError(`${logicalId}: AliasName must begin with alias/ and not alias/aws/ (${name})`);
+        plan.kmsAliases.push({ logicalId, name, targetKeyId: String(p.TargetKeyId) });
+        break;
       case 'AWS::Lambda::Version':
         plan.versions.push({ logicalId, functionName: functionNameOf(p.FunctionName), arn: String(context(logicalId).ref(logicalId)) });
         break;
+    }
+  }
+  // Inline policies of AWS::IAM::Policy resources join the roles they name (Roles: role names).
+  for (const rp of rolePolicies) {
+    for (const roleName of rp.roles) {
+      const role = plan.roles.find((r) => r.name === roleName);
+      if (role === undefined)
+        throw new UnsupportedTemplateError(`${rp.logicalId}: Roles names ${roleName}, which is not a role of the stack`);
+      role.policies.push({ name: `${role.name}/${rp.name}`, document: rp.document });
     }
   }
   for (const [name, o] of Object.entries(template.Outputs ?? {})) {

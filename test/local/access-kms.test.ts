@@ -16,7 +16,13 @@ describe('KMS key registry', () => {
   });
 
   it('gives every region its own key for an alias', () => {
-    expect(keys.resolve('us-east-1', 'alias/ami-factory')?.keyId).not.toBe(keys.resolve('eu-west-1', 'alias/ami-factory')?.keyId);
+    // Act
+    const east = keys.require('us-east-1', 'alias/ami-factory');
+    const west = keys.require('eu-west-1', 'alias/ami-factory');
+    // Assess: each is its region's key, and they are two keys.
+    expect(east).toMatchObject({ region: 'us-east-1', aliases: ['alias/ami-factory'] });
+    expect(west).toMatchObject({ region: 'eu-west-1', aliases: ['alias/ami-factory'] });
+    expect(east.keyId).not.toBe(west.keyId);
   });
 
   it('resolves a key id, a key ARN and an alias ARN to the same key', () => {

@@ -37,7 +37,15 @@ describe('localEc2Certificate', () => {
   });
 
   it('gives another state directory another key pair', async () => {
-    expect((await localEc2Certificate(join(dir, 'other'))).certPem).not.toBe((await localEc2Certificate(join(dir, 'state'))).certPem);
+    // Act
+    const other = await localEc2Certificate(join(dir, 'other'));
+    const state = await localEc2Certificate(join(dir, 'state'));
+    // Assess: both are real certificates of the local EC2, with different keys.
+    for (const pair of [other, state]) expect(new X509Certificate(pair.certPem).subject).toBe('CN=ami-factory local EC2');
+    expect(new X509Certificate(other.certPem).publicKey.export({ type: 'spki', format: 'pem' })).not.toBe(
+      new X509Certificate(state.certPem).publicKey.export({ type: 'spki', format: 'pem' }),
+    );
+    expect(other.certPath).toBe(join(dir, 'other', 'ec2-cert', 'cert.pem'));
   });
 
   it('dates the certificate from a minute before now, for the days asked', async () => {

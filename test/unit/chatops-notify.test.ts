@@ -1,5 +1,6 @@
 import { Logger } from '../../functions/lib/logger.js';
 import { NotifiedEventSchema, notifySlack, type NotifiedEvent, type NotifyDeps } from '../../functions/lib/chatops/notify.js';
+import { ResponseUrlNotAllowedError } from '../../functions/lib/chatops/response-url.js';
 import type { ChatOpsRecord, ChatOpsStore } from '../../functions/lib/chatops/store.js';
 
 const BUILD_ID = '0b5e55ed-0000-4000-8000-000000000001';
@@ -94,6 +95,18 @@ describe('notify-slack', () => {
     const { regions: _regions, ...noRegions } = final.detail as { regions: unknown };
     expect(() => delivered('BuildSucceeded', noRegions)).toThrow();
     expect(() => delivered('ImageShared', progress('us-west-2').detail)).toThrow();
+  });
+
+  it("does not post to a recorded response_url off Slack's host", async () => {
+    const s = fakeStore({ responseUrl: 'https://hooks.slack.com.evil.example/x' });
+    const d = deps(s.store);
+    await expect(notifySlack(d, final)).rejects.toThrow(ResponseUrlNotAllowedError);
+    expect(d.bodies).toEqual([]);
+    expect(s.saved()).toMatchObject({ posts: 0, posted: [] });
+    // The local cloud's loopback receiver passes only where loopback is allowed.
+    const local = fakeStore({ responseUrl: 'http://127.0.0.1:4567/commands/1' });
+    await expect(notifySlack(deps(local.store), final)).rejects.toThrow(ResponseUrlNotAllowedError);
+    expect(await notifySlack({ ...deps(local.store), allowLoopbackResponseUrls: true }, final)).toBe('posted');
   });
 
   it('does skip builds that did not start from Slack', async () => {

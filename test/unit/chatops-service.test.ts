@@ -7,13 +7,14 @@ import {
   ModifyImageAttributeCommand,
   ModifySnapshotAttributeCommand,
 } from '@aws-sdk/client-ec2';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client, type PutObjectCommandInput } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { parse, stringify } from 'yaml';
 import { parseFactoryConfig } from '../../functions/lib/config.js';
 import { Logger } from '../../functions/lib/logger.js';
 import { handleSlackRequest, type ChatOpsDeps } from '../../functions/lib/chatops/service.js';
+import { SLACK_BODY_MAX_BYTES } from '../../functions/lib/chatops/command.js';
 import { slackRequestHeaders } from '../../functions/lib/chatops/signature.js';
 import { ChatOpsStore } from '../../functions/lib/chatops/store.js';
 import { RetentionRequestSchema } from '../../functions/lib/retention/request.js';
@@ -54,7 +55,12 @@ function deps(): ChatOpsDeps {
   };
 }
 
-function request(text: string, user = BAKER, secret = SECRET): Parameters<typeof handleSlackRequest>[1] {
+function request(
+  text: string,
+  user = BAKER,
+  secret = SECRET,
+  extra: { responseUrl?: string; headers?: Record<string, string>; signedAt?: Date } = {},
+): Parameters<typeof handleSlackRequest>[1] {
   const body = new URLSearchParams({
     command: '/ami',
     text,
@@ -62,14 +68,14 @@ function request(text: string, user = BAKER, secret = SECRET): Parameters<typeof
     user_name: 'alice',
     channel_id: 'C0PLATFORM',
     team_id: 'T0TEAM',
-    response_url: 'https://hooks.slack.com/commands/T0TEAM/1/abc',
+    response_url: extra.responseUrl ?? 'https://hooks.slack.com/commands/T0TEAM/1/abc',
     trigger_id: 't-1',
   }).toString();
   const headers = Object.fromEntries(
-    Object.entries(slackRequestHeaders(secret, body, NOW.getTime())).map(([k, v]) => [k.toLowerCase(), v]),
+    Object.entries(slackRequestHeaders(secret, body, (extra.signedAt ?? NOW).getTime())).map(([k, v]) => [k.toLowerCase(), v]),
   );
   return {
-    headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded', ...extra.headers },
     body: Buffer.from(body).toString('base64'),
     isBase64Encoded: true,
   };
@@ -91,12 +97,35 @@ const managedImage = (id: string, created: string, extra: Record<string, string>
   Tags: Object.entries({ 'ami-factory:managed': 'true', 'ami-factory:family': 'web', ...extra }).map(([Key, Value]) => ({ Key, Value })),
 });
 
+/** The ChatOps records written (the replay markers left out). */
+function recordPuts(): PutObjectCommandInput[] {
+  return s3
+    .commandCalls(PutObjectCommand)
+    .map((c) => c.args[0].input)
+    .filter((i) => i.Key?.startsWith('chatops/replay/') !== true);
+}
+
+/** The replay markers written: the conditional writes of accepted requests' digests. */
+function replayPuts(): PutObjectCommandInput[] {
+  return s3
+    .commandCalls(PutObjectCommand)
+    .map((c) => c.args[0].input)
+    .filter((i) => i.Key?.startsWith('chatops/replay/') === true);
+}
+
 describe('slack-command', () => {
   beforeEach(() => {
     sfn.reset();
     ec2.reset();
     s3.reset();
-    s3.on(PutObjectCommand).resolves({});
+    // S3's conditional write: If-None-Match: * on an existing key is 412 PreconditionFailed.
+    const keys = new Set<string>();
+    s3.on(PutObjectCommand).callsFake((i: PutObjectCommandInput) => {
+      if (i.IfNoneMatch === '*' && keys.has(i.Key ?? ''))
+        throw awsError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+      keys.add(i.Key ?? '');
+      return {};
+    });
     sfn
       .on(StartExecutionCommand)
       .callsFake((i: { name: string }) => ({ executionArn: `${SM.replace(':stateMachine:', ':execution:')}:${i.name}`, startDate: NOW }));
@@ -108,6 +137,82 @@ describe('slack-command', () => {
     expect(r.body).not.toMatch(/at |Error/);
     expect(sfn).not.toHaveReceivedAnyCommand();
     expect(s3).not.toHaveReceivedAnyCommand();
+  });
+
+  it('does answer 401 and start nothing when a correctly signed request is replayed six minutes later', async () => {
+    // Prepare: signed with the right secret, but 360 s before the service's clock.
+    const replayed = request('bake web', BAKER, SECRET, { signedAt: new Date(NOW.getTime() - 360_000) });
+    // Act
+    const r = await handleSlackRequest(deps(), replayed);
+    // Assess
+    expect(r.statusCode).toBe(401);
+    expect(sfn).not.toHaveReceivedAnyCommand();
+    expect(s3).not.toHaveReceivedAnyCommand();
+  });
+
+  it('does answer 413 and start nothing for a correctly signed body over 64 KiB, before reading it', async () => {
+    // Prepare: a real bake request with 64 KiB of padding, signed with the right secret.
+    const base = request('bake web');
+    const body = `${Buffer.from(base.body ?? '', 'base64').toString('utf8')}&pad=${'x'.repeat(SLACK_BODY_MAX_BYTES)}`;
+    const headers = Object.fromEntries(
+      Object.entries(slackRequestHeaders(SECRET, body, NOW.getTime())).map(([k, v]) => [k.toLowerCase(), v]),
+    );
+    // Act
+    const r = await handleSlackRequest(deps(), { headers, body, isBase64Encoded: false });
+    // Assess
+    expect(r.statusCode).toBe(413);
+    expect(JSON.parse(r.body)).toEqual({ error: 'request_too_large' });
+    expect(sfn).not.toHaveReceivedAnyCommand();
+    expect(s3).not.toHaveReceivedAnyCommand();
+  });
+
+  it('does accept a signed request once: a replay inside the 5-minute window gets 401 and starts nothing', async () => {
+    const bake = request('bake web');
+    expect((await handleSlackRequest(deps(), bake)).statusCode).toBe(200);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+    const marker = replayPuts();
+    expect(marker).toHaveLength(1);
+    expect(marker[0]).toMatchObject({ Bucket: 'state-bucket', IfNoneMatch: '*' });
+    expect(marker[0]?.Key).toMatch(/^chatops\/replay\/[0-9a-f]{64}$/);
+
+    const replay = await handleSlackRequest(deps(), bake);
+    expect(replay).toEqual({ statusCode: 401, headers: { 'content-type': 'application/json' }, body: '{"error":"replayed_request"}' });
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+    expect(recordPuts()).toHaveLength(1);
+    // Another request (another signature) is accepted.
+    expect((await handleSlackRequest(deps(), request('bake web --regions us-west-2'))).statusCode).toBe(200);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 2);
+  });
+
+  it("does acknowledge Slack's retry with an empty 200 and run nothing a second time", async () => {
+    const retry = request('bake web', BAKER, SECRET, { headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' } });
+    expect(await handleSlackRequest(deps(), retry)).toEqual({ statusCode: 200, headers: {}, body: '' });
+    expect(sfn).not.toHaveReceivedAnyCommand();
+    expect(s3).not.toHaveReceivedAnyCommand();
+    // A retry must still be signed.
+    const forged = request('bake web', BAKER, 'wrong-secret', { headers: { 'x-slack-retry-num': '1' } });
+    expect((await handleSlackRequest(deps(), forged)).statusCode).toBe(401);
+  });
+
+  it("does refuse a response_url off Slack's host, recording and starting nothing", async () => {
+    for (const responseUrl of [
+      'https://hooks.slack.com.evil.example/x',
+      'https://evil.example/hooks.slack.com/x',
+      'http://127.0.0.1:9/x',
+    ]) {
+      const r = await handleSlackRequest(deps(), request('bake web', BAKER, SECRET, { responseUrl }), 'req-1');
+      expect(r.statusCode).toBe(200);
+      expect((JSON.parse(r.body) as SlackMessage).text).toMatch(/response_url is not on Slack's host/);
+    }
+    expect(sfn).not.toHaveReceivedAnyCommand();
+    expect(recordPuts()).toEqual([]);
+    // The local cloud's loopback receiver where allowed.
+    const local = await handleSlackRequest(
+      { ...deps(), allowLoopbackResponseUrls: true },
+      request('bake web', BAKER, SECRET, { responseUrl: 'http://127.0.0.1:4567/commands/1' }),
+    );
+    expect((JSON.parse(local.body) as SlackMessage).text).not.toMatch(/response_url/);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
   });
 
   it('does answer 401 without the Slack headers', async () => {
@@ -145,7 +250,7 @@ describe('slack-command', () => {
       trigger: { type: 'chatops', actor: `${BAKER} (alice)`, channel: 'C0PLATFORM' },
     });
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: `web-${BUILD_ID}`, stateMachineArn: SM });
-    const put = s3.commandCalls(PutObjectCommand)[0]?.args[0].input;
+    const put = recordPuts()[0];
     expect(put?.Key).toBe(`chatops/${BUILD_ID}.json`);
     expect(JSON.parse(String(put?.Body))).toMatchObject({
       responseUrl: 'https://hooks.slack.com/commands/T0TEAM/1/abc',
@@ -248,7 +353,7 @@ describe('slack-command', () => {
       policy: { keepNewest: 3, maxAgeDays: 365, deprecateAfterDays: 180, disableGraceDays: 14 },
       trigger: { type: 'chatops', actor: `${BAKER} (alice)`, channel: 'C0PLATFORM' },
     });
-    const put = s3.commandCalls(PutObjectCommand)[0]?.args[0].input;
+    const put = recordPuts()[0];
     expect(put?.Key).toBe(`chatops/${BUILD_ID}.json`);
     expect(JSON.parse(String(put?.Body))).toMatchObject({
       buildId: BUILD_ID,
@@ -273,7 +378,7 @@ describe('slack-command', () => {
     expect(denied.response_type).toBe('ephemeral');
     expect(denied.text).toMatch(/Not allowed: You are not allowed to run `expire --apply` for web/);
     expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
-    expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
+    expect(recordPuts()).toEqual([]);
     // A family without an expireApply rule refuses it to everyone.
     const off = await reply('expire al2023-base --apply');
     expect(off.text).toMatch(/Not allowed/);

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import {
   SlackSignatureError,
   signSlackRequest,
+  slackRetryOf,
   slackRequestHeaders,
   verifySlackRequest,
   type SlackSignatureReason,
@@ -30,7 +31,9 @@ describe('Slack request signature', () => {
     // Prepare
     const headers = { 'x-slack-request-timestamp': ts, 'x-slack-signature': signSlackRequest(secret, ts, body) };
     // Act
-    const act = (): void => verifySlackRequest({ signingSecret: secret, headers, rawBody: body, now });
+    const act = (): void => {
+      verifySlackRequest({ signingSecret: secret, headers, rawBody: body, now });
+    };
     // Assess
     expect(act).not.toThrow();
   });
@@ -48,7 +51,9 @@ describe('Slack request signature', () => {
     // Prepare
     const headers = slackRequestHeaders(secret, body, nowMs);
     // Act
-    const act = (): void => verifySlackRequest({ signingSecret: secret, headers, rawBody: Buffer.from(body), now });
+    const act = (): void => {
+      verifySlackRequest({ signingSecret: secret, headers, rawBody: Buffer.from(body), now });
+    };
     // Assess
     expect(headers['X-Slack-Request-Timestamp']).toBe(ts);
     expect(act).not.toThrow();
@@ -93,6 +98,12 @@ describe('Slack request signature', () => {
   it('does refuse with stale when the timestamp is more than five minutes in the future', () => {
     const headers = slackRequestHeaders(secret, body, nowMs + 301_000);
     expect(reasonOf(() => verifySlackRequest({ signingSecret: secret, headers, rawBody: body, now }))).toBe('stale');
+  });
+
+  it('does judge staleness by maxSkewSeconds when one is given', () => {
+    const headers = slackRequestHeaders(secret, body, nowMs - 61_000);
+    expect(reasonOf(() => verifySlackRequest({ signingSecret: secret, headers, rawBody: body, now, maxSkewSeconds: 60 }))).toBe('stale');
+    expect(reasonOf(() => verifySlackRequest({ signingSecret: secret, headers, rawBody: body, now, maxSkewSeconds: 61 }))).toBeUndefined();
   });
 
   it('does refuse with missing-header when either header is absent or empty', () => {
@@ -147,5 +158,32 @@ describe('Slack request signature', () => {
     } finally {
       restore();
     }
+  });
+
+  it('does give each verified request its own digest, the same on every delivery of it', () => {
+    const verify = (b: string, at: number): string =>
+      verifySlackRequest({ signingSecret: secret, headers: slackRequestHeaders(secret, b, at), rawBody: b, now }).digest;
+    const first = verify(body, nowMs);
+    expect(first).toMatch(/^[0-9a-f]{64}$/);
+    expect(verify(body, nowMs)).toBe(first);
+    expect(verify(`${body}&x=1`, nowMs)).not.toBe(first);
+    expect(verify(body, nowMs - 1000)).not.toBe(first);
+    // Upper-case hex is the same signature, hence the same request.
+    const upper = {
+      'x-slack-request-timestamp': ts,
+      'x-slack-signature': signSlackRequest(secret, ts, body).toUpperCase().replace('V0=', 'v0='),
+    };
+    expect(verifySlackRequest({ signingSecret: secret, headers: upper, rawBody: body, now }).digest).toBe(first);
+  });
+});
+
+describe('slackRetryOf', () => {
+  it("does read Slack's retry headers in any case, and nothing from a first delivery", () => {
+    expect(slackRetryOf({ 'X-Slack-Retry-Num': '1', 'X-Slack-Retry-Reason': 'http_timeout' })).toEqual({
+      num: '1',
+      reason: 'http_timeout',
+    });
+    expect(slackRetryOf({ 'x-slack-retry-num': '2' })).toEqual({ num: '2', reason: 'unknown' });
+    expect(slackRetryOf({ 'x-slack-signature': 'v0=00' })).toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { planRetention, type InventoryImage, type RetentionPolicy } from '../../functions/lib/retention/plan.js';
+import { planRetention, type Action, type InventoryImage, type RetentionPolicy } from '../../functions/lib/retention/plan.js';
 
 const ACCOUNT = '111122223333';
 const NOW = new Date('2026-11-23T00:00:00Z');
@@ -8,7 +8,8 @@ const DAY = 86_400_000;
 const imageArb = fc.record({
   n: fc.integer({ min: 0, max: 1_000_000 }),
   region: fc.constantFrom('us-east-1', 'eu-west-1', 'us-west-2'),
-  ageDays: fc.integer({ min: 0, max: 400 }),
+  // Ages on the policy's boundaries (the constants policyArb also draws) as often as elsewhere.
+  ageDays: fc.oneof(fc.integer({ min: 0, max: 400 }), fc.constantFrom(29, 30, 31, 89, 90, 91)),
   owner: fc.constantFrom(ACCOUNT, ACCOUNT, ACCOUNT, '999988887777'),
   managed: fc.constantFrom(true, true, true, false),
   family: fc.constantFrom('web', 'web', 'db'),
@@ -21,8 +22,8 @@ const imageArb = fc.record({
 
 const policyArb: fc.Arbitrary<RetentionPolicy> = fc.record({
   keepNewest: fc.integer({ min: 0, max: 5 }),
-  maxAgeDays: fc.integer({ min: 1, max: 365 }),
-  deprecateAfterDays: fc.option(fc.integer({ min: 1, max: 365 }), { nil: undefined }),
+  maxAgeDays: fc.oneof(fc.integer({ min: 1, max: 365 }), fc.constantFrom(30, 90)),
+  deprecateAfterDays: fc.option(fc.oneof(fc.integer({ min: 1, max: 365 }), fc.constantFrom(30, 90)), { nil: undefined }),
   disableGraceDays: fc.integer({ min: 0, max: 30 }),
   excludeTags: fc.constant({ 'ami-factory:keep': 'true' }),
 });
@@ -70,6 +71,42 @@ function build(specs: Spec[]): { images: InventoryImage[]; inUse: Map<string, st
   return { images, inUse, spec };
 }
 
+/**
+ * The policy, written out once more from the README's rules as an oracle: what each image of
+ * the specs should get. Kept independent of plan.ts (no shared helper), so a plan that keeps
+ * everything, retires too early or lets newest-N swallow every image disagrees with it.
+ */
+function newestIds(images: InventoryImage[], spec: Map<string, Spec>, keepNewest: number): Set<string> {
+  const out = new Set<string>();
+  for (const region of new Set(images.map((i) => i.region))) {
+    const candidates = images.filter((i) => {
+      const s = spec.get(i.imageId) as Spec;
+      return i.region === region && s.owner === ACCOUNT && s.managed && s.family === 'web' && s.state !== 'failed';
+    });
+    candidates.sort(
+      (a, b) =>
+        Date.parse(b.creationDate) - Date.parse(a.creationDate) || b.name.localeCompare(a.name) || b.imageId.localeCompare(a.imageId),
+    );
+    for (const i of candidates.slice(0, keepNewest)) out.add(i.imageId);
+  }
+  return out;
+}
+
+function expectedAction(s: Spec, newest: boolean, policy: RetentionPolicy): Action {
+  if (s.owner !== ACCOUNT || !s.managed || s.family !== 'web' || s.keep || newest) return 'keep';
+  if (s.ageDays < policy.maxAgeDays && s.state !== 'failed') {
+    return policy.deprecateAfterDays !== undefined && s.ageDays >= policy.deprecateAfterDays ? 'deprecate' : 'keep';
+  }
+  if (s.inUse) return 'keep';
+  if (s.state === 'failed') return s.protected ? 'keep' : 'deregister';
+  if (s.state !== 'available' && s.state !== 'disabled') return 'keep';
+  if (s.protected) return s.state === 'available' ? 'disable' : 'keep';
+  if (policy.disableGraceDays === 0) return 'deregister';
+  if (s.state === 'available') return 'disable';
+  if (s.disabledDaysAgo === null) return 'disable';
+  return s.disabledDaysAgo >= policy.disableGraceDays ? 'deregister' : 'keep';
+}
+
 describe('planRetention (property-based)', () => {
   it('never disables or deregisters an image that is in use, newest-N, excluded, unmanaged or not owned', () => {
     fc.assert(
@@ -107,34 +144,84 @@ describe('planRetention (property-based)', () => {
     );
   });
 
-  it('acts on every expired, unused, unexcluded managed image beyond the newest N', () => {
+  it('decides every image as the policy says: keeps the newest N, retires the expired, deprecates the old', () => {
     fc.assert(
       fc.property(fc.array(imageArb, { maxLength: 60 }), policyArb, (specs, policy) => {
+        // Prepare
         const { images, inUse, spec } = build(specs);
+        const newest = newestIds(images, spec, policy.keepNewest);
+        // Act
         const plan = planRetention('web', images, inUse, policy, ACCOUNT, NOW);
-        const kept = new Set(plan.filter((e) => e.reason.startsWith('newest')).map((e) => e.imageId));
-        for (const e of plan) {
-          const s = spec.get(e.imageId) as Spec;
-          const eligible = s.owner === ACCOUNT && s.managed && s.family === 'web' && !s.keep && !s.inUse && !kept.has(e.imageId);
-          const expired = s.ageDays >= policy.maxAgeDays || s.state === 'failed';
-          if (!eligible || !expired) continue;
-          if (s.state === 'pending') {
-            expect(e.action).toBe('keep');
-          } else if (s.protected) {
-            expect(e.action).toBe(s.state === 'available' ? 'disable' : 'keep');
-          } else if (s.state === 'failed' || policy.disableGraceDays === 0) {
-            expect(e.action).toBe('deregister');
-          } else if (s.state === 'disabled') {
-            // Disabled outside the factory (no ledger entry): recorded now, grace starts.
-            if (s.disabledDaysAgo === null) expect(e.action).toBe('disable');
-            else expect(e.action).toBe(s.disabledDaysAgo >= policy.disableGraceDays ? 'deregister' : 'keep');
-          } else {
-            expect(e.action).toBe('disable');
-          }
-        }
+        // Assess: one entry per image, each with the action the rules give it.
+        const actual = new Map(plan.map((e) => [e.imageId, e.action]));
+        const expected = new Map(
+          images.map((i) => [i.imageId, expectedAction(spec.get(i.imageId) as Spec, newest.has(i.imageId), policy)]),
+        );
+        expect(actual).toEqual(expected);
+        // Newest-N: exactly min(N, usable managed images) per region say so.
+        for (const e of plan.filter((x) => x.reason.startsWith('newest'))) expect(newest.has(e.imageId)).toBe(true);
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('retires something in a world with expired images beyond the newest N', () => {
+    // Prepare: the property above would hold vacuously if the generator never made targets.
+    const old = (n: number, state: string): Spec => ({
+      n,
+      region: 'us-east-1',
+      ageDays: 200 + n,
+      owner: ACCOUNT,
+      managed: true,
+      family: 'web',
+      state,
+      keep: false,
+      disabledDaysAgo: 30,
+      protected: false,
+      inUse: false,
+    });
+    const { images, inUse } = build([old(0, 'available'), old(1, 'available'), old(2, 'disabled'), old(3, 'failed')]);
+    // Act
+    const plan = planRetention('web', images, inUse, { keepNewest: 1, maxAgeDays: 90, disableGraceDays: 7, excludeTags: {} }, ACCOUNT, NOW);
+    // Assess
+    expect(plan.map((e) => [e.name, e.action])).toEqual([
+      ['web-0', 'keep'],
+      ['web-1', 'disable'],
+      ['web-2', 'deregister'],
+      ['web-3', 'deregister'],
+    ]);
+  });
+
+  it('expires an image on the day it reaches maxAgeDays and deregisters on the day the grace ends', () => {
+    // Prepare: ages and disabled days exactly on the policy's limits, and one day short of them.
+    const at = (n: number, ageDays: number, state: string, disabledDaysAgo: number | null): Spec => ({
+      n,
+      region: 'us-east-1',
+      ageDays,
+      owner: ACCOUNT,
+      managed: true,
+      family: 'web',
+      state,
+      keep: false,
+      disabledDaysAgo,
+      protected: false,
+      inUse: false,
+    });
+    const { images, inUse } = build([
+      at(1, 30, 'available', null),
+      at(2, 29, 'available', null),
+      at(3, 100, 'disabled', 7),
+      at(4, 101, 'disabled', 6),
+    ]);
+    // Act
+    const plan = planRetention('web', images, inUse, { keepNewest: 0, maxAgeDays: 30, disableGraceDays: 7, excludeTags: {} }, ACCOUNT, NOW);
+    // Assess
+    expect(Object.fromEntries(plan.map((e) => [e.name, e.action]))).toEqual({
+      'web-1': 'disable',
+      'web-2': 'keep',
+      'web-3': 'deregister',
+      'web-4': 'keep',
+    });
   });
 
   it('gives a reason for every decision', () => {

@@ -16,7 +16,15 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { Logger } from '../../functions/lib/logger.js';
-import { applyStep, DEPRECATION_MARGIN_MS, interleave, planRegion, type RegionDeps } from '../../functions/lib/retention/run.js';
+import { planRetention } from '../../functions/lib/retention/plan.js';
+import {
+  applyStep,
+  DEPRECATION_MARGIN_MS,
+  interleave,
+  planRegion,
+  toInventory,
+  type RegionDeps,
+} from '../../functions/lib/retention/run.js';
 import { RetentionRequestSchema, type RetentionRequest } from '../../functions/lib/retention/request.js';
 import { ledgerKey, planKey, RetentionStore, type ImageResult } from '../../functions/lib/retention/store.js';
 import { awsError } from '../fixtures.js';
@@ -266,7 +274,8 @@ describe('retention: plan then apply (property-based)', () => {
     goneLater: fc.constantFrom(false, false, false, true),
   });
 
-  it('never disables or deregisters an image that is in use, excluded or protected at action time', async () => {
+  it('acts on every target unchanged since the plan, and never on one in use, excluded or protected at action time', async () => {
+    let acted = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.array(spec, { minLength: 1, maxLength: 25 }),
@@ -293,6 +302,8 @@ describe('retention: plan then apply (property-based)', () => {
             ],
           });
           world = at(false);
+          const world0 = world;
+          const usesAtPlan = new Map(used(false).map((x) => [x, ['instance']]));
           ec2.on(DescribeInstancesCommand).resolves(instances(used(false)));
           const r = request({ keepNewest, disableGraceDays: grace });
           const plan = await planRegion(deps(), r, NOW);
@@ -306,20 +317,63 @@ describe('retention: plan then apply (property-based)', () => {
             cursor = out.cursor;
             done = out.done;
           }
-          const touched = [...ec2.commandCalls(DeregisterImageCommand), ...ec2.commandCalls(DisableImageCommand)].map(
-            (c) => c.args[0].input.ImageId,
-          );
+          const disabled = ec2.commandCalls(DisableImageCommand).map((c) => c.args[0].input.ImageId);
           const deregistered = ec2.commandCalls(DeregisterImageCommand).map((c) => c.args[0].input.ImageId);
+          const touched = [...disabled, ...deregistered];
+          const results = new Map(
+            [...objects]
+              .filter(([k]) => k.includes('/results/'))
+              .flatMap(([, v]) => JSON.parse(v) as ImageResult[])
+              .map((x) => [x.imageId, x]),
+          );
+          // What the (separately tested) planning function decides on the world at plan time.
+          const planned = new Map(
+            planRetention(
+              'web',
+              world0.map((i) => toInventory('us-east-1', i, { disabledAt: {} })),
+              usesAtPlan,
+              r.policy,
+              ACCOUNT,
+              NOW,
+            ).map((e) => [e.imageId, e.action]),
+          );
           const usedNow = new Set(used(true));
           specs.forEach((s, i) => {
             const imageId = id(100 + i);
+            const action = planned.get(imageId);
+            const target = action === 'disable' || action === 'deregister';
+            // Safety: nothing in use, excluded or gone at action time is touched; nothing protected is deregistered.
             if (usedNow.has(imageId) || s.keepAtPlan || s.keepLater || s.goneLater) expect(touched).not.toContain(imageId);
             if (s.protectedLater) expect(deregistered).not.toContain(imageId);
+            // Nothing the plan did not target is touched; every target gets exactly one result.
+            if (!target) expect(touched).not.toContain(imageId);
+            if (target) expect(results.get(imageId)).toMatchObject({ planned: action });
+            else expect(results.has(imageId)).toBe(false);
+            // Liveness: a target nothing happened to since the plan is acted on, once.
+            const unchanged = !s.keepLater && !s.goneLater && !s.protectedLater && !(s.usedLater && !s.usedAtPlan);
+            if (!target || !unchanged) return;
+            acted++;
+            if (action === 'deregister') {
+              expect(deregistered.filter((x) => x === imageId)).toHaveLength(1);
+              expect(results.get(imageId)).toMatchObject({ outcome: 'deregistered' });
+            } else if (s.state === 'available') {
+              expect(disabled.filter((x) => x === imageId)).toHaveLength(1);
+              expect(results.get(imageId)).toMatchObject({ outcome: 'disabled' });
+            } else {
+              // Already disabled (outside the factory): no call, the grace period is recorded.
+              expect(disabled).not.toContain(imageId);
+              expect(results.get(imageId)).toMatchObject({ outcome: 'already-done' });
+              const ledger = JSON.parse(objects.get(ledgerKey('web', 'us-east-1')) ?? '{}') as { disabledAt: Record<string, string> };
+              expect(ledger.disabledAt[imageId]).toBe(NOW.toISOString());
+            }
           });
+          expect(results.size).toBe(plan.targets);
         },
       ),
       { numRuns: 100 },
     );
+    // The generator makes worlds where something is retired (the liveness checks ran).
+    expect(acted).toBeGreaterThan(0);
   });
 });
 

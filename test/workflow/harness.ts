@@ -1,7 +1,12 @@
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { parse, stringify } from 'yaml';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from '../../local/server.js';
-import type { BuildRequest } from '../../functions/lib/build-request.js';
+import { BuildRequestSchema, type BuildRequest } from '../../functions/lib/build-request.js';
+import { parseFactoryConfig } from '../../functions/lib/config.js';
 
 /**
  * A local cloud on a free port with real SDK clients pointed at it. Time runs 600× fast:
@@ -14,8 +19,18 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/**
+ * Without a `configFile` the cloud gets a copy of factory.config.yml, so that runBuild can widen
+ * it for the hand-made requests of a test (planBuild refuses a request its family's config does
+ * not allow).
+ */
 export async function startHarness(opts: LocalCloudOptions = {}): Promise<Harness> {
-  const cloud = await startLocalCloud({ port: 0, stateDir: null, timeScale: 600, familySchedules: false, ...opts });
+  let configFile = opts.configFile;
+  if (configFile === undefined) {
+    configFile = join(mkdtempSync(join(tmpdir(), 'harness-config-')), 'factory.config.yml');
+    copyFileSync('factory.config.yml', configFile);
+  }
+  const cloud = await startLocalCloud({ port: 0, stateDir: null, timeScale: 600, familySchedules: false, ...opts, configFile });
   const config = {
     region: 'us-east-1',
     endpoint: cloud.endpoint,
@@ -36,12 +51,71 @@ export async function startHarness(opts: LocalCloudOptions = {}): Promise<Harnes
   };
 }
 
-/** Starts an image-factory execution through the real SFN API and waits (bounded) for its end. */
+type Yaml = Record<string, unknown>;
+const union = (a: unknown, b: string[]): string[] => [...new Set([...((a as string[] | undefined) ?? []), ...b])];
+
+/**
+ * The family config that allows `r` (and what `existing` allowed: copies and sharing are
+ * unions; source, tags, description and deprecation become the request's; instance sources
+ * get `reboot: either`). Its chatops and triggers are kept.
+ */
+export function familyAllowing(existing: Yaml | undefined, r: BuildRequest): Yaml {
+  const prev: Yaml = existing ?? {};
+  const { noReboot: _noReboot, ...instance } = r.source.type === 'instance' ? r.source : { noReboot: false };
+  const prevCopies = (prev.copies as { region: string }[] | undefined) ?? [];
+  const prevSharing = (prev.sharing as Yaml | undefined) ?? {};
+  const retention: Yaml = { ...((prev.retention as Yaml | undefined) ?? {}) };
+  delete retention.deprecateAfterDays;
+  if (r.deprecateAfterDays !== undefined) {
+    retention.deprecateAfterDays = r.deprecateAfterDays;
+    retention.maxAgeDays = Math.max(Number(retention.maxAgeDays ?? 90), r.deprecateAfterDays);
+  }
+  const f: Yaml = {
+    ...prev,
+    region: r.region,
+    source: r.source.type === 'instance' ? instance : r.source,
+    copies: [...prevCopies.filter((c) => !r.copies.some((x) => x.region === c.region)), ...r.copies],
+    sharing: {
+      accounts: union(prevSharing.accounts, r.sharing.accounts),
+      organizationArns: union(prevSharing.organizationArns, r.sharing.organizationArns),
+      organizationalUnitArns: union(prevSharing.organizationalUnitArns, r.sharing.organizationalUnitArns),
+      public: prevSharing.public === true || r.sharing.public,
+      snapshotVolumePermission: prevSharing.snapshotVolumePermission !== false || r.sharing.snapshotVolumePermission,
+    },
+    acknowledgeUnsanitizedPublic: prev.acknowledgeUnsanitizedPublic === true || r.acknowledgeUnsanitizedPublic,
+    retention,
+    tags: r.tags,
+  };
+  if (r.source.type === 'instance') f.reboot = 'either';
+  else delete f.reboot;
+  if (r.description !== undefined) f.description = r.description;
+  else delete f.description;
+  return f;
+}
+
+/** Widens the config the cloud's functions read so that it allows `request` (a malformed request is left to planBuild). */
+export function allowRequest(h: Harness, request: BuildRequest): void {
+  const file = h.cloud.functionConfigFile;
+  if (file === undefined) throw new Error('the cloud was started without a config file of its own');
+  const parsed = BuildRequestSchema.safeParse(request);
+  if (!parsed.success) return;
+  const doc = parse(readFileSync(file, 'utf8')) as { families: Record<string, Yaml> };
+  doc.families[parsed.data.family] = familyAllowing(doc.families[parsed.data.family], parsed.data);
+  const text = stringify(doc);
+  parseFactoryConfig(text, `${file} (widened for ${parsed.data.family})`);
+  writeFileSync(file, text);
+}
+
+/**
+ * Starts an image-factory execution through the real SFN API and waits (bounded) for its end;
+ * the cloud's config is first widened to allow the request (allowRequest).
+ */
 export async function runBuild(
   h: Harness,
   request: BuildRequest,
   name = `test-${request.buildId}`,
 ): Promise<DescribeExecutionCommandOutput> {
+  allowRequest(h, request);
   const { executionArn } = await h.sfn.send(
     new StartExecutionCommand({ stateMachineArn: h.cloud.stateMachineArn('image-factory'), name, input: JSON.stringify(request) }),
   );

@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
-import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
+import { GetExecutionHistoryCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { BuildRequestSchema, type BuildRequest, type BuildRequestInput } from '../../functions/lib/build-request.js';
 import { imageName } from '../../functions/lib/naming.js';
-import { runBuild, startHarness, tagMap, type Harness } from './harness.js';
+import { runBuild, startHarness, tagMap, waitForExecution, type Harness } from './harness.js';
 
 function request(overrides: Partial<BuildRequestInput> = {}): BuildRequest {
   return BuildRequestSchema.parse({
@@ -144,6 +144,54 @@ describe('image-factory state machine on the local cloud (real ASL, real handler
     expect(exec.error).toBe('ValidationError');
     const after = (await h.ec2.send(new DescribeImagesCommand({ Owners: ['self'] }))).Images?.length ?? 0;
     expect(after).toBe(before);
+  });
+});
+
+describe('a request outside its family config', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  async function world(): Promise<{ images: number; instances: number; snapshots: number }> {
+    const images = (await h.ec2.send(new DescribeImagesCommand({ Owners: ['self'], IncludeDeprecated: true }))).Images ?? [];
+    const reservations = (await h.ec2.send(new DescribeInstancesCommand({}))).Reservations ?? [];
+    const snapshots = (await h.ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'] }))).Snapshots ?? [];
+    return { images: images.length, instances: reservations.flatMap((r) => r.Instances ?? []).length, snapshots: snapshots.length };
+  }
+
+  it('fails in planBuild with RequestNotAllowedError when started directly, and creates nothing', async () => {
+    const before = await world();
+    // Whoever may StartExecution hands in a complete request: another region to copy to, another account to share with.
+    const req = request({
+      description: 'Golden image of the web tier',
+      deprecateAfterDays: 180,
+      copies: [{ region: 'ap-southeast-2' }],
+      sharing: { accounts: ['999988887777'] },
+    });
+    const { executionArn } = await h.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: h.cloud.stateMachineArn('image-factory'),
+        name: `outside-${req.buildId}`,
+        input: JSON.stringify(req),
+      }),
+    );
+    const exec = await waitForExecution(h, executionArn ?? '');
+    expect(exec.status).toBe('FAILED');
+    expect(exec.error).toBe('RequestNotAllowedError');
+    expect(exec.cause).toContain("copies: ap-southeast-2 is not among the family's copy regions (us-west-2, eu-west-1)");
+    expect(exec.cause).toContain("sharing.accounts: 999988887777 is not among the family's (444455556666)");
+    const history = await h.sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }));
+    const entered = (history.events ?? []).flatMap((e) =>
+      e.stateEnteredEventDetails?.name !== undefined ? [e.stateEnteredEventDetails.name] : [],
+    );
+    expect(entered).toContain('Plan');
+    expect(entered).not.toContain('ResolveSource');
+    expect(entered).not.toContain('CreateImage');
+    expect(await world()).toEqual(before);
   });
 });
 

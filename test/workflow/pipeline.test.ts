@@ -233,6 +233,7 @@ describe('the full pipeline on the local cloud (real ASL, real handlers, no mock
     const req = request({
       family: 'al2023-base',
       source: { type: 'base-image', nameFilter: 'al2023-ami-2023.*-x86_64', owner: 'amazon' },
+      preparation: 'sanitized',
       copies: [],
       sharing: {},
     });

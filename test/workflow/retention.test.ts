@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CreateLaunchTemplateCommand,
@@ -23,6 +24,7 @@ import { ledgerKey, planKey, type RegionPlan } from '../../functions/lib/retenti
 import { localEc2CertificateFor } from '../../local/ec2-bundles.js';
 import type { InvokeOptions } from '../../local/lambda/runtime.js';
 import type { JsonValue } from '../../local/json.js';
+import { parse, stringify } from 'yaml';
 import { ACCOUNT, MIB, opensslKeyPair, randomFile, removeDir, tempDir } from '../fixtures/bundle/helpers.js';
 import { startHarness, tagMap, waitForExecution, type Harness } from './harness.js';
 
@@ -329,7 +331,11 @@ describe('image-retention: instance-store bundles', () => {
   let s3: S3Client;
   beforeAll(async () => {
     dir = tempDir('retention-bundles');
-    h = await startHarness({ seed: false, schedules: false });
+    // The config names the bundle bucket: retention may read and delete bundles only there (IAM).
+    const config = parse(readFileSync('factory.config.yml', 'utf8')) as { bundles?: { destinations?: string[] } };
+    config.bundles = { ...config.bundles, destinations: [...(config.bundles?.destinations ?? []), 'web-bundles/'] };
+    writeFileSync(join(dir, 'factory.config.yml'), stringify(config));
+    h = await startHarness({ seed: false, schedules: false, configFile: join(dir, 'factory.config.yml') });
     s3 = new S3Client({ region: EAST, endpoint: h.cloud.endpoint, forcePathStyle: true, credentials: creds, maxAttempts: 1 });
     await s3.send(new CreateBucketCommand({ Bucket: 'web-bundles' }));
   });

@@ -19,8 +19,26 @@ export const SlashCommandSchema = z.object({
 });
 export type SlashCommand = z.infer<typeof SlashCommandSchema>;
 
+/**
+ * The largest slash-command body parsed, in bytes: 64 KiB. Slack's `text` is at most 4,000
+ * characters and the other fields are short, so a real form is a few KiB.
+ */
+export const SLACK_BODY_MAX_BYTES = 64 * 1024;
+
+/** A Slack request body over SLACK_BODY_MAX_BYTES. */
+export class SlackBodyTooLargeError extends ValidationError {}
+
+/** Throws SlackBodyTooLargeError when the body is over SLACK_BODY_MAX_BYTES. */
+export function assertSlackBodySize(rawBody: string | Buffer): void {
+  const bytes = typeof rawBody === 'string' ? Buffer.byteLength(rawBody, 'utf8') : rawBody.length;
+  if (bytes > SLACK_BODY_MAX_BYTES) {
+    throw new SlackBodyTooLargeError(`The request body is ${bytes} bytes; at most ${SLACK_BODY_MAX_BYTES} (64 KiB) are accepted`);
+  }
+}
+
 /** Parses the raw form body of a slash command; a bad form is a ValidationError. */
 export function parseSlashCommandForm(rawBody: string): SlashCommand {
+  assertSlackBodySize(rawBody);
   const form = Object.fromEntries(new URLSearchParams(rawBody));
   return parseInput(SlashCommandSchema, form, 'Slack slash command');
 }

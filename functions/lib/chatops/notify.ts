@@ -3,6 +3,7 @@ import type { PlanEntry } from '../retention/plan.js';
 import type { RetentionReport } from '../retention/report.js';
 import type { RetentionStore } from '../retention/store.js';
 import { buildReportReply, retentionReportReply, type BuildReport, type RegionReport, type SlackMessage } from './replies.js';
+import { checkResponseUrl } from './response-url.js';
 import { RESPONSE_URL_MAX_POSTS, type ChatOpsRecord, type ChatOpsStore } from './store.js';
 import { FactoryError, UnexpectedResponseError } from '../errors.js';
 import { BUILD_OUTCOMES, eventsSchema, type BuildOutcome, type EventDetail, type EventOf } from '../events/schemas.js';
@@ -33,6 +34,8 @@ export interface NotifyDeps {
   /** `fetch`, injectable for tests. */
   post: (url: string, body: string) => Promise<{ status: number }>;
   logger: Logger;
+  /** Accept loopback response URLs (the local cloud's Slack stand-in; chatops/response-url.ts). */
+  allowLoopbackResponseUrls?: boolean;
 }
 
 export type NotifyOutcome = 'posted' | 'no-record' | 'duplicate' | 'limit' | 'rejected';
@@ -161,6 +164,8 @@ async function postOnce(
     deps.logger.info('response_url post limit reached; not posted', { ...logId(p), detailType: p.type });
     return 'limit';
   }
+  // The endpoint refuses other URLs; a record that names one anyway is not posted to (ResponseUrlNotAllowedError).
+  checkResponseUrl(record.responseUrl, { allowLoopback: deps.allowLoopbackResponseUrls === true });
   const message = await compose();
   let status: number;
   try {

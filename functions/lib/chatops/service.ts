@@ -13,7 +13,14 @@ import { now as clockNow } from '../clock.js';
 import { retentionExecutionName, retentionRequestFor } from '../retention/request.js';
 import { executionNameFor } from '../triggers/ids.js';
 import { startBuildExecution, startRetentionExecution } from '../triggers/runtime.js';
-import { parseChatCommand, parseSlashCommandForm, type ChatCommand, type SlashCommand } from './command.js';
+import {
+  SlackBodyTooLargeError,
+  assertSlackBodySize,
+  parseChatCommand,
+  parseSlashCommandForm,
+  type ChatCommand,
+  type SlashCommand,
+} from './command.js';
 import { jsonResult, rawBodyOf, slackResult, type FunctionUrlEvent, type FunctionUrlResult } from './http.js';
 import { authorize, type Permission, type Requester } from './permissions.js';
 import {
@@ -32,7 +39,8 @@ import {
   type ExecutionSummary,
   type SlackMessage,
 } from './replies.js';
-import { SlackSignatureError, verifySlackRequest } from './signature.js';
+import { checkResponseUrl } from './response-url.js';
+import { SlackSignatureError, slackRetryOf, verifySlackRequest, type VerifiedSlackRequest } from './signature.js';
 import type { ChatOpsRecord, ChatOpsStore } from './store.js';
 import { EC2_ERROR } from '../error-codes.js';
 
@@ -60,6 +68,8 @@ export interface ChatOpsDeps {
   now?: () => Date;
   /** A fresh id for a build (bake) or a retention run (expire); default randomUUID. */
   newBuildId?: () => string;
+  /** Accept loopback response URLs (the local cloud's Slack stand-in; chatops/response-url.ts). */
+  allowLoopbackResponseUrls?: boolean;
 }
 
 const BuildIdentitySchema = z.object({ buildId: BuildIdSchema, family: FamilySchema });
@@ -68,16 +78,27 @@ const BuildIdentitySchema = z.object({ buildId: BuildIdSchema, family: FamilySch
 const STATUS_SEARCH_LIMIT = 500;
 const RECENT_BUILDS = 10;
 
+/**
+ * One Slack request: 401 unless its signature verifies (signature.ts); an empty 200 for Slack's
+ * retry of a request (`X-Slack-Retry-Num`: the first delivery is, or was, being answered, and a
+ * retry must not bake twice); 401 for a request whose signature was already accepted (a replay
+ * inside the 5-minute window: each digest is written once, ChatOpsStore.claimRequest); an error
+ * reply for a response_url off Slack's host; otherwise the command's reply.
+ */
 export async function handleSlackRequest(deps: ChatOpsDeps, event: FunctionUrlEvent, requestId?: string): Promise<FunctionUrlResult> {
   const rawBody = rawBodyOf(event);
+  const headers = event.headers ?? {};
+  const now = deps.now ?? clockNow;
+  let verified: VerifiedSlackRequest;
   try {
-    verifySlackRequest({
-      signingSecret: await deps.signingSecret(),
-      headers: event.headers ?? {},
-      rawBody,
-      now: () => (deps.now ?? clockNow)().getTime(),
-    });
+    // Before the signature is computed over it: an oversized body is refused unread.
+    assertSlackBodySize(rawBody);
+    verified = verifySlackRequest({ signingSecret: await deps.signingSecret(), headers, rawBody, now: () => now().getTime() });
   } catch (e) {
+    if (e instanceof SlackBodyTooLargeError) {
+      deps.logger.warn('slack request refused', { reason: 'too-large' });
+      return jsonResult(413, { error: 'request_too_large' });
+    }
     if (e instanceof SlackSignatureError) {
       deps.logger.warn('slack request refused', { reason: e.reason });
       return jsonResult(401, { error: 'invalid_signature' });
@@ -88,10 +109,21 @@ export async function handleSlackRequest(deps: ChatOpsDeps, event: FunctionUrlEv
     }
     throw e;
   }
+  const retry = slackRetryOf(headers);
+  if (retry !== undefined) {
+    deps.logger.info('slack retry acknowledged; not run again', { retryNum: retry.num, retryReason: retry.reason });
+    return { statusCode: 200, headers: {}, body: '' };
+  }
+  if (!(await deps.store.claimRequest(verified.digest, now()))) {
+    deps.logger.warn('slack request refused', { reason: 'replayed' });
+    return jsonResult(401, { error: 'replayed_request' });
+  }
   let form: SlashCommand;
   try {
     form = parseSlashCommandForm(rawBody);
+    checkResponseUrl(form.response_url, { allowLoopback: deps.allowLoopbackResponseUrls === true });
   } catch (e) {
+    deps.logger.warn('slash command refused', { errorName: e instanceof Error ? e.name : typeof e });
     return slackResult(errorReply(e, requestId));
   }
   deps.logger.appendKeys({ slackUser: form.user_id, slackChannel: form.channel_id });

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { clock } from '../clock.js';
 import { ConfigurationError, FactoryError } from '../errors.js';
 
@@ -11,6 +11,9 @@ import { ConfigurationError, FactoryError } from '../errors.js';
 export const SLACK_SIGNATURE_HEADER = 'x-slack-signature';
 export const SLACK_TIMESTAMP_HEADER = 'x-slack-request-timestamp';
 export const SLACK_SIGNATURE_VERSION = 'v0';
+/** Slack's retry headers: the attempt (1, 2, 3) and why (`http_timeout`, `http_error`, …). */
+export const SLACK_RETRY_NUM_HEADER = 'x-slack-retry-num';
+export const SLACK_RETRY_REASON_HEADER = 'x-slack-retry-reason';
 /** Slack's documented replay window. */
 export const SLACK_MAX_SKEW_SECONDS = 300;
 
@@ -68,12 +71,31 @@ export function slackRequestHeaders(signingSecret: string, body: string | Buffer
   };
 }
 
+/** A request whose signature verified. */
+export interface VerifiedSlackRequest {
+  /** X-Slack-Request-Timestamp, Unix seconds. */
+  timestamp: number;
+  /**
+   * SHA-256 (hex) of the timestamp and signature: the request's identity for replay protection
+   * (the signature covers the timestamp and the body, so another request has another digest).
+   */
+  digest: string;
+}
+
+/** Slack's retry of a request it got no 200 for within 3 seconds, or undefined for a first attempt. */
+export function slackRetryOf(headers: RequestHeaders): { num: string; reason: string } | undefined {
+  const num = header(headers, SLACK_RETRY_NUM_HEADER);
+  if (num === undefined) return undefined;
+  return { num, reason: header(headers, SLACK_RETRY_REASON_HEADER) ?? 'unknown' };
+}
+
 /**
  * Checks that the request was signed by Slack with `signingSecret` within the replay
  * window; throws SlackSignatureError (with a reason code) otherwise. The signature is
- * compared in constant time.
+ * compared in constant time. Within the window a captured request still verifies: the caller
+ * accepts each digest once (ChatOpsStore.claimRequest).
  */
-export function verifySlackRequest(input: VerifySlackRequestInput): void {
+export function verifySlackRequest(input: VerifySlackRequestInput): VerifiedSlackRequest {
   const { signingSecret, headers, rawBody } = input;
   if (signingSecret === '') throw new ConfigurationError('The Slack signing secret is empty');
   const signature = header(headers, SLACK_SIGNATURE_HEADER);
@@ -96,4 +118,8 @@ export function verifySlackRequest(input: VerifySlackRequestInput): void {
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new SlackSignatureError('mismatch', 'The request signature does not match');
   }
+  const digest = createHash('sha256')
+    .update(`${timestamp}:${given.toString('hex')}`)
+    .digest('hex');
+  return { timestamp: Number(timestamp), digest };
 }

@@ -41,6 +41,35 @@ export class ChatOpsStore {
     return `chatops/${buildId}.json`;
   }
 
+  /** The replay marker of a verified request: `chatops/replay/<digest>`. */
+  static replayKey(digest: string): string {
+    return `chatops/replay/${digest}`;
+  }
+
+  /**
+   * Accepts a verified request once: a conditional write (`If-None-Match: *`) of its digest.
+   * True for the first delivery; false when the marker exists (S3 answers 412
+   * PreconditionFailed) or a concurrent delivery is writing it (409 ConditionalRequestConflict).
+   * The markers are only needed for Slack's 5-minute window; the bucket's lifecycle expires `chatops/`.
+   */
+  async claimRequest(digest: string, at: Date): Promise<boolean> {
+    try {
+      await this.s3.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: ChatOpsStore.replayKey(digest),
+          Body: JSON.stringify({ acceptedAt: at.toISOString() }),
+          ContentType: 'application/json',
+          IfNoneMatch: '*',
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (hasErrorName(e, S3_ERROR.preconditionFailed, S3_ERROR.conditionalRequestConflict)) return false;
+      throw e;
+    }
+  }
+
   async put(record: ChatOpsRecord): Promise<void> {
     await this.s3.send(
       new PutObjectCommand({

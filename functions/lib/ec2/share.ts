@@ -19,6 +19,14 @@ export class PublicSharingRefusedError extends FactoryError {}
 /** The sharing would exceed EC2's 1,000-entity limit per image. */
 export class ShareLimitExceededError extends FactoryError {}
 
+/** The state of block public access for AMIs that refuses new public sharing (aws-facts.md, "Sharing"). */
+export const BLOCK_NEW_SHARING = 'block-new-sharing';
+
+/** The region's block public access state for AMIs: `block-new-sharing` or `unblocked`. */
+export async function imageBlockPublicAccessState(ec2: EC2Client): Promise<string | undefined> {
+  return (await ec2.send(new GetImageBlockPublicAccessStateCommand({}))).ImageBlockPublicAccessState;
+}
+
 export interface ShareResult {
   /** Launch permissions added by this call (empty on a re-run). */
   added: { userIds: string[]; organizationArns: string[]; organizationalUnitArns: string[]; public: boolean };
@@ -42,8 +50,7 @@ export async function applySharing(ec2: EC2Client, imageId: string, sharing: Sha
 
   if (sharing.public) {
     if (encrypted) throw new PublicSharingRefusedError(`${imageId} has encrypted snapshots; EC2 cannot make it public`);
-    const bpa = await ec2.send(new GetImageBlockPublicAccessStateCommand({}));
-    if (bpa.ImageBlockPublicAccessState === 'block-new-sharing') {
+    if ((await imageBlockPublicAccessState(ec2)) === BLOCK_NEW_SHARING) {
       throw new PublicSharingRefusedError(
         `Block public access for AMIs is on in this region (block-new-sharing); ${imageId} cannot be made public`,
       );

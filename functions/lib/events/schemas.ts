@@ -10,6 +10,7 @@ import {
   TriggerSchema,
 } from '../build-request.js';
 import { FACTORY_EVENT_SOURCE } from '../constants.js';
+import { ValidationError } from '../errors.js';
 import { RunIdSchema } from '../retention/request.js';
 
 /**
@@ -267,4 +268,25 @@ export function eventEntrySchema<T extends DetailType>(type: T) {
     .extend({
       resources: z.array(z.string()).optional(),
     });
+}
+
+// ── Size ────────────────────────────────────────────────────────────────────────────────────
+/**
+ * The largest event a consumer parses, in bytes of its JSON: 256 KiB, EventBridge's own limit
+ * for a PutEvents entry, so no real delivery is larger. A larger one is refused before parsing.
+ */
+export const EVENT_MAX_BYTES = 256 * 1024;
+
+/** An event (or a scheduled input) over EVENT_MAX_BYTES. */
+export class EventTooLargeError extends ValidationError {}
+
+/** Throws EventTooLargeError when `event` serializes to more than EVENT_MAX_BYTES. */
+export function assertEventSize(event: unknown): void {
+  const text = JSON.stringify(event) as string | undefined;
+  const bytes = text === undefined ? 0 : Buffer.byteLength(text, 'utf8');
+  if (bytes > EVENT_MAX_BYTES) {
+    throw new EventTooLargeError(
+      `The event is ${bytes} bytes; at most ${EVENT_MAX_BYTES} (256 KiB, EventBridge's limit) are accepted, so it was not parsed`,
+    );
+  }
 }

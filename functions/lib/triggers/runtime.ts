@@ -1,55 +1,20 @@
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { loadFactoryConfig, type FactoryConfig } from '../config.js';
-import { env } from '../env.js';
+import type { FactoryConfig } from '../config.js';
 import { ValidationError, hasErrorName } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { buildFromBuildRequestedEvent, type TriggeredBuild } from './build-requested.js';
 import { buildsFromParameterChange } from './parameter-change.js';
 import { buildFromSchedule, isScheduledRetention, retentionFromSchedule, type TriggeredRetention } from './schedule.js';
 import { publishEvents } from '../events/publish.js';
-import { EVENT_TYPES, type EventDetail } from '../events/schemas.js';
+import { EVENT_TYPES, assertEventSize, type EventDetail } from '../events/schemas.js';
 import { SFN_ERROR } from '../error-codes.js';
 
 /**
- * What the trigger handlers share at run time: the factory config bundled with the function,
- * StartExecution with the deterministic execution name (a duplicate delivery is a success,
+ * What the trigger handlers share at run time (the factory config bundled with the function is
+ * read by factory-config.ts): StartExecution with the deterministic execution name (a duplicate delivery is a success,
  * not a second build), and the `BuildRequestRejected` event for refused requests.
  */
-
-/**
- * Where the factory config is: `AMI_FACTORY_CONFIG`, else `factory.config.yml` at the root of
- * the deployment package (`LAMBDA_TASK_ROOT`; serverless `package.patterns` puts it there), else
- * the project root of this source tree (the local cloud and the CLI).
- */
-export function factoryConfigPath(): string {
-  const { AMI_FACTORY_CONFIG: explicit, LAMBDA_TASK_ROOT: taskRoot } = env();
-  if (explicit !== undefined) return resolve(explicit);
-  if (taskRoot !== undefined && existsSync(join(taskRoot, 'factory.config.yml'))) {
-    return join(taskRoot, 'factory.config.yml');
-  }
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'factory.config.yml');
-}
-
-const configs = new Map<string, FactoryConfig>();
-
-/** The factory config, read and validated once per container (per path). */
-export function factoryConfig(path: string = factoryConfigPath()): FactoryConfig {
-  let config = configs.get(path);
-  if (config === undefined) {
-    config = loadFactoryConfig(path);
-    configs.set(path, config);
-  }
-  return config;
-}
-
-/** Forgets cached configs (tests that switch AMI_FACTORY_CONFIG). */
-export function resetFactoryConfigCache(): void {
-  configs.clear();
-}
 
 export interface StartedBuild {
   buildId: string;
@@ -124,6 +89,7 @@ export type TriggerKindName = Rejection['trigger'];
  * detail is parsed later with the trigger's schema, so a bad one is rejected, not retried.
  */
 export function triggerKindOf(event: unknown): TriggerKindName {
+  assertEventSize(event);
   if (typeof event === 'object' && event !== null) {
     const e = event as Record<string, unknown>;
     for (const kind of ['Build Requested', 'Parameter Store Change'] as const) {
