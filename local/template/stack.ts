@@ -139,6 +139,26 @@ export interface KmsAliasSpec {
   targetKeyId: string;
 }
 
+export interface TopicSpec {
+  logicalId: string;
+  name: string;
+  arn: string;
+  subscriptions: { protocol: string; endpoint: string }[];
+}
+
+/** A CloudWatch alarm, stored as the template gives it (the local cloud evaluates no metric). */
+export interface AlarmSpec {
+  logicalId: string;
+  name: string;
+  arn: string;
+  namespace: string;
+  metricName: string;
+  dimensions: Record<string, string>;
+  alarmActions: string[];
+  treatMissingData: string;
+  properties: JsonObject;
+}
+
 export interface StackPlan {
   stackName: string;
   region: string;
@@ -156,6 +176,8 @@ export interface StackPlan {
   functionUrls: FunctionUrlSpec[];
   kmsKeys: KmsKeySpec[];
   kmsAliases: KmsAliasSpec[];
+  topics: TopicSpec[];
+  alarms: AlarmSpec[];
   /** Published versions: version ARN → function name. */
   versions: { logicalId: string; functionName: string; arn: string }[];
   outputs: Record<string, JsonValue>;
@@ -251,6 +273,15 @@ const TYPES: Record<string, TypeRules> = {
     },
   },
   'AWS::KMS::Alias': { physicalId: (r) => String(r.prop('AliasName') ?? ''), attributes: {} },
+  'AWS::SNS::Topic': {
+    physicalId: named('TopicName', 256),
+    ref: (r) => arnOf(r, 'sns', r.name()),
+    attributes: { TopicArn: (r) => arnOf(r, 'sns', r.name()), TopicName: (r) => r.name() },
+  },
+  'AWS::CloudWatch::Alarm': {
+    physicalId: named('AlarmName', 255),
+    attributes: { Arn: (r) => arnOf(r, 'cloudwatch', `alarm:${r.name()}`) },
+  },
   'AWS::Logs::LogGroup': {
     physicalId: named('LogGroupName', 512),
     attributes: { Arn: (r) => arnOf(r, 'logs', `log-group:${r.name()}:*`) },
@@ -416,6 +447,8 @@ export function planStack(template: CfnTemplate, options: StackOptions): StackPl
     functionUrls: [],
     kmsKeys: [],
     kmsAliases: [],
+    topics: [],
+    alarms: [],
     versions: [],
     outputs: {},
   };
@@ -532,6 +565,36 @@ export function planStack(template: CfnTemplate, options: StackOptions): StackPl
           throw new UnsupportedTemplateError(`${logicalId}: AliasName must begin with alias/ and not alias/aws/ (${name})`);
         plan.kmsAliases.push({ logicalId, name, targetKeyId: String(p.TargetKeyId) });
         break;
+      case 'AWS::SNS::Topic':
+        plan.topics.push({
+          logicalId,
+          name,
+          arn: String(context(logicalId).ref(logicalId)),
+          subscriptions: list(p.Subscription).map((x, i) => {
+            const o = obj(x, logicalId, `Subscription[${i}]`);
+            return { protocol: String(o.Protocol), endpoint: String(o.Endpoint) };
+          }),
+        });
+        break;
+      case 'AWS::CloudWatch::Alarm': {
+        const dimensions: Record<string, string> = {};
+        for (const [i, d] of list(p.Dimensions).entries()) {
+          const o = obj(d, logicalId, `Dimensions[${i}]`);
+          dimensions[String(o.Name)] = String(o.Value);
+        }
+        plan.alarms.push({
+          logicalId,
+          name,
+          arn: attr(logicalId, 'Arn'),
+          namespace: String(p.Namespace ?? ''),
+          metricName: String(p.MetricName ?? ''),
+          dimensions,
+          alarmActions: list(p.AlarmActions).map(String),
+          treatMissingData: typeof p.TreatMissingData === 'string' ? p.TreatMissingData : 'missing',
+          properties: p,
+        });
+        break;
+      }
       case 'AWS::Lambda::Version':
         plan.versions.push({ logicalId, functionName: functionNameOf(p.FunctionName), arn: String(context(logicalId).ref(logicalId)) });
         break;

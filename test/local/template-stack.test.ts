@@ -78,10 +78,10 @@ describe('planStack', () => {
     const t = template({
       Bucket: { Type: 'AWS::S3::Bucket' },
       Queue: { Type: 'AWS::SQS::Queue' },
-      Topic: { Type: 'AWS::SNS::Topic' },
+      Table: { Type: 'AWS::DynamoDB::Table' },
     });
     expect(() => planStack(t, STACK)).toThrow(UnsupportedResourceError);
-    expect(() => planStack(t, STACK)).toThrow('Queue (AWS::SQS::Queue), Topic (AWS::SNS::Topic)');
+    expect(() => planStack(t, STACK)).toThrow('Queue (AWS::SQS::Queue), Table (AWS::DynamoDB::Table)');
   });
 
   it('does refuse an intrinsic it cannot resolve, naming the resource that uses it', () => {

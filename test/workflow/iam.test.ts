@@ -94,7 +94,12 @@ describe('IAM on the local cloud', () => {
       const c = h?.cloud.identity.assumeRole(arn, 'test') ?? { accessKeyId: '', secretAccessKey: '', sessionToken: '' };
       return new S3Client({ region: 'us-east-1', endpoint: h?.cloud.endpoint, credentials: c, maxAttempts: 1 });
     };
-    const reader = role('GetOnly', [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*` }]);
+    // The state bucket is SSE-KMS: reading an object also decrypts its data key with the bucket's key.
+    const stateKey = h.cloud.stack.kmsKeys.find((k) => k.logicalId === 'FactoryStateKey')?.arn ?? '';
+    const reader = role('GetOnly', [
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*` },
+      { Effect: 'Allow', Action: 'kms:Decrypt', Resource: stateKey },
+    ]);
     const lister = role('GetAndList', [
       { Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*` },
       { Effect: 'Allow', Action: 's3:ListBucket', Resource: `arn:aws:s3:::${bucket}` },
