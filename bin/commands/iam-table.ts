@@ -67,7 +67,12 @@ export function iamTable(template: CfnTemplate): string {
     })
     .sort((a, b) => a.fn.localeCompare(b.fn));
   for (const { fn, role } of functions) {
-    const policies = list(resources[role]?.Properties?.Policies).filter(isObject);
+    // The role's inline policies, then the AWS::IAM::Policy resources attached to it (e.g. the state bucket key's use).
+    const attached = Object.values(resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy')
+      .filter((r) => list(r.Properties?.Roles).some((x) => (isObject(x) ? text(x.Ref) : text(x)) === role))
+      .map((r) => r.Properties ?? {});
+    const policies = [...list(resources[role]?.Properties?.Policies).filter(isObject), ...attached];
     let first = true;
     for (const policy of policies) {
       const doc = policy.PolicyDocument;

@@ -364,7 +364,10 @@ export class SfnService implements LocalService {
       history: [],
     };
     this.store.data.executions[executionArn] = rec;
+    // An accepted execution is durable before StartExecution answers: a crash right after the
+    // answer must not lose it (the restart resumes it).
     this.store.markDirty();
+    this.store.flush();
     this.launch(rec);
     return { executionArn, startDate: rec.startDate / 1000 };
   }

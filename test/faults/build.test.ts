@@ -96,7 +96,8 @@ describe('image-factory under faults', () => {
   it('holds them when the image ends failed', async () => {
     await scenario('image ends failed', {
       faults: { ec2: { failImages: [{ region: 'us-east-1', namePrefix: 'web-', reason: 'simulated snapshot failure' }] } },
-      expectOutcome: /^BuildFailed/,
+      // The report (the BuildFailed event) is published, then the execution fails with EC2's reason as its error.
+      expectOutcome: /^FAILED ImageFailedError$/,
     });
   });
 

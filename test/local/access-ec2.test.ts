@@ -143,6 +143,8 @@ describe('EC2 access', () => {
         'aws:RequestedRegion': 'eu-west-1',
         'aws:ViaAWSService': true,
         'kms:CallerAccount': ACCOUNT,
+        // The key's aliases, as KMS evaluates kms:ResourceAliases.
+        'kms:ResourceAliases': ['alias/ami-factory'],
         'kms:ViaService': 'ec2.eu-west-1.amazonaws.com',
         ...extra,
       },

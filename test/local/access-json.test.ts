@@ -228,6 +228,7 @@ describe('SSM access', () => {
           'kms:ViaService': 'ssm.us-east-1.amazonaws.com',
           'kms:EncryptionContext:PARAMETER_ARN': arn,
           'kms:EncryptionContextKeys': ['PARAMETER_ARN'],
+          'kms:ResourceAliases': ['alias/aws/ssm'],
         },
       },
     ]);

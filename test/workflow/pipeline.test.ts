@@ -291,9 +291,12 @@ describe('the full pipeline on the local cloud (real ASL, real handlers, no mock
   it('costs the same number of state transitions whether EC2 takes 1 minute or 60', async () => {
     const counts: number[] = [];
     for (const minutes of [1, 60]) {
-      await start({ imageAvailableAfterMs: minutes * 60_000, timeScale: 12_000 });
+      // ×3000: an hour of EC2 time is 1.2 s; the waits' 30-minute heartbeat is 0.6 s of real time,
+      // which a sweeper run on a loaded machine must beat (at ×12000 it had 0.15 s and missed it).
+      await start({ imageAvailableAfterMs: minutes * 60_000, timeScale: 3_000 });
       const exec = await runBuild(h, request());
-      expect(exec.status).toBe('SUCCEEDED');
+      // The error and cause are in the failure message when it does not succeed.
+      expect({ status: exec.status, error: exec.error, cause: exec.cause }).toEqual({ status: 'SUCCEEDED' });
       counts.push(await transitions(h, exec.executionArn));
       await h.close();
     }

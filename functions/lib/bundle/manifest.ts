@@ -305,7 +305,7 @@ function plainName(r: Reader): string {
  * ManifestError naming its path (e.g. `manifest/image/parts/part[2]/digest`).
  */
 export function parseManifest(xml: string): Manifest {
-  const root = new Reader(parseXml(xml), 'manifest');
+  const root = new Reader(parseXml(xml, 'manifest'), 'manifest');
   if (root.el.name !== 'manifest') throw new ManifestError('manifest', `root element is <${root.el.name}>, expected <manifest>`);
   const version = root.requiredText('version');
   if (version !== MANIFEST_VERSION) throw new ManifestError('manifest/version', `is "${version}", only ${MANIFEST_VERSION} is supported`);

@@ -41,8 +41,8 @@ export function escapeAttribute(value: string): string {
   return escapeText(value).replace(/'/g, '&apos;').replace(/"/g, '&quot;');
 }
 
-/** Parses a document with exactly one root element. */
-export function parseXml(xml: string): XmlElement {
+/** Parses a document with exactly one root element; with `rootName`, another root is refused before its content is read. */
+export function parseXml(xml: string, rootName?: string): XmlElement {
   let pos = 0;
   const fail = (path: string, message: string): never => {
     throw new ManifestError(path === '' ? 'manifest' : path, `${message} (at character ${pos})`);
@@ -76,6 +76,7 @@ export function parseXml(xml: string): XmlElement {
   const parseElement = (parentPath: string, siblings: Map<string, number>): XmlElement => {
     pos += 1; // '<'
     const name = readName(parentPath);
+    if (parentPath === '' && rootName !== undefined && name !== rootName) fail('', `root element is <${name}>, expected <${rootName}>`);
     const index = siblings.get(name) ?? 0;
     siblings.set(name, index + 1);
     const path = parentPath === '' ? name : `${parentPath}/${name}${index > 0 ? `[${index}]` : ''}`;
