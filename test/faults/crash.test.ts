@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { randomUUID } from 'node:crypto';
+import { buildRequestFor, loadFactoryConfig } from '../../functions/lib/config.js';
 import { PROJECT_ROOT, startLocalCloud } from '../../local/server.js';
 import { baseline, checkBuildInvariants, type Baseline } from './invariants.js';
-import { buildRequest, invariantsCell, outcomeOf, resultsTable, type ScenarioRow } from './scenario.js';
+import { invariantsCell, outcomeOf, resultsTable, type ScenarioRow } from './scenario.js';
 
 /**
  * `kill -9` of the local cloud mid-run: the cloud runs as a child process (`ami-factory cloud`
@@ -120,13 +122,16 @@ describe('kill -9 of the local cloud mid-run', () => {
   }, 120_000);
   afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
 
-  // Known gap, found by this scenario: a SIGKILL a second or so after StartExecution answered
-  // left no trace of the execution in the restarted cloud's sfn.json (the build was lost);
-  // killed later, the execution was re-driven and completed with the invariants held.
-  // Skipped until the local SFN persists an execution before StartExecution answers.
-  it.todo('keeps an execution that StartExecution accepted when the cloud is killed right after');
-  it.skip('completes the build and keeps the world intact across SIGKILLs at three points', async () => {
-    const request = buildRequest();
+  // This scenario found that a SIGKILL a second after StartExecution answered could lose the
+  // execution; the local SFN now writes an accepted execution before it answers.
+  it('completes the build and keeps the world intact across SIGKILLs at three points', async () => {
+    // The child cloud's functions read the project's config: the request is one it allows.
+    const request = buildRequestFor(loadFactoryConfig(join(PROJECT_ROOT, 'factory.config.yml')), 'web', {
+      buildId: randomUUID(),
+      requestedAt: new Date().toISOString(),
+      trigger: { type: 'cli', actor: 'fault-suite' },
+      noReboot: true,
+    });
     const kills: string[] = [];
     let child = await startChild(stateDir);
     const sfn = new SFNClient({ region: 'us-east-1', endpoint: child.endpoint, credentials: creds });
