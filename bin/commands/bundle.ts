@@ -33,6 +33,7 @@ gzip -9 (parallel), AES-128-CBC, 10 MiB parts and a manifest signed with the pri
       --kernel ID             default kernel id        --ramdisk ID   default ramdisk id
       --productcodes CODES    comma-separated product codes
       --level N               gzip level 0-9 (default 9)
+  -q, --quiet                 no progress (a bar on a terminal, a line every 5 s otherwise)
   -h, --help                  this help`;
 
 const OPTIONS = {
@@ -49,6 +50,7 @@ const OPTIONS = {
   ramdisk: { type: 'string' },
   productcodes: { type: 'string' },
   level: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -94,7 +96,7 @@ export async function run(argv: string[]): Promise<number> {
     if (e instanceof UsageError || e instanceof BundleError) return usage(e.message);
     throw e;
   }
-  const progress = progressLine(process.stderr, 'bundling');
+  const progress = progressLine(process.stderr, 'bundling', undefined, undefined, { quiet: values.quiet === true });
   try {
     const result = await bundleImage({
       image,

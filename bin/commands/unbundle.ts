@@ -16,6 +16,7 @@ stream's SHA-1 against the manifest. Nothing is left behind on failure.
   -s, --source DIR        directory holding the parts (default: the manifest's directory)
   -d, --destination DIR   where the image is written (default: the current directory)
   -c, --cert FILE         check the signature against this certificate (default: the private key's public half)
+  -q, --quiet             no progress (a bar on a terminal, a line every 5 s otherwise)
   -h, --help              this help`;
 
 const OPTIONS = {
@@ -24,6 +25,7 @@ const OPTIONS = {
   source: { type: 'string', short: 's' },
   destination: { type: 'string', short: 'd' },
   cert: { type: 'string', short: 'c' },
+  quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -47,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
   const keyPem = readText('--privatekey', values.privatekey);
   const certPem = values.cert === undefined ? undefined : readText('--cert', values.cert);
   if (manifestXml === undefined || keyPem === undefined || (values.cert !== undefined && certPem === undefined)) return 2;
-  const progress = progressLine(process.stderr, 'unbundling');
+  const progress = progressLine(process.stderr, 'unbundling', undefined, undefined, { quiet: values.quiet === true });
   try {
     const manifest = parseManifest(manifestXml);
     const result = await unbundle({

@@ -21,6 +21,7 @@ ec2-upload-bundle does. Prints the ImageLocation to give RegisterImage.
       --endpoint URL            S3 endpoint (default: the local cloud, ${localEndpoint()})
       --aws                     use AWS itself (default credentials and endpoint)
       --region REGION           region (default us-east-1, or AWS_REGION)
+  -q, --quiet                   no progress (a bar on a terminal, a line every 5 s otherwise)
   -h, --help                    this help`;
 
 const OPTIONS = {
@@ -31,6 +32,7 @@ const OPTIONS = {
   endpoint: { type: 'string' },
   aws: { type: 'boolean' },
   region: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -105,7 +107,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const s3 = await s3ClientFor('upload-bundle', values);
   if (s3 === undefined) return 1;
-  const progress = progressLine(process.stderr, 'uploading');
+  const progress = progressLine(process.stderr, 'uploading', undefined, undefined, { quiet: values.quiet === true });
   try {
     const manifest = parseManifest(xml);
     const source = directorySource(values.directory ?? dirname(values.manifest));

@@ -13,12 +13,14 @@ certificate, and every part is present with the right size and SHA-1.
   -m, --manifest FILE   the bundle's manifest (<name>.manifest.xml)
   -c, --cert FILE       the user's X.509 certificate (PEM)
   -s, --source DIR      directory holding the parts (default: the manifest's directory)
+  -q, --quiet           no progress (a bar on a terminal, a line every 5 s otherwise)
   -h, --help            this help`;
 
 const OPTIONS = {
   manifest: { type: 'string', short: 'm' },
   cert: { type: 'string', short: 'c' },
   source: { type: 'string', short: 's' },
+  quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -39,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
       `cannot read ${(e as NodeJS.ErrnoException).path ?? 'file'}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
   }
-  const progress = progressLine(process.stderr, 'verifying');
+  const progress = progressLine(process.stderr, 'verifying', undefined, undefined, { quiet: values.quiet === true });
   try {
     const manifest = parseManifest(manifestXml);
     verifyManifestSignature(manifest, certPem);

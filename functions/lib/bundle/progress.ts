@@ -27,28 +27,57 @@ export interface ProgressStream {
   write(s: string): boolean;
 }
 
+export interface ProgressOptions {
+  /** No progress at all (`--quiet`). */
+  quiet?: boolean;
+  /** When the stream is not a terminal: one plain line at most this often (default 5 s). */
+  plainEveryMs?: number;
+}
+
+const BAR_WIDTH = 24;
+
+/** Seconds left at the rate so far, as `ETA 1m 05s`; `ETA ?` before there is a rate. */
+export function formatEta(bytes: number, total: number, ms: number): string {
+  if (bytes <= 0 || ms <= 0 || total <= bytes) return bytes >= total && total > 0 ? 'ETA 0s' : 'ETA ?';
+  const left = Math.ceil(((total - bytes) / bytes) * (ms / 1000));
+  return left < 60 ? `ETA ${left}s` : `ETA ${Math.floor(left / 60)}m ${String(left % 60).padStart(2, '0')}s`;
+}
+
 /**
- * A progress line on `stream` (redrawn at most every `intervalMs`) when it is a TTY. Rates are of
- * the work itself, so they are timed with the monotonic `performance.now()`, not the factory clock.
+ * Progress of a byte-counted job on `stream`: on a terminal a bar redrawn in place (at most every
+ * `intervalMs`) with bytes, percentage, rate and ETA; elsewhere (a pipe, a CI log) the same facts
+ * as a plain line every `plainEveryMs`; nothing when `quiet`. Rates are of the work itself, so they
+ * are timed with the monotonic `performance.now()`, not the factory clock.
  */
 export function progressLine(
   stream: ProgressStream,
   label: string,
   intervalMs = 200,
   now: () => number = () => performance.now(),
+  opts: ProgressOptions = {},
 ): ProgressLine {
   const start = now();
-  let last = 0;
+  const tty = stream.isTTY === true;
+  const every = tty ? intervalMs : (opts.plainEveryMs ?? 5000);
+  let last = start;
   let drawn = false;
+  const facts = (bytes: number, total: number, t: number): string => {
+    const pct = total > 0 ? ` (${Math.floor((bytes / total) * 100)}%)` : '';
+    return `${formatBytes(bytes)} / ${formatBytes(total)}${pct}  ${formatRate(bytes, t - start)}  ${formatEta(bytes, total, t - start)}`;
+  };
   return {
     update(bytes, total) {
-      if (stream.isTTY !== true) return;
+      if (opts.quiet === true) return;
       const t = now();
-      if (t - last < intervalMs && bytes < total) return;
+      if (t - last < every && !(tty && bytes >= total)) return;
       last = t;
-      const pct = total > 0 ? ` (${Math.floor((bytes / total) * 100)}%)` : '';
-      stream.write(`\r\x1b[2K${label} ${formatBytes(bytes)} / ${formatBytes(total)}${pct}  ${formatRate(bytes, t - start)}`);
-      drawn = true;
+      if (tty) {
+        const filled = total > 0 ? Math.min(BAR_WIDTH, Math.round((bytes / total) * BAR_WIDTH)) : 0;
+        stream.write(`\r\x1b[2K${label} [${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${facts(bytes, total, t)}`);
+        drawn = true;
+      } else if (bytes < total) {
+        stream.write(`${label} ${facts(bytes, total, t)}\n`);
+      }
     },
     done() {
       if (drawn) stream.write('\r\x1b[2K');
