@@ -151,3 +151,15 @@ export function safeJson(s: string | undefined): Record<string, unknown> {
     return {};
   }
 }
+
+/** Every event of an execution's history, all pages. */
+export async function fullHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
+  const out: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
+    out.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken !== undefined);
+  return out;
+}

@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { GetExecutionHistoryCommand, SFNClient, StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { SFNClient, StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { buildRequestFor, loadFactoryConfig } from '../../functions/lib/config.js';
 import type { BuildRequest } from '../../functions/lib/build-request.js';
 import { PROJECT_ROOT } from '../../local/server.js';
-import { followExecution, safeJson } from '../execution-progress.js';
+import { followExecution, fullHistory, safeJson } from '../execution-progress.js';
 import {
   causeMessage,
   connectForCommand,
@@ -265,15 +265,4 @@ function regionElapsed(history: HistoryEvent[], region: string, home: boolean): 
     }
   }
   return undefined;
-}
-
-async function fullHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
-  const out: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
-    out.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken !== undefined);
-  return out;
 }

@@ -1,11 +1,6 @@
-import {
-  DescribeExecutionCommand,
-  GetExecutionHistoryCommand,
-  SFNClient,
-  type DescribeExecutionCommandOutput,
-  type HistoryEvent,
-} from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SFNClient, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { hasErrorName } from '../../functions/lib/errors.js';
+import { fullHistory } from '../execution-progress.js';
 import {
   causeMessage,
   CloudLostError,
@@ -76,7 +71,7 @@ export async function run(argv: string[]): Promise<number> {
         d = await following(target.endpoint, executionArn, () => sfn.send(new DescribeExecutionCommand({ executionArn })));
       }
     }
-    const history = await following(target.endpoint, executionArn, () => historyOf(sfn, executionArn));
+    const history = await following(target.endpoint, executionArn, () => fullHistory(sfn, executionArn));
     printExecution(d, history);
     return d.status === 'SUCCEEDED' || d.status === 'RUNNING' ? 0 : 1;
   } catch (e) {
@@ -106,17 +101,6 @@ async function findExecution(sfn: SFNClient, stack: StackInfo, execution: string
     }
   }
   return undefined;
-}
-
-async function historyOf(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken !== undefined);
-  return events;
 }
 
 function printExecution(d: DescribeExecutionCommandOutput, history: HistoryEvent[]): void {
