@@ -396,7 +396,12 @@ describe('image-retention: instance-store bundles', () => {
     const oldImage = await register(lone, 'web-old', 200);
     const sharedOld = await register(shared, 'web-shared-old', 150);
     const sharedNew = await register(shared, 'web-shared-new', 1);
-    await new Promise((r) => setTimeout(r, 100));
+    // Retention acts on available images only: wait for the three (not a fixed delay: a loaded machine is slower).
+    const deadline = Date.now() + 30_000;
+    while (![oldImage, sharedOld, sharedNew].every((id) => h.cloud.ec2.regionState(EAST).images[id]?.state === 'available')) {
+      if (Date.now() > deadline) throw new Error('the registered images did not become available within 30 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     expect(await keys('web-old/')).toHaveLength(2);
 
     const report = await runRetention(h, request({ regions: [EAST], policy: { keepNewest: 1 } }));
