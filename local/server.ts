@@ -23,6 +23,9 @@ import { localBundleRegistration, localEc2CertificateDir, localEc2CertificateFor
 import { localEc2Certificate } from './ec2/certificate.js';
 import { createFunctionUrlService, LOCAL_SLACK_SIGNING_SECRET } from './function-url.js';
 import { createEventsService, type EventsService } from './events/service.js';
+import { createSqsService, type MessageAttribute, type SqsService } from './sqs/service.js';
+import { queueArnOfUrl } from './sqs/access.js';
+import { callerContext } from './iam/access-request.js';
 import { IdentityStore } from './iam/identity.js';
 import { Authorizer, type AccessFailure } from './iam/authorizer.js';
 import { loadIamCatalog } from './iam/actions.js';
@@ -32,6 +35,7 @@ import {
   eventsAuthorization,
   s3Authorization,
   sfnAuthorization,
+  sqsAuthorization,
   ssmAuthorization,
 } from './iam/wiring.js';
 import { createKmsKeyRegistry } from './kms/keys.js';
@@ -121,6 +125,8 @@ export interface LocalCloud {
   events: EventsService;
   autoscaling: AutoScalingService;
   ssm: SsmService;
+  /** SQS: the stack's dead-letter queues. */
+  sqs: SqsService;
   lambda: LocalLambda;
   identity: IdentityStore;
   /** IAM decisions: denials and the actions each function was seen to call. */
@@ -297,6 +303,12 @@ async function startOwnedCloud(
   const faults = new FaultInjector(options.faults ?? {});
   const kms = createKmsKeyRegistry({ account: LOCAL_ACCOUNT_ID });
   const wiring = { authorizer, identity, account: LOCAL_ACCOUNT_ID, kms };
+  const sqsOpts: Parameters<typeof createSqsService>[0] = { ...sqsAuthorization(wiring), accountId: LOCAL_ACCOUNT_ID, clock };
+  const sqsFile = file('sqs.json');
+  if (sqsFile !== undefined) sqsOpts.stateFile = sqsFile;
+  const sqs = createSqsService(sqsOpts);
+  /** Failure records an OnFailure destination refused (the function's role) or that had no queue. */
+  let asyncFailuresDropped = 0;
   const lambda = new LocalLambda({
     region: HOME_REGION,
     accountId: LOCAL_ACCOUNT_ID,
@@ -304,6 +316,19 @@ async function startOwnedCloud(
     logsDir: stateDir === null ? null : join(stateDir, 'logs'),
     authorize: (fn, caller) => authorizeInvoke(authorizer, identity, fn, caller),
     afterInvoke: (fn) => faults.afterInvoke([fn.shortName, fn.name]),
+    // Lambda sends the failure record with the function's execution role (IAM enforced).
+    deliverFailure: (fn, destination, record) => {
+      const region = destination.split(':')[3] ?? HOME_REGION;
+      const request = { action: 'sqs:SendMessage', resource: destination, context: callerContext(region) };
+      const failure = destination.startsWith('arn:aws:sqs:')
+        ? authorizer.check(identity.roleSession(fn.roleArn, fn.name), [request], region)
+        : { message: `${destination} is not a destination the local cloud delivers to (SQS queues are)` };
+      if (failure === undefined && sqs.sendToArn(destination, JSON.stringify(record))) return;
+      asyncFailuresDropped++;
+      options.log?.(
+        `${fn.shortName}: failure record of ${record.requestContext.requestId} not delivered to ${destination}: ${failure?.message ?? 'no such queue'}`,
+      );
+    },
   });
   const sfnOpts: ConstructorParameters<typeof SfnService>[0] = {
     ...sfnAuthorization(wiring),
@@ -334,10 +359,34 @@ async function startOwnedCloud(
     clock,
     deliveryFault: (rule, detailType) => faults.onDelivery(rule, detailType),
     dispatcher: {
-      invokeLambda: (arn, payload, via) =>
-        lambda.invoke(arn, payload as JsonValue, {
+      // EventBridge invokes Lambda asynchronously: accepted at once, run (and retried) by Lambda.
+      invokeLambda: async (arn, payload, via) => {
+        const accepted = lambda.invokeEvent(arn, payload as JsonValue, {
           caller: { kind: 'service', service: 'events.amazonaws.com', sourceArn: via.ruleArn, sourceAccount: LOCAL_ACCOUNT_ID },
-        }),
+        });
+        return { settled: accepted.settled };
+      },
+      // EventBridge writes a dead letter as events.amazonaws.com for the rule: only the queue's policy can allow it.
+      sendToDeadLetterQueue: (queueArn, body, attributes, via) => {
+        const region = queueArn.split(':')[3] ?? HOME_REGION;
+        const failure = authorizer.checkService(
+          'events.amazonaws.com',
+          LOCAL_ACCOUNT_ID,
+          [
+            {
+              action: 'sqs:SendMessage',
+              resource: queueArn,
+              context: { 'aws:SourceArn': via.ruleArn, 'aws:SourceAccount': LOCAL_ACCOUNT_ID },
+            },
+          ],
+          region,
+        );
+        if (failure !== undefined) throw Object.assign(new Error(failure.message), { name: 'AccessDenied' });
+        const message: Record<string, MessageAttribute> = {};
+        for (const [k, v] of Object.entries(attributes)) message[k] = { DataType: 'String', StringValue: v };
+        if (!sqs.sendToArn(queueArn, body, message))
+          throw Object.assign(new Error(`The queue ${queueArn} does not exist.`), { name: 'QueueDoesNotExist' });
+      },
       startExecution: async (arn, input, via) => {
         asTargetRole(via, { action: 'states:StartExecution', resource: arn });
         sfn.start(arn, input);
@@ -405,7 +454,7 @@ async function startOwnedCloud(
   const ssmFile = file('ssm.json');
   if (ssmFile !== undefined) ssmOpts.stateFile = ssmFile;
   const ssm = createSsmService(ssmOpts);
-  const services: LocalService[] = [functionUrls, sfn, events, autoscaling, ec2, s3, ssm];
+  const services: LocalService[] = [functionUrls, sfn, events, autoscaling, ec2, s3, ssm, sqs];
   let stackInfo: () => JsonObject = () => ({});
   const leases = new Map<string, number>();
   let ready = false;
@@ -429,6 +478,8 @@ async function startOwnedCloud(
         ec2: ec2.stats(),
         s3: s3.stats(),
         lambda: Object.fromEntries(lambda.invocations),
+        events: events.metrics(),
+        asyncFailuresDropped,
         timeScale,
         virtualTime: clock.now().toISOString(),
       });
@@ -513,6 +564,18 @@ async function startOwnedCloud(
       defineKmsKey: (k, region) => void kms.define({ region, keyId: k.keyId, policy: k.policy }),
       defineKmsAlias: (a, region) => kms.defineAlias(region, a.name, a.targetKeyId.split(':key/').pop() ?? a.targetKeyId),
       configureBucket: (name, configuration) => s3.configureBucket(name, configuration),
+      createQueue: (q, region) => void sqs.createQueue(region, q.name, q.attributes),
+      setQueuePolicy: (url, document) => {
+        const arn = queueArnOfUrl(url, HOME_REGION);
+        sqs.setPolicy(arn, JSON.stringify(document));
+        resourcePolicies.set(arn, [{ name: `queue policy of ${arn.split(':').pop() ?? arn}`, document }]);
+      },
+      configureAsyncInvoke: (c) =>
+        lambda.configureAsync(c.functionName, {
+          ...(c.maximumRetryAttempts !== undefined ? { maximumRetryAttempts: c.maximumRetryAttempts } : {}),
+          ...(c.maximumEventAgeInSeconds !== undefined ? { maximumEventAgeInSeconds: c.maximumEventAgeInSeconds } : {}),
+          ...(c.onFailure !== undefined ? { onFailure: c.onFailure } : {}),
+        }),
       code: codeOf,
       runtimeEnvironment: (fn, credentials, taskRoot) => ({
         AWS_REGION: HOME_REGION,
@@ -605,6 +668,7 @@ async function startOwnedCloud(
     events,
     autoscaling,
     ssm,
+    sqs,
     lambda,
     identity,
     authorizer,
@@ -636,6 +700,7 @@ async function startOwnedCloud(
       autoscaling.close();
       s3.close();
       ssm.close();
+      sqs.close();
       persistClock();
       uninstallClock();
       await closeServer(server);
