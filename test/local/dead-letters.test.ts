@@ -2,6 +2,7 @@ import { PutEventsCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge
 import { GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import type { JsonObject, JsonValue } from '../../local/json.js';
 import { startLocalCloud, type LocalCloud } from '../../local/server.js';
+import { awsCli, runAwsCli } from './aws-cli.js';
 import type { CfnTemplate } from '../../local/template/cfn.js';
 
 /**
@@ -14,6 +15,7 @@ import type { CfnTemplate } from '../../local/template/cfn.js';
 const EVENT_QUEUE = 'ami-factory-dev-event-dead-letters';
 const ASYNC_QUEUE = 'ami-factory-dev-async-failures';
 const credentials = { accessKeyId: 'a', secretAccessKey: 'b' };
+const cli = awsCli();
 
 /** The template without the permission that lets EventBridge invoke notifySlack. */
 function withoutNotifySlackPermission(t: CfnTemplate): void {
@@ -138,6 +140,36 @@ describe('local cloud: dead-letter queues of the template', () => {
     // The event itself was delivered (Lambda accepted it): no dead letter for it.
     expect(cloud.events.metrics()).toMatchObject({ InvocationsSentToDLQ: 1, InvocationsFailedToBeSentToDLQ: 0 });
   });
+
+  const withCli = 'bin' in cli ? it : it.skip;
+  withCli(
+    `does let the AWS CLI read a dead letter as the README shows${'missing' in cli ? ` — SKIPPED: ${cli.missing}` : ''}`,
+    async () => {
+      // Prepare
+      const bin = (cli as { bin: string }).bin;
+      await cloud.clock.sleep(31_000); // the messages the SDK received are visible again
+
+      // Act
+      const { QueueUrl } = (await runAwsCli(bin, cloud.endpoint, ['sqs', 'get-queue-url', '--queue-name', EVENT_QUEUE])) as {
+        QueueUrl: string;
+      };
+      const got = (await runAwsCli(bin, cloud.endpoint, [
+        'sqs',
+        'receive-message',
+        '--queue-url',
+        QueueUrl,
+        '--max-number-of-messages',
+        '10',
+        '--message-attribute-names',
+        'All',
+      ])) as { Messages?: { Body: string; MessageAttributes?: Record<string, { StringValue?: string }> }[] };
+
+      // Assess
+      expect(got.Messages).toHaveLength(1);
+      expect(got.Messages?.[0]?.MessageAttributes?.ERROR_CODE?.StringValue).toBe('NO_PERMISSIONS');
+      expect(JSON.parse(got.Messages?.[0]?.Body ?? '{}')).toMatchObject({ 'detail-type': 'BuildSucceeded' });
+    },
+  );
 
   it('does alarm on each queue holding a message', () => {
     const depth = cloud.stack.alarms.filter((a) => a.namespace === 'AWS/SQS');
