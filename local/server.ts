@@ -180,7 +180,8 @@ function stackNameOf(pkg: PackagedStack): string {
  * The template for another factory config: the family schedule resources replaced by what
  * deploy/schedules.cjs (the generator `osls package` runs) makes for that config, and the
  * config-derived IAM (deploy/iam-scopes.cjs: the regions of every `aws:RequestedRegion`
- * condition, the generated policies of bundle locations and KMS keys) made for it too.
+ * condition, the generated policies of bundle locations and KMS keys) made for it too, and the
+ * dead letters of the new rules (deploy/dead-letters.cjs).
  */
 function templateForConfig(template: CfnTemplate, projectRoot: string, configFile: string): CfnTemplate {
   const require = createRequire(import.meta.url);
@@ -207,7 +208,9 @@ function templateForConfig(template: CfnTemplate, projectRoot: string, configFil
       else if (p.PolicyDocument !== undefined) withRegions(p.PolicyDocument.Statement, iam.regions ?? null);
     }
   }
-  return { ...template, Resources: { ...resources, ...generated } };
+  // The dead letters of the new rules, and the queue policy naming them (the plugin osls runs after the merge).
+  const deadLetters = require(join(projectRoot, 'deploy', 'dead-letters.cjs')) as { addDeadLetters(t: CfnTemplate): CfnTemplate };
+  return deadLetters.addDeadLetters({ ...template, Resources: { ...resources, ...generated } });
 }
 
 /** Every `aws:RequestedRegion` condition value of these statements set to `regions`. */
