@@ -49,7 +49,7 @@ import { deployStack, type AdminApi } from './template/deploy.js';
 import type { JsonObject, JsonValue } from './json.js';
 
 /**
- * The embedded local cloud: EC2, Step Functions, EventBridge, S3, Auto Scaling and Lambda on
+ * The embedded local cloud: EC2, Step Functions, EventBridge, S3, Auto Scaling, SSM, SQS and Lambda on
  * one loopback port, wire-compatible with the AWS SDK v3 clients and the AWS CLI through the
  * standard endpoint variables (`AWS_ENDPOINT_URL`).
  *
@@ -58,7 +58,8 @@ import type { JsonObject, JsonValue } from './json.js';
  * its inputs, local/template/package.ts): every function with its own handler, environment,
  * role, memory and timeout, running in its own Lambda execution environment with its role's
  * credentials (local/lambda/runtime.ts); both state machines with their definitions and role;
- * the EventBridge rules, schedules and targets; the bus; the buckets; the function URL. The
+ * the EventBridge rules, schedules and targets; the bus; the buckets; the function URL; the
+ * dead-letter queues with their policy and the functions' asynchronous invocation configs. The
  * region forwarder (`resources/region-forwarder.yml`) is deployed in every other region, as
  * the deploy guide asks. Nothing is read from serverless.yml. EC2 emits its state-change
  * events on the default bus. State lives under `stateDir`.
