@@ -10,7 +10,9 @@
  *   `--param="alarmEmails=a@example.com,b@example.com"`); none by default.
  * - Per state machine: ExecutionsFailed, ExecutionsTimedOut and ExecutionsAborted (AWS/States).
  * - Per function: Errors and Throttles (AWS/Lambda).
- * Every alarm fires on a sum above 0 in 5 minutes and treats missing data as not breaching (no
+ * - Per dead-letter queue (resources/dead-letters.yml): ApproximateNumberOfMessagesVisible
+ *   (AWS/SQS), its maximum above 0: a message waits to be read or redriven.
+ * Every other alarm fires on a sum above 0 in 5 minutes and treats missing data as not breaching (no
  * execution, no invocation: nothing is wrong); its alarm and OK actions notify the topic.
  * Generated, not written out: one alarm pair per function of serverless.yml, whatever is added.
  */
@@ -18,6 +20,9 @@
 const STATE_MACHINES = { ImageFactory: 'ImageFactoryStateMachine', ImageRetention: 'ImageRetentionStateMachine' };
 const STATE_MACHINE_METRICS = ['ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionsAborted'];
 const FUNCTION_METRICS = ['Errors', 'Throttles'];
+/** Alarm name prefix → the queue's logical id (resources/dead-letters.yml). */
+const DEAD_LETTER_QUEUES = { EventTargetDeadLetters: 'EventTargetDeadLetterQueue', AsyncFailures: 'AsyncFailureQueue' };
+const QUEUE_DEPTH = 'ApproximateNumberOfMessagesVisible';
 const EMAIL = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/;
 
 const pascal = (s) => s.charAt(0).toUpperCase() + s.slice(1);
@@ -27,7 +32,7 @@ function functionLogicalId(key) {
   return `${pascal(key.replace(/-/g, 'Dash').replace(/_/g, 'Underscore'))}LambdaFunction`;
 }
 
-function alarm(description, namespace, metric, dimension) {
+function alarm(description, namespace, metric, dimension, statistic = 'Sum') {
   return {
     Type: 'AWS::CloudWatch::Alarm',
     Properties: {
@@ -35,7 +40,7 @@ function alarm(description, namespace, metric, dimension) {
       Namespace: namespace,
       MetricName: metric,
       Dimensions: [dimension],
-      Statistic: 'Sum',
+      Statistic: statistic,
       Period: 300,
       EvaluationPeriods: 1,
       Threshold: 0,
@@ -85,6 +90,15 @@ function alarmResources(functionKeys, emails) {
         Value: { Ref: id },
       });
     }
+  }
+  for (const [name, id] of Object.entries(DEAD_LETTER_QUEUES)) {
+    Resources[`${name}Alarm`] = alarm(
+      `ami-factory: messages in the dead-letter queue ${name}`,
+      'AWS/SQS',
+      QUEUE_DEPTH,
+      { Name: 'QueueName', Value: { 'Fn::GetAtt': [id, 'QueueName'] } },
+      'Maximum',
+    );
   }
   return { Resources };
 }

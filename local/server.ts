@@ -23,6 +23,9 @@ import { localBundleRegistration, localEc2CertificateDir, localEc2CertificateFor
 import { localEc2Certificate } from './ec2/certificate.js';
 import { createFunctionUrlService, LOCAL_SLACK_SIGNING_SECRET } from './function-url.js';
 import { createEventsService, type EventsService } from './events/service.js';
+import { createSqsService, type MessageAttribute, type SqsService } from './sqs/service.js';
+import { queueArnOfUrl } from './sqs/access.js';
+import { callerContext } from './iam/access-request.js';
 import { IdentityStore } from './iam/identity.js';
 import { Authorizer, type AccessFailure } from './iam/authorizer.js';
 import { loadIamCatalog } from './iam/actions.js';
@@ -32,6 +35,7 @@ import {
   eventsAuthorization,
   s3Authorization,
   sfnAuthorization,
+  sqsAuthorization,
   ssmAuthorization,
 } from './iam/wiring.js';
 import { createKmsKeyRegistry } from './kms/keys.js';
@@ -45,7 +49,7 @@ import { deployStack, type AdminApi } from './template/deploy.js';
 import type { JsonObject, JsonValue } from './json.js';
 
 /**
- * The embedded local cloud: EC2, Step Functions, EventBridge, S3, Auto Scaling and Lambda on
+ * The embedded local cloud: EC2, Step Functions, EventBridge, S3, Auto Scaling, SSM, SQS and Lambda on
  * one loopback port, wire-compatible with the AWS SDK v3 clients and the AWS CLI through the
  * standard endpoint variables (`AWS_ENDPOINT_URL`).
  *
@@ -54,7 +58,8 @@ import type { JsonObject, JsonValue } from './json.js';
  * its inputs, local/template/package.ts): every function with its own handler, environment,
  * role, memory and timeout, running in its own Lambda execution environment with its role's
  * credentials (local/lambda/runtime.ts); both state machines with their definitions and role;
- * the EventBridge rules, schedules and targets; the bus; the buckets; the function URL. The
+ * the EventBridge rules, schedules and targets; the bus; the buckets; the function URL; the
+ * dead-letter queues with their policy and the functions' asynchronous invocation configs. The
  * region forwarder (`resources/region-forwarder.yml`) is deployed in every other region, as
  * the deploy guide asks. Nothing is read from serverless.yml. EC2 emits its state-change
  * events on the default bus. State lives under `stateDir`.
@@ -121,6 +126,8 @@ export interface LocalCloud {
   events: EventsService;
   autoscaling: AutoScalingService;
   ssm: SsmService;
+  /** SQS: the stack's dead-letter queues. */
+  sqs: SqsService;
   lambda: LocalLambda;
   identity: IdentityStore;
   /** IAM decisions: denials and the actions each function was seen to call. */
@@ -174,7 +181,8 @@ function stackNameOf(pkg: PackagedStack): string {
  * The template for another factory config: the family schedule resources replaced by what
  * deploy/schedules.cjs (the generator `osls package` runs) makes for that config, and the
  * config-derived IAM (deploy/iam-scopes.cjs: the regions of every `aws:RequestedRegion`
- * condition, the generated policies of bundle locations and KMS keys) made for it too.
+ * condition, the generated policies of bundle locations and KMS keys) made for it too, and the
+ * dead letters of the new rules (deploy/dead-letters.cjs).
  */
 function templateForConfig(template: CfnTemplate, projectRoot: string, configFile: string): CfnTemplate {
   const require = createRequire(import.meta.url);
@@ -201,7 +209,9 @@ function templateForConfig(template: CfnTemplate, projectRoot: string, configFil
       else if (p.PolicyDocument !== undefined) withRegions(p.PolicyDocument.Statement, iam.regions ?? null);
     }
   }
-  return { ...template, Resources: { ...resources, ...generated } };
+  // The dead letters of the new rules, and the queue policy naming them (the plugin osls runs after the merge).
+  const deadLetters = require(join(projectRoot, 'deploy', 'dead-letters.cjs')) as { addDeadLetters(t: CfnTemplate): CfnTemplate };
+  return deadLetters.addDeadLetters({ ...template, Resources: { ...resources, ...generated } });
 }
 
 /** Every `aws:RequestedRegion` condition value of these statements set to `regions`. */
@@ -297,6 +307,12 @@ async function startOwnedCloud(
   const faults = new FaultInjector(options.faults ?? {});
   const kms = createKmsKeyRegistry({ account: LOCAL_ACCOUNT_ID });
   const wiring = { authorizer, identity, account: LOCAL_ACCOUNT_ID, kms };
+  const sqsOpts: Parameters<typeof createSqsService>[0] = { ...sqsAuthorization(wiring), accountId: LOCAL_ACCOUNT_ID, clock };
+  const sqsFile = file('sqs.json');
+  if (sqsFile !== undefined) sqsOpts.stateFile = sqsFile;
+  const sqs = createSqsService(sqsOpts);
+  /** Failure records an OnFailure destination refused (the function's role) or that had no queue. */
+  let asyncFailuresDropped = 0;
   const lambda = new LocalLambda({
     region: HOME_REGION,
     accountId: LOCAL_ACCOUNT_ID,
@@ -304,6 +320,19 @@ async function startOwnedCloud(
     logsDir: stateDir === null ? null : join(stateDir, 'logs'),
     authorize: (fn, caller) => authorizeInvoke(authorizer, identity, fn, caller),
     afterInvoke: (fn) => faults.afterInvoke([fn.shortName, fn.name]),
+    // Lambda sends the failure record with the function's execution role (IAM enforced).
+    deliverFailure: (fn, destination, record) => {
+      const region = destination.split(':')[3] ?? HOME_REGION;
+      const request = { action: 'sqs:SendMessage', resource: destination, context: callerContext(region) };
+      const failure = destination.startsWith('arn:aws:sqs:')
+        ? authorizer.check(identity.roleSession(fn.roleArn, fn.name), [request], region)
+        : { message: `${destination} is not a destination the local cloud delivers to (SQS queues are)` };
+      if (failure === undefined && sqs.sendToArn(destination, JSON.stringify(record))) return;
+      asyncFailuresDropped++;
+      options.log?.(
+        `${fn.shortName}: failure record of ${record.requestContext.requestId} not delivered to ${destination}: ${failure?.message ?? 'no such queue'}`,
+      );
+    },
   });
   const sfnOpts: ConstructorParameters<typeof SfnService>[0] = {
     ...sfnAuthorization(wiring),
@@ -334,10 +363,34 @@ async function startOwnedCloud(
     clock,
     deliveryFault: (rule, detailType) => faults.onDelivery(rule, detailType),
     dispatcher: {
-      invokeLambda: (arn, payload, via) =>
-        lambda.invoke(arn, payload as JsonValue, {
+      // EventBridge invokes Lambda asynchronously: accepted at once, run (and retried) by Lambda.
+      invokeLambda: async (arn, payload, via) => {
+        const accepted = lambda.invokeEvent(arn, payload as JsonValue, {
           caller: { kind: 'service', service: 'events.amazonaws.com', sourceArn: via.ruleArn, sourceAccount: LOCAL_ACCOUNT_ID },
-        }),
+        });
+        return { settled: accepted.settled };
+      },
+      // EventBridge writes a dead letter as events.amazonaws.com for the rule: only the queue's policy can allow it.
+      sendToDeadLetterQueue: (queueArn, body, attributes, via) => {
+        const region = queueArn.split(':')[3] ?? HOME_REGION;
+        const failure = authorizer.checkService(
+          'events.amazonaws.com',
+          LOCAL_ACCOUNT_ID,
+          [
+            {
+              action: 'sqs:SendMessage',
+              resource: queueArn,
+              context: { 'aws:SourceArn': via.ruleArn, 'aws:SourceAccount': LOCAL_ACCOUNT_ID },
+            },
+          ],
+          region,
+        );
+        if (failure !== undefined) throw Object.assign(new Error(failure.message), { name: 'AccessDenied' });
+        const message: Record<string, MessageAttribute> = {};
+        for (const [k, v] of Object.entries(attributes)) message[k] = { DataType: 'String', StringValue: v };
+        if (!sqs.sendToArn(queueArn, body, message))
+          throw Object.assign(new Error(`The queue ${queueArn} does not exist.`), { name: 'QueueDoesNotExist' });
+      },
       startExecution: async (arn, input, via) => {
         asTargetRole(via, { action: 'states:StartExecution', resource: arn });
         sfn.start(arn, input);
@@ -405,7 +458,7 @@ async function startOwnedCloud(
   const ssmFile = file('ssm.json');
   if (ssmFile !== undefined) ssmOpts.stateFile = ssmFile;
   const ssm = createSsmService(ssmOpts);
-  const services: LocalService[] = [functionUrls, sfn, events, autoscaling, ec2, s3, ssm];
+  const services: LocalService[] = [functionUrls, sfn, events, autoscaling, ec2, s3, ssm, sqs];
   let stackInfo: () => JsonObject = () => ({});
   const leases = new Map<string, number>();
   let ready = false;
@@ -429,6 +482,8 @@ async function startOwnedCloud(
         ec2: ec2.stats(),
         s3: s3.stats(),
         lambda: Object.fromEntries(lambda.invocations),
+        events: events.metrics(),
+        asyncFailuresDropped,
         timeScale,
         virtualTime: clock.now().toISOString(),
       });
@@ -513,6 +568,18 @@ async function startOwnedCloud(
       defineKmsKey: (k, region) => void kms.define({ region, keyId: k.keyId, policy: k.policy }),
       defineKmsAlias: (a, region) => kms.defineAlias(region, a.name, a.targetKeyId.split(':key/').pop() ?? a.targetKeyId),
       configureBucket: (name, configuration) => s3.configureBucket(name, configuration),
+      createQueue: (q, region) => void sqs.createQueue(region, q.name, q.attributes),
+      setQueuePolicy: (url, document) => {
+        const arn = queueArnOfUrl(url, HOME_REGION);
+        sqs.setPolicy(arn, JSON.stringify(document));
+        resourcePolicies.set(arn, [{ name: `queue policy of ${arn.split(':').pop() ?? arn}`, document }]);
+      },
+      configureAsyncInvoke: (c) =>
+        lambda.configureAsync(c.functionName, {
+          ...(c.maximumRetryAttempts !== undefined ? { maximumRetryAttempts: c.maximumRetryAttempts } : {}),
+          ...(c.maximumEventAgeInSeconds !== undefined ? { maximumEventAgeInSeconds: c.maximumEventAgeInSeconds } : {}),
+          ...(c.onFailure !== undefined ? { onFailure: c.onFailure } : {}),
+        }),
       code: codeOf,
       runtimeEnvironment: (fn, credentials, taskRoot) => ({
         AWS_REGION: HOME_REGION,
@@ -605,6 +672,7 @@ async function startOwnedCloud(
     events,
     autoscaling,
     ssm,
+    sqs,
     lambda,
     identity,
     authorizer,
@@ -636,6 +704,7 @@ async function startOwnedCloud(
       autoscaling.close();
       s3.close();
       ssm.close();
+      sqs.close();
       persistClock();
       uninstallClock();
       await closeServer(server);

@@ -16,8 +16,13 @@ import { latestDue, nextFireAfter, parseSchedule, ScheduleExpressionError, type 
  * every region always exists. An accepted event is matched against the enabled rules of its
  * bus and delivered asynchronously to each matching rule's targets: Lambda functions and
  * state machines through the dispatcher, event buses (any region) by forwarding. A failing
- * target is retried with exponential backoff in simulated time, then recorded as failed;
- * targets never wait for one another. Scheduled rules (default bus only) fire on the
+ * target is retried with exponential backoff in simulated time (its RetryPolicy), then recorded
+ * as failed and, when the target has a DeadLetterConfig, the event goes to that SQS queue with
+ * the attributes EventBridge adds (RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE,
+ * RETRY_ATTEMPTS, EXHAUSTED_RETRY_CONDITION); a missing permission or target is not retried. A
+ * send the queue refuses (its policy) drops the event and counts it. Lambda targets are invoked
+ * asynchronously: the delivery succeeds once Lambda accepted the event (what the function does
+ * then is Lambda's: retries and its OnFailure destination). Targets never wait for one another. Scheduled rules (default bus only) fire on the
  * simulated clock; a schedule missed while the process was down fires once on resume.
  */
 /** How a rule's target is invoked: on behalf of the rule, with the target's role where it has one. */
@@ -27,13 +32,20 @@ export interface TargetContext {
   roleArn?: string;
 }
 
+/** What an asynchronous target returns once it accepted the event: `settled` when it is done with it (idle() waits). */
+export interface AcceptedDelivery {
+  settled: Promise<void>;
+}
+
 export interface EventTargetDispatcher {
-  /** Invoke a Lambda function (the local Lambda runs the real handler) as EventBridge for the rule; the event is the payload. */
-  invokeLambda(functionArn: string, payload: unknown, via: TargetContext): Promise<unknown>;
+  /** Invoke a Lambda function asynchronously (the local Lambda runs the real handler) as EventBridge for the rule; the event is the payload. */
+  invokeLambda(functionArn: string, payload: unknown, via: TargetContext): Promise<AcceptedDelivery | unknown>;
   /** Start a Step Functions execution (local SFN) as the target's role. */
   startExecution(stateMachineArn: string, input: string, via: TargetContext): Promise<void>;
   /** Authorizes a bus target's PutEvents with the target's role (cross-region forwarding); throws to refuse. */
   authorizeBusTarget?(busArn: string, via: TargetContext): void;
+  /** Sends a failed event to a target's dead-letter queue as EventBridge (the queue policy decides); throws when refused or missing. */
+  sendToDeadLetterQueue?(queueArn: string, body: string, attributes: Record<string, string>, via: TargetContext): void;
 }
 
 export interface EventsServiceOptions {
@@ -83,6 +95,8 @@ export interface TargetDelivery {
   attempts: number;
   /** `<name>: <message>` of the last failure. */
   error?: string;
+  /** A failed delivery's dead letter: sent to the queue, or dropped (the queue refused it or is gone). */
+  deadLetter?: { queueArn: string; status: 'sent' | 'failed'; error?: string };
 }
 
 export interface DeliveredEvent {
@@ -114,6 +128,8 @@ export interface EventsService extends LocalService {
   log(): DeliveredEvent[];
   /** Resolves once every delivery started so far has settled (tests). */
   idle(): Promise<void>;
+  /** EventBridge's delivery metrics so far: FailedInvocations, InvocationsSentToDLQ, InvocationsFailedToBeSentToDLQ. */
+  metrics(): Record<'FailedInvocations' | 'InvocationsSentToDLQ' | 'InvocationsFailedToBeSentToDLQ', number>;
   /** Arms the schedules (and fires those missed while down, once). Implied by the first request or emit(). */
   resume(): void;
   /** Stops schedule timers and backoff waits; writes the state. */
@@ -182,6 +198,26 @@ function parseTargetArn(arn: string): Target | undefined {
   return undefined;
 }
 
+function isAccepted(v: unknown): v is AcceptedDelivery {
+  return typeof v === 'object' && v !== null && 'settled' in v && v.settled instanceof Promise;
+}
+
+/** Errors EventBridge does not retry (the event goes to the dead-letter queue at once): a missing permission or target. */
+const NOT_RETRIED = new Set(['NO_PERMISSIONS', 'NO_RESOURCE']);
+
+/** The dead-letter ERROR_CODE of a target failure (EventBridge user guide, "Using dead-letter queues"). */
+export function deadLetterErrorCode(e: unknown): string {
+  const name = e instanceof Error ? e.name : '';
+  if (/AccessDenied|NotAuthorized|Unauthorized/i.test(name)) return 'NO_PERMISSIONS';
+  if (/NotFound|DoesNotExist/i.test(name)) return 'NO_RESOURCE';
+  if (/Throttl|TooManyRequests|RequestLimitExceeded/i.test(name)) return 'THROTTLING';
+  if (/Timeout|Timedout/i.test(name)) return 'TIMEOUT';
+  if (/LimitExceeded/i.test(name)) return 'RESOURCE_LIMIT_EXCEEDED';
+  if (/Validation|InvalidParameter|InvalidRequest/i.test(name)) return 'INVALID_PARAMETER';
+  if (/ServiceException|InternalError|InternalFailure/i.test(name)) return 'INTERNAL_ERROR';
+  return 'UNKNOWN';
+}
+
 function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
@@ -210,6 +246,7 @@ class LocalEventBridge implements EventsService {
   private readonly patterns = new Map<string, { text: string; pattern: JsonObject }>();
   private started = false;
   private closed = false;
+  private readonly counters = { FailedInvocations: 0, InvocationsSentToDLQ: 0, InvocationsFailedToBeSentToDLQ: 0 };
 
   constructor(private readonly opts: EventsServiceOptions) {
     this.store = new JsonFileStore<EventsState>(opts.stateFile, () => ({ version: 1, regions: {} }));
@@ -713,21 +750,73 @@ class LocalEventBridge implements EventsService {
         return;
       }
       outcome.attempts++;
+      let accepted: unknown;
+      let failure: unknown;
       try {
-        await this.invoke(target, event, ctx, hops);
+        accepted = await this.invoke(target, event, ctx, hops);
+      } catch (e) {
+        failure = e;
+      }
+      if (failure === undefined) {
         outcome.status = 'succeeded';
         delete outcome.error;
+        if (isAccepted(accepted)) await accepted.settled;
         return;
-      } catch (e) {
-        outcome.error = describeError(e);
       }
+      outcome.error = describeError(failure);
       const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
-      if (attempt >= retries || this.opts.clock.nowMs() + backoff - started > maxAgeMs) {
+      const code = deadLetterErrorCode(failure);
+      const exhausted = NOT_RETRIED.has(code)
+        ? undefined
+        : attempt >= retries
+          ? 'MaximumRetryAttempts'
+          : this.opts.clock.nowMs() + backoff - started > maxAgeMs
+            ? 'MaximumEventAgeInSeconds'
+            : 'no';
+      if (exhausted !== 'no') {
         outcome.status = 'failed';
+        this.counters.FailedInvocations++;
+        this.deadLetter(outcome, target, event, ctx, { code, failure, retries: attempt, exhausted });
         return;
       }
       await this.sleep(backoff);
     }
+  }
+
+  /** A failed event to the target's dead-letter queue, if it has one; a refused send drops it (counted). */
+  private deadLetter(
+    outcome: TargetDelivery,
+    target: JsonObject,
+    event: EventEnvelope,
+    ctx: { ruleArn: string },
+    why: { code: string; failure: unknown; retries: number; exhausted: string | undefined },
+  ): void {
+    const config = isJsonObject(target.DeadLetterConfig) ? target.DeadLetterConfig : undefined;
+    const queueArn = typeof config?.Arn === 'string' ? config.Arn : undefined;
+    if (queueArn === undefined) return;
+    const message = why.failure instanceof Error ? why.failure.message : String(why.failure);
+    const attributes: Record<string, string> = {
+      RULE_ARN: ctx.ruleArn,
+      TARGET_ARN: String(target.Arn),
+      ERROR_CODE: why.code,
+      ERROR_MESSAGE: message.slice(0, 1024),
+      RETRY_ATTEMPTS: String(why.retries),
+      ...(why.exhausted !== undefined ? { EXHAUSTED_RETRY_CONDITION: why.exhausted } : {}),
+    };
+    const via: TargetContext = { ruleArn: ctx.ruleArn };
+    try {
+      if (this.opts.dispatcher.sendToDeadLetterQueue === undefined) throw new EventsApiError('ResourceNotFoundException', 'no SQS');
+      this.opts.dispatcher.sendToDeadLetterQueue(queueArn, JSON.stringify(event), attributes, via);
+      outcome.deadLetter = { queueArn, status: 'sent' };
+      this.counters.InvocationsSentToDLQ++;
+    } catch (e) {
+      outcome.deadLetter = { queueArn, status: 'failed', error: describeError(e) };
+      this.counters.InvocationsFailedToBeSentToDLQ++;
+    }
+  }
+
+  metrics(): Record<'FailedInvocations' | 'InvocationsSentToDLQ' | 'InvocationsFailedToBeSentToDLQ', number> {
+    return { ...this.counters };
   }
 
   private async invoke(
@@ -735,7 +824,7 @@ class LocalEventBridge implements EventsService {
     event: EventEnvelope,
     ctx: { ruleArn: string; ruleName: string; ingestionTime: string },
     hops: number,
-  ): Promise<void> {
+  ): Promise<unknown> {
     const arn = String(target.Arn);
     const kind = parseTargetArn(arn);
     if (kind === undefined) throw new EventsApiError('ValidationException', `Unsupported target ${arn}`);
@@ -749,8 +838,7 @@ class LocalEventBridge implements EventsService {
         } catch {
           payload = text;
         }
-        await this.opts.dispatcher.invokeLambda(arn, payload, via);
-        return;
+        return await this.opts.dispatcher.invokeLambda(arn, payload, via);
       }
       case 'states':
         await this.opts.dispatcher.startExecution(kind.arn, text, via);

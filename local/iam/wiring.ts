@@ -12,6 +12,8 @@ import type { AutoScalingContext } from '../autoscaling/service.js';
 import { AUTOSCALING_ACCESS } from '../autoscaling/access.js';
 import type { SsmContext } from '../ssm/service.js';
 import { SSM_ACCESS } from '../ssm/access.js';
+import type { SqsContext } from '../sqs/service.js';
+import { SQS_ACCESS } from '../sqs/access.js';
 import type { KmsKeyRegistry } from '../kms/keys.js';
 import { requestsFor, type AccessRequest, type AccessTable as DescriptorTable, type ItemAccessTable } from './access-request.js';
 import type { Authorizer } from './authorizer.js';
@@ -201,5 +203,12 @@ export function ssmAuthorization(o: WiringOptions): ServiceAuthorization<SsmCont
       }),
       none(o),
     ),
+  };
+}
+
+export function sqsAuthorization(o: WiringOptions): ServiceAuthorization<SqsContext> {
+  return {
+    authorize: authorizeWith(o.authorizer, o.identity),
+    access: table('sqs', SQS_ACCESS, {}, (ctx: SqsContext) => ({ body: ctx.body, region: ctx.region, account: o.account }), none(o)),
   };
 }

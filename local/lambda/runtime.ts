@@ -50,6 +50,37 @@ export interface InvokeOptions {
   caller?: InvokeCaller;
 }
 
+/** A function's asynchronous invocation config (AWS::Lambda::EventInvokeConfig). */
+export interface AsyncInvokeConfig {
+  /** Retries after the first attempt (0-2; Lambda's default 2). */
+  maximumRetryAttempts?: number;
+  /** How long (simulated seconds) an event may wait for a retry (Lambda's default 6 hours). */
+  maximumEventAgeInSeconds?: number;
+  /** Where the failure record goes after the last retry. */
+  onFailure?: string;
+}
+
+/** The record Lambda sends to an OnFailure destination (Lambda developer guide, "Capturing records of asynchronous invocations"). */
+export interface AsyncFailureRecord {
+  version: '1.0';
+  timestamp: string;
+  requestContext: {
+    requestId: string;
+    functionArn: string;
+    condition: 'RetriesExhausted' | 'EventAgeExceeded';
+    approximateInvokeCount: number;
+  };
+  requestPayload: JsonValue;
+  responseContext: { statusCode: number; executedVersion: string; functionError?: string };
+  responsePayload: JsonValue;
+}
+
+/** An accepted asynchronous invocation: `settled` resolves after its last attempt (and the destination). */
+export interface AsyncInvocation {
+  requestId: string;
+  settled: Promise<void>;
+}
+
 export interface InvocationRecord {
   function: string;
   requestId: string;
@@ -113,7 +144,14 @@ export interface LocalLambdaOptions {
    * response, the caller getting `ServiceException` (500) or `Sandbox.Timedout` instead, its side effects done.
    */
   afterInvoke?: (fn: LocalFunction) => { code: 'ServiceException' | 'Sandbox.Timedout' } | undefined;
+  /** Delivers an asynchronous invocation's failure record to its OnFailure destination (with the function's role). */
+  deliverFailure?: (fn: LocalFunction, destinationArn: string, record: AsyncFailureRecord) => void;
 }
+
+/** Lambda's waits before the second and third attempts of an asynchronous invocation (simulated ms). */
+const ASYNC_RETRY_DELAYS_MS = [60_000, 120_000];
+const DEFAULT_ASYNC_RETRIES = 2;
+const DEFAULT_ASYNC_MAX_AGE_S = 6 * 3600;
 
 const SANDBOX = fileURLToPath(new URL('./sandbox.mjs', import.meta.url));
 /** Lambda's synchronous payload limit (6 MB) for requests and responses. */
@@ -269,6 +307,8 @@ export class LocalLambda implements LambdaInvoker {
   readonly invocations = new Map<string, number>();
   /** One record per finished invocation (durations and memory: the cost model's GB-seconds). */
   readonly records: InvocationRecord[] = [];
+  private readonly asyncConfigs = new Map<string, AsyncInvokeConfig>();
+  private readonly asyncSleeps = new Set<() => void>();
   private closed = false;
 
   constructor(private readonly opts: LocalLambdaOptions) {
@@ -342,6 +382,104 @@ export class LocalLambda implements LambdaInvoker {
       }
     };
     for (let i = 0; i < lanes; i++) void lane();
+  }
+
+  /** Sets a function's asynchronous invocation config (PutFunctionEventInvokeConfig). */
+  configureAsync(ref: string, config: AsyncInvokeConfig): void {
+    const fn = this.lookup(ref);
+    if (fn === undefined) throw new LambdaServiceError('ResourceNotFoundException', `Function not found: ${ref}`, 404);
+    this.asyncConfigs.set(fn.name, { ...config });
+  }
+
+  asyncConfig(ref: string): AsyncInvokeConfig | undefined {
+    const fn = this.lookup(ref);
+    return fn === undefined ? undefined : this.asyncConfigs.get(fn.name);
+  }
+
+  /**
+   * Invokes a function asynchronously (InvocationType Event), as EventBridge does: the caller is
+   * authorized and the event accepted at once (errors here are the caller's to retry); then the
+   * function runs, and a function error is retried by Lambda (after one, then two simulated
+   * minutes, up to MaximumRetryAttempts and MaximumEventAgeInSeconds). After the last failed
+   * attempt the failure record goes to the OnFailure destination, if there is one.
+   */
+  invokeEvent(ref: string, payload: JsonValue, opts: InvokeOptions = {}): AsyncInvocation {
+    const fn = this.lookup(ref);
+    if (fn === undefined) {
+      throw new LambdaServiceError(
+        'ResourceNotFoundException',
+        `Function not found: arn:aws:lambda:${this.opts.region}:${this.opts.accountId}:function:${ref}`,
+        404,
+      );
+    }
+    if (opts.caller !== undefined) this.opts.authorize?.(fn, opts.caller);
+    if (Buffer.byteLength(JSON.stringify(payload ?? null)) > 256 * 1024) {
+      throw new LambdaServiceError(
+        'RequestEntityTooLargeException',
+        'Request must be smaller than 262144 bytes for the InvokeFunction operation',
+        413,
+      );
+    }
+    const requestId = randomUUID();
+    const settled = this.runEvent(fn, payload, requestId);
+    return { requestId, settled };
+  }
+
+  private async runEvent(fn: LocalFunction, payload: JsonValue, requestId: string): Promise<void> {
+    const config = this.asyncConfigs.get(fn.name) ?? {};
+    const retries = Math.max(0, Math.min(2, config.maximumRetryAttempts ?? DEFAULT_ASYNC_RETRIES));
+    const maxAgeMs = (config.maximumEventAgeInSeconds ?? DEFAULT_ASYNC_MAX_AGE_S) * 1000;
+    const { timeScale } = this.opts.clock;
+    let waitedMs = 0;
+    let attempts = 0;
+    let last: unknown;
+    let condition: AsyncFailureRecord['requestContext']['condition'] = 'RetriesExhausted';
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (;;) {
+      if (this.closed) return;
+      attempts++;
+      try {
+        await this.invoke(fn.name, payload);
+        return;
+      } catch (e) {
+        last = e;
+      }
+      if (attempts > retries) break;
+      const delay = ASYNC_RETRY_DELAYS_MS[attempts - 1] ?? ASYNC_RETRY_DELAYS_MS[ASYNC_RETRY_DELAYS_MS.length - 1] ?? 0;
+      if (waitedMs + delay > maxAgeMs) {
+        condition = 'EventAgeExceeded';
+        break;
+      }
+      waitedMs += delay;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(t);
+          this.asyncSleeps.delete(done);
+          resolve();
+        };
+        const t = setTimeout(done, Math.ceil(delay / timeScale));
+        t.unref();
+        this.asyncSleeps.add(done);
+      });
+    }
+    if (this.closed || config.onFailure === undefined) return;
+    const error = last instanceof FunctionError ? last : undefined;
+    const record: AsyncFailureRecord = {
+      version: '1.0',
+      timestamp: new Date(this.opts.clock.virtualStartMs + (Date.now() - this.opts.clock.realStartMs) * timeScale).toISOString(),
+      requestContext: { requestId, functionArn: `${fn.arn}:$LATEST`, condition, approximateInvokeCount: attempts },
+      requestPayload: payload,
+      responseContext: {
+        statusCode: error !== undefined ? 200 : last instanceof LambdaServiceError ? last.status : 500,
+        executedVersion: '$LATEST',
+        ...(error !== undefined ? { functionError: 'Unhandled' } : {}),
+      },
+      responsePayload:
+        error !== undefined
+          ? { errorType: error.errorType, errorMessage: error.errorMessage, trace: error.trace }
+          : { errorType: last instanceof Error ? last.name : 'Error', errorMessage: last instanceof Error ? last.message : String(last) },
+    };
+    this.opts.deliverFailure?.(fn, config.onFailure, record);
   }
 
   /** Invokes a function synchronously (RequestResponse), as Lambda's Invoke API does. */
@@ -496,6 +634,7 @@ export class LocalLambda implements LambdaInvoker {
   /** Ends every execution environment. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const wake of [...this.asyncSleeps]) wake();
     const all = [...this.sandboxes.values()].flat();
     this.sandboxes.clear();
     for (const w of this.waiting.values()) for (const r of w) r();

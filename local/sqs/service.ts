@@ -18,6 +18,8 @@ import { handleJson, jsonTarget, type JsonProtocol, type JsonService } from '../
  * - Messages carry MD5OfBody and, with attributes, MD5OfMessageAttributes computed as SQS does
  *   (the SDK checks both); a received message is invisible for the queue's VisibilityTimeout
  *   (or the request's) and counts in ApproximateNumberOfMessagesNotVisible until then.
+ * - Authorization (protocols/access.ts with local/sqs/access.ts): a queue's Policy attribute is
+ *   its resource policy, evaluated by the cloud's authorizer (local/server.ts).
  * - Not modelled: FIFO queues, long polling (ReceiveMessage answers at once), redrive policies,
  *   batch operations, message retention expiry, SSE. Other operations answer
  *   UnknownOperationException.
@@ -68,11 +70,13 @@ export interface SqsContext {
 export interface SqsService extends LocalService {
   /** In-process delivery (EventBridge and Lambda dead letters): SendMessage to a queue by ARN; false when it does not exist. */
   sendToArn(queueArn: string, body: string, attributes?: Record<string, MessageAttribute>): boolean;
-  /** Creates a queue (a deployment's AWS::SQS::Queue); its URL. */
+  /** Creates a queue, or sets the attributes of the one that exists (a deployment's AWS::SQS::Queue); its URL. */
   createQueue(region: string, name: string, attributes?: Record<string, string>, host?: string): string;
   /** Sets a queue's Policy attribute (a deployment's AWS::SQS::QueuePolicy). */
   setPolicy(queueArn: string, policy: string): void;
   queueArn(region: string, name: string): string;
+  /** Writes the state. */
+  close(): void;
 }
 
 const SQS_PROTOCOL: JsonProtocol = { version: '1.0', targetPrefix: 'AmazonSQS', iamPrefix: 'sqs' };
@@ -329,7 +333,18 @@ export function createSqsService(opts: SqsServiceOptions): SqsService {
       return true;
     },
     createQueue(region, name, attributes = {}, host = '127.0.0.1') {
-      return urlOf(host, create(region, name, attributes).name);
+      const existing = store.data.queues[arnOf(region, name)];
+      if (existing === undefined) return urlOf(host, create(region, name, attributes).name);
+      for (const k of Object.keys(attributes))
+        if (!SETTABLE.has(k)) throw new SqsApiError('InvalidAttributeName', `Unknown Attribute ${k}.`);
+      // A stack update sets the template's attributes; the messages stay.
+      existing.attributes = {
+        ...DEFAULT_ATTRIBUTES,
+        ...(existing.attributes.Policy !== undefined ? { Policy: existing.attributes.Policy } : {}),
+        ...attributes,
+      };
+      store.markDirty();
+      return urlOf(host, name);
     },
     setPolicy(queueArn, policy) {
       const q = store.data.queues[queueArn];
@@ -338,5 +353,6 @@ export function createSqsService(opts: SqsServiceOptions): SqsService {
       store.markDirty();
     },
     queueArn: arnOf,
+    close: () => store.flush(),
   };
 }

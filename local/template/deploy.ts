@@ -5,11 +5,13 @@ import type { IdentityStore } from '../iam/identity.js';
 import type { LocalFunction } from '../lambda/runtime.js';
 import type {
   BucketSpec,
+  EventInvokeConfigSpec,
   FunctionSpec,
   FunctionUrlSpec,
   KmsAliasSpec,
   KmsKeySpec,
   PermissionSpec,
+  QueueSpec,
   RuleSpec,
   StackPlan,
   StateMachineSpec,
@@ -19,7 +21,8 @@ import type {
  * Deploys a planned stack into the local cloud, resource by resource, the way CloudFormation
  * creates them: roles, buckets (and their policies), buses, log groups, functions with their
  * own role credentials and environment, KMS keys (with their key policy) and aliases, resource-based permissions, function URLs, state
- * machines, and the EventBridge rules with their targets. Buckets, buses and rules are made
+ * machines, SQS queues (with their policies), the functions' asynchronous invocation configs, and
+ * the EventBridge rules with their targets. Buckets, buses and rules are made
  * through the cloud's own APIs as the administrator, so those APIs are exercised too.
  */
 export interface DeployTargets {
@@ -35,6 +38,12 @@ export interface DeployTargets {
   defineKmsAlias(alias: KmsAliasSpec, region: string): void;
   /** A bucket's versioning, encryption, public access block and lifecycle, after it is created. */
   configureBucket(bucket: string, configuration: BucketConfiguration): void;
+  /** An SQS queue with its attributes, in the stack's region. */
+  createQueue(queue: QueueSpec, region: string): void;
+  /** A queue's Policy attribute (AWS::SQS::QueuePolicy), by the queue's URL. */
+  setQueuePolicy(queueUrl: string, document: JsonObject): void;
+  /** A function's asynchronous invocation config (retries, destinations). */
+  configureAsyncInvoke(config: EventInvokeConfigSpec): void;
   /** Admin API calls through the cloud's endpoint. */
   api: AdminApi;
   /** The function's code and task root. */
@@ -97,6 +106,8 @@ export async function deployStack(
     t.configureBucket(b.name, bucketConfiguration(b));
   }
   for (const p of plan.bucketPolicies) t.setResourcePolicy(`arn:${plan.partition}:s3:::${p.bucket}`, `${p.logicalId}`, p.document);
+  for (const q of plan.queues) t.createQueue(q, plan.region);
+  for (const p of plan.queuePolicies) for (const url of p.queueUrls) t.setQueuePolicy(url, p.document);
   for (const bus of plan.eventBuses) await t.api.createEventBus(bus.name, plan.region);
   for (const g of plan.logGroups) t.createLogGroup(g.name);
 
@@ -126,6 +137,7 @@ export async function deployStack(
     t.registerFunction(fn);
     functions.push(fn);
   }
+  for (const c of plan.eventInvokeConfigs) t.configureAsyncInvoke(c);
   for (const p of plan.permissions) t.addPermission(p);
   for (const u of plan.functionUrls) t.registerFunctionUrl(u);
   for (const sm of plan.stateMachines) t.registerStateMachine(sm);

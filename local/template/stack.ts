@@ -159,6 +159,36 @@ export interface AlarmSpec {
   properties: JsonObject;
 }
 
+/** A standard SQS queue (AWS::SQS::Queue) and the queue attributes its properties set. */
+export interface QueueSpec {
+  logicalId: string;
+  name: string;
+  arn: string;
+  /** CloudFormation's `Ref`: `https://sqs.<region>.amazonaws.com/<account>/<name>`. */
+  url: string;
+  /** SQS attribute values as CreateQueue takes them (strings; RedrivePolicy as JSON). */
+  attributes: Record<string, string>;
+}
+
+/** An AWS::SQS::QueuePolicy: the Policy attribute of each queue it names (by URL). */
+export interface QueuePolicySpec {
+  logicalId: string;
+  queueUrls: string[];
+  document: JsonObject;
+}
+
+/** An AWS::Lambda::EventInvokeConfig: a function's asynchronous retries and destinations. */
+export interface EventInvokeConfigSpec {
+  logicalId: string;
+  /** The function's name or ARN as the template gives it. */
+  functionName: string;
+  qualifier: string;
+  maximumRetryAttempts?: number;
+  maximumEventAgeInSeconds?: number;
+  onFailure?: string;
+  onSuccess?: string;
+}
+
 export interface StackPlan {
   stackName: string;
   region: string;
@@ -178,6 +208,9 @@ export interface StackPlan {
   kmsAliases: KmsAliasSpec[];
   topics: TopicSpec[];
   alarms: AlarmSpec[];
+  queues: QueueSpec[];
+  queuePolicies: QueuePolicySpec[];
+  eventInvokeConfigs: EventInvokeConfigSpec[];
   /** Published versions: version ARN → function name. */
   versions: { logicalId: string; functionName: string; arn: string }[];
   outputs: Record<string, JsonValue>;
@@ -312,6 +345,13 @@ const TYPES: Record<string, TypeRules> = {
       },
     },
   },
+  'AWS::SQS::Queue': {
+    physicalId: named('QueueName', 80),
+    ref: (r) => queueUrl(r),
+    attributes: { Arn: (r) => arnOf(r, 'sqs', r.name()), QueueName: (r) => r.name(), QueueUrl: (r) => queueUrl(r) },
+  },
+  'AWS::SQS::QueuePolicy': { physicalId: (r) => r.logicalId, attributes: {} },
+  'AWS::Lambda::EventInvokeConfig': { physicalId: (r) => r.logicalId, attributes: {} },
   'AWS::StepFunctions::StateMachine': {
     physicalId: (r) => {
       const v = r.prop('StateMachineName');
@@ -321,6 +361,11 @@ const TYPES: Record<string, TypeRules> = {
     attributes: { Arn: (r) => arnOf(r, 'states', `stateMachine:${r.name()}`), Name: (r) => r.name() },
   },
 };
+
+function queueUrl(r: ResourceCtx): string {
+  const suffixOf = r.stack.partition === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com';
+  return `https://sqs.${r.stack.region}.${suffixOf}/${r.stack.accountId}/${r.name()}`;
+}
 
 /** The resource types `planStack` deploys. */
 export const SUPPORTED_RESOURCE_TYPES: readonly string[] = Object.keys(TYPES);
@@ -449,6 +494,9 @@ export function planStack(template: CfnTemplate, options: StackOptions): StackPl
     kmsAliases: [],
     topics: [],
     alarms: [],
+    queues: [],
+    queuePolicies: [],
+    eventInvokeConfigs: [],
     versions: [],
     outputs: {},
   };
@@ -595,6 +643,25 @@ export function planStack(template: CfnTemplate, options: StackOptions): StackPl
         });
         break;
       }
+      case 'AWS::SQS::Queue':
+        plan.queues.push({
+          logicalId,
+          name,
+          arn: attr(logicalId, 'Arn'),
+          url: attr(logicalId, 'QueueUrl'),
+          attributes: queueAttributes(logicalId, p),
+        });
+        break;
+      case 'AWS::SQS::QueuePolicy':
+        plan.queuePolicies.push({
+          logicalId,
+          queueUrls: list(p.Queues).map(String),
+          document: obj(p.PolicyDocument, logicalId, 'PolicyDocument'),
+        });
+        break;
+      case 'AWS::Lambda::EventInvokeConfig':
+        plan.eventInvokeConfigs.push(eventInvokeConfigSpec(logicalId, p));
+        break;
       case 'AWS::Lambda::Version':
         plan.versions.push({ logicalId, functionName: functionNameOf(p.FunctionName), arn: String(context(logicalId).ref(logicalId)) });
         break;
@@ -662,6 +729,56 @@ function functionSpec(logicalId: string, name: string, arn: string, p: JsonObjec
   if (key !== undefined) spec.codeZip = key.split('/').pop() as string;
   const dlq = isJsonObject(p.DeadLetterConfig ?? null) ? (p.DeadLetterConfig as JsonObject).TargetArn : undefined;
   if (typeof dlq === 'string') spec.deadLetterTargetArn = dlq;
+  return spec;
+}
+
+/** AWS::SQS::Queue properties that are queue attributes, as CreateQueue takes them. */
+const QUEUE_ATTRIBUTES = [
+  'DelaySeconds',
+  'MaximumMessageSize',
+  'MessageRetentionPeriod',
+  'ReceiveMessageWaitTimeSeconds',
+  'VisibilityTimeout',
+  'SqsManagedSseEnabled',
+  'KmsMasterKeyId',
+  'RedrivePolicy',
+];
+
+function queueAttributes(logicalId: string, p: JsonObject): Record<string, string> {
+  if (p.FifoQueue === true || p.FifoQueue === 'true')
+    throw new UnsupportedTemplateError(`${logicalId}: the local SQS has standard queues only (FifoQueue)`);
+  const known = new Set([...QUEUE_ATTRIBUTES, 'QueueName', 'Tags', 'FifoQueue']);
+  const other = Object.keys(p).filter((k) => !known.has(k));
+  if (other.length > 0) throw new UnsupportedTemplateError(`${logicalId}: the local SQS does not model ${other.join(', ')}`);
+  const out: Record<string, string> = {};
+  for (const k of QUEUE_ATTRIBUTES) {
+    const v = p[k];
+    if (v === undefined || v === null) continue;
+    out[k] = isJsonObject(v) ? JSON.stringify(v) : String(v);
+  }
+  return out;
+}
+
+function destinationOf(config: JsonValue | undefined, which: 'OnFailure' | 'OnSuccess'): string | undefined {
+  const d = isJsonObject(config ?? null) ? (config as JsonObject)[which] : undefined;
+  const arn = isJsonObject(d ?? null) ? (d as JsonObject).Destination : undefined;
+  return typeof arn === 'string' && arn !== '' ? arn : undefined;
+}
+
+function eventInvokeConfigSpec(logicalId: string, p: JsonObject): EventInvokeConfigSpec {
+  if (typeof p.FunctionName !== 'string' || p.FunctionName === '')
+    throw new UnsupportedTemplateError(`${logicalId}: an event invoke config needs a FunctionName`);
+  const spec: EventInvokeConfigSpec = {
+    logicalId,
+    functionName: p.FunctionName,
+    qualifier: typeof p.Qualifier === 'string' ? p.Qualifier : '$LATEST',
+  };
+  if (p.MaximumRetryAttempts !== undefined) spec.maximumRetryAttempts = num(p.MaximumRetryAttempts, 2);
+  if (p.MaximumEventAgeInSeconds !== undefined) spec.maximumEventAgeInSeconds = num(p.MaximumEventAgeInSeconds, 21600);
+  const onFailure = destinationOf(p.DestinationConfig, 'OnFailure');
+  if (onFailure !== undefined) spec.onFailure = onFailure;
+  const onSuccess = destinationOf(p.DestinationConfig, 'OnSuccess');
+  if (onSuccess !== undefined) spec.onSuccess = onSuccess;
   return spec;
 }
 

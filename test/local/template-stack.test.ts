@@ -77,11 +77,49 @@ describe('planStack', () => {
   it('does refuse every resource of a type it cannot provision, naming each logical id', () => {
     const t = template({
       Bucket: { Type: 'AWS::S3::Bucket' },
-      Queue: { Type: 'AWS::SQS::Queue' },
+      Topic: { Type: 'AWS::SNS::Subscription' },
       Table: { Type: 'AWS::DynamoDB::Table' },
     });
     expect(() => planStack(t, STACK)).toThrow(UnsupportedResourceError);
-    expect(() => planStack(t, STACK)).toThrow('Queue (AWS::SQS::Queue), Table (AWS::DynamoDB::Table)');
+    expect(() => planStack(t, STACK)).toThrow('Topic (AWS::SNS::Subscription), Table (AWS::DynamoDB::Table)');
+  });
+
+  it("does plan SQS queues (Ref is the URL), their policies and a function's asynchronous invocation config", () => {
+    const t = template({
+      Dlq: { Type: 'AWS::SQS::Queue', Properties: { MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true } },
+      DlqPolicy: {
+        Type: 'AWS::SQS::QueuePolicy',
+        Properties: { Queues: [{ Ref: 'Dlq' }], PolicyDocument: { Version: '2012-10-17', Statement: [] } },
+      },
+      Fn: {
+        Type: 'AWS::Lambda::Function',
+        Properties: { FunctionName: 'f', Handler: 'h.handler', Role: 'arn:aws:iam::111122223333:role/r' },
+      },
+      FnAsync: {
+        Type: 'AWS::Lambda::EventInvokeConfig',
+        Properties: {
+          FunctionName: { Ref: 'Fn' },
+          Qualifier: '$LATEST',
+          MaximumRetryAttempts: 1,
+          DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['Dlq', 'Arn'] } } },
+        },
+      },
+      Fifo: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'x.fifo', FifoQueue: true } },
+    });
+    expect(() => planStack(t, STACK)).toThrow(/standard queues only/);
+    delete t.Resources.Fifo;
+    const plan = planStack(t, STACK);
+    const q = plan.queues[0];
+    expect(q?.name).toMatch(/^demo-dev-Dlq-[0-9A-F]{12}$/);
+    expect(q?.url).toBe(`https://sqs.${STACK.region}.amazonaws.com/${STACK.accountId}/${q?.name ?? ''}`);
+    expect(q?.arn).toBe(`arn:aws:sqs:${STACK.region}:${STACK.accountId}:${q?.name ?? ''}`);
+    expect(q?.attributes).toEqual({ MessageRetentionPeriod: '1209600', SqsManagedSseEnabled: 'true' });
+    expect(plan.queuePolicies).toEqual([
+      { logicalId: 'DlqPolicy', queueUrls: [q?.url], document: { Version: '2012-10-17', Statement: [] } },
+    ]);
+    expect(plan.eventInvokeConfigs).toEqual([
+      { logicalId: 'FnAsync', functionName: 'f', qualifier: '$LATEST', maximumRetryAttempts: 1, onFailure: q?.arn },
+    ]);
   });
 
   it('does refuse an intrinsic it cannot resolve, naming the resource that uses it', () => {

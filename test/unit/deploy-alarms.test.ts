@@ -12,7 +12,7 @@ interface AlarmsModule {
 const alarms = createRequire(import.meta.url)('../../deploy/alarms.cjs') as AlarmsModule;
 
 describe('deploy/alarms.cjs', () => {
-  it('does make an Errors and a Throttles alarm per function and three outcome alarms per state machine, all to the topic', () => {
+  it('does make an Errors and a Throttles alarm per function, three outcome alarms per state machine and one per dead-letter queue, all to the topic', () => {
     // Act
     const { Resources } = alarms.alarmResources(['planBuild', 'copyImage'], []);
 
@@ -20,8 +20,10 @@ describe('deploy/alarms.cjs', () => {
     const alarmIds = Object.keys(Resources).filter((k) => Resources[k]?.Type === 'AWS::CloudWatch::Alarm');
     expect(alarmIds.sort()).toEqual(
       [
+        'AsyncFailuresAlarm',
         'CopyImageErrorsAlarm',
         'CopyImageThrottlesAlarm',
+        'EventTargetDeadLettersAlarm',
         'ImageFactoryExecutionsAbortedAlarm',
         'ImageFactoryExecutionsFailedAlarm',
         'ImageFactoryExecutionsTimedOutAlarm',
@@ -42,6 +44,15 @@ describe('deploy/alarms.cjs', () => {
     expect(Resources.ImageFactoryExecutionsFailedAlarm?.Properties).toMatchObject({
       Namespace: 'AWS/States',
       Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: 'ImageFactoryStateMachine' } }],
+    });
+    expect(Resources.EventTargetDeadLettersAlarm?.Properties).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['EventTargetDeadLetterQueue', 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [{ Ref: 'AlarmTopic' }],
     });
     expect(Resources.AlarmTopic?.Properties.Subscription).toEqual([]);
   });

@@ -327,11 +327,14 @@ describe('ChatOps and triggers on the local cloud', () => {
   async function fireOnce(rule: string): Promise<DeliveredEvent> {
     await events.send(new EnableRuleCommand({ Name: rule }));
     try {
-      return await until('the schedule to fire', () =>
+      const fired = await until('the schedule to fire', () =>
         h.cloud.events
           .log()
           .find((l) => l.origin === 'schedule' && l.rules.includes(rule) && l.targets.every((t) => t.status !== 'pending')),
       );
+      // A delivery succeeds once Lambda accepted the event (an asynchronous invocation): idle() waits for the function too.
+      await h.cloud.events.idle();
+      return fired;
     } finally {
       await events.send(new DisableRuleCommand({ Name: rule }));
     }
