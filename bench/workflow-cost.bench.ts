@@ -130,14 +130,22 @@ async function oneBuild(design: Design, imageMinutes: number, configFile: string
   }
 }
 
-/** Least-squares line through the points: y = a + b·x. */
-export function fitLine(points: readonly (readonly [number, number])[]): { a: number; b: number } {
-  const n = points.length;
-  const mx = sum(points.map((p) => p[0])) / n;
-  const my = sum(points.map((p) => p[1])) / n;
-  const sxx = sum(points.map((p) => (p[0] - mx) ** 2));
-  const b = sxx === 0 ? 0 : sum(points.map((p) => (p[0] - mx) * (p[1] - my))) / sxx;
-  return { a: my - b * mx, b };
+/**
+ * The EC2 image time at which polling costs what callbacks cost: linear interpolation between
+ * the measured polling points, extrapolated along the first segment when polling already costs
+ * more at the first point (clamped at 0); null when polling never reaches the callbacks' cost.
+ */
+export function crossingMinutes(points: readonly (readonly [number, number])[], ours: number): number | null {
+  const p = [...points].sort((a, b) => a[0] - b[0]);
+  for (let i = 0; i + 1 < p.length; i++) {
+    const [x0, y0] = p[i] as readonly [number, number];
+    const [x1, y1] = p[i + 1] as readonly [number, number];
+    const first = i === 0 && y0 >= ours;
+    if (!first && !(y0 < ours && y1 >= ours)) continue;
+    if (y1 === y0) return first ? x0 : null;
+    return Math.max(0, x0 + ((ours - y0) * (x1 - x0)) / (y1 - y0));
+  }
+  return null;
 }
 
 const usd = (x: number): string => `$${x < 0.01 ? x.toFixed(5) : x.toFixed(3)}`;
@@ -187,8 +195,15 @@ export async function measure(options: BenchOptions): Promise<BenchSection> {
   const ours = of('callbacks');
   const polling = of('polling');
   const oursUsd = median(ours.map((r) => r.usd));
-  const fit = fitLine(polling.map((r) => [r.imageMinutes, r.usd] as const));
-  const crossing = fit.b > 0 ? (oursUsd - fit.a) / fit.b : Number.POSITIVE_INFINITY;
+  const crossing = crossingMinutes(
+    polling.map((r) => [r.imageMinutes, r.usd] as const),
+    oursUsd,
+  );
+  const [pa, pb] = [polling.at(-2), polling.at(-1)];
+  const slopePerMinute =
+    pa !== undefined && pb !== undefined && pb.imageMinutes > pa.imageMinutes
+      ? (pb.usd - pa.usd) / (pb.imageMinutes - pa.imageMinutes)
+      : null;
   const transitionsConstant = new Set(ours.map((r) => r.entered)).size === 1;
   const sweep = runs.filter((r) => r.design === 'callbacks');
   const sweepPerInvocationGbS = sum(sweep.map((r) => r.sweeperGbSeconds)) / Math.max(1, sum(sweep.map((r) => r.sweeperInvocations)));
@@ -202,11 +217,11 @@ export async function measure(options: BenchOptions): Promise<BenchSection> {
         `| ${r.design} | ${r.imageMinutes} min | ${r.transitions} | ${r.invocations} | ${r.gbSeconds.toFixed(3)} | ${r.ec2Calls} | ${r.simulatedMinutes.toFixed(1)} min | ${usd(r.usd)} | $${(r.usd * 1000).toFixed(2)}${options.runs > 1 ? ` ($${(r.usdMin * 1000).toFixed(2)}–${(r.usdMax * 1000).toFixed(2)})` : ''} |`,
     ),
   ];
-  const crossingText = Number.isFinite(crossing)
-    ? crossing <= 0
-      ? 'polling costs more than callbacks at every EC2 image time measured'
-      : `the designs cost the same at about ${crossing.toFixed(1)} min of EC2 image time; polling costs more above it`
-    : 'polling did not grow with EC2 time in this run';
+  const crossingText =
+    crossing === null
+      ? 'polling never reached the cost of callbacks in this run'
+      : `the designs cost the same at about ${crossing.toFixed(1)} min (${Math.round(crossing * 60)} s) of EC2 image time per image ` +
+        `(interpolated between the polling points${(polling[0]?.usd ?? 0) >= oursUsd ? ', extrapolated below the first: polling already costs more at every EC2 time measured' : ''}); polling costs more above it`;
   const markdown = [
     `One build of \`web\` (an instance image in us-east-1, no reboot) copied to ${COPY_REGIONS.length} more regions (${COPY_REGIONS.join(', ')}) and shared with one account: ` +
       `${ours[0]?.transitions ?? '?'} state transitions with callbacks, ${polling.length > 0 ? `${polling[0]?.transitions}–${polling.at(-1)?.transitions}` : '?'} with polling. ` +
@@ -217,14 +232,14 @@ export async function measure(options: BenchOptions): Promise<BenchSection> {
     ...table,
     '',
     `Callbacks: ${transitionsConstant ? 'the same states entered at every EC2 time (a task retry on a loaded machine adds one transition and one invocation)' : 'the states entered vary with EC2 time (see the table)'}, ${usd(oursUsd)} a build ($${(oursUsd * 1000).toFixed(2)} per 1,000 builds). ` +
-      `Polling: ${usd(fit.a)} + ${usd(fit.b)} per minute of EC2 image time (least squares over the measured points); ${crossingText}. ` +
+      `Polling grows with EC2 time${slopePerMinute !== null ? ` (by $${(slopePerMinute * 1000).toFixed(2)} per 1,000 builds per minute of EC2 image time between the last two points)` : ''}; ${crossingText}. ` +
       `At 60 min, a typical large image, polling costs ${polling.at(-1) !== undefined && polling.at(-1)?.imageMinutes === 60 ? `${((polling.at(-1)?.usd ?? 0) / oursUsd).toFixed(1)}×` : 'n/a (not measured in the small configuration)'} as much as callbacks.`,
     '',
     `Lambda invocations per build by function (callbacks, ${ours[0]?.imageMinutes ?? '?'} min): ${Object.entries(ours[0]?.byFunction ?? {})
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}. ` +
       `The sweeper (sweep-waits, every 5 min) is a fixed cost per account whatever the number of builds: ${(30 * 288).toLocaleString('en-US')} invocations a month, ` +
-      `about ${usd(sweeperMonthly)} a month at the measured ${(sweepPerInvocationGbS * 1000).toFixed(2)} mGB-s per invocation (not counted per build above; polling needs no sweeper).`,
+      `about ${usd(sweeperMonthly)} a month at the measured ${sweepPerInvocationGbS.toFixed(3)} GB-s per invocation (not counted per build above; polling needs no sweeper).`,
     '',
     `Prices (${PRICES.region}, checked ${PRICES.checked}): Step Functions Standard $0.025 per 1,000 state transitions (retries count as transitions); ` +
       `Lambda $0.20 per 1M requests and $0.0000133334 per GB-second (arm64, first tier); free tiers left out. EventBridge delivers AWS service events on the default bus at no charge; EC2 API calls are not billed. ` +
@@ -256,8 +271,8 @@ export async function measure(options: BenchOptions): Promise<BenchSection> {
       pollIntervalSeconds: POLL_INTERVAL_SECONDS,
       rows: rows.map((r) => ({ ...r, byFunction: { ...r.byFunction } })),
       callbacksUsdPerBuild: oursUsd,
-      pollingFit: fit,
-      crossingMinutes: Number.isFinite(crossing) ? crossing : null,
+      pollingUsdPerMinute: slopePerMinute,
+      crossingMinutes: crossing,
       sweeperMonthlyUsd: sweeperMonthly,
       runs: runs.map((r) => ({ ...r, byFunction: { ...r.byFunction } })),
     },
