@@ -51,7 +51,13 @@ export async function lineChart(o: LineChartOptions): Promise<BenchChart> {
     encoding: {
       x: { field: 'x', type: 'quantitative', title: o.xTitle, scale: { type: o.xScale ?? 'linear', zero: false } },
       y: { field: 'y', type: 'quantitative', title: o.yTitle, scale: { type: o.yScale ?? 'linear' } },
-      color: { field: 'series', type: 'nominal', title: null, sort: o.series.map((s) => s.name), legend: { orient: 'top-left' } },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        title: null,
+        sort: o.series.map((s) => s.name),
+        legend: { orient: 'top-left', labelLimit: 480 },
+      },
       strokeDash: {
         field: 'dashed',
         type: 'nominal',
