@@ -6,7 +6,7 @@
  * One build of the `web` family (the demo's golden instance in us-east-1, no reboot) copied to
  * 3 more regions and shared with an account, through the real image-factory state machine,
  * handlers and SDK clients on a local cloud, with EC2's image time (CreateImage and each
- * CopyImage, pending → available) at 1, 10 and 60 simulated minutes (small: callbacks at 1, polling at 1 and 10):
+ * CopyImage, pending → available) at 1, 10 and 60 simulated minutes (small: callbacks at 1, polling at 1 and 5):
  *   - callbacks (the product): each image wait is a `.waitForTaskToken` task completed by the
  *     EC2 state-change event (complete-waits), the sweeper schedule (every 5 min) as fallback;
  *   - polling (bench/baseline/): each image wait replaced by Wait 30 s → Task (DescribeImages
@@ -152,7 +152,7 @@ const usd = (x: number): string => `$${x < 0.01 ? x.toFixed(5) : x.toFixed(3)}`;
 
 export async function measure(options: BenchOptions): Promise<BenchSection> {
   // Small (CI): one callback build and two polling builds, about 1.5 min.
-  const minutesOf = (design: Design): number[] => (options.small ? (design === 'callbacks' ? [1] : [1, 10]) : [1, 10, 60]);
+  const minutesOf = (design: Design): number[] => (options.small ? (design === 'callbacks' ? [1] : [1, 5]) : [1, 10, 60]);
   const configFile = benchConfigFile(PROJECT_ROOT, (web) => {
     const copies = (web.copies as { region: string }[] | undefined) ?? [];
     web.copies = [
