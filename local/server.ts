@@ -76,6 +76,8 @@ export interface LocalCloudOptions {
   seed?: boolean;
   /** Simulated ms an image takes to become available (default: the EC2 endpoint's default). */
   imageAvailableAfterMs?: number;
+  /** Simulated ms a CopyImage copy takes to become available (default: the EC2 endpoint's, twice `imageAvailableAfterMs` when that is given). */
+  copyAvailableAfterMs?: number;
   /** Token-bucket throttling (default true). */
   throttling?: boolean;
   /** What EC2's token buckets refill on: `real` time (default, as in AWS) or `simulated` time (benchmarks). */
@@ -427,6 +429,7 @@ async function startOwnedCloud(
   const ec2File = file('ec2.json');
   if (ec2File !== undefined) ec2Opts.stateFile = ec2File;
   if (options.imageAvailableAfterMs !== undefined) ec2Opts.imageAvailableAfterMs = options.imageAvailableAfterMs;
+  if (options.copyAvailableAfterMs !== undefined) ec2Opts.copyAvailableAfterMs = options.copyAvailableAfterMs;
   if (options.seedImages !== undefined) ec2Opts.seedImages = options.seedImages;
   const ec2 = createEc2Service(ec2Opts);
   faults.bindEc2((f) => {

@@ -71,7 +71,9 @@ export async function sourceBundles(opts: {
     h.update(readFileSync(join(opts.projectRoot, opts.esbuild.plugins)));
   }
   h.update(JSON.stringify([...opts.modules].sort()));
-  for (const f of [...filesUnder(opts.projectRoot, 'functions'), 'package-lock.json', 'factory.config.yml'].sort()) {
+  // A handler outside functions/ (a benchmark's, added with editTemplate) is hashed too.
+  const outside = opts.modules.filter((m) => !m.startsWith('functions/')).map((m) => `${m}.ts`);
+  for (const f of [...filesUnder(opts.projectRoot, 'functions'), ...outside, 'package-lock.json', 'factory.config.yml'].sort()) {
     const abs = join(opts.projectRoot, f);
     if (!existsSync(abs)) continue;
     h.update(`\0${f}\0`);
