@@ -11,7 +11,9 @@ const Input = z
     region: RegionSchema,
     imageId: ImageIdSchema,
     /** judge-test's verdict. */
-    test: z.object({ status: z.enum(['failed', 'timed-out']), reason: z.string().nullable(), consoleTail: z.string().nullable() }).passthrough(),
+    test: z
+      .object({ status: z.enum(['failed', 'timed-out']), reason: z.string().nullable(), consoleTail: z.string().nullable() })
+      .passthrough(),
   })
   .strict();
 

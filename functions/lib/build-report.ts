@@ -32,7 +32,10 @@ function causeText(cause: string | undefined): string {
 }
 
 /** The outcome and the per-region results: the build region first, then each copy region. */
-export function buildReport(input: Omit<ReportBuildInput, 'homeTest'> & { homeTest?: ReportBuildInput['homeTest'] }): { outcome: BuildOutcome; detail: BuildReportDetail } {
+export function buildReport(input: Omit<ReportBuildInput, 'homeTest'> & { homeTest?: ReportBuildInput['homeTest'] }): {
+  outcome: BuildOutcome;
+  detail: BuildReportDetail;
+} {
   const { request, home, homeTest, copies, error } = input;
   const test = homeTest !== undefined && homeTest !== null ? { test: homeTest } : {};
   const regions: BuildReportDetail['regions'] = [

@@ -93,7 +93,11 @@ export const FamilyConfigSchema = z
     tests: ImageTestsSchema.optional(),
   })
   .strict()
-  .refine(ssmParameterNeedsBaseImage, { message: 'triggers.ssmParameter needs a base-image source', path: ['triggers', 'ssmParameter'] });
+  .refine(ssmParameterNeedsBaseImage, { message: 'triggers.ssmParameter needs a base-image source', path: ['triggers', 'ssmParameter'] })
+  .refine((f) => Object.keys(f.tests?.regions ?? {}).every((r) => r === f.region || f.copies.some((c) => c.region === r)), {
+    message: 'tests.regions may only name the family region and its copy regions',
+    path: ['tests', 'regions'],
+  });
 
 /** `bucket` or `bucket/prefix/`: an S3 location the functions' IAM grants are scoped to. */
 export const S3LocationSchema = z

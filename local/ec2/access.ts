@@ -737,7 +737,14 @@ export const EC2_ACCESS: AccessTable<Ec2AccessInput> = {
   TerminateInstances: onInstances('TerminateInstances'),
   GetConsoleOutput: (input) => {
     const id = input.params.str('InstanceId') ?? '*';
-    return [ec2Request(input, 'GetConsoleOutput', ec2Arn(input.region, input.account, 'instance', id), instanceContext(input.state.instances[id], id))];
+    return [
+      ec2Request(
+        input,
+        'GetConsoleOutput',
+        ec2Arn(input.region, input.account, 'instance', id),
+        instanceContext(input.state.instances[id], id),
+      ),
+    ];
   },
   CreateImage: createImage,
   DescribeImages: wildcard('DescribeImages'),

@@ -43,7 +43,8 @@ import type { Params, XmlObject } from '../protocols/query.js';
  * (N > 0) or `false`, never finishes when it has `sleep infinity`, and passes otherwise; the
  * wrapper then reports as it says (stops itself on a pass, or tags ami-factory:test-status).
  * The script's `echo` lines, and the wrapper's verdict line, are its console output
- * (GetConsoleOutput), written when the script ends.
+ * (GetConsoleOutput), written when the script ends. The fault `failTestsIn` fails the tests
+ * of some regions whatever their script.
  */
 const FILTERS: FilterSpec<{ inst: InstanceRecord; state: InstanceStateName }> = {
   names: new Set([
@@ -162,7 +163,10 @@ export function builderPlan(userDataBase64: string | undefined): { shutdown: boo
 }
 
 /** What a simulated test instance does with the factory's test wrapper (see the module comment). */
-export function testPlan(userDataBase64: string | undefined): { shutdown: boolean; tags: TagMap; console: string[] } | undefined {
+export function testPlan(
+  userDataBase64: string | undefined,
+  forceFailure = false,
+): { shutdown: boolean; tags: TagMap; console: string[] } | undefined {
   if (userDataBase64 === undefined || userDataBase64 === '') return undefined;
   const script = Buffer.from(userDataBase64, 'base64').toString('utf8');
   const begin = script.indexOf(TEST_SCRIPT_BEGIN);
@@ -180,7 +184,8 @@ export function testPlan(userDataBase64: string | undefined): { shutdown: boolea
   });
   const own = builderPlan(Buffer.from(ran.join('\n'), 'utf8').toString('base64')).tags;
   if (hangs) return { shutdown: false, tags: own, console };
-  const status = stopAt < 0 ? 'passed' : 'failed';
+  const status = stopAt < 0 && !forceFailure ? 'passed' : 'failed';
+  if (forceFailure) console.push('test failed (local fault: failTestsIn)');
   console.push(`ami-factory test: ${status}`);
   const tagReport = /create-tags[^\n]*Value=\$STATUS/.test(wrapper);
   const tagKey = /--tags\s+Key=([^,\s]+),Value=\$STATUS/.exec(wrapper)?.[1];
@@ -244,7 +249,7 @@ export const runInstances: ActionHandler = (ctx) => {
   const metadata = metadataOptions(p.child('MetadataOptions'), image.imdsSupport === 'v2.0');
   const ebsOptimized = p.bool('EbsOptimized');
   const hibernation = p.child('HibernationOptions')?.bool('Configured');
-  const test = testPlan(userData);
+  const test = testPlan(userData, ctx.faults.failTestsIn?.includes(ctx.region) === true);
   const plan = test ?? builderPlan(userData);
   const reservationId = newId('r');
   const created: InstanceRecord[] = [];

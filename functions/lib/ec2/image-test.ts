@@ -125,7 +125,8 @@ export async function rejectTestedImage(
   const result: RejectResult = { deregistered: [], deletedSnapshots: [], skipped: [], disabled: [] };
   let image;
   try {
-    image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId], IncludeDisabled: true, IncludeDeprecated: true }))).Images?.[0];
+    image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId], IncludeDisabled: true, IncludeDeprecated: true })))
+      .Images?.[0];
   } catch (e) {
     if (!hasErrorName(e, EC2_ERROR.imageNotFound)) throw e;
   }
