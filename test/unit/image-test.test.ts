@@ -89,11 +89,15 @@ describe('launchTestInstance', () => {
   beforeEach(() => ec2.reset());
   it('launches from the region image with a per-(build, region) ClientToken, the test tags and the region network', async () => {
     ec2.on(RunInstancesCommand).resolves({ Instances: [{ InstanceId: INSTANCE }] });
-    expect(await launchTestInstance(client(), buildRequest(), tests, 'eu-west-1', IMAGE_ID)).toEqual({ instanceId: INSTANCE });
+    expect(await launchTestInstance(client(), buildRequest(), tests, { region: 'eu-west-1', imageId: IMAGE_ID, run: 'exec-1' })).toEqual({
+      instanceId: INSTANCE,
+    });
     const input = ec2.commandCalls(RunInstancesCommand)[0]?.args[0].input;
     expect(input).toMatchObject({ ImageId: IMAGE_ID, InstanceType: 't3.micro', SubnetId: 'subnet-0123456789abcdef0' });
-    expect(input?.ClientToken).toBe(instanceClientToken('test', BUILD_ID, 'eu-west-1'));
-    expect(input?.ClientToken).not.toBe(instanceClientToken('test', BUILD_ID, 'us-east-1'));
+    expect(input?.ClientToken).toBe(instanceClientToken('test', BUILD_ID, 'eu-west-1', 'exec-1'));
+    expect(input?.ClientToken).not.toBe(instanceClientToken('test', BUILD_ID, 'us-east-1', 'exec-1'));
+    expect(input?.ClientToken).not.toBe(instanceClientToken('test', BUILD_ID, 'eu-west-1', 'exec-2'));
+    expect(input?.ClientToken?.length).toBeLessThanOrEqual(64);
     expect(input?.ClientToken).not.toBe(instanceClientToken('builder', BUILD_ID));
     const tags = Object.fromEntries((input?.TagSpecifications?.[0]?.Tags ?? []).map((t) => [t.Key, t.Value]));
     expect(tags).toMatchObject({ 'ami-factory:managed': 'true', 'ami-factory:role': 'test', 'ami-factory:build-id': BUILD_ID });

@@ -71,11 +71,13 @@ export async function resolveBaseImage(ec2: EC2Client, source: BaseImageSource):
 export type FactoryInstanceRole = 'builder' | 'test';
 
 /**
- * RunInstances' idempotency token of a build's instance of a role (and region: a test runs in
- * every region of the build): the same build never launches two.
+ * RunInstances' idempotency token of a build's instance of a role (and region and run: a test
+ * runs in every region of the build, and again in each execution of the same build — a
+ * re-driven build re-tests its images rather than finding the terminated test instance of the
+ * earlier run): a retry never launches two.
  */
-export function instanceClientToken(role: FactoryInstanceRole, buildId: string, region?: string): string {
-  const key = role === 'builder' ? `builder|${buildId}` : `${role}|${buildId}|${region ?? ''}`;
+export function instanceClientToken(role: FactoryInstanceRole, buildId: string, region?: string, run?: string): string {
+  const key = role === 'builder' ? `builder|${buildId}` : `${role}|${buildId}|${region ?? ''}|${run ?? ''}`;
   return `amif-${createHash('sha256').update(key).digest('hex').slice(0, 58)}`;
 }
 

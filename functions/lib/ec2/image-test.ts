@@ -15,14 +15,17 @@ import { imageTags } from './images.js';
  * A failed region's image is rejected: deregistered with its snapshots, or disabled.
  */
 
-/** Launches (or finds, by its ClientToken per build and region) the region's test instance. */
+/**
+ * Launches (or finds, by its ClientToken per build, region and run — the execution) the
+ * region's test instance.
+ */
 export async function launchTestInstance(
   ec2: EC2Client,
   request: BuildRequest,
   tests: ImageTests,
-  region: string,
-  imageId: string,
+  target: { region: string; imageId: string; run: string },
 ): Promise<{ instanceId: string }> {
+  const { region, imageId, run } = target;
   const network = tests.regions[region] ?? {};
   return launchFactoryInstance(ec2, {
     role: 'test',
@@ -30,7 +33,7 @@ export async function launchTestInstance(
     imageId,
     instanceType: tests.instanceType,
     userData: testScript({ script: tests.script, report: tests.report }),
-    clientToken: instanceClientToken('test', request.buildId, region),
+    clientToken: instanceClientToken('test', request.buildId, region, run),
     source: imageId,
     subnetId: network.subnetId,
     securityGroupIds: network.securityGroupIds,
