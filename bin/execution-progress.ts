@@ -131,6 +131,17 @@ function describeStep(name: string, out: Record<string, unknown>): string | unde
       return `→ ${String(get('target.region'))}: ${String(get('copy.imageId'))} available`;
     case 'FinalizeCopy':
       return `→ ${String(get('target.region'))}: deprecation and sharing applied`;
+    case 'LaunchTestHome':
+    case 'LaunchTestCopy':
+    case 'AwaitTestHome':
+    case 'AwaitTestCopy':
+    case 'JudgeTestHome':
+    case 'JudgeTestCopy':
+    case 'TerminateTestHome':
+    case 'TerminateTestCopy':
+    case 'RejectTestHome':
+    case 'RejectTestCopy':
+      return describeTestStep(name, get);
     case 'CopyFailed':
       return `→ ${String(get('region'))}: failed (${String(get('error'))}), cleaned up`;
     case 'Report':
@@ -162,4 +173,29 @@ export async function fullHistory(sfn: SFNClient, executionArn: string): Promise
     nextToken = page.nextToken;
   } while (nextToken !== undefined);
   return out;
+}
+
+/** The image test steps (TestHome… in the build region, TestCopy… in each copy region). */
+function describeTestStep(name: string, get: (path: string) => unknown): string {
+  const home = name.endsWith('Home');
+  const where = home ? '' : `→ ${String(get('target.region'))}: `;
+  const test = home ? 'homeTest' : 'test';
+  const result = home ? 'homeTestResult' : 'testResult';
+  const failure = get(`${test}.error.Error`);
+  switch (name.slice(0, -(home ? 'Home' : 'Copy').length)) {
+    case 'LaunchTest':
+      return typeof failure === 'string'
+        ? `${where}test launch failed (${failure})`
+        : `${where}test instance ${String(get(`${test}.instanceId`))} running the test script`;
+    case 'AwaitTest':
+      return typeof failure === 'string' ? `${where}test instance did not pass (${failure})` : `${where}test instance reported a pass`;
+    case 'JudgeTest': {
+      const reason = get(`${result}.reason`);
+      return `${where}test ${String(get(`${result}.status`))}${typeof reason === 'string' ? `: ${reason}` : ''}`;
+    }
+    case 'TerminateTest':
+      return `${where}test instance terminated`;
+    default:
+      return `${where}image ${get('request.tests.onFailure') === 'disable' ? 'disabled' : 'deregistered, snapshots deleted'} (not published)`;
+  }
 }

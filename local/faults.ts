@@ -303,7 +303,7 @@ export function parseFaultSpec(v: unknown): FaultSpec {
     if (typeof o.ec2 !== 'object' || o.ec2 === null || Array.isArray(o.ec2)) throw new FaultSpecError('ec2 must be an object');
     only(
       o.ec2 as Record<string, unknown>,
-      ['failImages', 'failCopiesTo', 'unreachableRegions', 'throttleAll', 'notFoundWindowMs', 'missingKmsKeys'],
+      ['failImages', 'failCopiesTo', 'unreachableRegions', 'throttleAll', 'notFoundWindowMs', 'missingKmsKeys', 'failTestsIn'],
       'ec2',
     );
     spec.ec2 = o.ec2 as Ec2Faults;

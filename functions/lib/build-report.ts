@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { BuildRequestSchema, type BuildRequest } from './build-request.js';
 import { failureCauseMessage } from './errors.js';
 import { publishEvents } from './events/publish.js';
-import { BuildRegionResultSchema, type BuildOutcome, type EventDetail } from './events/schemas.js';
+import { BuildRegionResultSchema, TestResultSchema, type BuildOutcome, type EventDetail } from './events/schemas.js';
 
 /**
  * The end of every build: the per-region result and the outcome (succeeded, partially
@@ -14,6 +14,8 @@ export const ReportBuildInputSchema = z
     request: BuildRequestSchema,
     /** The build region's image (CreateImage / RegisterImage), or null when the build failed before. */
     home: z.object({ imageId: z.string(), imageName: z.string() }).passthrough().nullable(),
+    /** The build region's image test verdict (null: no tests, or the build failed before its test). */
+    homeTest: TestResultSchema.nullable().default(null),
     /** One result per copy region (the Distribute map), each succeeded or failed on its own. */
     copies: z.array(BuildRegionResultSchema).default([]),
     /** The build region's failure (a Catch's `{Error, Cause}`), or null. */
@@ -30,17 +32,22 @@ function causeText(cause: string | undefined): string {
 }
 
 /** The outcome and the per-region results: the build region first, then each copy region. */
-export function buildReport(input: ReportBuildInput): { outcome: BuildOutcome; detail: BuildReportDetail } {
-  const { request, home, copies, error } = input;
+export function buildReport(input: Omit<ReportBuildInput, 'homeTest'> & { homeTest?: ReportBuildInput['homeTest'] }): {
+  outcome: BuildOutcome;
+  detail: BuildReportDetail;
+} {
+  const { request, home, homeTest, copies, error } = input;
+  const test = homeTest !== undefined && homeTest !== null ? { test: homeTest } : {};
   const regions: BuildReportDetail['regions'] = [
     home !== null && error === null
-      ? { region: request.region, status: 'succeeded', imageId: home.imageId }
+      ? { region: request.region, status: 'succeeded', imageId: home.imageId, ...test }
       : {
           region: request.region,
           status: 'failed',
           imageId: home?.imageId ?? null,
           error: error?.Error ?? 'Unknown',
           cause: causeText(error?.Cause),
+          ...test,
         },
     ...copies.map((c) => ({ ...c, cause: causeText(c.cause) })),
   ];

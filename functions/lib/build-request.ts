@@ -173,6 +173,51 @@ export const SharingSchema = z
     message: 'an image can be shared with at most 1,000 entities',
   });
 
+// ---- Image tests (a family's `tests`) ---------------------------------------------------------
+
+/** Where a region's test instance runs; every field optional (the default VPC otherwise). */
+export const TestNetworkSchema = z
+  .object({
+    subnetId: z
+      .string()
+      .regex(/^subnet-[0-9a-f]{8,17}$/, 'must be a subnet id')
+      .optional(),
+    securityGroupIds: z
+      .array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'must be a security group id'))
+      .max(5)
+      .optional(),
+    /** Its role must be named ami-factory-test* (the only roles the launch-test role may pass). */
+    instanceProfileArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/.+$/, 'must be an instance profile ARN')
+      .optional(),
+  })
+  .strict();
+
+/**
+ * A family's image test: after the image is available in a region (the build region, each copy)
+ * an instance is launched from it, runs `script` from its user data and reports (it stops itself
+ * on success — `stop` —, or tags itself ami-factory:test-status=passed|failed — `tag`). A region
+ * whose test fails or does not report within `timeoutSeconds` is not published: its image is
+ * deregistered (snapshots deleted) or disabled, per `onFailure`.
+ */
+export const ImageTestsSchema = z
+  .object({
+    instanceType: z
+      .string()
+      .regex(/^[a-z0-9-]+\.[a-z0-9]+$/, 'must be an instance type such as t3.micro')
+      .default('t3.micro'),
+    /** The test (shell), run as root at first boot; a non-zero exit fails the test. */
+    script: z.string().min(1).max(12000),
+    timeoutSeconds: z.number().int().min(60).max(86400).default(1800),
+    report: z.enum(['stop', 'tag']).default('stop'),
+    onFailure: z.enum(['deregister', 'disable']).default('deregister'),
+    /** Per region (the build region or a copy region): subnet, security groups, instance profile. */
+    regions: z.record(RegionSchema, TestNetworkSchema).default({}),
+  })
+  .strict();
+export type ImageTests = z.infer<typeof ImageTestsSchema>;
+
 export const BuildRequestSchema = z
   .object({
     buildId: BuildIdSchema,
@@ -199,8 +244,14 @@ export const BuildRequestSchema = z
     preparation: z.enum(['sanitized', 'none']).default('none'),
     /** Public sharing of an unsanitized existing-instance image was explicitly acknowledged in the config. */
     acknowledgeUnsanitizedPublic: z.boolean().default(false),
+    /** The family's image test, run in every region of the build (absent: images are not tested). */
+    tests: ImageTestsSchema.optional(),
   })
   .strict()
+  .refine((r) => Object.keys(r.tests?.regions ?? {}).every((k) => k === r.region || r.copies.some((c) => c.region === k)), {
+    message: 'tests.regions may only name the build region and the copy regions',
+    path: ['tests', 'regions'],
+  })
   .refine((r) => !r.copies.some((c) => c.region === r.region), { message: 'copies must not include the build region', path: ['copies'] })
   .refine((r) => new Set(r.copies.map((c) => c.region)).size === r.copies.length, {
     message: 'copy regions must be unique',

@@ -7,12 +7,14 @@ import {
   BuildRequestSchema,
   CopyTargetSchema,
   FamilySchema,
+  ImageTestsSchema,
   InstanceIdSchema,
   RegionSchema,
   SharingSchema,
   SnapshotsSourceSchema,
   TagMapSchema,
   type BuildRequest,
+  type ImageTests,
 } from './build-request.js';
 import { ValidationError } from './errors.js';
 import { RequestNotAllowedError, checkBuildRequest, defaultNoReboot, familyOf, familyPreparation } from './request-policy.js';
@@ -87,9 +89,15 @@ export const FamilyConfigSchema = z
     chatops: ChatOpsPermissionsSchema.optional(),
     /** { schedule?: 'cron(...)'|'rate(...)', ssmParameter?: '/aws/service/...' } */
     triggers: FamilyTriggersSchema.optional(),
+    /** The image test run in every region before the region counts as succeeded (README, "Image tests"). */
+    tests: ImageTestsSchema.optional(),
   })
   .strict()
-  .refine(ssmParameterNeedsBaseImage, { message: 'triggers.ssmParameter needs a base-image source', path: ['triggers', 'ssmParameter'] });
+  .refine(ssmParameterNeedsBaseImage, { message: 'triggers.ssmParameter needs a base-image source', path: ['triggers', 'ssmParameter'] })
+  .refine((f) => Object.keys(f.tests?.regions ?? {}).every((r) => r === f.region || f.copies.some((c) => c.region === r)), {
+    message: 'tests.regions may only name the family region and its copy regions',
+    path: ['tests', 'regions'],
+  });
 
 /** `bucket` or `bucket/prefix/`: an S3 location the functions' IAM grants are scoped to. */
 export const S3LocationSchema = z
@@ -185,6 +193,11 @@ export function loadFactoryConfig(path: string): FactoryConfig {
   return parseFactoryConfig(text, path);
 }
 
+/** A family's tests with the network settings of the regions a request builds in (a build restricted to some copies). */
+function testsFor(tests: ImageTests, regions: string[]): ImageTests {
+  return { ...tests, regions: Object.fromEntries(Object.entries(tests.regions).filter(([r]) => regions.includes(r))) };
+}
+
 export interface BuildOverrides {
   noReboot?: boolean;
   /** Restrict the copies to these regions (they must be among the family's). */
@@ -235,6 +248,7 @@ export function buildRequestFor(config: FactoryConfig, family: string, o: BuildO
     ...(f.sharing !== undefined ? { sharing: f.sharing } : {}),
     ...(f.retention.deprecateAfterDays !== undefined ? { deprecateAfterDays: f.retention.deprecateAfterDays } : {}),
     ...(f.description !== undefined ? { description: f.description } : {}),
+    ...(f.tests !== undefined ? { tests: testsFor(f.tests, [f.region, ...copies.map((c) => c.region)]) } : {}),
   };
   const r = BuildRequestSchema.safeParse(candidate);
   if (!r.success) throw new ValidationError(`Family ${family} does not make a valid build request`, issuesOf(r.error));

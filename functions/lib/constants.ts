@@ -8,10 +8,12 @@ export const TAG = {
   reboot: 'ami-factory:reboot',
   /** How the image was prepared for sharing: `sanitized` or `none`. */
   preparation: 'ami-factory:preparation',
-  /** `builder` on the instances a fresh build launches. */
+  /** `builder` on the instances a fresh build launches, `test` on an image test's instance. */
   role: 'ami-factory:role',
   /** A builder using the tag done-signal sets `done` or `failed` here. */
   buildStatus: 'ami-factory:build-status',
+  /** A test instance using the tag report sets `passed` or `failed` here. */
+  testStatus: 'ami-factory:test-status',
   /** The region an image was copied from. */
   copiedFrom: 'ami-factory:copied-from',
 } as const;

@@ -46,6 +46,12 @@ export class BuilderFailedError extends FactoryError {}
 /** A fresh build's builder was not done by the deadline of its wait. */
 export class BuildTimeoutError extends FactoryError {}
 
+/** An image test's instance reported failure (its test-status tag), or is gone before it reported. */
+export class ImageTestFailedError extends FactoryError {}
+
+/** An image test's instance did not report by the deadline of its wait (the test's timeout). */
+export class ImageTestTimeoutError extends FactoryError {}
+
 /**
  * EC2 said the name exists but the image is not visible yet (eventual consistency).
  * Retryable: the next attempt finds it.

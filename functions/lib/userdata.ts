@@ -49,3 +49,48 @@ export function builderScript(input: BuilderScriptInput): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+/** The markers around the family's test script in a test instance's user data (the local cloud reads them). */
+export const TEST_SCRIPT_BEGIN = '# --- family test script ---';
+export const TEST_SCRIPT_END = '# --- end test script ---';
+
+export interface TestScriptInput {
+  script: string;
+  report: 'stop' | 'tag';
+}
+
+/**
+ * A test instance's user data: the family's test script written to a file and run by bash;
+ * its exit status is the result. `stop`: the instance stops itself when the script passed (a
+ * failing script leaves it running, so the wait ends at its timeout with the console output);
+ * `tag`: the instance tags itself ami-factory:test-status=passed|failed. The script's output
+ * goes to the console (GetConsoleOutput), where the judge reads its tail.
+ */
+export function testScript(input: TestScriptInput): string {
+  const body = input.script.startsWith('#!') ? input.script.split('\n').slice(1).join('\n') : input.script;
+  const lines = [
+    '#!/bin/bash',
+    'set -uo pipefail',
+    'mkdir -p /var/lib/ami-factory',
+    "cat > /var/lib/ami-factory/test.sh <<'AMI_FACTORY_TEST_EOF'",
+    '#!/bin/bash',
+    'set -euo pipefail',
+    TEST_SCRIPT_BEGIN,
+    body.trimEnd(),
+    TEST_SCRIPT_END,
+    'AMI_FACTORY_TEST_EOF',
+    'if bash /var/lib/ami-factory/test.sh 2>&1 | tee /dev/console; then STATUS=passed; else STATUS=failed; fi',
+    'echo "ami-factory test: $STATUS" | tee /dev/console',
+    '# ami-factory test report',
+  ];
+  if (input.report === 'stop') {
+    lines.push('if [ "$STATUS" = passed ]; then sync; shutdown -h now; fi');
+  } else {
+    lines.push(
+      'TOKEN=$(curl -sX PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 60")',
+      'ID=$(curl -s -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/instance-id)',
+      `aws ec2 create-tags --resources "$ID" --tags Key=${TAG.testStatus},Value=$STATUS`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -2,7 +2,8 @@ import type { Instance } from '@aws-sdk/client-ec2';
 import { UNUSABLE_STATES, type ImageStatus } from './ec2/images.js';
 import { builderState } from './ec2/builder.js';
 import type { WaitOutcome } from './waits.js';
-import { BuilderFailedError, ImageFailedError } from './errors.js';
+import { BuilderFailedError, ImageFailedError, ImageTestFailedError } from './errors.js';
+import { TAG } from './constants.js';
 
 /** What a wait on an image resolves to, given one DescribeImages of it. */
 export function imageOutcome(status: ImageStatus): WaitOutcome {
@@ -24,5 +25,14 @@ export function builderOutcome(instanceId: string, instance: Instance | undefine
   if (s.state === 'done') return { done: true, success: true, output: { instanceId, state: 'done' } };
   if (s.state === 'failed')
     return { done: true, success: false, error: BuilderFailedError.name, cause: `Builder ${instanceId}: ${s.reason ?? 'failed'}` };
+  return { done: false };
+}
+
+/** What a wait on an image test's instance resolves to: stopped (or tagged passed) is a pass. */
+export function testOutcome(instanceId: string, instance: Instance | undefined, signal: 'stopped' | 'tag'): WaitOutcome {
+  const s = builderState(instance, signal, { key: TAG.testStatus, done: 'passed', what: 'test', script: 'test script' });
+  if (s.state === 'done') return { done: true, success: true, output: { instanceId, state: 'passed' } };
+  if (s.state === 'failed')
+    return { done: true, success: false, error: ImageTestFailedError.name, cause: `Test instance ${instanceId}: ${s.reason ?? 'failed'}` };
   return { done: false };
 }

@@ -6,9 +6,9 @@ import { clock } from './clock.js';
 import { describeInstance } from './ec2/builder.js';
 import { eventsSchema, type EventOf } from './events/schemas.js';
 import { imageStatus, imageStatuses } from './ec2/images.js';
-import { builderOutcome, imageOutcome } from './wait-outcome.js';
+import { builderOutcome, imageOutcome, testOutcome } from './wait-outcome.js';
 import { completeWait, heartbeatWait, type WaitOutcome, type WaitRecord, type WaitRecords } from './waits.js';
-import { BuildTimeoutError, ImageWaitTimeoutError } from './errors.js';
+import { BuildTimeoutError, ImageTestTimeoutError, ImageWaitTimeoutError } from './errors.js';
 
 export interface WaitDeps {
   store: WaitRecords;
@@ -20,6 +20,7 @@ export interface WaitDeps {
 export async function checkWait(deps: WaitDeps, rec: WaitRecord): Promise<WaitOutcome> {
   const ec2 = deps.ec2(rec.region);
   if (rec.kind === 'image') return imageOutcome(await imageStatus(ec2, rec.resourceId));
+  if (rec.kind === 'test') return testOutcome(rec.resourceId, await describeInstance(ec2, rec.resourceId), rec.signal ?? 'stopped');
   return builderOutcome(rec.resourceId, await describeInstance(ec2, rec.resourceId), rec.signal ?? 'stopped');
 }
 
@@ -27,11 +28,15 @@ export async function checkWait(deps: WaitDeps, rec: WaitRecord): Promise<WaitOu
 export const WaitRequestSchema = z
   .object({
     token: z.string().min(1).max(4096),
-    kind: z.enum(['image', 'builder']),
+    kind: z.enum(['image', 'builder', 'test']),
     region: RegionSchema,
     resourceId: z.string().regex(/^(ami|i)-[0-9a-f]{8,17}$/, 'must be an image or instance id'),
     buildId: BuildIdSchema,
-    signal: z.enum(['stopped', 'tag']).optional(),
+    /** How the instance says it is done; a test's `report: stop` is the `stopped` signal. */
+    signal: z
+      .enum(['stopped', 'stop', 'tag'])
+      .transform((v) => (v === 'stop' ? 'stopped' : v))
+      .optional(),
     /** How long the resource may take before the wait fails (enforced by the sweeper). */
     timeoutSeconds: z.number().int().min(60).max(172800),
   })
@@ -70,19 +75,28 @@ export async function completeWaitsFor(deps: WaitDeps, kind: WaitRecord['kind'],
 export const Ec2StateChangeEventSchema = eventsSchema('EC2 AMI State Change', 'EC2 Instance State-change Notification');
 export type Ec2StateChangeEvent = EventOf<'EC2 AMI State Change' | 'EC2 Instance State-change Notification'>;
 
-/** An EC2 state-change event: complete the waits of the image or instance it is about. */
+/** An EC2 state-change event: complete the waits of the image or instance (builder or test instance) it is about. */
 export async function completeWaitsForEvent(deps: WaitDeps, event: Ec2StateChangeEvent): Promise<number> {
-  return event['detail-type'] === 'EC2 AMI State Change'
-    ? completeWaitsFor(deps, 'image', event.region, event.detail.ImageId)
-    : completeWaitsFor(deps, 'builder', event.region, event.detail['instance-id']);
+  if (event['detail-type'] === 'EC2 AMI State Change') return completeWaitsFor(deps, 'image', event.region, event.detail.ImageId);
+  const instanceId = event.detail['instance-id'];
+  return (
+    (await completeWaitsFor(deps, 'builder', event.region, instanceId)) + (await completeWaitsFor(deps, 'test', event.region, instanceId))
+  );
 }
 
+const TIMEOUT = {
+  image: { what: 'Image', error: ImageWaitTimeoutError.name },
+  builder: { what: 'Builder', error: BuildTimeoutError.name },
+  test: { what: 'Test instance', error: ImageTestTimeoutError.name },
+} as const;
+
 function timedOut(rec: WaitRecord): WaitOutcome {
-  const what = rec.kind === 'image' ? `Image ${rec.resourceId}` : `Builder ${rec.resourceId}`;
+  const { what: kind, error } = TIMEOUT[rec.kind];
+  const what = `${kind} ${rec.resourceId}`;
   return {
     done: true,
     success: false,
-    error: rec.kind === 'image' ? ImageWaitTimeoutError.name : BuildTimeoutError.name,
+    error,
     cause: `${what} in ${rec.region} was not done by ${rec.deadline}`,
   };
 }
@@ -115,7 +129,7 @@ export async function sweepWaits(deps: WaitDeps): Promise<SweepResult> {
       }
     }
   }
-  for (const rec of records.filter((r) => r.kind === 'builder')) outcomes.set(rec, await checkWait(deps, rec));
+  for (const rec of records.filter((r) => r.kind !== 'image')) outcomes.set(rec, await checkWait(deps, rec));
   const now = clock().now();
   for (const rec of records) {
     result.checked++;

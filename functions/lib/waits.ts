@@ -17,14 +17,15 @@ import { S3_ERROR, SFN_ERROR } from './error-codes.js';
  */
 export const WaitRecordSchema = z
   .object({
-    kind: z.enum(['image', 'builder']),
+    /** `builder`: a fresh build's builder; `test`: an image test's instance (ami-factory:test-status). */
+    kind: z.enum(['image', 'builder', 'test']),
     region: z.string(),
     resourceId: z.string(),
     token: z.string().min(1).max(4096),
     buildId: z.string(),
     /** The region of the state machine that owns the token (where SendTask* must go). */
     sfnRegion: z.string(),
-    /** For builders: how the build says it is done. */
+    /** For builders and test instances: how they say they are done. */
     signal: z.enum(['stopped', 'tag']).optional(),
     registeredAt: z.string(),
     /** After this instant (ISO-8601) a still-pending wait fails with a timeout error. */

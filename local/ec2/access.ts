@@ -735,6 +735,17 @@ export const EC2_ACCESS: AccessTable<Ec2AccessInput> = {
   StopInstances: onInstances('StopInstances'),
   StartInstances: onInstances('StartInstances'),
   TerminateInstances: onInstances('TerminateInstances'),
+  GetConsoleOutput: (input) => {
+    const id = input.params.str('InstanceId') ?? '*';
+    return [
+      ec2Request(
+        input,
+        'GetConsoleOutput',
+        ec2Arn(input.region, input.account, 'instance', id),
+        instanceContext(input.state.instances[id], id),
+      ),
+    ];
+  },
   CreateImage: createImage,
   DescribeImages: wildcard('DescribeImages'),
   RegisterImage: registerImage,

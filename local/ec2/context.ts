@@ -27,6 +27,8 @@ export interface Ec2Faults {
   throttleAll?: boolean;
   /** A just-created image id answers `InvalidAMIID.NotFound` (and is left out of searches) for this long (simulated ms). */
   notFoundWindowMs?: number;
+  /** Image tests in these regions fail as if their script exited non-zero (local/ec2/instances.ts testPlan). */
+  failTestsIn?: string[];
   /** KMS keys (as given: `alias/x`, key id or ARN) that do not exist: CopyImage with them is refused. */
   missingKmsKeys?: string[];
 }

@@ -25,6 +25,7 @@ import {
 } from './model.js';
 import { instanceXml } from './render.js';
 import type { World } from './world.js';
+import { TEST_SCRIPT_BEGIN, TEST_SCRIPT_END } from '../../functions/lib/userdata.js';
 import type { Params, XmlObject } from '../protocols/query.js';
 
 /**
@@ -36,6 +37,14 @@ import type { Params, XmlObject } from '../protocols/query.js';
  * InstanceInitiatedShutdownBehavior=stop (the default), terminated with `terminate`. When the
  * user data tags the instance (`aws ec2 create-tags ... --tags Key=K,Value=V`, as the factory's
  * tag done-signal does), those tags appear at the same moment.
+ *
+ * A test instance (its user data holds the factory's test wrapper, functions/lib/userdata.ts
+ * testScript) "runs" the family's test script: it fails when the script has a line `exit N`
+ * (N > 0) or `false`, never finishes when it has `sleep infinity`, and passes otherwise; the
+ * wrapper then reports as it says (stops itself on a pass, or tags ami-factory:test-status).
+ * The script's `echo` lines, and the wrapper's verdict line, are its console output
+ * (GetConsoleOutput), written when the script ends. The fault `failTestsIn` fails the tests
+ * of some regions whatever their script.
  */
 const FILTERS: FilterSpec<{ inst: InstanceRecord; state: InstanceStateName }> = {
   names: new Set([
@@ -153,6 +162,40 @@ export function builderPlan(userDataBase64: string | undefined): { shutdown: boo
   return { shutdown: SHUTDOWN_MARKER.test(script), tags };
 }
 
+/** What a simulated test instance does with the factory's test wrapper (see the module comment). */
+export function testPlan(
+  userDataBase64: string | undefined,
+  forceFailure = false,
+): { shutdown: boolean; tags: TagMap; console: string[] } | undefined {
+  if (userDataBase64 === undefined || userDataBase64 === '') return undefined;
+  const script = Buffer.from(userDataBase64, 'base64').toString('utf8');
+  const begin = script.indexOf(TEST_SCRIPT_BEGIN);
+  const end = script.indexOf(TEST_SCRIPT_END);
+  if (begin < 0 || end < begin) return undefined;
+  const body = script.slice(begin + TEST_SCRIPT_BEGIN.length, end);
+  const wrapper = script.slice(end);
+  const lines = body.split('\n');
+  const stopAt = lines.findIndex((l) => /^\s*(exit\s+[1-9]\d*|false|sleep\s+infinity)\s*(#.*)?$/.test(l));
+  const ran = stopAt < 0 ? lines : lines.slice(0, stopAt);
+  const hangs = stopAt >= 0 && /sleep\s+infinity/.test(lines[stopAt] ?? '');
+  const console = ran.flatMap((l) => {
+    const m = /^\s*echo\s+(.*)$/.exec(l);
+    return m === null ? [] : [(m[1] ?? '').trim().replace(/^(["'])(.*)\1$/, '$2')];
+  });
+  const own = builderPlan(Buffer.from(ran.join('\n'), 'utf8').toString('base64')).tags;
+  if (hangs) return { shutdown: false, tags: own, console };
+  const status = stopAt < 0 && !forceFailure ? 'passed' : 'failed';
+  if (forceFailure) console.push('test failed (local fault: failTestsIn)');
+  console.push(`ami-factory test: ${status}`);
+  const tagReport = /create-tags[^\n]*Value=\$STATUS/.test(wrapper);
+  const tagKey = /--tags\s+Key=([^,\s]+),Value=\$STATUS/.exec(wrapper)?.[1];
+  return {
+    shutdown: !tagReport && status === 'passed' && /shutdown -h now/.test(wrapper),
+    tags: tagReport && tagKey !== undefined ? { ...own, [tagKey]: status } : own,
+    console,
+  };
+}
+
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.(nano|micro|small|medium|large|xlarge|\d+xlarge|metal(-\d+xl)?)$/;
 
 export const runInstances: ActionHandler = (ctx) => {
@@ -206,7 +249,8 @@ export const runInstances: ActionHandler = (ctx) => {
   const metadata = metadataOptions(p.child('MetadataOptions'), image.imdsSupport === 'v2.0');
   const ebsOptimized = p.bool('EbsOptimized');
   const hibernation = p.child('HibernationOptions')?.bool('Configured');
-  const plan = builderPlan(userData);
+  const test = testPlan(userData, ctx.faults.failTestsIn?.includes(ctx.region) === true);
+  const plan = test ?? builderPlan(userData);
   const reservationId = newId('r');
   const created: InstanceRecord[] = [];
   const az = `${ctx.region}a`;
@@ -274,9 +318,11 @@ export const runInstances: ActionHandler = (ctx) => {
       steps.push(...done);
     }
     ctx.world.plan(inst, steps, now);
+    const scriptEndMs = now + ctx.durations.instanceBootMs + ctx.durations.builderBuildMs;
     if (Object.keys(plan.tags).length > 0) {
-      inst.plannedTags = [{ atMs: now + ctx.durations.instanceBootMs + ctx.durations.builderBuildMs, tags: plan.tags }];
+      inst.plannedTags = [{ atMs: scriptEndMs, tags: plan.tags }];
     }
+    if (test !== undefined && test.console.length > 0) inst.console = [{ atMs: scriptEndMs, lines: test.console }];
     rs.instances[instanceId] = inst;
     created.push(inst);
   }
@@ -406,3 +452,35 @@ export const terminateInstances: ActionHandler = (ctx) =>
       ctx.now,
     );
   });
+
+// ---- GetConsoleOutput ---------------------------------------------------------------------------
+
+/**
+ * GetConsoleOutput: the instance's console output, base64 (`output`), with the time it was last
+ * updated (`timestamp`). The simulated console has the boot lines once the instance is running
+ * and what its user data printed once that ran; before the instance has booted EC2 gives no
+ * output (the element is absent).
+ */
+export const getConsoleOutput: ActionHandler = (ctx) => {
+  const id = ctx.p.required('InstanceId');
+  checkInstanceId(id);
+  const inst = ctx.rs.instances[id];
+  if (inst === undefined) throw instanceNotFound([id]);
+  const runningAt = inst.timeline.find((e) => e.state === 'running' && e.atMs <= ctx.now)?.atMs;
+  if (runningAt === undefined) return { instanceId: id, timestamp: new Date(ctx.now).toISOString() };
+  const lines = [
+    `[    0.000000] Linux version 6.1.0 (ami-factory local cloud) booting ${inst.instanceId}`,
+    `[    2.000000] cloud-init: running user data`,
+  ];
+  let updated = runningAt;
+  for (const c of inst.console ?? []) {
+    if (c.atMs > ctx.now) continue;
+    lines.push(...c.lines);
+    updated = Math.max(updated, c.atMs);
+  }
+  return {
+    instanceId: id,
+    timestamp: new Date(updated).toISOString(),
+    output: Buffer.from(`${lines.join('\r\n')}\r\n`, 'utf8').toString('base64'),
+  };
+};

@@ -65,6 +65,8 @@ export interface InstanceRecord {
   announced: number;
   /** Tags the instance sets on itself later (a builder's tag done-signal). */
   plannedTags?: { atMs: number; tags: TagMap }[];
+  /** What the instance's user data printed to its console, and when (GetConsoleOutput). */
+  console?: { atMs: number; lines: string[] }[];
   /** RunInstances EbsOptimized (absent: the instance type's default). */
   ebsOptimized?: boolean;
   /** RunInstances HibernationOptions.Configured. */

@@ -35,7 +35,7 @@ import {
   templateByName,
   templatesOf,
 } from './launch-templates.js';
-import { describeInstances, runInstances, startInstances, stopInstances, terminateInstances } from './instances.js';
+import { describeInstances, getConsoleOutput, runInstances, startInstances, stopInstances, terminateInstances } from './instances.js';
 import { DEFAULT_DURATIONS, DEFAULT_QUOTAS, type Ec2Quotas } from './limits.js';
 import { isoMs, LOCAL_ACCOUNT_ID, REGIONS, type Ec2State, type ImageRecord, type RegionState } from './model.js';
 import { registerFromImageLocation, type RegisterFromImageLocation } from './register-location.js';
@@ -171,6 +171,7 @@ const ACTIONS: ActionTable<ActionContext, XmlObject> = actionTable<ActionContext
   StopInstances: stopInstances,
   StartInstances: startInstances,
   TerminateInstances: terminateInstances,
+  GetConsoleOutput: getConsoleOutput,
   CreateImage: createImage,
   DescribeImages: describeImages,
   RegisterImage: registerImage,

@@ -57,3 +57,39 @@ describe('factory config', () => {
     expect(() => buildRequestFor(config, 'db', base)).toThrow(/Unknown family "db"/);
   });
 });
+
+describe('factory config: a family’s tests', () => {
+  const withTests = (tests: string): string =>
+    readFileSync('factory.config.yml', 'utf8').replace('  web:\n', `  web:\n    tests:\n${tests.replace(/^/gm, '      ')}\n`);
+
+  it('puts the family tests into the request, with only the regions the request builds in', () => {
+    const config = parseFactoryConfig(
+      withTests(
+        [
+          'script: systemctl is-active nginx',
+          'report: tag',
+          'timeoutSeconds: 600',
+          'regions:',
+          '  eu-west-1: { subnetId: subnet-0123456789abcdef0 }',
+          '  us-west-2: { securityGroupIds: [sg-0123456789abcdef0] }',
+        ].join('\n'),
+      ),
+    );
+    const all = buildRequestFor(config, 'web', base);
+    expect(all.tests).toMatchObject({ script: 'systemctl is-active nginx', report: 'tag', timeoutSeconds: 600, onFailure: 'deregister' });
+    expect(Object.keys(all.tests?.regions ?? {}).sort()).toEqual(['eu-west-1', 'us-west-2']);
+    const one = buildRequestFor(config, 'web', { ...base, regions: ['eu-west-1'] });
+    expect(Object.keys(one.tests?.regions ?? {})).toEqual(['eu-west-1']);
+    expect(buildRequestFor(parseFactoryConfig(readFileSync('factory.config.yml', 'utf8')), 'web', base).tests).toBeUndefined();
+  });
+
+  it('refuses tests settings for a region the family does not build in, and a bad report mode', () => {
+    expect(() => parseFactoryConfig(withTests('script: "true"\nregions:\n  ap-south-1: {}'))).toThrow(ConfigFileError);
+    try {
+      parseFactoryConfig(withTests('script: "true"\nregions:\n  ap-south-1: {}'));
+    } catch (e) {
+      expect((e as ConfigFileError).issues.join('\n')).toMatch(/tests\.regions/);
+    }
+    expect(() => parseFactoryConfig(withTests('script: "true"\nreport: stopped'))).toThrow(/web\.tests\.report/);
+  });
+});

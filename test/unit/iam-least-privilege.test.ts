@@ -197,23 +197,26 @@ function factoryResources(
 ): Candidate[] {
   const [service = '', name = ''] = action.split(':');
   const plan = planOf(t);
-  const tags: Record<string, ContextValue> = managed
-    ? {
+  // The factory's instances are builders or image test instances (ami-factory:role).
+  const tagSets: Record<string, ContextValue>[] = managed
+    ? ['builder', 'test'].map((role) => ({
         'aws:ResourceTag/ami-factory:managed': 'true',
-        'aws:ResourceTag/ami-factory:role': 'builder',
+        'aws:ResourceTag/ami-factory:role': role,
         'aws:RequestTag/ami-factory:managed': 'true',
-        'aws:RequestTag/ami-factory:role': 'builder',
-      }
-    : { 'aws:ResourceTag/Team': 'platform', 'aws:RequestTag/Team': 'platform' };
+        'aws:RequestTag/ami-factory:role': role,
+      }))
+    : [{ 'aws:ResourceTag/Team': 'platform', 'aws:RequestTag/Team': 'platform' }];
   const base = (extra: Record<string, ContextValue> = {}): Record<string, ContextValue> => ({
     ...globalContext(principal(r.role), { time: NOW, secureTransport: true, requestedRegion: region }),
     ...extra,
   });
   const ec2 = (type: string, id: string, account = ACCOUNT): Candidate[] =>
-    ['CreateImage', 'RegisterImage', 'CopyImage', 'RunInstances'].map((createAction) => ({
-      resource: `arn:aws:ec2:${region}:${['image', 'snapshot'].includes(type) ? '' : account}:${type}/${id}`,
-      context: base({ ...tags, 'ec2:CreateAction': createAction, 'iam:PassedToService': 'ec2.amazonaws.com' }),
-    }));
+    tagSets.flatMap((tags) =>
+      ['CreateImage', 'RegisterImage', 'CopyImage', 'RunInstances'].map((createAction) => ({
+        resource: `arn:aws:ec2:${region}:${['image', 'snapshot'].includes(type) ? '' : account}:${type}/${id}`,
+        context: base({ ...tags, 'ec2:CreateAction': createAction, 'iam:PassedToService': 'ec2.amazonaws.com' }),
+      })),
+    );
   const stateKeys = ['waits/us-east-1/ami-0123.json', 'retention/ledger/web.json', 'retention/runs/r1/plan.json', 'chatops/c1.json'];
   const bundleKeys = ['web/2026/web.manifest.xml', 'web/2026/web.part.0', 'web/2026/web.bundle-staging-0'];
   const objects = [
@@ -235,7 +238,10 @@ function factoryResources(
     subnet: () => ec2('subnet', 'subnet-0a1b2c3d'),
     'security-group': () => ec2('security-group', 'sg-0a1b2c3d'),
     'network-interface': () => ec2('network-interface', 'eni-0a1b2c3d'),
-    role: () => ec2('role', 'x').map((c) => ({ ...c, resource: `arn:aws:iam::${ACCOUNT}:role/ami-factory-builder-web` })),
+    role: () =>
+      ['ami-factory-builder-web', 'ami-factory-test-web'].flatMap((name) =>
+        ec2('role', 'x').map((c) => ({ ...c, resource: `arn:aws:iam::${ACCOUNT}:role/${name}` })),
+      ),
     object: () => objects.map((resource) => ({ resource, context: base() })),
     bucket: () =>
       buckets.flatMap((resource) => [...stateKeys, ...bundleKeys].map((k) => ({ resource, context: base({ 's3:prefix': k }) }))),
@@ -245,7 +251,7 @@ function factoryResources(
     'event-bus': () => plan.eventBuses.map((b) => ({ resource: b.arn, context: base() })),
     parameter: () => r.parameters.map((resource) => ({ resource, context: base() })),
   };
-  if (types.length === 0) return [{ resource: '*', context: base({ ...tags }) }];
+  if (types.length === 0) return tagSets.map((tags) => ({ resource: '*', context: base({ ...tags }) }));
   const names = (wanted.length > 0 ? wanted : types.map((x) => x.name))
     .map((n) => n.toLowerCase())
     .filter((n) => onlyTypes === undefined || onlyTypes.length === 0 || onlyTypes.includes(n));

@@ -188,4 +188,37 @@ describe('callback waits', () => {
       restore();
     }
   });
+  it('test waits: an instance event completes them, the sweeper fails a silent one with ImageTestTimeoutError', async () => {
+    const passed = record({ kind: 'test', resourceId: 'i-0000000000000000e', token: 'AQpassed', signal: 'tag' });
+    const silent = record({ kind: 'test', resourceId: 'i-0000000000000000f', token: 'AQsilent', deadline: '2000-01-01T00:00:00Z' });
+    for (const r of [passed, silent]) await store.put(r);
+    ec2.on(DescribeInstancesCommand, { InstanceIds: ['i-0000000000000000e'] }).resolves({
+      Reservations: [
+        {
+          Instances: [
+            { InstanceId: 'i-0000000000000000e', State: { Name: 'running' }, Tags: [{ Key: 'ami-factory:test-status', Value: 'passed' }] },
+          ],
+        },
+      ],
+    });
+    ec2
+      .on(DescribeInstancesCommand, { InstanceIds: ['i-0000000000000000f'] })
+      .resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-0000000000000000f', State: { Name: 'running' } }] }] });
+    const instance = Ec2StateChangeEventSchema.parse({
+      version: '0',
+      id: 'e2',
+      account: '111122223333',
+      time: '2026-11-23T08:00:00Z',
+      region: 'us-east-1',
+      resources: [],
+      source: 'aws.ec2',
+      'detail-type': 'EC2 Instance State-change Notification',
+      detail: { 'instance-id': 'i-0000000000000000e', state: 'running' },
+    });
+    await expect(completeWaitsForEvent(deps(), instance)).resolves.toBe(1);
+    expect(sfn).toHaveReceivedCommandWith(SendTaskSuccessCommand, { taskToken: 'AQpassed' });
+    await sweepWaits(deps());
+    expect(sfn).toHaveReceivedCommandWith(SendTaskFailureCommand, { taskToken: 'AQsilent', error: 'ImageTestTimeoutError' });
+    expect(store.items.size).toBe(0);
+  });
 });

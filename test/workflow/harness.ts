@@ -90,6 +90,8 @@ export function familyAllowing(existing: Yaml | undefined, r: BuildRequest): Yam
   else delete f.reboot;
   if (r.description !== undefined) f.description = r.description;
   else delete f.description;
+  if (r.tests !== undefined) f.tests = r.tests;
+  else delete f.tests;
   return f;
 }
 

@@ -68,6 +68,14 @@ export const ImageSharedDetailSchema = z.object({
 export const FinalizedSharingSchema = SharingTargetsSchema.extend({ unmanaged: z.array(z.string()) });
 
 /** One region of a build: the build region first, then each copy region. */
+/** A region's image test verdict (functions/lib/ec2/image-test.ts). */
+export const TestResultSchema = z.object({
+  status: z.enum(['passed', 'failed', 'timed-out']),
+  instanceId: z.string().nullable(),
+  reason: z.string().nullable(),
+  consoleTail: z.string().nullable(),
+});
+
 export const BuildRegionResultSchema = z.object({
   region: RegionSchema,
   status: z.enum(['succeeded', 'failed']),
@@ -77,6 +85,8 @@ export const BuildRegionResultSchema = z.object({
   cause: z.string().optional(),
   deprecateAt: z.iso.datetime().nullable().optional(),
   sharing: FinalizedSharingSchema.nullable().optional(),
+  /** The region's image test (null or absent: the family declares none, or the region failed before its test). */
+  test: TestResultSchema.nullable().optional(),
 });
 
 /** BuildSucceeded | BuildPartiallySucceeded | BuildFailed: the end of every build. */
