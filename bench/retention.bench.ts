@@ -7,7 +7,7 @@
  * ones in use (launch templates, a stopped and a running instance) or under an exclusion tag,
  * and runs one image-retention execution through the real state machine, handlers and SDK
  * clients: keep the newest 5, deprecate after 30 days, deregister (with snapshots) after 90.
- * Repeated BENCH_RUNS times (default 3), a fresh cloud each time; medians are quoted.
+ * Repeated `runs` times, a fresh cloud each time; medians are quoted. Small (CI): 400 images, once.
  *
  * Reported (EC2 calls are counted by the local EC2 server, which is what EC2 would bill the
  * buckets for; throttled calls also as the retention client's pacer saw them):
@@ -22,7 +22,12 @@
  *     exactly the expected images were retired (every image the results say was deregistered
  *     is gone with its snapshots) and that no newest, young, in-use or excluded image was touched.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { parse, stringify } from 'yaml';
 import {
   CreateLaunchTemplateCommand,
   CreateLaunchTemplateVersionCommand,
@@ -37,13 +42,25 @@ import {
   type Image,
 } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  SFNClient,
+  StartExecutionCommand,
+  type DescribeExecutionCommandOutput,
+  type HistoryEvent,
+} from '@aws-sdk/client-sfn';
 import { THROTTLE_BUCKETS, throttleClass, type ThrottleClass } from '../functions/lib/ec2/throttling.js';
 import { tokenBucketLowerBoundSeconds } from '../functions/lib/retention/pacer.js';
 import type { RetentionReport } from '../functions/lib/retention/report.js';
 import type { RetentionRequestInput } from '../functions/lib/retention/request.js';
 import { RetentionStore, type ImageResult } from '../functions/lib/retention/store.js';
+import type { Ec2CallLogEntry } from '../local/ec2/service.js';
+import type { JsonValue } from '../local/json.js';
 import { startLocalCloud, type LocalCloud } from '../local/server.js';
+import type { BenchChart, BenchGoal, BenchOptions, BenchSection } from './section.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const FAMILY = 'bench';
 const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1', 'eu-central-1'];
@@ -240,8 +257,37 @@ interface RunFigures {
   boundS: number;
   boundWhere: string;
   wallOverBound: number;
+  /** Simulated seconds from the execution's start to the end of the plan Map (every region planned). */
+  planS: number;
   failed: number;
   problems: string[];
+  /** The bound region's calls, for the chart: simulated seconds from the start, bucket class. */
+  timeline: { region: string; calls: { t: number; cls: ThrottleClass; throttled: boolean }[] };
+}
+
+async function history(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
+  const out: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
+    out.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return out;
+}
+
+/** factory.config.yml with eu-central-1 as one more copy region of its first family: the roles' scopes then cover REGIONS. */
+function benchConfig(dir: string): string {
+  const config = parse(readFileSync(join(ROOT, 'factory.config.yml'), 'utf8')) as {
+    families: Record<string, { region: string; copies?: { region: string }[] }>;
+  };
+  const first = Object.values(config.families)[0];
+  if (first === undefined) throw new Error('factory.config.yml has no family');
+  const covered = new Set(Object.values(config.families).flatMap((f) => [f.region, ...(f.copies ?? []).map((c) => c.region)]));
+  for (const r of REGIONS) if (!covered.has(r)) first.copies = [...(first.copies ?? []), { region: r }];
+  const file = join(dir, 'factory.config.yml');
+  writeFileSync(file, stringify(config));
+  return file;
 }
 
 async function waitForExecution(sfn: SFNClient, executionArn: string, timeoutMs: number): Promise<DescribeExecutionCommandOutput> {
@@ -254,7 +300,7 @@ async function waitForExecution(sfn: SFNClient, executionArn: string, timeoutMs:
   }
 }
 
-async function oneRun(index: number, count: number, timeScale: number): Promise<RunFigures> {
+async function oneRun(index: number, count: number, timeScale: number, configFile: string): Promise<RunFigures> {
   const seedStart = performance.now();
   const cloud = await startLocalCloud({
     port: 0,
@@ -267,6 +313,7 @@ async function oneRun(index: number, count: number, timeScale: number): Promise<
     // Hours of retention compressed into seconds: the buckets refill on the simulated clock (the report says so).
     throttleClock: 'simulated',
     seedImages: { count, regions: REGIONS, family: FAMILY },
+    configFile,
   });
   const config = { endpoint: cloud.endpoint, credentials: creds, maxAttempts: 1 };
   const clients = new Map(REGIONS.map((r) => [r, new EC2Client({ ...config, region: r })]));
@@ -306,6 +353,7 @@ async function oneRun(index: number, count: number, timeScale: number): Promise<
     const cpu = process.cpuUsage(cpuStart);
     const cpuS = (cpu.user + cpu.system) / 1e6;
     const stats = cloud.ec2.stats();
+    const callLog: readonly Ec2CallLogEntry[] = cloud.ec2.callLog();
     if (d.status !== 'SUCCEEDED') throw new Error(`retention ${d.status}: ${d.error ?? ''} ${d.cause ?? ''}`);
     const report = JSON.parse(d.output ?? '{}') as RetentionReport;
     const startMs = d.startDate?.getTime() ?? 0;
@@ -342,6 +390,18 @@ async function oneRun(index: number, count: number, timeScale: number): Promise<
         }
       }
     }
+    const events = await history(sfn, executionArn ?? '');
+    const planEnd = events.find((e) => e.type === 'MapStateExited' && e.stateExitedEventDetails?.name === 'PlanRegions');
+    const planS = ((planEnd?.timestamp?.getTime() ?? startMs) - startMs) / 1000;
+    // The bound's region, or (every bucket within its capacity) the region with the most calls.
+    const busiest = [...perRegion].sort((a, b) => sum([...b[1].values()]) - sum([...a[1].values()]))[0]?.[0] ?? REGIONS[0];
+    const boundRegion = boundS > 0 ? (boundWhere.split(' ')[0] as string) : (busiest as string);
+    const timeline = {
+      region: boundRegion,
+      calls: callLog
+        .filter((e) => e.region === boundRegion)
+        .map((e) => ({ t: (e.atMs - startMs) / 1000, cls: throttleClass(e.action, false), throttled: e.throttled })),
+    };
     const outcome = (k: keyof RetentionReport['regions'][number]['outcomes']): number => sum(report.regions.map((r) => r.outcomes[k]));
     const acted = outcome('deprecated') + outcome('disabled') + outcome('deregistered');
     const failed = outcome('failed') + report.regions.filter((r) => r.status !== 'applied').length;
@@ -405,8 +465,10 @@ async function oneRun(index: number, count: number, timeScale: number): Promise<
       boundS,
       boundWhere,
       wallOverBound: simulatedS / boundS,
+      planS,
       failed,
       problems,
+      timeline,
     };
   } finally {
     for (const c of clients.values()) c.destroy();
@@ -416,9 +478,137 @@ async function oneRun(index: number, count: number, timeScale: number): Promise<
   }
 }
 
-export async function run(): Promise<void> {
-  const count = envNumber('BENCH_IMAGES', 10_000, (n) => Number.isInteger(n) && n >= 400, 'an integer ≥ 400');
-  const runs = envNumber('BENCH_RUNS', 3, (n) => Number.isInteger(n) && n >= 1, 'an integer ≥ 1');
+interface Series {
+  label: string;
+  color: string;
+  dashed?: boolean;
+  points: [number, number][];
+}
+
+/** Cumulative count of the calls of one class over time, at most ~200 points. */
+function cumulative(calls: { t: number; cls: ThrottleClass }[], cls: ThrottleClass, end: number): [number, number][] {
+  const times = calls.filter((c) => c.cls === cls).map((c) => c.t);
+  const step = Math.max(1, Math.ceil(times.length / 200));
+  const points: [number, number][] = [[0, 0]];
+  times.forEach((t, i) => {
+    if ((i + 1) % step === 0 || i === times.length - 1) points.push([t, i + 1]);
+  });
+  points.push([end, times.length]);
+  return points;
+}
+
+const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+
+/**
+ * A small line chart (our own: wt-bench is choosing the shared renderer; the lead unifies them
+ * at merge): axes with ticks, axis labels, one polyline per series, a legend, a marker line.
+ */
+export function lineChartSvg(opts: {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: Series[];
+  marker?: { x: number; label: string };
+}): string {
+  const W = 720;
+  const H = 380;
+  const m = { l: 64, r: 190, t: 36, b: 48 };
+  const xs = opts.series.flatMap((s) => s.points.map((p) => p[0]));
+  const ys = opts.series.flatMap((s) => s.points.map((p) => p[1]));
+  const xMax = Math.max(1, ...xs);
+  const yMax = Math.max(1, ...ys);
+  const X = (x: number): number => m.l + (x / xMax) * (W - m.l - m.r);
+  const Y = (y: number): number => H - m.b - (y / yMax) * (H - m.t - m.b);
+  const nice = (max: number): number[] => {
+    const raw = max / 5;
+    const mag = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 5, 10].map((k) => k * mag).find((k) => k >= raw) ?? raw;
+    return Array.from({ length: Math.floor(max / step) + 1 }, (_, i) => i * step);
+  };
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2 - m.r / 2}" y="20" text-anchor="middle" font-size="14">${esc(opts.title)}</text>`,
+    `<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="black"/>`,
+    `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="black"/>`,
+  ];
+  for (const x of nice(xMax)) {
+    out.push(`<line x1="${X(x)}" y1="${H - m.b}" x2="${X(x)}" y2="${H - m.b + 4}" stroke="black"/>`);
+    out.push(`<text x="${X(x)}" y="${H - m.b + 17}" text-anchor="middle">${Number(x.toPrecision(6))}</text>`);
+  }
+  for (const y of nice(yMax)) {
+    out.push(`<line x1="${m.l - 4}" y1="${Y(y)}" x2="${m.l}" y2="${Y(y)}" stroke="black"/>`);
+    out.push(`<line x1="${m.l}" y1="${Y(y)}" x2="${W - m.r}" y2="${Y(y)}" stroke="#eee"/>`);
+    out.push(`<text x="${m.l - 7}" y="${Y(y) + 4}" text-anchor="end">${Number(y.toPrecision(6))}</text>`);
+  }
+  out.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 10}" text-anchor="middle">${esc(opts.xLabel)}</text>`);
+  out.push(`<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(opts.yLabel)}</text>`);
+  if (opts.marker !== undefined) {
+    const x = X(opts.marker.x);
+    out.push(`<line x1="${x}" y1="${m.t}" x2="${x}" y2="${H - m.b}" stroke="#888" stroke-dasharray="2 3"/>`);
+    out.push(`<text x="${x + 4}" y="${m.t + 12}" fill="#555">${esc(opts.marker.label)}</text>`);
+  }
+  opts.series.forEach((s, i) => {
+    const d = s.points.map(([x, y]) => `${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ');
+    out.push(
+      `<polyline fill="none" stroke="${s.color}" stroke-width="2"${s.dashed === true ? ' stroke-dasharray="6 4"' : ''} points="${d}"/>`,
+    );
+    const ly = m.t + 10 + i * 20;
+    out.push(
+      `<line x1="${W - m.r + 14}" y1="${ly}" x2="${W - m.r + 38}" y2="${ly}" stroke="${s.color}" stroke-width="2"${s.dashed === true ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
+    out.push(`<text x="${W - m.r + 44}" y="${ly + 4}">${esc(s.label)}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n');
+}
+
+function timelineChart(f: RunFigures): { chart: BenchChart; data: JsonValue } {
+  const calls = f.timeline.calls.filter((c) => !c.throttled);
+  const end = Math.max(f.simulatedS, ...calls.map((c) => c.t));
+  const dereg = THROTTLE_BUCKETS.deregisterImage;
+  const series: Series[] = [
+    { label: 'DeregisterImage', color: '#d62728', points: cumulative(calls, 'deregisterImage', end) },
+    { label: 'mutating (deprecate)', color: '#1f77b4', points: cumulative(calls, 'mutating', end) },
+    { label: 'Describe*', color: '#2ca02c', points: cumulative(calls, 'describe', end) },
+  ];
+  // The most the DeregisterImage bucket lets through by time t, starting full: capacity + refill × t.
+  const top = Math.max(dereg.capacity, ...series.map((x) => x.points[x.points.length - 1]?.[1] ?? 0));
+  const tTop = Math.min(end, (top - dereg.capacity) / dereg.refillPerSecond);
+  series.splice(1, 0, {
+    label: `its refill: ${dereg.capacity} + ${dereg.refillPerSecond}/s`,
+    color: '#d62728',
+    dashed: true,
+    points: [
+      [0, dereg.capacity],
+      [tTop, dereg.capacity + tTop * dereg.refillPerSecond],
+    ],
+  });
+  const svg = lineChartSvg({
+    title: `Retention calls in ${f.timeline.region} against the bucket refill`,
+    xLabel: 'simulated seconds from the execution start',
+    yLabel: 'calls so far',
+    series,
+    marker: { x: f.planS, label: 'planned' },
+  });
+  const data = {
+    region: f.timeline.region,
+    planS: f.planS,
+    series: series.map((s) => ({ label: s.label, points: s.points })),
+  } as unknown as JsonValue;
+  return {
+    chart: {
+      file: 'retention-calls.svg',
+      alt: `Retention calls over time in ${f.timeline.region} against the DeregisterImage bucket's refill`,
+      svg,
+    },
+    data,
+  };
+}
+
+export async function measure(options: BenchOptions): Promise<BenchSection> {
+  const count = options.small ? 400 : envNumber('BENCH_IMAGES', 10_000, (n) => Number.isInteger(n) && n >= 400, 'an integer ≥ 400');
+  const runs = options.small ? 1 : Math.max(1, options.runs);
   // ×10: the run is paced to about 6 simulated minutes, 40 real seconds, of which the HTTP calls
   // (SDK clients, handlers and the cloud share this process) take about half the CPU; faster
   // scales make that overhead, not the pacing, the wall time (×25 doubles wall/bound).
@@ -426,46 +616,103 @@ export async function run(): Promise<void> {
   // The handlers run in this process: keep their JSON lines out of the report.
   process.env.AMI_FACTORY_LOG_LEVEL ??= 'warn';
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  console.log(
-    `${count} managed images of "${FAMILY}" over ${REGIONS.join(', ')}; policy keepNewest ${POLICY.keepNewest}, deprecate after ${POLICY.deprecateAfterDays} d, ` +
-      `deregister after ${POLICY.maxAgeDays} d (no grace); throttling on, buckets refilling on the simulated clock; time scale ×${timeScale}; ${runs} run(s), a fresh cloud each`,
-  );
+  const scratch = mkdtempSync(join(tmpdir(), 'ami-factory-bench-retention-'));
   const all: RunFigures[] = [];
-  for (let i = 1; i <= runs; i++) {
-    const f = await oneRun(i, count, timeScale);
-    all.push(f);
-    console.log(
-      `  run ${i}: ${f.simulatedS.toFixed(1)} s simulated (${f.realS.toFixed(1)} s real, CPU ${((100 * f.cpuS) / f.realS).toFixed(0)}% busy), ${f.totalCalls} EC2 calls, ${f.acted} acted + ${f.pages} pages ` +
-        `(ratio ${f.ratio.toFixed(3)}), bound ${f.boundS.toFixed(1)} s [${f.boundWhere}] (wall/bound ${f.wallOverBound.toFixed(3)}), ` +
-        `throttled ${f.throttledServer} server / ${f.throttledClient} client, failed ${f.failed}, checks ${f.problems.length === 0 ? 'ok' : `${f.problems.length} PROBLEM(S)`}`,
-    );
-    for (const p of f.problems.slice(0, 20)) console.log(`    ! ${p}`);
+  try {
+    const configFile = benchConfig(scratch);
+    for (let i = 1; i <= runs; i++) {
+      const f = await oneRun(i, count, timeScale, configFile);
+      all.push(f);
+      console.error(
+        `  run ${i}: ${f.simulatedS.toFixed(1)} s simulated (plan ${f.planS.toFixed(1)} s; ${f.realS.toFixed(1)} s real, CPU ${((100 * f.cpuS) / f.realS).toFixed(0)}% busy), ` +
+          `${f.totalCalls} calls, ratio ${f.ratio.toFixed(3)}, wall/bound ${f.wallOverBound.toFixed(3)}, failed ${f.failed}, checks ${f.problems.length === 0 ? 'ok' : `${f.problems.length} PROBLEM(S)`}`,
+      );
+      for (const p of f.problems.slice(0, 20)) console.error(`    ! ${p}`);
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
-  const med = (pick: (f: RunFigures) => number): number => median(all.map(pick));
+  const st = (pick: (f: RunFigures) => number): { median: number; min: number; max: number } => {
+    const xs = all.map(pick);
+    return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+  };
+  const range = (pick: (f: RunFigures) => number, d = 1): string => {
+    const x = st(pick);
+    if (!Number.isFinite(x.median)) return 'n/a (every bucket within its capacity: no bound)';
+    return `${x.median.toFixed(d)} (${x.min.toFixed(d)}–${x.max.toFixed(d)})`;
+  };
+  const med = (pick: (f: RunFigures) => number): number => st(pick).median;
   const actions = [...new Set(all.flatMap((f) => [...Object.keys(f.calls), ...Object.keys(f.throttledBy)]))].sort();
-  const ok = (good: boolean): string => (good ? 'ok' : 'MISSED');
   const ratio = med((f) => f.ratio);
   const wallOverBound = med((f) => f.wallOverBound);
   const failed = med((f) => f.failed);
   const problems = sum(all.map((f) => f.problems.length));
-  console.log(
-    [
-      '',
-      `medians of ${runs} run(s), ${count} images in ${REGIONS.length} regions, time scale ×${timeScale}:`,
-      `wall time             ${med((f) => f.simulatedS).toFixed(1)} s simulated, ${med((f) => f.realS).toFixed(1)} s real (CPU ${med((f) => (100 * f.cpuS) / f.realS).toFixed(0)}% busy: the rest is pacing)`,
-      `EC2 calls             ${med((f) => f.totalCalls)} (server side, all regions, throttled ones included)`,
-      ...actions.map((a) => {
-        const throttled = med((f) => f.throttledBy[a] ?? 0);
-        return `  ${a.padEnd(34)}${String(med((f) => f.calls[a] ?? 0)).padStart(6)}${throttled > 0 ? `  (+${throttled} throttled)` : ''}`;
-      }),
-      `throttled             ${med((f) => f.throttledServer)} server side, ${med((f) => f.throttledClient)} seen by the client pacer`,
-      `acted on              ${med((f) => f.acted)} images (deprecated + disabled + deregistered)`,
-      `pages read            ${med((f) => f.pages)} (Describe* calls)`,
-      `calls/(acted+pages)   ${ratio.toFixed(3)}  (goal ≤ 1.1: ${ok(ratio <= 1.1)})`,
-      `token-bucket bound    ${med((f) => f.boundS).toFixed(1)} s simulated (max over regions of the slowest bucket)`,
-      `wall/bound            ${wallOverBound.toFixed(3)}  (goal ≤ 1.3: ${ok(wallOverBound <= 1.3)})`,
-      `failed actions        ${failed}  (goal 0: ${ok(failed === 0)})`,
-      `checks                ${problems === 0 ? 'ok: exactly the expected images retired, with their snapshots; nothing newest, young, in use or excluded touched' : `${problems} problem(s), see above`}`,
-    ].join('\n'),
-  );
+  const planShare = med((f) => f.planS / f.simulatedS);
+  const lines = [
+    `${count} managed images of \`${FAMILY}\` over ${REGIONS.join(', ')}; policy keep newest ${POLICY.keepNewest}, deprecate after ${POLICY.deprecateAfterDays} d, ` +
+      `deregister (with snapshots) after ${POLICY.maxAgeDays} d; EC2 throttling on, the buckets refilling on the simulated clock (time ×${timeScale}); ` +
+      `${runs} run(s), a fresh cloud each; medians (min–max). Calls are counted by the local EC2 server.`,
+    '',
+    '| measure | value | goal |',
+    '|---|---|---|',
+    `| wall time, simulated s | ${range((f) => f.simulatedS)} | |`,
+    `| of which planning (start → every region planned), s | ${range((f) => f.planS)} (${(100 * planShare).toFixed(1)} %) | |`,
+    `| wall time, real s | ${range((f) => f.realS)} (CPU ${med((f) => (100 * f.cpuS) / f.realS).toFixed(0)} % busy) | |`,
+    `| token-bucket lower bound, simulated s | ${range((f) => f.boundS)} (${all[0]?.boundWhere ?? ''}) | |`,
+    `| wall / bound | ${range((f) => f.wallOverBound, 3)} | ≤ 1.1 |`,
+    `| EC2 calls (throttled ones included) | ${med((f) => f.totalCalls)} | |`,
+    `| images acted on (deprecated + disabled + deregistered) | ${med((f) => f.acted)} | |`,
+    `| pages read (Describe* calls) | ${med((f) => f.pages)} | |`,
+    `| calls / (acted + pages) | ${range((f) => f.ratio, 3)} | ≤ 1.1 |`,
+    `| throttled, server / client pacer | ${med((f) => f.throttledServer)} / ${med((f) => f.throttledClient)} | |`,
+    `| failed actions | ${failed} | 0 |`,
+    `| checks | ${problems === 0 ? 'exactly the expected images retired, with their snapshots; nothing newest, young, in use or excluded touched' : `${problems} problem(s)`} | |`,
+    '',
+    '| EC2 action | calls | throttled |',
+    '|---|---|---|',
+    ...actions.map((a) => `| ${a} | ${med((f) => f.calls[a] ?? 0)} | ${med((f) => f.throttledBy[a] ?? 0)} |`),
+  ];
+  const goals: BenchGoal[] = [
+    {
+      what: 'retention wall time over the token-bucket bound',
+      target: '≤ 1.1',
+      measured: wallOverBound.toFixed(3),
+      met: wallOverBound <= 1.1,
+    },
+    { what: 'retention calls per (image acted on + page read)', target: '≤ 1.1', measured: ratio.toFixed(3), met: ratio <= 1.1 },
+    { what: 'retention failed actions and check problems', target: '0', measured: String(failed + problems), met: failed + problems === 0 },
+  ];
+  const last = all[all.length - 1] as RunFigures;
+  const { chart, data } = timelineChart(last);
+  const results = {
+    images: count,
+    regions: REGIONS,
+    timeScale,
+    runs: all.map(({ timeline: _timeline, ...f }) => f),
+    planShare,
+    chart: data,
+  } as unknown as JsonValue;
+  return {
+    name: 'retention',
+    title: `Retention at ${count.toLocaleString('en-US')} images`,
+    markdown: lines.join('\n'),
+    results,
+    goals,
+    charts: [chart],
+  };
+}
+
+/** Prints the section (until the report writer runs every bench through `measure`); the chart goes to the temporary directory. */
+export async function run(): Promise<void> {
+  const section = await measure({
+    small: process.env.BENCH_SMALL === '1',
+    runs: envNumber('BENCH_RUNS', 3, (n) => Number.isInteger(n) && n >= 1, 'an integer ≥ 1'),
+  });
+  console.log(`## ${section.title}\n\n${section.markdown}\n`);
+  for (const g of section.goals ?? []) console.log(`- ${g.met ? 'met' : 'MISSED'}: ${g.what}: ${g.measured} (goal ${g.target})`);
+  for (const c of section.charts ?? []) {
+    const file = join(tmpdir(), c.file);
+    writeFileSync(file, c.svg);
+    console.log(`chart: ${file}`);
+  }
 }

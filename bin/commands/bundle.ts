@@ -1,17 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  BundleError,
-  BundleInputError,
-  bundleImage,
-  directorySink,
-  parseBlockDeviceMapping,
-  type Architecture,
-} from '../../functions/lib/bundle/index.js';
+import { bundleImage, parseBlockDeviceMapping } from '../../functions/lib/bundle/bundle.js';
+import type { Architecture } from '../../functions/lib/bundle/constants.js';
+import { BundleError, BundleInputError } from '../../functions/lib/bundle/errors.js';
 import { formatBytes, formatRate, progressLine } from '../../functions/lib/bundle/progress.js';
-import { localEc2Certificate } from '../../local/ec2/certificate.js';
+import { directorySink } from '../../functions/lib/bundle/storage.js';
 import { PROJECT_ROOT } from '../../local/paths.js';
-import { parseOptions, usageError } from './_common.js';
+import { parseOptions, usageError } from './_options.js';
 
 export const summary = 'Bundle an image file into encrypted parts and a signed manifest (ec2-bundle-image)';
 
@@ -90,7 +85,8 @@ export async function run(argv: string[]): Promise<number> {
     ec2CertPem =
       values.ec2cert !== undefined
         ? readPem('--ec2cert', values.ec2cert)
-        : (await localEc2Certificate(join(PROJECT_ROOT, '.ami-factory'))).certPem;
+        : // Loaded only when needed: the X.509 generator is most of the command's start-up time.
+          (await (await import('../../local/ec2/certificate.js')).localEc2Certificate(join(PROJECT_ROOT, '.ami-factory'))).certPem;
     bdm = values['block-device-mapping'] === undefined ? undefined : parseBlockDeviceMapping(values['block-device-mapping']);
   } catch (e) {
     if (e instanceof UsageError || e instanceof BundleError) return usage(e.message);

@@ -136,6 +136,15 @@ export interface LaunchTemplateInfo {
   versions: number[];
 }
 
+export interface Ec2CallLogEntry {
+  atMs: number;
+  region: string;
+  action: string;
+  throttled: boolean;
+}
+
+const CALL_LOG_MAX = 1_000_000;
+
 export interface Ec2Service extends LocalService {
   /** Fault switches, mutable at runtime. */
   readonly faults: Ec2Faults;
@@ -143,6 +152,11 @@ export interface Ec2Service extends LocalService {
   instanceHistory(region: string, instanceId: string): { state: string; at: string }[];
   /** Calls answered (errors included) and calls throttled, keyed `${region}:${Action}`. */
   stats(): { calls: Record<string, number>; throttled: Record<string, number> };
+  /**
+   * The calls since the last resetStats, in order: simulated time (ms), region, action, whether
+   * it was throttled (benchmarks chart them against the buckets' refill). The last 1,000,000 at most.
+   */
+  callLog(): readonly Ec2CallLogEntry[];
   resetStats(): void;
   /** Refills every token bucket (tests). */
   resetThrottling(): void;
@@ -224,6 +238,7 @@ class LocalEc2 implements Ec2Service {
   private readonly quotas: Ec2Quotas;
   private calls: Record<string, number> = {};
   private throttled: Record<string, number> = {};
+  private log: Ec2CallLogEntry[] = [];
   /** The Query protocol's view of this endpoint: the action table and the checks around each call. */
   private readonly protocol: QueryService<ActionContext>;
 
@@ -310,9 +325,11 @@ class LocalEc2 implements Ec2Service {
       !params.has('InstanceId') && !params.has('SnapshotId') && !params.has('Filter') && !params.has('MaxResults') && !params.has('Owner');
     if (this.faults.throttleAll === true || ((this.opts.throttling ?? true) && !this.takeToken(region, action, unfiltered))) {
       this.throttled[key] = (this.throttled[key] ?? 0) + 1;
+      this.logCall(region, action, true);
       throw new Ec2ApiError('RequestLimitExceeded', 'Request limit exceeded.', 503);
     }
     this.calls[key] = (this.calls[key] ?? 0) + 1;
+    this.logCall(region, action, false);
     this.world.advance();
     return {
       action,
@@ -376,9 +393,19 @@ class LocalEc2 implements Ec2Service {
     return { calls: { ...this.calls }, throttled: { ...this.throttled } };
   }
 
+  callLog(): readonly Ec2CallLogEntry[] {
+    return [...this.log];
+  }
+
+  private logCall(region: string, action: string, throttled: boolean): void {
+    if (this.log.length >= CALL_LOG_MAX) this.log.splice(0, CALL_LOG_MAX / 2);
+    this.log.push({ atMs: this.opts.clock.nowMs(), region, action, throttled });
+  }
+
   resetStats(): void {
     this.calls = {};
     this.throttled = {};
+    this.log = [];
   }
 
   resetThrottling(): void {

@@ -81,6 +81,25 @@ describe('local EC2 throttling (token buckets of aws-facts.md) and faults', () =
     );
   });
 
+  it('logs every call in order with its simulated time, region and whether it was throttled, until resetStats', async () => {
+    h.service.resetStats();
+    const create = (i: number): Promise<unknown> =>
+      c.send(new CreateImageCommand({ InstanceId: golden, Name: `log-${i}`, NoReboot: true }));
+    const t0 = clock.nowMs();
+    await burst(51, create);
+    clock.advance(2000);
+    await c.send(new DescribeImagesCommand({ Owners: ['self'] }));
+    const log = h.service.callLog();
+    expect(log).toHaveLength(52);
+    expect(log.slice(0, 50).every((e) => e.action === 'CreateImage' && !e.throttled && e.atMs === t0 && e.region === 'us-east-1')).toBe(
+      true,
+    );
+    expect(log[50]).toEqual({ atMs: t0, region: 'us-east-1', action: 'CreateImage', throttled: true });
+    expect(log[51]).toEqual({ atMs: t0 + 2000, region: 'us-east-1', action: 'DescribeImages', throttled: false });
+    h.service.resetStats();
+    expect(h.service.callLog()).toEqual([]);
+  });
+
   it('gives Describe* 100 / 20, and unfiltered DescribeInstances/DescribeSnapshots their own 50 / 10', async () => {
     h.service.resetThrottling(); // the golden lookup took a Describe token
     const filtered = await burst(101, () => c.send(new DescribeImagesCommand({ Owners: ['self'] })));

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import zlib, { gunzipSync } from 'node:zlib';
+import { jest } from '@jest/globals';
 import { BundleInputError } from '../../functions/lib/bundle/errors.js';
-import { gzipHeader, gzipTrailer, parallelGzip, type ParallelGzipOptions } from '../../functions/lib/bundle/gzip.js';
+import { gzipHeader, gzipTrailer, looksIncompressible, parallelGzip, type ParallelGzipOptions } from '../../functions/lib/bundle/gzip.js';
 import { MIB, removeDir, sh, tempDir, textBytes } from '../fixtures/bundle/helpers.js';
 
 let dir: string;
@@ -34,6 +35,9 @@ describe('parallelGzip', () => {
     ['mixed data without dictionaries', mixed, { blockSize: 64 * 1024, dictionary: false }],
     ['mixed data at level 1, one at a time', mixed, { blockSize: 128 * 1024, level: 1, concurrency: 1 }],
     ['blocks smaller than the 32 KiB dictionary', mixed, { blockSize: 5000 }],
+    ['random blocks stored between text blocks, at level 1', mixed, { blockSize: 64 * 1024, level: 1 }],
+    ['mixed data, every block searched', mixed, { blockSize: 64 * 1024, storeIncompressible: false }],
+    ['random data only, ending in a partial block', randomBytes(5 * 64 * 1024 + 77), { blockSize: 64 * 1024 }],
   ])('makes one gzip stream that gzip -t accepts and gunzip restores: %s', async (label, input, opts) => {
     // Act
     const out = await gz(input, opts);
@@ -52,6 +56,51 @@ describe('parallelGzip', () => {
     const gnu = Number(sh(`gzip -9 -c '${dir}/text' | wc -c`));
     const ours = (await gz(input)).length;
     expect(ours).toBeLessThan(gnu * 1.05);
+  });
+
+  it('stores the blocks that look incompressible and searches the others', async () => {
+    // Prepare: count the level-0 (stored) and the level-9 block deflates
+    const spy = jest.spyOn(zlib, 'deflateRaw');
+    const levels = (): (number | undefined)[] =>
+      spy.mock.calls
+        .map((c) => (c[1] as zlib.ZlibOptions).level)
+        .filter((l) => l === 0 || l === 9)
+        .sort();
+    try {
+      // Act: 4 blocks of random bytes, then 4 of text
+      await gz(randomBytes(4 * 64 * 1024), { blockSize: 64 * 1024 });
+      const random = levels();
+      spy.mockClear();
+      await gz(textBytes(4 * 64 * 1024), { blockSize: 64 * 1024 });
+      const text = levels();
+      spy.mockClear();
+      await gz(randomBytes(4 * 64 * 1024), { blockSize: 64 * 1024, storeIncompressible: false });
+      const searched = levels();
+      // Assess: and the empty last block (Z_FINISH), too small to probe, is deflated at level 9
+      expect(random).toEqual([0, 0, 0, 0, 9]);
+      expect(text).toEqual([9, 9, 9, 9, 9]);
+      expect(searched).toEqual([9, 9, 9, 9, 9]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it.each<[string, () => Buffer, boolean]>([
+    ['random bytes', () => randomBytes(256 * 1024), true],
+    ['text', () => textBytes(256 * 1024), false],
+    ['zeros', () => Buffer.alloc(256 * 1024), false],
+    ['random bytes with text at one sampled place', () => Buffer.concat([textBytes(8 * 1024), randomBytes(248 * 1024)]), false],
+    ['a block too small to sample', () => randomBytes(16 * 1024), false],
+  ])('probes a block of %s as incompressible: %s', async (_label, make, expected) => {
+    expect(await looksIncompressible(make())).toBe(expected);
+  });
+
+  it('stores random data at about its own size, as gzip -9 does', async () => {
+    const input = randomBytes(2 * MIB);
+    writeFileSync(join(dir, 'random'), input);
+    const gnu = Number(sh(`gzip -9 -c '${dir}/random' | wc -c`));
+    const ours = (await gz(input)).length;
+    expect(ours).toBeLessThanOrEqual(gnu + 1024);
   });
 
   it('writes the CRC-32 and the length mod 2^32 in the trailer', () => {

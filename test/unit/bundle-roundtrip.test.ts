@@ -12,6 +12,7 @@ import {
   verifyParts,
   type BundleResult,
   type Manifest,
+  type BundleSink,
 } from '../../functions/lib/bundle/index.js';
 import {
   ACCOUNT,
@@ -133,6 +134,38 @@ describe('a bundle made here', () => {
     expect(tools.tarSha1).toBe(result.manifest.image.digest);
     expect(readFileSync(ours.path).equals(bytes)).toBe(true);
     expect(ours.member.sparse).toBe(false);
+  });
+
+  it('fails with the error of a write that fails behind the stream, and tells the sink to abort', async () => {
+    // Prepare: a sink whose fifth write fails
+    const image = join(dir, 'failing.img');
+    randomFile(image, 3 * MIB);
+    const inner = directorySink(join(dir, 'failing-bundle'));
+    let writes = 0;
+    let aborted = false;
+    const sink: BundleSink = {
+      ...inner,
+      async openPart(index) {
+        const part = await inner.openPart(index);
+        return {
+          write: async (chunk) => {
+            if (++writes === 5) throw new Error('disk full');
+            await part.write(chunk);
+          },
+          close: () => part.close(),
+        };
+      },
+      async abort() {
+        aborted = true;
+        await inner.abort();
+      },
+    };
+    // Act
+    const result = bundle(image, '', { sink, partSize: 1024 * 1024 });
+    // Assess
+    await expect(result).rejects.toThrow('disk full');
+    expect(aborted).toBe(true);
+    expect(writes).toBe(5);
   });
 
   it('names parts with the digits of the final count (12 parts: .part.00–.part.11)', async () => {

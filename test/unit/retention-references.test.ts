@@ -77,6 +77,19 @@ describe('findImageReferences', () => {
       expect(call.args[0].input.ImageIds?.length).toBeLessThanOrEqual(10);
   });
 
+  it('leaves DescribeImageReferences out when asked to, and still finds the other uses', async () => {
+    ec2
+      .on(DescribeInstancesCommand)
+      .resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-1', ImageId: A, State: { Name: 'running' } }] }] });
+    ec2.on(DescribeImageReferencesCommand).resolves({ ImageReferences: [{ ImageId: E, ResourceType: 'ssm:Parameter', Arn: 'arn' }] });
+    const uses = await findImageReferences(ec2 as unknown as EC2Client, asg as unknown as AutoScalingClient, [A, E], {
+      describeImageReferences: false,
+    });
+    expect(uses.get(A)).toEqual(['instance i-1 (running)']);
+    expect(uses.has(E)).toBe(false);
+    expect(ec2).toHaveReceivedCommandTimes(DescribeImageReferencesCommand, 0);
+  });
+
   it('propagates errors: when in doubt nothing is retired', async () => {
     ec2.on(DescribeImageReferencesCommand).rejects(Object.assign(new Error('denied'), { name: 'UnauthorizedOperation' }));
     await expect(find([A])).rejects.toMatchObject({ name: 'UnauthorizedOperation' });

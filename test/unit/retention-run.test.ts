@@ -197,6 +197,37 @@ describe('retention: plan then apply', () => {
     expect(by.get(id(5))).toMatchObject({ outcome: 'kept', reason: 'at action time: not managed' });
   });
 
+  describe('DescribeImageReferences (an SSM parameter names image 2)', () => {
+    const ssm = { ImageId: id(2), ResourceType: 'ssm:Parameter', Arn: `arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/golden` };
+    beforeEach(() => {
+      world = [image(1, 1), image(2, 200), image(3, 210)];
+      ec2
+        .on(DescribeImageReferencesCommand)
+        .callsFake((input: { ImageIds: string[] }) => ({ ImageReferences: input.ImageIds.includes(id(2)) ? [ssm] : [] }));
+      ec2.on(DeregisterImageCommand).resolves({ Return: true, DeleteSnapshotResults: [] });
+    });
+
+    it('is left to the re-check before each batch when the run applies: planned, then kept at action time', async () => {
+      // Act
+      const plan = await planRegion(deps(), request(), NOW);
+      const planCalls = ec2.commandCalls(DescribeImageReferencesCommand).length;
+      const out = await step(request());
+      // Assess
+      expect(planCalls).toBe(0);
+      expect(plan.counts).toMatchObject({ keep: 1, deregister: 2 });
+      const by = new Map(out.results.map((x) => [x.imageId, x]));
+      expect(by.get(id(2))).toMatchObject({ outcome: 'kept', reason: expect.stringContaining('ssm:Parameter') as string });
+      expect(by.get(id(3))).toMatchObject({ outcome: 'deregistered' });
+      expect(ec2.commandCalls(DeregisterImageCommand).map((c) => c.args[0].input.ImageId)).toEqual([id(3)]);
+    });
+
+    it('is asked by the plan of a dry run, which shows the image kept', async () => {
+      const plan = await planRegion(deps(), RetentionRequestSchema.parse({ ...request(), dryRun: true }), NOW);
+      expect(ec2.commandCalls(DescribeImageReferencesCommand)).toHaveLength(1);
+      expect(plan.counts).toMatchObject({ keep: 2, deregister: 1 });
+    });
+  });
+
   it('disables with a ledger entry, then deregisters after the grace period and forgets the entry', async () => {
     world = [image(1, 1), image(2, 200)];
     const r = request({ disableGraceDays: 7 });

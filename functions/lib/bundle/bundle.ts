@@ -132,7 +132,12 @@ function validateOptions(o: BundleOptions): { name: string; user: string } {
   return { name, user: normalizeAccountId(o.user) };
 }
 
-/** Cuts a stream into parts of `partSize` bytes, hashing each; a part opens only when bytes arrive for it. */
+/**
+ * Cuts a stream into parts of `partSize` bytes, hashing each; a part opens only when bytes
+ * arrive for it. One write is kept in flight behind the stream (awaited before the next one,
+ * and before a part closes), so the next blocks are read and compressed while the previous one
+ * is written: memory grows by one chunk at most.
+ */
 async function writeParts(
   ciphertext: AsyncIterable<Buffer>,
   sink: BundleSink,
@@ -142,27 +147,45 @@ async function writeParts(
   let writer: PartWriter | undefined;
   let hash = createHash('sha1');
   let filled = 0;
+  let pending: Promise<void> | undefined;
+  const settle = async (): Promise<void> => {
+    const p = pending;
+    pending = undefined;
+    await p;
+  };
+  const write = async (w: PartWriter, piece: Buffer): Promise<void> => {
+    await settle();
+    const p = w.write(piece);
+    p.catch(() => undefined); // observed by the next settle(); no unhandled rejection meanwhile
+    pending = p;
+  };
   const finish = async (): Promise<void> => {
     if (writer === undefined) return;
+    await settle();
     await writer.close();
     parts.push({ digest: hash.digest('hex'), size: filled });
     writer = undefined;
     hash = createHash('sha1');
     filled = 0;
   };
-  for await (const chunk of ciphertext) {
-    let offset = 0;
-    while (offset < chunk.length) {
-      writer ??= await sink.openPart(parts.length);
-      const piece = chunk.subarray(offset, offset + Math.min(partSize - filled, chunk.length - offset));
-      hash.update(piece);
-      await writer.write(piece);
-      filled += piece.length;
-      offset += piece.length;
-      if (filled === partSize) await finish();
+  try {
+    for await (const chunk of ciphertext) {
+      let offset = 0;
+      while (offset < chunk.length) {
+        writer ??= await sink.openPart(parts.length);
+        const piece = chunk.subarray(offset, offset + Math.min(partSize - filled, chunk.length - offset));
+        hash.update(piece);
+        await write(writer, piece);
+        filled += piece.length;
+        offset += piece.length;
+        if (filled === partSize) await finish();
+      }
     }
+    await finish();
+  } finally {
+    // On a failure, the write in flight is done before the sink is told to abort.
+    await pending?.catch(() => undefined);
   }
-  await finish();
   return parts;
 }
 

@@ -33,11 +33,16 @@ const REFERENCE_TYPES: ResourceTypeRequest[] = [
  * names it ($Default, $Latest, and every version an Auto Scaling group pins), a launch
  * configuration of an Auto Scaling group names it, or DescribeImageReferences reports a
  * reference. Any error propagates: when in doubt, nothing is retired.
+ *
+ * `describeImageReferences: false` leaves out the last source (at most 10 images a call, so
+ * most of the calls): for a plan whose every retiring batch is re-checked with it right before
+ * acting (run.ts), where asking twice would only delay the first action.
  */
 export async function findImageReferences(
   ec2: EC2Client,
   autoscaling: AutoScalingClient,
   imageIds: string[],
+  options: { describeImageReferences?: boolean } = {},
 ): Promise<Map<string, string[]>> {
   const wanted = new Set(imageIds);
   const uses = new Map<string, string[]>();
@@ -136,6 +141,7 @@ export async function findImageReferences(
   } while (ltToken);
 
   // 4. EC2's own view: instances, launch templates, SSM parameters, Image Builder recipes.
+  if (options.describeImageReferences === false) return uses;
   for (let i = 0; i < ids.length; i += AWS_LIMITS.imageReferencesBatch) {
     let NextToken: string | undefined;
     do {

@@ -101,7 +101,13 @@ export async function planRegion(deps: RegionDeps, request: RetentionRequest, no
   // First pass without references: which images would be disabled or deregistered?
   const draft = planRetention(request.family, inventory, new Map(), policy, deps.accountId, now);
   const candidates = draft.filter((e) => e.action === 'disable' || e.action === 'deregister').map((e) => e.imageId);
-  const inUse = await findImageReferences(deps.ec2, deps.autoscaling, candidates);
+  // An applying run re-checks every retiring batch right before acting, DescribeImageReferences
+  // included (recheck below): its plan asks only the sources that take a few calls (instances,
+  // Auto Scaling, launch templates), so the first batch starts while the deregistration bucket
+  // is full instead of after ~1 call per 10 candidates. An image only EC2's reference search
+  // finds in use (an SSM parameter, an Image Builder recipe) is then planned for retirement
+  // and kept at action time, with the reason. A dry run asks every source: its plan is all it shows.
+  const inUse = await findImageReferences(deps.ec2, deps.autoscaling, candidates, { describeImageReferences: request.dryRun });
   const entries = planRetention(request.family, inventory, inUse, policy, deps.accountId, now);
   const byId = new Map(inventory.map((i) => [i.imageId, i]));
   const targets: Target[] = entries
