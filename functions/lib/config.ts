@@ -125,7 +125,9 @@ export const FactoryConfigSchema = z
 export type FactoryConfig = z.infer<typeof FactoryConfigSchema>;
 export type FamilyConfig = z.infer<typeof FamilyConfigSchema>;
 
-export class ConfigFileError extends ValidationError {}
+export class ConfigFileError extends ValidationError {
+  override name = 'ConfigFileError';
+}
 
 /**
  * The largest factory config read, in bytes (256 KiB: a config of hundreds of families is
@@ -135,7 +137,9 @@ export class ConfigFileError extends ValidationError {}
 export const FACTORY_CONFIG_MAX_BYTES = 256 * 1024;
 
 /** The factory config is over FACTORY_CONFIG_MAX_BYTES. */
-export class ConfigTooLargeError extends ConfigFileError {}
+export class ConfigTooLargeError extends ConfigFileError {
+  override name = 'ConfigTooLargeError';
+}
 
 function tooLarge(file: string, bytes: number): ConfigTooLargeError {
   return new ConfigTooLargeError(

@@ -17,7 +17,9 @@ import { bundleKeys } from './signing.js';
 export const PLANNING_THROUGHPUT_BYTES_PER_S = 20 * 1e6;
 
 /** The image would not be bundled within the Lambda's time limit. */
-export class BundleTooSlowError extends FactoryError {}
+export class BundleTooSlowError extends FactoryError {
+  override name = 'BundleTooSlowError';
+}
 
 /** The bundle-image function's input: an image object in S3 and where its bundle goes. */
 export const S3BundleJobSchema = z

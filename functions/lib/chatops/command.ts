@@ -35,7 +35,9 @@ export type SlashCommand = z.infer<typeof SlashCommandSchema>;
 export const SLACK_BODY_MAX_BYTES = 64 * 1024;
 
 /** A Slack request body over SLACK_BODY_MAX_BYTES. */
-export class SlackBodyTooLargeError extends ValidationError {}
+export class SlackBodyTooLargeError extends ValidationError {
+  override name = 'SlackBodyTooLargeError';
+}
 
 /** Throws SlackBodyTooLargeError when the body is over SLACK_BODY_MAX_BYTES. */
 export function assertSlackBodySize(rawBody: string | Buffer): void {
@@ -87,6 +89,7 @@ const COMMANDS = Object.keys(USAGE) as CommandName[];
 
 /** A command the factory cannot run as typed; `message` says why, `usage` how to type it. */
 export class ChatCommandError extends ValidationError {
+  override name = 'ChatCommandError';
   constructor(
     message: string,
     readonly usage?: string,

@@ -278,7 +278,9 @@ export function eventEntrySchema<T extends DetailType>(type: T) {
 export const EVENT_MAX_BYTES = 256 * 1024;
 
 /** An event (or a scheduled input) over EVENT_MAX_BYTES. */
-export class EventTooLargeError extends ValidationError {}
+export class EventTooLargeError extends ValidationError {
+  override name = 'EventTooLargeError';
+}
 
 /** Throws EventTooLargeError when `event` serializes to more than EVENT_MAX_BYTES. */
 export function assertEventSize(event: unknown): void {
