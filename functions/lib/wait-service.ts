@@ -24,18 +24,20 @@ export async function checkWait(deps: WaitDeps, rec: WaitRecord): Promise<WaitOu
 }
 
 /** What a `.waitForTaskToken` state hands register-wait. */
-export const WaitRequestSchema = z
-  .object({
-    token: z.string().min(1).max(4096),
-    kind: z.enum(['image', 'builder']),
-    region: RegionSchema,
-    resourceId: z.string().regex(/^(ami|i)-[0-9a-f]{8,17}$/, 'must be an image or instance id'),
-    buildId: BuildIdSchema,
-    signal: z.enum(['stopped', 'tag']).optional(),
-    /** How long the resource may take before the wait fails (enforced by the sweeper). */
-    timeoutSeconds: z.number().int().min(60).max(172800),
-  })
-  .strict();
+export const WaitRequestSchema = z.lazy(() =>
+  z
+    .object({
+      token: z.string().min(1).max(4096),
+      kind: z.enum(['image', 'builder']),
+      region: RegionSchema,
+      resourceId: z.string().regex(/^(ami|i)-[0-9a-f]{8,17}$/, 'must be an image or instance id'),
+      buildId: BuildIdSchema,
+      signal: z.enum(['stopped', 'tag']).optional(),
+      /** How long the resource may take before the wait fails (enforced by the sweeper). */
+      timeoutSeconds: z.number().int().min(60).max(172800),
+    })
+    .strict(),
+);
 export type WaitRequest = z.infer<typeof WaitRequestSchema>;
 
 /** The record of a wait registered now (the factory clock): its deadline is `timeoutSeconds` ahead. */
