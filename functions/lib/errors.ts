@@ -77,6 +77,15 @@ export class UnexpectedResponseError extends FactoryError {
   override name = 'UnexpectedResponseError';
 }
 
+/**
+ * The `name` an error class gives its errors, for a result that names an error without throwing
+ * it (a failed wait's outcome). Never the class's own `.name`: minified, that is a short
+ * identifier such as `Ns`.
+ */
+export function errorNameOf(errorClass: new (message: string) => Error): string {
+  return new errorClass('').name;
+}
+
 export function isError(value: unknown): value is Error {
   return value instanceof Error || (typeof value === 'object' && value !== null && 'name' in value && 'message' in value);
 }

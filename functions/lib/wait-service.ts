@@ -8,7 +8,7 @@ import { eventsSchema, type EventOf } from './events/schemas.js';
 import { imageStatus, imageStatuses } from './ec2/images.js';
 import { builderOutcome, imageOutcome } from './wait-outcome.js';
 import { completeWait, heartbeatWait, type WaitOutcome, type WaitRecord, type WaitRecords } from './waits.js';
-import { BuildTimeoutError, ImageWaitTimeoutError } from './errors.js';
+import { BuildTimeoutError, ImageWaitTimeoutError, errorNameOf } from './errors.js';
 
 export interface WaitDeps {
   store: WaitRecords;
@@ -84,7 +84,7 @@ function timedOut(rec: WaitRecord): WaitOutcome {
   return {
     done: true,
     success: false,
-    error: rec.kind === 'image' ? ImageWaitTimeoutError.name : BuildTimeoutError.name,
+    error: rec.kind === 'image' ? errorNameOf(ImageWaitTimeoutError) : errorNameOf(BuildTimeoutError),
     cause: `${what} in ${rec.region} was not done by ${rec.deadline}`,
   };
 }

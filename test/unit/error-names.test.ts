@@ -21,7 +21,22 @@ function isErrorClass(value: unknown): value is ErrorClass {
   return typeof value === 'function' && value.prototype instanceof Error;
 }
 
+function sources(dir = 'functions'): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return sources(path);
+    return e.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
 describe('factory error names', () => {
+  it('does never name an error by its class’s own name (minified, that is a short identifier)', () => {
+    const uses = sources().flatMap((path) =>
+      [...readFileSync(path, 'utf8').matchAll(/\b[A-Z]\w*Error\.name\b/g)].map((m) => `${path}: ${m[0]}`),
+    );
+    expect(uses).toEqual([]);
+  });
+
   it('does give every exported error class its own name, whatever the arguments', async () => {
     // Prepare
     const modules = modulesDeclaringErrors();
