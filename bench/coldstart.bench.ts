@@ -10,8 +10,11 @@
  * hits both alike; "over" is the median of the function's process times minus the median of
  * its bare ones. The child also times the import itself, in wall and in CPU time (the CPU time
  * is the figure least moved by other processes on a shared machine). Goal (issue #11):
- * ≤ 80 ms over bare node per function. Prints a table and writes bench/results/coldstart.json
- * (there is no shared results writer).
+ * ≤ 80 ms over bare node per function. `run()` prints, per function, the zip's size, the
+ * median over bare node with the runs' min–max and whether it is within the goal, then the
+ * process, bare, import and import-CPU figures, and writes bench/results/coldstart.json;
+ * `measure({ runs })` returns the same figures as a report section (bench/section.ts) and writes
+ * nothing.
  *
  * BENCH_RUNS=1 is the CI configuration: every bundle imported once, nothing asserted on times.
  * A bundle that fails to import fails the benchmark.
@@ -23,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { ensurePackaged } from '../local/template/package.js';
 import { planStack } from '../local/template/stack.js';
 import { unpackedZip, splitHandler } from '../local/lambda/code.js';
+import type { BenchOptions, BenchSection } from './section.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const GOAL_MS = 80;
@@ -33,18 +37,47 @@ export class ColdStartBenchError extends Error {
   override name = 'ColdStartBenchError';
 }
 
-interface Row {
+type Stats = { median: number; min: number; max: number };
+
+/** One function's figures (times in ms, sizes in bytes). */
+export type ColdStartRow = {
   function: string;
   zipBytes: number;
   bundleBytes: number;
-  /** Median process time of `node -e "import(bundle)"` minus the median of bare `node -e ''`. */
-  overBareMs: number;
+  /**
+   * Over bare node: `median` is the median process time of `node -e "import(bundle)"` minus
+   * the median of bare `node -e ''`; `min`/`max` are those of the runs' paired differences
+   * (each import run less the bare run right before it).
+   */
+  overBareMs: Stats;
+  /** `overBareMs.median` within the goal. */
+  underGoal: boolean;
   /** Measured in the child around the import: wall and CPU time. */
-  importMs: { median: number; min: number; max: number };
-  importCpuMs: { median: number; min: number; max: number };
-  processMs: { median: number; min: number; max: number };
-  bareMs: { median: number; min: number; max: number };
+  importMs: Stats;
+  importCpuMs: Stats;
+  processMs: Stats;
+  bareMs: Stats;
+};
+
+/** What `measure` returns: the report writer's section (bench/section.ts), with the figures typed. */
+export interface ColdStartResult extends BenchSection {
+  name: 'coldstart';
+  results: ColdStartFigures;
 }
+
+export type ColdStartFigures = {
+  date: string;
+  node: string;
+  /** The package's input hash (local/template/package.ts). */
+  package: string;
+  runs: number;
+  goalMs: number;
+  functions: ColdStartRow[];
+  /** The median over the functions of their `overBareMs.median`. */
+  medianOverBareMs: number;
+  /** The functions over the goal. */
+  overGoal: string[];
+};
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -52,7 +85,7 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
-function stats(xs: number[]): { median: number; min: number; max: number } {
+function stats(xs: number[]): Stats {
   return { median: round(median(xs)), min: round(Math.min(...xs)), max: round(Math.max(...xs)) };
 }
 
@@ -88,28 +121,54 @@ function timeNode(args: string[], env: Record<string, string>, cwd: string): Tim
   return { processMs, importMs: inner.wall, importCpuMs: inner.cpu };
 }
 
-export async function run(): Promise<void> {
-  const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 7));
+const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`;
+const range = (x: Stats): string => `${x.median.toFixed(1)} (${x.min.toFixed(1)}–${x.max.toFixed(1)})`;
+
+const HEADER = ['function', 'zip', 'mjs', 'over bare', 'goal', 'node + import', "bare node -e ''", 'import (in child)', 'import CPU'];
+const WIDTHS = [17, 9, 9, 21, 5, 21, 21, 21, 21];
+
+function line(cells: string[]): string {
+  return cells.map((c, i) => (i === 0 ? c.padEnd(WIDTHS[i] ?? 0) : c.padStart(WIDTHS[i] ?? 0))).join('  ');
+}
+
+function cells(row: ColdStartRow): string[] {
+  return [
+    row.function,
+    kb(row.zipBytes),
+    kb(row.bundleBytes),
+    range(row.overBareMs),
+    row.underGoal ? 'yes' : 'NO',
+    range(row.processMs),
+    range(row.bareMs),
+    range(row.importMs),
+    range(row.importCpuMs),
+  ];
+}
+
+function summary(figures: ColdStartFigures): string {
+  const rows = figures.functions;
+  const worst = rows.reduce((a, b) => (b.overBareMs.median > a.overBareMs.median ? b : a));
+  return (
+    `zips ${kb(Math.min(...rows.map((r) => r.zipBytes)))}–${kb(Math.max(...rows.map((r) => r.zipBytes)))}; ` +
+    `median over bare node ${figures.medianOverBareMs.toFixed(1)} ms, slowest ${worst.function} ${worst.overBareMs.median.toFixed(1)} ms; ` +
+    (figures.overGoal.length === 0 ? `every function within ${GOAL_MS} ms` : `over ${GOAL_MS} ms: ${figures.overGoal.join(', ')}`)
+  );
+}
+
+/**
+ * Measures every packaged function (`runs` fresh processes each, alternating with bare node);
+ * `onRow` sees each function's figures as they come. Writes nothing.
+ */
+export async function measure(
+  options: Pick<BenchOptions, 'runs'> & Partial<BenchOptions>,
+  onRow: (row: ColdStartRow) => void = () => undefined,
+): Promise<ColdStartResult> {
+  const runs = Math.max(1, Math.floor(options.runs));
   const pkg = await ensurePackaged({ projectRoot: ROOT, log: (l) => console.log(l) });
   const plan = planStack(pkg.template, { stackName: `ami-factory-${pkg.stage}`, region: REGION, accountId: '111122223333' });
   // Beside the local cloud's caches (not linted, not committed).
   const cacheDir = join(ROOT, 'node_modules', '.cache', 'ami-factory', 'coldstart');
-  const rows: Row[] = [];
-  console.log(
-    `${plan.functions.length} functions, ${runs} run(s) each, alternating with bare \`node -e ''\` (${process.version}); times in ms, median (min–max)`,
-  );
-  console.log(
-    [
-      'function'.padEnd(17),
-      'zip'.padStart(9),
-      'mjs'.padStart(9),
-      'node + import'.padStart(21),
-      "bare node -e ''".padStart(21),
-      'over'.padStart(7),
-      'import (in child)'.padStart(21),
-      'import CPU'.padStart(21),
-    ].join('  '),
-  );
+  const rows: ColdStartRow[] = [];
   for (const fn of [...plan.functions].sort((a, b) => a.shortName.localeCompare(b.shortName))) {
     if (fn.codeZip === undefined) throw new ColdStartBenchError(`${fn.shortName} has no code zip`);
     const zipPath = join(pkg.dir, fn.codeZip);
@@ -138,38 +197,77 @@ export async function run(): Promise<void> {
     }
     const processMs = imports.map((t) => t.processMs);
     const bareMs = bare.map((t) => t.processMs);
-    const row: Row = {
+    const paired = processMs.map((ms, i) => ms - (bareMs[i] as number));
+    const over = round(Math.max(0, median(processMs) - median(bareMs)));
+    const row: ColdStartRow = {
       function: fn.shortName,
       zipBytes: statSync(zipPath).size,
       bundleBytes: statSync(bundle).size,
-      overBareMs: round(Math.max(0, median(processMs) - median(bareMs))),
+      overBareMs: { median: over, min: round(Math.min(...paired)), max: round(Math.max(...paired)) },
+      underGoal: over <= GOAL_MS,
       importMs: stats(imports.map((t) => t.importMs ?? Number.NaN)),
       importCpuMs: stats(imports.map((t) => t.importCpuMs ?? Number.NaN)),
       processMs: stats(processMs),
       bareMs: stats(bareMs),
     };
     rows.push(row);
-    const range = (x: Row['importMs']): string => `${x.median.toFixed(1)} (${x.min.toFixed(1)}–${x.max.toFixed(1)})`.padStart(21);
-    console.log(
-      [
-        row.function.padEnd(17),
-        `${(row.zipBytes / 1024).toFixed(1).padStart(6)} KB`,
-        `${(row.bundleBytes / 1024).toFixed(1).padStart(6)} KB`,
-        range(row.processMs),
-        range(row.bareMs),
-        `${row.overBareMs.toFixed(1).padStart(6)}${row.overBareMs > GOAL_MS ? '*' : ' '}`,
-        range(row.importMs),
-        range(row.importCpuMs),
-      ].join('  '),
-    );
+    onRow(row);
   }
-  const over = rows.filter((r) => r.overBareMs > GOAL_MS).map((r) => r.function);
-  const worst = rows.reduce((a, b) => (b.overBareMs > a.overBareMs ? b : a));
+  const figures: ColdStartFigures = {
+    date: new Date().toISOString(),
+    node: process.version,
+    package: pkg.hash,
+    runs,
+    goalMs: GOAL_MS,
+    functions: rows,
+    medianOverBareMs: round(median(rows.map((r) => r.overBareMs.median))),
+    overGoal: rows.filter((r) => !r.underGoal).map((r) => r.function),
+  };
+  const table = [HEADER, ...rows.map(cells)].map((r) => `| ${r.join(' | ')} |`);
+  table.splice(1, 0, `|${HEADER.map(() => ' --- ').join('|')}|`);
+  return {
+    name: 'coldstart',
+    title: 'Cold starts: import time of each packaged handler',
+    markdown: [
+      `Each function's zip as \`osls package\` makes it; its bundle imported in a fresh Node process (${process.version}), ` +
+        `${runs} run(s) alternating with bare \`node -e ''\`; times in ms, median (min–max). ` +
+        `"Over bare" is the median process time less the median bare one (min–max: the runs' paired differences).`,
+      '',
+      ...table,
+      '',
+      summary(figures),
+    ].join('\n'),
+    results: figures,
+    goals: [
+      {
+        what: 'median import time over bare node, every function',
+        target: `≤ ${GOAL_MS} ms`,
+        measured: `slowest ${Math.max(...rows.map((r) => r.overBareMs.median)).toFixed(1)} ms, median ${figures.medianOverBareMs.toFixed(1)} ms`,
+        met: figures.overGoal.length === 0,
+      },
+      {
+        what: 'zip size, every function',
+        target: '≤ 300 KB',
+        measured: `largest ${kb(Math.max(...rows.map((r) => r.zipBytes)))}`,
+        met: rows.every((r) => r.zipBytes <= 300 * 1024),
+      },
+    ],
+  };
+}
+
+/** `npm run bench -- coldstart`: prints the table as it is measured and writes bench/results/coldstart.json. */
+export async function run(): Promise<void> {
+  const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 7));
   console.log(
-    `zips ${(Math.min(...rows.map((r) => r.zipBytes)) / 1024).toFixed(1)}–${(Math.max(...rows.map((r) => r.zipBytes)) / 1024).toFixed(1)} KB; ` +
-      `median over bare node ${median(rows.map((r) => r.overBareMs)).toFixed(1)} ms, slowest ${worst.function} ${worst.overBareMs.toFixed(1)} ms; ` +
-      (over.length === 0 ? `every function within ${GOAL_MS} ms` : `over ${GOAL_MS} ms (*): ${over.join(', ')}`),
+    `cold starts: every packaged function, ${runs} run(s) each, alternating with bare \`node -e ''\` (${process.version}); times in ms, median (min–max)`,
   );
+  let first = true;
+  const result = await measure({ runs }, (row) => {
+    if (first) console.log(line(HEADER));
+    first = false;
+    console.log(line(cells(row)));
+  });
+  console.log(summary(result.results));
   const out = join(ROOT, 'bench', 'results', 'coldstart.json');
   mkdirSync(dirname(out), { recursive: true });
   const previous = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as { runs?: number }) : undefined;
@@ -177,7 +275,6 @@ export async function run(): Promise<void> {
     console.log(`${runs} run(s): ${out} (from ${previous.runs} runs) left as it is`);
     return;
   }
-  const result = { date: new Date().toISOString(), node: process.version, package: pkg.hash, runs, goalMs: GOAL_MS, functions: rows };
-  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify(result.results, null, 2)}\n`);
   console.log(`written to ${out}`);
 }

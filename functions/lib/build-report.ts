@@ -9,19 +9,21 @@ import { BuildRegionResultSchema, TestResultSchema, type BuildOutcome, type Even
  * The end of every build: the per-region result and the outcome (succeeded, partially
  * succeeded, failed), published as BuildSucceeded / BuildPartiallySucceeded / BuildFailed.
  */
-export const ReportBuildInputSchema = z
-  .object({
-    request: BuildRequestSchema,
-    /** The build region's image (CreateImage / RegisterImage), or null when the build failed before. */
-    home: z.object({ imageId: z.string(), imageName: z.string() }).passthrough().nullable(),
-    /** The build region's image test verdict (null: no tests, or the build failed before its test). */
-    homeTest: TestResultSchema.nullable().default(null),
-    /** One result per copy region (the Distribute map), each succeeded or failed on its own. */
-    copies: z.array(BuildRegionResultSchema).default([]),
-    /** The build region's failure (a Catch's `{Error, Cause}`), or null. */
-    error: z.object({ Error: z.string(), Cause: z.string().optional() }).passthrough().nullable().default(null),
-  })
-  .strict();
+export const ReportBuildInputSchema = z.lazy(() =>
+  z
+    .object({
+      request: BuildRequestSchema,
+      /** The build region's image (CreateImage / RegisterImage), or null when the build failed before. */
+      home: z.object({ imageId: z.string(), imageName: z.string() }).passthrough().nullable(),
+      /** The build region's image test verdict (null: no tests, or the build failed before its test). */
+      homeTest: TestResultSchema.nullable().default(null),
+      /** One result per copy region (the Distribute map), each succeeded or failed on its own. */
+      copies: z.array(BuildRegionResultSchema).default([]),
+      /** The build region's failure (a Catch's `{Error, Cause}`), or null. */
+      error: z.object({ Error: z.string(), Cause: z.string().optional() }).passthrough().nullable().default(null),
+    })
+    .strict(),
+);
 export type ReportBuildInput = z.infer<typeof ReportBuildInputSchema>;
 
 export type BuildReportDetail = EventDetail<BuildOutcome>;

@@ -25,89 +25,102 @@ import { FamilyTriggersSchema, ScheduleExpressionSchema, ssmParameterNeedsBaseIm
  * `factory.config.yml`: the image families the factory builds. One schema validates it;
  * errors name the file, the path inside it and the problem.
  */
-const InstanceSourceConfigSchema = z
-  .object({
-    type: z.literal('instance'),
-    instanceId: InstanceIdSchema.optional(),
-    tags: TagMapSchema.optional(),
-  })
-  .strict()
-  .refine((s) => (s.instanceId === undefined) !== (s.tags === undefined), { message: 'give exactly one of instanceId or tags' });
+const InstanceSourceConfigSchema = z.lazy(() =>
+  z
+    .object({
+      type: z.literal('instance'),
+      instanceId: InstanceIdSchema.optional(),
+      tags: TagMapSchema.optional(),
+    })
+    .strict()
+    .refine((s) => (s.instanceId === undefined) !== (s.tags === undefined), { message: 'give exactly one of instanceId or tags' }),
+);
 
 /**
  * The retention policy of a family (README, "Retention"). The defaults apply to every family,
  * so `ami-factory expire <family>` always has a policy; `schedule` makes it run by itself.
  */
-export const RetentionSchema = z
-  .object({
-    /** Deprecation time set on every image and copy at creation, and on older images by retention. */
-    deprecateAfterDays: z.number().int().min(1).max(3650).optional(),
-    /** The newest N images per region are always kept, whatever their age. */
-    keepNewest: z.number().int().min(1).max(1000).default(3),
-    /** Images older than this expire (unless kept for another reason). */
-    maxAgeDays: z.number().int().min(1).max(3650).default(90),
-    /** Expired images stay disabled (reversible) this many days before they are deregistered; 0 deregisters at once. */
-    disableGraceDays: z.number().int().min(0).max(365).default(7),
-    /** Images carrying any of these tag values are never retired. */
-    excludeTags: TagMapSchema.default({ 'ami-factory:keep': 'true' }),
-    /** Delete the S3 bundle of a deregistered instance-store image when no other image uses it. */
-    deleteBundles: z.boolean().default(true),
-    /** Run retention on this EventBridge schedule, e.g. cron(0 4 * * ? *). */
-    schedule: ScheduleExpressionSchema.optional(),
-  })
-  .strict()
-  .refine((r) => r.deprecateAfterDays === undefined || r.deprecateAfterDays <= r.maxAgeDays, {
-    message: 'deprecateAfterDays must not exceed maxAgeDays (an image would be retired before it is deprecated)',
-    path: ['deprecateAfterDays'],
-  });
+export const RetentionSchema = z.lazy(() =>
+  z
+    .object({
+      /** Deprecation time set on every image and copy at creation, and on older images by retention. */
+      deprecateAfterDays: z.number().int().min(1).max(3650).optional(),
+      /** The newest N images per region are always kept, whatever their age. */
+      keepNewest: z.number().int().min(1).max(1000).default(3),
+      /** Images older than this expire (unless kept for another reason). */
+      maxAgeDays: z.number().int().min(1).max(3650).default(90),
+      /** Expired images stay disabled (reversible) this many days before they are deregistered; 0 deregisters at once. */
+      disableGraceDays: z.number().int().min(0).max(365).default(7),
+      /** Images carrying any of these tag values are never retired. */
+      excludeTags: TagMapSchema.default({ 'ami-factory:keep': 'true' }),
+      /** Delete the S3 bundle of a deregistered instance-store image when no other image uses it. */
+      deleteBundles: z.boolean().default(true),
+      /** Run retention on this EventBridge schedule, e.g. cron(0 4 * * ? *). */
+      schedule: ScheduleExpressionSchema.optional(),
+    })
+    .strict()
+    .refine((r) => r.deprecateAfterDays === undefined || r.deprecateAfterDays <= r.maxAgeDays, {
+      message: 'deprecateAfterDays must not exceed maxAgeDays (an image would be retired before it is deprecated)',
+      path: ['deprecateAfterDays'],
+    }),
+);
 export type RetentionConfig = z.infer<typeof RetentionSchema>;
 
-export const FamilyConfigSchema = z
-  .object({
-    description: z.string().max(255).optional(),
-    /** The region the family is built in. */
-    region: RegionSchema,
-    source: z.discriminatedUnion('type', [InstanceSourceConfigSchema, BaseImageSourceSchema, SnapshotsSourceSchema, BundleSourceSchema]),
-    /**
-     * Instance sources: true (default) always reboots for a consistent image; false never reboots
-     * (no downtime, crash-consistent); `either` reboots unless a request asks for no reboot.
-     * A request for what the family does not allow is refused (request-policy.ts).
-     */
-    reboot: z.union([z.boolean(), z.literal('either')]).default(true),
-    /** Regions the image is copied to, each with an optional KMS key of that region. */
-    copies: z.array(CopyTargetSchema).max(30).default([]),
-    sharing: SharingSchema.optional(),
-    /**
-     * An existing instance cannot be sanitized; sharing its image publicly needs this
-     * explicit acknowledgement.
-     */
-    acknowledgeUnsanitizedPublic: z.boolean().default(false),
-    retention: RetentionSchema.prefault({}),
-    /** Extra tags put on every image of the family. */
-    tags: TagMapSchema.default({}),
-    /** Who may run which Slack command (defaults: functions/lib/chatops/permissions.ts). */
-    chatops: ChatOpsPermissionsSchema.optional(),
-    /** { schedule?: 'cron(...)'|'rate(...)', ssmParameter?: '/aws/service/...' } */
-    triggers: FamilyTriggersSchema.optional(),
-    /** The image test run in every region before the region counts as succeeded (README, "Image tests"). */
-    tests: ImageTestsSchema.optional(),
-  })
-  .strict()
-  .refine(ssmParameterNeedsBaseImage, { message: 'triggers.ssmParameter needs a base-image source', path: ['triggers', 'ssmParameter'] })
-  .refine((f) => Object.keys(f.tests?.regions ?? {}).every((r) => r === f.region || f.copies.some((c) => c.region === r)), {
-    message: 'tests.regions may only name the family region and its copy regions',
-    path: ['tests', 'regions'],
-  });
+export const FamilyConfigSchema = z.lazy(() =>
+  z
+    .object({
+      description: z.string().max(255).optional(),
+      /** The region the family is built in. */
+      region: RegionSchema,
+      source: z.discriminatedUnion('type', [
+        InstanceSourceConfigSchema.unwrap(),
+        BaseImageSourceSchema,
+        SnapshotsSourceSchema,
+        BundleSourceSchema,
+      ]),
+      /**
+       * Instance sources: true (default) always reboots for a consistent image; false never reboots
+       * (no downtime, crash-consistent); `either` reboots unless a request asks for no reboot.
+       * A request for what the family does not allow is refused (request-policy.ts).
+       */
+      reboot: z.union([z.boolean(), z.literal('either')]).default(true),
+      /** Regions the image is copied to, each with an optional KMS key of that region. */
+      copies: z.array(CopyTargetSchema).max(30).default([]),
+      sharing: SharingSchema.optional(),
+      /**
+       * An existing instance cannot be sanitized; sharing its image publicly needs this
+       * explicit acknowledgement.
+       */
+      acknowledgeUnsanitizedPublic: z.boolean().default(false),
+      retention: RetentionSchema.prefault({}),
+      /** Extra tags put on every image of the family. */
+      tags: TagMapSchema.default({}),
+      /** Who may run which Slack command (defaults: functions/lib/chatops/permissions.ts). */
+      chatops: ChatOpsPermissionsSchema.optional(),
+      /** { schedule?: 'cron(...)'|'rate(...)', ssmParameter?: '/aws/service/...' } */
+      triggers: FamilyTriggersSchema.optional(),
+      /** The image test run in every region before the region counts as succeeded (README, "Image tests"). */
+      tests: ImageTestsSchema.optional(),
+    })
+    .strict()
+    .refine(ssmParameterNeedsBaseImage, { message: 'triggers.ssmParameter needs a base-image source', path: ['triggers', 'ssmParameter'] })
+    .refine((f) => Object.keys(f.tests?.regions ?? {}).every((r) => r === f.region || f.copies.some((c) => c.region === r)), {
+      message: 'tests.regions may only name the family region and its copy regions',
+      path: ['tests', 'regions'],
+    }),
+);
 
 /** `bucket` or `bucket/prefix/`: an S3 location the functions' IAM grants are scoped to. */
-export const S3LocationSchema = z
-  .string()
-  .max(1024)
-  .regex(
-    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/([A-Za-z0-9!_.'()-]+\/)*)?$/,
-    'must be a bucket name, or bucket/prefix/ (ending in /, no wildcards)',
-  )
-  .refine((l) => !l.split('/')[0]?.includes('..'), 'must be a bucket name, or bucket/prefix/ (ending in /, no wildcards)');
+export const S3LocationSchema = z.lazy(() =>
+  z
+    .string()
+    .max(1024)
+    .regex(
+      /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/([A-Za-z0-9!_.'()-]+\/)*)?$/,
+      'must be a bucket name, or bucket/prefix/ (ending in /, no wildcards)',
+    )
+    .refine((l) => !l.split('/')[0]?.includes('..'), 'must be a bucket name, or bucket/prefix/ (ending in /, no wildcards)'),
+);
 
 /**
  * Where instance-store bundles are made outside the families' own bundle sources. The
@@ -116,24 +129,30 @@ export const S3LocationSchema = z
  * `destinations`; registering, copying and retiring bundles may use those destinations and
  * each bundle family's manifest folder.
  */
-export const BundleLocationsSchema = z
-  .object({
-    images: z.array(S3LocationSchema).max(50).default([]),
-    destinations: z.array(S3LocationSchema).max(50).default([]),
-  })
-  .strict();
+export const BundleLocationsSchema = z.lazy(() =>
+  z
+    .object({
+      images: z.array(S3LocationSchema).max(50).default([]),
+      destinations: z.array(S3LocationSchema).max(50).default([]),
+    })
+    .strict(),
+);
 
-export const FactoryConfigSchema = z
-  .object({
-    families: z.record(FamilySchema, FamilyConfigSchema).refine((f) => Object.keys(f).length > 0, 'declare at least one family'),
-    bundles: BundleLocationsSchema.optional(),
-  })
-  .strict();
+export const FactoryConfigSchema = z.lazy(() =>
+  z
+    .object({
+      families: z.record(FamilySchema, FamilyConfigSchema).refine((f) => Object.keys(f).length > 0, 'declare at least one family'),
+      bundles: BundleLocationsSchema.optional(),
+    })
+    .strict(),
+);
 
 export type FactoryConfig = z.infer<typeof FactoryConfigSchema>;
 export type FamilyConfig = z.infer<typeof FamilyConfigSchema>;
 
-export class ConfigFileError extends ValidationError {}
+export class ConfigFileError extends ValidationError {
+  override name = 'ConfigFileError';
+}
 
 /**
  * The largest factory config read, in bytes (256 KiB: a config of hundreds of families is
@@ -143,7 +162,9 @@ export class ConfigFileError extends ValidationError {}
 export const FACTORY_CONFIG_MAX_BYTES = 256 * 1024;
 
 /** The factory config is over FACTORY_CONFIG_MAX_BYTES. */
-export class ConfigTooLargeError extends ConfigFileError {}
+export class ConfigTooLargeError extends ConfigFileError {
+  override name = 'ConfigTooLargeError';
+}
 
 function tooLarge(file: string, bytes: number): ConfigTooLargeError {
   return new ConfigTooLargeError(

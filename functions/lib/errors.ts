@@ -3,16 +3,18 @@ import type { AwsErrorCode } from './error-codes.js';
 /**
  * The factory's named errors. Step Functions `Retry`/`Catch` match on `name`, so every
  * class sets a stable `name` ending in `Error`, and `cause` is kept through ErrorOptions.
+ * The name is a string field of each class, never read from the class itself: the bundles
+ * are minified without esbuild's `keepNames` (its `__name` call on every function of the SDK
+ * and zod slowed each cold start by about a third), so class names do not survive. A
+ * subclass without its own `name` would report its parent's (test/unit/error-names.test.ts).
  */
 export class FactoryError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = new.target.name;
-  }
+  override name = 'FactoryError';
 }
 
 /** Bad input (event, config, request): not retried, changes nothing. */
 export class ValidationError extends FactoryError {
+  override name = 'ValidationError';
   constructor(
     message: string,
     readonly issues: string[] = [],
@@ -23,28 +25,44 @@ export class ValidationError extends FactoryError {
 }
 
 /** A required environment variable is missing or malformed (cold-start failure). */
-export class ConfigurationError extends FactoryError {}
+export class ConfigurationError extends FactoryError {
+  override name = 'ConfigurationError';
+}
 
 /** No instance matches the build's source selector. */
-export class SourceNotFoundError extends FactoryError {}
+export class SourceNotFoundError extends FactoryError {
+  override name = 'SourceNotFoundError';
+}
 
 /** More than one instance matches a tag selector that must select exactly one. */
-export class AmbiguousSourceError extends FactoryError {}
+export class AmbiguousSourceError extends FactoryError {
+  override name = 'AmbiguousSourceError';
+}
 
 /** The source instance is in a state EC2 cannot image (terminated, shutting-down). */
-export class SourceNotImageableError extends FactoryError {}
+export class SourceNotImageableError extends FactoryError {
+  override name = 'SourceNotImageableError';
+}
 
 /** EC2 reported the image as failed (or otherwise unusable); the message carries EC2's reason. */
-export class ImageFailedError extends FactoryError {}
+export class ImageFailedError extends FactoryError {
+  override name = 'ImageFailedError';
+}
 
 /** The image is still pending after the wait budget of the build. */
-export class ImageWaitTimeoutError extends FactoryError {}
+export class ImageWaitTimeoutError extends FactoryError {
+  override name = 'ImageWaitTimeoutError';
+}
 
 /** A fresh build's builder reported failure (the build-status tag) or stopped in a state that is not done. */
-export class BuilderFailedError extends FactoryError {}
+export class BuilderFailedError extends FactoryError {
+  override name = 'BuilderFailedError';
+}
 
 /** A fresh build's builder was not done by the deadline of its wait. */
-export class BuildTimeoutError extends FactoryError {}
+export class BuildTimeoutError extends FactoryError {
+  override name = 'BuildTimeoutError';
+}
 
 /** An image test's instance reported failure (its test-status tag), or is gone before it reported. */
 export class ImageTestFailedError extends FactoryError {}
@@ -56,10 +74,23 @@ export class ImageTestTimeoutError extends FactoryError {}
  * EC2 said the name exists but the image is not visible yet (eventual consistency).
  * Retryable: the next attempt finds it.
  */
-export class ImageNotVisibleYetError extends FactoryError {}
+export class ImageNotVisibleYetError extends FactoryError {
+  override name = 'ImageNotVisibleYetError';
+}
 
 /** An AWS API answered with something the factory cannot use (missing ids, unknown states). */
-export class UnexpectedResponseError extends FactoryError {}
+export class UnexpectedResponseError extends FactoryError {
+  override name = 'UnexpectedResponseError';
+}
+
+/**
+ * The `name` an error class gives its errors, for a result that names an error without throwing
+ * it (a failed wait's outcome). Never the class's own `.name`: minified, that is a short
+ * identifier such as `Ns`.
+ */
+export function errorNameOf(errorClass: new (message: string) => Error): string {
+  return new errorClass('').name;
+}
 
 export function isError(value: unknown): value is Error {
   return value instanceof Error || (typeof value === 'object' && value !== null && 'name' in value && 'message' in value);

@@ -23,7 +23,9 @@ import { ValidationError } from './errors.js';
  */
 
 /** A BuildRequest that the family's config does not allow. A ValidationError: not retried, nothing is created. */
-export class RequestNotAllowedError extends ValidationError {}
+export class RequestNotAllowedError extends ValidationError {
+  override name = 'RequestNotAllowedError';
+}
 
 /** A family's `reboot`: true always reboots (consistent image), false never does, `either` lets the request choose. */
 export type RebootSetting = FamilyConfig['reboot'];

@@ -2,7 +2,7 @@ import type { Instance } from '@aws-sdk/client-ec2';
 import { UNUSABLE_STATES, type ImageStatus } from './ec2/images.js';
 import { builderState } from './ec2/builder.js';
 import type { WaitOutcome } from './waits.js';
-import { BuilderFailedError, ImageFailedError, ImageTestFailedError } from './errors.js';
+import { BuilderFailedError, ImageFailedError, ImageTestFailedError, errorNameOf } from './errors.js';
 import { TAG } from './constants.js';
 
 /** What a wait on an image resolves to, given one DescribeImages of it. */
@@ -12,7 +12,7 @@ export function imageOutcome(status: ImageStatus): WaitOutcome {
     return {
       done: true,
       success: false,
-      error: ImageFailedError.name,
+      error: errorNameOf(ImageFailedError),
       cause: `Image ${status.imageId} is ${status.state}: ${status.stateReason ?? 'EC2 gave no reason'}`,
     };
   }
@@ -24,7 +24,7 @@ export function builderOutcome(instanceId: string, instance: Instance | undefine
   const s = builderState(instance, signal);
   if (s.state === 'done') return { done: true, success: true, output: { instanceId, state: 'done' } };
   if (s.state === 'failed')
-    return { done: true, success: false, error: BuilderFailedError.name, cause: `Builder ${instanceId}: ${s.reason ?? 'failed'}` };
+    return { done: true, success: false, error: errorNameOf(BuilderFailedError), cause: `Builder ${instanceId}: ${s.reason ?? 'failed'}` };
   return { done: false };
 }
 
@@ -33,6 +33,11 @@ export function testOutcome(instanceId: string, instance: Instance | undefined, 
   const s = builderState(instance, signal, { key: TAG.testStatus, done: 'passed', what: 'test', script: 'test script' });
   if (s.state === 'done') return { done: true, success: true, output: { instanceId, state: 'passed' } };
   if (s.state === 'failed')
-    return { done: true, success: false, error: ImageTestFailedError.name, cause: `Test instance ${instanceId}: ${s.reason ?? 'failed'}` };
+    return {
+      done: true,
+      success: false,
+      error: errorNameOf(ImageTestFailedError),
+      cause: `Test instance ${instanceId}: ${s.reason ?? 'failed'}`,
+    };
   return { done: false };
 }

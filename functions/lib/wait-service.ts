@@ -8,7 +8,7 @@ import { eventsSchema, type EventOf } from './events/schemas.js';
 import { imageStatus, imageStatuses } from './ec2/images.js';
 import { builderOutcome, imageOutcome, testOutcome } from './wait-outcome.js';
 import { completeWait, heartbeatWait, type WaitOutcome, type WaitRecord, type WaitRecords } from './waits.js';
-import { BuildTimeoutError, ImageTestTimeoutError, ImageWaitTimeoutError } from './errors.js';
+import { BuildTimeoutError, ImageTestTimeoutError, ImageWaitTimeoutError, errorNameOf } from './errors.js';
 
 export interface WaitDeps {
   store: WaitRecords;
@@ -25,22 +25,24 @@ export async function checkWait(deps: WaitDeps, rec: WaitRecord): Promise<WaitOu
 }
 
 /** What a `.waitForTaskToken` state hands register-wait. */
-export const WaitRequestSchema = z
-  .object({
-    token: z.string().min(1).max(4096),
-    kind: z.enum(['image', 'builder', 'test']),
-    region: RegionSchema,
-    resourceId: z.string().regex(/^(ami|i)-[0-9a-f]{8,17}$/, 'must be an image or instance id'),
-    buildId: BuildIdSchema,
-    /** How the instance says it is done; a test's `report: stop` is the `stopped` signal. */
-    signal: z
-      .enum(['stopped', 'stop', 'tag'])
-      .transform((v) => (v === 'stop' ? 'stopped' : v))
-      .optional(),
-    /** How long the resource may take before the wait fails (enforced by the sweeper). */
-    timeoutSeconds: z.number().int().min(60).max(172800),
-  })
-  .strict();
+export const WaitRequestSchema = z.lazy(() =>
+  z
+    .object({
+      token: z.string().min(1).max(4096),
+      kind: z.enum(['image', 'builder', 'test']),
+      region: RegionSchema,
+      resourceId: z.string().regex(/^(ami|i)-[0-9a-f]{8,17}$/, 'must be an image or instance id'),
+      buildId: BuildIdSchema,
+      /** How the instance says it is done; a test's `report: stop` is the `stopped` signal. */
+      signal: z
+        .enum(['stopped', 'stop', 'tag'])
+        .transform((v) => (v === 'stop' ? 'stopped' : v))
+        .optional(),
+      /** How long the resource may take before the wait fails (enforced by the sweeper). */
+      timeoutSeconds: z.number().int().min(60).max(172800),
+    })
+    .strict(),
+);
 export type WaitRequest = z.infer<typeof WaitRequestSchema>;
 
 /** The record of a wait registered now (the factory clock): its deadline is `timeoutSeconds` ahead. */
@@ -85,9 +87,9 @@ export async function completeWaitsForEvent(deps: WaitDeps, event: Ec2StateChang
 }
 
 const TIMEOUT = {
-  image: { what: 'Image', error: ImageWaitTimeoutError.name },
-  builder: { what: 'Builder', error: BuildTimeoutError.name },
-  test: { what: 'Test instance', error: ImageTestTimeoutError.name },
+  image: { what: 'Image', error: errorNameOf(ImageWaitTimeoutError) },
+  builder: { what: 'Builder', error: errorNameOf(BuildTimeoutError) },
+  test: { what: 'Test instance', error: errorNameOf(ImageTestTimeoutError) },
 } as const;
 
 function timedOut(rec: WaitRecord): WaitOutcome {

@@ -15,23 +15,25 @@ import { S3_ERROR, SFN_ERROR } from './error-codes.js';
  * Records are small JSON objects in the factory's state bucket under `waits/`:
  * `waits/<kind>/<region>/<resourceId>/<sha256(token)[0..32]>.json`.
  */
-export const WaitRecordSchema = z
-  .object({
-    /** `builder`: a fresh build's builder; `test`: an image test's instance (ami-factory:test-status). */
-    kind: z.enum(['image', 'builder', 'test']),
-    region: z.string(),
-    resourceId: z.string(),
-    token: z.string().min(1).max(4096),
-    buildId: z.string(),
-    /** The region of the state machine that owns the token (where SendTask* must go). */
-    sfnRegion: z.string(),
-    /** For builders and test instances: how they say they are done. */
-    signal: z.enum(['stopped', 'tag']).optional(),
-    registeredAt: z.string(),
-    /** After this instant (ISO-8601) a still-pending wait fails with a timeout error. */
-    deadline: z.string(),
-  })
-  .strict();
+export const WaitRecordSchema = z.lazy(() =>
+  z
+    .object({
+      /** `builder`: a fresh build's builder; `test`: an image test's instance (ami-factory:test-status). */
+      kind: z.enum(['image', 'builder', 'test']),
+      region: z.string(),
+      resourceId: z.string(),
+      token: z.string().min(1).max(4096),
+      buildId: z.string(),
+      /** The region of the state machine that owns the token (where SendTask* must go). */
+      sfnRegion: z.string(),
+      /** For builders and test instances: how they say they are done. */
+      signal: z.enum(['stopped', 'tag']).optional(),
+      registeredAt: z.string(),
+      /** After this instant (ISO-8601) a still-pending wait fails with a timeout error. */
+      deadline: z.string(),
+    })
+    .strict(),
+);
 export type WaitRecord = z.infer<typeof WaitRecordSchema>;
 
 const PREFIX = 'waits/';

@@ -105,7 +105,7 @@ describe('packaged function bundles', () => {
     }
   });
 
-  it('does keep the names of the factory errors (keepNames: Step Functions matches them, reports name them)', () => {
+  it('does keep the names of the factory errors (their name fields: Step Functions matches them, reports name them)', () => {
     const classes = new Set(factoryErrorClasses());
     const matched = errorNamesTheStateMachinesMatch().filter((n) => classes.has(n));
     expect(matched.length).toBeGreaterThan(0);

@@ -17,22 +17,26 @@ import { bundleKeys } from './signing.js';
 export const PLANNING_THROUGHPUT_BYTES_PER_S = 20 * 1e6;
 
 /** The image would not be bundled within the Lambda's time limit. */
-export class BundleTooSlowError extends FactoryError {}
+export class BundleTooSlowError extends FactoryError {
+  override name = 'BundleTooSlowError';
+}
 
 /** The bundle-image function's input: an image object in S3 and where its bundle goes. */
-export const S3BundleJobSchema = z
-  .object({
-    source: z.object({ bucket: z.string().min(3).max(63), key: z.string().min(1).max(1024) }).strict(),
-    /** `bucket` or `bucket/prefix` for the parts and the manifest. */
-    destination: z.string().min(3).max(1024),
-    name: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/)
-      .optional(),
-    architecture: z.enum(['i386', 'x86_64']),
-    account: AccountIdSchema,
-  })
-  .strict();
+export const S3BundleJobSchema = z.lazy(() =>
+  z
+    .object({
+      source: z.object({ bucket: z.string().min(3).max(63), key: z.string().min(1).max(1024) }).strict(),
+      /** `bucket` or `bucket/prefix` for the parts and the manifest. */
+      destination: z.string().min(3).max(1024),
+      name: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/)
+        .optional(),
+      architecture: z.enum(['i386', 'x86_64']),
+      account: AccountIdSchema,
+    })
+    .strict(),
+);
 export type S3BundleJob = z.infer<typeof S3BundleJobSchema>;
 
 /** Throws BundleTooSlowError when an image of `size` bytes would take longer than `budgetMs` to bundle. */

@@ -39,6 +39,7 @@ const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
 
 /** The bundle's manifest (or, by prefix, any of its objects) is not in the bucket. */
 export class BundleNotFoundError extends BundleError {
+  override name = 'BundleNotFoundError';
   constructor(
     readonly location: string,
     options?: ErrorOptions,
@@ -49,6 +50,7 @@ export class BundleNotFoundError extends BundleError {
 
 /** An object of the bundle does not grant EC2 READ (upload it with the canned ACL aws-exec-read). */
 export class BundleNotReadableError extends BundleError {
+  override name = 'BundleNotReadableError';
   constructor(
     readonly key: string,
     options?: ErrorOptions,

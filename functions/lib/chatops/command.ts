@@ -15,17 +15,19 @@ import { ValidationError } from '../errors.js';
  * Slack slash commands: the form Slack posts (`application/x-www-form-urlencoded`) and the
  * factory's little command language in its `text`.
  */
-export const SlashCommandSchema = z.object({
-  command: z.string().regex(/^\/[\w-]+$/, 'must be a slash command such as /ami'),
-  text: z.string().max(4000).default(''),
-  user_id: z.string().regex(/^[UW][A-Z0-9]+$/, 'must be a Slack user id'),
-  user_name: z.string().default(''),
-  channel_id: z.string().regex(/^[CDG][A-Z0-9]+$/, 'must be a Slack channel id'),
-  channel_name: z.string().default(''),
-  team_id: z.string().regex(/^T[A-Z0-9]+$/, 'must be a Slack team id'),
-  response_url: z.url({ protocol: /^https?$/ }),
-  trigger_id: z.string().min(1),
-});
+export const SlashCommandSchema = z.lazy(() =>
+  z.object({
+    command: z.string().regex(/^\/[\w-]+$/, 'must be a slash command such as /ami'),
+    text: z.string().max(4000).default(''),
+    user_id: z.string().regex(/^[UW][A-Z0-9]+$/, 'must be a Slack user id'),
+    user_name: z.string().default(''),
+    channel_id: z.string().regex(/^[CDG][A-Z0-9]+$/, 'must be a Slack channel id'),
+    channel_name: z.string().default(''),
+    team_id: z.string().regex(/^T[A-Z0-9]+$/, 'must be a Slack team id'),
+    response_url: z.url({ protocol: /^https?$/ }),
+    trigger_id: z.string().min(1),
+  }),
+);
 export type SlashCommand = z.infer<typeof SlashCommandSchema>;
 
 /**
@@ -35,7 +37,9 @@ export type SlashCommand = z.infer<typeof SlashCommandSchema>;
 export const SLACK_BODY_MAX_BYTES = 64 * 1024;
 
 /** A Slack request body over SLACK_BODY_MAX_BYTES. */
-export class SlackBodyTooLargeError extends ValidationError {}
+export class SlackBodyTooLargeError extends ValidationError {
+  override name = 'SlackBodyTooLargeError';
+}
 
 /** Throws SlackBodyTooLargeError when the body is over SLACK_BODY_MAX_BYTES. */
 export function assertSlackBodySize(rawBody: string | Buffer): void {
@@ -87,6 +91,7 @@ const COMMANDS = Object.keys(USAGE) as CommandName[];
 
 /** A command the factory cannot run as typed; `message` says why, `usage` how to type it. */
 export class ChatCommandError extends ValidationError {
+  override name = 'ChatCommandError';
   constructor(
     message: string,
     readonly usage?: string,

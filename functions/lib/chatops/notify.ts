@@ -25,7 +25,9 @@ export const NotifiedEventSchema = eventsSchema(...FINAL_EVENTS, ...PROGRESS_EVE
 export type NotifiedEvent = EventOf<(typeof FINAL_EVENTS)[number] | (typeof PROGRESS_EVENTS)[number] | (typeof RETENTION_EVENTS)[number]>;
 
 /** A response_url answered with a server error or could not be reached; EventBridge retries. */
-export class SlackPostError extends FactoryError {}
+export class SlackPostError extends FactoryError {
+  override name = 'SlackPostError';
+}
 
 export interface NotifyDeps {
   store: ChatOpsStore;

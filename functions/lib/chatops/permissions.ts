@@ -16,49 +16,57 @@ import type { ChatCommand } from './command.js';
  *   - expireApply (`expire --apply`) and share: denied.
  * `help` needs no permission.
  */
-export const SlackUserIdSchema = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'must be a Slack user id such as U0123ABCD');
-export const SlackUserGroupIdSchema = z.string().regex(/^S[A-Z0-9]{2,}$/, 'must be a Slack user group id such as S0123ABCD');
-export const SlackChannelIdSchema = z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'must be a Slack channel id such as C0123ABCD');
+export const SlackUserIdSchema = z.lazy(() => z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'must be a Slack user id such as U0123ABCD'));
+export const SlackUserGroupIdSchema = z.lazy(() => z.string().regex(/^S[A-Z0-9]{2,}$/, 'must be a Slack user group id such as S0123ABCD'));
+export const SlackChannelIdSchema = z.lazy(() => z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'must be a Slack channel id such as C0123ABCD'));
 
-export const PermissionRuleSchema = z
-  .object({
-    /** Slack user ids, or "*" for every user. */
-    users: z.array(z.union([z.literal('*'), SlackUserIdSchema])).default([]),
-    /** Slack user group ids (S…); members of any of them are allowed. */
-    userGroups: z.array(SlackUserGroupIdSchema).default([]),
-    /** Channel ids the command may be used in; absent: any channel. */
-    channels: z.array(SlackChannelIdSchema).min(1).optional(),
-  })
-  .strict();
+export const PermissionRuleSchema = z.lazy(() =>
+  z
+    .object({
+      /** Slack user ids, or "*" for every user. */
+      users: z.array(z.union([z.literal('*'), SlackUserIdSchema])).default([]),
+      /** Slack user group ids (S…); members of any of them are allowed. */
+      userGroups: z.array(SlackUserGroupIdSchema).default([]),
+      /** Channel ids the command may be used in; absent: any channel. */
+      channels: z.array(SlackChannelIdSchema).min(1).optional(),
+    })
+    .strict(),
+);
 
 /**
  * `chatops.share`: who may run `share`, and what it may add (`allowedTargets`): the accounts,
  * organizations and OUs listed there, nothing else. Without `allowedTargets` Slack shares with
  * nobody, whoever asks.
  */
-export const ShareTargetsSchema = z
-  .object({
-    accounts: z.array(AccountIdSchema).max(1000).default([]),
-    organizationArns: z.array(OrganizationArnSchema).max(1000).default([]),
-    organizationalUnitArns: z.array(OrganizationalUnitArnSchema).max(1000).default([]),
-  })
-  .strict();
-export const SharePermissionRuleSchema = PermissionRuleSchema.extend({ allowedTargets: ShareTargetsSchema.optional() }).strict();
+export const ShareTargetsSchema = z.lazy(() =>
+  z
+    .object({
+      accounts: z.array(AccountIdSchema).max(1000).default([]),
+      organizationArns: z.array(OrganizationArnSchema).max(1000).default([]),
+      organizationalUnitArns: z.array(OrganizationalUnitArnSchema).max(1000).default([]),
+    })
+    .strict(),
+);
+export const SharePermissionRuleSchema = z.lazy(() =>
+  PermissionRuleSchema.unwrap().extend({ allowedTargets: ShareTargetsSchema.optional() }).strict(),
+);
 export type ShareTargets = z.infer<typeof ShareTargetsSchema>;
 
 export const PERMISSIONS = ['bake', 'status', 'list', 'expire', 'expireApply', 'share'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-export const ChatOpsPermissionsSchema = z
-  .object({
-    bake: PermissionRuleSchema.optional(),
-    status: PermissionRuleSchema.optional(),
-    list: PermissionRuleSchema.optional(),
-    expire: PermissionRuleSchema.optional(),
-    expireApply: PermissionRuleSchema.optional(),
-    share: SharePermissionRuleSchema.optional(),
-  })
-  .strict();
+export const ChatOpsPermissionsSchema = z.lazy(() =>
+  z
+    .object({
+      bake: PermissionRuleSchema.optional(),
+      status: PermissionRuleSchema.optional(),
+      list: PermissionRuleSchema.optional(),
+      expire: PermissionRuleSchema.optional(),
+      expireApply: PermissionRuleSchema.optional(),
+      share: SharePermissionRuleSchema.optional(),
+    })
+    .strict(),
+);
 
 export type PermissionRule = z.infer<typeof PermissionRuleSchema>;
 export type ChatOpsPermissions = z.infer<typeof ChatOpsPermissionsSchema>;

@@ -17,7 +17,9 @@ import { ValidationError } from '../errors.js';
 export const SLACK_RESPONSE_URL_HOST = 'hooks.slack.com';
 
 /** A response_url that is not on Slack's host: nothing is recorded, nothing is posted. */
-export class ResponseUrlNotAllowedError extends ValidationError {}
+export class ResponseUrlNotAllowedError extends ValidationError {
+  override name = 'ResponseUrlNotAllowedError';
+}
 
 export interface ResponseUrlPolicy {
   /** Also accept `http://127.0.0.1:<port>/…` (the local cloud's Slack stand-in). */

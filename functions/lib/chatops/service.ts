@@ -72,7 +72,7 @@ export interface ChatOpsDeps {
   allowLoopbackResponseUrls?: boolean;
 }
 
-const BuildIdentitySchema = z.object({ buildId: BuildIdSchema, family: FamilySchema });
+const BuildIdentitySchema = z.lazy(() => z.object({ buildId: BuildIdSchema, family: FamilySchema }));
 
 /** Status of builds is searched among this many most recent executions. */
 const STATUS_SEARCH_LIMIT = 500;

@@ -21,6 +21,7 @@ export type SlackSignatureReason = 'missing-header' | 'stale' | 'mismatch' | 'ma
 
 /** The request is not provably from Slack; answer 401 and do nothing. */
 export class SlackSignatureError extends FactoryError {
+  override name = 'SlackSignatureError';
   constructor(
     readonly reason: SlackSignatureReason,
     message: string,

@@ -7,15 +7,17 @@ import type { FinalizedSharingSchema } from '../events/schemas.js';
 import { applySharing, deprecationTime, setDeprecation, type ShareResult } from './share.js';
 
 /** The finalize step's input: one available image of a build, in its region. */
-export const FinalizeInputSchema = z
-  .object({
-    request: BuildRequestSchema,
-    region: RegionSchema,
-    imageId: ImageIdSchema,
-    /** true for the build region's image, false for a copy. */
-    home: z.boolean(),
-  })
-  .strict();
+export const FinalizeInputSchema = z.lazy(() =>
+  z
+    .object({
+      request: BuildRequestSchema,
+      region: RegionSchema,
+      imageId: ImageIdSchema,
+      /** true for the build region's image, false for a copy. */
+      home: z.boolean(),
+    })
+    .strict(),
+);
 export type FinalizeInput = z.infer<typeof FinalizeInputSchema>;
 
 export interface FinalizeResult {

@@ -15,9 +15,13 @@ import { AWS_LIMITS } from '../constants.js';
 import { FactoryError, UnexpectedResponseError } from '../errors.js';
 
 /** Public sharing was asked for but is not allowed (encrypted snapshots, block public access). */
-export class PublicSharingRefusedError extends FactoryError {}
+export class PublicSharingRefusedError extends FactoryError {
+  override name = 'PublicSharingRefusedError';
+}
 /** The sharing would exceed EC2's 1,000-entity limit per image. */
-export class ShareLimitExceededError extends FactoryError {}
+export class ShareLimitExceededError extends FactoryError {
+  override name = 'ShareLimitExceededError';
+}
 
 /** The state of block public access for AMIs that refuses new public sharing (aws-facts.md, "Sharing"). */
 export const BLOCK_NEW_SHARING = 'block-new-sharing';

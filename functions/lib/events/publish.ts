@@ -2,7 +2,9 @@ import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventb
 import { FactoryError, ValidationError } from '../errors.js';
 import { EVENT_TYPES, type EventDetailInput, type FactoryEventType } from './schemas.js';
 
-export class EventPublishError extends FactoryError {}
+export class EventPublishError extends FactoryError {
+  override name = 'EventPublishError';
+}
 
 /** One event to publish: its detail-type and a detail of that type's schema (schemas.ts). */
 export type FactoryEventEntry = {

@@ -29,168 +29,196 @@ import { RunIdSchema } from '../retention/request.js';
 
 // ── Images ──────────────────────────────────────────────────────────────────────────────────
 /** ImageAvailable: the build-region image is available and finalized. */
-export const ImageAvailableDetailSchema = z.object({
-  buildId: BuildIdSchema,
-  family: FamilySchema,
-  region: RegionSchema,
-  imageId: ImageIdSchema,
-  /** When EC2 deprecates the image (the family's retention policy), or null. */
-  deprecateAt: z.iso.datetime().nullable(),
-});
+export const ImageAvailableDetailSchema = z.lazy(() =>
+  z.object({
+    buildId: BuildIdSchema,
+    family: FamilySchema,
+    region: RegionSchema,
+    imageId: ImageIdSchema,
+    /** When EC2 deprecates the image (the family's retention policy), or null. */
+    deprecateAt: z.iso.datetime().nullable(),
+  }),
+);
 
 /** ImageCopied: a copy is available and finalized in its region. */
-export const ImageCopiedDetailSchema = ImageAvailableDetailSchema.extend({ sourceRegion: RegionSchema });
+export const ImageCopiedDetailSchema = z.lazy(() => ImageAvailableDetailSchema.unwrap().extend({ sourceRegion: RegionSchema }));
 
-const SharingTargetsSchema = z.object({
-  accounts: z.array(AccountIdSchema),
-  organizationArns: z.array(OrganizationArnSchema),
-  organizationalUnitArns: z.array(OrganizationalUnitArnSchema),
-  public: z.boolean(),
-});
-
-/** ImageShared: the family's sharing was applied to an image (`added`: what this call added). */
-export const ImageSharedDetailSchema = z.object({
-  buildId: BuildIdSchema,
-  family: FamilySchema,
-  region: RegionSchema,
-  imageId: ImageIdSchema,
-  ...SharingTargetsSchema.shape,
-  added: z.object({
-    userIds: z.array(AccountIdSchema),
+const SharingTargetsSchema = z.lazy(() =>
+  z.object({
+    accounts: z.array(AccountIdSchema),
     organizationArns: z.array(OrganizationArnSchema),
     organizationalUnitArns: z.array(OrganizationalUnitArnSchema),
     public: z.boolean(),
   }),
-});
+);
+
+/** ImageShared: the family's sharing was applied to an image (`added`: what this call added). */
+export const ImageSharedDetailSchema = z.lazy(() =>
+  z.object({
+    buildId: BuildIdSchema,
+    family: FamilySchema,
+    region: RegionSchema,
+    imageId: ImageIdSchema,
+    ...SharingTargetsSchema.unwrap().shape,
+    added: z.object({
+      userIds: z.array(AccountIdSchema),
+      organizationArns: z.array(OrganizationArnSchema),
+      organizationalUnitArns: z.array(OrganizationalUnitArnSchema),
+      public: z.boolean(),
+    }),
+  }),
+);
 
 // ── Builds ──────────────────────────────────────────────────────────────────────────────────
 /** The sharing finalize-image applied (`unmanaged`: launch permissions the config does not list). */
-export const FinalizedSharingSchema = SharingTargetsSchema.extend({ unmanaged: z.array(z.string()) });
+export const FinalizedSharingSchema = z.lazy(() => SharingTargetsSchema.unwrap().extend({ unmanaged: z.array(z.string()) }));
 
 /** One region of a build: the build region first, then each copy region. */
 /** A region's image test verdict (functions/lib/ec2/image-test.ts). */
-export const TestResultSchema = z.object({
-  status: z.enum(['passed', 'failed', 'timed-out']),
-  instanceId: z.string().nullable(),
-  reason: z.string().nullable(),
-  consoleTail: z.string().nullable(),
-});
+export const TestResultSchema = z.lazy(() =>
+  z.object({
+    status: z.enum(['passed', 'failed', 'timed-out']),
+    instanceId: z.string().nullable(),
+    reason: z.string().nullable(),
+    consoleTail: z.string().nullable(),
+  }),
+);
 
-export const BuildRegionResultSchema = z.object({
-  region: RegionSchema,
-  status: z.enum(['succeeded', 'failed']),
-  imageId: ImageIdSchema.nullable().optional(),
-  /** A failed region: the error name and the message of its cause. */
-  error: z.string().optional(),
-  cause: z.string().optional(),
-  deprecateAt: z.iso.datetime().nullable().optional(),
-  sharing: FinalizedSharingSchema.nullable().optional(),
-  /** The region's image test (null or absent: the family declares none, or the region failed before its test). */
-  test: TestResultSchema.nullable().optional(),
-});
+export const BuildRegionResultSchema = z.lazy(() =>
+  z.object({
+    region: RegionSchema,
+    status: z.enum(['succeeded', 'failed']),
+    imageId: ImageIdSchema.nullable().optional(),
+    /** A failed region: the error name and the message of its cause. */
+    error: z.string().optional(),
+    cause: z.string().optional(),
+    deprecateAt: z.iso.datetime().nullable().optional(),
+    sharing: FinalizedSharingSchema.nullable().optional(),
+    /** The region's image test (null or absent: the family declares none, or the region failed before its test). */
+    test: TestResultSchema.nullable().optional(),
+  }),
+);
 
 /** BuildSucceeded | BuildPartiallySucceeded | BuildFailed: the end of every build. */
-export const BuildOutcomeDetailSchema = z.object({
-  buildId: BuildIdSchema,
-  family: FamilySchema,
-  region: RegionSchema,
-  imageName: z.string().nullable(),
-  trigger: TriggerSchema,
-  regions: z.array(BuildRegionResultSchema).min(1),
-});
+export const BuildOutcomeDetailSchema = z.lazy(() =>
+  z.object({
+    buildId: BuildIdSchema,
+    family: FamilySchema,
+    region: RegionSchema,
+    imageName: z.string().nullable(),
+    trigger: TriggerSchema,
+    regions: z.array(BuildRegionResultSchema).min(1),
+  }),
+);
 
 export const BUILD_OUTCOMES = ['BuildSucceeded', 'BuildPartiallySucceeded', 'BuildFailed'] as const;
 export type BuildOutcome = (typeof BUILD_OUTCOMES)[number];
 
 /** BuildRequestRejected: a trigger asked for a build (or retention run) the config refuses; nothing started. */
-export const BuildRequestRejectedDetailSchema = z.object({
-  /** What asked: `Build Requested`, `Parameter Store Change`, `Scheduled Event`. */
-  trigger: z.enum(['Build Requested', 'Parameter Store Change', 'Scheduled Event']),
-  eventId: z.string().optional(),
-  family: z.string().optional(),
-  reason: z.string(),
-  issues: z.array(z.string()),
-});
+export const BuildRequestRejectedDetailSchema = z.lazy(() =>
+  z.object({
+    /** What asked: `Build Requested`, `Parameter Store Change`, `Scheduled Event`. */
+    trigger: z.enum(['Build Requested', 'Parameter Store Change', 'Scheduled Event']),
+    eventId: z.string().optional(),
+    family: z.string().optional(),
+    reason: z.string(),
+    issues: z.array(z.string()),
+  }),
+);
 
 // ── Retention ───────────────────────────────────────────────────────────────────────────────
 /** ImageDisabled: retention disabled an expired image (its grace period starts). */
-export const ImageDisabledDetailSchema = z.object({
-  family: FamilySchema,
-  region: RegionSchema,
-  imageId: ImageIdSchema,
-  runId: RunIdSchema,
-  reason: z.string(),
-  trigger: TriggerSchema,
-});
+export const ImageDisabledDetailSchema = z.lazy(() =>
+  z.object({
+    family: FamilySchema,
+    region: RegionSchema,
+    imageId: ImageIdSchema,
+    runId: RunIdSchema,
+    reason: z.string(),
+    trigger: TriggerSchema,
+  }),
+);
 
 /** ImageExpired: retention deregistered an image (and deleted these snapshots). */
-export const ImageExpiredDetailSchema = ImageDisabledDetailSchema.extend({ deletedSnapshots: z.array(z.string()) });
+export const ImageExpiredDetailSchema = z.lazy(() => ImageDisabledDetailSchema.unwrap().extend({ deletedSnapshots: z.array(z.string()) }));
 
 const Count = z.number().int().min(0);
 
 /** One region of a retention run: what was planned, what happened, what failed or was kept at action time. */
-export const RetentionRegionReportSchema = z.object({
-  region: RegionSchema,
-  status: z.enum(['planned', 'applied', 'plan-failed', 'apply-failed', 'skipped']),
-  images: Count,
-  planned: z.object({ keep: Count, deprecate: Count, disable: Count, deregister: Count }),
-  outcomes: z.object({ deprecated: Count, disabled: Count, deregistered: Count, 'already-done': Count, kept: Count, failed: Count }),
-  failures: z.array(z.object({ imageId: z.string(), planned: z.string(), error: z.string() })),
-  keptAtActionTime: z.array(z.object({ imageId: z.string(), planned: z.string(), reason: z.string() })),
-  error: z.string().optional(),
-});
+export const RetentionRegionReportSchema = z.lazy(() =>
+  z.object({
+    region: RegionSchema,
+    status: z.enum(['planned', 'applied', 'plan-failed', 'apply-failed', 'skipped']),
+    images: Count,
+    planned: z.object({ keep: Count, deprecate: Count, disable: Count, deregister: Count }),
+    outcomes: z.object({ deprecated: Count, disabled: Count, deregistered: Count, 'already-done': Count, kept: Count, failed: Count }),
+    failures: z.array(z.object({ imageId: z.string(), planned: z.string(), error: z.string() })),
+    keptAtActionTime: z.array(z.object({ imageId: z.string(), planned: z.string(), reason: z.string() })),
+    error: z.string().optional(),
+  }),
+);
 
 /** The report of a retention run (retention/report.ts), as the CLI and ChatOps print it. */
-export const RetentionReportSchema = z.object({
-  runId: RunIdSchema,
-  family: FamilySchema,
-  dryRun: z.boolean(),
-  status: z.enum(['planned', 'succeeded', 'partially-succeeded', 'failed']),
-  regions: z.array(RetentionRegionReportSchema),
-  calls: z.record(z.string(), Count),
-  throttled: Count,
-});
+export const RetentionReportSchema = z.lazy(() =>
+  z.object({
+    runId: RunIdSchema,
+    family: FamilySchema,
+    dryRun: z.boolean(),
+    status: z.enum(['planned', 'succeeded', 'partially-succeeded', 'failed']),
+    regions: z.array(RetentionRegionReportSchema),
+    calls: z.record(z.string(), Count),
+    throttled: Count,
+  }),
+);
 
 /** RetentionPlanned (a dry run) | RetentionCompleted: the run's report and its trigger. */
-export const RetentionOutcomeDetailSchema = RetentionReportSchema.extend({ trigger: TriggerSchema });
+export const RetentionOutcomeDetailSchema = z.lazy(() => RetentionReportSchema.unwrap().extend({ trigger: TriggerSchema }));
 
 // ── Events the factory consumes from others ─────────────────────────────────────────────────
 export const BUILD_REQUESTED = 'Build Requested';
 
 /** Build Requested (source ami-factory, put by a pipeline or a person): build a family now. */
-export const BuildRequestedDetailSchema = z
-  .object({
-    family: FamilySchema,
-    /** Copy only to these of the family's regions. */
-    regions: z.array(RegionSchema).min(1).max(30).optional(),
-    /** Instance sources only: override the family's reboot setting. */
-    reboot: z.boolean().optional(),
-    requestedBy: z.string().min(1).max(256).optional(),
-  })
-  .strict();
+export const BuildRequestedDetailSchema = z.lazy(() =>
+  z
+    .object({
+      family: FamilySchema,
+      /** Copy only to these of the family's regions. */
+      regions: z.array(RegionSchema).min(1).max(30).optional(),
+      /** Instance sources only: override the family's reboot setting. */
+      reboot: z.boolean().optional(),
+      requestedBy: z.string().min(1).max(256).optional(),
+    })
+    .strict(),
+);
 
 /** Parameter Store Change (source aws.ssm): a parameter a family's `triggers.ssmParameter` may name changed. */
-export const ParameterStoreChangeDetailSchema = z.object({
-  name: z.string().min(1).max(2048),
-  type: z.string().optional(),
-  operation: z.string().min(1),
-  description: z.string().optional(),
-});
+export const ParameterStoreChangeDetailSchema = z.lazy(() =>
+  z.object({
+    name: z.string().min(1).max(2048),
+    type: z.string().optional(),
+    operation: z.string().min(1),
+    description: z.string().optional(),
+  }),
+);
 
 /** EC2 AMI State Change (source aws.ec2, best effort; aws-facts.md). No tags: consumers describe the image. */
-export const Ec2AmiStateChangeDetailSchema = z.object({
-  RequestId: z.string().optional(),
-  ImageId: z.string().min(1),
-  /** available | failed | deregistered | disabled. */
-  State: z.string().min(1),
-  ErrorMessage: z.string().optional(),
-});
+export const Ec2AmiStateChangeDetailSchema = z.lazy(() =>
+  z.object({
+    RequestId: z.string().optional(),
+    ImageId: z.string().min(1),
+    /** available | failed | deregistered | disabled. */
+    State: z.string().min(1),
+    ErrorMessage: z.string().optional(),
+  }),
+);
 
 /** EC2 Instance State-change Notification (source aws.ec2): a builder stopped, say. */
-export const Ec2InstanceStateChangeDetailSchema = z.object({
-  'instance-id': z.string().min(1),
-  state: z.string().min(1),
-});
+export const Ec2InstanceStateChangeDetailSchema = z.lazy(() =>
+  z.object({
+    'instance-id': z.string().min(1),
+    state: z.string().min(1),
+  }),
+);
 
 /** Every detail-type the factory publishes or consumes: its source and its detail's one schema. */
 export const EVENT_TYPES = {
@@ -235,19 +263,21 @@ export type EventDetail<T extends DetailType> = z.output<(typeof EVENT_TYPES)[T]
 export type EventDetailInput<T extends DetailType> = z.input<(typeof EVENT_TYPES)[T]['detail']>;
 
 /** The fields EventBridge puts around every detail it delivers. */
-export const EventEnvelopeSchema = z.object({
-  version: z.string().optional(),
-  id: z.string().min(1).max(256),
-  account: z.string().optional(),
-  time: z.iso.datetime({ offset: true }),
-  region: RegionSchema,
-  resources: z.array(z.string()).default([]),
-});
+export const EventEnvelopeSchema = z.lazy(() =>
+  z.object({
+    version: z.string().optional(),
+    id: z.string().min(1).max(256),
+    account: z.string().optional(),
+    time: z.iso.datetime({ offset: true }),
+    region: RegionSchema,
+    resources: z.array(z.string()).default([]),
+  }),
+);
 
 /** The event of one detail-type as EventBridge delivers it to a target: envelope, source, detail-type, detail. */
 export function eventSchema<T extends DetailType>(type: T) {
   const t: (typeof EVENT_TYPES)[T] = EVENT_TYPES[type];
-  return EventEnvelopeSchema.extend({
+  return EventEnvelopeSchema.unwrap().extend({
     source: z.literal(t.source as (typeof EVENT_TYPES)[T]['source']),
     'detail-type': z.literal(type),
     detail: t.detail as (typeof EVENT_TYPES)[T]['detail'],
@@ -288,7 +318,9 @@ export function eventEntrySchema<T extends DetailType>(type: T) {
 export const EVENT_MAX_BYTES = 256 * 1024;
 
 /** An event (or a scheduled input) over EVENT_MAX_BYTES. */
-export class EventTooLargeError extends ValidationError {}
+export class EventTooLargeError extends ValidationError {
+  override name = 'EventTooLargeError';
+}
 
 /** Throws EventTooLargeError when `event` serializes to more than EVENT_MAX_BYTES. */
 export function assertEventSize(event: unknown): void {

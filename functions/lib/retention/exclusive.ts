@@ -3,7 +3,9 @@ import { FactoryError, hasErrorName } from '../errors.js';
 import { SFN_ERROR } from '../error-codes.js';
 
 /** Another run that applies retention to the same family is in progress; this one changes nothing. */
-export class RetentionAlreadyRunningError extends FactoryError {}
+export class RetentionAlreadyRunningError extends FactoryError {
+  override name = 'RetentionAlreadyRunningError';
+}
 
 /** `arn:…:execution:<machine>:<name>` → `arn:…:stateMachine:<machine>`. */
 export function stateMachineOf(executionArn: string): string {

@@ -79,15 +79,17 @@ const StepFailure = {
 };
 
 /** The report step's input: each region's plan step and apply loop, as the state machine collected them. */
-export const ReportRetentionInputSchema = z
-  .object({
-    request: RetentionRequestSchema,
-    plans: z.array(z.object({ region: z.string(), status: z.enum(['planned', 'plan-failed']), ...StepFailure }).passthrough()),
-    applied: z.array(
-      z.object({ region: z.string(), status: z.enum(['applied', 'apply-failed', 'skipped']), ...StepFailure }).passthrough(),
-    ),
-  })
-  .strict();
+export const ReportRetentionInputSchema = z.lazy(() =>
+  z
+    .object({
+      request: RetentionRequestSchema,
+      plans: z.array(z.object({ region: z.string(), status: z.enum(['planned', 'plan-failed']), ...StepFailure }).passthrough()),
+      applied: z.array(
+        z.object({ region: z.string(), status: z.enum(['applied', 'apply-failed', 'skipped']), ...StepFailure }).passthrough(),
+      ),
+    })
+    .strict(),
+);
 export type ReportRetentionInput = z.infer<typeof ReportRetentionInputSchema>;
 
 /** `<error>: <cause's message>` of a failed step, or undefined when it did not fail. */

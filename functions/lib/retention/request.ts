@@ -9,35 +9,39 @@ import type { RetentionPolicy } from './plan.js';
  * a BuildRequest (the policy is copied from the config when the run is asked for), so a run
  * can be replayed from its input alone.
  */
-export const RetentionPolicySchema = z
-  .object({
-    keepNewest: z.number().int().min(1).max(1000),
-    maxAgeDays: z.number().int().min(1).max(3650),
-    deprecateAfterDays: z.number().int().min(1).max(3650).optional(),
-    disableGraceDays: z.number().int().min(0).max(365),
-    excludeTags: TagMapSchema,
-    deleteBundles: z.boolean().default(true),
-  })
-  .strict();
+export const RetentionPolicySchema = z.lazy(() =>
+  z
+    .object({
+      keepNewest: z.number().int().min(1).max(1000),
+      maxAgeDays: z.number().int().min(1).max(3650),
+      deprecateAfterDays: z.number().int().min(1).max(3650).optional(),
+      disableGraceDays: z.number().int().min(0).max(365),
+      excludeTags: TagMapSchema,
+      deleteBundles: z.boolean().default(true),
+    })
+    .strict(),
+);
 
-export const RunIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{7,79}$/, 'must be 8–80 letters, digits or dashes');
+export const RunIdSchema = z.lazy(() => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{7,79}$/, 'must be 8–80 letters, digits or dashes'));
 
-export const RetentionRequestSchema = z
-  .object({
-    runId: RunIdSchema,
-    family: FamilySchema,
-    requestedAt: z.iso.datetime({ offset: true }),
-    /** Every region the family has images in (its build region and copy regions), or a subset asked for. */
-    regions: z.array(RegionSchema).min(1).max(31),
-    policy: RetentionPolicySchema,
-    /** true: compute and publish the plan, change nothing. */
-    dryRun: z.boolean(),
-    /** Actions per apply step (one Lambda invocation); the bucket state carries over between steps. */
-    batchSize: z.number().int().min(1).max(2000).default(400),
-    trigger: TriggerSchema,
-  })
-  .strict()
-  .refine((r) => new Set(r.regions).size === r.regions.length, { message: 'regions must be unique', path: ['regions'] });
+export const RetentionRequestSchema = z.lazy(() =>
+  z
+    .object({
+      runId: RunIdSchema,
+      family: FamilySchema,
+      requestedAt: z.iso.datetime({ offset: true }),
+      /** Every region the family has images in (its build region and copy regions), or a subset asked for. */
+      regions: z.array(RegionSchema).min(1).max(31),
+      policy: RetentionPolicySchema,
+      /** true: compute and publish the plan, change nothing. */
+      dryRun: z.boolean(),
+      /** Actions per apply step (one Lambda invocation); the bucket state carries over between steps. */
+      batchSize: z.number().int().min(1).max(2000).default(400),
+      trigger: TriggerSchema,
+    })
+    .strict()
+    .refine((r) => new Set(r.regions).size === r.regions.length, { message: 'regions must be unique', path: ['regions'] }),
+);
 
 export type RetentionRequest = z.infer<typeof RetentionRequestSchema>;
 export type RetentionRequestInput = z.input<typeof RetentionRequestSchema>;

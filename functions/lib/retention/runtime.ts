@@ -12,10 +12,9 @@ import { RetentionRequestSchema } from './request.js';
 import { applyStep, planRegion, type RegionDeps, type RegionPlanSummary } from './run.js';
 import { RetentionStore } from './store.js';
 
-const BucketStateSchema = z.object({ tokens: z.number(), at: z.number() }).strict();
-export const PacerStateSchema = z.partialRecord(
-  z.enum(Object.keys(THROTTLE_BUCKETS) as [ThrottleClass, ...ThrottleClass[]]),
-  BucketStateSchema,
+const BucketStateSchema = z.lazy(() => z.object({ tokens: z.number(), at: z.number() }).strict());
+export const PacerStateSchema = z.lazy(() =>
+  z.partialRecord(z.enum(Object.keys(THROTTLE_BUCKETS) as [ThrottleClass, ...ThrottleClass[]]), BucketStateSchema),
 );
 
 /** Where a retention run keeps its state and publishes its events (the handlers' environment). */
@@ -48,7 +47,7 @@ export function regionDeps(
 }
 
 type Counts = Record<string, number>;
-const CountsSchema = z.record(z.string(), z.number().int().min(0));
+const CountsSchema = z.lazy(() => z.record(z.string(), z.number().int().min(0)));
 
 function add(a: Counts, b: Counts): Counts {
   const out = { ...a };
@@ -57,16 +56,18 @@ function add(a: Counts, b: Counts): Counts {
 }
 
 /** The plan step's input: one region of a run. */
-export const PlanStepInputSchema = z
-  .object({
-    request: RetentionRequestSchema,
-    region: RegionSchema,
-    /** The execution's start time: every region of a run plans for the same instant. */
-    now: z.iso.datetime({ offset: true }),
-    /** This execution ($$.Execution.Id): an applying run first makes sure it is the family's only one. */
-    execution: z.string().min(1),
-  })
-  .strict();
+export const PlanStepInputSchema = z.lazy(() =>
+  z
+    .object({
+      request: RetentionRequestSchema,
+      region: RegionSchema,
+      /** The execution's start time: every region of a run plans for the same instant. */
+      now: z.iso.datetime({ offset: true }),
+      /** This execution ($$.Execution.Id): an applying run first makes sure it is the family's only one. */
+      execution: z.string().min(1),
+    })
+    .strict(),
+);
 export type PlanStepInput = z.infer<typeof PlanStepInputSchema>;
 
 /**
@@ -88,20 +89,22 @@ export async function planStep(
 }
 
 /** An apply step's state: its input is the previous step's output (the plan step's, first). */
-export const ApplyStepStateSchema = z
-  .object({
-    request: RetentionRequestSchema,
-    region: RegionSchema,
-    planNow: z.iso.datetime({ offset: true }),
-    cursor: z.number().int().min(0).default(0),
-    pacer: PacerStateSchema.default({}),
-    outcomes: CountsSchema.default({}),
-    calls: CountsSchema.default({}),
-    throttled: z.number().int().min(0).default(0),
-    /** The previous step's output carries it; the loop goes on only while it is false. */
-    done: z.boolean().optional(),
-  })
-  .strict();
+export const ApplyStepStateSchema = z.lazy(() =>
+  z
+    .object({
+      request: RetentionRequestSchema,
+      region: RegionSchema,
+      planNow: z.iso.datetime({ offset: true }),
+      cursor: z.number().int().min(0).default(0),
+      pacer: PacerStateSchema.default({}),
+      outcomes: CountsSchema.default({}),
+      calls: CountsSchema.default({}),
+      throttled: z.number().int().min(0).default(0),
+      /** The previous step's output carries it; the loop goes on only while it is false. */
+      done: z.boolean().optional(),
+    })
+    .strict(),
+);
 export type ApplyStepState = z.infer<typeof ApplyStepStateSchema>;
 
 /**

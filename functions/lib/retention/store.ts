@@ -56,7 +56,7 @@ export function countOutcomes(results: readonly ImageResult[]): Record<Outcome, 
   return counts;
 }
 
-const LedgerSchema = z.object({ disabledAt: z.record(z.string(), z.string()) }).strict();
+const LedgerSchema = z.lazy(() => z.object({ disabledAt: z.record(z.string(), z.string()) }).strict());
 export type Ledger = z.infer<typeof LedgerSchema>;
 
 export const planKey = (runId: string, region: string): string => `retention/runs/${runId}/${region}/plan.json`;

@@ -16,17 +16,19 @@ import { buildIdFromEvent, executionNameFor } from './ids.js';
 export const SCHEDULE_KINDS = ['build', 'retention'] as const;
 export type ScheduleKind = (typeof SCHEDULE_KINDS)[number];
 
-export const ScheduledBuildInputSchema = z
-  .object({
-    family: FamilySchema,
-    /** What the schedule starts; absent: a build (the rules made before retention schedules). */
-    kind: z.enum(SCHEDULE_KINDS).optional(),
-    /** The Scheduled Event's id. */
-    id: z.string().min(1).max(256),
-    /** The Scheduled Event's time (the scheduled minute). */
-    time: z.iso.datetime({ offset: true }),
-  })
-  .strict();
+export const ScheduledBuildInputSchema = z.lazy(() =>
+  z
+    .object({
+      family: FamilySchema,
+      /** What the schedule starts; absent: a build (the rules made before retention schedules). */
+      kind: z.enum(SCHEDULE_KINDS).optional(),
+      /** The Scheduled Event's id. */
+      id: z.string().min(1).max(256),
+      /** The Scheduled Event's time (the scheduled minute). */
+      time: z.iso.datetime({ offset: true }),
+    })
+    .strict(),
+);
 export type ScheduledBuildInput = z.infer<typeof ScheduledBuildInputSchema>;
 
 /** true when a scheduled input asks for a retention run (the handler then starts the retention machine). */
