@@ -18,9 +18,16 @@ export const ReportBuildInputSchema = z
     copies: z.array(BuildRegionResultSchema).default([]),
     /** The build region's failure (a Catch's `{Error, Cause}`), or null. */
     error: z.object({ Error: z.string(), Cause: z.string().optional() }).passthrough().nullable().default(null),
+    /** The build region's publication (PublishHome), or null. */
+    homePublished: z.object({ channel: z.string(), parameter: z.string() }).passthrough().nullable().default(null),
+    /** PublishHome's failure: the image is kept, the build partially succeeded. */
+    homePublishError: z.object({ Error: z.string(), Cause: z.string().optional() }).passthrough().nullable().default(null),
   })
   .strict();
 export type ReportBuildInput = z.infer<typeof ReportBuildInputSchema>;
+/** What buildReport reads: the publication fields may be left out (a build that never reached PublishHome). */
+export type BuildReportInput = Omit<ReportBuildInput, 'homePublished' | 'homePublishError'> &
+  Partial<Pick<ReportBuildInput, 'homePublished' | 'homePublishError'>>;
 
 export type BuildReportDetail = EventDetail<BuildOutcome>;
 
@@ -30,11 +37,11 @@ function causeText(cause: string | undefined): string {
 }
 
 /** The outcome and the per-region results: the build region first, then each copy region. */
-export function buildReport(input: ReportBuildInput): { outcome: BuildOutcome; detail: BuildReportDetail } {
-  const { request, home, copies, error } = input;
+export function buildReport(input: BuildReportInput): { outcome: BuildOutcome; detail: BuildReportDetail } {
+  const { request, home, copies, error, homePublished = null, homePublishError = null } = input;
   const regions: BuildReportDetail['regions'] = [
     home !== null && error === null
-      ? { region: request.region, status: 'succeeded', imageId: home.imageId }
+      ? homeSucceeded(request.region, home.imageId, homePublished, homePublishError)
       : {
           region: request.region,
           status: 'failed',
@@ -44,9 +51,30 @@ export function buildReport(input: ReportBuildInput): { outcome: BuildOutcome; d
         },
     ...copies.map((c) => ({ ...c, cause: causeText(c.cause) })),
   ];
-  const failed = regions.filter((r) => r.status === 'failed').length;
+  // A build-region image that was not published (its publication failed) is a partial success.
+  const failed = regions.filter((r) => r.status === 'failed' || r.error !== undefined).length;
   const outcome: BuildOutcome = regions[0]?.status === 'failed' ? 'BuildFailed' : failed > 0 ? 'BuildPartiallySucceeded' : 'BuildSucceeded';
   return { outcome, detail: detailOf(request, home?.imageName ?? null, regions) };
+}
+
+/** The build region's result: its image, and the channel it was published to (or why it was not). */
+function homeSucceeded(
+  region: string,
+  imageId: string,
+  published: ReportBuildInput['homePublished'],
+  publishError: ReportBuildInput['homePublishError'],
+): BuildReportDetail['regions'][number] {
+  const out: BuildReportDetail['regions'][number] = {
+    region,
+    status: 'succeeded',
+    imageId,
+    published: published === null ? null : { channel: published.channel, parameter: published.parameter },
+  };
+  if (publishError !== null) {
+    out.error = publishError.Error;
+    out.cause = causeText(publishError.Cause);
+  }
+  return out;
 }
 
 function detailOf(request: BuildRequest, imageName: string | null, regions: BuildReportDetail['regions']): BuildReportDetail {

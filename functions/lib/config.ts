@@ -60,6 +60,42 @@ export const RetentionSchema = z
   });
 export type RetentionConfig = z.infer<typeof RetentionSchema>;
 
+// ── Publication (channels) ──────────────────────────────────────────────────────────────────
+/**
+ * A channel name: the last level of the SSM parameter `/ami-factory/<family>/<channel>` a
+ * region's image is published to (Parameter Store names: letters, digits, `.-_`).
+ */
+export const ChannelNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a channel name such as latest or stable (a-z, 0-9, . _ -; at most 63 characters)');
+
+/**
+ * A launch template the factory moves to each new image, by id: IAM grants name a launch
+ * template by its ARN, which holds the id (a name cannot be scoped to).
+ */
+export const LaunchTemplateIdSchema = z.string().regex(/^lt-[0-9a-f]{17}$/, 'must be a launch template id such as lt-0123456789abcdef0');
+
+/** The channels a family publishes to: the first is where every build publishes; the others are promoted to. */
+export const ChannelsSchema = z
+  .array(ChannelNameSchema)
+  .min(1)
+  .max(10)
+  .default(['latest'])
+  .refine((c) => new Set(c).size === c.length, 'channels must be unique');
+
+/** Per region: the launch templates that get a new default version with each published image. */
+export const LaunchTemplatesSchema = z.record(RegionSchema, z.array(LaunchTemplateIdSchema).min(1).max(20)).default({});
+
+/** Launch templates may be listed only for the family's own regions. */
+function launchTemplatesInFamilyRegions(f: {
+  region: string;
+  copies: { region: string }[];
+  launchTemplates: Record<string, string[]>;
+}): boolean {
+  const regions = new Set([f.region, ...f.copies.map((c) => c.region)]);
+  return Object.keys(f.launchTemplates).every((r) => regions.has(r));
+}
+
 export const FamilyConfigSchema = z
   .object({
     description: z.string().max(255).optional(),
@@ -87,9 +123,17 @@ export const FamilyConfigSchema = z
     chatops: ChatOpsPermissionsSchema.optional(),
     /** { schedule?: 'cron(...)'|'rate(...)', ssmParameter?: '/aws/service/...' } */
     triggers: FamilyTriggersSchema.optional(),
+    /** Channels (SSM parameters /ami-factory/<family>/<channel> per region); a build publishes to the first. */
+    channels: ChannelsSchema,
+    /** Per region, launch template ids whose default version moves to each image published there. */
+    launchTemplates: LaunchTemplatesSchema,
   })
   .strict()
-  .refine(ssmParameterNeedsBaseImage, { message: 'triggers.ssmParameter needs a base-image source', path: ['triggers', 'ssmParameter'] });
+  .refine(ssmParameterNeedsBaseImage, { message: 'triggers.ssmParameter needs a base-image source', path: ['triggers', 'ssmParameter'] })
+  .refine(launchTemplatesInFamilyRegions, {
+    message: "launchTemplates may name only the family's regions (its region and its copies' regions)",
+    path: ['launchTemplates'],
+  });
 
 /** `bucket` or `bucket/prefix/`: an S3 location the functions' IAM grants are scoped to. */
 export const S3LocationSchema = z

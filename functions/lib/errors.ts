@@ -52,6 +52,12 @@ export class BuildTimeoutError extends FactoryError {}
  */
 export class ImageNotVisibleYetError extends FactoryError {}
 
+/**
+ * A channel's SSM parameter does not hold the image yet right after PutParameter (Parameter
+ * Store validates an aws:ec2:image value asynchronously). Retryable: the next attempt reads it again.
+ */
+export class ChannelUpdatePendingError extends FactoryError {}
+
 /** An AWS API answered with something the factory cannot use (missing ids, unknown states). */
 export class UnexpectedResponseError extends FactoryError {}
 
