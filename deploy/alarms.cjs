@@ -15,7 +15,11 @@
  * Generated, not written out: one alarm pair per function of serverless.yml, whatever is added.
  */
 
-const STATE_MACHINES = { ImageFactory: 'ImageFactoryStateMachine', ImageRetention: 'ImageRetentionStateMachine' };
+const STATE_MACHINES = {
+  ImageFactory: 'ImageFactoryStateMachine',
+  ImageRetention: 'ImageRetentionStateMachine',
+  ImageChannels: 'ImageChannelsStateMachine',
+};
 const STATE_MACHINE_METRICS = ['ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionsAborted'];
 const FUNCTION_METRICS = ['Errors', 'Throttles'];
 const EMAIL = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/;

@@ -16,7 +16,7 @@
  *   `kms:ViaService` and, on CreateGrant, `kms:GrantIsForAWSResource`. A function whose config
  *   names nothing gets one explicit Deny of those actions (a policy must hold a statement).
  *
- * - `publishImage`: the channel parameters `/ami-factory/<family>/*` of each family in each of
+ * - `publishImage` (also promoteImage's): the channel parameters `/ami-factory/<family>/*` of each family in each of
  *   its regions (ssm:GetParameter, ssm:PutParameter), and the launch templates the family lists
  *   for a region, by ARN (ec2:CreateLaunchTemplateVersion, ec2:ModifyLaunchTemplate).
  *
@@ -318,6 +318,7 @@ const GENERATED_POLICIES = {
   'copy-image-keys-and-bundles': 'copyImage',
   'apply-retention-bundles': 'applyRetention',
   'publish-image-channels': 'publishImage',
+  'promote-image-channels': 'publishImage',
 };
 
 module.exports = scopes;

@@ -16,6 +16,7 @@ import {
 } from './build-request.js';
 import { ValidationError } from './errors.js';
 import { RequestNotAllowedError, checkBuildRequest, defaultNoReboot, familyOf, familyPreparation } from './request-policy.js';
+import { ChannelNameSchema } from './channels/names.js';
 import { ChatOpsPermissionsSchema } from './chatops/permissions.js';
 import { FamilyTriggersSchema, ScheduleExpressionSchema, ssmParameterNeedsBaseImage } from './triggers/config.js';
 
@@ -61,14 +62,6 @@ export const RetentionSchema = z
 export type RetentionConfig = z.infer<typeof RetentionSchema>;
 
 // ── Publication (channels) ──────────────────────────────────────────────────────────────────
-/**
- * A channel name: the last level of the SSM parameter `/ami-factory/<family>/<channel>` a
- * region's image is published to (Parameter Store names: letters, digits, `.-_`).
- */
-export const ChannelNameSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a channel name such as latest or stable (a-z, 0-9, . _ -; at most 63 characters)');
-
 /**
  * A launch template the factory moves to each new image, by id: IAM grants name a launch
  * template by its ARN, which holds the id (a name cannot be scoped to).

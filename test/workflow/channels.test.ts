@@ -7,12 +7,13 @@ import {
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { BuildRequestSchema, type BuildRequest } from '../../functions/lib/build-request.js';
 import { ChannelRecordSchema } from '../../functions/lib/channels/history.js';
 import { SEED_WEB_LAUNCH_TEMPLATE_ID } from '../../local/ec2/seed.js';
 import { failure } from '../fixtures.js';
-import { runBuild, startHarness, type Harness } from './harness.js';
+import { runBuild, startHarness, waitForExecution, type Harness } from './harness.js';
 
 const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1'] as const;
 
@@ -150,5 +151,52 @@ describe('publication to channels (the real state machine on the local cloud)', 
     expect(refs.ImageReferences?.map((r) => [r.ImageId, r.Arn])).toEqual([
       [second.images['us-east-1'], expect.stringMatching(/:parameter\/ami-factory\/web\/latest$/)],
     ]);
+  });
+
+  async function channelOperation(input: Record<string, unknown>): Promise<{ regions: { region: string; status: string }[] }> {
+    const { executionArn } = await h.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: h.cloud.stateMachineArn('image-channels'),
+        name: `op-${randomUUID()}`,
+        input: JSON.stringify({ family: 'web', channel: 'stable', by: { type: 'test', actor: 'ops' }, ...input }),
+      }),
+    );
+    const d = await waitForExecution(h, executionArn ?? '');
+    expect([d.status, d.error, d.cause]).toEqual(['SUCCEEDED', undefined, undefined]);
+    return JSON.parse(d.output ?? '{}') as { regions: { region: string; status: string }[] };
+  }
+
+  it('promotes a build to stable in every region it was published in, then rolls stable back; protection follows', async () => {
+    const [older, newer] = [first, await build()];
+    // Act: the older build by its id, then the newer one by its image id in one region.
+    const promoted = await channelOperation({ operation: 'promote', target: older.req.buildId });
+    for (const region of REGIONS) {
+      expect([region, (await channelValue(region, 'stable')).value]).toEqual([region, older.images[region]]);
+      expect([region, await protection(region, older.images[region] ?? '')]).toEqual([region, 'enabled-without-cooldown']);
+    }
+    await channelOperation({ operation: 'promote', target: newer.images['eu-west-1'] });
+    for (const region of REGIONS) {
+      expect([region, (await channelValue(region, 'stable')).value]).toEqual([region, newer.images[region]]);
+      // The older image is in no channel any more: unprotected.
+      expect([region, await protection(region, older.images[region] ?? '')]).toEqual([region, 'disabled']);
+    }
+    const rolledBack = await channelOperation({ operation: 'rollback' });
+    // Assess
+    expect(promoted.regions.map((r) => r.status)).toEqual(['published', 'published', 'published']);
+    expect(rolledBack.regions.map((r) => r.status)).toEqual(['published', 'published', 'published']);
+    for (const region of REGIONS) {
+      expect([region, (await channelValue(region, 'stable')).value]).toEqual([region, older.images[region]]);
+      expect([region, await protection(region, older.images[region] ?? '')]).toEqual([region, 'enabled-without-cooldown']);
+      // The newer image is still latest: it keeps its protection.
+      expect([region, await protection(region, newer.images[region] ?? '')]).toEqual([region, 'enabled-without-cooldown']);
+    }
+    const r = await s3.send(new GetObjectCommand({ Bucket: h.cloud.stateBucket, Key: 'channels/web/us-west-2/stable.json' }));
+    const stable = ChannelRecordSchema.parse(JSON.parse((await r.Body?.transformToString()) ?? ''));
+    expect(stable.history.map((e) => [e.action, e.imageId])).toEqual([
+      ['promote', older.images['us-west-2']],
+      ['promote', newer.images['us-west-2']],
+      ['rollback', older.images['us-west-2']],
+    ]);
+    expect(stable.current?.by).toEqual({ type: 'test', actor: 'ops' });
   });
 });

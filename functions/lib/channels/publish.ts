@@ -13,6 +13,7 @@ import { EC2_ERROR, SSM_ERROR } from '../error-codes.js';
 import { ChannelUpdatePendingError, hasErrorName, UnexpectedResponseError } from '../errors.js';
 import { imageArn, publishEvents } from '../events/publish.js';
 import type { ChannelHistoryStore, Publication } from './history.js';
+import { channelParameterName } from './names.js';
 
 /**
  * Publishing an image to a channel in one region (README, "Channels"):
@@ -35,7 +36,7 @@ import type { ChannelHistoryStore, Publication } from './history.js';
 
 export { ChannelUpdatePendingError };
 
-export const channelParameterName = (family: string, channel: string): string => `/ami-factory/${family}/${channel}`;
+export { channelParameterName };
 
 export interface PublishDeps {
   /** EC2 and SSM in the region published in. */
