@@ -13,9 +13,10 @@ import { BuildRequestSchema, type BuildRequest } from '../../functions/lib/build
 import { ChannelRecordSchema } from '../../functions/lib/channels/history.js';
 import { SEED_WEB_LAUNCH_TEMPLATE_ID } from '../../local/ec2/seed.js';
 import { failure } from '../fixtures.js';
-import { runBuild, startHarness, waitForExecution, type Harness } from './harness.js';
+import { allowRequest, startHarness, waitForExecution, type Harness } from './harness.js';
 
 const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1'] as const;
+const BUILD_TIMEOUT_MS = 120_000;
 
 function request(): BuildRequest {
   return BuildRequestSchema.parse({
@@ -33,6 +34,8 @@ interface Report {
   outcome: string;
   regions: { region: string; status: string; imageId?: string | null; published?: { channel: string; parameter: string } | null }[];
 }
+
+jest.setTimeout(4 * BUILD_TIMEOUT_MS);
 
 describe('publication to channels (the real state machine on the local cloud)', () => {
   let h: Harness;
@@ -62,7 +65,16 @@ describe('publication to channels (the real state machine on the local cloud)', 
 
   async function build(): Promise<{ req: BuildRequest; images: Record<string, string>; report: Report }> {
     const req = request();
-    const exec = await runBuild(h, req);
+    allowRequest(h, req);
+    const { executionArn } = await h.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: h.cloud.stateMachineArn('image-factory'),
+        name: `test-${req.buildId}`,
+        input: JSON.stringify(req),
+      }),
+    );
+    // A whole build with three regions: allow for a loaded machine.
+    const exec = await waitForExecution(h, executionArn ?? '', BUILD_TIMEOUT_MS);
     expect(exec.status).toBe('SUCCEEDED');
     const report = JSON.parse(exec.output ?? '{}') as Report;
     const images = Object.fromEntries(report.regions.map((r) => [r.region, r.imageId ?? '']));
@@ -161,7 +173,7 @@ describe('publication to channels (the real state machine on the local cloud)', 
         input: JSON.stringify({ family: 'web', channel: 'stable', by: { type: 'test', actor: 'ops' }, ...input }),
       }),
     );
-    const d = await waitForExecution(h, executionArn ?? '');
+    const d = await waitForExecution(h, executionArn ?? '', BUILD_TIMEOUT_MS);
     expect([d.status, d.error, d.cause]).toEqual(['SUCCEEDED', undefined, undefined]);
     return JSON.parse(d.output ?? '{}') as { regions: { region: string; status: string }[] };
   }
