@@ -31,6 +31,7 @@ function writeConfig(): string {
       bake: { users: [BAKER] },
       share: { users: [BAKER], allowedTargets: { accounts: ['999988887777'] } },
       expireApply: { users: [BAKER] },
+      promote: { users: [BAKER] },
     },
     // Expired images are deregistered at once (no grace), so `expire --apply` retires something.
     // No deprecateAfterDays: an apply step's DeprecateAt is one (simulated) minute ahead of the
