@@ -22,6 +22,9 @@ describe('deploy/alarms.cjs', () => {
       [
         'CopyImageErrorsAlarm',
         'CopyImageThrottlesAlarm',
+        'ImageChannelsExecutionsAbortedAlarm',
+        'ImageChannelsExecutionsFailedAlarm',
+        'ImageChannelsExecutionsTimedOutAlarm',
         'ImageFactoryExecutionsAbortedAlarm',
         'ImageFactoryExecutionsFailedAlarm',
         'ImageFactoryExecutionsTimedOutAlarm',
