@@ -140,7 +140,7 @@ export async function runBuild(
   return waitForExecution(h, executionArn);
 }
 
-export async function waitForExecution(h: Harness, executionArn: string, timeoutMs = 30_000): Promise<DescribeExecutionCommandOutput> {
+export async function waitForExecution(h: Harness, executionArn: string, timeoutMs = 90_000): Promise<DescribeExecutionCommandOutput> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const d = await h.sfn.send(new DescribeExecutionCommand({ executionArn }));
