@@ -125,6 +125,12 @@ function describeStep(name: string, out: Record<string, unknown>): string | unde
       return 'builder terminated';
     case 'FinalizeHome':
       return `deprecation ${String(get('homeResult.deprecateAt') ?? 'none')}, sharing ${get('homeResult.sharing') === null ? 'none' : 'applied'}`;
+    case 'PublishHome': {
+      const error = get('homePublishError.Error');
+      return typeof error === 'string'
+        ? `not published (${error}); the image is kept`
+        : `published to ${String(get('homePublished.channel'))} (${String(get('homePublished.parameter'))})`;
+    }
     case 'CopyImage':
       return `→ ${String(get('target.region'))}: copy ${String(get('copy.imageId'))}`;
     case 'AwaitCopy':
@@ -142,6 +148,8 @@ function describeStep(name: string, out: Record<string, unknown>): string | unde
     case 'RejectTestHome':
     case 'RejectTestCopy':
       return describeTestStep(name, get);
+    case 'PublishCopy':
+      return `→ ${String(get('target.region'))}: published to ${String(get('published.channel'))}`;
     case 'CopyFailed':
       return `→ ${String(get('region'))}: failed (${String(get('error'))}), cleaned up`;
     case 'Report':

@@ -17,7 +17,11 @@
  * Generated, not written out: one alarm pair per function of serverless.yml, whatever is added.
  */
 
-const STATE_MACHINES = { ImageFactory: 'ImageFactoryStateMachine', ImageRetention: 'ImageRetentionStateMachine' };
+const STATE_MACHINES = {
+  ImageFactory: 'ImageFactoryStateMachine',
+  ImageRetention: 'ImageRetentionStateMachine',
+  ImageChannels: 'ImageChannelsStateMachine',
+};
 const STATE_MACHINE_METRICS = ['ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionsAborted'];
 const FUNCTION_METRICS = ['Errors', 'Throttles'];
 /** Alarm name prefix → the queue's logical id (resources/dead-letters.yml). */

@@ -16,6 +16,10 @@
  *   `kms:ViaService` and, on CreateGrant, `kms:GrantIsForAWSResource`. A function whose config
  *   names nothing gets one explicit Deny of those actions (a policy must hold a statement).
  *
+ * - `publishImage` (also promoteImage's): the channel parameters `/ami-factory/<family>/*` of each family in each of
+ *   its regions (ssm:GetParameter, ssm:PutParameter), and the launch templates the family lists
+ *   for a region, by ARN (ec2:CreateLaunchTemplateVersion, ec2:ModifyLaunchTemplate).
+ *
  * Bundle locations are the families' bundle sources (the manifest's folder) and the config's
  * `bundles.destinations`; `bundleImage` reads image files from `bundles.images`. The config is
  * `AMI_FACTORY_CONFIG` or `factory.config.yml` next to serverless.yml; functions/lib/config.ts
@@ -33,6 +37,8 @@ const KEY_ARN = /^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):key\/([A-Za-z0-9-]+
 const ALIAS_ARN = /^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):(alias\/[A-Za-z0-9/_-]+)$/;
 const ALIAS = /^alias\/[A-Za-z0-9/_-]+$/;
 const KEY_ID = /^[0-9a-f-]{36}$/;
+const FAMILY = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const LAUNCH_TEMPLATE_ID = /^lt-[0-9a-f]{17}$/;
 
 /** The config names something IAM cannot be scoped to. */
 class IamScopeError extends Error {
@@ -73,10 +79,24 @@ function scopesOf(config) {
   /** region → key references of copies to that region */
   const copyKeys = new Map();
   const baseImageRegions = [];
+  /** `{ family, regions }`: where each family's channel parameters are. */
+  const channels = [];
+  /** `{ region, id }`: the launch templates families publish to. */
+  const launchTemplates = [];
   for (const [family, f] of Object.entries(families)) {
     const at = `families.${family}`;
+    if (!FAMILY.test(family)) throw new IamScopeError(`${at}: "${family}" is not a family name`);
     if (!REGION.test(String(f && f.region))) throw new IamScopeError(`${at}.region: "${f && f.region}" is not a region`);
     regions.push(f.region);
+    channels.push({ family, regions: uniq([f.region, ...(f.copies || []).map((c) => String(c && c.region))]) });
+    for (const [region, ids] of Object.entries((f && f.launchTemplates) || {})) {
+      if (!REGION.test(region)) throw new IamScopeError(`${at}.launchTemplates: "${region}" is not a region`);
+      for (const [i, id] of (Array.isArray(ids) ? ids : []).entries()) {
+        if (!LAUNCH_TEMPLATE_ID.test(String(id)))
+          throw new IamScopeError(`${at}.launchTemplates.${region}.${i}: "${id}" is not a launch template id`);
+        launchTemplates.push({ region, id });
+      }
+    }
     const source = f.source || {};
     if (source.type === 'bundle') bundleLocations.push(manifestFolder(source.imageLocation, `${at}.source.imageLocation`));
     if (source.type === 'base-image') baseImageRegions.push(f.region);
@@ -101,6 +121,8 @@ function scopesOf(config) {
     destinations: dedupe(destinations),
     copyKeys,
     baseImageRegions: uniq(baseImageRegions),
+    channels,
+    launchTemplates,
   };
 }
 
@@ -225,7 +247,28 @@ function statementsOf(s) {
       ? []
       : [{ Effect: 'Allow', Action: ['s3:GetObject', 's3:DeleteObject'], Resource: objects(s.bundleLocations, BUNDLE_FILES) }];
 
+  const channelParameters = s.channels.flatMap((c) =>
+    c.regions.map((region) => sub(`arn:\${AWS::Partition}:ssm:${region}:\${AWS::AccountId}:parameter/ami-factory/${c.family}/*`)),
+  );
+  const templateArns = uniq(s.launchTemplates.map((t) => `${t.region}|${t.id}`)).map((k) => {
+    const [region, id] = k.split('|');
+    return sub(`arn:\${AWS::Partition}:ec2:${region}:\${AWS::AccountId}:launch-template/${id}`);
+  });
+  const publishImage = [
+    { Effect: 'Allow', Action: ['ssm:GetParameter', 'ssm:PutParameter'], Resource: channelParameters },
+    ...(templateArns.length === 0
+      ? []
+      : [
+          {
+            Effect: 'Allow',
+            Action: ['ec2:CreateLaunchTemplateVersion', 'ec2:ModifyLaunchTemplate'],
+            Resource: templateArns,
+          },
+        ]),
+  ];
+
   return {
+    publishImage,
     registerBundle:
       bundleRead.length > 0
         ? bundleRead
@@ -274,6 +317,8 @@ const GENERATED_POLICIES = {
   'launch-builder-keys': 'launchBuilder',
   'copy-image-keys-and-bundles': 'copyImage',
   'apply-retention-bundles': 'applyRetention',
+  'publish-image-channels': 'publishImage',
+  'promote-image-channels': 'publishImage',
 };
 
 module.exports = scopes;

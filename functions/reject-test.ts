@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { BuildRequestSchema, ImageIdSchema, RegionSchema } from './lib/build-request.js';
 import { ec2Client } from './lib/clients.js';
 import { rejectTestedImage } from './lib/ec2/image-test.js';
-import { ImageTestFailedError, ImageTestTimeoutError } from './lib/errors.js';
+import { ImageTestFailedError, ImageTestTimeoutError, errorNameOf } from './lib/errors.js';
 import { taskHandler } from './lib/task-handler.js';
 
 const Input = z
@@ -27,7 +27,7 @@ export const handler = taskHandler('reject-test', Input, async ({ request, regio
   logger.info('tested image rejected', { region, imageId, status: test.status, ...result });
   const tail = test.consoleTail !== null ? `; console output:\n${test.consoleTail}` : '';
   return {
-    error: test.status === 'timed-out' ? ImageTestTimeoutError.name : ImageTestFailedError.name,
+    error: test.status === 'timed-out' ? errorNameOf(ImageTestTimeoutError) : errorNameOf(ImageTestFailedError),
     cause: `Image ${imageId} in ${region}: ${test.reason ?? 'the test did not pass'}${tail}`,
     ...result,
   };

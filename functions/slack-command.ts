@@ -25,6 +25,9 @@ export const handler = httpHandler('slack-command', async (event, context, logge
       store: new ChatOpsStore(s3Client(), settings.AMI_FACTORY_STATE_BUCKET),
       stateMachineArn: settings.AMI_FACTORY_STATE_MACHINE_ARN,
       retentionStateMachineArn: settings.AMI_FACTORY_RETENTION_STATE_MACHINE_ARN,
+      ...(env().AMI_FACTORY_CHANNELS_STATE_MACHINE_ARN !== undefined
+        ? { channelsStateMachineArn: env().AMI_FACTORY_CHANNELS_STATE_MACHINE_ARN }
+        : {}),
       accountId: accountIdOf(context),
       signingSecret: () => signingSecret(),
       logger,

@@ -410,6 +410,8 @@ async function startOwnedCloud(
     clock,
     // RegisterImage with ImageLocation reads the bundle from the local S3 with the local EC2 key.
     registerFromImageLocation: localBundleRegistration({ s3: () => s3, stateDir }),
+    // DescribeImageReferences reports the local SSM's aws:ec2:image parameters (made below).
+    parameterReferences: (region, imageId) => ssm.imageReferences(region, imageId).map((r) => r.arn),
     seed: options.seed ?? true,
     throttling: options.throttling ?? true,
     ...(options.throttleClock !== undefined ? { throttleClock: options.throttleClock } : {}),

@@ -159,12 +159,13 @@ export async function run(argv: string[]): Promise<number> {
         home ? sourceOf(request, history) : `copy of ${request.region}`,
         request.source.type === 'instance' ? (request.source.noReboot ? 'no' : 'yes') : '-',
         sharedWith(request),
+        r.published?.channel ?? '-',
         formatDuration(regionElapsed(history, r.region, home) ?? elapsed),
       ]);
     }
     console.log(`\n${report.outcome ?? ''} · ${report.imageName ?? ''}\n`);
-    console.log(table(['family', 'region', 'image id', 'state', 'source', 'reboot', 'shared with', 'elapsed'], rows));
-    for (const r of (report.regions ?? []).filter((x) => x.status === 'failed')) {
+    console.log(table(['family', 'region', 'image id', 'state', 'source', 'reboot', 'shared with', 'channel', 'elapsed'], rows));
+    for (const r of (report.regions ?? []).filter((x) => x.status === 'failed' || x.error !== undefined)) {
       console.log(`  ${r.region}: ${r.error ?? ''}: ${causeMessage(r.cause)}`);
     }
     printCounts(counts);
@@ -189,7 +190,14 @@ export async function run(argv: string[]): Promise<number> {
 interface Report {
   outcome?: string;
   imageName?: string | null;
-  regions?: { region: string; status: string; imageId?: string | null; error?: string; cause?: string }[];
+  regions?: {
+    region: string;
+    status: string;
+    imageId?: string | null;
+    error?: string;
+    cause?: string;
+    published?: { channel: string; parameter: string } | null;
+  }[];
 }
 
 interface LocalStats {

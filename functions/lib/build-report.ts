@@ -21,10 +21,17 @@ export const ReportBuildInputSchema = z.lazy(() =>
       copies: z.array(BuildRegionResultSchema).default([]),
       /** The build region's failure (a Catch's `{Error, Cause}`), or null. */
       error: z.object({ Error: z.string(), Cause: z.string().optional() }).passthrough().nullable().default(null),
+      /** The build region's publication (PublishHome), or null. */
+      homePublished: z.object({ channel: z.string(), parameter: z.string() }).passthrough().nullable().default(null),
+      /** PublishHome's failure: the image is kept, the build partially succeeded. */
+      homePublishError: z.object({ Error: z.string(), Cause: z.string().optional() }).passthrough().nullable().default(null),
     })
     .strict(),
 );
 export type ReportBuildInput = z.infer<typeof ReportBuildInputSchema>;
+/** What buildReport reads: the test and publication fields may be left out (a build that never reached them). */
+export type BuildReportInput = Omit<ReportBuildInput, 'homeTest' | 'homePublished' | 'homePublishError'> &
+  Partial<Pick<ReportBuildInput, 'homeTest' | 'homePublished' | 'homePublishError'>>;
 
 export type BuildReportDetail = EventDetail<BuildOutcome>;
 
@@ -34,15 +41,12 @@ function causeText(cause: string | undefined): string {
 }
 
 /** The outcome and the per-region results: the build region first, then each copy region. */
-export function buildReport(input: Omit<ReportBuildInput, 'homeTest'> & { homeTest?: ReportBuildInput['homeTest'] }): {
-  outcome: BuildOutcome;
-  detail: BuildReportDetail;
-} {
-  const { request, home, homeTest, copies, error } = input;
-  const test = homeTest !== undefined && homeTest !== null ? { test: homeTest } : {};
+export function buildReport(input: BuildReportInput): { outcome: BuildOutcome; detail: BuildReportDetail } {
+  const { request, home, homeTest = null, copies, error, homePublished = null, homePublishError = null } = input;
+  const test = homeTest !== null ? { test: homeTest } : {};
   const regions: BuildReportDetail['regions'] = [
     home !== null && error === null
-      ? { region: request.region, status: 'succeeded', imageId: home.imageId, ...test }
+      ? { ...homeSucceeded(request.region, home.imageId, homePublished, homePublishError), ...test }
       : {
           region: request.region,
           status: 'failed',
@@ -53,9 +57,30 @@ export function buildReport(input: Omit<ReportBuildInput, 'homeTest'> & { homeTe
         },
     ...copies.map((c) => ({ ...c, cause: causeText(c.cause) })),
   ];
-  const failed = regions.filter((r) => r.status === 'failed').length;
+  // A build-region image that was not published (its publication failed) is a partial success.
+  const failed = regions.filter((r) => r.status === 'failed' || r.error !== undefined).length;
   const outcome: BuildOutcome = regions[0]?.status === 'failed' ? 'BuildFailed' : failed > 0 ? 'BuildPartiallySucceeded' : 'BuildSucceeded';
   return { outcome, detail: detailOf(request, home?.imageName ?? null, regions) };
+}
+
+/** The build region's result: its image, and the channel it was published to (or why it was not). */
+function homeSucceeded(
+  region: string,
+  imageId: string,
+  published: ReportBuildInput['homePublished'],
+  publishError: ReportBuildInput['homePublishError'],
+): BuildReportDetail['regions'][number] {
+  const out: BuildReportDetail['regions'][number] = {
+    region,
+    status: 'succeeded',
+    imageId,
+    published: published === null ? null : { channel: published.channel, parameter: published.parameter },
+  };
+  if (publishError !== null) {
+    out.error = publishError.Error;
+    out.cause = causeText(publishError.Cause);
+  }
+  return out;
 }
 
 function detailOf(request: BuildRequest, imageName: string | null, regions: BuildReportDetail['regions']): BuildReportDetail {

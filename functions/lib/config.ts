@@ -18,6 +18,7 @@ import {
 } from './build-request.js';
 import { ValidationError } from './errors.js';
 import { RequestNotAllowedError, checkBuildRequest, defaultNoReboot, familyOf, familyPreparation } from './request-policy.js';
+import { ChannelNameSchema } from './channels/names.js';
 import { ChatOpsPermissionsSchema } from './chatops/permissions.js';
 import { FamilyTriggersSchema, ScheduleExpressionSchema, ssmParameterNeedsBaseImage } from './triggers/config.js';
 
@@ -66,6 +67,34 @@ export const RetentionSchema = z.lazy(() =>
 );
 export type RetentionConfig = z.infer<typeof RetentionSchema>;
 
+// ── Publication (channels) ──────────────────────────────────────────────────────────────────
+/**
+ * A launch template the factory moves to each new image, by id: IAM grants name a launch
+ * template by its ARN, which holds the id (a name cannot be scoped to).
+ */
+export const LaunchTemplateIdSchema = z.string().regex(/^lt-[0-9a-f]{17}$/, 'must be a launch template id such as lt-0123456789abcdef0');
+
+/** The channels a family publishes to: the first is where every build publishes; the others are promoted to. */
+export const ChannelsSchema = z
+  .array(ChannelNameSchema)
+  .min(1)
+  .max(10)
+  .default(['latest'])
+  .refine((c) => new Set(c).size === c.length, 'channels must be unique');
+
+/** Per region: the launch templates that get a new default version with each published image. */
+export const LaunchTemplatesSchema = z.record(RegionSchema, z.array(LaunchTemplateIdSchema).min(1).max(20)).default({});
+
+/** Launch templates may be listed only for the family's own regions. */
+function launchTemplatesInFamilyRegions(f: {
+  region: string;
+  copies: { region: string }[];
+  launchTemplates: Record<string, string[]>;
+}): boolean {
+  const regions = new Set([f.region, ...f.copies.map((c) => c.region)]);
+  return Object.keys(f.launchTemplates).every((r) => regions.has(r));
+}
+
 export const FamilyConfigSchema = z.lazy(() =>
   z
     .object({
@@ -101,12 +130,20 @@ export const FamilyConfigSchema = z.lazy(() =>
       triggers: FamilyTriggersSchema.optional(),
       /** The image test run in every region before the region counts as succeeded (README, "Image tests"). */
       tests: ImageTestsSchema.optional(),
+      /** Channels (SSM parameters /ami-factory/<family>/<channel> per region); a build publishes to the first. */
+      channels: ChannelsSchema,
+      /** Per region, launch template ids whose default version moves to each image published there. */
+      launchTemplates: LaunchTemplatesSchema,
     })
     .strict()
     .refine(ssmParameterNeedsBaseImage, { message: 'triggers.ssmParameter needs a base-image source', path: ['triggers', 'ssmParameter'] })
     .refine((f) => Object.keys(f.tests?.regions ?? {}).every((r) => r === f.region || f.copies.some((c) => c.region === r)), {
       message: 'tests.regions may only name the family region and its copy regions',
       path: ['tests', 'regions'],
+    })
+    .refine(launchTemplatesInFamilyRegions, {
+      message: "launchTemplates may name only the family's regions (its region and its copies' regions)",
+      path: ['launchTemplates'],
     }),
 );
 

@@ -46,6 +46,8 @@ export const EnvSchema = z.object({
   AMI_FACTORY_STATE_MACHINE_ARN: optional(stateMachineArn),
   /** The image-retention state machine (the functions that start retention runs). */
   AMI_FACTORY_RETENTION_STATE_MACHINE_ARN: optional(stateMachineArn),
+  /** The image-channels state machine (promote / rollback), for the Slack endpoint. */
+  AMI_FACTORY_CHANNELS_STATE_MACHINE_ARN: optional(stateMachineArn),
   /** The factory config file; default factory.config.yml in LAMBDA_TASK_ROOT or the project root. */
   AMI_FACTORY_CONFIG: optional(z.string()),
   AMI_FACTORY_LOG_LEVEL: withDefault(z.enum(['debug', 'info', 'warn', 'error', 'silent']), 'info'),

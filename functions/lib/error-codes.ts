@@ -41,6 +41,11 @@ export const S3_ERROR = {
   accessDenied: 'AccessDenied',
 } as const;
 
+/** SSM Parameter Store (JSON protocol). */
+export const SSM_ERROR = {
+  parameterNotFound: 'ParameterNotFound',
+} as const;
+
 /** Step Functions (JSON protocol). */
 export const SFN_ERROR = {
   executionAlreadyExists: 'ExecutionAlreadyExists',
@@ -74,11 +79,15 @@ type ValueOf<T> = T[keyof T];
 
 /** A code an AWS service (or the SDK) puts in an error's `name`. */
 export type AwsErrorCode =
-  ValueOf<typeof EC2_ERROR> | ValueOf<typeof S3_ERROR> | ValueOf<typeof SFN_ERROR> | ValueOf<typeof TRANSIENT_ERROR>;
+  | ValueOf<typeof EC2_ERROR>
+  | ValueOf<typeof S3_ERROR>
+  | ValueOf<typeof SSM_ERROR>
+  | ValueOf<typeof SFN_ERROR>
+  | ValueOf<typeof TRANSIENT_ERROR>;
 
 export type StatesErrorName = ValueOf<typeof STATES_ERROR>;
 
 /** Every AWS and Step Functions error name above. */
 export const KNOWN_AWS_ERROR_NAMES: ReadonlySet<string> = new Set<string>(
-  [EC2_ERROR, S3_ERROR, SFN_ERROR, TRANSIENT_ERROR, STATES_ERROR].flatMap((group) => Object.values(group)),
+  [EC2_ERROR, S3_ERROR, SSM_ERROR, SFN_ERROR, TRANSIENT_ERROR, STATES_ERROR].flatMap((group) => Object.values(group)),
 );

@@ -65,10 +65,14 @@ export class BuildTimeoutError extends FactoryError {
 }
 
 /** An image test's instance reported failure (its test-status tag), or is gone before it reported. */
-export class ImageTestFailedError extends FactoryError {}
+export class ImageTestFailedError extends FactoryError {
+  override name = 'ImageTestFailedError';
+}
 
 /** An image test's instance did not report by the deadline of its wait (the test's timeout). */
-export class ImageTestTimeoutError extends FactoryError {}
+export class ImageTestTimeoutError extends FactoryError {
+  override name = 'ImageTestTimeoutError';
+}
 
 /**
  * EC2 said the name exists but the image is not visible yet (eventual consistency).
@@ -76,6 +80,14 @@ export class ImageTestTimeoutError extends FactoryError {}
  */
 export class ImageNotVisibleYetError extends FactoryError {
   override name = 'ImageNotVisibleYetError';
+}
+
+/**
+ * A channel's SSM parameter does not hold the image yet right after PutParameter (Parameter
+ * Store validates an aws:ec2:image value asynchronously). Retryable: the next attempt reads it again.
+ */
+export class ChannelUpdatePendingError extends FactoryError {
+  override name = 'ChannelUpdatePendingError';
 }
 
 /** An AWS API answered with something the factory cannot use (missing ids, unknown states). */

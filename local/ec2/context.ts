@@ -55,6 +55,8 @@ export interface ActionContext {
   faults: Ec2Faults;
   /** RegisterImage with ImageLocation (instance-store), see register-location.ts. */
   registerFromImageLocation: RegisterFromImageLocation;
+  /** SSM parameters (aws:ec2:image) naming an image, for DescribeImageReferences (image-references.ts). */
+  parameterReferences: (region: string, imageId: string) => string[];
   /** The request (its caller's access key). */
   req?: LocalRequest;
   /** Items of a batch the caller may not act on (a snapshot of DeregisterImage → its return code), set by the authorization. */

@@ -9,8 +9,10 @@ import type { XmlObject } from '../protocols/query.js';
  * DescribeImageReferences: which resources of the account use an image (aws-facts.md,
  * "Retirement"). Locally: instances (`ec2:Instance`) whose image it is, and launch templates
  * (`ec2:LaunchTemplate`) one of whose newest `version-depth` versions (default 10) or whose
- * `$Default` version names it. `ssm:Parameter` and the Image Builder types are accepted and
- * find nothing (the local cloud has neither service).
+ * `$Default` version names it, and SSM parameters (`ssm:Parameter`) of data type `aws:ec2:image`
+ * whose current value is the image (the local SSM's, through `parameterReferences`; AWS reports
+ * those parameters too: "Identify your resources referencing specified AMIs", EC2 user guide).
+ * The Image Builder types are accepted and find nothing (the local cloud has no Image Builder).
  *
  * Terminated instances count while EC2 still shows them (an hour, like a deregistered image).
  */
@@ -21,6 +23,10 @@ export const IMAGE_REFERENCE_TYPES = [
   'imagebuilder:ImageRecipe',
   'imagebuilder:ContainerRecipe',
 ] as const;
+
+/** The ARNs of the SSM parameters (aws:ec2:image) whose current value is the image, in a region. */
+export type ParameterReferences = (region: string, imageId: string) => string[];
+export const noParameterReferences: ParameterReferences = () => [];
 
 const INSTANCE_STATES: readonly InstanceStateName[] = ['pending', 'running', 'shutting-down', 'terminated', 'stopping', 'stopped'];
 
@@ -85,6 +91,7 @@ export const describeImageReferences: ActionHandler = (ctx) => {
   const refs: Reference[] = [];
   const instanceOpts = types.get('ec2:Instance');
   const templateOpts = types.get('ec2:LaunchTemplate');
+  const parameterOpts = types.get('ssm:Parameter');
   unique.forEach((imageId, i) => {
     if (instanceOpts !== undefined) {
       for (const inst of Object.values(rs.instances)) {
@@ -108,6 +115,9 @@ export const describeImageReferences: ActionHandler = (ctx) => {
           arn: launchTemplateArn(ctx.region, LOCAL_ACCOUNT_ID, t.launchTemplateId),
         });
       }
+    }
+    if (parameterOpts !== undefined) {
+      for (const arn of ctx.parameterReferences(ctx.region, imageId)) refs.push({ order: i, imageId, resourceType: 'ssm:Parameter', arn });
     }
   });
   const key = (r: Reference): string => `${String(r.order).padStart(2, '0')}|${r.resourceType}|${r.arn}`;

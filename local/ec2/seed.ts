@@ -86,7 +86,8 @@ function seedBaseImages(rs: RegionState): string {
 /**
  * The demo world: Amazon Linux base images in every region, and in us-east-1 three running
  * `web` instances (tags Name, ami-factory:family=web, Role=web; exactly one Golden=true),
- * each with an 8 GiB gp3 root volume on /dev/xvda and, for two of them, a data volume.
+ * each with an 8 GiB gp3 root volume on /dev/xvda and, for two of them, a data volume, and the
+ * `web` launch template (SEED_WEB_LAUNCH_TEMPLATE_ID, version 1 on the base image).
  */
 export function seedWorld(state: Ec2State, nowMs: number, region: (name: string) => RegionState): void {
   for (const name of REGIONS) {
@@ -144,9 +145,27 @@ export function seedWorld(state: Ec2State, nowMs: number, region: (name: string)
         announced: 2,
       };
     });
+    // The web tier's launch template, which the `web` family publishes to (factory.config.yml).
+    rs.launchTemplates = {
+      ...rs.launchTemplates,
+      [SEED_WEB_LAUNCH_TEMPLATE_ID]: {
+        launchTemplateId: SEED_WEB_LAUNCH_TEMPLATE_ID,
+        name: 'web',
+        createdMs: nowMs - 30 * DAY,
+        defaultVersion: 1,
+        latestVersion: 1,
+        tags: { Name: 'web', Role: 'web' },
+        versions: [
+          { versionNumber: 1, description: 'web tier', createdMs: nowMs - 30 * DAY, data: { imageId: base, instanceType: 't3.micro' } },
+        ],
+      },
+    };
   }
   state.seeded = true;
 }
+
+/** The id of the seeded `web` launch template in us-east-1 (fixed, so the config can name it). */
+export const SEED_WEB_LAUNCH_TEMPLATE_ID = 'lt-0a1b2c3d4e5f60718';
 
 /** Bulk inventory of managed images (benchmarks, retention at scale): see seedManagedImages. */
 export interface ManagedImageSeed {

@@ -23,7 +23,7 @@ import {
   registerImage,
   resetImageAttribute,
 } from './image-lifecycle.js';
-import { describeImageReferences } from './image-references.js';
+import { describeImageReferences, noParameterReferences, type ParameterReferences } from './image-references.js';
 import {
   createLaunchTemplate,
   createLaunchTemplateVersion,
@@ -107,6 +107,12 @@ export interface Ec2ServiceOptions {
   faults?: Ec2Faults;
   /** Instance-store RegisterImage (ImageLocation); default: register-location.ts. */
   registerFromImageLocation?: RegisterFromImageLocation;
+  /**
+   * The ARNs of the SSM parameters of data type aws:ec2:image whose value is the image, in the
+   * region (the local SSM's imageReferences): DescribeImageReferences reports them as
+   * `ssm:Parameter`. Default: none.
+   */
+  parameterReferences?: ParameterReferences;
   /** 'EC2 AMI State Change' and 'EC2 Instance State-change Notification' events. */
   onEvent?: (e: Ec2Event) => void;
   /** Authorization of each call (protocols/access.ts); default: every call is allowed. */
@@ -343,6 +349,7 @@ class LocalEc2 implements Ec2Service {
       quotas: this.quotas,
       faults: this.faults,
       registerFromImageLocation: this.opts.registerFromImageLocation ?? registerFromImageLocation,
+      parameterReferences: this.opts.parameterReferences ?? noParameterReferences,
       req,
       refused: new Map(),
     };

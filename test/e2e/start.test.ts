@@ -33,6 +33,9 @@ describe('ami-factory start', () => {
     expect(out).toContain('BuildSucceeded');
     for (const region of ['us-east-1', 'us-west-2', 'eu-west-1'])
       expect(out).toMatch(new RegExp(`web\\s+${region}\\s+ami-[0-9a-f]{17}\\s+available`));
+    expect(out).toMatch(/PublishHome +published to latest \(\/ami-factory\/web\/latest\)/);
+    for (const region of ['us-east-1', 'us-west-2', 'eu-west-1'])
+      expect(out).toMatch(new RegExp(`${region}\\s+ami-\\S+\\s+available.*\\slatest\\s`));
     expect(out).toMatch(/cost: \d+ state transitions · \d+ Lambda invocations · \d+ EC2 API calls/);
     expect(out).toMatch(/i-[0-9a-f]{17}\s+yes/);
     // Progress as the steps happen, each line with its wall and execution-clock times.

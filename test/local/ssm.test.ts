@@ -13,6 +13,7 @@ import {
   SSMClient,
   paginateGetParametersByPath,
 } from '@aws-sdk/client-ssm';
+import { DescribeImageReferencesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { VirtualClock } from '../../local/clock.js';
 import { createEc2Service, LOCAL_ACCOUNT_ID, type Ec2Service } from '../../local/ec2/service.js';
 import { serveLocalServices, type ServedServices } from '../../local/server.js';
@@ -22,6 +23,7 @@ import { awsCli, runAwsCli } from './aws-cli.js';
 
 interface Harness {
   ssm: SSMClient;
+  ec2Client: EC2Client;
   service: SsmService;
   ec2: Ec2Service;
   events: SsmEvent[];
@@ -33,7 +35,13 @@ interface Harness {
 /** The local SSM behind a node:http server, its aws:ec2:image validation asking a local EC2. */
 async function start(opts: Partial<SsmServiceOptions> = {}): Promise<Harness> {
   const clock = new VirtualClock(1, Date.parse('2026-03-01T12:00:00.000Z'));
-  const ec2 = createEc2Service({ clock, throttling: false });
+  // EC2's DescribeImageReferences reports the parameters of this SSM (as local/server.ts wires them).
+  let references: SsmService['imageReferences'] = () => [];
+  const ec2 = createEc2Service({
+    clock,
+    throttling: false,
+    parameterReferences: (region, imageId) => references(region, imageId).map((r) => r.arn),
+  });
   const events: SsmEvent[] = [];
   const service = createSsmService({
     accountId: LOCAL_ACCOUNT_ID,
@@ -42,16 +50,20 @@ async function start(opts: Partial<SsmServiceOptions> = {}): Promise<Harness> {
     onEvent: (e) => events.push(e),
     ...opts,
   });
-  const served = await serveLocalServices([service]);
-  const ssm = new SSMClient({
+  references = (region, imageId) => service.imageReferences(region, imageId);
+  const served = await serveLocalServices([service, ec2]);
+  const clientOptions = {
     region: 'us-east-1',
     endpoint: served.endpoint,
     credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
     maxAttempts: 1,
-  });
+  };
+  const ssm = new SSMClient(clientOptions);
+  const ec2Client = new EC2Client(clientOptions);
   const image = ec2.images('us-east-1').find((i) => i.state === 'available')?.imageId ?? '';
   return {
     ssm,
+    ec2Client,
     service,
     ec2,
     events,
@@ -59,6 +71,7 @@ async function start(opts: Partial<SsmServiceOptions> = {}): Promise<Harness> {
     image,
     close: async () => {
       ssm.destroy();
+      ec2Client.destroy();
       service.close();
       ec2.close();
       await served.close();
@@ -195,6 +208,33 @@ describe('local SSM Parameter Store', () => {
         { name: '/golden/ami', arn: `arn:aws:ssm:us-east-1:${LOCAL_ACCOUNT_ID}:parameter/golden/ami`, version: 1 },
       ]);
       expect(h.service.imageReferences('us-east-1', 'ami-00000000000000000')).toEqual([]);
+    });
+
+    it("is reported by EC2's DescribeImageReferences as an ssm:Parameter reference of its image, in its region only", async () => {
+      // Prepare
+      await h.ssm.send(
+        new PutParameterCommand({ Name: '/ami-factory/web/latest', Value: h.image, Type: 'String', DataType: 'aws:ec2:image' }),
+      );
+      await h.ssm.send(new PutParameterCommand({ Name: '/plain/text', Value: h.image, Type: 'String' }));
+      await h.service.idle();
+      // Act
+      const all = await h.ec2Client.send(new DescribeImageReferencesCommand({ ImageIds: [h.image], IncludeAllResourceTypes: true }));
+      const typed = await h.ec2Client.send(
+        new DescribeImageReferencesCommand({ ImageIds: [h.image], ResourceTypes: [{ ResourceType: 'ssm:Parameter' }] }),
+      );
+      const instancesOnly = await h.ec2Client.send(
+        new DescribeImageReferencesCommand({ ImageIds: [h.image], ResourceTypes: [{ ResourceType: 'ec2:Instance' }] }),
+      );
+      // Assess
+      const parameter = {
+        ImageId: h.image,
+        ResourceType: 'ssm:Parameter',
+        Arn: `arn:aws:ssm:us-east-1:${LOCAL_ACCOUNT_ID}:parameter/ami-factory/web/latest`,
+      };
+      expect(all.ImageReferences?.filter((r) => r.ResourceType === 'ssm:Parameter')).toEqual([parameter]);
+      expect(typed.ImageReferences).toEqual([parameter]);
+      expect(instancesOnly.ImageReferences?.some((r) => r.ResourceType === 'ssm:Parameter')).toBe(false);
+      expect(h.service.imageReferences('us-west-2', h.image)).toEqual([]);
     });
 
     it('answers PutParameter with success for an AMI that does not exist, then creates nothing and says why in the event', async () => {

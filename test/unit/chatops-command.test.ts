@@ -187,6 +187,22 @@ describe('parseChatCommand', () => {
     expect(errorOf('share ami-0123456789abcdef0 --account 123456789012 --account 210987654321').message).toMatch(/twice/);
   });
 
+  it('does parse promote with a build id or an image id and a channel', () => {
+    expect(parseChatCommand('promote web 3f2a1b2c-0000-4000-8000-000000000001 stable')).toEqual({
+      kind: 'promote',
+      family: 'web',
+      target: '3f2a1b2c-0000-4000-8000-000000000001',
+      channel: 'stable',
+    });
+    expect(parseChatCommand('promote web ami-0123456789abcdef0 stable')).toMatchObject({ target: 'ami-0123456789abcdef0' });
+  });
+
+  it('does refuse promote when an argument is missing or malformed', () => {
+    expect(errorOf('promote web ami-0123456789abcdef0').message).toMatch(/needs a family, a build id or image id, and a channel/);
+    expect(errorOf('promote web ami-xyz stable').message).toMatch(/Image id/);
+    expect(errorOf('promote web ami-0123456789abcdef0 Stable/1').message).toMatch(/Channel/);
+  });
+
   it('does suggest the closest command when the command is unknown', () => {
     const e = errorOf('bkae web');
     expect(e).toBeInstanceOf(ChatCommandError);

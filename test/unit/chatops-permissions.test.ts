@@ -116,6 +116,7 @@ describe('ChatOps permissions', () => {
     ['expire', true],
     ['expireApply', false],
     ['share', false],
+    ['promote', false],
   ];
   it.each(defaults)('does apply the default for %s when the family has no chatops block', (permission, expected) => {
     expect(authorize(permission, bob, undefined).allowed).toBe(expected);

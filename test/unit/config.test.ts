@@ -93,3 +93,36 @@ describe('factory config: a family’s tests', () => {
     expect(() => parseFactoryConfig(withTests('script: "true"\nreport: stopped'))).toThrow(/web\.tests\.report/);
   });
 });
+
+describe('factory config: channels and launch templates', () => {
+  const family = (extra: string): string => `families:
+  web:
+    region: us-east-1
+    source: { type: instance, instanceId: i-0123456789abcdef0 }
+    copies: [{ region: us-west-2 }]
+${extra}`;
+
+  it('defaults to the one channel latest and no launch templates', () => {
+    const f = parseFactoryConfig(family('')).families.web;
+    expect(f?.channels).toEqual(['latest']);
+    expect(f?.launchTemplates).toEqual({});
+  });
+
+  it('takes channels and launch templates of the family regions', () => {
+    const f = parseFactoryConfig(family('    channels: [latest, stable]\n    launchTemplates:\n      us-west-2: [lt-0123456789abcdef0]\n'))
+      .families.web;
+    expect(f?.channels).toEqual(['latest', 'stable']);
+    expect(f?.launchTemplates).toEqual({ 'us-west-2': ['lt-0123456789abcdef0'] });
+  });
+
+  it.each([
+    ['a duplicate channel', '    channels: [latest, latest]\n', /channels must be unique/],
+    ['no channel', '    channels: []\n', /channels/],
+    ['a channel name that is not a parameter level', '    channels: [Stable/1]\n', /channel name/],
+    ['a launch template by name', '    launchTemplates:\n      us-east-1: [web]\n', /launch template id/],
+    ['a launch template outside the family regions', '    launchTemplates:\n      eu-west-1: [lt-0123456789abcdef0]\n', /family's regions/],
+  ])('refuses %s', (_what, extra, message) => {
+    expect(() => parseFactoryConfig(family(extra))).toThrow(ConfigFileError);
+    expect(() => parseFactoryConfig(family(extra))).toThrow(message);
+  });
+});

@@ -78,6 +78,8 @@ const DESTRUCTIVE: Record<string, string[]> = {
   'ec2:ModifyImageAttribute': ['image'],
   'ec2:ModifySnapshotAttribute': ['snapshot'],
   'ec2:DeleteSnapshot': ['snapshot'],
+  'ec2:EnableImageDeregistrationProtection': ['image'],
+  'ec2:DisableImageDeregistrationProtection': ['image'],
   's3:PutObject': [],
   's3:PutObjectAcl': [],
   's3:DeleteObject': [],
@@ -95,6 +97,9 @@ const NOT_SENT: Record<string, Record<string, string>> = {
 
 interface Facts {
   regions: string[];
+  families: string[];
+  /** region → the launch template ids families publish to there. */
+  launchTemplates: Record<string, string[]>;
   stateBucket: string;
   /** `bucket/prefix` of the configured bundle locations and of bundleImage's image files. */
   bundleLocations: string[];
@@ -217,7 +222,13 @@ function factoryResources(
         context: base({ ...tags, 'ec2:CreateAction': createAction, 'iam:PassedToService': 'ec2.amazonaws.com' }),
       })),
     );
-  const stateKeys = ['waits/us-east-1/ami-0123.json', 'retention/ledger/web.json', 'retention/runs/r1/plan.json', 'chatops/c1.json'];
+  const stateKeys = [
+    'waits/us-east-1/ami-0123.json',
+    'retention/ledger/web.json',
+    'retention/runs/r1/plan.json',
+    'chatops/c1.json',
+    'channels/web/us-east-1/latest.json',
+  ];
   const bundleKeys = ['web/2026/web.manifest.xml', 'web/2026/web.part.0', 'web/2026/web.bundle-staging-0'];
   const objects = [
     ...stateKeys.map((k) => s3Object(bucketOf(facts.stateBucket), k)),
@@ -249,7 +260,14 @@ function factoryResources(
     execution: () =>
       plan.stateMachines.map((m) => ({ resource: `${m.arn.replace(':stateMachine:', ':execution:')}:run-1`, context: base() })),
     'event-bus': () => plan.eventBuses.map((b) => ({ resource: b.arn, context: base() })),
-    parameter: () => r.parameters.map((resource) => ({ resource, context: base() })),
+    parameter: () =>
+      [...r.parameters, ...facts.families.map((f) => `arn:aws:ssm:${region}:${ACCOUNT}:parameter/ami-factory/${f}/latest`)].map(
+        (resource) => ({ resource, context: base() }),
+      ),
+    'launch-template': () =>
+      (facts.launchTemplates[region] ?? []).flatMap((id) =>
+        tagSets.map((tags) => ({ resource: `arn:aws:ec2:${region}:${ACCOUNT}:launch-template/${id}`, context: base({ ...tags }) })),
+      ),
   };
   if (types.length === 0) return tagSets.map((tags) => ({ resource: '*', context: base({ ...tags }) }));
   const names = (wanted.length > 0 ? wanted : types.map((x) => x.name))
@@ -328,15 +346,30 @@ beforeAll(async () => {
   const pkg = await ensurePackaged({ projectRoot: ROOT, log: () => undefined });
   template = pkg.template;
   const config = parse(readFileSync(join(ROOT, 'factory.config.yml'), 'utf8')) as {
-    families: Record<string, { region: string; copies?: { region: string }[]; source: { type: string; imageLocation?: string } }>;
+    families: Record<
+      string,
+      {
+        region: string;
+        copies?: { region: string }[];
+        source: { type: string; imageLocation?: string };
+        launchTemplates?: Record<string, string[]>;
+      }
+    >;
     bundles?: { images?: string[]; destinations?: string[] };
   };
   const families = Object.values(config.families);
   const plan = planOf(template);
   const stateBucket = plan.buckets.find((b) => b.logicalId === 'FactoryStateBucket')?.name;
   if (stateBucket === undefined) throw new Error('the template has no FactoryStateBucket');
+  const launchTemplates: Record<string, string[]> = {};
+  for (const f of families) {
+    for (const [region, ids] of Object.entries(f.launchTemplates ?? {}))
+      launchTemplates[region] = [...(launchTemplates[region] ?? []), ...ids];
+  }
   facts = {
     regions: [...new Set(families.flatMap((f) => [f.region, ...(f.copies ?? []).map((c) => c.region)]))].sort(),
+    families: Object.keys(config.families),
+    launchTemplates,
     stateBucket,
     bundleLocations: [
       ...families.flatMap((f) => (f.source.imageLocation !== undefined ? [f.source.imageLocation.replace(/[^/]*$/, '')] : [])),

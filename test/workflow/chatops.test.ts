@@ -31,6 +31,7 @@ function writeConfig(): string {
       bake: { users: [BAKER] },
       share: { users: [BAKER], allowedTargets: { accounts: ['999988887777'] } },
       expireApply: { users: [BAKER] },
+      promote: { users: [BAKER] },
     },
     // Expired images are deregistered at once (no grace), so `expire --apply` retires something.
     // No deprecateAfterDays: an apply step's DeprecateAt is one (simulated) minute ahead of the
@@ -143,6 +144,15 @@ describe('ChatOps and triggers on the local cloud', () => {
     const { status, reply } = await slash('bake web', { user: 'U0SOMEONE' });
     expect(status).toBe(200);
     expect(reply.text).toMatch(/Not allowed: You are not allowed to run `bake` for web/);
+  });
+
+  it('does refuse promote to a user without the permission, and starts no channel operation', async () => {
+    const channels = h.cloud.stateMachineArn('image-channels');
+    const before = await executionNames('', channels);
+    const { status, reply } = await slash('promote web ami-0123456789abcdef0 stable', { user: 'U0SOMEONE' });
+    expect(status).toBe(200);
+    expect(reply.text).toMatch(/Not allowed: You are not allowed to run `promote` for web/);
+    expect(await executionNames('', channels)).toEqual(before);
   });
 
   it('does bake end to end and post the final result with the image ids to the response_url', async () => {

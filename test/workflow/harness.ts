@@ -19,18 +19,35 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+export interface HarnessOptions extends LocalCloudOptions {
+  /**
+   * Families added to the config before the cloud starts. A family added later (runBuild widens
+   * the functions' config) is not in the packaged IAM scopes made from the config at start: its
+   * channel parameters, for one, cannot be written.
+   */
+  families?: Record<string, Record<string, unknown>>;
+}
+
 /**
  * Without a `configFile` the cloud gets a copy of factory.config.yml, so that runBuild can widen
  * it for the hand-made requests of a test (planBuild refuses a request its family's config does
  * not allow).
  */
-export async function startHarness(opts: LocalCloudOptions = {}): Promise<Harness> {
-  let configFile = opts.configFile;
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const { families, ...cloudOptions } = opts;
+  let configFile = cloudOptions.configFile;
   if (configFile === undefined) {
     configFile = join(mkdtempSync(join(tmpdir(), 'harness-config-')), 'factory.config.yml');
     copyFileSync('factory.config.yml', configFile);
   }
-  const cloud = await startLocalCloud({ port: 0, stateDir: null, timeScale: 600, familySchedules: false, ...opts, configFile });
+  if (families !== undefined) {
+    const doc = parse(readFileSync(configFile, 'utf8')) as { families: Record<string, Yaml> };
+    Object.assign(doc.families, families);
+    const text = stringify(doc);
+    parseFactoryConfig(text, `${configFile} (with ${Object.keys(families).join(', ')})`);
+    writeFileSync(configFile, text);
+  }
+  const cloud = await startLocalCloud({ port: 0, stateDir: null, timeScale: 600, familySchedules: false, ...cloudOptions, configFile });
   const config = {
     region: 'us-east-1',
     endpoint: cloud.endpoint,
@@ -125,7 +142,7 @@ export async function runBuild(
   return waitForExecution(h, executionArn);
 }
 
-export async function waitForExecution(h: Harness, executionArn: string, timeoutMs = 30_000): Promise<DescribeExecutionCommandOutput> {
+export async function waitForExecution(h: Harness, executionArn: string, timeoutMs = 90_000): Promise<DescribeExecutionCommandOutput> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const d = await h.sfn.send(new DescribeExecutionCommand({ executionArn }));

@@ -33,7 +33,18 @@ beforeAll(async () => {
   dir = tempDir('instance-store');
   user = opensslKeyPair(dir, 'user');
   randomFile(join(dir, 'root.img'), 11 * MIB);
-  h = await startHarness({ seed: false, schedules: false });
+  h = await startHarness({
+    seed: false,
+    schedules: false,
+    // Declared when the cloud starts, so the packaged IAM scopes (its channel parameters) know it.
+    families: {
+      legacy: {
+        region: 'us-east-1',
+        source: { type: 'bundle', imageLocation: 'factory-bundles/pipeline/pipeline-img.manifest.xml' },
+        copies: [{ region: 'us-west-2' }],
+      },
+    },
+  });
   s3 = new S3Client({ region: 'us-east-1', endpoint: h.cloud.endpoint, forcePathStyle: true, credentials: creds, maxAttempts: 1 });
   await s3.send(new CreateBucketCommand({ Bucket: 'factory-bundles' }));
 });

@@ -10,8 +10,7 @@ import {
 import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
 import { BuildRequestSchema, type BuildRequest, type BuildRequestInput } from '../../functions/lib/build-request.js';
 import { imageName } from '../../functions/lib/naming.js';
-import type { LocalCloudOptions } from '../../local/server.js';
-import { runBuild, startHarness, tagMap, type Harness } from './harness.js';
+import { runBuild, startHarness, tagMap, type Harness, type HarnessOptions } from './harness.js';
 
 const ACCOUNT = '444455556666';
 
@@ -80,7 +79,7 @@ function factoryEvents(h: Harness, buildId: string): string[] {
 
 describe('the full pipeline on the local cloud (real ASL, real handlers, no mocks)', () => {
   let h: Harness;
-  async function start(opts: LocalCloudOptions = {}): Promise<void> {
+  async function start(opts: HarnessOptions = {}): Promise<void> {
     h = await startHarness(opts);
   }
   afterEach(async () => {
@@ -136,6 +135,9 @@ describe('the full pipeline on the local cloud (real ASL, real handlers, no mock
         'ImageAvailable:us-east-1',
         'ImageCopied:eu-west-1',
         'ImageCopied:us-west-2',
+        'ImagePublished:eu-west-1',
+        'ImagePublished:us-east-1',
+        'ImagePublished:us-west-2',
         'ImageShared:eu-west-1',
         'ImageShared:us-east-1',
         'ImageShared:us-west-2',
@@ -253,7 +255,21 @@ describe('the full pipeline on the local cloud (real ASL, real handlers, no mock
   });
 
   it('registers an EBS-backed image from existing snapshots', async () => {
-    await start();
+    // Declared when the cloud starts, so the packaged IAM scopes (its channel parameters) know it.
+    await start({
+      families: {
+        'from-snapshots': {
+          region: 'us-east-1',
+          source: {
+            type: 'snapshots',
+            rootDeviceName: '/dev/xvda',
+            architecture: 'x86_64',
+            blockDeviceMappings: [{ deviceName: '/dev/xvda', snapshotId: 'snap-0123456789abcdef0' }],
+          },
+          copies: [{ region: 'us-west-2' }],
+        },
+      },
+    });
     const first = await runBuild(h, request({ copies: [], sharing: {} }));
     const homeId = (JSON.parse(first.output ?? '{}') as Report).regions[0]?.imageId ?? '';
     const src = (await h.ec2.send(new DescribeImagesCommand({ ImageIds: [homeId] }))).Images?.[0];

@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { bundleImage } from '../../functions/lib/bundle/index.js';
 import { s3BundleSink } from '../../functions/lib/bundle/s3.js';
 import type { RetentionReport } from '../../functions/lib/retention/report.js';
@@ -240,6 +241,39 @@ describe('image-retention on the local cloud', () => {
     const left = await images(east);
     expect(left.map((i) => i.ImageId)).toEqual(expect.arrayContaining([protectedImage.ImageId, excluded.ImageId]));
     expect(left.find((i) => i.ImageId === protectedImage.ImageId)?.State).toBe('disabled');
+  });
+
+  it('keeps an image a channel publishes (an ssm:Parameter reference) while older unpublished ones expire', async () => {
+    // Prepare: the channel parameter names an expired image, as a publication leaves it (aws:ec2:image).
+    const expired = byAge(h, await images(east)).filter((i) => ageDays(h, i) >= 90);
+    const [published, ...unpublished] = expired as [Image, ...Image[]];
+    expect(unpublished.length).toBeGreaterThan(0);
+    const ssm = new SSMClient({ region: EAST, endpoint: h.cloud.endpoint, credentials: creds, maxAttempts: 1 });
+    try {
+      await ssm.send(
+        new PutParameterCommand({ Name: '/ami-factory/web/latest', Value: published.ImageId, Type: 'String', DataType: 'aws:ec2:image' }),
+      );
+    } finally {
+      ssm.destroy();
+    }
+    await h.cloud.ssm.idle();
+    // Act
+    const report = await runRetention(h, request({ regions: [EAST] }));
+    // Assess
+    expect(report.status).toBe('succeeded');
+    const after = new Map((await images(east)).map((i) => [i.ImageId, i.State]));
+    expect(after.get(published.ImageId)).toBe('available');
+    for (const i of unpublished) expect([i.ImageId, after.get(i.ImageId)]).toEqual([i.ImageId, undefined]);
+    const s3 = new S3Client({ region: EAST, endpoint: h.cloud.endpoint, forcePathStyle: true, credentials: creds, maxAttempts: 1 });
+    try {
+      const body = await s3.send(new GetObjectCommand({ Bucket: h.cloud.stateBucket, Key: planKey(report.runId, EAST) }));
+      const plan = JSON.parse((await body.Body?.transformToString()) ?? '{}') as RegionPlan;
+      expect(plan.entries.find((e) => e.imageId === published.ImageId)?.reason).toMatch(
+        /in use.*ssm:Parameter arn:aws:ssm:us-east-1:\d{12}:parameter\/ami-factory\/web\/latest/,
+      );
+    } finally {
+      s3.destroy();
+    }
   });
 
   it('keeps an image that gains a reference between plan and action', async () => {

@@ -96,7 +96,9 @@ function unsatisfiable(gate: Gate): string | undefined {
 }
 
 /** The family's gates block failed validation. */
-export class GateConfigError extends ValidationError {}
+export class GateConfigError extends ValidationError {
+  override name = 'GateConfigError';
+}
 
 /** Parses a `gates` block (GateConfigError with every issue, nothing applied). */
 export function parseGates(raw: unknown, family: string): Gates {

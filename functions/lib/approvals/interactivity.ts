@@ -15,7 +15,9 @@ export const APPROVE_ACTION_ID = 'ami-factory.approval.approve';
 export const REJECT_ACTION_ID = 'ami-factory.approval.reject';
 
 /** The payload is not a click on one of the factory's approval buttons. */
-export class SlackInteractionError extends ValidationError {}
+export class SlackInteractionError extends ValidationError {
+  override name = 'SlackInteractionError';
+}
 
 const ApprovalIdSchema = z.uuid();
 

@@ -14,7 +14,9 @@ import { approversOf, type ApprovalRecord } from './decide.js';
 export const APPROVAL_ERROR = { rejected: 'ApprovalRejected', expired: 'ApprovalExpired' } as const;
 
 /** A record that is still pending cannot resume anything. */
-export class ApprovalPendingError extends FactoryError {}
+export class ApprovalPendingError extends FactoryError {
+  override name = 'ApprovalPendingError';
+}
 
 export type Resumption =
   | { kind: 'success'; output: { approvalId: string; status: 'approved'; approvers: string[]; decidedAt: string } }

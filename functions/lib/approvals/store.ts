@@ -11,11 +11,17 @@ import { applyClick, expireIfDue, type ApprovalRecord, type Click, type ClickRes
  * someone else wrote first, and the change is re-read and re-applied. A record is created with
  * `If-None-Match: *`, so a retried gate step does not reset a record that already has decisions.
  */
-export class ApprovalNotFoundError extends FactoryError {}
+export class ApprovalNotFoundError extends FactoryError {
+  override name = 'ApprovalNotFoundError';
+}
 /** The record kept changing under us: more than MAX_ATTEMPTS writes lost their race. */
-export class ApprovalContentionError extends FactoryError {}
+export class ApprovalContentionError extends FactoryError {
+  override name = 'ApprovalContentionError';
+}
 /** An object under approvals/ is not an approval record. */
-export class ApprovalRecordError extends FactoryError {}
+export class ApprovalRecordError extends FactoryError {
+  override name = 'ApprovalRecordError';
+}
 
 const MAX_ATTEMPTS = 5;
 

@@ -9,6 +9,7 @@ import {
   RegionSchema,
   parseInput,
 } from '../build-request.js';
+import { ChannelNameSchema } from '../channels/names.js';
 import { ValidationError } from '../errors.js';
 
 /**
@@ -62,7 +63,8 @@ export type ChatCommand =
   | { kind: 'status'; buildId?: string }
   | { kind: 'list'; family: string; region?: string }
   | { kind: 'expire'; family: string; apply: boolean }
-  | ({ kind: 'share'; imageId: string } & ShareTarget);
+  | ({ kind: 'share'; imageId: string } & ShareTarget)
+  | { kind: 'promote'; family: string; target: string; channel: string };
 
 /** Whom `share` adds: exactly one account, organization or OU. */
 export type ShareTarget = { account: string } | { organizationArn: string } | { organizationalUnitArn: string };
@@ -76,6 +78,7 @@ export const USAGE: Record<CommandName, string> = {
   list: 'list <family> [--region R]',
   expire: 'expire <family> [--apply]',
   share: 'share <ami-id> --account <12-digit account id> | --organization <org ARN> | --ou <OU ARN>',
+  promote: 'promote <family> <build-id|ami-id> <channel>',
 };
 
 export const SUMMARY: Record<CommandName, string> = {
@@ -85,6 +88,7 @@ export const SUMMARY: Record<CommandName, string> = {
   list: "list a family's images",
   expire: 'show the retention plan of a family; --apply carries it out',
   share: 'share an image with an account, organization or OU the family allows',
+  promote: 'move a published build to a channel (e.g. stable) in every region it was published in',
 };
 
 const COMMANDS = Object.keys(USAGE) as CommandName[];
@@ -300,6 +304,22 @@ export function parseChatCommand(text: string): ChatCommand {
         return { kind: 'share', imageId: image, organizationArn: check('share', OrganizationArnSchema, organization, 'Organization') };
       }
       return { kind: 'share', imageId: image, organizationalUnitArn: check('share', OrganizationalUnitArnSchema, ou ?? '', 'OU') };
+    }
+    case 'promote': {
+      const [family = '', target = '', channel = ''] = positionals(
+        'promote',
+        splitArgs('promote', rest, {}),
+        3,
+        3,
+        'a family, a build id or image id, and a channel',
+      );
+      const isImage = target.startsWith('ami-');
+      return {
+        kind: 'promote',
+        family: check('promote', FamilySchema, family, 'Family'),
+        target: isImage ? check('promote', ImageIdSchema, target, 'Image id') : check('promote', BuildIdSchema, target, 'Build id'),
+        channel: check('promote', ChannelNameSchema, channel, 'Channel'),
+      };
     }
     default:
       throw unknownCommand(word);

@@ -13,7 +13,7 @@ import type { ChatCommand } from './command.js';
  *   - status, list, expire (the dry-run plan): read-only, allowed to every user in every
  *     channel of the workspace the app is installed in;
  *   - bake: denied (it can reboot a production instance and costs money);
- *   - expireApply (`expire --apply`) and share: denied.
+ *   - expireApply (`expire --apply`), share and promote: denied.
  * `help` needs no permission.
  */
 export const SlackUserIdSchema = z.lazy(() => z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'must be a Slack user id such as U0123ABCD'));
@@ -52,7 +52,7 @@ export const SharePermissionRuleSchema = z.lazy(() =>
 );
 export type ShareTargets = z.infer<typeof ShareTargetsSchema>;
 
-export const PERMISSIONS = ['bake', 'status', 'list', 'expire', 'expireApply', 'share'] as const;
+export const PERMISSIONS = ['bake', 'status', 'list', 'expire', 'expireApply', 'share', 'promote'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 export const ChatOpsPermissionsSchema = z.lazy(() =>
@@ -64,6 +64,8 @@ export const ChatOpsPermissionsSchema = z.lazy(() =>
       expire: PermissionRuleSchema.optional(),
       expireApply: PermissionRuleSchema.optional(),
       share: SharePermissionRuleSchema.optional(),
+      /** `promote <family> <build|ami> <channel>`: moves what consumers launch. */
+      promote: PermissionRuleSchema.optional(),
     })
     .strict(),
 );
@@ -81,6 +83,7 @@ export const DEFAULT_RULES: Readonly<Record<Permission, PermissionRule | undefin
   expire: EVERYONE,
   expireApply: undefined,
   share: undefined,
+  promote: undefined,
 };
 
 /** What a `share` command adds (chatops/command.ts ShareTarget), as one of the three kinds. */
@@ -145,6 +148,7 @@ const LABEL: Record<Permission, string> = {
   expire: '`expire`',
   expireApply: '`expire --apply`',
   share: '`share`',
+  promote: '`promote`',
 };
 
 /**

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeImagesCommand, type EC2Client, type Image } from '@aws-sdk/client-ec2';
-import { DescribeExecutionCommand, ListExecutionsCommand, type ExecutionListItem, type SFNClient } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+  StartExecutionCommand,
+  type ExecutionListItem,
+  type SFNClient,
+} from '@aws-sdk/client-sfn';
 import * as z from 'zod';
 import { BuildIdSchema, FamilySchema } from '../build-request.js';
 import { buildRequestFor, type FactoryConfig, type FamilyConfig } from '../config.js';
@@ -60,6 +66,8 @@ export interface ChatOpsDeps {
   stateMachineArn: string;
   /** The image-retention state machine (expire). */
   retentionStateMachineArn: string;
+  /** The image-channels state machine (promote); without it `promote` says it is not deployed. */
+  channelsStateMachineArn?: string;
   /** The account the factory runs in (owner of its images). */
   accountId: string;
   signingSecret: () => Promise<string>;
@@ -194,7 +202,38 @@ async function runCommand(deps: ChatOpsDeps, form: SlashCommand, command: ChatCo
       return expire(deps, form, command);
     case 'share':
       return share(deps, form, command);
+    case 'promote':
+      return promote(deps, form, command);
   }
+}
+
+/**
+ * `promote <family> <build|ami> <channel>` (needs the family's `promote` permission): starts an
+ * image-channels execution (functions/lib/channels/promote.ts) and answers at once.
+ */
+async function promote(deps: ChatOpsDeps, form: SlashCommand, command: Extract<ChatCommand, { kind: 'promote' }>): Promise<SlackMessage> {
+  const denied = refusal(deps, command, form, command.family);
+  if (denied !== undefined) return denied;
+  const f = familyConfig(deps.config, command.family);
+  if (!f.channels.includes(command.channel)) {
+    return noticeReply(`${command.family} has no channel ${command.channel}; its channels: ${f.channels.join(', ')}.`);
+  }
+  if (deps.channelsStateMachineArn === undefined) throw new ConfigurationError('The image-channels state machine is not configured');
+  const name = `promote-${command.family}-${command.channel}-${(deps.newBuildId ?? randomUUID)()}`.slice(0, 80);
+  const input = {
+    operation: 'promote',
+    family: command.family,
+    channel: command.channel,
+    target: command.target,
+    by: { type: 'chatops', actor: actorOf(form), channel: form.channel_id },
+  };
+  const started = await deps.sfn.send(
+    new StartExecutionCommand({ stateMachineArn: deps.channelsStateMachineArn, name, input: JSON.stringify(input) }),
+  );
+  deps.logger.info('promote started', { family: command.family, channel: command.channel, executionArn: started.executionArn });
+  return noticeReply(
+    `Promoting ${command.target} of ${command.family} to ${command.channel} in every region it was published in (execution ${name}), requested by <@${form.user_id}>.`,
+  );
 }
 
 async function bake(deps: ChatOpsDeps, form: SlashCommand, command: Extract<ChatCommand, { kind: 'bake' }>): Promise<SlackMessage> {

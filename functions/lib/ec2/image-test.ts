@@ -2,7 +2,7 @@ import { DescribeImagesCommand, DisableImageCommand, GetConsoleOutputCommand, ty
 import type { BuildRequest, ImageTests } from '../build-request.js';
 import { TAG } from '../constants.js';
 import { EC2_ERROR, STATES_ERROR } from '../error-codes.js';
-import { failureCauseMessage, hasErrorName, ImageTestTimeoutError } from '../errors.js';
+import { errorNameOf, failureCauseMessage, hasErrorName, ImageTestTimeoutError } from '../errors.js';
 import { testScript } from '../userdata.js';
 import { instanceClientToken, launchFactoryInstance, terminateFactoryInstances } from './builder.js';
 import { cleanupBuildImages, type CleanupResult } from './copy.js';
@@ -96,7 +96,7 @@ export interface StepError {
  */
 export function verdictOf(instanceId: string | null, error: StepError | null, tail: string | null): TestVerdict {
   if (error === null) return { status: 'passed', instanceId, reason: null, consoleTail: null };
-  const timedOut = error.Error === ImageTestTimeoutError.name || error.Error === STATES_ERROR.timeout;
+  const timedOut = error.Error === errorNameOf(ImageTestTimeoutError) || error.Error === STATES_ERROR.timeout;
   const cause = error.Cause === undefined ? '' : failureCauseMessage(error.Cause);
   const reason = `${timedOut ? 'the test did not report in time' : 'the test failed'} (${error.Error}${cause !== '' ? `: ${cause}` : ''})`;
   return { status: timedOut ? 'timed-out' : 'failed', instanceId, reason, consoleTail: tail };

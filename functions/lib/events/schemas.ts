@@ -69,6 +69,23 @@ export const ImageSharedDetailSchema = z.lazy(() =>
   }),
 );
 
+/** ImagePublished: a channel's SSM parameter (and the family's launch templates there) now name the image. */
+export const ImagePublishedDetailSchema = z.object({
+  family: FamilySchema,
+  region: RegionSchema,
+  channel: z.string().min(1),
+  /** `/ami-factory/<family>/<channel>` (DataType aws:ec2:image). */
+  parameter: z.string().min(1),
+  imageId: ImageIdSchema,
+  /** What the channel held before (null: the channel is new in the region). */
+  previousImageId: ImageIdSchema.nullable(),
+  buildId: BuildIdSchema.nullable(),
+  action: z.enum(['publish', 'promote', 'rollback']),
+  by: TriggerSchema,
+  /** Launch templates whose default version now has the image. */
+  launchTemplates: z.array(z.object({ launchTemplateId: z.string(), version: z.number().int() })),
+});
+
 // ── Builds ──────────────────────────────────────────────────────────────────────────────────
 /** The sharing finalize-image applied (`unmanaged`: launch permissions the config does not list). */
 export const FinalizedSharingSchema = z.lazy(() => SharingTargetsSchema.unwrap().extend({ unmanaged: z.array(z.string()) }));
@@ -89,6 +106,8 @@ export const BuildRegionResultSchema = z.lazy(() =>
     region: RegionSchema,
     status: z.enum(['succeeded', 'failed']),
     imageId: ImageIdSchema.nullable().optional(),
+    /** The channel the region's image was published to (null: not published, see `error`). */
+    published: z.object({ channel: z.string(), parameter: z.string() }).nullable().optional(),
     /** A failed region: the error name and the message of its cause. */
     error: z.string().optional(),
     cause: z.string().optional(),
@@ -225,6 +244,7 @@ export const EVENT_TYPES = {
   ImageAvailable: { source: FACTORY_EVENT_SOURCE, detail: ImageAvailableDetailSchema },
   ImageCopied: { source: FACTORY_EVENT_SOURCE, detail: ImageCopiedDetailSchema },
   ImageShared: { source: FACTORY_EVENT_SOURCE, detail: ImageSharedDetailSchema },
+  ImagePublished: { source: FACTORY_EVENT_SOURCE, detail: ImagePublishedDetailSchema },
   BuildSucceeded: { source: FACTORY_EVENT_SOURCE, detail: BuildOutcomeDetailSchema },
   BuildPartiallySucceeded: { source: FACTORY_EVENT_SOURCE, detail: BuildOutcomeDetailSchema },
   BuildFailed: { source: FACTORY_EVENT_SOURCE, detail: BuildOutcomeDetailSchema },
@@ -246,6 +266,7 @@ export const FACTORY_EVENT_TYPES = [
   'ImageAvailable',
   'ImageCopied',
   'ImageShared',
+  'ImagePublished',
   'BuildSucceeded',
   'BuildPartiallySucceeded',
   'BuildFailed',
