@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
-import { BuildRequestSchema, type BuildRequest, type BuildRequestInput } from '../../functions/lib/build-request.js';
+import { type BuildRequest, type BuildRequestInput } from '../../functions/lib/build-request.js';
 import type { FaultSpec } from '../../local/faults.js';
-import { allowRequest, type Harness } from '../workflow/harness.js';
+import { allowRequest, type Harness, webBuildRequest, WEB_COPIES, SHARE_ACCOUNT } from '../workflow/harness.js';
 
 /** What each scenario adds to the table the suite prints (scenario, executions, outcome, invariants held). */
 export interface ScenarioRow {
@@ -12,22 +12,11 @@ export interface ScenarioRow {
   invariants: string;
 }
 
-export const SHARE_ACCOUNT = '444455556666';
+export { SHARE_ACCOUNT };
 
 /** A build of `web` from the golden instance, copied to two regions (one encrypted) and shared with one account. */
 export function buildRequest(over: Partial<BuildRequestInput> = {}): BuildRequest {
-  return BuildRequestSchema.parse({
-    buildId: randomUUID(),
-    family: 'web',
-    requestedAt: new Date().toISOString(),
-    region: 'us-east-1',
-    source: { type: 'instance', tags: { Role: 'web', Golden: 'true' }, noReboot: true },
-    trigger: { type: 'test' },
-    copies: [{ region: 'us-west-2' }, { region: 'eu-west-1', kmsKeyId: 'alias/ami-factory' }],
-    sharing: { accounts: [SHARE_ACCOUNT] },
-    deprecateAfterDays: 30,
-    ...over,
-  });
+  return webBuildRequest({ copies: WEB_COPIES, sharing: { accounts: [SHARE_ACCOUNT] }, deprecateAfterDays: 30, ...over });
 }
 
 /**

@@ -10,25 +10,17 @@ import {
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { BuildRequestSchema, type BuildRequest } from '../../functions/lib/build-request.js';
+import { type BuildRequest } from '../../functions/lib/build-request.js';
 import { ChannelRecordSchema } from '../../functions/lib/channels/history.js';
 import { SEED_WEB_LAUNCH_TEMPLATE_ID } from '../../local/ec2/seed.js';
 import { failure } from '../fixtures.js';
-import { allowRequest, startHarness, waitForExecution, type Harness } from './harness.js';
+import { allowRequest, startHarness, waitForExecution, type Harness, webBuildRequest, WEB_COPIES } from './harness.js';
 
 const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1'] as const;
 const BUILD_TIMEOUT_MS = 120_000;
 
 function request(): BuildRequest {
-  return BuildRequestSchema.parse({
-    buildId: randomUUID(),
-    family: 'web',
-    requestedAt: new Date().toISOString(),
-    region: 'us-east-1',
-    source: { type: 'instance', tags: { Role: 'web', Golden: 'true' }, noReboot: true },
-    trigger: { type: 'test', actor: 'channels-test' },
-    copies: [{ region: 'us-west-2' }, { region: 'eu-west-1', kmsKeyId: 'alias/ami-factory' }],
-  });
+  return webBuildRequest({ trigger: { type: 'test', actor: 'channels-test' }, copies: WEB_COPIES });
 }
 
 interface Report {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,8 +6,30 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { parse, stringify } from 'yaml';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from '../../local/server.js';
-import { BuildRequestSchema, type BuildRequest } from '../../functions/lib/build-request.js';
+import { BuildRequestSchema, type BuildRequest, type BuildRequestInput } from '../../functions/lib/build-request.js';
 import { parseFactoryConfig } from '../../functions/lib/config.js';
+
+/** The account the workflow tests share with (the demo config's). */
+export const SHARE_ACCOUNT = '444455556666';
+
+/**
+ * A build request of the demo family `web` from its golden instance (no reboot), in us-east-1,
+ * started by a test; `over` adds or replaces fields (copies, sharing, tests, …).
+ */
+export function webBuildRequest(over: Partial<BuildRequestInput> = {}): BuildRequest {
+  return BuildRequestSchema.parse({
+    buildId: randomUUID(),
+    family: 'web',
+    requestedAt: new Date().toISOString(),
+    region: 'us-east-1',
+    source: { type: 'instance', tags: { Role: 'web', Golden: 'true' }, noReboot: true },
+    trigger: { type: 'test' },
+    ...over,
+  });
+}
+
+/** The two copies of the demo family: us-west-2, and eu-west-1 encrypted with the region's key. */
+export const WEB_COPIES = [{ region: 'us-west-2' }, { region: 'eu-west-1', kmsKeyId: 'alias/ami-factory' }];
 
 /**
  * A local cloud on a free port with real SDK clients pointed at it. Time runs 600× fast:

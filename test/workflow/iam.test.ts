@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { BuildRequestSchema, type BuildRequest } from '../../functions/lib/build-request.js';
+import { type BuildRequest } from '../../functions/lib/build-request.js';
 import type { JsonObject, JsonValue } from '../../local/json.js';
 import type { CfnTemplate } from '../../local/template/cfn.js';
-import { runBuild, startHarness, type Harness } from './harness.js';
+import { runBuild, startHarness, type Harness, webBuildRequest } from './harness.js';
 
 /**
  * IAM on the local cloud refuses what AWS refuses: a deployment whose role lacks one action
@@ -11,14 +10,7 @@ import { runBuild, startHarness, type Harness } from './harness.js';
  * S3 tells a caller without s3:ListBucket nothing about which keys exist.
  */
 function request(): BuildRequest {
-  return BuildRequestSchema.parse({
-    buildId: randomUUID(),
-    family: 'web',
-    requestedAt: new Date().toISOString(),
-    region: 'us-east-1',
-    source: { type: 'instance', tags: { Role: 'web', Golden: 'true' }, noReboot: true },
-    trigger: { type: 'test' },
-  });
+  return webBuildRequest();
 }
 
 /** The template with `action` taken out of every statement of `role`'s inline policies. */

@@ -1,22 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { GetExecutionHistoryCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { BuildRequestSchema, type BuildRequest, type BuildRequestInput } from '../../functions/lib/build-request.js';
+import { type BuildRequest, type BuildRequestInput } from '../../functions/lib/build-request.js';
 import { imageName } from '../../functions/lib/naming.js';
-import { runBuild, startHarness, tagMap, waitForExecution, type Harness } from './harness.js';
+import { runBuild, startHarness, tagMap, waitForExecution, type Harness, webBuildRequest } from './harness.js';
 
 function request(overrides: Partial<BuildRequestInput> = {}): BuildRequest {
-  return BuildRequestSchema.parse({
-    buildId: randomUUID(),
-    family: 'web',
-    requestedAt: new Date().toISOString(),
-    region: 'us-east-1',
+  return webBuildRequest({
     source: { type: 'instance', tags: { Role: 'web', Golden: 'true' }, noReboot: false },
     tags: { Team: 'platform' },
-    trigger: { type: 'test' },
     ...overrides,
   });
 }

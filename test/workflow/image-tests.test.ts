@@ -1,10 +1,9 @@
 import { jest } from '@jest/globals';
-import { randomUUID } from 'node:crypto';
 import { DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
-import { BuildRequestSchema, type BuildRequest, type ImageTests } from '../../functions/lib/build-request.js';
+import { type BuildRequest, type ImageTests } from '../../functions/lib/build-request.js';
 import { imageName } from '../../functions/lib/naming.js';
-import { allowRequest, startHarness, tagMap, waitForExecution, type Harness } from './harness.js';
+import { allowRequest, startHarness, tagMap, waitForExecution, type Harness, webBuildRequest } from './harness.js';
 import { StartExecutionCommand, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 
 /**
@@ -15,16 +14,7 @@ import { StartExecutionCommand, type DescribeExecutionCommandOutput } from '@aws
 const COPIES = ['us-west-2', 'eu-west-1'];
 
 function request(tests: Partial<ImageTests> & { script: string }): BuildRequest {
-  return BuildRequestSchema.parse({
-    buildId: randomUUID(),
-    family: 'web',
-    requestedAt: new Date().toISOString(),
-    region: 'us-east-1',
-    source: { type: 'instance', tags: { Role: 'web', Golden: 'true' }, noReboot: true },
-    trigger: { type: 'test' },
-    copies: COPIES.map((region) => ({ region })),
-    tests,
-  });
+  return webBuildRequest({ copies: COPIES.map((region) => ({ region })), tests });
 }
 
 interface TestResult {

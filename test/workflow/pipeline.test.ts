@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   DescribeImageAttributeCommand,
   DescribeImagesCommand,
@@ -8,25 +7,14 @@ import {
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
-import { BuildRequestSchema, type BuildRequest, type BuildRequestInput } from '../../functions/lib/build-request.js';
+import { type BuildRequest, type BuildRequestInput } from '../../functions/lib/build-request.js';
 import { imageName } from '../../functions/lib/naming.js';
-import { runBuild, startHarness, tagMap, type Harness, type HarnessOptions } from './harness.js';
+import { runBuild, startHarness, tagMap, type Harness, type HarnessOptions, webBuildRequest, WEB_COPIES } from './harness.js';
 
 const ACCOUNT = '444455556666';
 
 function request(over: Partial<BuildRequestInput> = {}): BuildRequest {
-  return BuildRequestSchema.parse({
-    buildId: randomUUID(),
-    family: 'web',
-    requestedAt: new Date().toISOString(),
-    region: 'us-east-1',
-    source: { type: 'instance', tags: { Role: 'web', Golden: 'true' }, noReboot: true },
-    trigger: { type: 'test' },
-    copies: [{ region: 'us-west-2' }, { region: 'eu-west-1', kmsKeyId: 'alias/ami-factory' }],
-    sharing: { accounts: [ACCOUNT] },
-    deprecateAfterDays: 30,
-    ...over,
-  });
+  return webBuildRequest({ copies: WEB_COPIES, sharing: { accounts: [ACCOUNT] }, deprecateAfterDays: 30, ...over });
 }
 
 interface Report {
