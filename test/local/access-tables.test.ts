@@ -23,6 +23,7 @@ import {
   DescribeImageReferencesCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
+  GetConsoleOutputCommand,
   DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
   DescribeRegionsCommand,
@@ -210,6 +211,7 @@ const EC2_SAMPLES: Record<string, unknown> = {
   DescribeRegions: new DescribeRegionsCommand({}),
   DescribeTags: new DescribeTagsCommand({ Filters: [{ Name: 'resource-type', Values: ['image'] }] }),
   DescribeInstances: new DescribeInstancesCommand({ InstanceIds: [INSTANCE] }),
+  GetConsoleOutput: new GetConsoleOutputCommand({ InstanceId: INSTANCE }),
   RunInstances: new RunInstancesCommand({
     ImageId: IMAGE,
     MinCount: 1,

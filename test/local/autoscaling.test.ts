@@ -129,11 +129,11 @@ describe('local Auto Scaling endpoint', () => {
   describe('Auto Scaling groups', () => {
     it('records the launch template (id and name), version, and mixed-instances overrides a group launches from', async () => {
       // Prepare
-      const lt = (await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'web', LaunchTemplateData: { ImageId: ami } })))
+      const lt = (await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'asg-web', LaunchTemplateData: { ImageId: ami } })))
         .LaunchTemplate;
       await ec2.send(
         new CreateLaunchTemplateVersionCommand({
-          LaunchTemplateName: 'web',
+          LaunchTemplateName: 'asg-web',
           LaunchTemplateData: { ImageId: ami, InstanceType: 'm5.large' },
         }),
       );
@@ -143,7 +143,7 @@ describe('local Auto Scaling endpoint', () => {
           AutoScalingGroupName: 'by-name',
           MinSize: 1,
           MaxSize: 3,
-          LaunchTemplate: { LaunchTemplateName: 'web', Version: '2' },
+          LaunchTemplate: { LaunchTemplateName: 'asg-web', Version: '2' },
           VPCZoneIdentifier: 'subnet-1,subnet-2',
           Tags: [{ Key: 'team', Value: 'web', PropagateAtLaunch: true }],
         }),
@@ -171,7 +171,7 @@ describe('local Auto Scaling endpoint', () => {
         MinSize: 1,
         MaxSize: 3,
         DesiredCapacity: 1,
-        LaunchTemplate: { LaunchTemplateId: lt?.LaunchTemplateId, LaunchTemplateName: 'web', Version: '2' },
+        LaunchTemplate: { LaunchTemplateId: lt?.LaunchTemplateId, LaunchTemplateName: 'asg-web', Version: '2' },
         VPCZoneIdentifier: 'subnet-1,subnet-2',
         Instances: [],
         Tags: [{ ResourceId: 'by-name', ResourceType: 'auto-scaling-group', Key: 'team', Value: 'web', PropagateAtLaunch: true }],
@@ -180,14 +180,14 @@ describe('local Auto Scaling endpoint', () => {
         /^arn:aws:autoscaling:us-east-1:111122223333:autoScalingGroup:[0-9a-f-]{36}:autoScalingGroupName\/by-name$/,
       );
       expect(mixed?.MixedInstancesPolicy?.LaunchTemplate).toEqual({
-        LaunchTemplateSpecification: { LaunchTemplateId: lt?.LaunchTemplateId, LaunchTemplateName: 'web', Version: '$Latest' },
+        LaunchTemplateSpecification: { LaunchTemplateId: lt?.LaunchTemplateId, LaunchTemplateName: 'asg-web', Version: '$Latest' },
         Overrides: [{ InstanceType: 't3.large' }, { InstanceType: 'm6g.large', ImageId: ami, WeightedCapacity: '2' }],
       });
       expect(mixed?.LaunchTemplate).toBeUndefined();
     });
 
     it('refuses unknown templates and versions, a missing or double launch source, bad sizes and duplicates', async () => {
-      await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'web', LaunchTemplateData: { ImageId: ami } }));
+      await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'asg-web', LaunchTemplateData: { ImageId: ami } }));
       const create = (extra: Partial<ConstructorParameters<typeof CreateAutoScalingGroupCommand>[0]>): Promise<unknown> =>
         as.send(
           new CreateAutoScalingGroupCommand({
@@ -200,22 +200,22 @@ describe('local Auto Scaling endpoint', () => {
         );
       expect(await errorName(create({ LaunchTemplate: { LaunchTemplateName: 'nope' } }))).toBe('ValidationError');
       expect(await errorName(create({ LaunchTemplate: { LaunchTemplateId: 'lt-0123456789abcdef0' } }))).toBe('ValidationError');
-      expect(await errorName(create({ LaunchTemplate: { LaunchTemplateName: 'web', Version: '5' } }))).toBe('ValidationError');
+      expect(await errorName(create({ LaunchTemplate: { LaunchTemplateName: 'asg-web', Version: '5' } }))).toBe('ValidationError');
       expect(await errorName(create({}))).toBe('ValidationError');
-      expect(await errorName(create({ LaunchTemplate: { LaunchTemplateName: 'web' }, LaunchConfigurationName: 'x' }))).toBe(
+      expect(await errorName(create({ LaunchTemplate: { LaunchTemplateName: 'asg-web' }, LaunchConfigurationName: 'x' }))).toBe(
         'ValidationError',
       );
-      expect(await errorName(create({ LaunchTemplate: { LaunchTemplateName: 'web' }, MinSize: 3 }))).toBe('ValidationError');
-      expect(await errorName(create({ LaunchTemplate: { LaunchTemplateName: 'web' }, DesiredCapacity: 5 }))).toBe('ValidationError');
-      await create({ LaunchTemplate: { LaunchTemplateName: 'web' } });
-      expect(await errorName(create({ LaunchTemplate: { LaunchTemplateName: 'web' } }))).toBe('AlreadyExistsFault');
+      expect(await errorName(create({ LaunchTemplate: { LaunchTemplateName: 'asg-web' }, MinSize: 3 }))).toBe('ValidationError');
+      expect(await errorName(create({ LaunchTemplate: { LaunchTemplateName: 'asg-web' }, DesiredCapacity: 5 }))).toBe('ValidationError');
+      await create({ LaunchTemplate: { LaunchTemplateName: 'asg-web' } });
+      expect(await errorName(create({ LaunchTemplate: { LaunchTemplateName: 'asg-web' } }))).toBe('AlreadyExistsFault');
       const g = (await as.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['g'] }))).AutoScalingGroups?.[0];
       expect(g?.LaunchTemplate?.Version).toBe('$Default');
     });
 
     it('updates sizes and switches the launch source, deletes groups, and pages through them', async () => {
       await as.send(new CreateLaunchConfigurationCommand({ LaunchConfigurationName: 'lc', ImageId: ami, InstanceType: 't3.micro' }));
-      await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'web', LaunchTemplateData: { ImageId: ami } }));
+      await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'asg-web', LaunchTemplateData: { ImageId: ami } }));
       for (const n of ['g1', 'g2', 'g3']) {
         await as.send(
           new CreateAutoScalingGroupCommand({
@@ -232,7 +232,7 @@ describe('local Auto Scaling endpoint', () => {
           AutoScalingGroupName: 'g1',
           MaxSize: 5,
           MinSize: 3,
-          LaunchTemplate: { LaunchTemplateName: 'web', Version: '$Latest' },
+          LaunchTemplate: { LaunchTemplateName: 'asg-web', Version: '$Latest' },
         }),
       );
       const g1 = (await as.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['g1'] }))).AutoScalingGroups?.[0];
@@ -240,7 +240,7 @@ describe('local Auto Scaling endpoint', () => {
         MinSize: 3,
         MaxSize: 5,
         DesiredCapacity: 3,
-        LaunchTemplate: { LaunchTemplateName: 'web', Version: '$Latest' },
+        LaunchTemplate: { LaunchTemplateName: 'asg-web', Version: '$Latest' },
       });
       expect(g1?.LaunchConfigurationName).toBeUndefined();
       // The launch configuration is free again once only g2 and g3 are gone.

@@ -1,3 +1,4 @@
+import { SEED_WEB_LAUNCH_TEMPLATE_ID } from '../../local/ec2/seed.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +46,8 @@ describe('local EC2 endpoint: launch templates and image references', () => {
     clock = new ManualClock(1);
     h = await startEc2({ clock });
     c = h.client();
+    // These tests count and list templates: start without the demo world's `web` template.
+    await c.send(new DeleteLaunchTemplateCommand({ LaunchTemplateId: SEED_WEB_LAUNCH_TEMPLATE_ID }));
     [amiA = '', amiB = ''] = await baseImages(c);
   });
   afterEach(async () => {

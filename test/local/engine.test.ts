@@ -87,6 +87,7 @@ describe('image-factory ASL on the local engine', () => {
         return { result: 'pending' };
       },
       finalizeImage: (p) => ({ region: p.region ?? null, imageId: p.imageId ?? null, deprecateAt: null, sharing: null }),
+      publishImage: (p) => ({ channel: 'latest', parameter: `/ami-factory/web/latest@${String(p.region)}` }),
       copyImage: (p) => ({
         region: (p.target as JsonObject).region ?? null,
         imageId: 'ami-0000000000000000c',
@@ -116,8 +117,16 @@ describe('image-factory ASL on the local engine', () => {
     expect(out.outcome).toBe('BuildPartiallySucceeded');
     const regions = out.regions as JsonObject[];
     expect(regions).toEqual([
-      { region: 'us-west-2', status: 'succeeded', imageId: 'ami-0000000000000000c', deprecateAt: null, sharing: null },
-      { region: 'eu-west-1', status: 'failed', error: 'ImageFailedError', cause: 'copy failed' },
+      {
+        region: 'us-west-2',
+        status: 'succeeded',
+        imageId: 'ami-0000000000000000c',
+        deprecateAt: null,
+        sharing: null,
+        test: null,
+        published: { channel: 'latest', parameter: '/ami-factory/web/latest@us-west-2' },
+      },
+      { region: 'eu-west-1', status: 'failed', error: 'ImageFailedError', cause: 'copy failed', test: null },
     ]);
     const names = calls.map((c) => c.name);
     expect(names.filter((n) => n === 'copyImage')).toHaveLength(2);
@@ -165,6 +174,7 @@ describe('image-factory ASL on the local engine', () => {
         return {};
       },
       finalizeImage: () => ({ deprecateAt: null, sharing: null }),
+      publishImage: () => ({ channel: 'latest', parameter: '/ami-factory/web/latest' }),
       reportBuild: () => ({ outcome: 'BuildSucceeded', buildId: 'b', family: 'web', imageName: 'web-x', regions: [] }),
     };
     const run = runDefinition(
@@ -179,6 +189,6 @@ describe('image-factory ASL on the local engine', () => {
       },
     );
     await expect(run.result).resolves.toMatchObject({ outcome: 'BuildSucceeded' });
-    expect(calls.map((c) => c.name)).toEqual(['planBuild', 'registerWait', 'finalizeImage', 'reportBuild']);
+    expect(calls.map((c) => c.name)).toEqual(['planBuild', 'registerWait', 'finalizeImage', 'publishImage', 'reportBuild']);
   });
 });
