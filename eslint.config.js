@@ -42,6 +42,8 @@ export default tseslint.config(
       'no-restricted-properties': [
         'error',
         { object: 'Date', property: 'now', message: 'Read the time through functions/lib/clock.ts (clock().now() or now()).' },
+        { object: 'performance', property: 'now', message: 'Read the time through functions/lib/clock.ts (clock().now()).' },
+        { object: 'process', property: 'hrtime', message: 'Read the time through functions/lib/clock.ts (clock().now()).' },
       ],
       'no-restricted-syntax': [
         'error',

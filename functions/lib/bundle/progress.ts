@@ -1,3 +1,5 @@
+import { clock } from '../clock.js';
+
 /** Byte-count progress for the bundle commands: a live line on a TTY, nothing otherwise. */
 
 export function formatBytes(n: number): string {
@@ -46,14 +48,14 @@ export function formatEta(bytes: number, total: number, ms: number): string {
 /**
  * Progress of a byte-counted job on `stream`: on a terminal a bar redrawn in place (at most every
  * `intervalMs`) with bytes, percentage, rate and ETA; elsewhere (a pipe, a CI log) the same facts
- * as a plain line every `plainEveryMs`; nothing when `quiet`. Rates are of the work itself, so they
- * are timed with the monotonic `performance.now()`, not the factory clock.
+ * as a plain line every `plainEveryMs`; nothing when `quiet`. Times come from the factory clock
+ * (functions/lib/clock.ts), like every other time the product reads.
  */
 export function progressLine(
   stream: ProgressStream,
   label: string,
   intervalMs = 200,
-  now: () => number = () => performance.now(),
+  now: () => number = () => clock().now(),
   opts: ProgressOptions = {},
 ): ProgressLine {
   const start = now();
