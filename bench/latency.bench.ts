@@ -18,16 +18,8 @@ import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { startLocalCloud, PROJECT_ROOT } from '../local/server.js';
 import type { BenchOptions, BenchSection } from './section.js';
-import {
-  benchConfigFile,
-  CREDENTIALS,
-  executionHistory,
-  median,
-  startBuild,
-  waitForExecution,
-  webBuildRequest,
-  BenchRunError,
-} from './support.js';
+import { benchConfigFile, CREDENTIALS, median, startBuild, waitForExecution, webBuildRequest, BenchRunError } from './support.js';
+import { fullHistory } from '../bin/execution-progress.js';
 
 /** ×20 (×60 when small: CI's run, where the figures are not quoted). */
 const timeScaleOf = (small: boolean): number => (small ? 60 : 20);
@@ -70,7 +62,7 @@ async function oneBuild(path: Path, configFile: string, timeScale: number): Prom
     const arn = await startBuild(sfn, cloud, webBuildRequest(configFile, cloud, randomUUID()));
     await waitForExecution(sfn, arn, Math.max(240_000, ((2 * IMAGE_MS + 30 * 60_000) / timeScale) * 3));
     const waits: Wait[] = [];
-    for (const e of await executionHistory(sfn, arn)) {
+    for (const e of await fullHistory(sfn, arn)) {
       const d = e.stateExitedEventDetails;
       const locate = d?.name !== undefined ? WAIT_STATES[d.name] : undefined;
       if (d === undefined || locate === undefined || e.timestamp === undefined) continue;

@@ -42,14 +42,7 @@ import {
   type Image,
 } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
-import {
-  DescribeExecutionCommand,
-  GetExecutionHistoryCommand,
-  SFNClient,
-  StartExecutionCommand,
-  type DescribeExecutionCommandOutput,
-  type HistoryEvent,
-} from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 import { THROTTLE_BUCKETS, throttleClass, type ThrottleClass } from '../functions/lib/ec2/throttling.js';
 import { tokenBucketLowerBoundSeconds } from '../functions/lib/retention/pacer.js';
 import type { RetentionReport } from '../functions/lib/retention/report.js';
@@ -59,6 +52,7 @@ import type { Ec2CallLogEntry } from '../local/ec2/service.js';
 import type { JsonValue } from '../local/json.js';
 import { startLocalCloud, type LocalCloud } from '../local/server.js';
 import type { BenchChart, BenchGoal, BenchOptions, BenchSection } from './section.js';
+import { fullHistory } from '../bin/execution-progress.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -265,17 +259,6 @@ interface RunFigures {
   timeline: { region: string; calls: { t: number; cls: ThrottleClass; throttled: boolean }[] };
 }
 
-async function history(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
-  const out: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
-    out.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return out;
-}
-
 /** factory.config.yml with eu-central-1 as one more copy region of its first family: the roles' scopes then cover REGIONS. */
 function benchConfig(dir: string): string {
   const config = parse(readFileSync(join(ROOT, 'factory.config.yml'), 'utf8')) as {
@@ -390,7 +373,7 @@ async function oneRun(index: number, count: number, timeScale: number, configFil
         }
       }
     }
-    const events = await history(sfn, executionArn ?? '');
+    const events = await fullHistory(sfn, executionArn ?? '');
     const planEnd = events.find((e) => e.type === 'MapStateExited' && e.stateExitedEventDetails?.name === 'PlanRegions');
     const planS = ((planEnd?.timestamp?.getTime() ?? startMs) - startMs) / 1000;
     // The bound's region, or (every bucket within its capacity) the region with the most calls.

@@ -10,7 +10,6 @@ import { parse, stringify } from 'yaml';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import {
   DescribeExecutionCommand,
-  GetExecutionHistoryCommand,
   StartExecutionCommand,
   type DescribeExecutionCommandOutput,
   type HistoryEvent,
@@ -85,17 +84,6 @@ export async function waitForExecution(sfn: SFNClient, executionArn: string, tim
     if (Date.now() > deadline) throw new BenchRunError(`execution ${executionArn} still RUNNING after ${timeoutMs / 1000} s real`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-export async function executionHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
-  const out: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
-    out.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken !== undefined);
-  return out;
 }
 
 /**

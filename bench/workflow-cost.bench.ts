@@ -33,7 +33,6 @@ import {
   benchConfigFile,
   billedTransitions,
   CREDENTIALS,
-  executionHistory,
   lambdaBill,
   median,
   startBuild,
@@ -41,6 +40,7 @@ import {
   waitForExecution,
   webBuildRequest,
 } from './support.js';
+import { fullHistory } from '../bin/execution-progress.js';
 
 /**
  * Public prices, US East (N. Virginia), checked 2026-12-01: Step Functions Standard workflows
@@ -105,7 +105,7 @@ async function oneBuild(design: Design, imageMinutes: number, configFile: string
     const arn = await startBuild(sfn, cloud, request);
     // Two image times (home, then the copies) and the steps around them, three times over, in real ms.
     const d = await waitForExecution(sfn, arn, Math.max(120_000, ((2 * imageMs + 10 * 60_000) / timeScale) * 3));
-    const t = billedTransitions(await executionHistory(sfn, arn));
+    const t = billedTransitions(await fullHistory(sfn, arn));
     const perBuild = lambdaBill(cloud.lambda.records, (fn) => fn !== 'sweepWaits');
     const sweeper = lambdaBill(cloud.lambda.records, (fn) => fn === 'sweepWaits');
     const stats = cloud.ec2.stats();
