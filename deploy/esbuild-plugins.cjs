@@ -11,6 +11,24 @@
  * constants (`{ "xmlName": "instanceId" }`), which changes nothing at run time, and tree-shaking
  * then drops the shapes a function never sends.
  *
+ * The same plugin drops the schema module's registrations of the service's modeled errors
+ * (`n0_registry.registerError(ParameterNotFound$, ParameterNotFound)`), and with them the error
+ * classes and their schemas: SSM models 141 errors, 60 KB of each bundle with an SSM client.
+ * An error the registry does not know is deserialized as the service's base exception
+ * (`SSMServiceException`) with the response's error code as its `name`, its message, `$fault`
+ * and `$metadata` — what the functions read (they match errors by name, never by class), and
+ * what the retry strategy reads (throttling and transient errors are classified by name and
+ * status). Only the modeled `$retryable` trait is lost, which none of the errors the functions
+ * meet relies on (throttling is retried by name).
+ *
+ * `zodWithoutJsonSchema`: zod's classic schemas reference its JSON Schema generator (18 KB) from
+ * every schema class; no function generates JSON Schema. The generator's two modules are
+ * replaced by exports that refuse to run, saying so.
+ *
+ * `yamlAsJson`: the zips carry factory.config.yml as its JSON rendering (deploy/config-json.cjs),
+ * so the functions' `yaml` is a `parse` that is `JSON.parse` (112 KB less in the five bundles
+ * that read the config).
+ *
  * `lambdaCredentials`: every client's runtime config imports `defaultProvider` of
  * `@aws-sdk/credential-provider-node`, the whole default chain — environment, SSO, shared ini
  * files, credential_process, web identity token file, ECS/EC2 metadata — and, through SSO, STS
@@ -45,13 +63,89 @@ function inlineComputedKeys(source) {
   return source.replace(/\[(_[A-Za-z0-9_$]+)\]:/g, (whole, name) => (constants.has(name) ? `${constants.get(name)}:` : whole));
 }
 
+/** `n0_registry.registerError(ParameterNotFound$, ParameterNotFound);` — a modeled error's registration. */
+const MODELED_ERROR = /^(n\d+_registry)\.registerError\([A-Za-z0-9_$]+\$, [A-Za-z0-9_$]+\);$/gm;
+
+function withoutModeledErrors(source) {
+  return source.replace(MODELED_ERROR, '');
+}
+
 const sdkSchemaKeys = {
   name: 'sdk-schema-keys',
   setup(build) {
     build.onLoad({ filter: SCHEMA_MODULE }, async (args) => ({
-      contents: inlineComputedKeys(await readFile(args.path, 'utf8')),
+      contents: withoutModeledErrors(inlineComputedKeys(await readFile(args.path, 'utf8'))),
       loader: 'js',
     }));
+  },
+};
+
+/** zod's JSON Schema generation: two modules every classic schema references, never called by a function. */
+const ZOD_JSON_SCHEMA = /[\\/]zod[\\/]v4[\\/]core[\\/](json-schema-processors|to-json-schema)\.js$/;
+
+/** The exported names of an ES module's source (`export const|function|class X`, `export { a as b }`). */
+function exportedNames(source) {
+  const names = new Set();
+  for (const m of source.matchAll(/^export (?:const|let|var|function\*?|async function|class) ([A-Za-z0-9_$]+)/gm)) names.add(m[1]);
+  for (const m of source.matchAll(/^export \{([^}]*)\}/gm))
+    for (const part of m[1].split(',')) {
+      const name = part
+        .trim()
+        .split(/\s+as\s+/)
+        .pop();
+      if (name) names.add(name);
+    }
+  return [...names];
+}
+
+/**
+ * The same exports, each refusing to run and saying why; the method factories every schema
+ * calls when it is built (`create…Method`) return such a refusing method instead.
+ */
+function jsonSchemaStandIn(source) {
+  const lines = [
+    "const refuse = () => { throw new Error('zod JSON Schema generation is not in this bundle (deploy/esbuild-plugins.cjs)'); };",
+  ];
+  for (const name of exportedNames(source))
+    lines.push(`export const ${name} = ${/^create\w*Method$/.test(name) ? '() => refuse' : 'refuse'};`);
+  return lines.join('\n');
+}
+
+const zodWithoutJsonSchema = {
+  name: 'zod-without-json-schema',
+  setup(build) {
+    build.onLoad({ filter: ZOD_JSON_SCHEMA }, async (args) => ({
+      contents: jsonSchemaStandIn(await readFile(args.path, 'utf8')),
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * The functions' `yaml`: the packaged factory.config.yml is JSON (deploy/config-json.cjs writes
+ * it so), and JSON is YAML, so its `parse` is `JSON.parse`. A file that is not JSON (a config
+ * put in the package some other way) is refused with a message saying so.
+ */
+const YAML_STAND_IN = `
+export class PackagedConfigError extends Error {
+  name = 'PackagedConfigError';
+}
+export function parse(text) {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new PackagedConfigError('the packaged factory.config.yml must be its JSON rendering (osls package writes it so: deploy/config-json.cjs); ' + e.message, { cause: e });
+  }
+}
+`;
+
+const YAML_NAMESPACE = 'packaged-yaml';
+
+const yamlAsJson = {
+  name: 'yaml-as-json',
+  setup(build) {
+    build.onResolve({ filter: /^yaml$/ }, () => ({ path: 'yaml', namespace: YAML_NAMESPACE }));
+    build.onLoad({ filter: /.*/, namespace: YAML_NAMESPACE }, () => ({ contents: YAML_STAND_IN, loader: 'js' }));
   },
 };
 
@@ -146,7 +240,7 @@ function packageDir(serverless) {
 
 /** The plugins: `serverless` given (packaging), the maps go beside the zips; otherwise they stay beside the bundles. */
 function plugins(serverless) {
-  const all = [sdkSchemaKeys, lambdaCredentials];
+  const all = [sdkSchemaKeys, lambdaCredentials, zodWithoutJsonSchema, yamlAsJson];
   if (serverless !== undefined) all.push(sourceMapsApart(join(packageDir(serverless), 'sourcemaps')));
   return all;
 }

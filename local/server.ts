@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -143,8 +143,9 @@ export interface LocalCloud {
   eventBus: string;
   /**
    * The factory.config.yml the functions read, when the cloud was started with `configFile`
-   * (a copy in this cloud's scratch space; tests may widen it between builds: functions read it
-   * again when it changes, functions/lib/factory-config.ts).
+   * (its JSON rendering, as the zips carry it, in this cloud's scratch space; tests may widen it
+   * between builds, writing JSON: functions read it again when it changes,
+   * functions/lib/factory-config.ts).
    */
   functionConfigFile: string | undefined;
   /** The local URL of a function's URL (by serverless key), e.g. slackCommand's. */
@@ -186,6 +187,14 @@ function stackNameOf(pkg: PackagedStack): string {
  * condition, the generated policies of bundle locations and KMS keys) made for it too, and the
  * dead letters of the new rules (deploy/dead-letters.cjs).
  */
+/** deploy/config-json.cjs's rendering of a factory config as the zips carry it. */
+function configAsJson(projectRoot: string, text: string, file: string): string {
+  const { configAsJson: render } = createRequire(import.meta.url)(join(projectRoot, 'deploy', 'config-json.cjs')) as {
+    configAsJson(text: string, file: string): string;
+  };
+  return render(text, file);
+}
+
 function templateForConfig(template: CfnTemplate, projectRoot: string, configFile: string): CfnTemplate {
   const require = createRequire(import.meta.url);
   const generator = require(join(projectRoot, 'deploy', 'schedules.cjs')) as {
@@ -523,11 +532,14 @@ async function startOwnedCloud(
   // Scratch space of this cloud: package roots for another config.
   const scratch = stateDir !== null ? join(stateDir, 'runtime') : mkdtempSync(join(tmpdir(), 'ami-factory-cloud-'));
   mkdirSync(scratch, { recursive: true });
+  // The functions read the config as the zips carry it: JSON (deploy/config-json.cjs). A cloud
+  // with a config of its own, or running the source bundles, gets a task root holding that.
   let customTaskRoot: string | undefined;
-  if (configFile !== undefined) {
+  if (configFile !== undefined || codeSource === 'source') {
     customTaskRoot = join(scratch, 'task-root');
     mkdirSync(customTaskRoot, { recursive: true });
-    copyFileSync(configFile, join(customTaskRoot, 'factory.config.yml'));
+    const source = configFile ?? join(projectRoot, 'factory.config.yml');
+    writeFileSync(join(customTaskRoot, 'factory.config.yml'), configAsJson(projectRoot, readFileSync(source, 'utf8'), source));
   }
   const bundles =
     codeSource === 'source'

@@ -138,4 +138,30 @@ describe('packaged function bundles', () => {
       }).toEqual({ zip: zip.name, sso: false, webIdentity: false, container: false, standIn: true });
     }
   });
+
+  it('does carry the factory config as its JSON rendering, the same data as factory.config.yml', () => {
+    const expected = parse(readFileSync('factory.config.yml', 'utf8')) as unknown;
+    for (const zip of zips) {
+      const file = zip.files['factory.config.yml'];
+      expect({ zip: zip.name, config: file === undefined ? undefined : (JSON.parse(decoder.decode(file)) as unknown) }).toEqual({
+        zip: zip.name,
+        config: expected,
+      });
+    }
+  });
+
+  it('does leave out the YAML parser, zod’s JSON Schema generator and the SDK’s modeled error classes', () => {
+    for (const zip of zips) {
+      const bundle = Object.entries(zip.files).find(([p]) => p.endsWith('.mjs'));
+      const text = decoder.decode(bundle?.[1]);
+      expect({
+        zip: zip.name,
+        // Messages of the yaml package's parser and of zod's to-json-schema.js.
+        yamlParser: text.includes('Implicit keys need to be on a single line'),
+        jsonSchema: text.includes('Unprocessed schema. This is a bug in Zod.'),
+        // An SSM and an SFN error class no function names.
+        modeledErrors: text.includes('OpsItemRelatedItemAssociationNotFoundException') || text.includes('ExecutionLimitExceeded'),
+      }).toEqual({ zip: zip.name, yamlParser: false, jsonSchema: false, modeledErrors: false });
+    }
+  });
 });

@@ -141,9 +141,10 @@ export function allowRequest(h: Harness, request: BuildRequest): void {
   if (file === undefined) throw new Error('the cloud was started without a config file of its own');
   const parsed = BuildRequestSchema.safeParse(request);
   if (!parsed.success) return;
-  const doc = parse(readFileSync(file, 'utf8')) as { families: Record<string, Yaml> };
+  // The functions' copy is JSON, as the zips carry it (deploy/config-json.cjs).
+  const doc = JSON.parse(readFileSync(file, 'utf8')) as { families: Record<string, Yaml> };
   doc.families[parsed.data.family] = familyAllowing(doc.families[parsed.data.family], parsed.data);
-  const text = stringify(doc);
+  const text = JSON.stringify(doc);
   parseFactoryConfig(text, `${file} (widened for ${parsed.data.family})`);
   writeFileSync(file, text);
 }
