@@ -149,6 +149,45 @@ const yamlAsJson = {
   },
 };
 
+/**
+ * `@smithy/core/event-streams`: S3's client config and every protocol (through a dynamic
+ * import) reference the event stream codec, 10–15 KB of each bundle; no function calls an
+ * operation with an event stream (S3 SelectObjectContent and the like). The stand-in keeps the
+ * module's exports: the config resolver still runs when a client is made, and the marshaller it
+ * installs, like every other export, refuses to be used, saying why.
+ */
+const EVENT_STREAMS_STAND_IN_HEAD = `
+const refuse = () => { throw new Error('event streams are not in this bundle (deploy/esbuild-plugins.cjs)'); };
+export const eventStreamSerdeProvider = () => new Proxy({}, { get: (_, key) => (key === 'then' ? undefined : refuse) });
+export const resolveEventStreamSerdeConfig = (input) =>
+  Object.assign(input, { eventStreamMarshaller: input.eventStreamSerdeProvider(input) });
+`;
+const EVENT_STREAMS_NAMESPACE = 'no-event-streams';
+
+function eventStreamsStandIn(indexSource) {
+  const defined = new Set(['eventStreamSerdeProvider', 'resolveEventStreamSerdeConfig']);
+  const lines = [EVENT_STREAMS_STAND_IN_HEAD];
+  for (const name of exportedNames(indexSource)) if (!defined.has(name)) lines.push(`export const ${name} = refuse;`);
+  return lines.join('\n');
+}
+
+const noEventStreams = {
+  name: 'no-event-streams',
+  setup(build) {
+    build.onResolve({ filter: /^@smithy\/core\/event-streams$/ }, async (args) => {
+      // The resolution below asks esbuild again; that inner request gets the real path.
+      if (args.pluginData?.real === true) return undefined;
+      const real = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: { real: true } });
+      if (real.errors.length > 0) return { errors: real.errors };
+      return { path: real.path, namespace: EVENT_STREAMS_NAMESPACE };
+    });
+    build.onLoad({ filter: /.*/, namespace: EVENT_STREAMS_NAMESPACE }, async (args) => ({
+      contents: eventStreamsStandIn(await readFile(args.path, 'utf8')),
+      loader: 'js',
+    }));
+  },
+};
+
 /** The module that stands in for `@aws-sdk/credential-provider-node` (its three exports). */
 const ENVIRONMENT_CREDENTIALS = `
 import { fromEnv } from '@aws-sdk/credential-provider-env';
@@ -240,7 +279,7 @@ function packageDir(serverless) {
 
 /** The plugins: `serverless` given (packaging), the maps go beside the zips; otherwise they stay beside the bundles. */
 function plugins(serverless) {
-  const all = [sdkSchemaKeys, lambdaCredentials, zodWithoutJsonSchema, yamlAsJson];
+  const all = [sdkSchemaKeys, lambdaCredentials, zodWithoutJsonSchema, yamlAsJson, noEventStreams];
   if (serverless !== undefined) all.push(sourceMapsApart(join(packageDir(serverless), 'sourcemaps')));
   return all;
 }

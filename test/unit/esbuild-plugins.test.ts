@@ -243,3 +243,47 @@ describe('deploy/config-json.cjs', () => {
     }
   });
 });
+
+describe('esbuild plugins: no event stream codec', () => {
+  const S3_PROBE = `
+import { createServer } from 'node:http';
+import { S3Client, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+const server = createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    if (req.method === 'PUT') { res.writeHead(200, { etag: '"e1"' }); res.end(); return; }
+    if (req.url.startsWith('/b/missing')) { res.writeHead(404, { 'content-type': 'application/xml' }); res.end('<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>'); return; }
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5' }); res.end('hello');
+  });
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const s3 = new S3Client({ region: 'us-east-1', endpoint: 'http://127.0.0.1:' + server.address().port, forcePathStyle: true, maxAttempts: 1,
+  credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' } });
+const out = {};
+out.put = (await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }))).ETag;
+out.get = await (await s3.send(new GetObjectCommand({ Bucket: 'b', Key: 'k' }))).Body.transformToString();
+try { await s3.send(new GetObjectCommand({ Bucket: 'b', Key: 'missing' })); } catch (e) { out.missing = e.name; }
+try { s3.config.eventStreamMarshaller.deserialize(); } catch (e) { out.eventStreams = e.message; }
+console.log(JSON.stringify(out));
+server.close();
+`;
+  let dir: string;
+  let bundle: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ami-factory-plugins-'));
+    bundle = await bundleProbe(dir, 's3', S3_PROBE);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('does leave the codec out, and an S3 client still puts, gets and names its errors', () => {
+    expect(readFileSync(bundle, 'utf8')).not.toContain(':message-type');
+    expect(runProbe(bundle)).toEqual({
+      put: '"e1"',
+      get: 'hello',
+      missing: 'NoSuchKey',
+      eventStreams: 'event streams are not in this bundle (deploy/esbuild-plugins.cjs)',
+    });
+  });
+});
