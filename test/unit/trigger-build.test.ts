@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Image } from '@aws-sdk/client-ec2';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -32,6 +33,8 @@ function triggerConfig(): FactoryConfig {
 }
 
 const config = triggerConfig();
+/** The images describeImage finds, by `<region>/<imageId>`. */
+const images = new Map<string, Image>();
 const deps = (): TriggerDeps => ({
   config,
   sfn: new SFNClient({}),
@@ -39,6 +42,7 @@ const deps = (): TriggerDeps => ({
   stateMachineArn: SM,
   retentionStateMachineArn: 'arn:aws:states:us-east-1:111122223333:stateMachine:image-retention',
   bus: 'ami-factory',
+  describeImage: async (region, imageId) => Promise.resolve(images.get(`${region}/${imageId}`)),
   logger: new Logger('test'),
 });
 
