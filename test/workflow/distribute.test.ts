@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { StartExecutionCommand, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { BuildRequest } from '../../functions/lib/build-request.js';
@@ -11,6 +12,8 @@ import {
   distributionExecutionName,
   distributionRequestFor,
 } from '../../functions/lib/distribution.js';
+import { buildIdFromEvent } from '../../functions/lib/triggers/ids.js';
+import { executionArnFor } from '../../functions/lib/triggers/runtime.js';
 import { runBuild, startHarness, waitForExecution, webBuildRequest, type Harness } from './harness.js';
 
 /**
@@ -177,5 +180,41 @@ describe('distribute an existing image (the real state machine on the local clou
     // Assess
     expect([d.status, d.error]).toEqual(['FAILED', 'ImageNotDistributableError']);
     expect(calls('CopyImage', 'RunInstances', 'CreateImage', 'RegisterImage', 'ModifyImageAttribute', 'CreateTags')).toEqual([]);
+  });
+
+  it('a Distribute Requested event on the factory bus starts the distribution (trigger-build), a refused one is rejected', async () => {
+    const events = new EventBridgeClient({ region: 'us-east-1', endpoint: h.cloud.endpoint, credentials, maxAttempts: 1 });
+    made.push(events);
+    const put = async (detail: unknown): Promise<string> => {
+      const r = await events.send(
+        new PutEventsCommand({
+          Entries: [
+            { EventBusName: h.cloud.eventBus, Source: 'ami-factory', DetailType: 'Distribute Requested', Detail: JSON.stringify(detail) },
+          ],
+        }),
+      );
+      return r.Entries?.[0]?.EventId ?? '';
+    };
+    const base = h.cloud.ec2.images('us-east-1').find((i) => i.name.startsWith('al2023-ami-'))?.imageId ?? '';
+    // Act
+    const ok = await put({ family: 'web', imageId: build.home, regions: ['eu-west-1'], requestedBy: 'pipeline' });
+    const refused = await put({ family: 'web', imageId: base });
+    await h.cloud.events.idle();
+    // Assess
+    const name = distributionExecutionName('web', buildIdFromEvent('distribute', ok, 'web'));
+    const d = await waitForExecution(h, executionArnFor(h.cloud.stateMachineArn('image-factory'), name), BUILD_MS);
+    const report = JSON.parse(d.output ?? '{}') as Report;
+    expect([d.status, report.outcome]).toEqual(['SUCCEEDED', 'BuildSucceeded']);
+    expect(report.regions.map((r) => [r.region, r.action])).toEqual([
+      ['us-east-1', 'untouched'],
+      ['eu-west-1', 'untouched'],
+    ]);
+    const rejected = h.cloud.events.log().find((l) => l.event['detail-type'] === 'BuildRequestRejected');
+    expect(rejected?.event.detail).toMatchObject({
+      trigger: 'Distribute Requested',
+      eventId: refused,
+      family: 'web',
+      reason: expect.stringContaining('is not an image of this account'),
+    });
   });
 });
