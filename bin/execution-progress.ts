@@ -104,9 +104,14 @@ function describeStep(name: string, out: Record<string, unknown>): string | unde
     path.split('.').reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : undefined), out);
   switch (name) {
     case 'Plan':
+      if (get('request.distribute') !== undefined) return `distributing ${String(get('plan.imageId'))} (${String(get('plan.imageName'))})`;
       return get('plan.imageId') === null
         ? `new image ${String(get('plan.imageName'))}`
         : `resuming: ${String(get('plan.imageId'))} exists`;
+    case 'HomeUntouched':
+      return `${String(get('request.region'))}: already published to ${String(get('homePublished.channel'))}, left alone`;
+    case 'CopyUntouched':
+      return `→ ${String(get('region'))}: ${String(get('imageId'))} already published to ${String(get('published.channel'))}, left alone`;
     case 'ResolveSource':
       return `source instance ${String(get('source.instanceId'))} (${String(get('source.state'))})`;
     case 'ResolveBaseImage':
@@ -132,7 +137,7 @@ function describeStep(name: string, out: Record<string, unknown>): string | unde
         : `published to ${String(get('homePublished.channel'))} (${String(get('homePublished.parameter'))})`;
     }
     case 'CopyImage':
-      return `→ ${String(get('target.region'))}: copy ${String(get('copy.imageId'))}`;
+      return `→ ${String(get('target.region'))}: ${get('copy.created') === false ? 'found copy' : 'copy'} ${String(get('copy.imageId'))}`;
     case 'AwaitCopy':
       return `→ ${String(get('target.region'))}: ${String(get('copy.imageId'))} available`;
     case 'FinalizeCopy':

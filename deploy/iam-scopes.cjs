@@ -16,6 +16,8 @@
  *   `kms:ViaService` and, on CreateGrant, `kms:GrantIsForAWSResource`. A function whose config
  *   names nothing gets one explicit Deny of those actions (a policy must hold a statement).
  *
+ * - `readChannels` (planBuild's, copyImage's): ssm:GetParameter of those channel parameters (a
+ *   distribution leaves a region alone whose channel already holds the build's image).
  * - `publishImage` (also promoteImage's): the channel parameters `/ami-factory/<family>/*` of each family in each of
  *   its regions (ssm:GetParameter, ssm:PutParameter), and the launch templates the family lists
  *   for a region, by ARN (ec2:CreateLaunchTemplateVersion, ec2:ModifyLaunchTemplate).
@@ -269,6 +271,7 @@ function statementsOf(s) {
 
   return {
     publishImage,
+    readChannels: [{ Effect: 'Allow', Action: 'ssm:GetParameter', Resource: channelParameters }],
     registerBundle:
       bundleRead.length > 0
         ? bundleRead
@@ -318,6 +321,8 @@ const GENERATED_POLICIES = {
   'copy-image-keys-and-bundles': 'copyImage',
   'apply-retention-bundles': 'applyRetention',
   'publish-image-channels': 'publishImage',
+  'plan-build-channels': 'readChannels',
+  'copy-image-channels': 'readChannels',
   'promote-image-channels': 'publishImage',
 };
 

@@ -1,5 +1,7 @@
 import { BuildRequestSchema } from './lib/build-request.js';
-import { ec2Client } from './lib/clients.js';
+import { publishedAlready } from './lib/channels/read.js';
+import { ec2Client, ssmClient } from './lib/clients.js';
+import { checkDistribution, describeOwnImage } from './lib/distribution.js';
 import { findBuildImage } from './lib/ec2/images.js';
 import { imageBlockPublicAccessState } from './lib/ec2/share.js';
 import { factoryConfig } from './lib/factory-config.js';
@@ -12,11 +14,24 @@ import { taskHandler } from './lib/task-handler.js';
  * gets no more than the config grants; public sharing also needs block public access for
  * AMIs off in every region of the build), and looks up its deterministic image name, so a
  * re-driven build skips straight to what is missing.
+ *
+ * A distribution (`request.distribute`, functions/lib/distribution.ts) must name an available
+ * image of the family made by the request's build (ImageNotDistributableError otherwise); its
+ * `published` says whether the build region's channel already holds it (then the build region
+ * is left alone: no test, no publication).
  */
 export const handler = taskHandler('plan-build', BuildRequestSchema, async (request, logger) => {
-  checkBuildRequest(factoryConfig(), request);
+  const config = factoryConfig();
+  checkBuildRequest(config, request);
   await checkPublicSharingUnblocked(request, (region) => imageBlockPublicAccessState(ec2Client(region)));
-  const plan = await findBuildImage(ec2Client(request.region), request);
+  const ec2 = ec2Client(request.region);
+  if (request.distribute !== undefined) {
+    const image = checkDistribution(request, await describeOwnImage(ec2, request.distribute.imageId));
+    const published = await publishedAlready(ssmClient(request.region), config, request, image.imageId);
+    logger.info(published !== null ? 'distribution: build region already published' : 'distribution', { imageId: image.imageId });
+    return { imageName: image.imageName, imageId: image.imageId, state: 'available', published };
+  }
+  const plan = await findBuildImage(ec2, request);
   logger.info(plan.imageId !== null ? 'image exists; resuming' : 'new build', { imageName: plan.imageName, imageId: plan.imageId });
-  return plan;
+  return { ...plan, published: null };
 });

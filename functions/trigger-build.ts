@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { eventsClient, sfnClient } from './lib/clients.js';
+import { ec2Client, eventsClient, sfnClient } from './lib/clients.js';
+import { describeOwnImage } from './lib/distribution.js';
 import { requireEnv } from './lib/env.js';
 import { taskHandler } from './lib/task-handler.js';
 import { factoryConfig } from './lib/factory-config.js';
@@ -9,7 +10,7 @@ import { triggerBuilds } from './lib/triggers/runtime.js';
 const settings = requireEnv('AMI_FACTORY_STATE_MACHINE_ARN', 'AMI_FACTORY_RETENTION_STATE_MACHINE_ARN', 'AMI_FACTORY_EVENT_BUS');
 
 /**
- * EventBridge targets: `Build Requested` (source ami-factory), `Parameter Store Change`
+ * EventBridge targets: `Build Requested` and `Distribute Requested` (source ami-factory), `Parameter Store Change`
  * (aws.ssm) and the per-family schedules (`{family, id, time}` from the rule's input
  * transformer) → BuildRequest(s) → StartExecution under the deterministic execution name.
  * A duplicate delivery finds its execution and succeeds; a refused request publishes
@@ -24,6 +25,7 @@ export const handler = taskHandler('trigger-build', z.unknown(), async (event, l
       stateMachineArn: settings.AMI_FACTORY_STATE_MACHINE_ARN,
       retentionStateMachineArn: settings.AMI_FACTORY_RETENTION_STATE_MACHINE_ARN,
       bus: settings.AMI_FACTORY_EVENT_BUS,
+      describeImage: (region, imageId) => describeOwnImage(ec2Client(region), imageId),
       logger,
     },
     event,

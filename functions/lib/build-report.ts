@@ -17,12 +17,21 @@ export const ReportBuildInputSchema = z.lazy(() =>
       home: z.object({ imageId: z.string(), imageName: z.string() }).passthrough().nullable(),
       /** The build region's image test verdict (null: no tests, or the build failed before its test). */
       homeTest: TestResultSchema.nullable().default(null),
-      /** One result per copy region (the Distribute map), each succeeded or failed on its own. */
-      copies: z.array(BuildRegionResultSchema).default([]),
+      /**
+       * One result per copy region (the Distribute map), each succeeded or failed on its own;
+       * `created` (CopySucceeded: CopyImage made the copy) and `untouched` (CopyUntouched) give its `action`.
+       */
+      copies: z
+        .array(BuildRegionResultSchema.unwrap().extend({ created: z.boolean().optional(), untouched: z.boolean().optional() }))
+        .default([]),
       /** The build region's failure (a Catch's `{Error, Cause}`), or null. */
       error: z.object({ Error: z.string(), Cause: z.string().optional() }).passthrough().nullable().default(null),
-      /** The build region's publication (PublishHome), or null. */
-      homePublished: z.object({ channel: z.string(), parameter: z.string() }).passthrough().nullable().default(null),
+      /** The build region's publication (PublishHome; HomeUntouched says `untouched`), or null. */
+      homePublished: z
+        .object({ channel: z.string(), parameter: z.string(), untouched: z.boolean().optional() })
+        .passthrough()
+        .nullable()
+        .default(null),
       /** PublishHome's failure: the image is kept, the build partially succeeded. */
       homePublishError: z.object({ Error: z.string(), Cause: z.string().optional() }).passthrough().nullable().default(null),
     })
@@ -44,9 +53,10 @@ function causeText(cause: string | undefined): string {
 export function buildReport(input: BuildReportInput): { outcome: BuildOutcome; detail: BuildReportDetail } {
   const { request, home, homeTest = null, copies, error, homePublished = null, homePublishError = null } = input;
   const test = homeTest !== null ? { test: homeTest } : {};
+  const homeAction = homeActionOf(home, homePublished);
   const regions: BuildReportDetail['regions'] = [
     home !== null && error === null
-      ? { ...homeSucceeded(request.region, home.imageId, homePublished, homePublishError), ...test }
+      ? { ...homeSucceeded(request.region, home.imageId, homePublished, homePublishError), ...test, ...homeAction }
       : {
           region: request.region,
           status: 'failed',
@@ -55,12 +65,30 @@ export function buildReport(input: BuildReportInput): { outcome: BuildOutcome; d
           cause: causeText(error?.Cause),
           ...test,
         },
-    ...copies.map((c) => ({ ...c, cause: causeText(c.cause) })),
+    ...copies.map(({ created, untouched, ...c }) => ({ ...c, cause: causeText(c.cause), ...copyAction(c.status, created, untouched) })),
   ];
   // A build-region image that was not published (its publication failed) is a partial success.
   const failed = regions.filter((r) => r.status === 'failed' || r.error !== undefined).length;
   const outcome: BuildOutcome = regions[0]?.status === 'failed' ? 'BuildFailed' : failed > 0 ? 'BuildPartiallySucceeded' : 'BuildSucceeded';
   return { outcome, detail: detailOf(request, home?.imageName ?? null, regions) };
+}
+
+/** The build region's `action`: untouched (a distribution found it published), created or adopted (`home.created`). */
+function homeActionOf(
+  home: BuildReportInput['home'],
+  published: ReportBuildInput['homePublished'],
+): Pick<BuildReportDetail['regions'][number], 'action'> {
+  if (home === null) return {};
+  if (published?.untouched === true) return { action: 'untouched' };
+  const created = (home as { created?: unknown }).created;
+  return typeof created === 'boolean' ? { action: created ? 'created' : 'adopted' } : {};
+}
+
+/** A copy region's `action`, from the Distribute map's CopySucceeded / CopyUntouched. */
+function copyAction(status: string, created?: boolean, untouched?: boolean): Pick<BuildReportDetail['regions'][number], 'action'> {
+  if (untouched === true) return { action: 'untouched' };
+  if (status !== 'succeeded' || created === undefined) return {};
+  return { action: created ? 'created' : 'adopted' };
 }
 
 /** The build region's result: its image, and the channel it was published to (or why it was not). */
@@ -84,15 +112,38 @@ function homeSucceeded(
 }
 
 function detailOf(request: BuildRequest, imageName: string | null, regions: BuildReportDetail['regions']): BuildReportDetail {
-  return { buildId: request.buildId, family: request.family, region: request.region, imageName, trigger: request.trigger, regions };
+  return {
+    buildId: request.buildId,
+    family: request.family,
+    region: request.region,
+    imageName,
+    trigger: request.trigger,
+    regions,
+    ...(request.distribute !== undefined ? { distribution: request.distribute } : {}),
+  };
 }
 
 /** Reports the build: its outcome event on the factory bus, and the report the execution ends with. */
 export async function reportBuild(
   deps: { events: EventBridgeClient; bus: string },
   input: ReportBuildInput,
-): Promise<{ outcome: BuildOutcome; buildId: string; family: string; imageName: string | null; regions: BuildReportDetail['regions'] }> {
+): Promise<{
+  outcome: BuildOutcome;
+  buildId: string;
+  family: string;
+  imageName: string | null;
+  regions: BuildReportDetail['regions'];
+  /** The distribution run (null: a build). */
+  distribution: NonNullable<BuildReportDetail['distribution']> | null;
+}> {
   const { outcome, detail } = buildReport(input);
   await publishEvents(deps.events, deps.bus, [{ type: outcome, detail }]);
-  return { outcome, buildId: detail.buildId, family: detail.family, imageName: detail.imageName, regions: detail.regions };
+  return {
+    outcome,
+    buildId: detail.buildId,
+    family: detail.family,
+    imageName: detail.imageName,
+    regions: detail.regions,
+    distribution: detail.distribution ?? null,
+  };
 }

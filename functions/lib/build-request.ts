@@ -249,6 +249,16 @@ export const ImageTestsSchema = z.lazy(() =>
 );
 export type ImageTests = z.infer<typeof ImageTestsSchema>;
 
+/**
+ * A distribution run (`ami-factory distribute`, `Distribute Requested`): the workflow skips the
+ * build half and distributes `imageId`, the build region's image of the build the request names
+ * (its buildId and requestedAt are that build's, so names, tags and cleanup are the build's own).
+ * `runId` tells the runs apart: the execution name, the copies' ClientToken (a copy cleaned up
+ * after a failure is copied again, not answered with the old id), the test instances.
+ */
+export const DistributionSchema = z.lazy(() => z.object({ imageId: ImageIdSchema, runId: BuildIdSchema }).strict());
+export type Distribution = z.infer<typeof DistributionSchema>;
+
 export const BuildRequestSchema = z.lazy(() =>
   z
     .object({
@@ -278,6 +288,8 @@ export const BuildRequestSchema = z.lazy(() =>
       acknowledgeUnsanitizedPublic: z.boolean().default(false),
       /** The family's image test, run in every region of the build (absent: images are not tested). */
       tests: ImageTestsSchema.optional(),
+      /** Distribute this existing image instead of building one (functions/lib/distribution.ts). */
+      distribute: DistributionSchema.optional(),
     })
     .strict()
     .refine((r) => Object.keys(r.tests?.regions ?? {}).every((k) => k === r.region || r.copies.some((c) => c.region === k)), {

@@ -108,3 +108,41 @@ describe('ami-factory event', () => {
     expect(r.stderr).toContain('✗ no execution started: no rule matched');
   }, 300_000);
 });
+
+describe('ami-factory distribute', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'cli-distribute-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const inCloud = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    cli(...args, '--port', '0', '--state-dir', join(dir, 'state'));
+
+  it('does distribute a built image again, leaving every published region alone, and exit 0', async () => {
+    const built = await inCloud('build', 'web', '--no-reboot');
+    expect(built.code).toBe(0);
+    const imageId = /^us-east-1\s+(ami-[0-9a-f]+)/m.exec(built.stdout)?.[1] ?? '';
+    expect(imageId).toMatch(/^ami-/);
+    // Act
+    const r = await inCloud('distribute', imageId, '--family', 'web', '--wait');
+    // Assess
+    expect([r.code, r.stderr.includes('✗')]).toEqual([0, false]);
+    expect(r.stdout).toContain(`distributing ${imageId}`);
+    for (const region of ['us-east-1', 'us-west-2', 'eu-west-1']) {
+      expect(r.stdout).toMatch(new RegExp(`^${region}\\s+ami-[0-9a-f]+\\s+untouched\\s+succeeded$`, 'm'));
+    }
+    expect(r.stdout).toMatch(/BuildSucceeded · web-/);
+  }, 600_000);
+
+  it('does refuse an image that is not the family’s with a named error, starting nothing, and exit 1', async () => {
+    const r = await inCloud('distribute', 'ami-0123456789abcdef0', '--family', 'web');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ImageNotDistributableError: Image ami-0123456789abcdef0 is not an image of this account in us-east-1/);
+    expect(r.stdout).not.toContain('started');
+  }, 300_000);
+
+  it('does refuse a malformed image id and a missing family as usage errors (exit 2)', async () => {
+    expect((await cli('distribute', 'i-0123456789abcdef0', '--family', 'web')).code).toBe(2);
+    expect((await cli('distribute', 'ami-0123456789abcdef0')).code).toBe(2);
+  });
+});

@@ -140,4 +140,62 @@ describe('notify-slack', () => {
     expect(await notifySlack(deps(s.store, 404), final)).toBe('rejected');
     expect(s.saved()?.posted).toEqual(['final']);
   });
+
+  const published = (over: Record<string, unknown> = {}): NotifiedEvent =>
+    delivered('ImagePublished', {
+      family: 'web',
+      region: 'us-west-2',
+      channel: 'latest',
+      parameter: '/ami-factory/web/latest',
+      imageId: 'ami-0000000000000000b',
+      previousImageId: 'ami-00000000000000009',
+      buildId: BUILD_ID,
+      action: 'publish',
+      by: { type: 'chatops', actor: 'U1 (alice)' },
+      launchTemplates: [{ launchTemplateId: 'lt-0a1b2c3d4e5f60718', version: 3 }],
+      ...over,
+    });
+
+  it("does post a build's ImagePublished as one short line, once per channel and region", async () => {
+    const s = fakeStore({});
+    const d = deps(s.store);
+    expect(await notifySlack(d, published())).toBe('posted');
+    expect(await notifySlack(d, published())).toBe('duplicate');
+    const body = JSON.parse(d.bodies[0] ?? '{}') as { text: string; blocks: { text: { text: string } }[] };
+    expect(body.text).toBe('web: ami-0000000000000000b published to latest in us-west-2 (was ami-00000000000000009)');
+    expect(body.blocks.map((b) => b.text.text)).toEqual([
+      ':label: web: `ami-0000000000000000b` published to *latest* in us-west-2 (was `ami-00000000000000009`) · 1 launch template updated',
+    ]);
+    expect(await notifySlack(d, published({ region: 'eu-west-1', previousImageId: null, launchTemplates: [] }))).toBe('posted');
+    expect(JSON.parse(d.bodies[1] ?? '{}')).toMatchObject({ text: expect.stringMatching(/in eu-west-1 \(new channel in the region\)$/) });
+    expect(s.saved()).toMatchObject({ posts: 2, posted: ['ImagePublished:latest:us-west-2', 'ImagePublished:latest:eu-west-1'] });
+  });
+
+  it('does leave the last post to the final result, and skips promotions and images of no build', async () => {
+    const s = fakeStore({ posts: 4 });
+    const d = deps(s.store);
+    expect(await notifySlack(d, published())).toBe('limit');
+    expect(await notifySlack(deps(fakeStore({}).store), published({ action: 'promote' }))).toBe('no-record');
+    expect(await notifySlack(deps(fakeStore({}).store), published({ buildId: null }))).toBe('no-record');
+    expect(d.bodies).toEqual([]);
+  });
+
+  it('does title a distribution run by its image and say which regions it left alone', async () => {
+    const s = fakeStore({});
+    const d = deps(s.store);
+    const detail = final.detail as Record<string, unknown>;
+    const event = delivered('BuildSucceeded', {
+      ...detail,
+      distribution: { imageId: 'ami-0000000000000000a', runId: 'a1b2c3d4-0000-4000-8000-000000000001' },
+      regions: [
+        { region: 'us-east-1', status: 'succeeded', imageId: 'ami-0000000000000000a', action: 'untouched' },
+        { region: 'us-west-2', status: 'succeeded', imageId: 'ami-0000000000000000b', action: 'created' },
+      ],
+    });
+    expect(await notifySlack(d, event)).toBe('posted');
+    const body = JSON.parse(d.bodies[0] ?? '{}') as { text: string };
+    expect(body.text).toMatch(/^Distribution of ami-0000000000000000a of web succeeded/);
+    expect(body.text).toMatch(/us-east-1 ami-0000000000000000a \(already published, left alone\)/);
+    expect(body.text).not.toMatch(/us-west-2 [^\n]*left alone/);
+  });
 });

@@ -36,13 +36,52 @@ describe('copyImageToRegion', () => {
     expect(copyClientToken('b', 'eu-west-1').length).toBeLessThanOrEqual(64);
   });
 
-  it('returns an existing copy of the same build instead of copying again', async () => {
+  it('returns an existing copy of the same build and source instead of copying again', async () => {
     ec2.on(DescribeImagesCommand).resolves({
-      Images: [{ ImageId: 'ami-0000000000000000e', Name: NAME, Tags: [{ Key: 'ami-factory:build-id', Value: BUILD_ID }] }],
+      Images: [
+        {
+          ImageId: 'ami-0000000000000000e',
+          Name: NAME,
+          Tags: [
+            { Key: 'ami-factory:build-id', Value: BUILD_ID },
+            { Key: 'ami-factory:source', Value: IMAGE_ID },
+          ],
+        },
+      ],
     });
     const r = await copyImageToRegion(client(), buildRequest(), IMAGE_ID, { region: 'eu-west-1' });
-    expect(r.created).toBe(false);
+    expect(r).toEqual({ region: 'eu-west-1', imageId: 'ami-0000000000000000e', imageName: NAME, created: false });
     expect(ec2).toHaveReceivedCommandTimes(CopyImageCommand, 0);
+  });
+
+  it('does not adopt an image of the same build copied from another source', async () => {
+    ec2.on(DescribeImagesCommand).resolves({
+      Images: [
+        {
+          ImageId: 'ami-0000000000000000e',
+          Name: NAME,
+          Tags: [
+            { Key: 'ami-factory:build-id', Value: BUILD_ID },
+            { Key: 'ami-factory:source', Value: 'ami-0000000000000000f' },
+          ],
+        },
+      ],
+    });
+    ec2.on(CopyImageCommand).resolves({ ImageId: 'ami-00000000000000010' });
+    const r = await copyImageToRegion(client(), buildRequest(), IMAGE_ID, { region: 'eu-west-1' });
+    expect(r.created).toBe(true);
+    expect(ec2).toHaveReceivedCommandTimes(CopyImageCommand, 1);
+  });
+
+  it("copies a distribution run's region under a token of its own (EC2 would answer the build's token with the old copy)", async () => {
+    ec2.on(DescribeImagesCommand).resolves({ Images: [] });
+    ec2.on(CopyImageCommand).resolves({ ImageId: 'ami-0000000000000000e' });
+    const runId = 'a1b2c3d4-0000-4000-8000-000000000001';
+    await copyImageToRegion(client(), { ...buildRequest(), distribute: { imageId: IMAGE_ID, runId } }, IMAGE_ID, { region: 'eu-west-1' });
+    const token = ec2.commandCalls(CopyImageCommand)[0]?.args[0].input.ClientToken;
+    expect(token).toBe(copyClientToken(BUILD_ID, 'eu-west-1', runId));
+    expect(token).not.toBe(copyClientToken(BUILD_ID, 'eu-west-1'));
+    expect(token).not.toBe(copyClientToken(BUILD_ID, 'eu-west-1', 'a1b2c3d4-0000-4000-8000-000000000002'));
   });
 });
 

@@ -145,6 +145,7 @@ describe('trigger events against hostile input', () => {
     stateMachineArn: SM,
     retentionStateMachineArn: 'arn:aws:states:us-east-1:111122223333:stateMachine:image-retention',
     bus: 'ami-factory',
+    describeImage: async () => Promise.resolve(undefined),
     logger: new Logger('test'),
   });
   const envelope = (detail: unknown, overrides: Record<string, unknown> = {}): Record<string, unknown> => ({

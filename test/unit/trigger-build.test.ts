@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Image } from '@aws-sdk/client-ec2';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -6,6 +7,8 @@ import { parse, stringify } from 'yaml';
 import { parseFactoryConfig, type FactoryConfig } from '../../functions/lib/config.js';
 import { resetEnv } from '../../functions/lib/env.js';
 import { Logger } from '../../functions/lib/logger.js';
+import { distributionExecutionName } from '../../functions/lib/distribution.js';
+import { imageName } from '../../functions/lib/naming.js';
 import { executionNameFor } from '../../functions/lib/triggers/ids.js';
 import {
   BUILD_REQUEST_REJECTED,
@@ -32,6 +35,8 @@ function triggerConfig(): FactoryConfig {
 }
 
 const config = triggerConfig();
+/** The images describeImage finds, by `<region>/<imageId>`. */
+const images = new Map<string, Image>();
 const deps = (): TriggerDeps => ({
   config,
   sfn: new SFNClient({}),
@@ -39,6 +44,7 @@ const deps = (): TriggerDeps => ({
   stateMachineArn: SM,
   retentionStateMachineArn: 'arn:aws:states:us-east-1:111122223333:stateMachine:image-retention',
   bus: 'ami-factory',
+  describeImage: async (region, imageId) => Promise.resolve(images.get(`${region}/${imageId}`)),
   logger: new Logger('test'),
 });
 
@@ -124,6 +130,69 @@ describe('trigger-build', () => {
     expect(b.rejected?.reason).toMatch(/Unknown family "nope"/);
     expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
     expect(events).toHaveReceivedCommandTimes(PutEventsCommand, 2);
+  });
+
+  describe('Distribute Requested', () => {
+    const CREATED_AT = '2026-11-23T07:42:10.000Z';
+    const BUILD = '3f2a1b2c-0000-4000-8000-000000000001';
+    const IMAGE = 'ami-0123456789abcdef0';
+    const distributeRequested = (detail: Record<string, unknown>, id?: string): Record<string, unknown> => ({
+      ...buildRequested(detail, id),
+      'detail-type': 'Distribute Requested',
+    });
+    beforeEach(() => {
+      images.clear();
+      images.set(`us-east-1/${IMAGE}`, {
+        ImageId: IMAGE,
+        Name: imageName('web', CREATED_AT, BUILD),
+        State: 'available',
+        Tags: [
+          { Key: 'ami-factory:managed', Value: 'true' },
+          { Key: 'ami-factory:family', Value: 'web' },
+          { Key: 'ami-factory:build-id', Value: BUILD },
+          { Key: 'ami-factory:created-at', Value: CREATED_AT },
+        ],
+      });
+    });
+
+    it("does start one distribution of the image's build, named after the event", async () => {
+      const event = distributeRequested({ family: 'web', imageId: IMAGE, regions: ['eu-west-1'], requestedBy: 'pipeline' });
+      const r = await triggerBuilds(deps(), event);
+      expect(r.rejected).toBeNull();
+      const [call] = startedInputs();
+      expect(call?.input).toMatchObject({
+        buildId: BUILD,
+        requestedAt: CREATED_AT,
+        copies: [{ region: 'eu-west-1', kmsKeyId: 'alias/ami-factory' }],
+        distribute: { imageId: IMAGE, runId: expect.stringMatching(/^[0-9a-f-]{36}$/) },
+        trigger: { type: 'event', actor: 'pipeline', eventId: 'e5d1c0de-0000-4000-8000-000000000001' },
+      });
+      const runId = (call?.input.distribute as { runId: string }).runId;
+      expect(call?.name).toBe(distributionExecutionName('web', runId));
+      // A duplicate delivery makes the same execution; another event another one.
+      await triggerBuilds(deps(), event);
+      await triggerBuilds(deps(), distributeRequested({ family: 'web', imageId: IMAGE }, 'e5d1c0de-0000-4000-8000-000000000002'));
+      const names = startedInputs().map((c) => c.name);
+      expect(names[1]).toBe(names[0]);
+      expect(names[2]).not.toBe(names[0]);
+    });
+
+    it.each([
+      ['a malformed detail', { family: 'web', imageId: 'i-0123456789abcdef0' }, /Invalid Distribute Requested event/],
+      ['a detail without an image', { family: 'web' }, /Invalid Distribute Requested event/],
+      ['an unknown field', { family: 'web', imageId: IMAGE, reboot: true }, /Invalid Distribute Requested event/],
+      ['an image that is not there', { family: 'web', imageId: 'ami-0000000000000000f' }, /is not an image of this account in us-east-1/],
+      ['an image of another family', { family: 'al2023-base', imageId: IMAGE }, /is not an image of this account|not an image of family/],
+      ['a region the family does not copy to', { family: 'web', imageId: IMAGE, regions: ['ap-south-1'] }, /does not copy to ap-south-1/],
+    ])('does reject %s with BuildRequestRejected and start nothing', async (_what, detail, reason) => {
+      const r = await triggerBuilds(deps(), distributeRequested(detail));
+      expect(r.started).toEqual([]);
+      expect(r.rejected).toMatchObject({ trigger: 'Distribute Requested', reason: expect.stringMatching(reason) });
+      expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+      expect(events).toHaveReceivedCommandWith(PutEventsCommand, {
+        Entries: [expect.objectContaining({ DetailType: BUILD_REQUEST_REJECTED })],
+      });
+    });
   });
 
   it('does rebuild every family on a changed parameter, and nothing on a delete', async () => {

@@ -36,6 +36,7 @@ const deps = (over: Partial<TriggerDeps> = {}): TriggerDeps => ({
   stateMachineArn: SM,
   retentionStateMachineArn: RSM,
   bus: 'ami-factory',
+  describeImage: async () => Promise.resolve(undefined),
   logger: new Logger('test'),
   ...over,
 });

@@ -7,13 +7,14 @@ import {
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { Trigger } from '../build-request.js';
-import { EC2_ERROR, SSM_ERROR } from '../error-codes.js';
+import { EC2_ERROR } from '../error-codes.js';
 import { ChannelUpdatePendingError, hasErrorName, UnexpectedResponseError } from '../errors.js';
 import { imageArn, publishEvents } from '../events/publish.js';
 import type { ChannelHistoryStore, Publication } from './history.js';
 import { channelParameterName } from './names.js';
+import { parameterValue } from './read.js';
 
 /**
  * Publishing an image to a channel in one region (README, "Channels"):
@@ -36,7 +37,7 @@ import { channelParameterName } from './names.js';
 
 export { ChannelUpdatePendingError };
 
-export { channelParameterName };
+export { channelParameterName, parameterValue };
 
 export interface PublishDeps {
   /** EC2 and SSM in the region published in. */
@@ -80,17 +81,6 @@ export interface PublishResult {
   launchTemplates: LaunchTemplateUpdate[];
   /** The previous image, when it left its last channel and lost its protection. */
   unprotected: string | null;
-}
-
-/** The value of a parameter, or null when there is none. */
-export async function parameterValue(ssm: SSMClient, name: string): Promise<string | null> {
-  try {
-    const r = await ssm.send(new GetParameterCommand({ Name: name }));
-    return r.Parameter?.Value ?? null;
-  } catch (e) {
-    if (hasErrorName(e, SSM_ERROR.parameterNotFound)) return null;
-    throw e;
-  }
 }
 
 async function setChannel(ssm: SSMClient, name: string, imageId: string, description: string): Promise<void> {

@@ -2,7 +2,14 @@ import type { Logger } from '../logger.js';
 import type { PlanEntry } from '../retention/plan.js';
 import type { RetentionReport } from '../retention/report.js';
 import type { RetentionStore } from '../retention/store.js';
-import { buildReportReply, retentionReportReply, type BuildReport, type RegionReport, type SlackMessage } from './replies.js';
+import {
+  buildReportReply,
+  imagePublishedReply,
+  retentionReportReply,
+  type BuildReport,
+  type RegionReport,
+  type SlackMessage,
+} from './replies.js';
 import { checkResponseUrl } from './response-url.js';
 import { RESPONSE_URL_MAX_POSTS, type ChatOpsRecord, type ChatOpsStore } from './store.js';
 import { FactoryError, UnexpectedResponseError } from '../errors.js';
@@ -13,16 +20,22 @@ import { BUILD_OUTCOMES, eventsSchema, type BuildOutcome, type EventDetail, type
  * the request's response_url. Final results (BuildSucceeded | BuildPartiallySucceeded |
  * BuildFailed, RetentionPlanned | RetentionCompleted) always get a post while Slack allows
  * one; progress (ImageAvailable, ImageCopied) only while a post stays free for the final
- * result. Duplicate events (at-least-once) are posted once.
+ * result. Duplicate events (at-least-once) are posted once. ImagePublished is progress too: a
+ * build's (or distribution's) publication of a region, posted as a short line; promotions and
+ * rollbacks are not a build's and have no response_url of their own here.
  */
 export const FINAL_EVENTS = BUILD_OUTCOMES;
 export const PROGRESS_EVENTS = ['ImageAvailable', 'ImageCopied'] as const;
+/** A region's image published to a channel (publish-image, promote-image). */
+export const PUBLICATION_EVENTS = ['ImagePublished'] as const;
 /** The end of a retention run (report-retention): the plan of a dry run, or the result of an apply. */
 export const RETENTION_EVENTS = ['RetentionPlanned', 'RetentionCompleted'] as const;
 
 /** The events notify-slack's rule delivers, parsed with the schemas their producers publish with (events/schemas.ts). */
-export const NotifiedEventSchema = eventsSchema(...FINAL_EVENTS, ...PROGRESS_EVENTS, ...RETENTION_EVENTS);
-export type NotifiedEvent = EventOf<(typeof FINAL_EVENTS)[number] | (typeof PROGRESS_EVENTS)[number] | (typeof RETENTION_EVENTS)[number]>;
+export const NotifiedEventSchema = eventsSchema(...FINAL_EVENTS, ...PROGRESS_EVENTS, ...PUBLICATION_EVENTS, ...RETENTION_EVENTS);
+export type NotifiedEvent = EventOf<
+  (typeof FINAL_EVENTS)[number] | (typeof PROGRESS_EVENTS)[number] | (typeof PUBLICATION_EVENTS)[number] | (typeof RETENTION_EVENTS)[number]
+>;
 
 /** A response_url answered with a server error or could not be reached; EventBridge retries. */
 export class SlackPostError extends FactoryError {
@@ -48,9 +61,17 @@ function finalReport(outcome: BuildOutcome, d: EventDetail<BuildOutcome>): Build
     if (r.imageId !== undefined) out.imageId = r.imageId;
     if (r.error !== undefined) out.error = r.error;
     if (r.cause !== undefined) out.cause = r.cause;
+    if (r.action !== undefined) out.action = r.action;
     return out;
   });
-  return { outcome, buildId: d.buildId, family: d.family, imageName: d.imageName, regions };
+  return {
+    outcome,
+    buildId: d.buildId,
+    family: d.family,
+    imageName: d.imageName,
+    regions,
+    ...(d.distribution !== undefined ? { distributedImageId: d.distribution.imageId } : {}),
+  };
 }
 
 function progressReport(d: EventDetail<'ImageAvailable' | 'ImageCopied'>): BuildReport {
@@ -73,6 +94,21 @@ export async function notifySlack(deps: NotifyDeps, event: NotifiedEvent): Promi
       return notifyBuild(deps, event['detail-type'], event.detail.buildId, `${event['detail-type']}:${event.detail.region}`, () =>
         progressReport(event.detail),
       );
+    case 'ImagePublished': {
+      const d = event.detail;
+      if (d.buildId === null || d.action !== 'publish') return 'no-record';
+      return notifyProgress(deps, 'ImagePublished', d.buildId, `ImagePublished:${d.channel}:${d.region}`, () =>
+        imagePublishedReply({
+          family: d.family,
+          region: d.region,
+          channel: d.channel,
+          imageId: d.imageId,
+          previousImageId: d.previousImageId,
+          action: d.action,
+          launchTemplates: d.launchTemplates.length,
+        }),
+      );
+    }
     default:
       return notifyBuild(deps, event['detail-type'], event.detail.buildId, 'final', () => finalReport(event['detail-type'], event.detail));
   }
@@ -86,10 +122,21 @@ async function notifyBuild(
   key: string,
   report: () => BuildReport,
 ): Promise<NotifyOutcome> {
+  return notifyProgress(deps, type, buildId, key, () => buildReportReply(report()));
+}
+
+/** A post about a build started from Slack, any message: once per key; only `final` may use the last post. */
+async function notifyProgress(
+  deps: NotifyDeps,
+  type: string,
+  buildId: string,
+  key: string,
+  compose: () => SlackMessage,
+): Promise<NotifyOutcome> {
   const record = await deps.store.get(buildId);
   if (record === undefined) return 'no-record';
   const limit = key === 'final' ? RESPONSE_URL_MAX_POSTS : RESPONSE_URL_MAX_POSTS - 1;
-  return postOnce(deps, record, { id: buildId, what: 'build', type, key, limit }, () => buildReportReply(report()));
+  return postOnce(deps, record, { id: buildId, what: 'build', type, key, limit }, compose);
 }
 
 /** A retention run started from Slack (`expire`): its plan or result, once, to the response_url. */

@@ -147,6 +147,8 @@ export interface RegionReport {
   imageId?: string | null;
   error?: string;
   cause?: string;
+  /** What the run did there (build report's `action`); `untouched` is said on the line. */
+  action?: 'created' | 'adopted' | 'untouched';
 }
 
 export interface BuildReport {
@@ -156,6 +158,8 @@ export interface BuildReport {
   family: string;
   imageName?: string | null;
   regions: RegionReport[];
+  /** The image a distribution run distributed (absent: a build). */
+  distributedImageId?: string;
 }
 
 const OUTCOME: Record<string, { icon: string; words: string }> = {
@@ -176,13 +180,14 @@ function regionLine(r: RegionReport, mrkdwn: boolean): string {
   const image = r.imageId !== undefined && r.imageId !== null ? ` ${code(r.imageId)}` : '';
   const failure = r.status === 'failed' ? ` — ${e(r.error ?? 'Unknown')}${r.cause ? `: ${e(clip(firstLine(r.cause), 300))}` : ''}` : '';
   const state = r.status === 'pending' || r.status === 'running' ? ` ${r.status}` : '';
-  return `${mrkdwn ? `${STATUS_ICON[r.status]} ` : `${r.status}: `}${e(r.region)}${image}${state}${failure}`;
+  const action = r.action === 'untouched' ? ' (already published, left alone)' : r.action === 'adopted' ? ' (existing image)' : '';
+  return `${mrkdwn ? `${STATUS_ICON[r.status]} ` : `${r.status}: `}${e(r.region)}${image}${state}${action}${failure}`;
 }
 
 /** Progress or the final result of a build: one line per region with image id or failure. */
 export function buildReportReply(report: BuildReport): SlackMessage {
   const o = OUTCOME[report.outcome] ?? { icon: ':hourglass_flowing_sand:', words: 'in progress' };
-  const title = `Build of ${report.family} ${o.words}`;
+  const title = `${report.distributedImageId !== undefined ? `Distribution of ${report.distributedImageId}` : 'Build'} of ${report.family} ${o.words}`;
   const name = report.imageName ? ` · image \`${escapeMrkdwn(report.imageName)}\`` : '';
   const blocks: Block[] = [section(`${o.icon} *${escapeMrkdwn(title)}*`), context(`Build \`${escapeMrkdwn(report.buildId)}\`${name}`)];
   blocks.push(
@@ -200,6 +205,28 @@ export function buildReportReply(report: BuildReport): SlackMessage {
 
 function firstLine(s: string): string {
   return s.split('\n')[0] ?? '';
+}
+
+export interface PublishedReport {
+  family: string;
+  region: string;
+  channel: string;
+  imageId: string;
+  previousImageId: string | null;
+  action: 'publish' | 'promote' | 'rollback';
+  launchTemplates: number;
+}
+
+const PUBLISHED_WORDS: Record<PublishedReport['action'], string> = { publish: 'published', promote: 'promoted', rollback: 'rolled back' };
+
+/** An ImagePublished event, short: which image a channel of a region now names, and what it replaced. */
+export function imagePublishedReply(p: PublishedReport): SlackMessage {
+  const e = escapeMrkdwn;
+  const was = p.previousImageId === null ? 'new channel in the region' : `was \`${e(p.previousImageId)}\``;
+  const templates = p.launchTemplates > 0 ? ` · ${p.launchTemplates} launch template${p.launchTemplates === 1 ? '' : 's'} updated` : '';
+  const line = `:label: ${e(p.family)}: \`${e(p.imageId)}\` ${PUBLISHED_WORDS[p.action]} to *${e(p.channel)}* in ${e(p.region)} (${was})${templates}`;
+  const text = `${p.family}: ${p.imageId} ${PUBLISHED_WORDS[p.action]} to ${p.channel} in ${p.region} (${p.previousImageId === null ? 'new channel in the region' : `was ${p.previousImageId}`})`;
+  return message('in_channel', text, [section(line)]);
 }
 
 /** What went wrong, for the requester only. Never a stack trace; unexpected errors show only their name. */

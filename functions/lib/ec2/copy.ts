@@ -14,9 +14,14 @@ import { imageName } from '../naming.js';
 import { buildImageTags, findOwnImageByName, imageTags } from './images.js';
 import { EC2_ERROR } from '../error-codes.js';
 
-/** CopyImage's idempotency token for (build, destination region): a re-run never makes a second copy. */
-export function copyClientToken(buildId: string, region: string): string {
-  return createHash('sha256').update(`copy|${buildId}|${region}`).digest('hex').slice(0, 64);
+/**
+ * CopyImage's idempotency token for (build, destination region): a re-run never makes a second
+ * copy. A distribution run adds its run id: EC2 answers a repeated token with the image it made
+ * then, so a copy cleaned up after a failure could never be made again under the build's token.
+ */
+export function copyClientToken(buildId: string, region: string, runId?: string): string {
+  const key = runId === undefined ? `copy|${buildId}|${region}` : `copy|${buildId}|${region}|${runId}`;
+  return createHash('sha256').update(key).digest('hex').slice(0, 64);
 }
 
 export interface CopiedImage {
@@ -30,7 +35,8 @@ export interface CopiedImage {
  * Copies the build's image into `target.region` (the client must be of that region). The
  * copy keeps the name, gets the user tags (CopyImageTags) and the factory tags on the image
  * and its snapshots, and is encrypted with the region's KMS key when one is configured.
- * An existing copy (same name, same build) is returned instead of copying again.
+ * An existing copy (same name, same build, copied from this source image) is returned instead
+ * of copying again: a re-driven build or a distribution run adopts the copy an earlier run made.
  */
 export async function copyImageToRegion(
   dest: EC2Client,
@@ -41,8 +47,10 @@ export async function copyImageToRegion(
   const name = imageName(request.family, request.requestedAt, request.buildId);
   const existing = await findOwnImageByName(dest, name);
   if (existing?.ImageId !== undefined) {
-    const owner = existing.Tags?.find((t) => t.Key === TAG.buildId)?.Value;
-    if (owner === request.buildId) return { region: target.region, imageId: existing.ImageId, imageName: name, created: false };
+    const tags = imageTags(existing);
+    if (tags[TAG.buildId] === request.buildId && tags[TAG.source] === sourceImageId) {
+      return { region: target.region, imageId: existing.ImageId, imageName: name, created: false };
+    }
   }
   const tags = [...buildImageTags(request, sourceImageId), { Key: TAG.copiedFrom, Value: request.region }];
   const r = await dest.send(
@@ -51,7 +59,7 @@ export async function copyImageToRegion(
       SourceRegion: request.region,
       Name: name,
       Description: request.description ?? `${request.family} image built by ami-factory (build ${request.buildId})`,
-      ClientToken: copyClientToken(request.buildId, target.region),
+      ClientToken: copyClientToken(request.buildId, target.region, request.distribute?.runId),
       CopyImageTags: true,
       ...(target.kmsKeyId !== undefined ? { Encrypted: true, KmsKeyId: target.kmsKeyId } : {}),
       TagSpecifications: [

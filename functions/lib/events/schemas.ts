@@ -115,6 +115,12 @@ export const BuildRegionResultSchema = z.lazy(() =>
     sharing: FinalizedSharingSchema.nullable().optional(),
     /** The region's image test (null or absent: the family declares none, or the region failed before its test). */
     test: TestResultSchema.nullable().optional(),
+    /**
+     * What this run did with the region's image: `created` it (CreateImage, RegisterImage, CopyImage),
+     * `adopted` one an earlier run made (then finalized, tested, published it), or left it
+     * `untouched` (its channel already held it: a distribution re-run). Absent: the region failed first.
+     */
+    action: z.enum(['created', 'adopted', 'untouched']).optional(),
   }),
 );
 
@@ -127,6 +133,8 @@ export const BuildOutcomeDetailSchema = z.lazy(() =>
     imageName: z.string().nullable(),
     trigger: TriggerSchema,
     regions: z.array(BuildRegionResultSchema).min(1),
+    /** Present when the run distributed an existing image (`ami-factory distribute`, `Distribute Requested`). */
+    distribution: z.object({ imageId: ImageIdSchema, runId: BuildIdSchema }).optional(),
   }),
 );
 
@@ -136,8 +144,8 @@ export type BuildOutcome = (typeof BUILD_OUTCOMES)[number];
 /** BuildRequestRejected: a trigger asked for a build (or retention run) the config refuses; nothing started. */
 export const BuildRequestRejectedDetailSchema = z.lazy(() =>
   z.object({
-    /** What asked: `Build Requested`, `Parameter Store Change`, `Scheduled Event`. */
-    trigger: z.enum(['Build Requested', 'Parameter Store Change', 'Scheduled Event']),
+    /** What asked: `Build Requested`, `Distribute Requested`, `Parameter Store Change`, `Scheduled Event`. */
+    trigger: z.enum(['Build Requested', 'Distribute Requested', 'Parameter Store Change', 'Scheduled Event']),
     eventId: z.string().optional(),
     family: z.string().optional(),
     reason: z.string(),
@@ -210,6 +218,25 @@ export const BuildRequestedDetailSchema = z.lazy(() =>
     .strict(),
 );
 
+export const DISTRIBUTE_REQUESTED = 'Distribute Requested';
+
+/**
+ * Distribute Requested (source ami-factory): distribute an existing image of a family — copies,
+ * sharing, tests, publication — without a rebuild (functions/lib/distribution.ts).
+ */
+export const DistributeRequestedDetailSchema = z.lazy(() =>
+  z
+    .object({
+      family: FamilySchema,
+      /** The family's image in its build region. */
+      imageId: ImageIdSchema,
+      /** Distribute only to these of the family's copy regions. */
+      regions: z.array(RegionSchema).min(1).max(30).optional(),
+      requestedBy: z.string().min(1).max(256).optional(),
+    })
+    .strict(),
+);
+
 /** Parameter Store Change (source aws.ssm): a parameter a family's `triggers.ssmParameter` may name changed. */
 export const ParameterStoreChangeDetailSchema = z.lazy(() =>
   z.object({
@@ -254,6 +281,7 @@ export const EVENT_TYPES = {
   RetentionPlanned: { source: FACTORY_EVENT_SOURCE, detail: RetentionOutcomeDetailSchema },
   RetentionCompleted: { source: FACTORY_EVENT_SOURCE, detail: RetentionOutcomeDetailSchema },
   [BUILD_REQUESTED]: { source: FACTORY_EVENT_SOURCE, detail: BuildRequestedDetailSchema },
+  [DISTRIBUTE_REQUESTED]: { source: FACTORY_EVENT_SOURCE, detail: DistributeRequestedDetailSchema },
   'Parameter Store Change': { source: 'aws.ssm', detail: ParameterStoreChangeDetailSchema },
   'EC2 AMI State Change': { source: 'aws.ec2', detail: Ec2AmiStateChangeDetailSchema },
   'EC2 Instance State-change Notification': { source: 'aws.ec2', detail: Ec2InstanceStateChangeDetailSchema },

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
  * execution name, and StartExecution refuses (or returns) the execution already running:
  * one event, one build.
  */
-export type TriggerKind = 'event' | 'schedule' | 'parameter';
+export type TriggerKind = 'event' | 'schedule' | 'parameter' | 'distribute';
 
 /** A UUID-shaped build id (36 characters) from the trigger, the event id and the family. */
 export function buildIdFromEvent(kind: TriggerKind, eventId: string, family: string): string {

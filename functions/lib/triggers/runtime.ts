@@ -3,7 +3,7 @@ import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { FactoryConfig } from '../config.js';
 import { ValidationError, hasErrorName } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { buildFromBuildRequestedEvent, type TriggeredBuild } from './build-requested.js';
+import { buildFromBuildRequestedEvent, distributionFromEvent, type DescribeImage, type TriggeredBuild } from './build-requested.js';
 import { buildsFromParameterChange } from './parameter-change.js';
 import { buildFromSchedule, isScheduledRetention, retentionFromSchedule, type TriggeredRetention } from './schedule.js';
 import { publishEvents } from '../events/publish.js';
@@ -92,13 +92,13 @@ export function triggerKindOf(event: unknown): TriggerKindName {
   assertEventSize(event);
   if (typeof event === 'object' && event !== null) {
     const e = event as Record<string, unknown>;
-    for (const kind of ['Build Requested', 'Parameter Store Change'] as const) {
+    for (const kind of ['Build Requested', 'Distribute Requested', 'Parameter Store Change'] as const) {
       if (e.source === EVENT_TYPES[kind].source && e['detail-type'] === kind) return kind;
     }
     if (e.source === undefined && typeof e.family === 'string') return 'Scheduled Event';
   }
   throw new ValidationError(
-    'trigger-build accepts Build Requested events (source ami-factory), Parameter Store Change events (aws.ssm) and scheduled {family, kind?, id, time} inputs',
+    'trigger-build accepts Build Requested and Distribute Requested events (source ami-factory), Parameter Store Change events (aws.ssm) and scheduled {family, kind?, id, time} inputs',
   );
 }
 
@@ -110,6 +110,8 @@ export interface TriggerDeps {
   /** The image-retention state machine (a family's `retention.schedule` starts it). */
   retentionStateMachineArn: string;
   bus: string;
+  /** DescribeImages of one image in a region (a `Distribute Requested` event's image). */
+  describeImage: DescribeImage;
   logger: Logger;
 }
 
@@ -145,6 +147,7 @@ export async function triggerBuilds(deps: TriggerDeps, event: unknown): Promise<
   let run: TriggeredRetention | undefined;
   try {
     if (trigger === 'Build Requested') builds = [buildFromBuildRequestedEvent(event, deps.config)];
+    else if (trigger === 'Distribute Requested') builds = [await distributionFromEvent(event, deps.config, deps.describeImage)];
     else if (trigger === 'Parameter Store Change') builds = buildsFromParameterChange(event, deps.config);
     else if (retention) run = retentionFromSchedule(event, deps.config);
     else builds = [buildFromSchedule(event, deps.config)];
