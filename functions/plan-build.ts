@@ -1,3 +1,4 @@
+import { buildGates } from './lib/approvals/hold.js';
 import { BuildRequestSchema } from './lib/build-request.js';
 import { ec2Client } from './lib/clients.js';
 import { findBuildImage } from './lib/ec2/images.js';
@@ -11,12 +12,16 @@ import { taskHandler } from './lib/task-handler.js';
  * allow (RequestNotAllowedError, before anything is created: whoever may start an execution
  * gets no more than the config grants; public sharing also needs block public access for
  * AMIs off in every region of the build), and looks up its deterministic image name, so a
- * re-driven build skips straight to what is missing.
+ * re-driven build skips straight to what is missing. It also says which approval gates hold the
+ * build's share (functions/lib/approvals/hold.ts), so the state machine waits only when one does.
  */
 export const handler = taskHandler('plan-build', BuildRequestSchema, async (request, logger) => {
-  checkBuildRequest(factoryConfig(), request);
+  const config = factoryConfig();
+  checkBuildRequest(config, request);
   await checkPublicSharingUnblocked(request, (region) => imageBlockPublicAccessState(ec2Client(region)));
   const plan = await findBuildImage(ec2Client(request.region), request);
-  logger.info(plan.imageId !== null ? 'image exists; resuming' : 'new build', { imageName: plan.imageName, imageId: plan.imageId });
-  return plan;
+  // The approval gates its share must pass before any launch permission is added (none: no wait).
+  const gates = buildGates(config.families[request.family], request);
+  logger.info(plan.imageId !== null ? 'image exists; resuming' : 'new build', { imageName: plan.imageName, imageId: plan.imageId, gates });
+  return { ...plan, gates };
 });
