@@ -99,6 +99,11 @@ function describeEvent(ev: HistoryEvent): string | undefined {
 /** The image-retention machine's steps worth a line (statemachines/image-retention.asl.yml). */
 const RETENTION_STEPS = new Set(['PlanRegion', 'PlanFailed', 'NotApplied', 'NothingToApply', 'ApplyStep', 'Applied', 'ApplyFailed']);
 
+/** The approvers of an approval gate's output, for a progress line. */
+function approversText(v: unknown): string {
+  return Array.isArray(v) && v.length > 0 ? v.map(String).join(', ') : 'the approvers';
+}
+
 function describeStep(name: string, out: Record<string, unknown>): string | undefined {
   const get = (path: string): unknown =>
     path.split('.').reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : undefined), out);
@@ -130,6 +135,14 @@ function describeStep(name: string, out: Record<string, unknown>): string | unde
       return 'builder terminated';
     case 'FinalizeHome':
       return `deprecation ${String(get('homeResult.deprecateAt') ?? 'none')}, sharing ${get('homeResult.sharing') === null ? 'none' : 'applied'}`;
+    case 'AwaitShareApproval':
+      return `share approved by ${approversText(get('approvers'))}`;
+    case 'ShareWithheld':
+      return `share not approved (${String(get('approvalError.Error'))}): nothing shared, the images are kept`;
+    case 'AwaitApproval':
+      return `approved by ${approversText(get('approval.approvers'))}`;
+    case 'NotApproved':
+      return `not approved (${String(get('approvalError.Error'))}): nothing applied`;
     case 'PublishHome': {
       const error = get('homePublishError.Error');
       return typeof error === 'string'

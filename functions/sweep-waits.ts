@@ -1,5 +1,8 @@
 import * as z from 'zod';
+import { ApprovalStore } from './lib/approvals/store.js';
+import { listApprovalIds, onApprovalDecided, sweepApprovals } from './lib/approvals/sweep.js';
 import { ec2Client, s3Client, sfnClient } from './lib/clients.js';
+import { now } from './lib/clock.js';
 import { requireEnv } from './lib/env.js';
 import { taskHandler } from './lib/task-handler.js';
 import { sweepWaits } from './lib/wait-service.js';
@@ -7,10 +10,20 @@ import { WaitStore } from './lib/waits.js';
 
 const { AMI_FACTORY_STATE_BUCKET: stateBucket } = requireEnv('AMI_FACTORY_STATE_BUCKET');
 
-/** Scheduled poll fallback for lost events: completes finished waits, heartbeats the rest. */
+/**
+ * Scheduled poll fallback for lost events: completes finished waits, heartbeats the rest; and
+ * enforces the approval gates' timeouts (an expired request resumes its execution as rejected).
+ */
 export const handler = taskHandler('sweep-waits', z.object({}).passthrough(), async (_event, logger) => {
   const store = new WaitStore(s3Client(), stateBucket);
   const result = await sweepWaits({ store, sfn: sfnClient(), ec2: ec2Client });
-  logger.info('sweep done', { ...result });
-  return result;
+  const approvals = await sweepApprovals({
+    ids: () => listApprovalIds(s3Client(), stateBucket),
+    store: new ApprovalStore(s3Client(), stateBucket),
+    sfn: sfnClient(),
+    now,
+    onDecided: onApprovalDecided,
+  });
+  logger.info('sweep done', { ...result, approvals });
+  return { ...result, approvals };
 });

@@ -9,6 +9,11 @@
 export class VirtualClock {
   private readonly realStart: number;
   private readonly virtualStart: number;
+  /**
+   * Simulated milliseconds added by `advance`, in shared memory so that the functions' execution
+   * environments (worker threads, local/lambda/sandbox.mjs) see the same jump.
+   */
+  readonly skew = new Float64Array(new SharedArrayBuffer(8));
 
   constructor(
     readonly timeScale = 1,
@@ -23,7 +28,17 @@ export class VirtualClock {
 
   /** Simulated epoch milliseconds. */
   nowMs(): number {
-    return this.virtualStart + (Date.now() - this.realStart) * this.timeScale;
+    return this.virtualStart + (Date.now() - this.realStart) * this.timeScale + (this.skew[0] ?? 0);
+  }
+
+  /**
+   * Jumps simulated time forward (tests: a wait that lasts a day without waiting a day). Timers
+   * already running keep their real-time deadlines; only what reads the clock sees the jump.
+   */
+  advance(simulatedMs: number): void {
+    if (!(simulatedMs >= 0) || !Number.isFinite(simulatedMs))
+      throw new RangeError(`advance needs a non-negative finite number, got ${simulatedMs}`);
+    this.skew[0] = (this.skew[0] ?? 0) + simulatedMs;
   }
 
   now(): Date {

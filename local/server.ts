@@ -278,7 +278,7 @@ async function startOwnedCloud(
     clockFile !== undefined && existsSync(clockFile) ? (JSON.parse(readFileSync(clockFile, 'utf8')) as ClockState).virtualMs : 0;
   const realStartMs = Date.now();
   const clock = new VirtualClock(timeScale, Math.max(realStartMs, lastVirtual));
-  const sandboxClock = { virtualStartMs: clock.nowMs(), realStartMs: Date.now(), timeScale };
+  const sandboxClock = { virtualStartMs: clock.nowMs(), realStartMs: Date.now(), timeScale, skew: clock.skew };
 
   const identity = new IdentityStore(LOCAL_ACCOUNT_ID);
   const permissions = new Map<string, PermissionSpec[]>();

@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { BuildRequestSchema, type BuildRequest } from './build-request.js';
 import { failureCauseMessage } from './errors.js';
 import { publishEvents } from './events/publish.js';
-import { BuildRegionResultSchema, TestResultSchema, type BuildOutcome, type EventDetail } from './events/schemas.js';
+import { BuildRegionResultSchema, TestResultSchema, type BuildOutcome, type EventDetail, type GateOutcome } from './events/schemas.js';
 
 /**
  * The end of every build: the per-region result and the outcome (succeeded, partially
@@ -34,13 +34,35 @@ export const ReportBuildInputSchema = z.lazy(() =>
         .default(null),
       /** PublishHome's failure: the image is kept, the build partially succeeded. */
       homePublishError: z.object({ Error: z.string(), Cause: z.string().optional() }).passthrough().nullable().default(null),
+      /** The approvals of the gates that held the share (AskShareApprovals' outputs), or null. */
+      approvals: z
+        .array(z.object({ approvalId: z.string(), status: z.literal('approved'), approvers: z.array(z.string()), decidedAt: z.string() }))
+        .nullable()
+        .default(null),
+      /** Why the share was not approved (ApprovalRejected, ApprovalExpired, or the request's failure): nothing was shared. */
+      approvalError: z.object({ Error: z.string(), Cause: z.string().optional() }).passthrough().nullable().default(null),
     })
     .strict(),
 );
 export type ReportBuildInput = z.infer<typeof ReportBuildInputSchema>;
 /** What buildReport reads: the test and publication fields may be left out (a build that never reached them). */
-export type BuildReportInput = Omit<ReportBuildInput, 'homeTest' | 'homePublished' | 'homePublishError'> &
-  Partial<Pick<ReportBuildInput, 'homeTest' | 'homePublished' | 'homePublishError'>>;
+export type BuildReportInput = Omit<ReportBuildInput, 'homeTest' | 'homePublished' | 'homePublishError' | 'approvals' | 'approvalError'> &
+  Partial<Pick<ReportBuildInput, 'homeTest' | 'homePublished' | 'homePublishError' | 'approvals' | 'approvalError'>>;
+
+/** The gates' outcomes for the report: each approval, or the one rejection (expiry, failure) that withheld the share. */
+export function gateOutcomes(
+  approvals: ReportBuildInput['approvals'] | undefined,
+  approvalError: ReportBuildInput['approvalError'] | undefined,
+): GateOutcome[] | undefined {
+  if (approvalError !== null && approvalError !== undefined) {
+    const status =
+      approvalError.Error === 'ApprovalRejected' ? 'rejected' : approvalError.Error === 'ApprovalExpired' ? 'expired' : 'failed';
+    const cause = causeText(approvalError.Cause);
+    return [{ status, reason: status === 'failed' ? `${approvalError.Error}${cause !== '' ? `: ${cause}` : ''}` : cause }];
+  }
+  if (approvals === null || approvals === undefined || approvals.length === 0) return undefined;
+  return approvals.map((a) => ({ status: 'approved', approvalId: a.approvalId, approvers: a.approvers, decidedAt: a.decidedAt }));
+}
 
 export type BuildReportDetail = EventDetail<BuildOutcome>;
 
@@ -69,8 +91,14 @@ export function buildReport(input: BuildReportInput): { outcome: BuildOutcome; d
   ];
   // A build-region image that was not published (its publication failed) is a partial success.
   const failed = regions.filter((r) => r.status === 'failed' || r.error !== undefined).length;
-  const outcome: BuildOutcome = regions[0]?.status === 'failed' ? 'BuildFailed' : failed > 0 ? 'BuildPartiallySucceeded' : 'BuildSucceeded';
-  return { outcome, detail: detailOf(request, home?.imageName ?? null, regions) };
+  // A share the gates did not approve was withheld: the images are good, the build did not do all it was asked.
+  const approvals = gateOutcomes(input.approvals, input.approvalError);
+  const withheld = approvals?.some((a) => a.status !== 'approved') === true;
+  const outcome: BuildOutcome =
+    regions[0]?.status === 'failed' ? 'BuildFailed' : failed > 0 || withheld ? 'BuildPartiallySucceeded' : 'BuildSucceeded';
+  const detail = detailOf(request, home?.imageName ?? null, regions);
+  if (approvals !== undefined) detail.approvals = approvals;
+  return { outcome, detail };
 }
 
 /** The build region's `action`: untouched (a distribution found it published), created or adopted (`home.created`). */
@@ -135,10 +163,11 @@ export async function reportBuild(
   regions: BuildReportDetail['regions'];
   /** The distribution run (null: a build). */
   distribution: NonNullable<BuildReportDetail['distribution']> | null;
+  approvals?: GateOutcome[];
 }> {
   const { outcome, detail } = buildReport(input);
   await publishEvents(deps.events, deps.bus, [{ type: outcome, detail }]);
-  return {
+  const out = {
     outcome,
     buildId: detail.buildId,
     family: detail.family,
@@ -146,4 +175,5 @@ export async function reportBuild(
     regions: detail.regions,
     distribution: detail.distribution ?? null,
   };
+  return detail.approvals !== undefined ? { ...out, approvals: detail.approvals } : out;
 }

@@ -18,6 +18,7 @@ import {
 } from './build-request.js';
 import { ValidationError } from './errors.js';
 import { RequestNotAllowedError, checkBuildRequest, defaultNoReboot, familyOf, familyPreparation } from './request-policy.js';
+import { GatesSchema } from './approvals/gates.js';
 import { ChannelNameSchema } from './channels/names.js';
 import { ChatOpsPermissionsSchema } from './chatops/permissions.js';
 import { FamilyTriggersSchema, ScheduleExpressionSchema, ssmParameterNeedsBaseImage } from './triggers/config.js';
@@ -134,6 +135,8 @@ export const FamilyConfigSchema = z.lazy(() =>
       channels: ChannelsSchema,
       /** Per region, launch template ids whose default version moves to each image published there. */
       launchTemplates: LaunchTemplatesSchema,
+      /** Steps that wait for a person's approval in Slack (functions/lib/approvals/gates.ts; README, "Approval gates"). */
+      gates: GatesSchema.optional(),
     })
     .strict()
     .refine(ssmParameterNeedsBaseImage, { message: 'triggers.ssmParameter needs a base-image source', path: ['triggers', 'ssmParameter'] })
@@ -144,8 +147,41 @@ export const FamilyConfigSchema = z.lazy(() =>
     .refine(launchTemplatesInFamilyRegions, {
       message: "launchTemplates may name only the family's regions (its region and its copies' regions)",
       path: ['launchTemplates'],
+    })
+    .superRefine((f, ctx) => {
+      for (const issue of gateProblems(f)) ctx.addIssue({ code: 'custom', path: ['gates', ...issue.path], message: issue.message });
     }),
 );
+
+/**
+ * Gates that could never hold, which are configuration mistakes rather than harmless: a
+ * publicShare gate on a family that never shares publicly, a promote gate on a channel the
+ * family does not have or on its first channel (every build publishes there without promotion).
+ */
+function gateProblems(f: {
+  sharing?: { public: boolean } | undefined;
+  channels: string[];
+  gates?: { publicShare?: unknown; promote?: { channels: string[] } | undefined } | undefined;
+}): { path: string[]; message: string }[] {
+  const problems: { path: string[]; message: string }[] = [];
+  if (f.gates?.publicShare !== undefined && f.sharing?.public !== true) {
+    problems.push({
+      path: ['publicShare'],
+      message: 'the family never shares publicly (sharing.public: true), so the gate would never hold',
+    });
+  }
+  for (const channel of f.gates?.promote?.channels ?? []) {
+    if (!f.channels.includes(channel)) {
+      problems.push({ path: ['promote', 'channels'], message: `${channel} is not among the family's channels (${f.channels.join(', ')})` });
+    } else if (channel === f.channels[0]) {
+      problems.push({
+        path: ['promote', 'channels'],
+        message: `${channel} is the family's first channel: every build publishes there without a promotion, so the gate would never hold`,
+      });
+    }
+  }
+  return problems;
+}
 
 /** `bucket` or `bucket/prefix/`: an S3 location the functions' IAM grants are scoped to. */
 export const S3LocationSchema = z.lazy(() =>

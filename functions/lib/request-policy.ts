@@ -16,6 +16,8 @@ import { ValidationError } from './errors.js';
  *   - a subset of the family's copy regions (each with exactly the configured KMS key);
  *   - a subset of the family's sharing (accounts, organizations, OUs; public only when the
  *     family says `public: true`; snapshot create-volume permission only when the family gives it);
+ *     other accounts, organizations and OUs too when the family has a `newAccounts` gate, which
+ *     holds the share for approval;
  *   - no reboot or a reboot of an instance source when the family's `reboot` is `either`.
  * Everything else — the region, the source (instance id or tag selector, base image, user data,
  * builder settings, snapshots, bundle location), tags, description, deprecation, preparation and
@@ -147,7 +149,11 @@ function sharingViolations(f: FamilyConfig, r: BuildRequest): string[] {
   const allowed = f.sharing;
   const s = r.sharing;
   const issues: string[] = [];
+  // A family with a newAccounts gate may share with targets its config does not list: the build
+  // then waits for a person to approve them (functions/lib/approvals/gates.ts) before sharing.
+  const gatedTargets = f.gates?.newAccounts !== undefined;
   const beyond = (field: 'accounts' | 'organizationArns' | 'organizationalUnitArns'): void => {
+    if (gatedTargets) return;
     const permitted = allowed?.[field] ?? [];
     const extra = s[field].filter((x) => !permitted.includes(x));
     if (extra.length > 0) {

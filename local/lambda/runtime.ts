@@ -127,6 +127,8 @@ export interface SandboxClock {
   virtualStartMs: number;
   realStartMs: number;
   timeScale: number;
+  /** VirtualClock.skew: simulated ms the clock was advanced by (shared with the worker threads). */
+  skew?: Float64Array;
 }
 
 export interface LocalLambdaOptions {
@@ -466,7 +468,9 @@ export class LocalLambda implements LambdaInvoker {
     const error = last instanceof FunctionError ? last : undefined;
     const record: AsyncFailureRecord = {
       version: '1.0',
-      timestamp: new Date(this.opts.clock.virtualStartMs + (Date.now() - this.opts.clock.realStartMs) * timeScale).toISOString(),
+      timestamp: new Date(
+        this.opts.clock.virtualStartMs + (Date.now() - this.opts.clock.realStartMs) * timeScale + (this.opts.clock.skew?.[0] ?? 0),
+      ).toISOString(),
       requestContext: { requestId, functionArn: `${fn.arn}:$LATEST`, condition, approximateInvokeCount: attempts },
       requestPayload: payload,
       responseContext: {

@@ -8,8 +8,10 @@ const { entry, exportName, handlerName, clock, functionName, memoryMb, logGroupN
 
 // The factory's clock (functions/lib/clock.ts reads this symbol): the cloud's simulated time.
 const scale = clock.timeScale;
+// `skew` (shared memory): simulated ms the cloud's clock was advanced by (VirtualClock.advance).
+const skew = clock.skew ?? new Float64Array(1);
 globalThis[Symbol.for('ami-factory.clock')] = {
-  now: () => clock.virtualStartMs + (Date.now() - clock.realStartMs) * scale,
+  now: () => clock.virtualStartMs + (Date.now() - clock.realStartMs) * scale + skew[0],
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms / scale))),
 };
 // What the function prints reaches the runtime in order with its results (CloudWatch Logs' view).

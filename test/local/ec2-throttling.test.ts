@@ -17,7 +17,7 @@ class ManualClock extends VirtualClock {
   override nowMs(): number {
     return this.at;
   }
-  advance(ms: number): void {
+  override advance(ms: number): void {
     this.at += ms;
   }
 }

@@ -126,3 +126,63 @@ ${extra}`;
     expect(() => parseFactoryConfig(family(extra))).toThrow(message);
   });
 });
+
+describe('factory config: approval gates', () => {
+  const family = (extra: string): string => `families:
+  web:
+    region: us-east-1
+    source: { type: instance, instanceId: i-0123456789abcdef0 }
+    acknowledgeUnsanitizedPublic: true
+    channels: [latest, stable]
+${extra}`;
+  const approvers = 'approvers: { users: [U0ALICE, U0BOB] }, channel: C0APPROVALS';
+
+  it('takes the gates with their defaults', () => {
+    const f = parseFactoryConfig(
+      family(
+        `    sharing: { public: true }\n    gates:\n      publicShare: { ${approvers} }\n      promote: { channels: [stable], ${approvers} }\n`,
+      ),
+    ).families.web;
+    expect(f?.gates?.publicShare).toEqual({
+      approvers: { users: ['U0ALICE', 'U0BOB'], userGroups: [] },
+      required: 1,
+      requesterMayApprove: false,
+      channel: 'C0APPROVALS',
+      timeoutSeconds: 86_400,
+    });
+    expect(f?.gates?.promote?.channels).toEqual(['stable']);
+  });
+
+  it('lets a family without gates be', () => {
+    expect(parseFactoryConfig(family('')).families.web?.gates).toBeUndefined();
+  });
+
+  it.each([
+    [
+      'a gate nobody can approve',
+      `    gates:\n      newAccounts: { approvers: { users: [U0ALICE] }, channel: C0X }\n`,
+      /could never be approved/,
+    ],
+    ['an unknown gate', `    gates:\n      deploy: { ${approvers} }\n`, /deploy/],
+    [
+      'a publicShare gate on a family that never shares publicly',
+      `    gates:\n      publicShare: { ${approvers} }\n`,
+      /never shares publicly/,
+    ],
+    [
+      'a promote gate on a channel the family lacks',
+      `    gates:\n      promote: { channels: [beta], ${approvers} }\n`,
+      /beta is not among/,
+    ],
+    ['a promote gate on the first channel', `    gates:\n      promote: { channels: [latest], ${approvers} }\n`, /first channel/],
+    ['a timeout over a week', `    gates:\n      newAccounts: { ${approvers}, timeoutSeconds: 700000 }\n`, /timeoutSeconds/],
+  ])('refuses %s, naming the gate', (_what, extra, message) => {
+    expect(() => parseFactoryConfig(family(extra))).toThrow(ConfigFileError);
+    try {
+      parseFactoryConfig(family(extra));
+    } catch (e) {
+      expect((e as ConfigFileError).issues.join('\n')).toMatch(message);
+      expect((e as ConfigFileError).issues.join('\n')).toMatch(/families\.web\.gates/);
+    }
+  });
+});

@@ -228,6 +228,7 @@ function factoryResources(
     'retention/runs/r1/plan.json',
     'chatops/c1.json',
     'channels/web/us-east-1/latest.json',
+    'approvals/0d1c2b3a-4f5e-8d7c-9b8a-796857463524.json',
   ];
   const bundleKeys = ['web/2026/web.manifest.xml', 'web/2026/web.part.0', 'web/2026/web.bundle-staging-0'];
   const objects = [

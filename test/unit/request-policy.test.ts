@@ -201,6 +201,21 @@ describe('checkBuildRequest', () => {
     ]);
   });
 
+  it('allows targets beyond the family when a newAccounts gate holds them for approval, but not public sharing', () => {
+    const gated: FactoryConfig = parseFactoryConfig(
+      CONFIG.replace(
+        '    retention: { deprecateAfterDays: 30 }\n',
+        '    retention: { deprecateAfterDays: 30 }\n    gates:\n      newAccounts: { approvers: { users: [U0ALICE, U0BOB] }, channel: C0APPROVALS }\n',
+      ),
+      'gated.config.yml',
+    );
+    const widened = request('web', (r) => ({ ...r, sharing: { ...r.sharing, accounts: ['444455556666', '999988887777'] } }));
+    expect(() => checkBuildRequest(gated, widened)).not.toThrow();
+    expect(() => checkBuildRequest(config, widened)).toThrow(RequestNotAllowedError);
+    const publicly = request('web', (r) => ({ ...r, sharing: { ...r.sharing, public: true } }));
+    expect(() => checkBuildRequest(gated, publicly)).toThrow(/does not allow public sharing/);
+  });
+
   it('refuses public sharing unless the family says public: true, and the unsanitized acknowledgement unless the family gives it', () => {
     const pub = request('web', (r) => ({ ...r, sharing: { ...r.sharing, public: true }, acknowledgeUnsanitizedPublic: true }));
     expect(refusal(pub).issues).toEqual([

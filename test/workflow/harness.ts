@@ -3,11 +3,23 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { S3Client } from '@aws-sdk/client-s3';
 import { parse, stringify } from 'yaml';
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  SFNClient,
+  StartExecutionCommand,
+  type DescribeExecutionCommandOutput,
+} from '@aws-sdk/client-sfn';
 import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from '../../local/server.js';
 import { BuildRequestSchema, type BuildRequest, type BuildRequestInput } from '../../functions/lib/build-request.js';
 import { parseFactoryConfig } from '../../functions/lib/config.js';
+import type { ApprovalRecord, ClickOutcome, DecisionKind } from '../../functions/lib/approvals/decide.js';
+import type { GateKind } from '../../functions/lib/approvals/gates.js';
+import { approvalIdFor } from '../../functions/lib/approvals/request.js';
+import { resumeExecution } from '../../functions/lib/approvals/resume.js';
+import { ApprovalStore } from '../../functions/lib/approvals/store.js';
 
 /** The account the workflow tests share with (the demo config's). */
 export const SHARE_ACCOUNT = '444455556666';
@@ -178,4 +190,76 @@ export async function waitForExecution(h: Harness, executionArn: string, timeout
 
 export function tagMap(tags: { Key?: string | undefined; Value?: string | undefined }[] | undefined): Record<string, string> {
   return Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+}
+
+function approvalStore(h: Harness): { store: ApprovalStore; s3: S3Client } {
+  const s3 = new S3Client({
+    region: 'us-east-1',
+    endpoint: h.cloud.endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
+    maxAttempts: 1,
+  });
+  return { store: new ApprovalStore(s3, h.cloud.stateBucket), s3 };
+}
+
+/**
+ * The approval request an execution's gate made (approvals/<id>.json: the id is derived from the
+ * execution, its waiting step and the gate), once requestApproval has recorded it (bounded wait).
+ */
+export async function approvalRequest(
+  h: Harness,
+  executionArn: string,
+  step: string,
+  gate: GateKind,
+  timeoutMs = 60_000,
+): Promise<ApprovalRecord> {
+  const { store, s3 } = approvalStore(h);
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      const record = await store.get(approvalIdFor(executionArn, step, gate));
+      if (record !== undefined) return record;
+      if (Date.now() > deadline) throw new Error(`no ${gate} approval request for ${executionArn} after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    s3.destroy();
+  }
+}
+
+/**
+ * A click on an approval request's button, applied as the Slack endpoint applies it: the store's
+ * rules (who may decide, two-person rule, one vote each) at the cloud's simulated time, and a
+ * final decision resumes the waiting execution. (To become `ami-factory chat --click` once the
+ * interactivity endpoint is there.)
+ */
+export async function clickApproval(
+  h: Harness,
+  approvalId: string,
+  userId: string,
+  decision: DecisionKind,
+  comment?: string,
+): Promise<ClickOutcome> {
+  const { store, s3 } = approvalStore(h);
+  try {
+    const click = { userId, userGroups: [], decision, at: h.cloud.clock.now(), ...(comment !== undefined ? { comment } : {}) };
+    const result = await store.click(approvalId, click);
+    if (result.outcome.kind === 'decided') await resumeExecution(h.sfn, result.record);
+    return result.outcome;
+  } finally {
+    s3.destroy();
+  }
+}
+
+/** The number of states an execution entered (Step Functions bills standard workflows per state transition). */
+export async function stateTransitions(h: Harness, executionArn: string): Promise<number> {
+  let n = 0;
+  let nextToken: string | undefined;
+  do {
+    const page = await h.sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
+    n += (page.events ?? []).filter((e) => e.type?.endsWith('StateEntered') === true).length;
+    nextToken = page.nextToken;
+  } while (nextToken !== undefined);
+  return n;
 }

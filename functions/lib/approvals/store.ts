@@ -80,6 +80,15 @@ export class ApprovalStore {
   }
 
   /**
+   * Gives a pending record the token of a retried task (Step Functions makes a new token for each
+   * attempt of a `.waitForTaskToken` state), so its decision resumes the attempt that waits. A
+   * decided record keeps its token: the caller resumes the new one with the decision.
+   */
+  async setTaskToken(id: string, taskToken: string): Promise<ApprovalRecord> {
+    return this.update(id, (r) => (r.status === 'pending' && r.taskToken !== taskToken ? { ...r, taskToken } : r));
+  }
+
+  /**
    * Read, change, write with If-Match; re-read and re-apply when another writer won. `change`
    * returns its argument itself when there is nothing to write.
    */

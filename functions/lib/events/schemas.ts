@@ -124,6 +124,22 @@ export const BuildRegionResultSchema = z.lazy(() =>
   }),
 );
 
+/**
+ * How an approval gate decided (functions/lib/approvals): approved (by whom, when), rejected or
+ * expired (the reason: who rejected and when, or the deadline), or failed (the request itself
+ * could not be made; the step did not run either).
+ */
+export const GateOutcomeSchema = z.lazy(() =>
+  z.object({
+    status: z.enum(['approved', 'rejected', 'expired', 'failed']),
+    approvalId: z.string().optional(),
+    approvers: z.array(z.string()).optional(),
+    decidedAt: z.string().optional(),
+    reason: z.string().optional(),
+  }),
+);
+export type GateOutcome = z.output<typeof GateOutcomeSchema>;
+
 /** BuildSucceeded | BuildPartiallySucceeded | BuildFailed: the end of every build. */
 export const BuildOutcomeDetailSchema = z.lazy(() =>
   z.object({
@@ -135,6 +151,8 @@ export const BuildOutcomeDetailSchema = z.lazy(() =>
     regions: z.array(BuildRegionResultSchema).min(1),
     /** Present when the run distributed an existing image (`ami-factory distribute`, `Distribute Requested`). */
     distribution: z.object({ imageId: ImageIdSchema, runId: BuildIdSchema }).optional(),
+    /** The approval gates the build's share passed or stopped at (absent: no gate held it). */
+    approvals: z.array(GateOutcomeSchema).optional(),
   }),
 );
 
@@ -191,10 +209,13 @@ export const RetentionReportSchema = z.lazy(() =>
     runId: RunIdSchema,
     family: FamilySchema,
     dryRun: z.boolean(),
-    status: z.enum(['planned', 'succeeded', 'partially-succeeded', 'failed']),
+    /** `rejected`: the plans were above the family's retentionApply gate and not approved; nothing was applied. */
+    status: z.enum(['planned', 'succeeded', 'partially-succeeded', 'failed', 'rejected']),
     regions: z.array(RetentionRegionReportSchema),
     calls: z.record(z.string(), Count),
     throttled: Count,
+    /** The retentionApply gate's decision (absent: no gate held the run). */
+    approval: GateOutcomeSchema.optional(),
   }),
 );
 

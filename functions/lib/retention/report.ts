@@ -1,5 +1,6 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import * as z from 'zod';
+import { gateOutcomes } from '../build-report.js';
 import { failureCauseMessage } from '../errors.js';
 import { publishEvents, type FactoryEventEntry } from '../events/publish.js';
 import type { RetentionRegionReportSchema, RetentionReportSchema } from '../events/schemas.js';
@@ -87,6 +88,12 @@ export const ReportRetentionInputSchema = z.lazy(() =>
       applied: z.array(
         z.object({ region: z.string(), status: z.enum(['applied', 'apply-failed', 'skipped']), ...StepFailure }).passthrough(),
       ),
+      /** The retentionApply gate's approval (requestApproval's output), or null when no gate held the run. */
+      approval: z
+        .object({ approvalId: z.string(), status: z.literal('approved'), approvers: z.array(z.string()), decidedAt: z.string() })
+        .nullish(),
+      /** Why the gate did not approve (ApprovalRejected, ApprovalExpired, a failure): nothing was applied. */
+      approvalError: z.object({ Error: z.string(), Cause: z.string().optional() }).passthrough().nullish(),
     })
     .strict(),
 );
@@ -139,6 +146,14 @@ export async function reportRetention(
   }
   const { calls, throttled } = runTotals(input);
   const report = retentionReport(request.runId, request.family, request.dryRun, runs, calls, throttled);
+  const approval = gateOutcomes(
+    input.approval === null || input.approval === undefined ? null : [input.approval],
+    input.approvalError,
+  )?.[0];
+  if (approval !== undefined) {
+    report.approval = approval;
+    if (approval.status !== 'approved') report.status = 'rejected';
+  }
   await publishEvents(deps.events, deps.bus, [outcomeEvent(request, report)]);
   return report;
 }
