@@ -5,7 +5,13 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { applyApprovalClick, publishApprovalDecided, type ApplyDeps } from '../../functions/lib/approvals/apply.js';
 import { newApproval, type ApprovalRecord } from '../../functions/lib/approvals/decide.js';
 import { parseGates, type Gate } from '../../functions/lib/approvals/gates.js';
-import type { ApprovalClick } from '../../functions/lib/approvals/interactivity.js';
+import {
+  COMMENT_BLOCK_ID,
+  approvalClickBody,
+  parseApprovalClick,
+  type ApprovalClick,
+} from '../../functions/lib/approvals/interactivity.js';
+import { approvalMessage } from '../../functions/lib/approvals/message.js';
 import { ApprovalStore } from '../../functions/lib/approvals/store.js';
 import { SlackWebApi, type FetchLike } from '../../functions/lib/chatops/web-api.js';
 import { Logger } from '../../functions/lib/logger.js';
@@ -254,5 +260,23 @@ describe('publishApprovalDecided', () => {
   it('publishes nothing for a pending record', async () => {
     await publishApprovalDecided({ events: new EventBridgeClient({}), eventBus: 'bus' }, record());
     expect(events.calls()).toHaveLength(0);
+  });
+});
+
+describe('the comment field of an approval request', () => {
+  it('comes with the click (state.values), trimmed; an empty one is no comment', () => {
+    const body = (comment?: string): string =>
+      approvalClickBody({
+        approvalId: ID,
+        decision: 'reject',
+        userId: 'U0BOB',
+        channelId: 'C0APPROVE',
+        ...(comment !== undefined ? { comment } : {}),
+      });
+    expect(parseApprovalClick(body('  not this quarter  ')).comment).toBe('not this quarter');
+    expect(parseApprovalClick(body('   ')).comment).toBeUndefined();
+    expect(parseApprovalClick(body()).comment).toBeUndefined();
+    const m = approvalMessage(record(), 'C0APPROVE');
+    expect(m.blocks).toContainEqual(expect.objectContaining({ type: 'input', block_id: COMMENT_BLOCK_ID, optional: true }));
   });
 });
