@@ -22,6 +22,7 @@ import { createAutoScalingService, type AutoScalingService } from './autoscaling
 import { localBundleRegistration, localEc2CertificateDir, localEc2CertificateFor } from './ec2-bundles.js';
 import { localEc2Certificate } from './ec2/certificate.js';
 import { createFunctionUrlService, LOCAL_SLACK_SIGNING_SECRET } from './function-url.js';
+import { createSlackService, LOCAL_SLACK_BOT_TOKEN, SLACK_API_PATH, type SlackService } from './slack.js';
 import { createEventsService, type EventsService } from './events/service.js';
 import { createSqsService, type MessageAttribute, type SqsService } from './sqs/service.js';
 import { queueArnOfUrl } from './sqs/access.js';
@@ -130,6 +131,8 @@ export interface LocalCloud {
   ssm: SsmService;
   /** SQS: the stack's dead-letter queues. */
   sqs: SqsService;
+  /** The Slack stand-in (local/slack.ts): the Web API the functions call, and the messages they posted. */
+  slack: SlackService;
   lambda: LocalLambda;
   identity: IdentityStore;
   /** IAM decisions: denials and the actions each function was seen to call. */
@@ -472,7 +475,11 @@ async function startOwnedCloud(
   const ssmFile = file('ssm.json');
   if (ssmFile !== undefined) ssmOpts.stateFile = ssmFile;
   const ssm = createSsmService(ssmOpts);
-  const services: LocalService[] = [functionUrls, sfn, events, autoscaling, ec2, s3, ssm, sqs];
+  const slackOpts: Parameters<typeof createSlackService>[0] = { now: () => clock.nowMs() };
+  const slackFile = file('slack.json');
+  if (slackFile !== undefined) slackOpts.stateFile = slackFile;
+  const slack = createSlackService(slackOpts);
+  const services: LocalService[] = [functionUrls, slack, sfn, events, autoscaling, ec2, s3, ssm, sqs];
   let stackInfo: () => JsonObject = () => ({});
   const leases = new Map<string, number>();
   let ready = false;
@@ -616,6 +623,8 @@ async function startOwnedCloud(
         AWS_ENDPOINT_URL: endpoint,
         // The local Slack stand-in (`ami-factory chat`, tests) receives results on 127.0.0.1.
         AMI_FACTORY_SLACK_LOOPBACK_RESPONSE_URLS: 'true',
+        // ... and answers the Slack Web API there (local/slack.ts).
+        AMI_FACTORY_SLACK_API_URL: `${endpoint}${SLACK_API_PATH}`,
         // The development machines run Node 20; keep the SDK's notice out of the function logs.
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         ...(process.env.PATH !== undefined ? { PATH: process.env.PATH } : {}),
@@ -690,6 +699,7 @@ async function startOwnedCloud(
     autoscaling,
     ssm,
     sqs,
+    slack,
     lambda,
     identity,
     authorizer,
@@ -722,6 +732,7 @@ async function startOwnedCloud(
       s3.close();
       ssm.close();
       sqs.close();
+      slack.close();
       persistClock();
       uninstallClock();
       await closeServer(server);
@@ -831,8 +842,9 @@ async function deployRegionForwarder(projectRoot: string, identity: IdentityStor
 /**
  * What the deploy guide has an operator put in SSM before the first run, done for the demo:
  * the parameters the deployed functions name in their environment — the Slack signing
- * secret, the bundling keys (a user pair) and EC2's certificate (the local EC2's). Existing
- * values are kept, so an operator's own survive a restart.
+ * secret, the Slack bot token (the one the Slack stand-in accepts), the bundling keys (a user
+ * pair) and EC2's certificate (the local EC2's). Existing values are kept, so an operator's own
+ * survive a restart.
  */
 async function seedOperatorParameters(plan: StackPlan, api: AdminApi, stateDir: string | null): Promise<void> {
   const named = (variable: string): string | undefined => plan.functions.map((f) => f.environment[variable]).find((v) => v !== undefined);
@@ -843,6 +855,14 @@ async function seedOperatorParameters(plan: StackPlan, api: AdminApi, stateDir: 
       Type: 'SecureString',
       Value: LOCAL_SLACK_SIGNING_SECRET,
       Description: 'Slack signing secret (local demo)',
+    });
+  const bot = named('AMI_FACTORY_SLACK_BOT_TOKEN_PARAM');
+  if (bot !== undefined)
+    await api.putParameter({
+      Name: bot,
+      Type: 'SecureString',
+      Value: LOCAL_SLACK_BOT_TOKEN,
+      Description: 'Slack bot token (local Slack stand-in)',
     });
   const keys = named('AMI_FACTORY_BUNDLE_KEYS_PARAM');
   if (keys !== undefined) {

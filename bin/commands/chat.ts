@@ -5,11 +5,14 @@ import { slackRequestHeaders } from '../../functions/lib/chatops/signature.js';
 import { renderPlainText, type Block } from '../../functions/lib/chatops/replies.js';
 import { LOCAL_SLACK_SIGNING_SECRET } from '../../local/function-url.js';
 import { clock } from '../../functions/lib/clock.js';
+import { printApprovalMessages, sendApprovalClick } from './_approvals.js';
 import { connectForCommand, formatDuration, parseCommand, CLOUD_OPTIONS, CLOUD_OPTIONS_HELP, type CloudTarget } from './_common.js';
 
 export const summary = 'Play Slack against the local cloud: ami-factory chat "/ami bake web"';
 
 const HELP = `usage: ami-factory chat "/ami <command> [args]" [--user U…] [--channel C…] [--wait SECONDS]
+       ami-factory chat --approvals [--channel C…]
+       ami-factory chat --click approve|reject --as U… [--comment TEXT] <approval-id>
 
 Signs the slash command with the local signing secret (${LOCAL_SLACK_SIGNING_SECRET}, or
 AMI_FACTORY_SLACK_SIGNING_SECRET), posts it to the slackCommand function's URL on the local cloud, prints the
@@ -19,6 +22,13 @@ after an expire, when the plan (or with --apply, the retention run) succeeded.
   --user U…        Slack user id of the requester (default U0LOCAL)
   --channel C…     Slack channel id (default C0LOCAL)
   --wait SECONDS   how long to wait for the result of a bake or an expire (default 600)
+
+Approvals: --approvals prints the approval requests the factory posted to the local Slack
+stand-in (as text, with their buttons and earlier versions). --click sends a click on one, signed
+like Slack's, to the function URL's /interactivity path, and prints the answer and the updated
+message; it exits 1 when the click was refused (not an approver, two-person rule, already decided).
+  --as U…          Slack user id of the clicker
+  --comment TEXT   what the clicker typed in the request's comment field
 ${CLOUD_OPTIONS_HELP}`;
 
 interface Message {
@@ -56,11 +66,16 @@ export async function run(argv: string[]): Promise<number> {
     user: { type: 'string' },
     channel: { type: 'string' },
     wait: { type: 'string' },
+    approvals: { type: 'boolean' },
+    click: { type: 'string' },
+    as: { type: 'string' },
+    comment: { type: 'string' },
     ...CLOUD_OPTIONS,
     help: { type: 'boolean', short: 'h' },
   });
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
+  if (values.approvals === true || values.click !== undefined) return approvals(values, positionals);
   const line = positionals.join(' ').trim();
   const m = /^(\/[\w-]+)\s*(.*)$/s.exec(line);
   if (m === null) {
@@ -159,6 +174,52 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     receiver.close();
     receiver.closeAllConnections();
+    await target.close();
+  }
+}
+
+/** `--approvals` and `--click`: the approvals side (./_approvals.ts). */
+async function approvals(
+  values: {
+    approvals?: boolean;
+    click?: string;
+    as?: string;
+    comment?: string;
+    channel?: string;
+    endpoint?: string;
+    port?: string;
+    'state-dir'?: string;
+  },
+  positionals: string[],
+): Promise<number> {
+  const decision = values.click;
+  if (decision !== undefined && decision !== 'approve' && decision !== 'reject') {
+    console.error(`ami-factory chat: --click takes approve or reject, not ${decision}\n\n${HELP}`);
+    return 2;
+  }
+  const approvalId = positionals[0];
+  if (decision !== undefined && (values.as === undefined || approvalId === undefined || positionals.length !== 1)) {
+    console.error(`ami-factory chat: --click needs --as U… and one approval id\n\n${HELP}`);
+    return 2;
+  }
+  const target = await connectForCommand('chat', values);
+  if (typeof target === 'number') return target;
+  try {
+    if (decision === undefined || approvalId === undefined || values.as === undefined)
+      return await printApprovalMessages(target, values.channel);
+    return await sendApprovalClick(target, {
+      approvalId,
+      decision,
+      userId: values.as,
+      ...(values.comment !== undefined ? { comment: values.comment } : {}),
+      ...(values.channel !== undefined ? { channel: values.channel } : {}),
+      secret: process.env.AMI_FACTORY_SLACK_SIGNING_SECRET ?? LOCAL_SLACK_SIGNING_SECRET,
+      nowMs: await cloudNowMs(target),
+    });
+  } catch (e) {
+    console.error(`✗ ami-factory chat: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    return 1;
+  } finally {
     await target.close();
   }
 }

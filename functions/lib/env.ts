@@ -55,6 +55,13 @@ export const EnvSchema = z.object({
   AMI_FACTORY_TIME_BUDGET_MS: withDefault(z.coerce.number().int().positive(), 840_000),
   /** The SecureString parameter holding the Slack signing secret (slack-command). */
   AMI_FACTORY_SLACK_SECRET_PARAM: optional(parameterName),
+  /** The SecureString parameter holding the Slack bot token, `xoxb-…` (slack-command; optional: chatops/secret.ts). */
+  AMI_FACTORY_SLACK_BOT_TOKEN_PARAM: optional(parameterName),
+  /**
+   * The Slack Web API's base URL instead of https://slack.com/api/: accepted only on loopback with
+   * AMI_FACTORY_SLACK_LOOPBACK_RESPONSE_URLS (the local cloud's Slack stand-in; chatops/web-api.ts).
+   */
+  AMI_FACTORY_SLACK_API_URL: optional(z.url({ protocol: /^https?$/ })),
   /**
    * `true`: Slack response URLs may also be `http://127.0.0.1:<port>/…` (chatops/response-url.ts).
    * Set by the local cloud for its Slack stand-in only; never in serverless.yml.

@@ -8,5 +8,7 @@ describe('the packaged Slack function', () => {
     expect(fn?.Properties?.ReservedConcurrentExecutions).toBe(10);
     // The loopback allowance for response URLs is the local cloud's alone, never the template's.
     expect(JSON.stringify(pkg.template)).not.toContain('AMI_FACTORY_SLACK_LOOPBACK_RESPONSE_URLS');
+    // Nor is the Web API's base URL: a deployed function sends its bot token to slack.com only.
+    expect(JSON.stringify(pkg.template)).not.toContain('AMI_FACTORY_SLACK_API_URL');
   });
 });

@@ -92,7 +92,6 @@ const DESTRUCTIVE: Record<string, string[]> = {
  */
 const NOT_SENT: Record<string, Record<string, string>> = {
   reportRetention: { 's3:PutObject': 'RetentionStore.put (functions/lib/retention/store.ts): the report only reads the run' },
-  slackCommand: { 's3:GetObject': 'ChatOpsStore.get (functions/lib/chatops/store.ts): only notifySlack reads the records' },
 };
 
 interface Facts {
@@ -227,6 +226,7 @@ function factoryResources(
     'retention/ledger/web.json',
     'retention/runs/r1/plan.json',
     'chatops/c1.json',
+    'approvals/0b6d3c8e-6f0a-4a53-9d7e-0c1f6f7a1b2c.json',
     'channels/web/us-east-1/latest.json',
     'approvals/0d1c2b3a-4f5e-8d7c-9b8a-796857463524.json',
   ];

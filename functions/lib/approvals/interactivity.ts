@@ -13,6 +13,14 @@ import type { DecisionKind } from './decide.js';
  */
 export const APPROVE_ACTION_ID = 'ami-factory.approval.approve';
 export const REJECT_ACTION_ID = 'ami-factory.approval.reject';
+/**
+ * The request message's optional comment field (a plain_text_input in an input block): Slack
+ * sends what was typed in it with the click, in the payload's `state.values`.
+ */
+export const COMMENT_ACTION_ID = 'ami-factory.approval.comment';
+export const COMMENT_BLOCK_ID = 'approval-comment';
+/** The most of a comment that is kept (Slack's plain_text_input allows 3000 characters). */
+export const MAX_COMMENT_LENGTH = 3000;
 
 /** The payload is not a click on one of the factory's approval buttons. */
 export class SlackInteractionError extends ValidationError {
@@ -32,6 +40,12 @@ const BlockActionsSchema = z.object({
   channel: z.object({ id: SlackChannelIdSchema }).loose().optional(),
   container: z.object({ message_ts: z.string().optional(), channel_id: SlackChannelIdSchema.optional() }).loose().optional(),
   response_url: z.url().optional(),
+  state: z
+    .object({
+      values: z.record(z.string(), z.record(z.string(), z.object({ value: z.string().nullable().optional() }).loose())),
+    })
+    .loose()
+    .optional(),
   actions: z
     .array(
       z
@@ -53,6 +67,8 @@ export interface ApprovalClick {
   channelId?: string;
   messageTs?: string;
   responseUrl?: string;
+  /** What the clicker typed in the message's comment field, if anything. */
+  comment?: string;
 }
 
 /** Parses the raw (verified) body of an interactivity request into the click it carries. */
@@ -94,6 +110,8 @@ export function parseApprovalClick(rawBody: string): ApprovalClick {
   if (channelId !== undefined) click.channelId = channelId;
   if (p.container?.message_ts !== undefined) click.messageTs = p.container.message_ts;
   if (p.response_url !== undefined) click.responseUrl = p.response_url;
+  const comment = p.state?.values[COMMENT_BLOCK_ID]?.[COMMENT_ACTION_ID]?.value?.trim();
+  if (comment !== undefined && comment !== '') click.comment = comment.slice(0, MAX_COMMENT_LENGTH);
   return click;
 }
 
@@ -106,6 +124,7 @@ export function approvalClickBody(click: {
   teamId?: string;
   messageTs?: string;
   responseUrl?: string;
+  comment?: string;
 }): string {
   const payload = {
     type: 'block_actions',
@@ -114,6 +133,9 @@ export function approvalClickBody(click: {
     channel: { id: click.channelId },
     container: { type: 'message', channel_id: click.channelId, message_ts: click.messageTs ?? '0.000000' },
     ...(click.responseUrl !== undefined ? { response_url: click.responseUrl } : {}),
+    ...(click.comment !== undefined
+      ? { state: { values: { [COMMENT_BLOCK_ID]: { [COMMENT_ACTION_ID]: { type: 'plain_text_input', value: click.comment } } } } }
+      : {}),
     actions: [
       {
         type: 'button',

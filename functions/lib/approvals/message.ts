@@ -1,5 +1,5 @@
 import { SLACK_LIMITS, clip, escapeMrkdwn, type Block } from '../chatops/replies.js';
-import { APPROVE_ACTION_ID, REJECT_ACTION_ID } from './interactivity.js';
+import { APPROVE_ACTION_ID, COMMENT_ACTION_ID, COMMENT_BLOCK_ID, MAX_COMMENT_LENGTH, REJECT_ACTION_ID } from './interactivity.js';
 import { approversOf, type ApprovalRecord } from './decide.js';
 import type { GateKind } from './gates.js';
 
@@ -15,7 +15,14 @@ export interface ButtonElement {
   value: string;
   style?: 'primary' | 'danger';
 }
-export type ApprovalBlock = Block | { type: 'actions'; block_id: string; elements: ButtonElement[] };
+export interface CommentInputBlock {
+  type: 'input';
+  block_id: string;
+  optional: true;
+  label: { type: 'plain_text'; text: string };
+  element: { type: 'plain_text_input'; action_id: string; max_length: number };
+}
+export type ApprovalBlock = Block | CommentInputBlock | { type: 'actions'; block_id: string; elements: ButtonElement[] };
 
 export interface ApprovalMessage {
   channel: string;
@@ -81,6 +88,14 @@ export function approvalMessage(record: ApprovalRecord, channel: string): Approv
     section(statusLine(record)),
   ];
   if (record.status === 'pending') {
+    // Sent with the click (state.values): the reason for a rejection, or a note with an approval.
+    blocks.push({
+      type: 'input',
+      block_id: COMMENT_BLOCK_ID,
+      optional: true,
+      label: { type: 'plain_text', text: 'Comment (optional)' },
+      element: { type: 'plain_text_input', action_id: COMMENT_ACTION_ID, max_length: MAX_COMMENT_LENGTH },
+    });
     blocks.push({
       type: 'actions',
       block_id: `approval-${record.id}`,

@@ -86,14 +86,22 @@ const BuildIdentitySchema = z.lazy(() => z.object({ buildId: BuildIdSchema, fami
 const STATUS_SEARCH_LIMIT = 500;
 const RECENT_BUILDS = 10;
 
+/** What admitting a request needs: the slash command and the interactivity paths share it. */
+export type AdmissionDeps = Pick<ChatOpsDeps, 'signingSecret' | 'logger' | 'now'> & { store: Pick<ChatOpsStore, 'claimRequest'> };
+
+/** A request admitted (verified, first delivery, claimed once), or the answer that refuses or acknowledges it. */
+export type Admission =
+  { admitted: true; rawBody: string; verified: VerifiedSlackRequest } | { admitted: false; result: FunctionUrlResult };
+
 /**
- * One Slack request: 401 unless its signature verifies (signature.ts); an empty 200 for Slack's
- * retry of a request (`X-Slack-Retry-Num`: the first delivery is, or was, being answered, and a
- * retry must not bake twice); 401 for a request whose signature was already accepted (a replay
- * inside the 5-minute window: each digest is written once, ChatOpsStore.claimRequest); an error
- * reply for a response_url off Slack's host; otherwise the command's reply.
+ * Whether a Slack request (slash command or interactivity) may be acted on: 413 for an oversized
+ * body; 401 unless its signature verifies (signature.ts: timestamp window, constant-time compare);
+ * an empty 200 for Slack's retry of a request (`X-Slack-Retry-Num`: the first delivery is, or was,
+ * being answered, and a retry must not act twice); 401 for a request whose signature was already
+ * accepted (a replay inside the 5-minute window: each digest is written once,
+ * ChatOpsStore.claimRequest).
  */
-export async function handleSlackRequest(deps: ChatOpsDeps, event: FunctionUrlEvent, requestId?: string): Promise<FunctionUrlResult> {
+export async function admitSlackRequest(deps: AdmissionDeps, event: FunctionUrlEvent): Promise<Admission> {
   const rawBody = rawBodyOf(event);
   const headers = event.headers ?? {};
   const now = deps.now ?? clockNow;
@@ -105,27 +113,38 @@ export async function handleSlackRequest(deps: ChatOpsDeps, event: FunctionUrlEv
   } catch (e) {
     if (e instanceof SlackBodyTooLargeError) {
       deps.logger.warn('slack request refused', { reason: 'too-large' });
-      return jsonResult(413, { error: 'request_too_large' });
+      return { admitted: false, result: jsonResult(413, { error: 'request_too_large' }) };
     }
     if (e instanceof SlackSignatureError) {
       deps.logger.warn('slack request refused', { reason: e.reason });
-      return jsonResult(401, { error: 'invalid_signature' });
+      return { admitted: false, result: jsonResult(401, { error: 'invalid_signature' }) };
     }
     if (e instanceof ConfigurationError) {
       deps.logger.error('slack endpoint misconfigured', { errorMessage: e.message });
-      return jsonResult(500, { error: 'not_configured' });
+      return { admitted: false, result: jsonResult(500, { error: 'not_configured' }) };
     }
     throw e;
   }
   const retry = slackRetryOf(headers);
   if (retry !== undefined) {
     deps.logger.info('slack retry acknowledged; not run again', { retryNum: retry.num, retryReason: retry.reason });
-    return { statusCode: 200, headers: {}, body: '' };
+    return { admitted: false, result: { statusCode: 200, headers: {}, body: '' } };
   }
   if (!(await deps.store.claimRequest(verified.digest, now()))) {
     deps.logger.warn('slack request refused', { reason: 'replayed' });
-    return jsonResult(401, { error: 'replayed_request' });
+    return { admitted: false, result: jsonResult(401, { error: 'replayed_request' }) };
   }
+  return { admitted: true, rawBody, verified };
+}
+
+/**
+ * One slash command: refused or acknowledged as admitSlackRequest says; an error reply for a
+ * response_url off Slack's host; otherwise the command's reply.
+ */
+export async function handleSlackRequest(deps: ChatOpsDeps, event: FunctionUrlEvent, requestId?: string): Promise<FunctionUrlResult> {
+  const admission = await admitSlackRequest(deps, event);
+  if (!admission.admitted) return admission.result;
+  const { rawBody } = admission;
   let form: SlashCommand;
   try {
     form = parseSlashCommandForm(rawBody);

@@ -287,6 +287,35 @@ export const Ec2InstanceStateChangeDetailSchema = z.lazy(() =>
   }),
 );
 
+// ── Approvals ───────────────────────────────────────────────────────────────────────────────
+const SlackIdSchema = z.string().regex(/^[A-Z0-9]{2,}$/, 'must be a Slack id');
+/**
+ * ApprovalDecided: an approval request at a gate was decided (approved, rejected) or expired
+ * (functions/lib/approvals/apply.ts). `decisions` are every recorded click, in order; `decidedBy`
+ * the users whose clicks decided it (the approvers, or the one who rejected; empty on expiry).
+ */
+export const ApprovalDecidedDetailSchema = z.lazy(() =>
+  z.object({
+    approvalId: z.uuid(),
+    family: FamilySchema,
+    gate: z.enum(['publicShare', 'newAccounts', 'promote', 'retentionApply']),
+    status: z.enum(['approved', 'rejected', 'expired']),
+    executionArn: z.string().min(1),
+    requestedBy: SlackIdSchema,
+    decidedAt: z.iso.datetime({ offset: true }),
+    decidedBy: z.array(SlackIdSchema),
+    comment: z.string().max(3000).optional(),
+    decisions: z.array(
+      z.object({
+        userId: SlackIdSchema,
+        decision: z.enum(['approve', 'reject']),
+        at: z.iso.datetime({ offset: true }),
+        comment: z.string().max(3000).optional(),
+      }),
+    ),
+  }),
+);
+
 /** Every detail-type the factory publishes or consumes: its source and its detail's one schema. */
 export const EVENT_TYPES = {
   ImageAvailable: { source: FACTORY_EVENT_SOURCE, detail: ImageAvailableDetailSchema },
@@ -301,6 +330,7 @@ export const EVENT_TYPES = {
   ImageExpired: { source: FACTORY_EVENT_SOURCE, detail: ImageExpiredDetailSchema },
   RetentionPlanned: { source: FACTORY_EVENT_SOURCE, detail: RetentionOutcomeDetailSchema },
   RetentionCompleted: { source: FACTORY_EVENT_SOURCE, detail: RetentionOutcomeDetailSchema },
+  ApprovalDecided: { source: FACTORY_EVENT_SOURCE, detail: ApprovalDecidedDetailSchema },
   [BUILD_REQUESTED]: { source: FACTORY_EVENT_SOURCE, detail: BuildRequestedDetailSchema },
   [DISTRIBUTE_REQUESTED]: { source: FACTORY_EVENT_SOURCE, detail: DistributeRequestedDetailSchema },
   'Parameter Store Change': { source: 'aws.ssm', detail: ParameterStoreChangeDetailSchema },
@@ -324,6 +354,7 @@ export const FACTORY_EVENT_TYPES = [
   'ImageExpired',
   'RetentionPlanned',
   'RetentionCompleted',
+  'ApprovalDecided',
 ] as const satisfies readonly DetailType[];
 export type FactoryEventType = (typeof FACTORY_EVENT_TYPES)[number];
 
