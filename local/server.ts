@@ -624,7 +624,7 @@ async function startOwnedCloud(
     // The state machines' functions first, in the order their definitions name them, then the rules' targets.
     const arns = (v: unknown): string[] =>
       [...JSON.stringify(v).matchAll(/arn:aws:lambda:[^"]+:function:[A-Za-z0-9_-]+/g)].map((x) => x[0]);
-    lambda.prewarm([
+    void lambda.prewarm([
       ...new Set([
         ...plan.stateMachines.flatMap((m) => arns(m.definition)),
         ...arns(plan.rules.map((r) => r.targets)),
