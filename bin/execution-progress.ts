@@ -174,7 +174,8 @@ function describeStep(name: string, out: Record<string, unknown>): string | unde
       return String(get('outcome') ?? 'reported');
     default: {
       if (!RETENTION_STEPS.has(name)) return undefined;
-      const region = get('region');
+      // A region's plan step carries `region`; the later steps carry it in their `plan` summary.
+      const region = get('region') ?? get('plan.region');
       return typeof region === 'string' ? `${region}: done` : 'done';
     }
   }

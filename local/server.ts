@@ -17,6 +17,7 @@ import { LocalLambda, LambdaServiceError, type InvokeCaller, type LocalFunction 
 import { packagedEsbuildOptions, sourceBundles, splitHandler, unpackedZip, type CodeSource } from './lambda/code.js';
 import { SfnService } from './sfn/service.js';
 import { createEc2Service, LOCAL_ACCOUNT_ID, type Ec2Service } from './ec2/service.js';
+import { REGIONS } from './ec2/model.js';
 import { createS3Service, type S3Service } from './s3/service.js';
 import { createAutoScalingService, type AutoScalingService } from './autoscaling/service.js';
 import { localBundleRegistration, localEc2CertificateDir, localEc2CertificateFor } from './ec2-bundles.js';
@@ -164,7 +165,7 @@ export { PROJECT_ROOT };
 /** The factory's home region locally (the stack, state machines, bus and state bucket). */
 export const HOME_REGION = 'us-east-1';
 /** The regions of the local EC2 world (DescribeRegions): the forwarder stack is deployed in the others. */
-const WORLD_REGIONS = ['us-east-1', 'us-east-2', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-2'];
+const WORLD_REGIONS: readonly string[] = REGIONS;
 const FORWARDER_TEMPLATE = 'resources/region-forwarder.yml';
 /** deploy/schedules.cjs names the family schedule rules with these logical-id prefixes. */
 const FAMILY_SCHEDULE_PREFIXES = ['ScheduleBuild', 'ScheduleRetention'];
@@ -644,7 +645,7 @@ async function startOwnedCloud(
     // The state machines' functions first, in the order their definitions name them, then the rules' targets.
     const arns = (v: unknown): string[] =>
       [...JSON.stringify(v).matchAll(/arn:aws:lambda:[^"]+:function:[A-Za-z0-9_-]+/g)].map((x) => x[0]);
-    lambda.prewarm([
+    void lambda.prewarm([
       ...new Set([
         ...plan.stateMachines.flatMap((m) => arns(m.definition)),
         ...arns(plan.rules.map((r) => r.targets)),

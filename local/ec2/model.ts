@@ -9,8 +9,30 @@ export const LOCAL_ACCOUNT_ID = '111122223333';
 /** Amazon's account for public base images (Amazon Linux). */
 export const AMAZON_ACCOUNT_ID = '137112412989';
 
-/** DescribeRegions; the regions this endpoint serves. */
-export const REGIONS = ['us-east-1', 'us-east-2', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-2'] as const;
+/**
+ * DescribeRegions; the regions this endpoint serves: AWS's default commercial Regions, those
+ * launched before 20 March 2019, which every account has enabled (opt-in-not-required; the
+ * later ones are opt-in). Seventeen, so that one build can be copied to sixteen (bench/fanout).
+ */
+export const REGIONS = [
+  'us-east-1',
+  'us-east-2',
+  'us-west-1',
+  'us-west-2',
+  'ca-central-1',
+  'sa-east-1',
+  'eu-west-1',
+  'eu-west-2',
+  'eu-west-3',
+  'eu-central-1',
+  'eu-north-1',
+  'ap-south-1',
+  'ap-northeast-1',
+  'ap-northeast-2',
+  'ap-northeast-3',
+  'ap-southeast-1',
+  'ap-southeast-2',
+] as const;
 
 export type TagMap = Record<string, string>;
 

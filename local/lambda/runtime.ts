@@ -354,36 +354,43 @@ export class LocalLambda implements LambdaInvoker {
   }
 
   /**
-   * Starts one execution environment for each function (Lambda's provisioned concurrency), in
+   * Starts `perFunction` execution environments (default one) for each function (Lambda's
+   * provisioned concurrency; at most the local cap and the function's reserved concurrency), in
    * the given order, `lanes` at a time, in the background: their init happens off the path of
-   * the first invocations. Functions that already have an environment are left alone.
+   * the first invocations. Environments a function already has count. Resolves when every
+   * environment asked for is ready (or failed its init, which its first invocation reports).
    */
-  prewarm(refs: string[], lanes = 2): void {
+  async prewarm(refs: string[], lanes = 2, perFunction = 1): Promise<void> {
     const queue = [...refs];
     const lane = async (): Promise<void> => {
       for (let ref = queue.shift(); ref !== undefined; ref = queue.shift()) {
         const fn = this.lookup(ref);
         if (fn === undefined || this.closed) continue;
-        const pool = this.sandboxes.get(fn.name) ?? [];
-        this.sandboxes.set(fn.name, pool);
-        if (pool.some((x) => !x.dead)) continue;
-        const s = new Sandbox(
-          fn,
-          this.opts.clock,
-          (text) => this.log(fn, text),
-          (dead) => this.remove(fn, dead),
-        );
-        s.coldPending = false;
-        pool.push(s);
-        try {
-          const r = await s.ready;
-          this.log(fn, `INIT_REPORT Init Duration: ${r.initMs.toFixed(2)} ms\tProvisioned\n`);
-        } catch {
-          // a failing init is reported by the first invocation
+        const want = Math.min(perFunction, this.opts.maxEnvironmentsPerFunction ?? 8, fn.reservedConcurrency ?? Infinity);
+        for (;;) {
+          // Read each time: a dead environment's removal replaces the pool.
+          const pool = this.sandboxes.get(fn.name) ?? [];
+          this.sandboxes.set(fn.name, pool);
+          if (this.closed || pool.filter((x) => !x.dead).length >= want) break;
+          const s = new Sandbox(
+            fn,
+            this.opts.clock,
+            (text) => this.log(fn, text),
+            (dead) => this.remove(fn, dead),
+          );
+          s.coldPending = false;
+          pool.push(s);
+          try {
+            const r = await s.ready;
+            this.log(fn, `INIT_REPORT Init Duration: ${r.initMs.toFixed(2)} ms\tProvisioned\n`);
+          } catch {
+            // a failing init is reported by the first invocation
+            break;
+          }
         }
       }
     };
-    for (let i = 0; i < lanes; i++) void lane();
+    await Promise.all(Array.from({ length: lanes }, () => lane()));
   }
 
   /** Sets a function's asynchronous invocation config (PutFunctionEventInvokeConfig). */

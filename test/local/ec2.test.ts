@@ -57,19 +57,30 @@ describe('local EC2 endpoint: regions, instances, images, tags, snapshots', () =
   });
 
   describe('DescribeRegions', () => {
-    it('lists the six regions of the local world, and filters by name', async () => {
+    it("lists the local world's seventeen regions (AWS's default ones), and filters by name", async () => {
       const all = await c.send(new DescribeRegionsCommand({}));
       expect(all.Regions?.map((r) => r.RegionName)).toEqual([
         'us-east-1',
         'us-east-2',
+        'us-west-1',
         'us-west-2',
+        'ca-central-1',
+        'sa-east-1',
         'eu-west-1',
+        'eu-west-2',
+        'eu-west-3',
         'eu-central-1',
+        'eu-north-1',
+        'ap-south-1',
+        'ap-northeast-1',
+        'ap-northeast-2',
+        'ap-northeast-3',
+        'ap-southeast-1',
         'ap-southeast-2',
       ]);
       expect(all.Regions?.[0]).toMatchObject({ Endpoint: 'ec2.us-east-1.amazonaws.com', OptInStatus: 'opt-in-not-required' });
       const eu = await c.send(new DescribeRegionsCommand({ Filters: [{ Name: 'region-name', Values: ['eu-*'] }] }));
-      expect(eu.Regions?.map((r) => r.RegionName)).toEqual(['eu-west-1', 'eu-central-1']);
+      expect(eu.Regions?.map((r) => r.RegionName)).toEqual(['eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-north-1']);
       expect(await errorName(c.send(new DescribeRegionsCommand({ RegionNames: ['mars-north-1'] })))).toBe('InvalidParameterValue');
     });
   });

@@ -20,6 +20,7 @@ import { planRetention } from '../../functions/lib/retention/plan.js';
 import {
   applyStep,
   DEPRECATION_MARGIN_MS,
+  LANE_CONCURRENCY,
   interleave,
   planRegion,
   toInventory,
@@ -424,5 +425,43 @@ describe('interleave', () => {
         }
       }),
     );
+  });
+});
+
+describe('retention: apply lanes', () => {
+  it('keeps LANE_CONCURRENCY calls in flight per lane, instance-store deregistrations one at a time, results in batch order', async () => {
+    world = [
+      image(1, 1),
+      ...Array.from({ length: 12 }, (_, i) => image(10 + i, 100 + i)),
+      ...Array.from({ length: 3 }, (_, i) =>
+        image(40 + i, 100 + i, { RootDeviceType: 'instance-store', ImageLocation: `bundles/b${i}/image.manifest.xml` }),
+      ),
+      ...Array.from({ length: 9 }, (_, i) => image(60 + i, 40 + i)),
+    ];
+    const r = request({ deprecateAfterDays: 30, deleteBundles: false });
+    await planRegion(deps(), r, NOW);
+    const most = { ebs: 0, store: 0, deprecate: 0 };
+    const now = { ebs: 0, store: 0, deprecate: 0 };
+    const track = async (lane: keyof typeof most): Promise<void> => {
+      now[lane]++;
+      most[lane] = Math.max(most[lane], now[lane]);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      now[lane]--;
+    };
+    ec2.on(DeregisterImageCommand).callsFake(async (input: { ImageId: string }) => {
+      await track(Number(input.ImageId.slice(4)) >= 40 ? 'store' : 'ebs');
+      return { Return: true, DeleteSnapshotResults: [] };
+    });
+    ec2.on(EnableImageDeprecationCommand).callsFake(async () => {
+      await track('deprecate');
+      return { Return: true };
+    });
+
+    const out = await step(r);
+
+    expect(most).toEqual({ ebs: LANE_CONCURRENCY, store: 1, deprecate: LANE_CONCURRENCY });
+    const targets = await deps().store.getTargets('run-00000001', 'us-east-1');
+    expect(out.results.map((x) => x.imageId)).toEqual(targets.map((t) => t.imageId));
+    expect(out.outcomes).toMatchObject({ deregistered: 15, deprecated: 9, failed: 0 });
   });
 });

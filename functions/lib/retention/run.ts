@@ -207,9 +207,18 @@ export interface ApplyStepInput {
 export const DEPRECATION_MARGIN_MS = 10 * 60_000;
 
 /**
+ * Calls in flight per lane. A lane is paced by its EC2 bucket (5 calls per second for
+ * DeregisterImage and for the mutating actions); one call at a time would cap it at one per
+ * call latency instead (DeregisterImage deleting its snapshots takes a few hundred ms), below
+ * the refill. A few at once leave the bucket the only limit; the pacer takes a token per call.
+ */
+export const LANE_CONCURRENCY = 4;
+
+/**
  * One apply step: the next `batchSize` targets of the region's plan. Deprecations and
  * disables draw from EC2's mutating bucket, deregistrations from their own, so the two
- * lanes run side by side. Every image gets a result; an error on one image fails that image
+ * lanes run side by side, LANE_CONCURRENCY calls each. Every image gets a result, in the
+ * batch's order; an error on one image fails that image
  * only. Results, the disable ledger and the events are recorded before the step returns.
  */
 export async function applyStep(deps: RegionDeps, input: ApplyStepInput): Promise<ApplyProgress & { results: ImageResult[] }> {
@@ -272,10 +281,30 @@ export async function applyStep(deps: RegionDeps, input: ApplyStepInput): Promis
     }
   };
 
-  const lane = async (targets: Target[]): Promise<void> => {
-    for (const t of targets) results.push(await act(t));
+  // Each lane's calls are paced by its own EC2 bucket. Images of one lane are independent,
+  // except instance-store images that may share a bundle: whether another image still uses it
+  // is asked before each delete, so those go one at a time, in their own lane.
+  const done = new Map<Target, ImageResult>();
+  const lane = async (targets: Target[], width: number): Promise<void> => {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let t = targets[next++]; t !== undefined; t = targets[next++]) done.set(t, await act(t));
+    };
+    await Promise.all(Array.from({ length: Math.min(width, targets.length) }, worker));
   };
-  await Promise.all([lane(batch.filter((t) => t.action !== 'deregister')), lane(batch.filter((t) => t.action === 'deregister'))]);
+  const bundled = (t: Target): boolean => t.action === 'deregister' && t.rootDeviceType === 'instance-store';
+  await Promise.all([
+    lane(
+      batch.filter((t) => t.action !== 'deregister'),
+      LANE_CONCURRENCY,
+    ),
+    lane(
+      batch.filter((t) => t.action === 'deregister' && !bundled(t)),
+      LANE_CONCURRENCY,
+    ),
+    lane(batch.filter(bundled), 1),
+  ]);
+  results.push(...batch.flatMap((t) => done.get(t) ?? []));
 
   // Confirm the snapshots EC2 reported deleted are gone.
   if (deletedSnapshots.length > 0) {
