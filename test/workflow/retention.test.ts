@@ -27,6 +27,7 @@ import type { InvokeOptions } from '../../local/lambda/runtime.js';
 import type { JsonValue } from '../../local/json.js';
 import { parse, stringify } from 'yaml';
 import { ACCOUNT, MIB, opensslKeyPair, randomFile, removeDir, tempDir } from '../fixtures/bundle/helpers.js';
+import { fullHistory } from '../../bin/execution-progress.js';
 import { startHarness, tagMap, waitForExecution, type Harness } from './harness.js';
 
 /**
@@ -340,6 +341,41 @@ describe('image-retention on the local cloud', () => {
       });
     }
     expect(c.status).toBe('planned');
+  });
+
+  it("applies a region as soon as its own plan is stored, while another region's plan is still running", async () => {
+    // West's inventory answers slowly: its plan ends well after east's.
+    h.cloud.faults.set({ requests: [{ service: 'ec2', action: 'DescribeImages', region: WEST, latencyMs: 1500 }] });
+    const input = request();
+    const { executionArn } = await h.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: h.cloud.stateMachineArn('image-retention'),
+        name: `retention-${input.runId}`,
+        input: JSON.stringify(input),
+      }),
+    );
+    const d = await waitForExecution(h, executionArn ?? '', 60_000);
+    expect(d.status).toBe('SUCCEEDED');
+    const events = await fullHistory(h.sfn, executionArn ?? '');
+    const regionOf = (json: string | undefined): unknown => {
+      const v = JSON.parse(json ?? '{}') as { region?: unknown; step?: { Payload?: { region?: unknown } } };
+      return v.region ?? v.step?.Payload?.region;
+    };
+    const at = (type: string, name: string, region: string): number[] =>
+      events
+        .filter((e) => e.type === type && (e.stateEnteredEventDetails ?? e.stateExitedEventDetails)?.name === name)
+        .filter((e) => regionOf(e.stateEnteredEventDetails?.input ?? e.stateExitedEventDetails?.output) === region)
+        .map((e) => e.timestamp?.getTime() ?? Number.NaN);
+    const eastApplies = at('TaskStateEntered', 'ApplyStep', EAST);
+    const westPlanned = at('TaskStateExited', 'PlanRegion', WEST);
+    expect(eastApplies.length).toBeGreaterThan(0);
+    expect(westPlanned).toHaveLength(1);
+    expect(Math.min(...eastApplies)).toBeLessThan(westPlanned[0] as number);
+    const report = JSON.parse(d.output ?? '{}') as RetentionReport;
+    expect(report.regions.map((r) => [r.region, r.status])).toEqual([
+      [EAST, 'applied'],
+      [WEST, 'applied'],
+    ]);
   });
 
   it('reports a region it cannot reach and retires in the others', async () => {

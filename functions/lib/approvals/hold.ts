@@ -43,6 +43,11 @@ export interface GateCheck {
   held: boolean;
   /** For a retention run: how many images its plans would retire. */
   retiring?: number;
+  /**
+   * For a retention run: whether the family has a retentionApply gate at all (asked before
+   * planning, with no plans: a gated family plans every region before applying any).
+   */
+  gated?: boolean;
 }
 
 export function checkGates(family: FamilyConfig | undefined, input: GateCheckInput): GateCheck {
@@ -54,5 +59,5 @@ export function checkGates(family: FamilyConfig | undefined, input: GateCheckInp
   }
   const retiring = retiringOf(input.plans);
   const held = gatesFor(gates, { kind: 'retentionApply', retiring }).map((h) => h.kind);
-  return { gates: held, held: held.length > 0, retiring };
+  return { gates: held, held: held.length > 0, retiring, gated: gates.retentionApply !== undefined };
 }

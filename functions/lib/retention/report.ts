@@ -79,23 +79,43 @@ const StepFailure = {
   throttled: z.number().optional(),
 };
 
+/**
+ * The state machine's Map gives each region's plan and apply results together (`regions`, when
+ * the regions were applied), or only the plans (`plans`: a dry run, a gate that did not
+ * approve). The state machine does not project them with a wildcard path (`$.regions[*].plan`:
+ * AWS returns a list, the local engine unwraps a single region's), so the report splits
+ * `regions` into the plans and the apply results here.
+ */
+function plansAndApplied(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || !('regions' in input)) return input;
+  const { regions, ...rest } = input as { regions: unknown; plans?: unknown };
+  if (!Array.isArray(regions)) return input;
+  if (regions.length === 0) return { ...rest, applied: [] };
+  const part = (r: unknown, key: 'plan' | 'applied'): unknown[] =>
+    typeof r === 'object' && r !== null && key in r ? [(r as Record<string, unknown>)[key]] : [];
+  return { ...rest, plans: regions.flatMap((r) => part(r, 'plan')), applied: regions.flatMap((r) => part(r, 'applied')) };
+}
+
 /** The report step's input: each region's plan step and apply loop, as the state machine collected them. */
 export const ReportRetentionInputSchema = z.lazy(() =>
-  z
-    .object({
-      request: RetentionRequestSchema,
-      plans: z.array(z.object({ region: z.string(), status: z.enum(['planned', 'plan-failed']), ...StepFailure }).passthrough()),
-      applied: z.array(
-        z.object({ region: z.string(), status: z.enum(['applied', 'apply-failed', 'skipped']), ...StepFailure }).passthrough(),
-      ),
-      /** The retentionApply gate's approval (requestApproval's output), or null when no gate held the run. */
-      approval: z
-        .object({ approvalId: z.string(), status: z.literal('approved'), approvers: z.array(z.string()), decidedAt: z.string() })
-        .nullish(),
-      /** Why the gate did not approve (ApprovalRejected, ApprovalExpired, a failure): nothing was applied. */
-      approvalError: z.object({ Error: z.string(), Cause: z.string().optional() }).passthrough().nullish(),
-    })
-    .strict(),
+  z.preprocess(
+    plansAndApplied,
+    z
+      .object({
+        request: RetentionRequestSchema,
+        plans: z.array(z.object({ region: z.string(), status: z.enum(['planned', 'plan-failed']), ...StepFailure }).passthrough()),
+        applied: z.array(
+          z.object({ region: z.string(), status: z.enum(['applied', 'apply-failed', 'skipped']), ...StepFailure }).passthrough(),
+        ),
+        /** The retentionApply gate's approval (requestApproval's output), or null when no gate held the run. */
+        approval: z
+          .object({ approvalId: z.string(), status: z.literal('approved'), approvers: z.array(z.string()), decidedAt: z.string() })
+          .nullish(),
+        /** Why the gate did not approve (ApprovalRejected, ApprovalExpired, a failure): nothing was applied. */
+        approvalError: z.object({ Error: z.string(), Cause: z.string().optional() }).passthrough().nullish(),
+      })
+      .strict(),
+  ),
 );
 export type ReportRetentionInput = z.infer<typeof ReportRetentionInputSchema>;
 
