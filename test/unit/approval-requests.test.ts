@@ -240,8 +240,24 @@ describe('which gates hold a step', () => {
       gates: ['retentionApply'],
       held: true,
       retiring: 11,
+      gated: true,
     });
-    expect(checkGates(family, { kind: 'retention', family: 'rel', plans: plans(5, 5) })).toEqual({ gates: [], held: false, retiring: 10 });
+    expect(checkGates(family, { kind: 'retention', family: 'rel', plans: plans(5, 5) })).toEqual({
+      gates: [],
+      held: false,
+      retiring: 10,
+      gated: true,
+    });
+  });
+
+  it('says before planning whether a family has a retentionApply gate at all (the state machine then plans every region first)', () => {
+    expect(checkGates(family, { kind: 'retention', family: 'rel', plans: [] })).toMatchObject({ held: false, gated: true });
+    const { retentionApply: _dropped, ...others } = family.gates ?? {};
+    expect(checkGates({ ...family, gates: others }, { kind: 'retention', family: 'rel', plans: [] })).toMatchObject({
+      held: false,
+      gated: false,
+    });
+    expect(checkGates(undefined, { kind: 'retention', family: 'rel', plans: [] })).toMatchObject({ gated: false });
   });
 });
 

@@ -1,7 +1,7 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { PlanEntry } from '../../functions/lib/retention/plan.js';
-import { reportRetention, runTotals, type ReportRetentionInput } from '../../functions/lib/retention/report.js';
+import { reportRetention, ReportRetentionInputSchema, runTotals, type ReportRetentionInput } from '../../functions/lib/retention/report.js';
 import { RetentionRequestSchema } from '../../functions/lib/retention/request.js';
 import type { ImageResult, RegionPlan } from '../../functions/lib/retention/store.js';
 
@@ -115,5 +115,43 @@ describe('reportRetention', () => {
       calls: { A: 3, B: 1 },
       throttled: 5,
     });
+  });
+});
+
+describe('the report step input as the state machine gives it', () => {
+  const request = input(false).request;
+  const east = { region: EAST, status: 'planned' as const, calls: { DescribeImages: 2 } };
+  const west = { region: WEST, status: 'plan-failed' as const, error: 'RequestLimitExceeded' };
+
+  it('does split the Map’s per-region results into the plans and the apply results, one region or several', () => {
+    const applied = { region: EAST, status: 'applied' as const, calls: { DeregisterImage: 1 } };
+    expect(ReportRetentionInputSchema.parse({ request, plans: [], regions: [{ plan: east, applied }] })).toMatchObject({
+      plans: [east],
+      applied: [applied],
+    });
+    const skipped = { region: WEST, status: 'skipped' as const };
+    expect(
+      ReportRetentionInputSchema.parse({
+        request,
+        plans: [],
+        regions: [
+          { plan: east, applied },
+          { plan: west, applied: skipped },
+        ],
+      }),
+    ).toMatchObject({ plans: [east, west], applied: [applied, skipped] });
+  });
+
+  it('does read the plans alone when no region was applied (a dry run, a gate that did not approve)', () => {
+    expect(ReportRetentionInputSchema.parse({ request, plans: [east, west], regions: [] })).toMatchObject({
+      plans: [east, west],
+      applied: [],
+    });
+  });
+
+  it('does refuse a region result that is not a plan with its apply result', () => {
+    expect(
+      ReportRetentionInputSchema.safeParse({ request, plans: [], regions: [{ plan: { region: EAST, status: 'bogus' } }] }).success,
+    ).toBe(false);
   });
 });
