@@ -1,7 +1,7 @@
 import { ec2Client, eventsClient, s3Client, sfnClient } from './lib/clients.js';
 import { env, requireEnv } from './lib/env.js';
 import { accountIdOf } from './lib/lambda-context.js';
-import { handleSlackInteraction, isInteractivityRequest } from './lib/approvals/endpoint.js';
+import { CLICK_WEB_API_BUDGET, handleSlackInteraction, isInteractivityRequest } from './lib/approvals/endpoint.js';
 import { ApprovalStore } from './lib/approvals/store.js';
 import { httpHandler } from './lib/chatops/http.js';
 import { signingSecret } from './lib/chatops/secret.js';
@@ -32,7 +32,7 @@ export const handler = httpHandler('slack-command', async (event, context, logge
         sfn: sfnClient(),
         events: eventsClient(),
         eventBus: env().AMI_FACTORY_EVENT_BUS,
-        slack: await slackWebApiFromEnv(),
+        slack: await slackWebApiFromEnv(CLICK_WEB_API_BUDGET),
         logger,
         allowLoopbackResponseUrls: env().AMI_FACTORY_SLACK_LOOPBACK_RESPONSE_URLS,
       },

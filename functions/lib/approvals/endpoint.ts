@@ -19,6 +19,14 @@ import { SlackInteractionError, parseApprovalClick, type ApprovalClick } from '.
  */
 export const INTERACTIVITY_PATH = '/interactivity';
 
+/**
+ * The Web API budget of a click (SlackWebApiOptions): up to three calls (user groups, chat.update)
+ * must fit Slack's 3 s with the AWS calls, so each gets 1 s and a 429 is waited for once, at most
+ * 1 s. Past Slack's 3 s the click is still applied (Slack's retry is acknowledged without a second
+ * application); the clicker only sees Slack's timeout notice.
+ */
+export const CLICK_WEB_API_BUDGET = { timeoutMs: 1000, maxRetries: 1, maxRetryAfterSeconds: 1 } as const;
+
 export interface InteractionDeps extends Omit<AdmissionDeps, 'store'>, Omit<ApplyDeps, 'respond' | 'logger' | 'now'> {
   /** Where accepted requests are claimed once (ChatOpsStore.claimRequest, shared with the slash command). */
   replay: AdmissionDeps['store'];
