@@ -1,6 +1,11 @@
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { SlackWebApi } from '../chatops/web-api.js';
+import type { Logger } from '../logger.js';
+import { publishApprovalDecided } from './apply.js';
 import type { ApprovalRecord } from './decide.js';
+import { approvalMessage } from './message.js';
 import { resumeExecution } from './resume.js';
 import type { ApprovalStore } from './store.js';
 
@@ -29,12 +34,6 @@ export interface SweepApprovalsResult {
 }
 
 /**
- * Where an approval decided outside a click (the sweeper's expiry) is announced. The
- * `ApprovalDecided` event on the factory bus is sent by the Slack side for clicks; the merge
- * connects this point to the same publisher (and to the message's update in place). Until then
- * nothing is emitted for an expiry.
- */
-/**
  * The ids of every record under approvals/ (kept apart from ApprovalStore, so that only the
  * sweeper's bundle, and role, lists the bucket).
  */
@@ -52,8 +51,30 @@ export async function listApprovalIds(s3: S3Client, bucket: string): Promise<str
   return ids;
 }
 
-export async function onApprovalDecided(_record: ApprovalRecord): Promise<void> {
-  // Intentionally empty: connected at the merge with the Slack side (see above).
+/**
+ * What the sweeper does for a request it expired: the ApprovalDecided event (apply.ts, as for a
+ * click) and, with a bot token, the request's message updated in place (expired, no buttons).
+ * The message is best effort: the event is what the factory's reports and subscribers read.
+ */
+export async function announceExpiry(
+  deps: {
+    events: EventBridgeClient;
+    eventBus: string;
+    slack: () => Promise<SlackWebApi | undefined>;
+    logger: Pick<Logger, 'warn'>;
+  },
+  record: ApprovalRecord,
+): Promise<void> {
+  await publishApprovalDecided(deps, record);
+  if (record.message === undefined) return;
+  try {
+    const slack = await deps.slack();
+    if (slack === undefined) return;
+    const m = approvalMessage(record, record.message.channel);
+    await slack.update({ channel: record.message.channel, ts: record.message.ts, text: m.text, blocks: m.blocks });
+  } catch (e) {
+    deps.logger.warn('expired approval message not updated', { approvalId: record.id, errorName: e instanceof Error ? e.name : typeof e });
+  }
 }
 
 export async function sweepApprovals(deps: SweepApprovalsDeps): Promise<SweepApprovalsResult> {
