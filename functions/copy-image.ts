@@ -10,12 +10,16 @@ const Input = z.object({ request: BuildRequestSchema, sourceImageId: ImageIdSche
 
 /**
  * CopyImage into one destination region (ClientToken per build and region, and per run for a
- * distribution). A copy an earlier run made is adopted; `published` is its channel when the
- * region's channel already holds it (the state machine then leaves the region alone).
+ * distribution). A copy an earlier run made is adopted. In a distribution run, `published` is
+ * its channel when the region's channel already holds it (the state machine then leaves the
+ * region alone); a re-driven build finalizes, tests and publishes an adopted copy again, as before.
  */
 export const handler = taskHandler('copy-image', Input, async ({ request, sourceImageId, target }, logger) => {
   const copy = await copyImageToRegion(ec2Client(target.region), request, sourceImageId, target);
-  const published = copy.created ? null : await publishedAlready(ssmClient(target.region), factoryConfig(), request, copy.imageId);
+  const published =
+    copy.created || request.distribute === undefined
+      ? null
+      : await publishedAlready(ssmClient(target.region), factoryConfig(), request, copy.imageId);
   logger.info(copy.created ? 'copy started' : published !== null ? 'copy already published' : 'copy already existed', {
     region: target.region,
     imageId: copy.imageId,

@@ -75,7 +75,7 @@ describe('image-factory ASL on the local engine', () => {
     const calls: { name: string; payload: JsonObject }[] = [];
     const outcomes = new Map<string, JsonValue | Error>();
     const script: Script = {
-      planBuild: () => ({ imageName: 'web-x', imageId: null, state: null }),
+      planBuild: () => ({ imageName: 'web-x', imageId: null, state: null, published: null }),
       resolveSource: () => ({ instanceId: 'i-0123456789abcdef0', state: 'running', volumes: [] }),
       createImage: () => ({ imageId: 'ami-0000000000000000a', imageName: 'web-x', created: true, region: 'us-east-1' }),
       registerWait: (p) => {
@@ -93,6 +93,7 @@ describe('image-factory ASL on the local engine', () => {
         imageId: 'ami-0000000000000000c',
         imageName: 'web-x',
         created: true,
+        published: null,
       }),
       cleanupBuild: () => ({ deregistered: [] }),
       reportBuild: (p) => ({
@@ -101,6 +102,7 @@ describe('image-factory ASL on the local engine', () => {
         family: 'web',
         imageName: 'web-x',
         regions: p.copies ?? [],
+        distribution: null,
       }),
     };
     const registered: string[] = [];
@@ -125,6 +127,8 @@ describe('image-factory ASL on the local engine', () => {
         sharing: null,
         test: null,
         published: { channel: 'latest', parameter: '/ami-factory/web/latest@us-west-2' },
+        // CopySucceeded passes whether CopyImage made the copy (the report's action).
+        created: true,
       },
       { region: 'eu-west-1', status: 'failed', error: 'ImageFailedError', cause: 'copy failed', test: null },
     ]);
@@ -143,7 +147,7 @@ describe('image-factory ASL on the local engine', () => {
   it('routes a source failure through CleanupHome and ReportFailure to BuildFailed with the error', async () => {
     const calls: { name: string; payload: JsonObject }[] = [];
     const script: Script = {
-      planBuild: () => ({ imageName: 'web-x', imageId: null, state: null }),
+      planBuild: () => ({ imageName: 'web-x', imageId: null, state: null, published: null }),
       resolveSource: () => {
         throw Object.assign(new Error('2 instances match'), { name: 'AmbiguousSourceError' });
       },
@@ -168,14 +172,14 @@ describe('image-factory ASL on the local engine', () => {
     const calls: { name: string; payload: JsonObject }[] = [];
     const outcomes = new Map<string, JsonValue | Error>();
     const script: Script = {
-      planBuild: () => ({ imageName: 'web-x', imageId: 'ami-0000000000000000a', state: 'available' }),
+      planBuild: () => ({ imageName: 'web-x', imageId: 'ami-0000000000000000a', state: 'available', published: null }),
       registerWait: (p) => {
         outcomes.set(String(p.token), { state: 'available' });
         return {};
       },
       finalizeImage: () => ({ deprecateAt: null, sharing: null }),
       publishImage: () => ({ channel: 'latest', parameter: '/ami-factory/web/latest' }),
-      reportBuild: () => ({ outcome: 'BuildSucceeded', buildId: 'b', family: 'web', imageName: 'web-x', regions: [] }),
+      reportBuild: () => ({ outcome: 'BuildSucceeded', buildId: 'b', family: 'web', imageName: 'web-x', regions: [], distribution: null }),
     };
     const run = runDefinition(
       definition,

@@ -19,7 +19,7 @@ function request(over: Partial<BuildRequestInput> = {}): BuildRequest {
 
 interface Report {
   outcome: string;
-  regions: { region: string; status: string; imageId?: string | null; error?: string; cause?: string }[];
+  regions: { region: string; status: string; imageId?: string | null; error?: string; cause?: string; action?: string }[];
 }
 
 function regional(h: Harness, region: string): EC2Client {
@@ -142,7 +142,13 @@ describe('the full pipeline on the local cloud (real ASL, real handlers, no mock
     expect(second.status).toBe('SUCCEEDED');
     const a = JSON.parse(first.output ?? '{}') as Report;
     const b = JSON.parse(second.output ?? '{}') as Report;
-    expect(b.regions).toEqual(a.regions);
+    // The same regions and images; the second run says it adopted what the first created.
+    const withoutAction = (r: Report['regions']): unknown[] => r.map(({ action: _action, ...rest }) => rest);
+    expect(withoutAction(b.regions)).toEqual(withoutAction(a.regions));
+    expect([a.regions.map((r) => r.action), b.regions.map((r) => r.action)]).toEqual([
+      ['created', 'created', 'created'],
+      ['adopted', 'adopted', 'adopted'],
+    ]);
     const name = imageName('web', req.requestedAt, req.buildId);
     for (const r of a.regions) {
       expect(await imagesNamed(h, r.region, name)).toHaveLength(1);
