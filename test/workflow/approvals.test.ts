@@ -112,6 +112,13 @@ describe('approval gates (local cloud)', () => {
     expect(out.outcome).toBe('BuildSucceeded');
     expect(out.approvals).toEqual([expect.objectContaining({ status: 'approved', approvalId: record.id, approvers: ['U0BOB'] })]);
     expect(await launchPermissions(out.regions[0]?.imageId ?? '')).toEqual([{ Group: 'all' }]);
+    // The request was posted in the gate's channel and, once approved, updated in place without its buttons.
+    const r = await fetch(`${h.cloud.endpoint}/slack/_messages?channel=C0APPROVALS`);
+    const { messages } = (await r.json()) as { messages: { text: string; blocks: { type: string }[]; versions: unknown[] }[] };
+    const posted = messages.find((m) => JSON.stringify(m.blocks).includes(out.regions[0]?.imageId ?? '?'));
+    expect(posted?.versions.length).toBeGreaterThanOrEqual(1);
+    expect(posted?.blocks.some((b) => b.type === 'actions')).toBe(false);
+    expect(JSON.stringify(posted?.blocks)).toContain('U0BOB');
   });
 
   it('refuses the requester’s own approval (two-person rule); a rejection shares nothing and is reported', async () => {

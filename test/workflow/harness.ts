@@ -15,10 +15,13 @@ import {
 import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from '../../local/server.js';
 import { BuildRequestSchema, type BuildRequest, type BuildRequestInput } from '../../functions/lib/build-request.js';
 import { parseFactoryConfig } from '../../functions/lib/config.js';
-import type { ApprovalRecord, ClickOutcome, DecisionKind } from '../../functions/lib/approvals/decide.js';
+import { approversOf, type ApprovalRecord, type ClickOutcome, type DecisionKind } from '../../functions/lib/approvals/decide.js';
+import { INTERACTIVITY_PATH } from '../../functions/lib/approvals/endpoint.js';
+import { approvalClickBody } from '../../functions/lib/approvals/interactivity.js';
+import { slackRequestHeaders } from '../../functions/lib/chatops/signature.js';
+import { LOCAL_SLACK_SIGNING_SECRET } from '../../local/function-url.js';
 import type { GateKind } from '../../functions/lib/approvals/gates.js';
 import { approvalIdFor } from '../../functions/lib/approvals/request.js';
-import { resumeExecution } from '../../functions/lib/approvals/resume.js';
 import { ApprovalStore } from '../../functions/lib/approvals/store.js';
 
 /** The account the workflow tests share with (the demo config's). */
@@ -229,10 +232,11 @@ export async function approvalRequest(
 }
 
 /**
- * A click on an approval request's button, applied as the Slack endpoint applies it: the store's
- * rules (who may decide, two-person rule, one vote each) at the cloud's simulated time, and a
- * final decision resumes the waiting execution. (To become `ami-factory chat --click` once the
- * interactivity endpoint is there.)
+ * A click on an approval request's button, as Slack sends it: a signed interactivity payload
+ * POSTed to the Slack function URL's /interactivity route at the cloud's simulated time. The
+ * endpoint applies it (who may decide, two-person rule, one vote each), updates the message and,
+ * on a final decision, resumes the waiting execution. The outcome is read back from the record
+ * (and the refusal's reason from the ephemeral answer on the local Slack stand-in).
  */
 export async function clickApproval(
   h: Harness,
@@ -243,10 +247,37 @@ export async function clickApproval(
 ): Promise<ClickOutcome> {
   const { store, s3 } = approvalStore(h);
   try {
-    const click = { userId, userGroups: [], decision, at: h.cloud.clock.now(), ...(comment !== undefined ? { comment } : {}) };
-    const result = await store.click(approvalId, click);
-    if (result.outcome.kind === 'decided') await resumeExecution(h.sfn, result.record);
-    return result.outcome;
+    const before = await store.get(approvalId);
+    if (before === undefined) throw new Error(`no approval record ${approvalId}`);
+    const responseId = randomUUID();
+    const body = approvalClickBody({
+      approvalId,
+      decision,
+      userId,
+      channelId: before.message?.channel ?? before.rule.channel,
+      ...(before.message !== undefined ? { messageTs: before.message.ts } : {}),
+      responseUrl: `${h.cloud.endpoint}/slack/response/${responseId}`,
+      ...(comment !== undefined ? { comment } : {}),
+    });
+    const r = await fetch(`${h.cloud.functionUrl('slackCommand').replace(/\/$/, '')}${INTERACTIVITY_PATH}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        ...slackRequestHeaders(LOCAL_SLACK_SIGNING_SECRET, body, h.cloud.clock.nowMs()),
+      },
+      body,
+      signal: AbortSignal.timeout(15_000),
+    });
+    if (r.status !== 200) throw new Error(`the interactivity endpoint answered ${r.status}: ${await r.text()}`);
+    const after = (await store.get(approvalId)) ?? before;
+    if (before.status !== 'pending') return { kind: 'closed', status: before.status };
+    if (after.status === 'approved' || after.status === 'rejected') return { kind: 'decided', status: after.status };
+    if (after.status === 'expired') return { kind: 'closed', status: 'expired' };
+    if (after.decisions.length > before.decisions.length)
+      return { kind: 'recorded', remaining: after.rule.required - approversOf(after).length };
+    const answers = await fetch(`${h.cloud.endpoint}/slack/_responses/${responseId}`, { signal: AbortSignal.timeout(5000) });
+    const { responses } = (await answers.json()) as { responses: { text?: string }[] };
+    return { kind: 'refused', reason: responses.map((x) => x.text ?? '').join(' ') };
   } finally {
     s3.destroy();
   }
