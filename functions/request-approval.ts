@@ -18,9 +18,12 @@ const { AMI_FACTORY_STATE_BUCKET: bucket } = requireEnv('AMI_FACTORY_STATE_BUCKE
  */
 export const handler = taskHandler('request-approval', ApprovalTaskInputSchema, async (input, logger) => {
   const subjectFamily = input.subject.kind === 'promote' ? input.subject.operation.family : input.subject.request.family;
+  // A retention run's plans are in this bucket: the message links them.
+  const withPlans =
+    input.subject.kind === 'retention' ? { ...input, subject: { ...input.subject, bucket: input.subject.bucket ?? bucket } } : input;
   return requestApproval(
     { store: new ApprovalStore(s3Client(), bucket), sfn: sfnClient(), poster: unpostedApprovals, now, logger },
-    input,
+    withPlans,
     factoryConfig().families[subjectFamily],
   );
 });
