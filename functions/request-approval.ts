@@ -37,9 +37,12 @@ export const handler = taskHandler('request-approval', ApprovalTaskInputSchema, 
             }
           },
         };
+  // A retention run's plans are in this bucket: the message links them.
+  const withPlans =
+    input.subject.kind === 'retention' ? { ...input, subject: { ...input.subject, bucket: input.subject.bucket ?? bucket } } : input;
   return requestApproval(
     { store: new ApprovalStore(s3Client(), bucket), sfn: sfnClient(), poster, now, logger },
-    input,
+    withPlans,
     factoryConfig().families[subjectFamily],
   );
 });

@@ -49,7 +49,7 @@ describe('ami-factory config check', () => {
   it('does accept the repository config', async () => {
     const r = await cli('config', 'check');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/valid \(2 families: web, al2023-base\)/);
+    expect(r.stdout).toMatch(/valid \(3 families: web, al2023-base, al2023-public\)/);
   });
 
   it('does refuse a region of the right shape that no AWS partition lists, naming where it is', async () => {

@@ -5,6 +5,7 @@ import { applyClick, expireIfDue, type ApprovalRecord } from '../../functions/li
 import { buildGates, checkGates } from '../../functions/lib/approvals/hold.js';
 import {
   approvalIdFor,
+  describeSubject,
   GateNotConfiguredError,
   requestApproval,
   retiringOf,
@@ -17,6 +18,7 @@ import { sweepApprovals } from '../../functions/lib/approvals/sweep.js';
 import { buildReport } from '../../functions/lib/build-report.js';
 import { BuildRequestSchema } from '../../functions/lib/build-request.js';
 import { parseFactoryConfig, type FamilyConfig } from '../../functions/lib/config.js';
+import { RetentionRequestSchema } from '../../functions/lib/retention/request.js';
 
 const EXEC = 'arn:aws:states:us-east-1:111122223333:execution:image-factory:b1';
 const T0 = new Date('2026-12-01T10:00:00Z');
@@ -327,5 +329,42 @@ describe('the build report of a gated share', () => {
       { status: 'approved', approvalId: 'a1', approvers: ['U0BOB'], decidedAt: '2026-12-01T10:05:00.000Z' },
     ]);
     expect(buildReport(base).detail).not.toHaveProperty('approvals');
+  });
+});
+
+describe('the changes a retention request lists', () => {
+  it('counts what each region would retire, with a link to its plan', () => {
+    const { changes, requester } = describeSubject(
+      {
+        kind: 'retention',
+        bucket: 'factory-state',
+        request: RetentionRequestSchema.parse({
+          runId: 'run-12345678',
+          family: 'rel',
+          requestedAt: T0.toISOString(),
+          regions: ['us-east-1', 'us-west-2'],
+          dryRun: false,
+          trigger: { type: 'schedule' },
+          policy: { keepNewest: 2, maxAgeDays: 90, disableGraceDays: 0, excludeTags: {} },
+        }),
+        plans: [
+          {
+            region: 'us-east-1',
+            status: 'planned',
+            planKey: 'retention/runs/run-12345678/us-east-1/plan.json',
+            counts: { keep: 2, deprecate: 1, disable: 3, deregister: 9 },
+          },
+          { region: 'us-west-2', status: 'plan-failed' },
+        ],
+      },
+      'retentionApply',
+      family,
+    );
+    expect(changes).toEqual([
+      'Retire 12 images of rel:',
+      'us-east-1: deregister 9, disable 3, deprecate 1, keep 2 — plan s3://factory-state/retention/runs/run-12345678/us-east-1/plan.json',
+      'us-west-2: no plan (plan-failed)',
+    ]);
+    expect(requester.userId).toBe('schedule');
   });
 });

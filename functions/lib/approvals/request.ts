@@ -158,7 +158,7 @@ export function describeSubject(
       const lines = subject.plans.map((p) => {
         if (p.status !== 'planned' || p.counts === undefined) return `${p.region}: no plan (${p.status})`;
         const c = p.counts;
-        const plan = p.planKey !== undefined ? ` — plan s3://${subject.bucket ?? ''}/${p.planKey}`.replace('s3:///', '') : '';
+        const plan = p.planKey === undefined ? '' : ` — plan ${subject.bucket !== undefined ? `s3://${subject.bucket}/` : ''}${p.planKey}`;
         return `${p.region}: deregister ${c.deregister ?? 0}, disable ${c.disable ?? 0}, deprecate ${c.deprecate ?? 0}, keep ${c.keep ?? 0}${plan}`;
       });
       return {
