@@ -455,6 +455,30 @@ describe('slack-command', () => {
     expect(ec2).not.toHaveReceivedCommand(ModifySnapshotAttributeCommand);
   });
 
+  it('does refuse a share the family’s newAccounts gate holds (the command cannot wait for an approver), and shares what the family lists', async () => {
+    const gated = structuredClone(doc);
+    const web = gated.families.web as Record<string, unknown>;
+    web.gates = { newAccounts: { approvers: { users: ['U0APPROVER', 'U0OTHER'] }, channel: 'C0APPROVALS' } };
+    const chatops = web.chatops as { share: { allowedTargets: { accounts: string[] } } };
+    chatops.share.allowedTargets.accounts = ['999988887777', '444455556666'];
+    const d = { ...deps(), config: parseFactoryConfig(stringify(gated)) };
+    ec2.on(DescribeImagesCommand).resolves({ Images: [managedImage('ami-0000000000000000a', '2026-11-01T00:00:00Z')] as never });
+    ec2.on(DescribeImageAttributeCommand).resolves({ LaunchPermissions: [] });
+    ec2.on(DescribeSnapshotAttributeCommand).resolves({ CreateVolumePermissions: [] });
+    ec2.on(ModifyImageAttributeCommand).resolves({});
+    ec2.on(ModifySnapshotAttributeCommand).resolves({});
+    const held = await handleSlackRequest(d, request('share ami-0000000000000000a --account 999988887777'), 'req-1');
+    const heldText = (JSON.parse(held.body) as SlackMessage).text;
+    expect(heldText).toMatch(/^Not allowed: sharing web images with account 999988887777 needs approval \(the family's newAccounts gate\)/);
+    expect(ec2).not.toHaveReceivedCommand(ModifyImageAttributeCommand);
+    // An account the family's sharing already lists is not new: shared at once.
+    const listed = await handleSlackRequest(d, request('share ami-0000000000000000a --account 444455556666'), 'req-2');
+    expect((JSON.parse(listed.body) as SlackMessage).text).toMatch(
+      /Shared ami-0000000000000000a \(web, us-east-1\) with account 444455556666/,
+    );
+    expect(ec2).toHaveReceivedCommandWith(ModifyImageAttributeCommand, { LaunchPermission: { Add: [{ UserId: '444455556666' }] } });
+  });
+
   it('does refuse to share an image the factory does not manage', async () => {
     ec2
       .on(DescribeImagesCommand)

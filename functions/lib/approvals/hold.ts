@@ -15,11 +15,15 @@ import { retiringOf } from './request.js';
 /** The gates a build's share must pass: public sharing, and targets the family's sharing does not list. */
 export function buildGates(family: FamilyConfig | undefined, request: BuildRequest): GateKind[] {
   const s = request.sharing;
-  const change: ProposedChange = {
-    kind: 'share',
-    public: s.public,
-    targets: [...s.accounts, ...s.organizationArns, ...s.organizationalUnitArns],
-  };
+  return shareGates(family, { public: s.public, targets: [...s.accounts, ...s.organizationArns, ...s.organizationalUnitArns] });
+}
+
+/**
+ * The gates that hold a share of a family's image (public, or with accounts, organizations or
+ * OUs the family's `sharing` does not list): a build's, or a Slack `share`'s.
+ */
+export function shareGates(family: FamilyConfig | undefined, share: { public: boolean; targets: string[] }): GateKind[] {
+  const change: ProposedChange = { kind: 'share', ...share };
   const f = family?.sharing;
   const configured = f === undefined ? [] : [...f.accounts, ...f.organizationArns, ...f.organizationalUnitArns];
   return gatesFor(family?.gates ?? {}, change, configured).map((h) => h.kind);

@@ -11,6 +11,7 @@ import * as z from 'zod';
 import { BuildIdSchema, FamilySchema } from '../build-request.js';
 import { buildRequestFor, type FactoryConfig, type FamilyConfig } from '../config.js';
 import { TAG } from '../constants.js';
+import { shareGates } from '../approvals/hold.js';
 import { applySharing } from '../ec2/share.js';
 import { familyImages, imageTags } from '../ec2/images.js';
 import { ConfigurationError, ValidationError, hasErrorName } from '../errors.js';
@@ -461,13 +462,25 @@ async function share(deps: ChatOpsDeps, form: SlashCommand, command: Extract<Cha
     deps.logger.warn('slash command not allowed', { family, permission: 'share', reason: 'target' });
     return deniedReply(target.reason);
   }
-  const result = await applySharing(deps.ec2(found.region), command.imageId, {
+  const targets = {
     accounts: 'account' in command ? [command.account] : [],
     organizationArns: 'organizationArn' in command ? [command.organizationArn] : [],
     organizationalUnitArns: 'organizationalUnitArn' in command ? [command.organizationalUnitArn] : [],
+  };
+  // A share the family's gates hold (newAccounts: a target its sharing does not list) waits for
+  // approval in a workflow; this command acts at once, so it does not act at all.
+  const held = shareGates(deps.config.families[family], {
     public: false,
-    snapshotVolumePermission: true,
+    targets: [...targets.accounts, ...targets.organizationArns, ...targets.organizationalUnitArns],
   });
+  if (held.length > 0) {
+    deps.logger.warn('slash command not allowed', { family, permission: 'share', reason: 'gate', gates: held });
+    return deniedReply(
+      `sharing ${family} images with ${shareTargetLabel(command)} needs approval (the family's ${held.join(', ')} gate), which \`share\` ` +
+        `cannot wait for: add it to families.${family}.sharing, or build with it (the build waits at the gate for an approver)`,
+    );
+  }
+  const result = await applySharing(deps.ec2(found.region), command.imageId, { ...targets, public: false, snapshotVolumePermission: true });
   const added = result.added.userIds.length + result.added.organizationArns.length + result.added.organizationalUnitArns.length;
   deps.logger.info('image shared from slack', {
     imageId: command.imageId,
