@@ -75,7 +75,7 @@ describe('image-factory ASL on the local engine', () => {
     const calls: { name: string; payload: JsonObject }[] = [];
     const outcomes = new Map<string, JsonValue | Error>();
     const script: Script = {
-      planBuild: () => ({ imageName: 'web-x', imageId: null, state: null, published: null }),
+      planBuild: () => ({ imageName: 'web-x', imageId: null, state: null, published: null, gates: [] }),
       resolveSource: () => ({ instanceId: 'i-0123456789abcdef0', state: 'running', volumes: [] }),
       createImage: () => ({ imageId: 'ami-0000000000000000a', imageName: 'web-x', created: true, region: 'us-east-1' }),
       registerWait: (p) => {
@@ -147,7 +147,7 @@ describe('image-factory ASL on the local engine', () => {
   it('routes a source failure through CleanupHome and ReportFailure to BuildFailed with the error', async () => {
     const calls: { name: string; payload: JsonObject }[] = [];
     const script: Script = {
-      planBuild: () => ({ imageName: 'web-x', imageId: null, state: null, published: null }),
+      planBuild: () => ({ imageName: 'web-x', imageId: null, state: null, published: null, gates: [] }),
       resolveSource: () => {
         throw Object.assign(new Error('2 instances match'), { name: 'AmbiguousSourceError' });
       },
@@ -172,7 +172,7 @@ describe('image-factory ASL on the local engine', () => {
     const calls: { name: string; payload: JsonObject }[] = [];
     const outcomes = new Map<string, JsonValue | Error>();
     const script: Script = {
-      planBuild: () => ({ imageName: 'web-x', imageId: 'ami-0000000000000000a', state: 'available', published: null }),
+      planBuild: () => ({ imageName: 'web-x', imageId: 'ami-0000000000000000a', state: 'available', published: null, gates: [] }),
       registerWait: (p) => {
         outcomes.set(String(p.token), { state: 'available' });
         return {};
