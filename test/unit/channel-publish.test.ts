@@ -34,6 +34,8 @@ const recorded: Publication[] = [];
 let history: ChannelRecord['current'] = null;
 
 const store = {
+  get: async (family: string, region: string, channel: string): Promise<ChannelRecord> =>
+    Promise.resolve({ family, region, channel, current: history, history: [] }),
   record: async (family: string, region: string, channel: string, p: Publication): Promise<ChannelRecord> => {
     recorded.push(p);
     if (history?.imageId !== p.imageId) history = p;
@@ -114,6 +116,29 @@ describe('publishToChannel', () => {
     ec2.on(EnableImageDeregistrationProtectionCommand).resolves({ Return: 'enabled-without-cooldown' });
     ec2.on(DisableImageDeregistrationProtectionCommand).resolves({ Return: 'disabled' });
     events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e1' }] });
+  });
+
+  it('does still lift the replaced image’s protection when a retry finds the parameter already set (the read-back had failed)', async () => {
+    parameters.set(LATEST, OLD);
+    history = {
+      imageId: OLD,
+      buildId: BUILD_ID,
+      publishedAt: '2026-11-22T08:00:00.000Z',
+      by: { type: 'cli' },
+      previousImageId: null,
+      action: 'publish',
+    };
+    // The first attempt's write is not visible yet: it fails reading it back, before recording.
+    applyPuts = false;
+    await expect(publishToChannel(deps(), input())).rejects.toMatchObject({ name: 'ChannelUpdatePendingError' });
+    expect(recorded).toEqual([]);
+    // Parameter Store has validated it by the retry.
+    parameters.set(LATEST, NEW);
+    applyPuts = true;
+    const r = await publishToChannel(deps(), input());
+    expect(recorded.at(-1)).toMatchObject({ imageId: NEW, previousImageId: OLD });
+    expect(ec2).toHaveReceivedCommandWith(DisableImageDeregistrationProtectionCommand, { ImageId: OLD });
+    expect(r).toMatchObject({ previousImageId: OLD });
   });
 
   it('sets the parameter, protects the image, moves the launch template, records, unprotects the replaced image and announces it', async () => {

@@ -137,6 +137,11 @@ export async function publishToChannel(deps: PublishDeps, input: PublishInput): 
   const parameter = channelParameterName(family, channel);
   const before = await parameterValue(deps.ssm, parameter);
   const changed = before !== imageId;
+  // What this publication replaces: the parameter's value, or — when a retried step finds the
+  // parameter already set (an earlier attempt wrote it and failed reading it back) — what the
+  // history holds: its current image, or (already recorded) that one's predecessor.
+  const prior = changed ? null : (await deps.store.get(family, region, channel)).current;
+  const replaced = changed ? before : prior === null ? null : prior.imageId !== imageId ? prior.imageId : prior.previousImageId;
   if (changed) await setChannel(deps.ssm, parameter, imageId, `ami-factory ${family}: the ${channel} image`);
   // Protected once it is in the channel (an image the channel refused can still be cleaned up).
   await deps.ec2.send(new EnableImageDeregistrationProtectionCommand({ ImageId: imageId, WithCooldown: false }));
@@ -151,11 +156,10 @@ export async function publishToChannel(deps: PublishDeps, input: PublishInput): 
     buildId: input.buildId,
     publishedAt: deps.now().toISOString(),
     by: input.by,
-    previousImageId: before === imageId ? null : before,
+    previousImageId: replaced,
     action: input.action,
   });
-  // A retried step finds the parameter already set: the history knows what it replaced.
-  const previousImageId = changed ? before : (recorded.current?.previousImageId ?? null);
+  const previousImageId = recorded.current?.imageId === imageId ? recorded.current.previousImageId : replaced;
 
   let unprotected: string | null = null;
   if (previousImageId !== null && previousImageId !== imageId) {
