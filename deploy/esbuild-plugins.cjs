@@ -189,8 +189,13 @@ const noEventStreams = {
 };
 
 /** The module that stands in for `@aws-sdk/credential-provider-node` (its three exports). */
+// The factory's one clock (functions/lib/clock.ts): the stand-in is product code in every bundle,
+// and on the local cloud the time is the simulated clock's.
+const CLOCK_MODULE = join(__dirname, '..', 'functions', 'lib', 'clock.ts');
+
 const ENVIRONMENT_CREDENTIALS = `
 import { fromEnv } from '@aws-sdk/credential-provider-env';
+import { clock } from ${JSON.stringify(CLOCK_MODULE)};
 import { CredentialsProviderError } from '@smithy/core/config';
 export const defaultProvider = (init = {}) => {
   const fromEnvironment = fromEnv(init);
@@ -207,7 +212,7 @@ export const defaultProvider = (init = {}) => {
 };
 export const credentialsWillNeedRefresh = (credentials) => credentials?.expiration !== undefined;
 export const credentialsTreatedAsExpired = (credentials) =>
-  credentials?.expiration !== undefined && credentials.expiration.getTime() - Date.now() < 300000;
+  credentials?.expiration !== undefined && credentials.expiration.getTime() - clock().now() < 300000;
 `;
 
 const CREDENTIALS_NAMESPACE = 'lambda-credentials';
