@@ -5,14 +5,9 @@ import { join } from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { parse, stringify } from 'yaml';
-import {
-  DescribeExecutionCommand,
-  GetExecutionHistoryCommand,
-  SFNClient,
-  StartExecutionCommand,
-  type DescribeExecutionCommandOutput,
-} from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from '../../local/server.js';
+import { fullHistory } from '../../bin/execution-progress.js';
 import { BuildRequestSchema, type BuildRequest, type BuildRequestInput } from '../../functions/lib/build-request.js';
 import { parseFactoryConfig } from '../../functions/lib/config.js';
 import { approversOf, type ApprovalRecord, type ClickOutcome, type DecisionKind } from '../../functions/lib/approvals/decide.js';
@@ -285,12 +280,5 @@ export async function clickApproval(
 
 /** The number of states an execution entered (Step Functions bills standard workflows per state transition). */
 export async function stateTransitions(h: Harness, executionArn: string): Promise<number> {
-  let n = 0;
-  let nextToken: string | undefined;
-  do {
-    const page = await h.sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
-    n += (page.events ?? []).filter((e) => e.type?.endsWith('StateEntered') === true).length;
-    nextToken = page.nextToken;
-  } while (nextToken !== undefined);
-  return n;
+  return (await fullHistory(h.sfn, executionArn)).filter((e) => e.type?.endsWith('StateEntered') === true).length;
 }

@@ -6,10 +6,18 @@ import {
   DescribeSnapshotsCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
-import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
 import { type BuildRequest, type BuildRequestInput } from '../../functions/lib/build-request.js';
 import { imageName } from '../../functions/lib/naming.js';
-import { runBuild, startHarness, tagMap, type Harness, type HarnessOptions, webBuildRequest, WEB_COPIES } from './harness.js';
+import {
+  runBuild,
+  startHarness,
+  stateTransitions,
+  tagMap,
+  type Harness,
+  type HarnessOptions,
+  webBuildRequest,
+  WEB_COPIES,
+} from './harness.js';
 
 const ACCOUNT = '444455556666';
 
@@ -41,17 +49,6 @@ async function imagesNamed(h: Harness, region: string, name: string) {
   } finally {
     c.destroy();
   }
-}
-
-async function transitions(h: Harness, executionArn: string | undefined): Promise<number> {
-  let n = 0;
-  let nextToken: string | undefined;
-  do {
-    const page = await h.sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
-    n += (page.events ?? []).filter((e) => e.type?.endsWith('StateEntered') === true).length;
-    nextToken = page.nextToken;
-  } while (nextToken !== undefined);
-  return n;
 }
 
 function factoryEvents(h: Harness, buildId: string): string[] {
@@ -307,7 +304,7 @@ describe('the full pipeline on the local cloud (real ASL, real handlers, no mock
       const exec = await runBuild(h, request());
       // The error and cause are in the failure message when it does not succeed.
       expect({ status: exec.status, error: exec.error, cause: exec.cause }).toEqual({ status: 'SUCCEEDED' });
-      counts.push(await transitions(h, exec.executionArn));
+      counts.push(await stateTransitions(h, exec.executionArn ?? ''));
       await h.close();
     }
     expect(counts[1]).toBe(counts[0]);
@@ -317,11 +314,11 @@ describe('the full pipeline on the local cloud (real ASL, real handlers, no mock
   it('still completes, with the same transitions, when EC2 events are lost (the sweeper polls)', async () => {
     await start({ ec2Events: true });
     const withEvents = await runBuild(h, request());
-    const expected = await transitions(h, withEvents.executionArn);
+    const expected = await stateTransitions(h, withEvents.executionArn ?? '');
     await h.close();
     await start({ ec2Events: false });
     const without = await runBuild(h, request());
     expect(without.status).toBe('SUCCEEDED');
-    expect(await transitions(h, without.executionArn)).toBe(expected);
+    expect(await stateTransitions(h, without.executionArn ?? '')).toBe(expected);
   });
 });
