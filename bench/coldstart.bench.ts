@@ -16,6 +16,10 @@
  * `measure({ runs })` returns the same figures as a report section (bench/section.ts) and writes
  * nothing.
  *
+ * BENCH_NODE=PATH runs the children on another Node binary (default: this one), e.g. the Lambda
+ * runtime's major (`nodejs24.x`: `npm i node@24` gives one) when this machine's node is older;
+ * the report names the version the children ran.
+ *
  * BENCH_RUNS=1 is the CI configuration: every bundle imported once, nothing asserted on times.
  * A bundle that fails to import fails the benchmark.
  */
@@ -107,10 +111,21 @@ interface Timing {
   importCpuMs?: number;
 }
 
+/** The Node binary the children run (BENCH_NODE, default this process's). */
+const CHILD_NODE = process.env.BENCH_NODE ?? process.execPath;
+
+/** The children's Node version (`node --version` of CHILD_NODE). */
+function childNodeVersion(): string {
+  if (CHILD_NODE === process.execPath) return process.version;
+  const r = spawnSync(CHILD_NODE, ['--version'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.status !== 0) throw new ColdStartBenchError(`BENCH_NODE=${CHILD_NODE} does not run: ${r.stderr?.toString().trim() ?? ''}`);
+  return r.stdout.toString().trim();
+}
+
 /** One fresh `node ARGS` process; throws with its stderr when it fails. */
 function timeNode(args: string[], env: Record<string, string>, cwd: string): Timing {
   const started = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(CHILD_NODE, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const processMs = Number(process.hrtime.bigint() - started) / 1e6;
   if (r.status !== 0)
     throw new ColdStartBenchError(`node ${args.slice(0, 2).join(' ')} failed (exit ${r.status}): ${r.stderr.toString().trim()}`);
@@ -215,7 +230,7 @@ export async function measure(
   }
   const figures: ColdStartFigures = {
     date: new Date().toISOString(),
-    node: process.version,
+    node: childNodeVersion(),
     package: pkg.hash,
     runs,
     goalMs: GOAL_MS,
@@ -229,7 +244,7 @@ export async function measure(
     name: 'coldstart',
     title: 'Cold starts: import time of each packaged handler',
     markdown: [
-      `Each function's zip as \`osls package\` makes it; its bundle imported in a fresh Node process (${process.version}), ` +
+      `Each function's zip as \`osls package\` makes it; its bundle imported in a fresh Node process (${figures.node}), ` +
         `${runs} run(s) alternating with bare \`node -e ''\`; times in ms, median (min–max). ` +
         `"Over bare" is the median process time less the median bare one (min–max: the runs' paired differences).`,
       '',
@@ -259,7 +274,7 @@ export async function measure(
 export async function run(): Promise<void> {
   const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 7));
   console.log(
-    `cold starts: every packaged function, ${runs} run(s) each, alternating with bare \`node -e ''\` (${process.version}); times in ms, median (min–max)`,
+    `cold starts: every packaged function, ${runs} run(s) each, alternating with bare \`node -e ''\` (${childNodeVersion()}); times in ms, median (min–max)`,
   );
   let first = true;
   const result = await measure({ runs }, (row) => {

@@ -3,6 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { ChannelOperation, ChannelOperationResult } from '../../functions/lib/channels/promote.js';
 import {
+  commandCredentials,
   causeMessage,
   CloudLostError,
   connectForCommand,
@@ -22,10 +23,7 @@ export function clientsFor(target: CloudTarget): { sfn: SFNClient; s3: S3Client 
   const config = {
     region: 'us-east-1',
     endpoint: target.endpoint,
-    credentials: {
-      accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL',
-      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-    },
+    credentials: commandCredentials(),
   };
   return { sfn: new SFNClient(config), s3: new S3Client({ ...config, forcePathStyle: true }) };
 }

@@ -382,3 +382,47 @@ export function onePositional(command: string, usage: string, positionals: strin
 
 // In bin/commands/_options.ts, so that a command needing only them (bundle) starts without the local cloud.
 export { parseOptions, usageError, type OptionValues };
+
+/** The credentials a command signs with: the environment's, or the local cloud's stand-ins. */
+export function commandCredentials(): { accessKeyId: string; secretAccessKey: string } {
+  return { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local' };
+}
+
+/** The exit status of a command that threw: a run that outlived its wait or its cloud is said as such, anything else with its name. */
+export function commandFailed(command: string, e: unknown): number {
+  if (e instanceof ExecutionStillRunningError || e instanceof CloudLostError) console.error(`✗ ${e.message}`);
+  else console.error(`✗ ami-factory ${command}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+  return 1;
+}
+
+/** Whether an execution ended SUCCEEDED; otherwise its status, error and cause are printed. */
+export function executionSucceeded(d: { status?: string; error?: string; cause?: string }): boolean {
+  if (d.status === 'SUCCEEDED') return true;
+  console.error(`✗ ${d.status ?? 'UNKNOWN'}: ${d.error ?? 'unknown error'}: ${causeMessage(d.cause)}`);
+  return false;
+}
+
+/** The image-factory report as the CLI reads it (functions/report-build.ts writes it). */
+interface BuildReportView {
+  outcome?: string;
+  imageName?: string | null;
+  regions?: { region: string; status: string; imageId?: string | null; action?: string; error?: string; cause?: string }[];
+}
+
+/**
+ * Prints an image-factory execution's output (one row per region, then the outcome) and
+ * returns the exit status: 0 when the build (or distribution) succeeded in every region.
+ * `withAction` adds the distribution's per-region action (created, adopted, untouched).
+ */
+export function printBuildReport(output: string | undefined, started: number, opts: { withAction?: boolean } = {}): number {
+  const report = JSON.parse(output ?? '{}') as BuildReportView;
+  const rows = (report.regions ?? []).map((r) => [
+    r.region,
+    r.imageId ?? '-',
+    ...(opts.withAction === true ? [r.action ?? '-'] : []),
+    r.status === 'failed' ? `failed: ${r.error ?? ''}: ${causeMessage(r.cause)}` : r.status,
+  ]);
+  console.log(table(['region', 'image id', ...(opts.withAction === true ? ['action'] : []), 'result'], rows));
+  console.log(`${report.outcome ?? 'unknown outcome'} · ${report.imageName ?? ''} · ${formatDuration(Date.now() - started)}`);
+  return report.outcome === 'BuildSucceeded' ? 0 : 1;
+}

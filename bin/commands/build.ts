@@ -5,16 +5,15 @@ import { buildRequestFor, loadFactoryConfig } from '../../functions/lib/config.j
 import { executionNameFor } from '../../functions/lib/triggers/ids.js';
 import { PROJECT_ROOT } from '../../local/server.js';
 import {
-  causeMessage,
+  commandCredentials,
+  commandFailed,
   connectForCommand,
   CLOUD_OPTIONS,
   CLOUD_OPTIONS_HELP,
-  CloudLostError,
-  ExecutionStillRunningError,
-  formatDuration,
+  executionSucceeded,
   onePositional,
   parseCommand,
-  table,
+  printBuildReport,
   stateMachineArnOf,
 } from './_common.js';
 import { startAndFollow } from '../execution-progress.js';
@@ -27,12 +26,6 @@ Starts an image-factory execution for the family (copies only to --regions, whic
 among the family's) and waits for it; prints one line per region and exits 0 when every
 region succeeded.
 ${CLOUD_OPTIONS_HELP}`;
-
-interface Report {
-  outcome?: string;
-  imageName?: string | null;
-  regions?: { region: string; status: string; imageId?: string | null; error?: string; cause?: string }[];
-}
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand('build', HELP, argv, {
@@ -79,10 +72,7 @@ export async function run(argv: string[]): Promise<number> {
   const sfn = new SFNClient({
     region: request.region,
     endpoint: target.endpoint,
-    credentials: {
-      accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL',
-      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-    },
+    credentials: commandCredentials(),
   });
   try {
     const stateMachineArn = stateMachineArnOf(target.stack, 'image-factory');
@@ -93,26 +83,9 @@ export async function run(argv: string[]): Promise<number> {
       { stateMachineArn, name, input: JSON.stringify(request) },
       { started, timeoutMs, endpoint: target.endpoint },
     );
-    if (d.status !== 'SUCCEEDED') {
-      console.error(`✗ ${d.status}: ${d.error ?? 'unknown error'}: ${causeMessage(d.cause)}`);
-      return 1;
-    }
-    const report = JSON.parse(d.output ?? '{}') as Report;
-    const rows = (report.regions ?? []).map((r) => [
-      r.region,
-      r.imageId ?? '-',
-      r.status === 'failed' ? `failed: ${r.error ?? ''}: ${causeMessage(r.cause)}` : r.status,
-    ]);
-    console.log(table(['region', 'image id', 'result'], rows));
-    console.log(`${report.outcome ?? 'unknown outcome'} · ${report.imageName ?? ''} · ${formatDuration(Date.now() - started)}`);
-    return report.outcome === 'BuildSucceeded' ? 0 : 1;
+    return executionSucceeded(d) ? printBuildReport(d.output, started) : 1;
   } catch (e) {
-    if (e instanceof ExecutionStillRunningError || e instanceof CloudLostError) {
-      console.error(`✗ ${e.message}`);
-      return 1;
-    }
-    console.error(`✗ ami-factory build: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
-    return 1;
+    return commandFailed('build', e);
   } finally {
     sfn.destroy();
     await target.close();

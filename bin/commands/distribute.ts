@@ -13,20 +13,18 @@ import {
 import { familyOf } from '../../functions/lib/request-policy.js';
 import { PROJECT_ROOT } from '../../local/server.js';
 import {
-  causeMessage,
+  commandCredentials,
+  commandFailed,
   connectForCommand,
   CLOUD_OPTIONS,
   CLOUD_OPTIONS_HELP,
-  CloudLostError,
-  ExecutionStillRunningError,
-  following,
-  formatDuration,
+  executionSucceeded,
   parseCommand,
+  printBuildReport,
   stateMachineArnOf,
-  table,
   type CloudTarget,
 } from './_common.js';
-import { followExecution } from '../execution-progress.js';
+import { startAndFollow } from '../execution-progress.js';
 
 export const summary = 'Distribute an existing image of a family (copies, sharing, tests, publication) without a rebuild';
 
@@ -42,16 +40,6 @@ distribution re-runs that region only. Without --wait it starts the execution an
 ${CLOUD_OPTIONS_HELP}
 Exit status: 0 when every region succeeded (or, without --wait, the execution started).`;
 
-interface Report {
-  outcome?: string;
-  imageName?: string | null;
-  regions?: { region: string; status: string; imageId?: string | null; action?: string; error?: string; cause?: string }[];
-}
-
-function credentials(): { accessKeyId: string; secretAccessKey: string } {
-  return { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local' };
-}
-
 /** The distribution request of the image: read (DescribeImages in the family's region) and checked as planBuild will. */
 async function requestFor(
   target: CloudTarget,
@@ -61,7 +49,7 @@ async function requestFor(
   regions: string[] | undefined,
 ): Promise<BuildRequest> {
   const region = familyOf(config, family).region;
-  const ec2 = new EC2Client({ region, endpoint: target.endpoint, credentials: credentials() });
+  const ec2 = new EC2Client({ region, endpoint: target.endpoint, credentials: commandCredentials() });
   try {
     const image = distributableImage(await describeOwnImage(ec2, imageId), family, region, imageId);
     return distributionRequestFor(config, family, image, {
@@ -122,50 +110,24 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`ami-factory distribute: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
       return 1;
     }
-    sfn = new SFNClient({ region: request.region, endpoint: target.endpoint, credentials: credentials() });
+    sfn = new SFNClient({ region: request.region, endpoint: target.endpoint, credentials: commandCredentials() });
     const runId = request.distribute?.runId ?? '';
     const name = distributionExecutionName(family, runId);
     console.log(
       `distributing ${imageId} (${family}, build ${request.buildId}, run ${runId}) → ${[request.region, ...request.copies.map((c) => c.region)].join(', ')}`,
     );
-    const { executionArn } = await sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn: stateMachineArnOf(target.stack, 'image-factory'),
-        name,
-        input: JSON.stringify(request),
-      }),
-    );
-    if (executionArn === undefined) throw new Error('StartExecution returned no executionArn');
+    const execution = { stateMachineArn: stateMachineArnOf(target.stack, 'image-factory'), name, input: JSON.stringify(request) };
     if (values.wait !== true && target.cloud === undefined) {
+      const { executionArn } = await sfn.send(new StartExecutionCommand(execution));
+      if (executionArn === undefined) throw new Error('StartExecution returned no executionArn');
       console.log(`started ${executionArn}\nfollow it with: ami-factory status ${executionArn}`);
       return 0;
     }
     if (values.wait !== true) console.log('(the local cloud runs in this process: waiting for the distribution)');
-    const client = sfn;
-    const d = await following(target.endpoint, executionArn, () =>
-      followExecution(client, executionArn, { started, timeoutMs, endpoint: target.endpoint }),
-    );
-    if (d.status !== 'SUCCEEDED') {
-      console.error(`✗ ${d.status}: ${d.error ?? 'unknown error'}: ${causeMessage(d.cause)}`);
-      return 1;
-    }
-    const report = JSON.parse(d.output ?? '{}') as Report;
-    const rows = (report.regions ?? []).map((r) => [
-      r.region,
-      r.imageId ?? '-',
-      r.action ?? '-',
-      r.status === 'failed' ? `failed: ${r.error ?? ''}: ${causeMessage(r.cause)}` : r.status,
-    ]);
-    console.log(table(['region', 'image id', 'action', 'result'], rows));
-    console.log(`${report.outcome ?? 'unknown outcome'} · ${report.imageName ?? ''} · ${formatDuration(Date.now() - started)}`);
-    return report.outcome === 'BuildSucceeded' ? 0 : 1;
+    const d = await startAndFollow(sfn, execution, { started, timeoutMs, endpoint: target.endpoint });
+    return executionSucceeded(d) ? printBuildReport(d.output, started, { withAction: true }) : 1;
   } catch (e) {
-    if (e instanceof ExecutionStillRunningError || e instanceof CloudLostError) {
-      console.error(`✗ ${e.message}`);
-      return 1;
-    }
-    console.error(`✗ ami-factory distribute: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
-    return 1;
+    return commandFailed('distribute', e);
   } finally {
     sfn?.destroy();
     await target.close();

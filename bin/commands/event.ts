@@ -3,6 +3,7 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { BUILD_REQUEST_REJECTED } from '../../functions/lib/triggers/runtime.js';
 import {
+  commandCredentials,
   connectForCommand,
   onePositional,
   parseCommand,
@@ -85,10 +86,7 @@ export async function run(argv: string[]): Promise<number> {
   const waitMs = wait * 1000;
   const target = await connectForCommand('event', values);
   if (typeof target === 'number') return target;
-  const credentials = {
-    accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL',
-    secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-  };
+  const credentials = commandCredentials();
   const client = new EventBridgeClient({ region: 'us-east-1', endpoint: target.endpoint, credentials });
   const sfn = new SFNClient({ region: target.stack.region, endpoint: target.endpoint, credentials });
   const machines = Object.values(target.stack.stateMachines);

@@ -9,12 +9,12 @@ import { retentionExecutionName, retentionRequestFor, type RetentionRequest } fr
 import { RetentionStore } from '../../functions/lib/retention/store.js';
 import { PROJECT_ROOT } from '../../local/server.js';
 import {
-  causeMessage,
+  commandCredentials,
+  commandFailed,
   connectForCommand,
   CLOUD_OPTIONS,
   CLOUD_OPTIONS_HELP,
-  CloudLostError,
-  ExecutionStillRunningError,
+  executionSucceeded,
   formatDuration,
   onePositional,
   parseCommand,
@@ -110,10 +110,7 @@ export async function run(argv: string[]): Promise<number> {
   const clientConfig = {
     region: 'us-east-1',
     endpoint: target.endpoint,
-    credentials: {
-      accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL',
-      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-    },
+    credentials: commandCredentials(),
   };
   const sfn = new SFNClient(clientConfig);
   const s3 = new S3Client(clientConfig);
@@ -130,10 +127,7 @@ export async function run(argv: string[]): Promise<number> {
       { stateMachineArn, name: retentionExecutionName(family, request.runId), input: JSON.stringify(request) },
       { started, timeoutMs, endpoint: target.endpoint },
     );
-    if (d.status !== 'SUCCEEDED') {
-      console.error(`✗ ${d.status}: ${d.error ?? 'unknown error'}: ${causeMessage(d.cause)}`);
-      return 1;
-    }
+    if (!executionSucceeded(d)) return 1;
     const report = JSON.parse(d.output ?? '{}') as RetentionReport;
 
     // The plan, as the state machine stored it.
@@ -189,12 +183,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`\n${report.status} · ${calls} EC2 calls, ${report.throttled} throttled · ${formatDuration(Date.now() - started)}`);
     return report.status === 'planned' || report.status === 'succeeded' ? 0 : 1;
   } catch (e) {
-    if (e instanceof ExecutionStillRunningError || e instanceof CloudLostError) {
-      console.error(`✗ ${e.message}`);
-      return 1;
-    }
-    console.error(`✗ ami-factory expire: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
-    return 1;
+    return commandFailed('expire', e);
   } finally {
     sfn.destroy();
     s3.destroy();

@@ -8,6 +8,7 @@ import type { BuildRequest } from '../../functions/lib/build-request.js';
 import { PROJECT_ROOT } from '../../local/server.js';
 import { followExecution, fullHistory, safeJson } from '../execution-progress.js';
 import {
+  commandCredentials,
   causeMessage,
   connectForCommand,
   following,
@@ -106,10 +107,7 @@ export async function run(argv: string[]): Promise<number> {
   const clientConfig = {
     region: request.region,
     endpoint: target.endpoint,
-    credentials: {
-      accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL',
-      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-    },
+    credentials: commandCredentials(),
   };
   const sfn = new SFNClient(clientConfig);
   const ec2 = new EC2Client(clientConfig);

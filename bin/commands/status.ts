@@ -2,6 +2,7 @@ import { DescribeExecutionCommand, SFNClient, type DescribeExecutionCommandOutpu
 import { hasErrorName } from '../../functions/lib/errors.js';
 import { fullHistory } from '../execution-progress.js';
 import {
+  commandCredentials,
   causeMessage,
   CloudLostError,
   CLOUD_OPTIONS,
@@ -53,10 +54,7 @@ export async function run(argv: string[]): Promise<number> {
   const sfn = new SFNClient({
     region: target.stack.region,
     endpoint: target.endpoint,
-    credentials: {
-      accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKIDLOCAL',
-      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-    },
+    credentials: commandCredentials(),
   });
   try {
     let d = await findExecution(sfn, target.stack, execution);

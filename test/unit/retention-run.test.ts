@@ -21,6 +21,7 @@ import {
   applyStep,
   DEPRECATION_MARGIN_MS,
   LANE_CONCURRENCY,
+  RECHECK_CHUNK,
   interleave,
   planRegion,
   toInventory,
@@ -463,5 +464,92 @@ describe('retention: apply lanes', () => {
     const targets = await deps().store.getTargets('run-00000001', 'us-east-1');
     expect(out.results.map((x) => x.imageId)).toEqual(targets.map((t) => t.imageId));
     expect(out.outcomes).toMatchObject({ deregistered: 15, deprecated: 9, failed: 0 });
+  });
+});
+
+describe('retention: re-check a chunk at a time', () => {
+  /** 2.5 chunks of expired images (and the newest, kept): one step takes them all. */
+  const expired = Math.floor(RECHECK_CHUNK * 2.5);
+  const idsOf = (input: { Filters?: { Name: string; Values: string[] }[] }): string[] =>
+    input.Filters?.find((f) => f.Name === 'image-id')?.Values ?? [];
+
+  it('describes chunk i+1 while chunk i is acted on, never further ahead; templates are read once per step', async () => {
+    world = [image(1, 1), ...Array.from({ length: expired }, (_, i) => image(100 + i, 100 + i))];
+    const r = request();
+    await planRegion(deps(), r, NOW);
+    ec2.resetHistory();
+    asg.resetHistory();
+    const targets = (await deps().store.getTargets('run-00000001', 'us-east-1')).map((t) => t.imageId);
+    const log: string[] = [];
+    ec2.on(DescribeImagesCommand).callsFake((input: { Filters?: { Name: string; Values: string[] }[] }) => {
+      const ids = idsOf(input);
+      log.push(`describe ${Math.floor(targets.indexOf(ids[0] ?? '') / RECHECK_CHUNK)}`);
+      return { Images: world.filter((i) => ids.includes(i.ImageId ?? '')) };
+    });
+    ec2.on(DeregisterImageCommand).callsFake(async (input: { ImageId: string }) => {
+      log.push(`deregister ${targets.indexOf(input.ImageId)}`);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      return { Return: true, DeleteSnapshotResults: [] };
+    });
+
+    const out = await step(r);
+
+    expect(out).toMatchObject({ cursor: expired, done: true });
+    expect(out.outcomes).toMatchObject({ deregistered: expired, failed: 0 });
+    const at = (entry: string): number => log.indexOf(entry);
+    const firstDeregisterOf = (chunk: number): number => log.findIndex((e) => e === `deregister ${chunk * RECHECK_CHUNK}`);
+    expect(log.filter((e) => e.startsWith('describe'))).toEqual(['describe 0', 'describe 1', 'describe 2']);
+    // Each chunk is described before its first action (no lane waits for it) …
+    for (const chunk of [1, 2]) expect(at(`describe ${chunk}`)).toBeLessThan(firstDeregisterOf(chunk));
+    // … and only once half of the chunk before it was taken up.
+    for (const chunk of [1, 2]) {
+      const actedBefore = log.slice(0, at(`describe ${chunk}`)).filter((e) => e.startsWith('deregister')).length;
+      expect(actedBefore).toBeGreaterThanOrEqual((chunk - 1) * RECHECK_CHUNK + RECHECK_CHUNK / 2 - LANE_CONCURRENCY);
+    }
+    expect(ec2.commandCalls(DescribeLaunchTemplatesCommand)).toHaveLength(1);
+    expect(asg.commandCalls(DescribeAutoScalingGroupsCommand)).toHaveLength(1);
+    // EC2's reference search is asked per chunk, 10 ids a call.
+    expect(ec2.commandCalls(DescribeImageReferencesCommand)).toHaveLength(
+      [RECHECK_CHUNK, RECHECK_CHUNK, expired - 2 * RECHECK_CHUNK].reduce((n, size) => n + Math.ceil(size / 10), 0),
+    );
+  });
+
+  it('ends the step at a chunk whose re-check fails: the chunks before are acted on and recorded, the next step starts there', async () => {
+    world = [image(1, 1), ...Array.from({ length: expired }, (_, i) => image(100 + i, 100 + i))];
+    const r = request();
+    await planRegion(deps(), r, NOW);
+    const targets = (await deps().store.getTargets('run-00000001', 'us-east-1')).map((t) => t.imageId);
+    let failing = true;
+    ec2.on(DescribeImagesCommand).callsFake((input: { Filters?: { Name: string; Values: string[] }[] }) => {
+      const ids = idsOf(input);
+      if (failing && targets.indexOf(ids[0] ?? '') === 2 * RECHECK_CHUNK) throw awsError('InternalError');
+      return { Images: world.filter((i) => ids.includes(i.ImageId ?? '')) };
+    });
+    ec2.on(DeregisterImageCommand).resolves({ Return: true, DeleteSnapshotResults: [] });
+
+    const first = await step(r);
+
+    expect(first).toMatchObject({ cursor: 2 * RECHECK_CHUNK, done: false });
+    expect(first.results.map((x) => x.imageId)).toEqual(targets.slice(0, 2 * RECHECK_CHUNK));
+    const deregistered = ec2.commandCalls(DeregisterImageCommand).map((c) => c.args[0].input.ImageId);
+    expect(new Set(deregistered)).toEqual(new Set(targets.slice(0, 2 * RECHECK_CHUNK)));
+    expect(await deps().store.getResults('run-00000001', 'us-east-1')).toHaveLength(2 * RECHECK_CHUNK);
+
+    failing = false;
+    const second = await step(r, first.cursor);
+    expect(second).toMatchObject({ cursor: expired, done: true });
+    expect(ec2.commandCalls(DeregisterImageCommand)).toHaveLength(expired);
+    expect((await deps().store.getResults('run-00000001', 'us-east-1')).map((x) => x.imageId).sort()).toEqual([...targets].sort());
+  });
+
+  it('fails the step, acting on nothing, when the first chunk cannot be re-checked', async () => {
+    world = [image(1, 1), ...Array.from({ length: expired }, (_, i) => image(100 + i, 100 + i))];
+    const r = request();
+    await planRegion(deps(), r, NOW);
+    ec2.on(DescribeImagesCommand).rejects(awsError('InternalError'));
+    await expect(step(r)).rejects.toMatchObject({ name: 'InternalError' });
+    expect(ec2.commandCalls(DeregisterImageCommand)).toHaveLength(0);
+    expect(ec2.commandCalls(EnableImageDeprecationCommand)).toHaveLength(0);
+    expect(await deps().store.getResults('run-00000001', 'us-east-1')).toHaveLength(0);
   });
 });

@@ -27,6 +27,16 @@ const REFERENCE_TYPES: ResourceTypeRequest[] = [
   { ResourceType: 'imagebuilder:ContainerRecipe' },
 ];
 
+/** Why each image is in use: image id → the uses found (instances, templates, parameters…). */
+export type ImageUses = Map<string, string[]>;
+
+function addUse(uses: ImageUses, imageId: string | undefined, why: string, wanted?: ReadonlySet<string>): void {
+  if (imageId === undefined || (wanted !== undefined && !wanted.has(imageId))) return;
+  const list = uses.get(imageId) ?? [];
+  if (!list.includes(why)) list.push(why);
+  uses.set(imageId, list);
+}
+
 /**
  * Which of the given images are in use in one region, and by what. An image is in use when
  * any non-terminated instance runs it, a launch template version that can still be launched
@@ -37,25 +47,29 @@ const REFERENCE_TYPES: ResourceTypeRequest[] = [
  * `describeImageReferences: false` leaves out the last source (at most 10 images a call, so
  * most of the calls): for a plan whose every retiring batch is re-checked with it right before
  * acting (run.ts), where asking twice would only delay the first action.
+ *
+ * `templates` passes template references already read (templateReferences) for a caller that
+ * asks about images in several chunks: the templates do not depend on the images asked about.
  */
 export async function findImageReferences(
   ec2: EC2Client,
   autoscaling: AutoScalingClient,
   imageIds: string[],
-  options: { describeImageReferences?: boolean } = {},
-): Promise<Map<string, string[]>> {
+  options: { describeImageReferences?: boolean; templates?: ImageUses } = {},
+): Promise<ImageUses> {
   const wanted = new Set(imageIds);
-  const uses = new Map<string, string[]>();
-  const add = (imageId: string | undefined, why: string): void => {
-    if (imageId === undefined || !wanted.has(imageId)) return;
-    const list = uses.get(imageId) ?? [];
-    if (!list.includes(why)) list.push(why);
-    uses.set(imageId, list);
-  };
+  const uses: ImageUses = new Map();
   if (wanted.size === 0) return uses;
-
-  // 1. Instances in any state but terminated.
   const ids = [...wanted];
+  await addInstanceReferences(ec2, ids, uses);
+  for (const [imageId, whys] of options.templates ?? (await templateReferences(ec2, autoscaling)))
+    for (const why of whys) addUse(uses, imageId, why, wanted);
+  if (options.describeImageReferences !== false) await addEc2References(ec2, ids, uses);
+  return uses;
+}
+
+/** 1. Instances in any state but terminated that run one of `ids`. */
+async function addInstanceReferences(ec2: EC2Client, ids: string[], uses: ImageUses): Promise<void> {
   for (let i = 0; i < ids.length; i += 200) {
     let NextToken: string | undefined;
     do {
@@ -70,12 +84,19 @@ export async function findImageReferences(
         }),
       );
       for (const r of page.Reservations ?? [])
-        for (const inst of r.Instances ?? []) add(inst.ImageId, `instance ${inst.InstanceId} (${inst.State?.Name})`);
+        for (const inst of r.Instances ?? []) addUse(uses, inst.ImageId, `instance ${inst.InstanceId} (${inst.State?.Name})`);
       NextToken = page.NextToken;
     } while (NextToken);
   }
+}
 
-  // 2. Auto Scaling groups: pinned launch template versions, launch configurations.
+/**
+ * 2 and 3: every image the region's Auto Scaling groups (pinned launch template versions,
+ * launch configurations) and launch templates ($Default, $Latest, the pinned versions) can
+ * still launch, whatever images are asked about.
+ */
+export async function templateReferences(ec2: EC2Client, autoscaling: AutoScalingClient): Promise<ImageUses> {
+  const uses: ImageUses = new Map();
   const pinned = new Map<string, Set<string>>();
   const pin = (spec: LaunchTemplateSpecification | undefined, group: string): void => {
     const id = spec?.LaunchTemplateId ?? spec?.LaunchTemplateName;
@@ -104,11 +125,10 @@ export async function findImageReferences(
     const r = await autoscaling.send(new DescribeLaunchConfigurationsCommand({ LaunchConfigurationNames: lcNames.slice(i, i + 50) }));
     for (const lc of r.LaunchConfigurations ?? []) {
       for (const g of launchConfigs.get(lc.LaunchConfigurationName ?? '') ?? [])
-        add(lc.ImageId, `launch configuration ${lc.LaunchConfigurationName} of Auto Scaling group ${g}`);
+        addUse(uses, lc.ImageId, `launch configuration ${lc.LaunchConfigurationName} of Auto Scaling group ${g}`);
     }
   }
 
-  // 3. Launch templates: $Default, $Latest, and the versions groups pin.
   let ltToken: string | undefined;
   do {
     const page = await ec2.send(new DescribeLaunchTemplatesCommand({ NextToken: ltToken, MaxResults: 200 }));
@@ -131,7 +151,8 @@ export async function findImageReferences(
             labels.push(`pinned by Auto Scaling group ${group}`);
           }
         }
-        add(
+        addUse(
+          uses,
           v.LaunchTemplateData?.ImageId,
           `launch template ${id} version ${v.VersionNumber}${labels.length > 0 ? ` (${labels.join(', ')})` : ''}`,
         );
@@ -139,9 +160,11 @@ export async function findImageReferences(
     }
     ltToken = page.NextToken;
   } while (ltToken);
+  return uses;
+}
 
-  // 4. EC2's own view: instances, launch templates, SSM parameters, Image Builder recipes.
-  if (options.describeImageReferences === false) return uses;
+/** 4. EC2's own view of `ids`: instances, launch templates, SSM parameters, Image Builder recipes. */
+async function addEc2References(ec2: EC2Client, ids: string[], uses: ImageUses): Promise<void> {
   for (let i = 0; i < ids.length; i += AWS_LIMITS.imageReferencesBatch) {
     let NextToken: string | undefined;
     do {
@@ -152,9 +175,8 @@ export async function findImageReferences(
           NextToken,
         }),
       );
-      for (const ref of page.ImageReferences ?? []) add(ref.ImageId, `${ref.ResourceType ?? 'resource'} ${ref.Arn ?? ''}`.trim());
+      for (const ref of page.ImageReferences ?? []) addUse(uses, ref.ImageId, `${ref.ResourceType ?? 'resource'} ${ref.Arn ?? ''}`.trim());
       NextToken = page.NextToken;
     } while (NextToken);
   }
-  return uses;
 }

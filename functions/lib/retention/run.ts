@@ -9,7 +9,7 @@ import { familyImages, imageTags } from '../ec2/images.js';
 import type { Logger } from '../logger.js';
 import { deprecateImage, deregisterImage, disableImage, otherImagesOfBundle, snapshotsStillPresent } from './actions.js';
 import { countActions, planRetention, type Action, type InventoryImage, type PlanEntry } from './plan.js';
-import { findImageReferences } from './references.js';
+import { findImageReferences, templateReferences, type ImageUses } from './references.js';
 import type { RetentionRequest } from './request.js';
 import { countOutcomes, type ImageResult, type Ledger, type RegionPlan, type RetentionStore, type Target } from './store.js';
 import { EC2_ERROR, S3_ERROR } from '../error-codes.js';
@@ -151,11 +151,12 @@ export interface ApplyProgress {
 }
 
 /**
- * The world changes between plan and action. Right before acting, each target of the batch
- * is described again and its references searched again, and the same planning function
- * decides once more (newest-N aside, which only newer images could change, and they only
- * make an old image less new). The planned action is carried out only when the fresh
- * decision is the same; anything else keeps the image, with the reason.
+ * The world changes between plan and action. Right before acting, each target is described
+ * again and its references searched again, and the same planning function decides once more
+ * (newest-N aside, which only newer images could change, and they only make an old image less
+ * new). The planned action is carried out only when the fresh decision is the same; anything
+ * else keeps the image, with the reason. `templates` are the region's launch template and Auto
+ * Scaling references, read once per step (they do not depend on the images asked about).
  */
 async function recheck(
   deps: RegionDeps,
@@ -163,7 +164,8 @@ async function recheck(
   targets: Target[],
   now: Date,
   ledger: Ledger,
-): Promise<Map<string, PlanEntry | 'gone'>> {
+  templates: () => Promise<ImageUses>,
+): Promise<Decisions> {
   const fresh = new Map<string, Image>();
   const ids = targets.map((t) => t.imageId);
   // By id only (not by the factory's tags): an image whose tags changed since the plan must be
@@ -180,7 +182,8 @@ async function recheck(
     for (const img of r.Images ?? []) if (img.ImageId !== undefined) fresh.set(img.ImageId, img);
   }
   const retiring = targets.filter((t) => t.action !== 'deprecate' && fresh.has(t.imageId)).map((t) => t.imageId);
-  const inUse = await findImageReferences(deps.ec2, deps.autoscaling, retiring);
+  const inUse: ImageUses =
+    retiring.length === 0 ? new Map() : await findImageReferences(deps.ec2, deps.autoscaling, retiring, { templates: await templates() });
   const inventory = [...fresh.values()].map((i) => toInventory(deps.region, i, ledger));
   const decided = planRetention(request.family, inventory, inUse, { ...request.policy, keepNewest: 0 }, deps.accountId, now);
   const out = new Map<string, PlanEntry | 'gone'>();
@@ -188,6 +191,30 @@ async function recheck(
   for (const e of decided) out.set(e.imageId, e);
   for (const img of inventory) if (img.state === 'deregistered') out.set(img.imageId, 'gone');
   return out;
+}
+
+/**
+ * Targets re-checked together (a multiple of DescribeImageReferences' 10 ids per call). A step
+ * re-checks its batch a chunk at a time, one chunk ahead of the actions: the next chunk is
+ * described while this one is acted on, so the lanes never wait for a whole batch's re-check
+ * (the DeregisterImage bucket would idle meanwhile), and no image is re-checked long before
+ * its action.
+ */
+export const RECHECK_CHUNK = 50;
+
+type Decisions = Map<string, PlanEntry | 'gone'>;
+
+interface Gate {
+  open(): void;
+  opened: Promise<void>;
+}
+
+function gate(): Gate {
+  let open = (): void => undefined;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { open: () => open(), opened };
 }
 
 export interface ApplyStepInput {
@@ -225,16 +252,44 @@ export async function applyStep(deps: RegionDeps, input: ApplyStepInput): Promis
   const { request, cursor } = input;
   const targets = await deps.store.getTargets(request.runId, deps.region);
   const batch = targets.slice(cursor, cursor + request.batchSize);
-  const next = cursor + batch.length;
-  if (batch.length === 0) return { cursor: next, done: true, outcomes: countOutcomes([]), results: [] };
+  if (batch.length === 0) return { cursor, done: true, outcomes: countOutcomes([]), results: [] };
 
   const ledger = await deps.store.getLedger(request.family, deps.region);
-  const decisions = await recheck(deps, request, batch, input.planNow, ledger);
-  const results: ImageResult[] = [];
+  let templatesRead: Promise<ImageUses> | undefined;
+  const templates = (): Promise<ImageUses> => (templatesRead ??= templateReferences(deps.ec2, deps.autoscaling));
+  const chunks: Target[][] = [];
+  for (let i = 0; i < batch.length; i += RECHECK_CHUNK) chunks.push(batch.slice(i, i + RECHECK_CHUNK));
+  const chunkOf = new Map(batch.map((t, i) => [t, Math.floor(i / RECHECK_CHUNK)]));
+  // Chunk 0 is re-checked at once; chunk i+1 once chunk i's re-check is done and half of chunk
+  // i's targets have been taken up by the lanes: one chunk of look-ahead. A re-check that fails
+  // fails its chunk and every later one (each waits for the one before).
+  const halfTaken = chunks.map(() => gate());
+  const taken = chunks.map(() => 0);
+  const rechecked: Promise<Decisions>[] = [];
+  for (let i = 0; i < chunks.length; i++) {
+    const ready = i === 0 ? Promise.resolve() : Promise.all([rechecked[i - 1], (halfTaken[i - 1] as Gate).opened]);
+    const job = ready.then(() => recheck(deps, request, chunks[i] as Target[], input.planNow, ledger, templates));
+    job.catch(() => undefined); // observed by the targets of its chunk
+    rechecked.push(job);
+  }
+  let failedChunk: { index: number; error: unknown } | undefined;
+  const decisionFor = async (t: Target): Promise<Decisions | undefined> => {
+    const index = chunkOf.get(t) ?? 0;
+    taken[index] = (taken[index] ?? 0) + 1;
+    if ((taken[index] ?? 0) * 2 >= (chunks[index]?.length ?? 0)) halfTaken[index]?.open();
+    try {
+      return await (rechecked[index] as Promise<Decisions>);
+    } catch (error) {
+      if (failedChunk === undefined || index < failedChunk.index) failedChunk = { index, error };
+      return undefined;
+    }
+  };
   const deletedSnapshots: string[] = [];
 
-  const act = async (t: Target): Promise<ImageResult> => {
+  const act = async (t: Target): Promise<ImageResult | undefined> => {
     const base = { imageId: t.imageId, region: deps.region, planned: t.action };
+    const decisions = await decisionFor(t);
+    if (decisions === undefined) return undefined; // not re-checked: left for the next step
     const now = decisions.get(t.imageId);
     if (now === 'gone' || now === undefined) {
       return t.action === 'deregister'
@@ -288,7 +343,10 @@ export async function applyStep(deps: RegionDeps, input: ApplyStepInput): Promis
   const lane = async (targets: Target[], width: number): Promise<void> => {
     let next = 0;
     const worker = async (): Promise<void> => {
-      for (let t = targets[next++]; t !== undefined; t = targets[next++]) done.set(t, await act(t));
+      for (let t = targets[next++]; t !== undefined; t = targets[next++]) {
+        const result = await act(t);
+        if (result !== undefined) done.set(t, result);
+      }
     };
     await Promise.all(Array.from({ length: Math.min(width, targets.length) }, worker));
   };
@@ -304,7 +362,18 @@ export async function applyStep(deps: RegionDeps, input: ApplyStepInput): Promis
     ),
     lane(batch.filter(bundled), 1),
   ]);
-  results.push(...batch.flatMap((t) => done.get(t) ?? []));
+  // A failed re-check ends the step at its chunk: the chunks before it were acted on and are
+  // recorded, the next step starts at it. Failing before any action, the step fails (and is retried).
+  if (failedChunk?.index === 0) throw failedChunk.error;
+  const acted = failedChunk === undefined ? batch : batch.slice(0, failedChunk.index * RECHECK_CHUNK);
+  const next = cursor + acted.length;
+  if (failedChunk !== undefined)
+    deps.logger.warn('retention step ends early: a re-check failed', {
+      region: deps.region,
+      cursor: next,
+      error: errorMessage(failedChunk.error),
+    });
+  const results = acted.flatMap((t) => done.get(t) ?? []);
 
   // Confirm the snapshots EC2 reported deleted are gone.
   if (deletedSnapshots.length > 0) {
