@@ -134,6 +134,11 @@ export function checkDefinition(def: DefinitionLike): void {
 /** Validating a definition takes aws-local-stepfunctions a few hundred ms: once per definition, not per execution. */
 const machines = new WeakMap<DefinitionLike, StateMachine>();
 
+/** Validates a definition for the engine ahead of its first execution (as CreateStateMachine validates); cached. */
+export function prepareDefinition(definition: DefinitionLike): void {
+  machineFor(definition);
+}
+
 function machineFor(definition: DefinitionLike): StateMachine {
   let machine = machines.get(definition);
   if (machine === undefined) {

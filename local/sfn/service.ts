@@ -10,6 +10,7 @@ import { executionLogConfig, writeExecutionLog, type ExecutionLogConfig } from '
 import {
   runDefinition,
   checkDefinition,
+  prepareDefinition,
   TOKEN_PLACEHOLDER,
   type CallbackLimits,
   type EngineRun,
@@ -220,6 +221,14 @@ export class SfnService implements LocalService {
     this.roles.set(sm.name, sm.roleArn);
     if (logging !== undefined) this.logging.set(sm.name, logging);
     else this.logging.delete(sm.name);
+  }
+
+  /**
+   * Validates every registered definition for the engine now rather than at its first
+   * execution (a few hundred ms each): for a cloud that starts warm (prewarm, benchmarks).
+   */
+  prepareDefinitions(): void {
+    for (const definition of this.definitions.values()) prepareDefinition(definition);
   }
 
   /** Names of the state machines (tests, CLI). */

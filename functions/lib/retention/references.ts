@@ -61,15 +61,21 @@ export async function findImageReferences(
   const uses: ImageUses = new Map();
   if (wanted.size === 0) return uses;
   const ids = [...wanted];
-  await addInstanceReferences(ec2, ids, uses);
-  for (const [imageId, whys] of options.templates ?? (await templateReferences(ec2, autoscaling)))
-    for (const why of whys) addUse(uses, imageId, why, wanted);
-  if (options.describeImageReferences !== false) await addEc2References(ec2, ids, uses);
+  // The sources are independent: asked at once (each keeps its own pages in order), then merged
+  // in a fixed order so the reasons read the same whichever answers first.
+  const [instances, templates, ec2Refs] = await Promise.all([
+    instanceReferences(ec2, ids),
+    options.templates ?? templateReferences(ec2, autoscaling),
+    options.describeImageReferences === false ? new Map<string, string[]>() : ec2References(ec2, ids),
+  ]);
+  for (const source of [instances, templates, ec2Refs])
+    for (const [imageId, whys] of source) for (const why of whys) addUse(uses, imageId, why, wanted);
   return uses;
 }
 
 /** 1. Instances in any state but terminated that run one of `ids`. */
-async function addInstanceReferences(ec2: EC2Client, ids: string[], uses: ImageUses): Promise<void> {
+async function instanceReferences(ec2: EC2Client, ids: string[]): Promise<ImageUses> {
+  const uses: ImageUses = new Map();
   for (let i = 0; i < ids.length; i += 200) {
     let NextToken: string | undefined;
     do {
@@ -88,6 +94,7 @@ async function addInstanceReferences(ec2: EC2Client, ids: string[], uses: ImageU
       NextToken = page.NextToken;
     } while (NextToken);
   }
+  return uses;
 }
 
 /**
@@ -163,20 +170,29 @@ export async function templateReferences(ec2: EC2Client, autoscaling: AutoScalin
   return uses;
 }
 
+/** DescribeImageReferences calls in flight at once (each takes at most 10 ids; its pages stay in order). */
+const EC2_REFERENCE_CALLS = 4;
+
 /** 4. EC2's own view of `ids`: instances, launch templates, SSM parameters, Image Builder recipes. */
-async function addEc2References(ec2: EC2Client, ids: string[], uses: ImageUses): Promise<void> {
-  for (let i = 0; i < ids.length; i += AWS_LIMITS.imageReferencesBatch) {
-    let NextToken: string | undefined;
-    do {
-      const page = await ec2.send(
-        new DescribeImageReferencesCommand({
-          ImageIds: ids.slice(i, i + AWS_LIMITS.imageReferencesBatch),
-          ResourceTypes: REFERENCE_TYPES,
-          NextToken,
-        }),
-      );
-      for (const ref of page.ImageReferences ?? []) addUse(uses, ref.ImageId, `${ref.ResourceType ?? 'resource'} ${ref.Arn ?? ''}`.trim());
-      NextToken = page.NextToken;
-    } while (NextToken);
-  }
+async function ec2References(ec2: EC2Client, ids: string[]): Promise<ImageUses> {
+  const chunks: string[][] = [];
+  for (let i = 0; i < ids.length; i += AWS_LIMITS.imageReferencesBatch) chunks.push(ids.slice(i, i + AWS_LIMITS.imageReferencesBatch));
+  const found: [string, string][][] = chunks.map(() => []);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let c = next++; c < chunks.length; c = next++) {
+      let NextToken: string | undefined;
+      do {
+        const page = await ec2.send(new DescribeImageReferencesCommand({ ImageIds: chunks[c], ResourceTypes: REFERENCE_TYPES, NextToken }));
+        for (const ref of page.ImageReferences ?? [])
+          if (ref.ImageId !== undefined) found[c]?.push([ref.ImageId, `${ref.ResourceType ?? 'resource'} ${ref.Arn ?? ''}`.trim()]);
+        NextToken = page.NextToken;
+      } while (NextToken);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(EC2_REFERENCE_CALLS, chunks.length) }, worker));
+  // In the order of the ids, whichever call answered first.
+  const uses: ImageUses = new Map();
+  for (const refs of found) for (const [imageId, why] of refs) addUse(uses, imageId, why);
+  return uses;
 }

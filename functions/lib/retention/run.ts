@@ -166,24 +166,33 @@ async function recheck(
   ledger: Ledger,
   templates: () => Promise<ImageUses>,
 ): Promise<Decisions> {
-  const fresh = new Map<string, Image>();
   const ids = targets.map((t) => t.imageId);
   // By id only (not by the factory's tags): an image whose tags changed since the plan must be
-  // seen, so the planning function can say why it is no longer retired.
-  for (let i = 0; i < ids.length; i += 200) {
-    const r = await deps.ec2.send(
-      new DescribeImagesCommand({
-        Owners: ['self'],
-        Filters: [{ Name: 'image-id', Values: ids.slice(i, i + 200) }],
-        IncludeDeprecated: true,
-        IncludeDisabled: true,
-      }),
-    );
-    for (const img of r.Images ?? []) if (img.ImageId !== undefined) fresh.set(img.ImageId, img);
-  }
-  const retiring = targets.filter((t) => t.action !== 'deprecate' && fresh.has(t.imageId)).map((t) => t.imageId);
-  const inUse: ImageUses =
-    retiring.length === 0 ? new Map() : await findImageReferences(deps.ec2, deps.autoscaling, retiring, { templates: await templates() });
+  // seen, so the planning function can say why it is no longer retired. The references of the
+  // images to retire are searched at the same time (an image found gone meanwhile is not acted
+  // on whatever they say).
+  const describe = async (): Promise<Map<string, Image>> => {
+    const fresh = new Map<string, Image>();
+    for (let i = 0; i < ids.length; i += 200) {
+      const r = await deps.ec2.send(
+        new DescribeImagesCommand({
+          Owners: ['self'],
+          Filters: [{ Name: 'image-id', Values: ids.slice(i, i + 200) }],
+          IncludeDeprecated: true,
+          IncludeDisabled: true,
+        }),
+      );
+      for (const img of r.Images ?? []) if (img.ImageId !== undefined) fresh.set(img.ImageId, img);
+    }
+    return fresh;
+  };
+  const retiring = targets.filter((t) => t.action !== 'deprecate').map((t) => t.imageId);
+  const [fresh, inUse] = await Promise.all([
+    describe(),
+    retiring.length === 0
+      ? new Map<string, string[]>()
+      : templates().then((t) => findImageReferences(deps.ec2, deps.autoscaling, retiring, { templates: t })),
+  ]);
   const inventory = [...fresh.values()].map((i) => toInventory(deps.region, i, ledger));
   const decided = planRetention(request.family, inventory, inUse, { ...request.policy, keepNewest: 0 }, deps.accountId, now);
   const out = new Map<string, PlanEntry | 'gone'>();
