@@ -642,7 +642,6 @@ async function startOwnedCloud(
   sfn.resume();
   ready = true;
   if (options.prewarm === true) {
-    sfn.prepareDefinitions();
     // The state machines' functions first, in the order their definitions name them, then the rules' targets.
     const arns = (v: unknown): string[] =>
       [...JSON.stringify(v).matchAll(/arn:aws:lambda:[^"]+:function:[A-Za-z0-9_-]+/g)].map((x) => x[0]);

@@ -225,7 +225,7 @@ export class SfnService implements LocalService {
 
   /**
    * Validates every registered definition for the engine now rather than at its first
-   * execution (a few hundred ms each): for a cloud that starts warm (prewarm, benchmarks).
+   * execution (a few hundred ms each): for benchmarks that must not time it.
    */
   prepareDefinitions(): void {
     for (const definition of this.definitions.values()) prepareDefinition(definition);

@@ -71,7 +71,7 @@ describe('ami-factory expire', () => {
     try {
       const r = await run(process.execPath, ['bin/ami-factory.js', ...args, '--port', '0', '--state-dir', dir], {
         env: { ...process.env, NODE_OPTIONS: '' },
-        timeout: 60_000,
+        timeout: 120_000,
       });
       return { code: 0, out: r.stdout + r.stderr };
     } catch (e) {
@@ -90,8 +90,8 @@ describe('ami-factory expire', () => {
     expect(out).toMatch(new RegExp(`${image}\\s+us-east-1\\s+0\\s+keep\\s+newest 3`));
     expect(out).toMatch(/us-west-2\s+planned\s+1\s+0\s+0\s+0/);
     expect(out).toMatch(/\[wall +[\dhms. ]+ · execution clock +[\dhms. ]+\] PlanRegion /);
-    // Two CLI runs one after the other, each allowed 60 s (cli()): the test allows both.
-  }, 120_000);
+    // Two CLI runs one after the other, each allowed 120 s (cli()): the test allows both.
+  }, 240_000);
 
   it('refuses a region the family has no images in, before starting anything', async () => {
     const { code, out } = await cli('expire', 'web', '--region', 'ap-south-1');
