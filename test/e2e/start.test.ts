@@ -82,10 +82,12 @@ describe('ami-factory expire', () => {
 
   it('prints the plan of a dry run over the images a build made, and changes nothing', async () => {
     const built = await cli('start');
-    expect(built.code).toBe(0);
+    // On a failure the diff shows the child's output (a CI failure here once said only "exit 1").
+    expect(built).toMatchObject({ code: 0 });
     const image = /web\s+us-east-1\s+(ami-[0-9a-f]{17})/.exec(built.out)?.[1] ?? 'missing';
-    const { code, out } = await cli('expire', 'web', '--dry-run', '--all');
-    expect(code).toBe(0);
+    const expired = await cli('expire', 'web', '--dry-run', '--all');
+    expect(expired).toMatchObject({ code: 0 });
+    const { out } = expired;
     expect(out).toContain('plan: 3 images: 0 to deregister, 0 to disable, 0 to deprecate, 3 kept');
     expect(out).toMatch(new RegExp(`${image}\\s+us-east-1\\s+0\\s+keep\\s+newest 3`));
     expect(out).toMatch(/us-west-2\s+planned\s+1\s+0\s+0\s+0/);
