@@ -55,7 +55,7 @@ export async function findImageReferences(
   ec2: EC2Client,
   autoscaling: AutoScalingClient,
   imageIds: string[],
-  options: { describeImageReferences?: boolean; templates?: ImageUses } = {},
+  options: { describeImageReferences?: boolean; templates?: ImageUses | Promise<ImageUses> } = {},
 ): Promise<ImageUses> {
   const wanted = new Set(imageIds);
   const uses: ImageUses = new Map();

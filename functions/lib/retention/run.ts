@@ -191,7 +191,7 @@ async function recheck(
     describe(),
     retiring.length === 0
       ? new Map<string, string[]>()
-      : templates().then((t) => findImageReferences(deps.ec2, deps.autoscaling, retiring, { templates: t })),
+      : findImageReferences(deps.ec2, deps.autoscaling, retiring, { templates: templates() }),
   ]);
   const inventory = [...fresh.values()].map((i) => toInventory(deps.region, i, ledger));
   const decided = planRetention(request.family, inventory, inUse, { ...request.policy, keepNewest: 0 }, deps.accountId, now);
