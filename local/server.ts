@@ -736,8 +736,10 @@ async function startOwnedCloud(
       slack.close();
       persistClock();
       uninstallClock();
-      await closeServer(server);
+      // Lambda stops before the endpoint: a handler still running fails at once as the service
+      // stopping, instead of meeting closed connections (or hanging until its timeout).
       await lambda.close();
+      await closeServer(server);
       if (stateDir === null) rmSync(scratch, { recursive: true, force: true });
       lock?.release();
     },

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { BUILD_REQUEST_REJECTED } from '../../functions/lib/triggers/runtime.js';
 import {
   commandCredentials,
@@ -135,8 +135,10 @@ export async function run(argv: string[]): Promise<number> {
       ids.push(entry.EventId);
     }
     const outcome =
-      target.cloud !== undefined ? await inProcessOutcome(target.cloud, ids, waitMs) : await joinedOutcome(sfn, machines, before, waitMs);
-    const started = [...(await executionArns(sfn, machines)).keys()].filter((arn) => !before.has(arn));
+      target.cloud !== undefined
+        ? await inProcessOutcome(target.cloud, ids, waitMs)
+        : await joinedOutcome(sfn, machines, before, ids, waitMs);
+    const started = await startedBy(sfn, machines, before, ids);
     for (const line of outcome.lines) console.log(line);
     for (const arn of started) console.log(`✓ started execution ${arn}`);
     for (const r of outcome.rejected) console.log(`✗ rejected: ${r}`);
@@ -175,7 +177,9 @@ interface Outcome {
 
 /** An in-process cloud: waits for the deliveries, then reads its bus log (rules, targets, rejections). */
 async function inProcessOutcome(cloud: NonNullable<CloudTarget['cloud']>, ids: string[], waitMs: number): Promise<Outcome> {
-  await Promise.race([cloud.events.idle(), new Promise((r) => setTimeout(r, waitMs))]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([cloud.events.idle(), new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+  clearTimeout(timer);
   const log = cloud.events.log();
   const out: Outcome = { lines: [], rejected: [], noRule: 0, failed: 0 };
   for (const d of log.filter((l) => ids.includes(l.event.id))) {
@@ -197,12 +201,42 @@ async function inProcessOutcome(cloud: NonNullable<CloudTarget['cloud']>, ids: s
   return out;
 }
 
-/** A cloud another process owns: its bus log is not ours to read; waits until an execution starts or the time is up. */
-async function joinedOutcome(sfn: SFNClient, machines: string[], before: Map<string, string>, waitMs: number): Promise<Outcome> {
+/**
+ * The executions these events started: new since `before` and, by their input's
+ * `trigger.eventId`, started for one of the events — not a schedule that came due meanwhile nor
+ * a command another process ran on the same cloud.
+ */
+export async function startedBy(sfn: SFNClient, machines: string[], before: Map<string, string>, ids: string[]): Promise<string[]> {
+  const fresh = [...(await executionArns(sfn, machines)).keys()].filter((arn) => !before.has(arn));
+  const ours: string[] = [];
+  for (const executionArn of fresh) {
+    const { input } = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    if (ids.includes(triggerEventId(input) ?? '')) ours.push(executionArn);
+  }
+  return ours;
+}
+
+/** `trigger.eventId` of an execution's input (a build or distribution request), if it has one. */
+function triggerEventId(input: string | undefined): string | undefined {
+  try {
+    const parsed = JSON.parse(input ?? 'null') as { trigger?: { eventId?: unknown } } | null;
+    return typeof parsed?.trigger?.eventId === 'string' ? parsed.trigger.eventId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A cloud another process owns: its bus log is not ours to read; waits until an execution of these events starts or the time is up. */
+async function joinedOutcome(
+  sfn: SFNClient,
+  machines: string[],
+  before: Map<string, string>,
+  ids: string[],
+  waitMs: number,
+): Promise<Outcome> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const now = await executionArns(sfn, machines);
-    if ([...now.keys()].some((arn) => !before.has(arn)) || Date.now() >= deadline) break;
+    if ((await startedBy(sfn, machines, before, ids)).length > 0 || Date.now() >= deadline) break;
     await new Promise((r) => setTimeout(r, 200));
   }
   return { lines: [], rejected: [], noRule: 0, failed: 0 };

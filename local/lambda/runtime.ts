@@ -287,8 +287,12 @@ class Sandbox {
     this.onExit(this);
   }
 
-  async terminate(): Promise<void> {
+  /** Ends the environment; an invocation still running fails with `reason` (the service is stopping) at once, not at its timeout. */
+  async terminate(reason?: Error): Promise<void> {
     this.dead = true;
+    const p = this.pending;
+    this.pending = undefined;
+    if (reason !== undefined) p?.reject(reason);
     await this.worker.terminate();
   }
 }
@@ -649,6 +653,7 @@ export class LocalLambda implements LambdaInvoker {
     const all = [...this.sandboxes.values()].flat();
     this.sandboxes.clear();
     for (const w of this.waiting.values()) for (const r of w) r();
-    await Promise.all(all.map((s) => s.terminate()));
+    const stopping = new LambdaServiceError('ServiceException', 'The local Lambda service is stopping', 500);
+    await Promise.all(all.map((s) => s.terminate(stopping)));
   }
 }

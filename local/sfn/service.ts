@@ -455,6 +455,9 @@ export class SfnService implements LocalService {
   }
 
   private record(rec: ExecutionRecord, type: string, details: JsonObject): void {
+    // After close the engine's last events (a task failing as Lambda stops) are not history:
+    // the record stays RUNNING and the next start re-drives it from its start.
+    if (this.closing) return;
     const id = rec.history.length + 1;
     const timestampMs = this.nowMs();
     rec.history.push({ id, previousEventId: id - 1, timestamp: new Date(timestampMs).toISOString(), type, details });
