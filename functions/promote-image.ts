@@ -1,5 +1,5 @@
 import { ChannelHistoryStore } from './lib/channels/history.js';
-import { ChannelOperationSchema, runChannelOperation } from './lib/channels/promote.js';
+import { ChannelOperationTaskSchema, runChannelOperation } from './lib/channels/promote.js';
 import { ec2Client, eventsClient, s3Client, ssmClient } from './lib/clients.js';
 import { now } from './lib/clock.js';
 import { requireEnv } from './lib/env.js';
@@ -9,7 +9,7 @@ import { taskHandler } from './lib/task-handler.js';
 const { AMI_FACTORY_EVENT_BUS: bus, AMI_FACTORY_STATE_BUCKET: bucket } = requireEnv('AMI_FACTORY_EVENT_BUS', 'AMI_FACTORY_STATE_BUCKET');
 
 /** promote (a build to a channel in every region it was published in) | rollback (a channel to its previous image), for the image-channels state machine. */
-export const handler = taskHandler('promote-image', ChannelOperationSchema, async (op, logger) => {
+export const handler = taskHandler('promote-image', ChannelOperationTaskSchema, async ({ operation: op, executionArn }, logger) => {
   const store = new ChannelHistoryStore(s3Client(), bucket);
   const result = await runChannelOperation(
     {
@@ -18,6 +18,7 @@ export const handler = taskHandler('promote-image', ChannelOperationSchema, asyn
     },
     factoryConfig(),
     op,
+    executionArn,
   );
   logger.info('channel operation done', {
     operation: result.operation,

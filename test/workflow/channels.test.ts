@@ -11,7 +11,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { type BuildRequest } from '../../functions/lib/build-request.js';
-import { ChannelRecordSchema } from '../../functions/lib/channels/history.js';
+import { ChannelRecordSchema, type ChannelRecord } from '../../functions/lib/channels/history.js';
 import { SEED_WEB_LAUNCH_TEMPLATE_ID } from '../../local/ec2/seed.js';
 import { failure } from '../fixtures.js';
 import { allowRequest, startHarness, waitForExecution, type Harness, webBuildRequest, WEB_COPIES } from './harness.js';
@@ -158,7 +158,9 @@ describe('publication to channels (the real state machine on the local cloud)', 
     ]);
   });
 
-  async function channelOperation(input: Record<string, unknown>): Promise<{ regions: { region: string; status: string }[] }> {
+  async function channelOperation(
+    input: Record<string, unknown>,
+  ): Promise<{ executionArn: string; regions: { region: string; status: string }[] }> {
     const { executionArn } = await h.sfn.send(
       new StartExecutionCommand({
         stateMachineArn: h.cloud.stateMachineArn('image-channels'),
@@ -168,7 +170,7 @@ describe('publication to channels (the real state machine on the local cloud)', 
     );
     const d = await waitForExecution(h, executionArn ?? '', BUILD_TIMEOUT_MS);
     expect([d.status, d.error, d.cause]).toEqual(['SUCCEEDED', undefined, undefined]);
-    return JSON.parse(d.output ?? '{}') as { regions: { region: string; status: string }[] };
+    return { executionArn: executionArn ?? '', ...(JSON.parse(d.output ?? '{}') as { regions: { region: string; status: string }[] }) };
   }
 
   it('promotes a build to stable in every region it was published in, then rolls stable back; protection follows', async () => {
@@ -203,5 +205,33 @@ describe('publication to channels (the real state machine on the local cloud)', 
       ['rollback', older.images['us-west-2']],
     ]);
     expect(stable.current?.by).toEqual({ type: 'test', actor: 'ops' });
+  });
+
+  it('goes back once when the rollback step runs again (a retried invocation), not twice', async () => {
+    const stableRecord = async (region: string): Promise<ChannelRecord> => {
+      const r = await s3.send(new GetObjectCommand({ Bucket: h.cloud.stateBucket, Key: `channels/web/${region}/stable.json` }));
+      return ChannelRecordSchema.parse(JSON.parse((await r.Body?.transformToString()) ?? ''));
+    };
+    const rolledBack = await channelOperation({ operation: 'rollback' });
+    const after = new Map<string, { value: string | undefined; entries: number }>();
+    for (const region of REGIONS) {
+      after.set(region, { value: (await channelValue(region, 'stable')).value, entries: (await stableRecord(region)).history.length });
+    }
+    // Act: the task again with the same execution, as Step Functions' Retry (or a duplicate invocation) runs it.
+    const again = (await h.cloud.lambda.invoke('promoteImage', {
+      operation: { operation: 'rollback', family: 'web', channel: 'stable', by: { type: 'test', actor: 'ops' } },
+      executionArn: rolledBack.executionArn,
+    })) as { regions: { region: string; status: string; imageId?: string }[] };
+    // Assess: every region keeps the image the rollback gave it, with no second entry.
+    for (const region of REGIONS) {
+      const record = await stableRecord(region);
+      expect([region, (await channelValue(region, 'stable')).value, record.history.length]).toEqual([
+        region,
+        after.get(region)?.value,
+        after.get(region)?.entries,
+      ]);
+      expect(record.current?.operationId).toBe(rolledBack.executionArn);
+      expect(again.regions.find((r) => r.region === region)).toMatchObject({ status: 'published', imageId: after.get(region)?.value });
+    }
   });
 });

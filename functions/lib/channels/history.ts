@@ -27,6 +27,11 @@ export const PublicationSchema = z
     /** What the channel held before (null: it was new). */
     previousImageId: ImageIdSchema.nullable(),
     action: z.enum(PUBLICATION_ACTIONS),
+    /**
+     * The promote or rollback that published (its image-channels execution's ARN): a retried
+     * run of the operation knows the regions it did already (a rollback must not run twice).
+     */
+    operationId: z.string().min(1).max(2048).optional(),
   })
   .strict();
 export type Publication = z.infer<typeof PublicationSchema>;

@@ -17,7 +17,9 @@ import { publishToChannel, type PublishDeps, type PublishResult } from './publis
  *   (`previousImageId` of the current entry); a region with nothing before is skipped.
  *
  * Each region is one publishToChannel (publish.ts): idempotent, so a re-run after a failure
- * completes what is missing. The Slack command and the CLI both run it through the
+ * completes what is missing. A rollback is not idempotent by itself (run twice, it goes back
+ * twice), so each entry records the operation (its execution's ARN): a retried run finds the
+ * regions it rolled back already and publishes their image again instead of its predecessor. The Slack command and the CLI both run it through the
  * image-channels state machine (functions/promote-image.ts).
  */
 export const ChannelOperationSchema = z.discriminatedUnion('operation', [
@@ -34,6 +36,16 @@ export const ChannelOperationSchema = z.discriminatedUnion('operation', [
   z.object({ operation: z.literal('rollback'), family: FamilySchema, channel: ChannelNameSchema, by: TriggerSchema }).strict(),
 ]);
 export type ChannelOperation = z.infer<typeof ChannelOperationSchema>;
+
+/** promoteImage's input (image-channels' ChannelOperation task): the operation and the execution running it. */
+export const ChannelOperationTaskSchema = z
+  .object({
+    operation: ChannelOperationSchema,
+    executionArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[A-Za-z0-9_-]{1,80}:[A-Za-z0-9_-]{1,80}$/, 'not an execution ARN'),
+  })
+  .strict();
 
 /** The channel is not one of the family's, or the build or image is unknown to the family's channels. */
 export class ChannelOperationError extends FactoryError {
@@ -86,6 +98,7 @@ export async function runChannelOperation(
   deps: ChannelOperationDeps,
   config: FactoryConfig,
   op: ChannelOperation,
+  operationId: string,
 ): Promise<ChannelOperationResult> {
   const f = familyOf(config, op.family);
   if (!f.channels.includes(op.channel)) {
@@ -104,6 +117,7 @@ export async function runChannelOperation(
       action,
       channels: f.channels,
       launchTemplates: f.launchTemplates[region] ?? [],
+      operationId,
     });
 
   const outcomes: RegionOutcome[] = [];
@@ -125,7 +139,13 @@ export async function runChannelOperation(
 
   for (const region of regions) {
     const record = await deps.store.get(op.family, region, op.channel);
-    const previous = record.current?.previousImageId ?? null;
+    const current = record.current;
+    if (current?.action === 'rollback' && current.operationId === operationId) {
+      // This rollback, retried: the region went back already; its image again completes the rest.
+      outcomes.push(regionOutcome(await publish(region, current.imageId, current.buildId, 'rollback', op.by)));
+      continue;
+    }
+    const previous = current?.previousImageId ?? null;
     if (previous === null) {
       outcomes.push({ region, status: 'skipped', reason: `${op.channel} has no previous image in ${region}` });
       continue;

@@ -61,6 +61,8 @@ export interface PublishInput {
   channels: readonly string[];
   /** The launch templates the family lists in this region. */
   launchTemplates: readonly string[];
+  /** The promote or rollback publishing (recorded in the entry; absent for a build's publication). */
+  operationId?: string;
 }
 
 export interface LaunchTemplateUpdate {
@@ -158,6 +160,7 @@ export async function publishToChannel(deps: PublishDeps, input: PublishInput): 
     by: input.by,
     previousImageId: replaced,
     action: input.action,
+    ...(input.operationId !== undefined ? { operationId: input.operationId } : {}),
   });
   const previousImageId = recorded.current?.imageId === imageId ? recorded.current.previousImageId : replaced;
 
