@@ -2,6 +2,7 @@ import { Logger } from '../../functions/lib/logger.js';
 import { NotifiedEventSchema, notifySlack, type NotifyDeps } from '../../functions/lib/chatops/notify.js';
 import { RETENTION_MAX_ROWS, SLACK_LIMITS, type SlackMessage } from '../../functions/lib/chatops/replies.js';
 import type { ChatOpsRecord, ChatOpsStore } from '../../functions/lib/chatops/store.js';
+import { memoryChatOpsStore } from './chatops-store-fake.js';
 import { UnexpectedResponseError } from '../../functions/lib/errors.js';
 import type { Action, PlanEntry } from '../../functions/lib/retention/plan.js';
 import { retentionReport, type RegionRun } from '../../functions/lib/retention/report.js';
@@ -16,8 +17,8 @@ const RUN_ID = '0b5e55ed-0000-4000-8000-0000000000e1';
 const EAST = 'us-east-1';
 const WEST = 'us-west-2';
 
-function fakeStore(record?: Partial<ChatOpsRecord>): { store: ChatOpsStore; saved: () => ChatOpsRecord | undefined; gets: () => number } {
-  let current: ChatOpsRecord | undefined =
+function fakeStore(record?: Partial<ChatOpsRecord>): ReturnType<typeof memoryChatOpsStore> {
+  return memoryChatOpsStore(
     record === undefined
       ? undefined
       : {
@@ -33,18 +34,8 @@ function fakeStore(record?: Partial<ChatOpsRecord>): { store: ChatOpsStore; save
           posts: 0,
           posted: [],
           ...record,
-        };
-  let gets = 0;
-  const store = {
-    get: async () => {
-      gets++;
-      return current;
-    },
-    put: async (r: ChatOpsRecord) => {
-      current = r;
-    },
-  } as unknown as ChatOpsStore;
-  return { store, saved: () => current, gets: () => gets };
+        },
+  );
 }
 
 const id = (n: number): string => `ami-${n.toString(16).padStart(17, '0')}`;

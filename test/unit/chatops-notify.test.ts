@@ -2,11 +2,12 @@ import { Logger } from '../../functions/lib/logger.js';
 import { NotifiedEventSchema, notifySlack, type NotifiedEvent, type NotifyDeps } from '../../functions/lib/chatops/notify.js';
 import { ResponseUrlNotAllowedError } from '../../functions/lib/chatops/response-url.js';
 import type { ChatOpsRecord, ChatOpsStore } from '../../functions/lib/chatops/store.js';
+import { memoryChatOpsStore } from './chatops-store-fake.js';
 
 const BUILD_ID = '0b5e55ed-0000-4000-8000-000000000001';
 
-function fakeStore(record?: Partial<ChatOpsRecord>): { store: ChatOpsStore; saved: () => ChatOpsRecord | undefined } {
-  let current: ChatOpsRecord | undefined =
+function fakeStore(record?: Partial<ChatOpsRecord>): ReturnType<typeof memoryChatOpsStore> {
+  return memoryChatOpsStore(
     record === undefined
       ? undefined
       : {
@@ -20,14 +21,8 @@ function fakeStore(record?: Partial<ChatOpsRecord>): { store: ChatOpsStore; save
           posts: 0,
           posted: [],
           ...record,
-        };
-  const store = {
-    get: async () => current,
-    put: async (r: ChatOpsRecord) => {
-      current = r;
-    },
-  } as unknown as ChatOpsStore;
-  return { store, saved: () => current };
+        },
+  );
 }
 
 /** An event as EventBridge delivers it, parsed as notify-slack's handler parses it. */
@@ -134,8 +129,35 @@ describe('notify-slack', () => {
     expect(await notifySlack(d, delivered('BuildFailed', final.detail))).toBe('duplicate');
   });
 
+  it('does take the last free post once when two events arrive at the same time', async () => {
+    // Prepare: three progress posts made; the fourth is the last one progress may use.
+    const s = fakeStore({ posts: 3, posted: ['a', 'b', 'c'] });
+    const d = deps(s.store);
+    // Act
+    const outcomes = await Promise.all([notifySlack(d, progress('us-west-2')), notifySlack(d, progress('eu-west-1'))]);
+    // Assess
+    expect(outcomes.sort()).toEqual(['limit', 'posted']);
+    expect(d.bodies).toHaveLength(1);
+    expect(s.saved()).toMatchObject({ posts: 4, pending: [] });
+    expect(await notifySlack(d, final)).toBe('posted');
+    expect(s.saved()?.posts).toBe(5);
+  });
+
+  it('does make the post an earlier attempt took and did not make, without taking another', async () => {
+    const s = fakeStore({ posts: 1, posted: ['final'], pending: ['final'] });
+    const d = deps(s.store);
+    expect(await notifySlack(d, final)).toBe('posted');
+    expect(d.bodies).toHaveLength(1);
+    expect(s.saved()).toMatchObject({ posts: 1, posted: ['final'], pending: [] });
+    expect(await notifySlack(d, final)).toBe('duplicate');
+  });
+
   it('does throw on a server error so EventBridge retries, and gives up on a 4xx', async () => {
-    await expect(notifySlack(deps(fakeStore({}).store, 503), final)).rejects.toMatchObject({ name: 'SlackPostError' });
+    const failed = fakeStore({});
+    await expect(notifySlack(deps(failed.store, 503), final)).rejects.toMatchObject({ name: 'SlackPostError' });
+    // The post is given back: the retry makes it.
+    expect(failed.saved()).toMatchObject({ posts: 0, posted: [], pending: [] });
+    expect(await notifySlack(deps(failed.store), final)).toBe('posted');
     const s = fakeStore({});
     expect(await notifySlack(deps(s.store, 404), final)).toBe('rejected');
     expect(s.saved()?.posted).toEqual(['final']);

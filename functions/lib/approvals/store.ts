@@ -1,6 +1,7 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { FactoryError, hasErrorName } from '../errors.js';
 import { S3_ERROR } from '../error-codes.js';
+import { compareAndSwap, lostRace } from '../s3-cas.js';
 import { applyClick, expireIfDue, type ApprovalRecord, type Click, type ClickResult } from './decide.js';
 
 /**
@@ -47,7 +48,7 @@ export class ApprovalStore {
       await this.write(record, { IfNoneMatch: '*' });
       return record;
     } catch (e) {
-      if (!hasErrorName(e, S3_ERROR.preconditionFailed, S3_ERROR.conditionalRequestConflict)) throw e;
+      if (!lostRace(e)) throw e;
       const existing = await this.read(record.id);
       if (existing === undefined) throw new ApprovalContentionError(`approval ${record.id} was being created concurrently`, { cause: e });
       return existing.record;
@@ -93,19 +94,18 @@ export class ApprovalStore {
    * returns its argument itself when there is nothing to write.
    */
   private async update(id: string, change: (r: ApprovalRecord) => ApprovalRecord): Promise<ApprovalRecord> {
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const current = await this.read(id);
-      if (current === undefined) throw new ApprovalNotFoundError(`no approval request ${id}`);
-      const next = change(current.record);
-      if (next === current.record) return next;
-      try {
-        await this.write(next, { IfMatch: current.etag });
-        return next;
-      } catch (e) {
-        if (!hasErrorName(e, S3_ERROR.preconditionFailed, S3_ERROR.conditionalRequestConflict)) throw e;
-      }
-    }
-    throw new ApprovalContentionError(`approval ${id} changed under ${MAX_ATTEMPTS} consecutive writes`);
+    const stored = await compareAndSwap({
+      read: async () => {
+        const r = await this.read(id);
+        return r === undefined ? undefined : { value: r.record, etag: r.etag };
+      },
+      write: (next, etag) => this.write(next, { IfMatch: etag }),
+      change,
+      attempts: MAX_ATTEMPTS,
+      contention: () => new ApprovalContentionError(`approval ${id} changed under ${MAX_ATTEMPTS} consecutive writes`),
+    });
+    if (stored === undefined) throw new ApprovalNotFoundError(`no approval request ${id}`);
+    return stored;
   }
 
   private async read(id: string): Promise<{ record: ApprovalRecord; etag: string } | undefined> {

@@ -133,10 +133,8 @@ async function notifyProgress(
   key: string,
   compose: () => SlackMessage,
 ): Promise<NotifyOutcome> {
-  const record = await deps.store.get(buildId);
-  if (record === undefined) return 'no-record';
   const limit = key === 'final' ? RESPONSE_URL_MAX_POSTS : RESPONSE_URL_MAX_POSTS - 1;
-  return postOnce(deps, record, { id: buildId, what: 'build', type, key, limit }, compose);
+  return postOnce(deps, { id: buildId, what: 'build', type, key, limit }, compose);
 }
 
 /** A retention run started from Slack (`expire`): its plan or result, once, to the response_url. */
@@ -148,21 +146,14 @@ async function notifyRetention(
   const { trigger, ...report } = detail;
   // Scheduled and CLI runs have no ChatOps record: no need to look.
   if (trigger.type !== 'chatops') return 'no-record';
-  const record = await deps.store.get(report.runId);
-  if (record === undefined) return 'no-record';
-  return postOnce(
-    deps,
-    record,
-    { id: report.runId, what: 'retention run', type, key: 'final', limit: RESPONSE_URL_MAX_POSTS },
-    async () => {
-      const rows = await planRows(deps, report);
-      return retentionReportReply({
-        report,
-        ...(rows !== undefined ? { rows } : {}),
-        ...(record.command !== undefined ? { slashCommand: record.command } : {}),
-      });
-    },
-  );
+  return postOnce(deps, { id: report.runId, what: 'retention run', type, key: 'final', limit: RESPONSE_URL_MAX_POSTS }, async (record) => {
+    const rows = await planRows(deps, report);
+    return retentionReportReply({
+      report,
+      ...(rows !== undefined ? { rows } : {}),
+      ...(record.command !== undefined ? { slashCommand: record.command } : {}),
+    });
+  });
 }
 
 /** Every planned region's entries, from the run's stored plans; undefined when they cannot be read. */
@@ -202,29 +193,36 @@ function logId(p: PostSpec): Record<string, string> {
   return p.what === 'build' ? { buildId: p.id } : { runId: p.id };
 }
 
+/**
+ * One post for `p.key`, reserved first (ChatOpsStore.reservePost: concurrent events cannot
+ * together pass Slack's limit) and given back when it fails in a way a retry can mend.
+ */
 async function postOnce(
   deps: NotifyDeps,
-  record: ChatOpsRecord,
   p: PostSpec,
-  compose: () => SlackMessage | Promise<SlackMessage>,
+  compose: (record: ChatOpsRecord) => SlackMessage | Promise<SlackMessage>,
 ): Promise<NotifyOutcome> {
-  if (record.posted.includes(p.key)) return 'duplicate';
-  if (record.posts >= p.limit) {
-    deps.logger.info('response_url post limit reached; not posted', { ...logId(p), detailType: p.type });
-    return 'limit';
-  }
-  // The endpoint refuses other URLs; a record that names one anyway is not posted to (ResponseUrlNotAllowedError).
-  checkResponseUrl(record.responseUrl, { allowLoopback: deps.allowLoopbackResponseUrls === true });
-  const message = await compose();
+  const reservation = await deps.store.reservePost(p.id, p.key, p.limit);
+  if (reservation.kind === 'limit') deps.logger.info('response_url post limit reached; not posted', { ...logId(p), detailType: p.type });
+  if (reservation.kind !== 'reserved') return reservation.kind;
+  const { record } = reservation;
   let status: number;
   try {
-    ({ status } = await deps.post(record.responseUrl, JSON.stringify({ ...message, replace_original: false })));
+    // The endpoint refuses other URLs; a record that names one anyway is not posted to (ResponseUrlNotAllowedError).
+    checkResponseUrl(record.responseUrl, { allowLoopback: deps.allowLoopbackResponseUrls === true });
+    const message = await compose(record);
+    try {
+      ({ status } = await deps.post(record.responseUrl, JSON.stringify({ ...message, replace_original: false })));
+    } catch (e) {
+      throw new SlackPostError(`Posting to the response_url of ${p.what} ${p.id} failed`, { cause: e });
+    }
+    if (status >= 500 || status === 429) throw new SlackPostError(`The response_url of ${p.what} ${p.id} answered ${status}`);
   } catch (e) {
-    throw new SlackPostError(`Posting to the response_url of ${p.what} ${p.id} failed`, { cause: e });
+    await deps.store.settlePost(p.id, p.key, 'failed');
+    throw e;
   }
-  if (status >= 500 || status === 429) throw new SlackPostError(`The response_url of ${p.what} ${p.id} answered ${status}`);
-  // 4xx: expired (30 minutes) or used up; retrying cannot help. Recorded so it is not tried again.
-  await deps.store.put({ ...record, posts: record.posts + 1, posted: [...record.posted, p.key] });
+  // 4xx: expired (30 minutes) or used up; retrying cannot help. Kept as used so it is not tried again.
+  await deps.store.settlePost(p.id, p.key, 'made');
   if (status >= 400) {
     deps.logger.warn('response_url refused the post', { ...logId(p), detailType: p.type, status });
     return 'rejected';
