@@ -1,5 +1,5 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { FactoryError, hasErrorName } from '../errors.js';
+import { FactoryError, hasErrorName, UnexpectedResponseError } from '../errors.js';
 import { S3_ERROR } from '../error-codes.js';
 import { compareAndSwap, lostRace } from '../s3-cas.js';
 
@@ -169,7 +169,14 @@ export class ChatOpsStore {
     try {
       const r = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: ChatOpsStore.key(buildId) }));
       const text = (await r.Body?.transformToString('utf8')) ?? '';
-      return { record: JSON.parse(text) as ChatOpsRecord, etag: r.ETag ?? '' };
+      if (r.ETag === undefined) throw new UnexpectedResponseError(`${ChatOpsStore.key(buildId)} came back without an ETag`);
+      let record: ChatOpsRecord;
+      try {
+        record = JSON.parse(text) as ChatOpsRecord;
+      } catch (e) {
+        throw new UnexpectedResponseError(`${ChatOpsStore.key(buildId)} is not JSON`, { cause: e });
+      }
+      return { record, etag: r.ETag };
     } catch (e) {
       if (hasErrorName(e, S3_ERROR.noSuchKey, S3_ERROR.notFound)) return undefined;
       throw e;
