@@ -134,11 +134,15 @@ export async function run(argv: string[]): Promise<number> {
       console.log(`put ${e['detail-type']} (${e.source}) on ${values.bus ?? target.stack.eventBus}: ${entry.EventId}`);
       ids.push(entry.EventId);
     }
-    const outcome =
-      target.cloud !== undefined
-        ? await inProcessOutcome(target.cloud, ids, waitMs)
-        : await joinedOutcome(sfn, machines, before, ids, waitMs);
-    const started = await startedBy(sfn, machines, before, ids);
+    let outcome: Outcome = { lines: [], rejected: [], noRule: 0, failed: 0 };
+    let started: string[];
+    if (target.cloud !== undefined) {
+      outcome = await inProcessOutcome(target.cloud, ids, waitMs);
+      started = await startedBy(sfn, machines, before, ids);
+    } else {
+      // A cloud another process owns: its bus log is not ours to read.
+      started = await untilStarted(sfn, machines, before, ids, waitMs);
+    }
     for (const line of outcome.lines) console.log(line);
     for (const arn of started) console.log(`✓ started execution ${arn}`);
     for (const r of outcome.rejected) console.log(`✗ rejected: ${r}`);
@@ -226,18 +230,18 @@ function triggerEventId(input: string | undefined): string | undefined {
   }
 }
 
-/** A cloud another process owns: its bus log is not ours to read; waits until an execution of these events starts or the time is up. */
-async function joinedOutcome(
+/** The executions of these events, once one has started or the time is up (startedBy, polled). */
+async function untilStarted(
   sfn: SFNClient,
   machines: string[],
   before: Map<string, string>,
   ids: string[],
   waitMs: number,
-): Promise<Outcome> {
+): Promise<string[]> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    if ((await startedBy(sfn, machines, before, ids)).length > 0 || Date.now() >= deadline) break;
+    const started = await startedBy(sfn, machines, before, ids);
+    if (started.length > 0 || Date.now() >= deadline) return started;
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { lines: [], rejected: [], noRule: 0, failed: 0 };
 }

@@ -287,12 +287,8 @@ class Sandbox {
     this.onExit(this);
   }
 
-  /** Ends the environment; an invocation still running fails with `reason` (the service is stopping) at once, not at its timeout. */
-  async terminate(reason?: Error): Promise<void> {
+  async terminate(): Promise<void> {
     this.dead = true;
-    const p = this.pending;
-    this.pending = undefined;
-    if (reason !== undefined) p?.reject(reason);
     await this.worker.terminate();
   }
 }
@@ -653,7 +649,9 @@ export class LocalLambda implements LambdaInvoker {
     const all = [...this.sandboxes.values()].flat();
     this.sandboxes.clear();
     for (const w of this.waiting.values()) for (const r of w) r();
+    // An invocation still running fails at once as the service stopping, not at its timeout.
     const stopping = new LambdaServiceError('ServiceException', 'The local Lambda service is stopping', 500);
-    await Promise.all(all.map((s) => s.terminate(stopping)));
+    for (const s of all) s.die(stopping);
+    await Promise.all(all.map((s) => s.terminate()));
   }
 }

@@ -19,8 +19,9 @@ import { publishToChannel, type PublishDeps, type PublishResult } from './publis
  * Each region is one publishToChannel (publish.ts): idempotent, so a re-run after a failure
  * completes what is missing. A rollback is not idempotent by itself (run twice, it goes back
  * twice), so each entry records the operation (its execution's ARN): a retried run finds the
- * regions it rolled back already and publishes their image again instead of its predecessor. The Slack command and the CLI both run it through the
- * image-channels state machine (functions/promote-image.ts).
+ * regions it rolled back already and publishes their image again instead of its predecessor.
+ * The Slack command and the CLI both run it through the image-channels state machine
+ * (functions/promote-image.ts).
  */
 export const ChannelOperationSchema = z.discriminatedUnion('operation', [
   z
