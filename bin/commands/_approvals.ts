@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { APPROVE_ACTION_ID, approvalClickBody } from '../../functions/lib/approvals/interactivity.js';
+import { APPROVE_ACTION_ID } from '../../functions/lib/approvals/action-ids.js';
+import { approvalClickBody } from '../../functions/lib/approvals/interactivity.js';
 import { INTERACTIVITY_PATH } from '../../functions/lib/approvals/endpoint.js';
 import { renderPlainText, type Block } from '../../functions/lib/chatops/replies.js';
 import { slackRequestHeaders } from '../../functions/lib/chatops/signature.js';

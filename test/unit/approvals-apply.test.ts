@@ -5,12 +5,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { applyApprovalClick, publishApprovalDecided, type ApplyDeps } from '../../functions/lib/approvals/apply.js';
 import { newApproval, type ApprovalRecord } from '../../functions/lib/approvals/decide.js';
 import { parseGates, type Gate } from '../../functions/lib/approvals/gates.js';
-import {
-  COMMENT_BLOCK_ID,
-  approvalClickBody,
-  parseApprovalClick,
-  type ApprovalClick,
-} from '../../functions/lib/approvals/interactivity.js';
+import { COMMENT_BLOCK_ID } from '../../functions/lib/approvals/action-ids.js';
+import { approvalClickBody, parseApprovalClick, type ApprovalClick } from '../../functions/lib/approvals/interactivity.js';
 import { approvalMessage } from '../../functions/lib/approvals/message.js';
 import { ApprovalStore } from '../../functions/lib/approvals/store.js';
 import { SlackWebApi, type FetchLike } from '../../functions/lib/chatops/web-api.js';

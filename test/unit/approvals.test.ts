@@ -3,13 +3,8 @@ import { SFNClient, SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-
 import { mockClient } from 'aws-sdk-client-mock';
 import { applyClick, approversOf, newApproval, type ApprovalRecord, type Click } from '../../functions/lib/approvals/decide.js';
 import { GateConfigError, gatesFor, parseGates, type Gate } from '../../functions/lib/approvals/gates.js';
-import {
-  APPROVE_ACTION_ID,
-  REJECT_ACTION_ID,
-  SlackInteractionError,
-  approvalClickBody,
-  parseApprovalClick,
-} from '../../functions/lib/approvals/interactivity.js';
+import { APPROVE_ACTION_ID, REJECT_ACTION_ID } from '../../functions/lib/approvals/action-ids.js';
+import { SlackInteractionError, approvalClickBody, parseApprovalClick } from '../../functions/lib/approvals/interactivity.js';
 import { approvalMessage } from '../../functions/lib/approvals/message.js';
 import { APPROVAL_ERROR, ApprovalPendingError, resumeExecution, resumptionFor } from '../../functions/lib/approvals/resume.js';
 import { ApprovalContentionError, ApprovalStore } from '../../functions/lib/approvals/store.js';

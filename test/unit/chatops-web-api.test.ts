@@ -11,7 +11,7 @@ import {
 } from '../../functions/lib/chatops/web-api.js';
 import { newApproval } from '../../functions/lib/approvals/decide.js';
 import { parseGates, type Gate } from '../../functions/lib/approvals/gates.js';
-import { APPROVE_ACTION_ID } from '../../functions/lib/approvals/interactivity.js';
+import { APPROVE_ACTION_ID } from '../../functions/lib/approvals/action-ids.js';
 
 interface Sent {
   url: string;

@@ -3,24 +3,15 @@ import { ValidationError } from '../errors.js';
 import { assertSlackBodySize } from '../chatops/command.js';
 import { SlackChannelIdSchema, SlackUserIdSchema } from '../chatops/permissions.js';
 import type { DecisionKind } from './decide.js';
+import { APPROVE_ACTION_ID, COMMENT_ACTION_ID, COMMENT_BLOCK_ID, MAX_COMMENT_LENGTH, REJECT_ACTION_ID } from './action-ids.js';
 
 /**
  * Slack interactivity payloads (a button click on an approval request). Slack POSTs
  * `application/x-www-form-urlencoded` with one field, `payload`, holding JSON; the request is
  * signed exactly as slash commands are (the caller verifies the signature and claims its digest
  * before parsing). Of the payload types only `block_actions` is accepted, and of its actions only
- * the factory's two buttons, whose `value` is the approval id.
+ * the factory's two buttons, whose `value` is the approval id (action-ids.ts).
  */
-export const APPROVE_ACTION_ID = 'ami-factory.approval.approve';
-export const REJECT_ACTION_ID = 'ami-factory.approval.reject';
-/**
- * The request message's optional comment field (a plain_text_input in an input block): Slack
- * sends what was typed in it with the click, in the payload's `state.values`.
- */
-export const COMMENT_ACTION_ID = 'ami-factory.approval.comment';
-export const COMMENT_BLOCK_ID = 'approval-comment';
-/** The most of a comment that is kept (Slack's plain_text_input allows 3000 characters). */
-export const MAX_COMMENT_LENGTH = 3000;
 
 /** The payload is not a click on one of the factory's approval buttons. */
 export class SlackInteractionError extends ValidationError {

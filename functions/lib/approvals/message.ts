@@ -1,5 +1,5 @@
 import { SLACK_LIMITS, clip, escapeMrkdwn, type Block } from '../chatops/replies.js';
-import { APPROVE_ACTION_ID, COMMENT_ACTION_ID, COMMENT_BLOCK_ID, MAX_COMMENT_LENGTH, REJECT_ACTION_ID } from './interactivity.js';
+import { APPROVE_ACTION_ID, COMMENT_ACTION_ID, COMMENT_BLOCK_ID, MAX_COMMENT_LENGTH, REJECT_ACTION_ID } from './action-ids.js';
 import { approversOf, type ApprovalRecord } from './decide.js';
 import type { GateKind } from './gates.js';
 
