@@ -35,7 +35,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JsonValue } from '../local/json.js';
-import type { BenchGoal, BenchOptions, BenchSection } from './section.js';
+import { goalOutcome, type BenchGoal, type BenchOptions, type BenchSection } from './section.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MIB = 1024 * 1024;
@@ -359,5 +359,5 @@ export async function run(): Promise<void> {
   const small = process.env.BENCH_SMALL === '1';
   const section = await measure({ small, runs: Number(process.env.BENCH_RUNS ?? 3) });
   console.log(`## ${section.title}\n\n${section.markdown}\n`);
-  for (const g of section.goals ?? []) console.log(`- ${g.met ? 'met' : 'MISSED'}: ${g.what}: ${g.measured} (goal ${g.target})`);
+  for (const g of section.goals ?? []) console.log(`- ${goalOutcome(g)}: ${g.what}: ${g.measured} (goal ${g.target})`);
 }

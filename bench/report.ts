@@ -146,7 +146,7 @@ export function renderMarkdown(r: ResultsFile): string {
     out.push('## Goals', '', '| section | goal | target | measured | met |', '|---|---|---|---|---|');
     for (const { section, goal } of goals)
       out.push(
-        `| [${cell(section.title)}](#${anchor(section.title)}) | ${cell(goal.what)} | ${cell(goal.target)} | ${cell(goal.measured)} | ${goal.met ? 'yes' : '**no**'} |`,
+        `| [${cell(section.title)}](#${anchor(section.title)}) | ${cell(goal.what)} | ${cell(goal.target)} | ${cell(goal.measured)} | ${goal.met === null ? 'n/a' : goal.met ? 'yes' : '**no**'} |`,
       );
     out.push('');
   }

@@ -25,7 +25,7 @@ import {
   type RunFacts,
   type StoredSection,
 } from './report.js';
-import type { BenchOptions, BenchSection } from './section.js';
+import { goalOutcome, type BenchOptions, type BenchSection } from './section.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The report's order; modules not listed come after, alphabetically. */
@@ -106,7 +106,7 @@ for (const name of selected) {
       writeFileSync(file, c.svg);
     }
     done.push(stored);
-    for (const g of stored.goals) console.log(`  goal ${g.what}: ${g.measured} (target ${g.target}) ${g.met ? 'met' : 'MISSED'}`);
+    for (const g of stored.goals) console.log(`  goal ${g.what}: ${g.measured} (target ${g.target}) ${goalOutcome(g)}`);
     console.log(`=== ${name}: ${((Date.now() - started) / 1000).toFixed(1)} s real`);
   } catch (e) {
     failed.push(name);

@@ -20,7 +20,16 @@ export interface BenchGoal {
   what: string;
   target: string;
   measured: string;
-  met: boolean;
+  /**
+   * `null`: the run's configuration gives the goal nothing to measure (e.g. CI's small retention
+   * run exhausts no token bucket, so there is no bound to be within); reported as "n/a".
+   */
+  met: boolean | null;
+}
+
+/** How a goal's outcome reads in the printed summary: met, MISSED or n/a. */
+export function goalOutcome(goal: BenchGoal): string {
+  return goal.met === null ? 'n/a' : goal.met ? 'met' : 'MISSED';
 }
 
 /** An SVG chart, written as `bench/<file>` and embedded in the section. */

@@ -23,6 +23,7 @@ describe('bench report writer', () => {
         goals: [
           { what: 'wall / bound', target: '≤ 1.2', measured: '1.05', met: true },
           { what: 'failures', target: '0', measured: '2 | 3', met: false },
+          { what: 'wall / bound, small', target: '≤ 1.1', measured: 'no bound', met: null },
         ],
         charts: [{ file: 'charts/fanout.svg', alt: 'calls over time', svg: '<svg/>' }],
       },
@@ -31,6 +32,7 @@ describe('bench report writer', () => {
     const md = renderMarkdown(mergeResults(undefined, run, [s], ['fanout']));
     expect(md).toContain('| [Fan-out: 16 regions × 500 accounts](#fan-out-16-regions--500-accounts) | wall / bound | ≤ 1.2 | 1.05 | yes |');
     expect(md).toContain('| failures | 0 | 2 \\| 3 | **no** |');
+    expect(md).toContain('| wall / bound, small | ≤ 1.1 | no bound | n/a |');
     expect(md).toContain('## Fan-out: 16 regions × 500 accounts');
     expect(md).toContain(`_Measured 2026-12-01T10:00:00.000Z · commit \`aaaaaaaaaaaa\``);
     expect(md).toContain('![calls over time](charts/fanout.svg)');
