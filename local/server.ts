@@ -46,7 +46,7 @@ import { createSsmService, type SsmService } from './ssm/service.js';
 import { invokeFunctionAccess, invokeFunctionUrlAccess } from './lambda-access.js';
 import { ensurePackaged, type PackagedStack } from './template/package.js';
 import { readTemplate, type CfnTemplate } from './template/cfn.js';
-import { planStack, type FunctionSpec, type PermissionSpec, type RuleSpec, type StackPlan } from './template/stack.js';
+import { planStack, type FunctionSpec, type PermissionSpec, type QueueSpec, type RuleSpec, type StackPlan } from './template/stack.js';
 import { deployStack, type AdminApi } from './template/deploy.js';
 import type { JsonObject, JsonValue } from './json.js';
 
@@ -575,6 +575,11 @@ async function startOwnedCloud(
     if (r.scheduleExpression !== undefined && (!schedulesOn || (familyRule(r) && !familySchedulesOn))) r.state = 'DISABLED';
   }
   const logGroups = new Set<string>();
+  const setQueuePolicy = (url: string, document: JsonObject, region: string): void => {
+    const arn = queueArnOfUrl(url, region);
+    sqs.setPolicy(arn, JSON.stringify(document));
+    resourcePolicies.set(arn, [{ name: `queue policy of ${arn.split(':').pop() ?? arn}`, document }]);
+  };
   await deployStack(
     plan,
     {
@@ -594,11 +599,7 @@ async function startOwnedCloud(
       defineKmsAlias: (a, region) => kms.defineAlias(region, a.name, a.targetKeyId.split(':key/').pop() ?? a.targetKeyId),
       configureBucket: (name, configuration) => s3.configureBucket(name, configuration),
       createQueue: (q, region) => void sqs.createQueue(region, q.name, q.attributes),
-      setQueuePolicy: (url, document) => {
-        const arn = queueArnOfUrl(url, HOME_REGION);
-        sqs.setPolicy(arn, JSON.stringify(document));
-        resourcePolicies.set(arn, [{ name: `queue policy of ${arn.split(':').pop() ?? arn}`, document }]);
-      },
+      setQueuePolicy: (url, document) => setQueuePolicy(url, document, HOME_REGION),
       configureAsyncInvoke: (c) =>
         lambda.configureAsync(c.functionName, {
           ...(c.maximumRetryAttempts !== undefined ? { maximumRetryAttempts: c.maximumRetryAttempts } : {}),
@@ -634,7 +635,10 @@ async function startOwnedCloud(
     },
     { removeStaleRulesWithPrefix: `${stackName}-` },
   );
-  await deployRegionForwarder(projectRoot, identity, api);
+  await deployRegionForwarder(projectRoot, identity, api, {
+    createQueue: (q, region) => void sqs.createQueue(region, q.name, q.attributes),
+    setQueuePolicy,
+  });
   await seedOperatorParameters(plan, api, stateDir);
 
   // The CLI and tests run domain code in this process too: it reads the same simulated clock.
@@ -824,9 +828,19 @@ function recordIamUsage(authorizer: Authorizer): void {
 
 /**
  * resources/region-forwarder.yml in every region of the world but the home one, with
- * HomeRegion set: what the deploy guide has operators deploy (e.g. as a StackSet).
+ * HomeRegion set: what the deploy guide has operators deploy (e.g. as a StackSet). Its role,
+ * its dead-letter queue with the queue's policy, and its rule (the alarm is CloudWatch's, which
+ * the local cloud does not run).
  */
-async function deployRegionForwarder(projectRoot: string, identity: IdentityStore, api: AdminApi): Promise<void> {
+async function deployRegionForwarder(
+  projectRoot: string,
+  identity: IdentityStore,
+  api: AdminApi,
+  sqs: {
+    createQueue(queue: QueueSpec, region: string): void;
+    setQueuePolicy(queueUrl: string, document: JsonObject, region: string): void;
+  },
+): Promise<void> {
   const path = join(projectRoot, FORWARDER_TEMPLATE);
   if (!existsSync(path)) return;
   const template = readTemplate(path);
@@ -838,6 +852,8 @@ async function deployRegionForwarder(projectRoot: string, identity: IdentityStor
       parameters: { HomeRegion: HOME_REGION },
     });
     for (const role of plan.roles) identity.putRole({ ...role });
+    for (const q of plan.queues) sqs.createQueue(q, region);
+    for (const p of plan.queuePolicies) for (const url of p.queueUrls) sqs.setQueuePolicy(url, p.document, region);
     for (const rule of plan.rules) await api.putRule(rule, region);
   }
 }

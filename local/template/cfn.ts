@@ -32,7 +32,7 @@ export interface CfnTemplate {
   Conditions?: JsonObject;
   Mappings?: JsonObject;
   Resources: Record<string, CfnResource>;
-  Outputs?: Record<string, { Value: JsonValue; Description?: string; Export?: JsonObject }>;
+  Outputs?: Record<string, { Value: JsonValue; Description?: string; Export?: JsonObject; Condition?: string }>;
 }
 
 /** A template that cannot be read as one (not JSON/YAML, or no Resources). */

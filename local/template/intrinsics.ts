@@ -5,8 +5,10 @@ import { isJsonObject, type JsonObject, type JsonValue } from '../json.js';
  * ones the factory's templates use: `Ref` (resources, parameters and the pseudo parameters
  * AWS::Region, AWS::AccountId, AWS::Partition, AWS::StackName, AWS::StackId, AWS::URLSuffix,
  * AWS::NoValue), `Fn::GetAtt`, `Fn::Sub` (string and map forms, `${!Literal}` escapes) and
- * `Fn::Join`, plus `Fn::Select` and `Fn::Split`, which are as simple. Any other function is
- * refused with the logical id of the resource that uses it: the local cloud never guesses.
+ * `Fn::Join`, plus `Fn::Select` and `Fn::Split`, which are as simple, and the condition
+ * functions (`Fn::If` in values; `Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or` and `Condition` in
+ * the Conditions section: `evaluateCondition`). Any other function is refused with the logical id
+ * of the resource that uses it: the local cloud never guesses.
  */
 export interface ResolveContext {
   /** Pseudo parameters and template parameters, by name. */
@@ -15,6 +17,8 @@ export interface ResolveContext {
   ref(logicalId: string): JsonValue;
   /** `Fn::GetAtt` of a resource. */
   getAtt(logicalId: string, attribute: string): JsonValue;
+  /** The value of a condition of the template's Conditions section, by name. */
+  condition(name: string): boolean;
 }
 
 /** An intrinsic function (or a form of one) the local cloud does not resolve. */
@@ -129,6 +133,12 @@ function intrinsic(fn: string, arg: JsonValue, ctx: ResolveContext, id: string):
     }
     case 'Fn::Sub':
       return sub(arg, ctx, id);
+    case 'Fn::If': {
+      if (!Array.isArray(arg) || arg.length !== 3 || typeof arg[0] !== 'string') {
+        throw new UnsupportedIntrinsicError(id, 'Fn::If', 'expected [condition name, value if true, value if false]');
+      }
+      return resolve((ctx.condition(arg[0]) ? arg[1] : arg[2]) ?? null, ctx, id);
+    }
     default:
       throw new UnsupportedIntrinsicError(id, fn);
   }
@@ -160,4 +170,48 @@ function sub(arg: JsonValue, ctx: ResolveContext, id: string): string {
     if (dot > 0) return str(ctx.getAtt(key.slice(0, dot), key.slice(dot + 1)), id, 'Fn::Sub');
     return str(ctx.ref(key), id, 'Fn::Sub');
   });
+}
+
+const CONDITION_FUNCTIONS = new Set(['Fn::Equals', 'Fn::Not', 'Fn::And', 'Fn::Or', 'Condition']);
+
+/**
+ * A condition of the Conditions section (`name`), as CloudFormation evaluates it: `Fn::Equals`
+ * compares its two values once resolved (parameters, pseudo parameters, `Ref`s), `Fn::Not` takes
+ * one condition, `Fn::And` and `Fn::Or` two to ten, and `Condition` names another condition.
+ */
+export function evaluateCondition(expression: JsonValue, ctx: ResolveContext, name: string): boolean {
+  const where = `Conditions.${name}`;
+  const keys = isJsonObject(expression) ? Object.keys(expression) : [];
+  const fn = keys[0];
+  if (!isJsonObject(expression) || keys.length !== 1 || fn === undefined || !CONDITION_FUNCTIONS.has(fn)) {
+    throw new UnsupportedIntrinsicError(
+      where,
+      JSON.stringify(expression),
+      'a condition is Fn::Equals, Fn::Not, Fn::And, Fn::Or or Condition',
+    );
+  }
+  const arg = expression[fn] ?? null;
+  const conditions = (min: number, max: number): boolean[] => {
+    if (!Array.isArray(arg) || arg.length < min || arg.length > max) {
+      throw new UnsupportedIntrinsicError(where, fn, `expected ${min === max ? min : `${min} to ${max}`} condition(s)`);
+    }
+    return arg.map((c) => evaluateCondition(c, ctx, name));
+  };
+  switch (fn) {
+    case 'Fn::Equals': {
+      if (!Array.isArray(arg) || arg.length !== 2) throw new UnsupportedIntrinsicError(where, fn, 'expected [value, value]');
+      const [a, b] = arg.map((v) => resolve(v, ctx, where));
+      return JSON.stringify(a) === JSON.stringify(b);
+    }
+    case 'Fn::Not':
+      return !(conditions(1, 1)[0] as boolean);
+    case 'Fn::And':
+      return conditions(2, 10).every(Boolean);
+    case 'Fn::Or':
+      return conditions(2, 10).some(Boolean);
+    default: {
+      if (typeof arg !== 'string') throw new UnsupportedIntrinsicError(where, 'Condition', 'the argument must be a condition name');
+      return ctx.condition(arg);
+    }
+  }
 }

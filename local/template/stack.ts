@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { isJsonObject, type JsonObject, type JsonValue } from '../json.js';
 import type { CfnResource, CfnTemplate } from './cfn.js';
 import { keyIdFor } from '../kms/keys.js';
-import { resolveValue, UnresolvableReferenceError, UnsupportedIntrinsicError, type ResolveContext } from './intrinsics.js';
+import {
+  evaluateCondition,
+  resolveValue,
+  UnresolvableReferenceError,
+  UnsupportedIntrinsicError,
+  type ResolveContext,
+} from './intrinsics.js';
 
 /**
  * A CloudFormation stack as the local cloud deploys it: every resource of the template with
@@ -388,14 +394,12 @@ function busNameOf(v: JsonValue | undefined): string {
 /** Resolves the template into a plan of typed resources. */
 export function planStack(template: CfnTemplate, options: StackOptions): StackPlan {
   const stack = { ...options, partition: options.partition ?? 'aws' };
-  for (const section of ['Conditions', 'Mappings'] as const) {
-    if (template[section] !== undefined && Object.keys(template[section] ?? {}).length > 0) {
-      throw new UnsupportedTemplateError(`The local cloud does not evaluate the template's ${section} section`);
-    }
+  if (template.Mappings !== undefined && Object.keys(template.Mappings).length > 0) {
+    throw new UnsupportedTemplateError("The local cloud does not evaluate the template's Mappings section");
   }
   const unsupported = Object.entries(template.Resources)
-    .filter(([, r]) => !Object.hasOwn(TYPES, r.Type) || r.Condition !== undefined)
-    .map(([logicalId, r]) => ({ logicalId, type: r.Condition !== undefined ? `${r.Type} with Condition` : r.Type }));
+    .filter(([, r]) => !Object.hasOwn(TYPES, r.Type))
+    .map(([logicalId, r]) => ({ logicalId, type: r.Type }));
   if (unsupported.length > 0) throw new UnsupportedResourceError(unsupported);
 
   const parameters: Record<string, JsonValue> = {
@@ -416,10 +420,28 @@ export function planStack(template: CfnTemplate, options: StackOptions): StackPl
   const names = new Map<string, string>();
   const resolving = new Set<string>();
   const resolvedProps = new Map<string, JsonObject>();
+  const conditionValues = new Map<string, boolean>();
+
+  const condition = (name: string): boolean => {
+    const known = conditionValues.get(name);
+    if (known !== undefined) return known;
+    const expression = template.Conditions?.[name];
+    if (expression === undefined) throw new UnresolvableReferenceError(`no condition named ${name} in the Conditions section`);
+    if (resolving.has(`condition:${name}`)) throw new UnresolvableReferenceError(`Conditions.${name}: circular reference`);
+    resolving.add(`condition:${name}`);
+    const value = evaluateCondition(expression, context(`Conditions.${name}`), name);
+    resolving.delete(`condition:${name}`);
+    conditionValues.set(name, value);
+    return value;
+  };
+  /** A resource whose Condition is false is not created: it is not in the plan, and nothing may refer to it. */
+  const created = (def: CfnResource): boolean => def.Condition === undefined || condition(def.Condition);
 
   const resource = (logicalId: string, from: string): { def: CfnResource; rules: TypeRules; ctx: ResourceCtx } => {
     const def = template.Resources[logicalId];
     if (def === undefined) throw new UnresolvableReferenceError(`${from}: no resource, parameter or pseudo parameter named ${logicalId}`);
+    if (!created(def))
+      throw new UnresolvableReferenceError(`${from}: ${logicalId} is not created (its condition ${def.Condition} is false)`);
     const rules = TYPES[def.Type] as TypeRules;
     const ctx: ResourceCtx = {
       logicalId,
@@ -449,6 +471,7 @@ export function planStack(template: CfnTemplate, options: StackOptions): StackPl
 
   const context = (from: string): ResolveContext => ({
     parameters,
+    condition,
     ref: (id) => {
       const { rules, ctx } = resource(id, from);
       return rules.ref !== undefined ? rules.ref(ctx) : physical(id, from);
@@ -504,6 +527,7 @@ export function planStack(template: CfnTemplate, options: StackOptions): StackPl
   const rolePolicies: { logicalId: string; roles: string[]; name: string; document: JsonObject }[] = [];
 
   for (const [logicalId, def] of Object.entries(template.Resources)) {
+    if (!created(def)) continue;
     const p = props(logicalId);
     const name = physical(logicalId, logicalId);
     switch (def.Type) {
@@ -677,6 +701,7 @@ export function planStack(template: CfnTemplate, options: StackOptions): StackPl
     }
   }
   for (const [name, o] of Object.entries(template.Outputs ?? {})) {
+    if (o.Condition !== undefined && !condition(o.Condition)) continue;
     plan.outputs[name] = resolveValue(o.Value, context(`Outputs.${name}`), `Outputs.${name}`);
   }
   return plan;

@@ -1,4 +1,4 @@
-import { PutEventsCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient, ListTargetsByRuleCommand, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import type { JsonObject, JsonValue } from '../../local/json.js';
 import { startLocalCloud, type LocalCloud } from '../../local/server.js';
@@ -14,6 +14,9 @@ import type { CfnTemplate } from '../../local/template/cfn.js';
  */
 const EVENT_QUEUE = 'ami-factory-dev-event-dead-letters';
 const ASYNC_QUEUE = 'ami-factory-dev-async-failures';
+/** The region forwarder's rule and dead-letter queue (resources/region-forwarder.yml), in each other region. */
+const FORWARD_RULE = 'ami-factory-forward-ec2-events';
+const FORWARD_QUEUE = 'ami-factory-forward-dead-letters';
 const credentials = { accessKeyId: 'a', secretAccessKey: 'b' };
 const cli = awsCli();
 
@@ -170,6 +173,49 @@ describe('local cloud: dead-letter queues of the template', () => {
       expect(JSON.parse(got.Messages?.[0]?.Body ?? '{}')).toMatchObject({ 'detail-type': 'BuildSucceeded' });
     },
   );
+
+  it("does put an EC2 event the region forwarder could not forward into that region's forwarder queue", async () => {
+    // Prepare: the forwarder's role in us-west-2 loses its events:PutEvents grant.
+    const west = new EventBridgeClient({ region: 'us-west-2', endpoint: cloud.endpoint, credentials, maxAttempts: 1 });
+    const westSqs = new SQSClient({ region: 'us-west-2', endpoint: cloud.endpoint, credentials, maxAttempts: 1 });
+    const { Targets } = await west.send(new ListTargetsByRuleCommand({ Rule: FORWARD_RULE }));
+    const target = Targets?.[0];
+    const role = cloud.identity.role(target?.RoleArn ?? '');
+    if (role === undefined) throw new Error('the forwarder has no role');
+    cloud.identity.putRole({ ...role, policies: [] });
+    const before = cloud.events.metrics().InvocationsSentToDLQ;
+    try {
+      // Act
+      await cloud.events.emit({
+        source: 'aws.ec2',
+        detailType: 'EC2 AMI State Change',
+        detail: { ImageId: 'ami-0deadbeef0000002', State: 'available' },
+        region: 'us-west-2',
+        resources: ['arn:aws:ec2:us-west-2::image/ami-0deadbeef0000002'],
+      });
+      await cloud.events.idle();
+      const messages = await receiveAll(westSqs, FORWARD_QUEUE);
+
+      // Assess
+      expect(target?.DeadLetterConfig?.Arn).toBe(`arn:aws:sqs:us-west-2:111122223333:${FORWARD_QUEUE}`);
+      expect(messages).toHaveLength(1);
+      const m = messages[0] as Message;
+      expect(JSON.parse(m.Body ?? '')).toMatchObject({
+        'detail-type': 'EC2 AMI State Change',
+        detail: { ImageId: 'ami-0deadbeef0000002' },
+      });
+      expect(m.MessageAttributes).toMatchObject({
+        RULE_ARN: { StringValue: `arn:aws:events:us-west-2:111122223333:rule/${FORWARD_RULE}` },
+        TARGET_ARN: { StringValue: 'arn:aws:events:us-east-1:111122223333:event-bus/default' },
+        ERROR_CODE: { StringValue: 'NO_PERMISSIONS' },
+      });
+      expect(cloud.events.metrics().InvocationsSentToDLQ - before).toBe(1);
+    } finally {
+      cloud.identity.putRole(role);
+      west.destroy();
+      westSqs.destroy();
+    }
+  });
 
   it('does alarm on each queue holding a message', () => {
     const depth = cloud.stack.alarms.filter((a) => a.namespace === 'AWS/SQS');

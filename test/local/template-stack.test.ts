@@ -130,12 +130,96 @@ describe('planStack', () => {
     expect(() => planStack(t, STACK)).toThrow(/^Bucket: the local cloud cannot resolve Fn::ImportValue/);
   });
 
-  it('does refuse a reference to nothing, a Conditions section and a parameter without a value', () => {
+  it('does evaluate the Conditions section: Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition, Fn::If and resources left out', () => {
+    const t = template(
+      {
+        Queue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: { 'Fn::If': ['IsProd', 'prod-q', 'other-q'] } } },
+        ProdOnly: { Type: 'AWS::SQS::Queue', Condition: 'IsProd', Properties: { QueueName: 'prod-only' } },
+        Bus: {
+          Type: 'AWS::Events::EventBus',
+          Properties: { Name: { 'Fn::If': ['HomeAndNamed', { 'Fn::Sub': '${Name}-bus' }, 'unnamed'] } },
+        },
+        Alarm: {
+          Type: 'AWS::CloudWatch::Alarm',
+          Properties: {
+            Namespace: 'AWS/SQS',
+            MetricName: 'ApproximateNumberOfMessagesVisible',
+            Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['Queue', 'QueueName'] } }],
+            AlarmActions: { 'Fn::If': ['HasTopic', [{ Ref: 'Topic' }], { Ref: 'AWS::NoValue' }] },
+          },
+        },
+      },
+      {
+        Parameters: {
+          Stage: { Type: 'String', Default: 'dev' },
+          Name: { Type: 'String', Default: '' },
+          Topic: { Type: 'String', Default: '' },
+        },
+        Conditions: {
+          IsProd: { 'Fn::Equals': [{ Ref: 'Stage' }, 'prod'] },
+          HasTopic: { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'Topic' }, ''] }] },
+          InHome: { 'Fn::Or': [{ 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'us-east-1'] }, { Condition: 'IsProd' }] },
+          HomeAndNamed: { 'Fn::And': [{ Condition: 'InHome' }, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'Name' }, ''] }] }] },
+        },
+        Outputs: { ProdQueue: { Value: { Ref: 'ProdOnly' }, Condition: 'IsProd' }, Bus: { Value: { Ref: 'Bus' } } },
+      },
+    );
+
+    const dev = planStack(t, { ...STACK, parameters: { Name: 'factory' } });
+    expect(dev.queues.map((q) => q.name)).toEqual(['other-q']);
+    expect(dev.eventBuses.map((b) => b.name)).toEqual(['factory-bus']);
+    expect(dev.alarms[0]?.alarmActions).toEqual([]);
+    expect(dev.alarms[0]?.properties).not.toHaveProperty('AlarmActions');
+    expect(Object.keys(dev.outputs)).toEqual(['Bus']);
+
+    const prod = planStack(t, {
+      ...STACK,
+      region: 'eu-west-1',
+      parameters: { Stage: 'prod', Topic: 'arn:aws:sns:eu-west-1:111122223333:alarms' },
+    });
+    expect(prod.queues.map((q) => q.name).sort()).toEqual(['prod-only', 'prod-q']);
+    expect(prod.eventBuses.map((b) => b.name)).toEqual(['unnamed']);
+    expect(prod.alarms[0]?.alarmActions).toEqual(['arn:aws:sns:eu-west-1:111122223333:alarms']);
+    expect(prod.outputs.ProdQueue).toBe('https://sqs.eu-west-1.amazonaws.com/111122223333/prod-only');
+  });
+
+  it('does refuse a reference to a resource its condition leaves out, an unknown or malformed condition', () => {
+    const conditions = { Conditions: { Never: { 'Fn::Equals': ['a', 'b'] } } };
+    expect(() =>
+      planStack(
+        template(
+          {
+            Queue: { Type: 'AWS::SQS::Queue', Condition: 'Never' },
+            Alarm: { Type: 'AWS::CloudWatch::Alarm', Properties: { MetricName: 'm', Namespace: 'n', AlarmActions: [{ Ref: 'Queue' }] } },
+          },
+          conditions,
+        ),
+        STACK,
+      ),
+    ).toThrow('Alarm: Queue is not created (its condition Never is false)');
+    expect(() => planStack(template({ Queue: { Type: 'AWS::SQS::Queue', Condition: 'Missing' } }, conditions), STACK)).toThrow(
+      'no condition named Missing',
+    );
+    expect(() =>
+      planStack(
+        template({ Queue: { Type: 'AWS::SQS::Queue', Condition: 'Bad' } }, { Conditions: { Bad: { 'Fn::Not': ['a', 'b'] } } }),
+        STACK,
+      ),
+    ).toThrow(UnsupportedIntrinsicError);
+    expect(() =>
+      planStack(
+        template({ Queue: { Type: 'AWS::SQS::Queue', Condition: 'Loop' } }, { Conditions: { Loop: { Condition: 'Loop' } } }),
+        STACK,
+      ),
+    ).toThrow('circular reference');
+  });
+
+  it('does refuse a reference to nothing, a Mappings section and a parameter without a value', () => {
     expect(() => planStack(template({ Bus: { Type: 'AWS::Events::EventBus', Properties: { Name: { Ref: 'Missing' } } } }), STACK)).toThrow(
       UnresolvableReferenceError,
     );
     expect(() =>
-      planStack(template({ Bucket: { Type: 'AWS::S3::Bucket' } }, { Conditions: { IsProd: { 'Fn::Equals': ['a', 'b'] } } }), STACK),
+      planStack(template({ Bucket: { Type: 'AWS::S3::Bucket' } }, { Mappings: { Regions: { 'us-east-1': { a: 'b' } } } }), STACK),
     ).toThrow(UnsupportedTemplateError);
     expect(() => planStack(template({ Bucket: { Type: 'AWS::S3::Bucket' } }, { Parameters: { Home: { Type: 'String' } } }), STACK)).toThrow(
       'Parameter Home has no value and no default',
