@@ -81,6 +81,8 @@ function scopesOf(config) {
   /** region → key references of copies to that region */
   const copyKeys = new Map();
   const baseImageRegions = [];
+  /** The regions a family with image tests launches its test instances in: its own and its copies'. */
+  const testRegions = [];
   /** `{ family, regions }`: where each family's channel parameters are. */
   const channels = [];
   /** `{ region, id }`: the launch templates families publish to. */
@@ -102,6 +104,7 @@ function scopesOf(config) {
     const source = f.source || {};
     if (source.type === 'bundle') bundleLocations.push(manifestFolder(source.imageLocation, `${at}.source.imageLocation`));
     if (source.type === 'base-image') baseImageRegions.push(f.region);
+    if (f.tests !== undefined && f.tests !== null) testRegions.push(f.region, ...(f.copies || []).map((c) => String(c && c.region)));
     for (const [i, c] of (f.copies || []).entries()) {
       if (!REGION.test(String(c && c.region))) throw new IamScopeError(`${at}.copies.${i}.region: "${c && c.region}" is not a region`);
       regions.push(c.region);
@@ -123,6 +126,7 @@ function scopesOf(config) {
     destinations: dedupe(destinations),
     copyKeys,
     baseImageRegions: uniq(baseImageRegions),
+    testRegions: uniq(testRegions),
     channels,
     launchTemplates,
   };
@@ -230,6 +234,15 @@ function statementsOf(s) {
     kmsViaEc2(region, sub(`arn:\${AWS::Partition}:kms:${region}:*:key/*`), undefined, KEY_USE),
   );
 
+  // A test instance launched from an encrypted image: EBS uses the image's key as the caller,
+  // through EC2, in each region the family tests in. The image's key is not always the config's: a
+  // build-region image keeps its source's key (the instance's volumes, the base image's), a copy
+  // without kmsKeyId gets the region's EBS default key, so the key ARNs of those regions are
+  // named, any account, as for launchBuilder.
+  const testKms = s.testRegions.flatMap((region) =>
+    kmsViaEc2(region, sub(`arn:\${AWS::Partition}:kms:${region}:*:key/*`), undefined, KEY_USE),
+  );
+
   const bundleImage = [
     ...(s.images.length === 0 ? [] : [{ Effect: 'Allow', Action: 's3:GetObject', Resource: objects(s.images, ['*']) }]),
     ...(s.destinations.length === 0
@@ -285,6 +298,7 @@ function statementsOf(s) {
         ? [...copyKms, ...copyS3]
         : nothingConfigured('NoKeyOrBundleConfigured', ['kms:CreateGrant', ...KEY_USE, 's3:GetBucketAcl', 's3:GetObject']),
     launchBuilder: launchKms.length > 0 ? launchKms : nothingConfigured('NoBaseImageConfigured', ['kms:CreateGrant', ...KEY_USE]),
+    launchTest: testKms.length > 0 ? testKms : nothingConfigured('NoImageTestConfigured', ['kms:CreateGrant', ...KEY_USE]),
     applyRetention:
       applyRetention.length > 0 ? applyRetention : nothingConfigured('NoBundleLocationConfigured', ['s3:GetObject', 's3:DeleteObject']),
   };
@@ -318,6 +332,7 @@ const GENERATED_POLICIES = {
   'register-bundle-locations': 'registerBundle',
   'bundle-image-locations': 'bundleImage',
   'launch-builder-keys': 'launchBuilder',
+  'launch-test-keys': 'launchTest',
   'copy-image-keys-and-bundles': 'copyImage',
   'apply-retention-bundles': 'applyRetention',
   'publish-image-channels': 'publishImage',

@@ -14,7 +14,8 @@ import {
   type Principal,
 } from '../../local/iam/index.js';
 import type { ContextValue } from '../../local/iam/index.js';
-import type { JsonObject } from '../../local/json.js';
+import type { JsonObject, JsonValue } from '../../local/json.js';
+import { resolveValue } from '../../local/template/intrinsics.js';
 import type { CfnTemplate } from '../../local/template/cfn.js';
 import { ensurePackaged } from '../../local/template/package.js';
 import { planStack, type StackPlan } from '../../local/template/stack.js';
@@ -500,6 +501,19 @@ describe('the checks catch a widened grant', () => {
   });
 });
 
+/** A generated policy document with its `Fn::Sub`s of pseudo parameters resolved, as CloudFormation would. */
+function subst(document: JsonObject): JsonObject {
+  const none = (what: string) => (): never => {
+    throw new Error(`a generated statement uses ${what}`);
+  };
+  const parameters = { 'AWS::Partition': 'aws', 'AWS::AccountId': ACCOUNT, 'AWS::Region': REGION };
+  return resolveValue(
+    document,
+    { parameters, ref: none('Ref'), getAtt: none('Fn::GetAtt'), condition: none('a condition') },
+    'scopes',
+  ) as JsonObject;
+}
+
 // The generator's statements for configs the demo does not have.
 describe('deploy/iam-scopes.cjs', () => {
   const require = createRequire(import.meta.url);
@@ -520,6 +534,61 @@ describe('deploy/iam-scopes.cjs', () => {
     expect(() => iamScopes({ families: { web: { ...family, copies: [{ region: 'us-west-2', kmsKeyId: arn }] } } })).toThrow(
       /copies\.0\.kmsKeyId: .* is a key of eu-west-1, not of the copy's region us-west-2/,
     );
+  });
+
+  it('lets launchTest use a key through EC2 in the regions a family tests in only, and grants only for AWS resources', () => {
+    const tested = { ...family, copies: [{ region: 'eu-west-1', kmsKeyId: 'alias/ami-factory' }, { region: 'us-west-2' }] };
+    const scopes = iamScopes({ families: { web: { ...tested, tests: { script: 'true' } }, api: { ...family, region: 'ap-south-1' } } });
+    const r: RoleUnderTest = {
+      fn: 'launchTest',
+      role: 'LaunchTestRole',
+      policies: [
+        parsePolicy(
+          subst({ Version: '2012-10-17', Statement: scopes.launchTest as JsonValue }),
+          { name: 'keys', kind: 'identity' },
+          catalog,
+        ),
+      ],
+      parameters: [],
+    };
+    const key = (region: string, account = ACCOUNT): string => `arn:aws:kms:${region}:${account}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+    const ctx = (region: string, extra: Record<string, ContextValue> = {}): Record<string, ContextValue> => ({
+      ...globalContext(principal(r.role), { time: NOW, secureTransport: true, requestedRegion: region }),
+      'kms:ViaService': `ec2.${region}.amazonaws.com`,
+      ...extra,
+    });
+    for (const region of ['us-east-1', 'eu-west-1', 'us-west-2']) {
+      expect([region, allowed(r, 'kms:Decrypt', { resource: key(region), context: ctx(region) })]).toEqual([region, true]);
+      // The base image owner's key (another account) of a build-region image, which its key policy shares with this account.
+      const owner = '999988887777';
+      const keyPolicy = parsePolicy(
+        {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' }],
+        },
+        { name: 'key policy', kind: 'resource' },
+        catalog,
+      );
+      const shared = evaluate(
+        { principal: principal(r.role), action: 'kms:ReEncryptFrom', resource: key(region, owner), context: ctx(region) },
+        { identity: r.policies, resource: [keyPolicy] },
+      );
+      expect([region, shared.effect]).toEqual([region, 'Allow']);
+      const grant = (forAws: boolean): boolean =>
+        allowed(r, 'kms:CreateGrant', { resource: key(region), context: ctx(region, { 'kms:GrantIsForAWSResource': forAws }) });
+      expect([region, grant(true), grant(false)]).toEqual([region, true, false]);
+    }
+    // Not through another service, not in a region no family tests in.
+    expect(
+      allowed(r, 'kms:Decrypt', {
+        resource: key('eu-west-1'),
+        context: ctx('eu-west-1', { 'kms:ViaService': 'ssm.eu-west-1.amazonaws.com' }),
+      }),
+    ).toBe(false);
+    expect(allowed(r, 'kms:Decrypt', { resource: key('ap-south-1'), context: ctx('ap-south-1') })).toBe(false);
+    expect(iamScopes({ families: { web: tested } }).launchTest).toEqual([
+      expect.objectContaining({ Sid: 'NoImageTestConfigured', Effect: 'Deny', Resource: '*' }),
+    ]);
   });
 
   it('refuses a bundle location with a wildcard', () => {

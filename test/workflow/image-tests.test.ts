@@ -3,7 +3,9 @@ import { DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsComma
 import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
 import { type BuildRequest, type ImageTests } from '../../functions/lib/build-request.js';
 import { imageName } from '../../functions/lib/naming.js';
-import { allowRequest, startHarness, tagMap, waitForExecution, type Harness, webBuildRequest } from './harness.js';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { allowRequest, startHarness, tagMap, waitForExecution, type Harness, webBuildRequest, WEB_COPIES } from './harness.js';
 import { StartExecutionCommand, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 
 /**
@@ -198,5 +200,29 @@ describe('image tests in every region (local cloud)', () => {
       expect.arrayContaining(['LaunchTestHome', 'AwaitTestHome', 'JudgeTestHome', 'TerminateTestHome', 'RejectTestHome']),
     );
     expect(entered).not.toContain('Distribute');
+  });
+});
+
+describe('image tests of a copy encrypted with a customer managed key (local cloud)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    // The demo family declaring tests: launchTest's key grants come from the families that test.
+    const families = (parse(readFileSync('factory.config.yml', 'utf8')) as { families: Record<string, Record<string, unknown>> }).families;
+    h = await startHarness({ families: { web: { ...families.web, tests: { script: 'echo "all good"' } } } });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it("launches the eu-west-1 test instance from the copy under the region's key: EC2 uses the key as launchTest, through EC2", async () => {
+    const req = webBuildRequest({ copies: WEB_COPIES, tests: { script: 'echo "all good"' } });
+    const exec = await runBuild(h, req);
+    const report = JSON.parse(exec.output ?? '{}') as Report;
+    expect(report.regions.map((r) => [r.region, r.status, r.test?.status ?? `${r.error}: ${r.cause}`])).toEqual([
+      ['us-east-1', 'succeeded', 'passed'],
+      ['us-west-2', 'succeeded', 'passed'],
+      ['eu-west-1', 'succeeded', 'passed'],
+    ]);
+    expect(report.outcome).toBe('BuildSucceeded');
   });
 });
