@@ -73,7 +73,7 @@ describe('local cloud: the state bucket', () => {
     const byPrefix = Object.fromEntries(
       Rules.filter((r) => r.Filter?.Prefix !== undefined).map((r) => [r.Filter?.Prefix, r.Expiration?.Days]),
     );
-    expect(byPrefix).toEqual({ 'waits/': 7, 'chatops/': 7, 'retention/runs/': 90 });
+    expect(byPrefix).toEqual({ 'waits/': 7, 'chatops/': 7, 'approvals/': 30, 'retention/runs/': 90 });
     expect(Rules.every((r) => r.Status === 'Enabled')).toBe(true);
     expect(Rules.find((r) => r.NoncurrentVersionExpiration !== undefined)?.NoncurrentVersionExpiration?.NoncurrentDays).toBe(30);
   });
