@@ -616,7 +616,7 @@ function timelineChart(f: RunFigures): { chart: BenchChart; data: JsonValue } {
   } as unknown as JsonValue;
   return {
     chart: {
-      file: 'retention-calls.svg',
+      file: 'charts/retention-calls.svg',
       alt: `Retention calls over time in ${f.timeline.region} against the DeregisterImage bucket's refill`,
       svg,
     },
