@@ -383,8 +383,25 @@ export class FaultInjector {
   /** Applies the `ec2` part to the local EC2's world faults (bound once EC2 exists). */
   private applyEc2: (faults: Ec2Faults) => void = () => undefined;
 
+  /** Request faults held back (holdRequests): the cloud is deploying its own stack. */
+  private holding = false;
+
   constructor(spec: FaultSpec = {}) {
     this.set(spec);
+  }
+
+  /**
+   * Until `releaseRequests`, requests pass untouched. The local cloud holds them while it starts:
+   * its deployment of the stack (buckets, rules, parameters through its own endpoint) stands for
+   * CloudFormation, not for the callers whose network the faults simulate, so a fault given at
+   * start (an unreachable S3, 5 % errors) applies from the moment the cloud is up.
+   */
+  holdRequests(): void {
+    this.holding = true;
+  }
+
+  releaseRequests(): void {
+    this.holding = false;
   }
 
   /** Where the `ec2` part goes: the local EC2's fault switches (applied at once, and on every `set`). */
@@ -423,7 +440,7 @@ export class FaultInjector {
   /** The fault (if any) for one request; unsigned requests and the cloud's own `/_local/` API are never faulted. */
   onRequest(req: LocalRequest): RequestFault {
     const service = req.service;
-    if (service === undefined || req.path.startsWith('/_local/')) return { kind: 'none', latencyMs: 0 };
+    if (this.holding || service === undefined || req.path.startsWith('/_local/')) return { kind: 'none', latencyMs: 0 };
     const action = requestAction(req);
     let latencyMs = 0;
     const rules = this.spec.requests ?? [];

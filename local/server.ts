@@ -320,6 +320,8 @@ async function startOwnedCloud(
     ...(stateDir !== null ? { logFile: join(stateDir, 'logs', 'iam.log') } : {}),
   });
   const faults = new FaultInjector(options.faults ?? {});
+  // The cloud's own deployment is not subject to the request faults (released once it is up).
+  faults.holdRequests();
   const kms = createKmsKeyRegistry({ account: LOCAL_ACCOUNT_ID });
   const wiring = { authorizer, identity, account: LOCAL_ACCOUNT_ID, kms };
   const sqsOpts: Parameters<typeof createSqsService>[0] = { ...sqsAuthorization(wiring), accountId: LOCAL_ACCOUNT_ID, clock };
@@ -643,6 +645,7 @@ async function startOwnedCloud(
 
   // The CLI and tests run domain code in this process too: it reads the same simulated clock.
   const uninstallClock = installClock({ now: () => clock.nowMs(), sleep: (ms) => clock.sleep(ms) });
+  faults.releaseRequests();
   sfn.resume();
   ready = true;
   if (options.prewarm === true) {

@@ -102,6 +102,18 @@ describe('FaultInjector', () => {
     expect(injector.onRequest(unsigned).kind).toBe('none');
   });
 
+  it('does let requests pass while held (the cloud deploying itself), and fault them once released', () => {
+    // Prepare
+    const injector = new FaultInjector({ requests: [{ service: 's3', unreachable: 'hang' }] });
+    const put = request('s3', 'CreateBucket');
+    // Act / Assess
+    injector.holdRequests();
+    expect(injector.onRequest(put).kind).toBe('none');
+    injector.releaseRequests();
+    expect(injector.onRequest(put).kind).toBe('hang');
+    expect(injector.counts()).toEqual({ 's3 hang': 1 });
+  });
+
   it('does lose, delay and duplicate EventBridge deliveries by detail-type or rule', () => {
     // Prepare
     const injector = new FaultInjector({

@@ -9,8 +9,15 @@ import { startLocalCloud } from '../../local/server.js';
 describe('LocalLambda.close with an invocation in flight', () => {
   it('fails the invocation as the service stopping, not as a timeout', async () => {
     // Prepare: every S3 request hangs, so sweepWaits (which lists the state bucket) stays in flight.
-    const cloud = await startLocalCloud({ port: 0, stateDir: null, schedules: false, seed: false, code: 'source' });
-    cloud.faults.set({ requests: [{ service: 's3', unreachable: 'hang' }] });
+    // Given at start: the cloud's own deployment (its buckets) is not subject to it.
+    const cloud = await startLocalCloud({
+      port: 0,
+      stateDir: null,
+      schedules: false,
+      seed: false,
+      code: 'source',
+      faults: { requests: [{ service: 's3', unreachable: 'hang' }] },
+    });
     const outcome = cloud.lambda.invoke('sweepWaits', {}).then(
       () => 'answered',
       (e: unknown) => e,
