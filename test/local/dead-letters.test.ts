@@ -59,13 +59,13 @@ async function buildSucceeded(cloud: LocalCloud): Promise<void> {
 }
 
 /** An EC2 image state change for an image no wait knows: completeWaits lists the waits for it. */
-async function imageAvailable(cloud: LocalCloud): Promise<void> {
+async function imageAvailable(cloud: LocalCloud, imageId = 'ami-0deadbeef0000001', region = 'us-east-1'): Promise<void> {
   await cloud.events.emit({
     source: 'aws.ec2',
     detailType: 'EC2 AMI State Change',
-    detail: { ImageId: 'ami-0deadbeef0000001', State: 'available' },
-    region: 'us-east-1',
-    resources: ['arn:aws:ec2:us-east-1::image/ami-0deadbeef0000001'],
+    detail: { ImageId: imageId, State: 'available' },
+    region,
+    resources: [`arn:aws:ec2:${region}::image/${imageId}`],
   });
 }
 
@@ -186,13 +186,7 @@ describe('local cloud: dead-letter queues of the template', () => {
     const before = cloud.events.metrics().InvocationsSentToDLQ;
     try {
       // Act
-      await cloud.events.emit({
-        source: 'aws.ec2',
-        detailType: 'EC2 AMI State Change',
-        detail: { ImageId: 'ami-0deadbeef0000002', State: 'available' },
-        region: 'us-west-2',
-        resources: ['arn:aws:ec2:us-west-2::image/ami-0deadbeef0000002'],
-      });
+      await imageAvailable(cloud, 'ami-0deadbeef0000002', 'us-west-2');
       await cloud.events.idle();
       const messages = await receiveAll(westSqs, FORWARD_QUEUE);
 
