@@ -12,7 +12,10 @@
  * quoted, with the CPU time (user + system, children included: the figure least moved by
  * other processes) and the compressed size, so the comparison is honest. Ours is the CLI
  * (`ami-factory bundle`) in a child process; its peak RSS is read at exit, at 256 MiB and at
- * 4 GiB (full configuration), and must not grow with the image.
+ * 4 GiB (full configuration), and must not grow with the image. On Linux the peak is the child's
+ * own `VmHWM` (/proc/self/status), not getrusage's maxRSS: Linux carries ru_maxrss over exec
+ * from the forked copy of the parent, so after another benchmark in the same `npm run bench`
+ * left the parent at 200 MiB, every child "peaked" at 200 MiB whatever it did.
  *
  * Full: random+zeros 256 MiB, text 64 MiB, the 4 GiB memory point. Small (CI): 16 MiB each,
  * no 4 GiB point; pigz is skipped when it is not installed (said so in the report).
@@ -253,7 +256,17 @@ export async function measure(options: BenchOptions): Promise<BenchSection> {
     const probe = join(work, 'probe.cjs');
     writeFileSync(
       probe,
-      "process.on('exit', () => { const u = process.resourceUsage(); require('node:fs').writeSync(2, `\\nmaxrss-kib=${u.maxRSS}\\ncpu-s=${(u.userCPUTime + u.systemCPUTime) / 1e6}\\n`); });\n",
+      [
+        "const fs = require('node:fs');",
+        "process.on('exit', () => {",
+        '  const u = process.resourceUsage();',
+        // The peak of this process's own memory (Linux), else getrusage's (see the module comment).
+        '  let kib = u.maxRSS;',
+        "  try { const m = /^VmHWM:\\s+(\\d+) kB$/m.exec(fs.readFileSync('/proc/self/status', 'utf8')); if (m) kib = Number(m[1]); } catch {}",
+        '  fs.writeSync(2, `\\nmaxrss-kib=${kib}\\ncpu-s=${(u.userCPUTime + u.systemCPUTime) / 1e6}\\n`);',
+        '});',
+        '',
+      ].join('\n'),
     );
 
     const inputs: InputFigures[] = [];
