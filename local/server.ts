@@ -46,8 +46,8 @@ import { createSsmService, type SsmService } from './ssm/service.js';
 import { invokeFunctionAccess, invokeFunctionUrlAccess } from './lambda-access.js';
 import { ensurePackaged, type PackagedStack } from './template/package.js';
 import { readTemplate, type CfnTemplate } from './template/cfn.js';
-import { planStack, type FunctionSpec, type PermissionSpec, type QueueSpec, type RuleSpec, type StackPlan } from './template/stack.js';
-import { deployStack, type AdminApi } from './template/deploy.js';
+import { planStack, type FunctionSpec, type PermissionSpec, type RuleSpec, type StackPlan } from './template/stack.js';
+import { deployStack, type AdminApi, type DeployTargets } from './template/deploy.js';
 import type { JsonObject, JsonValue } from './json.js';
 
 /**
@@ -577,70 +577,63 @@ async function startOwnedCloud(
     if (r.scheduleExpression !== undefined && (!schedulesOn || (familyRule(r) && !familySchedulesOn))) r.state = 'DISABLED';
   }
   const logGroups = new Set<string>();
-  const setQueuePolicy = (url: string, document: JsonObject, region: string): void => {
-    const arn = queueArnOfUrl(url, region);
-    sqs.setPolicy(arn, JSON.stringify(document));
-    resourcePolicies.set(arn, [{ name: `queue policy of ${arn.split(':').pop() ?? arn}`, document }]);
-  };
-  await deployStack(
-    plan,
-    {
-      identity,
-      api,
-      registerFunction: (fn: LocalFunction) => {
-        lambda.register(fn);
-        functionNames.set(fn.arn, fn.shortName);
-        functionNames.set(fn.name, fn.shortName);
-      },
-      addPermission: (p) => permissions.set(p.functionArn, [...(permissions.get(p.functionArn) ?? []), p]),
-      registerFunctionUrl: (u) => functionUrls.register({ urlId: u.urlId, functionArn: u.functionArn, authType: u.authType }),
-      registerStateMachine: (sm) => sfn.registerStateMachine(sm),
-      setResourcePolicy: (arn, name, document) => resourcePolicies.set(arn, [...(resourcePolicies.get(arn) ?? []), { name, document }]),
-      createLogGroup: (name) => void logGroups.add(name),
-      defineKmsKey: (k, region) => void kms.define({ region, keyId: k.keyId, policy: k.policy }),
-      defineKmsAlias: (a, region) => kms.defineAlias(region, a.name, a.targetKeyId.split(':key/').pop() ?? a.targetKeyId),
-      configureBucket: (name, configuration) => s3.configureBucket(name, configuration),
-      createQueue: (q, region) => void sqs.createQueue(region, q.name, q.attributes),
-      setQueuePolicy: (url, document) => setQueuePolicy(url, document, HOME_REGION),
-      configureAsyncInvoke: (c) =>
-        lambda.configureAsync(c.functionName, {
-          ...(c.maximumRetryAttempts !== undefined ? { maximumRetryAttempts: c.maximumRetryAttempts } : {}),
-          ...(c.maximumEventAgeInSeconds !== undefined ? { maximumEventAgeInSeconds: c.maximumEventAgeInSeconds } : {}),
-          ...(c.onFailure !== undefined ? { onFailure: c.onFailure } : {}),
-        }),
-      code: codeOf,
-      runtimeEnvironment: (fn, credentials, taskRoot) => ({
-        AWS_REGION: HOME_REGION,
-        AWS_DEFAULT_REGION: HOME_REGION,
-        AWS_LAMBDA_FUNCTION_NAME: fn.name,
-        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
-        AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
-        AWS_LAMBDA_LOG_STREAM_NAME: `${new Date(clock.nowMs()).toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]local`,
-        AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
-        AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
-        LAMBDA_TASK_ROOT: taskRoot,
-        _HANDLER: fn.handler,
-        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-        AWS_SESSION_TOKEN: credentials.sessionToken,
-        AWS_ENDPOINT_URL: endpoint,
-        // The local Slack stand-in (`ami-factory chat`, tests) receives results on 127.0.0.1.
-        AMI_FACTORY_SLACK_LOOPBACK_RESPONSE_URLS: 'true',
-        // ... and answers the Slack Web API there (local/slack.ts).
-        AMI_FACTORY_SLACK_API_URL: `${endpoint}${SLACK_API_PATH}`,
-        // The development machines run Node 20; keep the SDK's notice out of the function logs.
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        ...(process.env.PATH !== undefined ? { PATH: process.env.PATH } : {}),
-      }),
-      ...(options.functionEnvironment !== undefined ? { environmentOverrides: options.functionEnvironment } : {}),
+  const targets: DeployTargets = {
+    identity,
+    api,
+    registerFunction: (fn: LocalFunction) => {
+      lambda.register(fn);
+      functionNames.set(fn.arn, fn.shortName);
+      functionNames.set(fn.name, fn.shortName);
     },
-    { removeStaleRulesWithPrefix: `${stackName}-` },
-  );
-  await deployRegionForwarder(projectRoot, identity, api, {
+    addPermission: (p) => permissions.set(p.functionArn, [...(permissions.get(p.functionArn) ?? []), p]),
+    registerFunctionUrl: (u) => functionUrls.register({ urlId: u.urlId, functionArn: u.functionArn, authType: u.authType }),
+    registerStateMachine: (sm) => sfn.registerStateMachine(sm),
+    setResourcePolicy: (arn, name, document) => resourcePolicies.set(arn, [...(resourcePolicies.get(arn) ?? []), { name, document }]),
+    createLogGroup: (name) => void logGroups.add(name),
+    defineKmsKey: (k, region) => void kms.define({ region, keyId: k.keyId, policy: k.policy }),
+    defineKmsAlias: (a, region) => kms.defineAlias(region, a.name, a.targetKeyId.split(':key/').pop() ?? a.targetKeyId),
+    configureBucket: (name, configuration) => s3.configureBucket(name, configuration),
     createQueue: (q, region) => void sqs.createQueue(region, q.name, q.attributes),
-    setQueuePolicy,
-  });
+    setQueuePolicy: (url, document, region) => {
+      const arn = queueArnOfUrl(url, region);
+      sqs.setPolicy(arn, JSON.stringify(document));
+      resourcePolicies.set(arn, [{ name: `queue policy of ${arn.split(':').pop() ?? arn}`, document }]);
+    },
+    configureAsyncInvoke: (c) =>
+      lambda.configureAsync(c.functionName, {
+        ...(c.maximumRetryAttempts !== undefined ? { maximumRetryAttempts: c.maximumRetryAttempts } : {}),
+        ...(c.maximumEventAgeInSeconds !== undefined ? { maximumEventAgeInSeconds: c.maximumEventAgeInSeconds } : {}),
+        ...(c.onFailure !== undefined ? { onFailure: c.onFailure } : {}),
+      }),
+    code: codeOf,
+    runtimeEnvironment: (fn, credentials, taskRoot) => ({
+      AWS_REGION: HOME_REGION,
+      AWS_DEFAULT_REGION: HOME_REGION,
+      AWS_LAMBDA_FUNCTION_NAME: fn.name,
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
+      AWS_LAMBDA_LOG_STREAM_NAME: `${new Date(clock.nowMs()).toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]local`,
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+      AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
+      LAMBDA_TASK_ROOT: taskRoot,
+      _HANDLER: fn.handler,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      AWS_SESSION_TOKEN: credentials.sessionToken,
+      AWS_ENDPOINT_URL: endpoint,
+      // The local Slack stand-in (`ami-factory chat`, tests) receives results on 127.0.0.1.
+      AMI_FACTORY_SLACK_LOOPBACK_RESPONSE_URLS: 'true',
+      // ... and answers the Slack Web API there (local/slack.ts).
+      AMI_FACTORY_SLACK_API_URL: `${endpoint}${SLACK_API_PATH}`,
+      // The development machines run Node 20; keep the SDK's notice out of the function logs.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...(process.env.PATH !== undefined ? { PATH: process.env.PATH } : {}),
+    }),
+    ...(options.functionEnvironment !== undefined ? { environmentOverrides: options.functionEnvironment } : {}),
+  };
+  await deployStack(plan, targets, { removeStaleRulesWithPrefix: `${stackName}-` });
+  await deployRegionForwarder(projectRoot, targets);
   await seedOperatorParameters(plan, api, stateDir);
 
   // The CLI and tests run domain code in this process too: it reads the same simulated clock.
@@ -831,19 +824,11 @@ function recordIamUsage(authorizer: Authorizer): void {
 
 /**
  * resources/region-forwarder.yml in every region of the world but the home one, with
- * HomeRegion set: what the deploy guide has operators deploy (e.g. as a StackSet). Its role,
- * its dead-letter queue with the queue's policy, and its rule (the alarm is CloudWatch's, which
- * the local cloud does not run).
+ * HomeRegion set: what the deploy guide has operators deploy (e.g. as a StackSet), deployed as
+ * the stack is (its role, dead-letter queue and queue policy, rule; the alarm is CloudWatch's,
+ * which the local cloud does not run).
  */
-async function deployRegionForwarder(
-  projectRoot: string,
-  identity: IdentityStore,
-  api: AdminApi,
-  sqs: {
-    createQueue(queue: QueueSpec, region: string): void;
-    setQueuePolicy(queueUrl: string, document: JsonObject, region: string): void;
-  },
-): Promise<void> {
+async function deployRegionForwarder(projectRoot: string, targets: DeployTargets): Promise<void> {
   const path = join(projectRoot, FORWARDER_TEMPLATE);
   if (!existsSync(path)) return;
   const template = readTemplate(path);
@@ -854,10 +839,7 @@ async function deployRegionForwarder(
       accountId: LOCAL_ACCOUNT_ID,
       parameters: { HomeRegion: HOME_REGION },
     });
-    for (const role of plan.roles) identity.putRole({ ...role });
-    for (const q of plan.queues) sqs.createQueue(q, region);
-    for (const p of plan.queuePolicies) for (const url of p.queueUrls) sqs.setQueuePolicy(url, p.document, region);
-    for (const rule of plan.rules) await api.putRule(rule, region);
+    await deployStack(plan, targets);
   }
 }
 

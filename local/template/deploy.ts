@@ -40,8 +40,8 @@ export interface DeployTargets {
   configureBucket(bucket: string, configuration: BucketConfiguration): void;
   /** An SQS queue with its attributes, in the stack's region. */
   createQueue(queue: QueueSpec, region: string): void;
-  /** A queue's Policy attribute (AWS::SQS::QueuePolicy), by the queue's URL. */
-  setQueuePolicy(queueUrl: string, document: JsonObject): void;
+  /** A queue's Policy attribute (AWS::SQS::QueuePolicy), by the queue's URL, in the stack's region. */
+  setQueuePolicy(queueUrl: string, document: JsonObject, region: string): void;
   /** A function's asynchronous invocation config (retries, destinations). */
   configureAsyncInvoke(config: EventInvokeConfigSpec): void;
   /** Admin API calls through the cloud's endpoint. */
@@ -107,7 +107,7 @@ export async function deployStack(
   }
   for (const p of plan.bucketPolicies) t.setResourcePolicy(`arn:${plan.partition}:s3:::${p.bucket}`, `${p.logicalId}`, p.document);
   for (const q of plan.queues) t.createQueue(q, plan.region);
-  for (const p of plan.queuePolicies) for (const url of p.queueUrls) t.setQueuePolicy(url, p.document);
+  for (const p of plan.queuePolicies) for (const url of p.queueUrls) t.setQueuePolicy(url, p.document, plan.region);
   for (const bus of plan.eventBuses) await t.api.createEventBus(bus.name, plan.region);
   for (const g of plan.logGroups) t.createLogGroup(g.name);
 
