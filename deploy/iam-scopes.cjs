@@ -194,6 +194,11 @@ function kmsViaEc2(region, resources, alias, actions) {
 
 const KEY_USE = ['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'];
 
+/** Key use through EC2 on any key (of any account) of each region: for images whose key the config does not name. */
+function anyKeyViaEc2(regions) {
+  return regions.flatMap((region) => kmsViaEc2(region, sub(`arn:\${AWS::Partition}:kms:${region}:*:key/*`), undefined, KEY_USE));
+}
+
 /** The generated statements of each function (see the module comment). */
 function statementsOf(s) {
   const bundleRead =
@@ -230,18 +235,14 @@ function statementsOf(s) {
   // A builder launched from a base image whose snapshots use a customer key: EBS uses the key as
   // the caller, through EC2, in the build region. The base image's key is not the config's (it is
   // the image owner's), so the key ARNs of the build regions are named, any account.
-  const launchKms = s.baseImageRegions.flatMap((region) =>
-    kmsViaEc2(region, sub(`arn:\${AWS::Partition}:kms:${region}:*:key/*`), undefined, KEY_USE),
-  );
+  const launchKms = anyKeyViaEc2(s.baseImageRegions);
 
   // A test instance launched from an encrypted image: EBS uses the image's key as the caller,
   // through EC2, in each region the family tests in. The image's key is not always the config's: a
   // build-region image keeps its source's key (the instance's volumes, the base image's), a copy
   // without kmsKeyId gets the region's EBS default key, so the key ARNs of those regions are
   // named, any account, as for launchBuilder.
-  const testKms = s.testRegions.flatMap((region) =>
-    kmsViaEc2(region, sub(`arn:\${AWS::Partition}:kms:${region}:*:key/*`), undefined, KEY_USE),
-  );
+  const testKms = anyKeyViaEc2(s.testRegions);
 
   const bundleImage = [
     ...(s.images.length === 0 ? [] : [{ Effect: 'Allow', Action: 's3:GetObject', Resource: objects(s.images, ['*']) }]),
